@@ -1,0 +1,116 @@
+# moonbench: one Makefile for the executable, the plugins and the tests.
+#
+#   make run      install missing Debian packages (when root), build, open the bundled datasets
+#   make test     build, then run the whole suite twice: normal and ASan+UBSan
+#   make bench    benchmarks against peer tools (tests/bench; never part of make test)
+#   make install PREFIX=/usr/local   |   make uninstall   |   make clean
+#
+# Outputs go under $(BUILD) (build/ by default; build/asan for the sanitizer
+# build). Compiler and linker flags for the libraries come from pkg-config
+# and are cached in $(BUILD)/config.mk, which is made by checking that the
+# Debian build dependencies are present (see deps below).
+
+PREFIX   ?= /usr/local
+BUILD    ?= build
+SAN      ?= 0
+CC       ?= cc
+
+# The Debian packages the build and the tests need; `make deps` installs them.
+DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 \
+           libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support tmux
+PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka
+
+WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+         -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings \
+         -Wnull-dereference -Wdouble-promotion -Wvla
+OPT    = -O2 -g
+ifeq ($(SAN),1)
+OPT    = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+CFLAGS_ALL  = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -Isrc/core -Iplugins $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(filter -fsanitize%,$(OPT)) $(LDFLAGS)
+
+ifeq ($(filter clean uninstall deps,$(MAKECMDGOALS)),)
+-include $(BUILD)/config.mk
+endif
+
+CORE_SRC = $(wildcard src/core/*.c)
+CLI_SRC  = src/main.c $(wildcard src/cli/*.c)
+CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test check unit bench install uninstall clean deps
+all: $(BUILD)/moonbench $(UNIT_BIN)
+
+$(BUILD)/config.mk: Makefile
+	@$(MAKE) --no-print-directory deps
+	@mkdir -p $(@D)
+	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags hdf5-serial lua5.4 openblas)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas) -lm -ldl -lpthread"; \
+	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
+	   echo "TEST_LIBS := $$(pkg-config --libs cmocka)"; } > $@
+
+# Check the build dependencies; install them when we are root with apt-get,
+# otherwise stop with the exact command to run.
+deps:
+	@missing=0; command -v pkg-config >/dev/null || missing=1; \
+	for m in $(PKG_MODULES); do pkg-config --exists $$m 2>/dev/null || missing=1; done; \
+	for t in bats h5dump lua5.4 tmux; do command -v $$t >/dev/null || missing=1; done; \
+	[ -f /usr/lib/bats/bats-assert/load.bash ] || missing=1; \
+	if [ $$missing = 1 ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "moonbench: installing build dependencies: apt-get install -y $(DEB_PKGS)"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PKGS) >/dev/null; } \
+	      || { echo "moonbench: apt-get failed; run: apt-get install -y $(DEB_PKGS)"; exit 1; }; \
+	  else \
+	    echo "moonbench: missing build dependencies; run as root: apt-get install -y $(DEB_PKGS)"; exit 1; \
+	  fi; \
+	fi
+
+$(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(BUILD)/libmbcore.a: $(CORE_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/moonbench: $(CLI_OBJ) $(BUILD)/libmbcore.a
+	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(CLI_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TUI_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmbcore.a $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+run: all
+	@for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done
+
+# The whole suite, normal build then ASan+UBSan build; tests/run.sh prints
+# the closing "N passed, N failed" line and fails on any failure.
+test check: all
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
+	@tests/run.sh build build/asan
+
+unit: all
+	@tests/run.sh build
+
+bench: all
+	@tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/include
+	install -m 755 $(BUILD)/moonbench $(DESTDIR)$(PREFIX)/bin/moonbench
+	install -m 644 docs/moonbench.1 $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1
+	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/moonbench/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonbench $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/moonbench
+
+clean:
+	rm -rf build

@@ -1,0 +1,27 @@
+/*
+** cli.h: the subcommands of the moonbench executable. Each takes the
+** arguments after its name and returns the process exit status: 0 on
+** success, 1 on a failure (message already printed), 2 on a usage error.
+*/
+#ifndef MB_CLI_H
+#define MB_CLI_H
+
+#include "mb.h"
+
+/* X(name, function, one-line help, usage) */
+#define MB_COMMANDS(X)                                                              \
+    X(inspect, mb_cmd_inspect, "show a file's groups, datasets and column summary", \
+      "inspect FILE[:/PATH]...")                                                    \
+    X(import, mb_cmd_import, "convert a CSV file to HDF5 (streaming)",              \
+      "import IN.csv -o OUT.h5 [--target COL] [--delimiter ,|;|tab]")
+
+#define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
+MB_COMMANDS(MB_CMD_DECL_)
+#undef MB_CMD_DECL_
+
+/* Print "moonbench: <msg>" to stderr and return 1. */
+int mb_cli_error(const mb_error *err);
+/* Print a usage error for a command and return 2. */
+int mb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#endif

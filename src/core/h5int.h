@@ -1,0 +1,49 @@
+/*
+** h5int.h: internals shared by the HDF5 I/O files of src/core (h5util.c,
+** h5read.c, h5write.c, h5walk.c): only these and this header include
+** hdf5.h. Nothing here is public API.
+*/
+#ifndef MB_H5INT_H
+#define MB_H5INT_H
+
+#include <hdf5.h>
+
+#include "h5io.h"
+
+/* goto-cleanup: set rc and jump to the one exit label */
+#define BAIL(s)        \
+    do {               \
+        rc = (s);      \
+        goto exit;     \
+    } while (0)
+
+#define H5CLOSE(fn, h)              \
+    do {                            \
+        if ((h) >= 0)               \
+            (void)fn(h);            \
+        (h) = H5I_INVALID_HID;      \
+    } while (0)
+
+/* Switch HDF5's own error printing off (once). */
+void mbh5_init(void);
+/* HDF5's innermost error description, for appending to our messages. */
+const char *mbh5_reason(char buf[256]);
+/* Open a file read-only, with messages for missing, non-HDF5 and damaged files. */
+mb_status mbh5_open(const char *path, hid_t *fid, mb_error *err);
+
+/* A scalar string attribute as a new string; NULL when absent or not a string. */
+char *mbh5_attr_string(hid_t obj, const char *name);
+/* A 1-D string-array attribute as n new strings; NULL when absent. */
+char **mbh5_attr_strings(hid_t obj, const char *name, size_t *n);
+void mbh5_free_strings(char **v, size_t n);
+/* The names in a pandas protocol-0 pickle (each "V<name>" line). */
+char **mbh5_pickle_names(const char *pk, size_t *n);
+
+int mbh5_is_numeric(H5T_class_t c);
+/* "float32", "uint8", "string[30]", "compound{6 fields}", ... */
+void mbh5_type_name(hid_t t, char *buf, size_t n);
+/* Does path exist (checking every step, as H5Lexists needs)? */
+int mbh5_link_exists(hid_t loc, const char *path);
+void mbh5_join_path(char *buf, size_t n, const char *dir, const char *name);
+
+#endif

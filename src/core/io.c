@@ -1,0 +1,76 @@
+/*
+** io.c: from a name ("data.csv", "data.h5:/train/X") to a frame, choosing
+** the reader by the file's signature, then by its extension.
+*/
+#include "io.h"
+
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "csv.h"
+#include "h5io.h"
+
+void mb_split_spec(const char *spec, char **file, char **object)
+{
+    struct stat st;
+    for (const char *p = strstr(spec, ":/"); p; p = strstr(p + 1, ":/")) {
+        char *f = mb_strndup(spec, (size_t)(p - spec));
+        if (stat(f, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            *file = f;
+            *object = mb_strdup(p + 1);
+            return;
+        }
+        mb_free(f);
+    }
+    *file = mb_strdup(spec);
+    *object = NULL;
+}
+
+static int has_ext(const char *file, const char *ext)
+{
+    size_t n = strlen(file), e = strlen(ext);
+    return n > e && strcasecmp(file + n - e, ext) == 0;
+}
+
+mb_format mb_guess_format(const char *file)
+{
+    if (mb_h5_is_hdf5(file) == 1)
+        return MB_FMT_HDF5;
+    if (has_ext(file, ".csv") || has_ext(file, ".tsv") || has_ext(file, ".txt"))
+        return MB_FMT_CSV;
+    return MB_FMT_UNKNOWN;
+}
+
+mb_status mb_open(const char *spec, mb_frame **out, mb_error *err)
+{
+    char *file, *object;
+    mb_status rc;
+    *out = NULL;
+    mb_split_spec(spec, &file, &object);
+    struct stat st;
+    if (stat(file, &st) != 0) {
+        rc = mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", file, strerror(errno));
+    } else if (S_ISDIR(st.st_mode)) {
+        rc = mb_fail(err, MB_EARG, "%s: is a folder, expected an HDF5 or CSV file", file);
+    } else {
+        switch (mb_guess_format(file)) {
+        case MB_FMT_HDF5:
+            rc = mb_h5_read(file, object, 0, 0, out, err);
+            break;
+        case MB_FMT_CSV:
+            if (object)
+                rc = mb_fail(err, MB_EARG, "%s: a CSV file has no objects inside (drop ':%s')", file, object);
+            else if ((rc = mb_csv_load(file, NULL, out, err)) == MB_OK && !(*out)->source)
+                (*out)->source = mb_strdup(file);
+            break;
+        default:
+            rc = mb_fail(err, MB_EFORMAT,
+                         "%s: not an HDF5 file (no HDF5 signature) and not named .csv/.tsv/.txt", file);
+        }
+    }
+    mb_free(file);
+    mb_free(object);
+    return rc;
+}

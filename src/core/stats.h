@@ -1,0 +1,28 @@
+/*
+** stats.h: column summaries, as `moonbench inspect` and frame:describe()
+** show them.
+*/
+#ifndef MB_STATS_H
+#define MB_STATS_H
+
+#include "frame.h"
+
+#define MB_STATS_TOP 5
+
+typedef struct mb_colstats {
+    size_t count;        /* non-missing values */
+    size_t missing;      /* NaN (numeric) or code -1 (categorical) */
+    /* numeric columns; NaN when count == 0 (std also when count < 2) */
+    double mean, std;    /* std: sample standard deviation (ddof = 1), as pandas */
+    double min, q25, q50, q75, max; /* quantiles by linear interpolation, as numpy/pandas */
+    size_t ninf;         /* +-Inf values; counted and included in the moments, as pandas does */
+    /* categorical columns */
+    size_t distinct;     /* levels that occur at least once */
+    size_t ntop;         /* entries used in top[] */
+    struct { int32_t code; size_t count; } top[MB_STATS_TOP]; /* most frequent first, ties by code */
+} mb_colstats;
+
+/* Summarise column c of f. MB_ENOMEM (err set) if scratch memory ran out. */
+mb_status mb_colstats_compute(const mb_frame *f, const mb_column *c, mb_colstats *out, mb_error *err);
+
+#endif

@@ -1,0 +1,12 @@
+# Shared set-up of the bats CLI tests: the executable under test comes from
+# $MOONBENCH (tests/run.sh sets it to build/ or build/asan/), the bundled
+# datasets from datasets/ and fixtures from tests/data/.
+load '/usr/lib/bats/bats-support/load'
+load '/usr/lib/bats/bats-assert/load'
+
+ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
+MB="${MOONBENCH:-$ROOT/build/moonbench}"
+DATA="$ROOT/datasets"
+FIX="$ROOT/tests/data"
+
+mb() { "$MB" "$@"; }
