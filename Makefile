@@ -16,9 +16,9 @@ SAN      ?= 0
 CC       ?= cc
 
 # The Debian packages the build and the tests need; `make deps` installs them.
-DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 \
+DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libmd-dev \
            libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support tmux
-PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka
+PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings \
@@ -40,15 +40,24 @@ CORE_OBJ = $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ  = $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 UNIT_BIN = $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+# Each folder plugins/NAME with C files builds build/plugins/NAME.so. A
+# plugin sees only the ABI header and OpenBLAS, never the host's headers.
+PLUGINS  = $(sort $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c)))))
+PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
+# Test plugins (tests/plugins/*.c: broken or odd plugins for the host's tests)
+TPLUGIN_SO = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
+PLUGIN_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC -Iplugins $(BLAS_CFLAGS) $(CFLAGS)
 
 .PHONY: all run test check unit bench install uninstall clean deps
-all: $(BUILD)/moonbench $(UNIT_BIN)
+all: $(BUILD)/moonbench $(PLUGIN_SO) $(TPLUGIN_SO) $(UNIT_BIN)
 
 $(BUILD)/config.mk: Makefile
 	@$(MAKE) --no-print-directory deps
 	@mkdir -p $(@D)
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags hdf5-serial lua5.4 openblas)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas) -lm -ldl -lpthread"; \
+	   echo "BLAS_CFLAGS := $$(pkg-config --cflags openblas)"; \
+	   echo "BLAS_LIBS := $$(pkg-config --libs openblas)"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd) -lm -ldl -lpthread"; \
 	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
@@ -78,7 +87,18 @@ $(BUILD)/libmbcore.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/moonbench: $(CLI_OBJ) $(BUILD)/libmbcore.a
-	$(CC) $(LDFLAGS_ALL) -rdynamic -o $@ $(CLI_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TUI_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TUI_LIBS)
+
+define plugin_rule
+$(BUILD)/plugins/$(1).so: $(wildcard plugins/$(1)/*.c plugins/$(1)/*.h) plugins/moonbench_plugin.h $(BUILD)/config.mk
+	@mkdir -p $$(@D)
+	$$(CC) $$(PLUGIN_CFLAGS) $$(LDFLAGS_ALL) -shared -o $$@ $$(filter %.c,$$^) $$(BLAS_LIBS) -lm -lpthread
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
+
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c plugins/moonbench_plugin.h $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS_ALL) -shared -o $@ $< -lm
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libmbcore.a $(BUILD)/config.mk
 	@mkdir -p $(@D)
@@ -98,19 +118,26 @@ test check: all
 unit: all
 	@tests/run.sh build
 
-bench: all
-	@tests/bench/run.sh
+bench: $(BUILD)/moonbench $(BUILD)/libmbcore.a
+	@mkdir -p $(BUILD)/bench
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
+	  $(BUILD)/libmbcore.a $(PKG_LIBS)
+	@MB_BUILD=$(BUILD) tests/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-	  $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/include
+	  $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/include \
+	  $(DESTDIR)$(PREFIX)/lib/moonbench/plugins
 	install -m 755 $(BUILD)/moonbench $(DESTDIR)$(PREFIX)/bin/moonbench
+	$(if $(PLUGIN_SO),install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/moonbench/plugins/)
+	install -m 644 plugins/moonbench_plugin.h $(DESTDIR)$(PREFIX)/include/moonbench_plugin.h
 	install -m 644 docs/moonbench.1 $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/moonbench/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/moonbench $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/moonbench
+	rm -f $(DESTDIR)$(PREFIX)/bin/moonbench $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1 \
+	  $(DESTDIR)$(PREFIX)/include/moonbench_plugin.h
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/lib/moonbench
 
 clean:
 	rm -rf build

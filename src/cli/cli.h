@@ -13,7 +13,13 @@
     X(inspect, mb_cmd_inspect, "show a file's groups, datasets and column summary", \
       "inspect FILE[:/PATH]...")                                                    \
     X(import, mb_cmd_import, "convert a CSV file to HDF5 (streaming)",              \
-      "import IN.csv -o OUT.h5 [--target COL] [--delimiter ,|;|tab]")
+      "import IN.csv -o OUT.h5 [--target COL] [--delimiter ,|;|tab]")                \
+    X(plugins, mb_cmd_plugins, "list the model plugins, their models and parameters", \
+      "plugins")                                                                    \
+    X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
+      "fit DATA -m MODEL [-p key=value]... [--target COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
+    X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
+      "predict MODEL.h5 DATA [-o OUT.csv]")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)

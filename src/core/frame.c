@@ -38,6 +38,7 @@ void mb_frame_free(mb_frame **pf)
     mb_free(f->blocks);
     mb_free(f->source);
     mb_free(f->note);
+    mb_free(f->task);
     mb_free(f);
     *pf = NULL;
 }

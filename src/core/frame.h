@@ -48,6 +48,7 @@ typedef struct mb_frame {
     long target;         /* index into cols, or -1 when there is none */
     char *source;        /* where it came from ("file.h5:/X"), or NULL */
     char *note;          /* a remark for the user from the reader, or NULL */
+    char *task;          /* the task the file declares ("binary", ...), or NULL */
     void **blocks;       /* numeric storage owned by the frame */
     size_t nblocks;
 } mb_frame;

@@ -46,4 +46,24 @@ void mbh5_type_name(hid_t t, char *buf, size_t n);
 int mbh5_link_exists(hid_t loc, const char *path);
 void mbh5_join_path(char *buf, size_t n, const char *dir, const char *name);
 
+/* {====== writing ======} */
+
+hid_t mbh5_vlen_str_type(void);
+/* Variable-length UTF-8 strings as an attribute (h5py's form): n values,
+** or one scalar. 0 on success, -1 on failure. */
+int mbh5_write_strings(hid_t obj, const char *name, const char *const *v, size_t n, int scalar);
+int mbh5_write_string(hid_t obj, const char *name, const char *v);
+int mbh5_write_int(hid_t obj, const char *name, long long v);
+int mbh5_read_int(hid_t obj, const char *name, long long *v);
+/* Create a new file as a temporary (*tmp) in path's folder; mbh5_publish
+** closes it, syncs it and renames it over path (or removes it on failure).
+** Together they make every write atomic. A sealed file starts with an
+** HDF5 user block holding MBH5_SEAL_TAG and the SHA-256 of the rest of the
+** file, checked by mbh5_check_seal before HDF5 reads anything. */
+#define MBH5_SEAL_SIZE 512
+#define MBH5_SEAL_TAG "moonbench sealed file; sha256 of bytes 512..end: "
+mb_status mbh5_create_atomic(const char *path, int sealed, char **tmp, hid_t *fid, mb_error *err);
+mb_status mbh5_publish(hid_t *fid, char **tmp, const char *path, int sealed, mb_error *err);
+mb_status mbh5_check_seal(const char *path, mb_error *err);
+
 #endif

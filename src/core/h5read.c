@@ -949,6 +949,26 @@ mb_status mb_h5_read(const char *path, const char *object, size_t row_start, siz
     } else {
         rc = mb_fail(err, MB_ETYPE, "%s:%s: not a group or dataset", path, obj);
     }
+    if (rc == MB_OK) {
+        /* The task a file declares (the bundled datasets' and the bench data's
+        ** `task` attribute), looked up from the object's group to the root. */
+        char g[1024];
+        snprintf(g, sizeof g, "%s", obj);
+        for (;;) {
+            hid_t o = H5Oopen(fid, g, H5P_DEFAULT);
+            char *task = o >= 0 ? mbh5_attr_string(o, "task") : NULL;
+            if (o >= 0)
+                H5Oclose(o);
+            if (task) {
+                (*out)->task = task;
+                break;
+            }
+            char *slash = strrchr(g, '/');
+            if (!slash || strcmp(g, "/") == 0)
+                break;
+            slash[slash == g ? 1 : 0] = '\0';
+        }
+    }
 exit:
     H5Fclose(fid);
     return rc;

@@ -8,8 +8,14 @@
 ** with HDF5's innermost message appended where it helps.
 */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sha2.h>
 
 #include "h5int.h"
 
@@ -287,4 +293,165 @@ void mbh5_join_path(char *buf, size_t n, const char *dir, const char *name)
 {
     size_t l = strlen(dir);
     snprintf(buf, n, "%s%s%s", dir, (l && dir[l - 1] == '/') ? "" : "/", name);
+}
+
+/* {====== writing ======} */
+
+hid_t mbh5_vlen_str_type(void)
+{
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    H5Tset_cset(t, H5T_CSET_UTF8);
+    return t;
+}
+
+int mbh5_write_strings(hid_t obj, const char *name, const char *const *v, size_t n, int scalar)
+{
+    hid_t t = mbh5_vlen_str_type();
+    hsize_t d = n;
+    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
+    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(s);
+    H5Tclose(t);
+    return ok ? 0 : -1;
+}
+
+int mbh5_write_string(hid_t obj, const char *name, const char *v)
+{
+    return mbh5_write_strings(obj, name, &v, 1, 1);
+}
+
+int mbh5_write_int(hid_t obj, const char *name, long long v)
+{
+    hid_t s = H5Screate(H5S_SCALAR);
+    hid_t a = H5Acreate2(obj, name, H5T_STD_I64LE, s, H5P_DEFAULT, H5P_DEFAULT);
+    int ok = a >= 0 && H5Awrite(a, H5T_NATIVE_LLONG, &v) >= 0;
+    if (a >= 0)
+        H5Aclose(a);
+    H5Sclose(s);
+    return ok ? 0 : -1;
+}
+
+int mbh5_read_int(hid_t obj, const char *name, long long *v)
+{
+    if (H5Aexists(obj, name) <= 0)
+        return -1;
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT), s = a >= 0 ? H5Aget_space(a) : -1;
+    int ok = a >= 0 && s >= 0 && H5Sget_simple_extent_npoints(s) == 1 &&
+             H5Aread(a, H5T_NATIVE_LLONG, v) >= 0;
+    if (s >= 0)
+        H5Sclose(s);
+    if (a >= 0)
+        H5Aclose(a);
+    return ok ? 0 : -1;
+}
+
+mb_status mbh5_create_atomic(const char *path, int sealed, char **tmp, hid_t *fid, mb_error *err)
+{
+    mbh5_init();
+    size_t tl = strlen(path) + 16;
+    *tmp = mb_malloc(tl);
+    *fid = H5I_INVALID_HID;
+    snprintf(*tmp, tl, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        int e = errno;
+        mb_free(*tmp);
+        *tmp = NULL;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (e == ENOENT && slash) {
+            *slash = '\0';
+            return mb_fail(err, MB_ENOTFOUND, "cannot write %s: folder '%s' does not exist", path,
+                           dir[0] ? dir : "/");
+        }
+        return mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(e));
+    }
+    /* mkstemp makes the file private; publish it as a new file would be */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    close(fd);
+    /* 1.8 file format: attributes over 64 KiB (thousands of feature names)
+    ** move to dense storage instead of failing; every HDF5 since 2008
+    ** reads it. */
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
+    hid_t fcpl = H5Pcreate(H5P_FILE_CREATE);
+    if (sealed)
+        H5Pset_userblock(fcpl, MBH5_SEAL_SIZE);
+    *fid = H5Fcreate(*tmp, H5F_ACC_TRUNC, fcpl, fapl);
+    H5Pclose(fcpl);
+    H5Pclose(fapl);
+    if (*fid < 0) {
+        char why[256];
+        unlink(*tmp);
+        mb_free(*tmp);
+        *tmp = NULL;
+        return mb_fail(err, MB_EH5, "cannot create %s: %s", path, mbh5_reason(why));
+    }
+    return MB_OK;
+}
+
+mb_status mbh5_publish(hid_t *fid, char **tmp, const char *path, int sealed, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    if (H5Fflush(*fid, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(*fid) < 0) {
+        char why[256];
+        rc = mb_fail(err, MB_EIO, "cannot finish %s: %s", path, mbh5_reason(why));
+    }
+    *fid = H5I_INVALID_HID;
+    if (rc == MB_OK) {
+        int fd = open(*tmp, sealed ? O_RDWR : O_RDONLY);
+        if (fd >= 0 && sealed) {
+            /* The seal: the SHA-256 of everything after the user block,
+            ** written into it, so that damage is found before HDF5 parses
+            ** anything (HDF5 itself is not safe against damaged files). */
+            char hex[SHA256_DIGEST_STRING_LENGTH], head[MBH5_SEAL_SIZE];
+            memset(head, 0, sizeof head);
+            if (!SHA256FileChunk(*tmp, hex, MBH5_SEAL_SIZE, 0))
+                rc = mb_fail(err, MB_EIO, "cannot checksum %s: %s", *tmp, strerror(errno));
+            snprintf(head, sizeof head, "%s%s\n", MBH5_SEAL_TAG, hex);
+            if (rc == MB_OK && pwrite(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+                rc = mb_fail(err, MB_EIO, "cannot seal %s: %s", *tmp, strerror(errno));
+        }
+        if (fd >= 0) {
+            (void)fsync(fd);
+            close(fd);
+        }
+    }
+    if (rc == MB_OK) {
+        if (rename(*tmp, path) < 0)
+            rc = mb_fail(err, MB_EIO, "cannot rename %s to %s: %s", *tmp, path, strerror(errno));
+    }
+    if (rc != MB_OK)
+        unlink(*tmp);
+    mb_free(*tmp);
+    *tmp = NULL;
+    return rc;
+}
+
+mb_status mbh5_check_seal(const char *path, mb_error *err)
+{
+    char head[MBH5_SEAL_SIZE], hex[SHA256_DIGEST_STRING_LENGTH];
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
+    size_t n = fread(head, 1, sizeof head, fp);
+    fclose(fp);
+    size_t tl = strlen(MBH5_SEAL_TAG);
+    if (n < sizeof head || memcmp(head, MBH5_SEAL_TAG, tl) != 0)
+        return mb_fail(err, MB_EFORMAT, "%s: not a sealed moonbench file (no checksum header)", path);
+    if (!SHA256FileChunk(path, hex, MBH5_SEAL_SIZE, 0))
+        return mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
+    if (strncmp(head + tl, hex, SHA256_DIGEST_STRING_LENGTH - 1) != 0)
+        return mb_fail(err, MB_EFORMAT,
+                       "%s: damaged: its checksum does not match (truncated, corrupted, or changed after "
+                       "moonbench wrote it)",
+                       path);
+    return MB_OK;
 }

@@ -10,12 +10,9 @@
 ** column_types, target and format. Strings are variable-length UTF-8, as
 ** h5py writes them.
 */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "h5int.h"
@@ -31,29 +28,6 @@ struct mb_h5w {
     int32_t *cbuf;
     size_t bufrows;
 };
-
-static hid_t vlen_str_type(void)
-{
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
-
-/* Strings as an attribute (names, h5py-style variable-length UTF-8). */
-static int write_str_attr(hid_t obj, const char *name, const char *const *v, size_t n, int scalar)
-{
-    hid_t t = vlen_str_type();
-    hsize_t d = n;
-    hid_t s = scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &d, NULL);
-    hid_t a = H5Acreate2(obj, name, t, s, H5P_DEFAULT, H5P_DEFAULT);
-    int ok = a >= 0 && H5Awrite(a, t, v) >= 0;
-    if (a >= 0)
-        H5Aclose(a);
-    H5Sclose(s);
-    H5Tclose(t);
-    return ok ? 0 : -1;
-}
 
 static hid_t make_dataset(hid_t loc, const char *name, hid_t type, int rank, size_t width,
                           size_t chunk_rows)
@@ -108,40 +82,8 @@ mb_status mb_h5w_begin(const char *path, const mb_frame *schema, mb_h5w **out, m
     mb_h5w *w = mb_calloc(1, sizeof *w);
     w->fid = w->x = w->codes = w->y = H5I_INVALID_HID;
     w->path = mb_strdup(path);
-    size_t tl = strlen(path) + 16;
-    w->tmp = mb_malloc(tl);
-    snprintf(w->tmp, tl, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(w->tmp);
-    if (fd < 0) {
-        int e = errno;
-        mb_free(w->tmp);
-        w->tmp = NULL;
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (e == ENOENT && slash) {
-            *slash = '\0';
-            BAIL(mb_fail(err, MB_ENOTFOUND, "cannot write %s: folder '%s' does not exist", path,
-                         dir[0] ? dir : "/"));
-        }
-        BAIL(mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(e)));
-    }
-    /* mkstemp makes the file private; publish it as a new file would be */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
-    close(fd);
-    /* 1.8 file format: attributes over 64 KiB (thousands of feature
-    ** names) move to dense storage instead of failing; every HDF5 since
-    ** 2008 reads it. */
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V18);
-    w->fid = H5Fcreate(w->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-    H5Pclose(fapl);
-    if (w->fid < 0) {
-        char why[256];
-        BAIL(mb_fail(err, MB_EH5, "cannot create %s: %s", path, mbh5_reason(why)));
-    }
+    if ((rc = mbh5_create_atomic(path, 0, &w->tmp, &w->fid, err)) != MB_OK)
+        goto exit;
     for (size_t j = 0; j < schema->ncols; j++) {
         if ((long)j == schema->target)
             continue;
@@ -249,11 +191,11 @@ mb_status mb_h5w_commit(mb_h5w **pw, const mb_frame *schema, mb_error *err)
             cn[ncn++] = c->name;
     }
     if (w->x >= 0)
-        bad |= write_str_attr(w->x, "feature_names", fn, nfn, 0);
+        bad |= mbh5_write_strings(w->x, "feature_names", fn, nfn, 0);
     if (w->codes >= 0) {
-        bad |= write_str_attr(w->codes, "names", cn, ncn, 0);
+        bad |= mbh5_write_strings(w->codes, "names", cn, ncn, 0);
         hid_t lg = H5Gcreate2(w->fid, "categorical/levels", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        hid_t st = vlen_str_type();
+        hid_t st = mbh5_vlen_str_type();
         size_t k = 0;
         for (size_t j = 0; j < nc && lg >= 0; j++) {
             const mb_column *c = &schema->cols[j];
@@ -277,13 +219,13 @@ mb_status mb_h5w_commit(mb_h5w **pw, const mb_frame *schema, mb_error *err)
     if (schema->target >= 0) {
         const mb_column *t = &schema->cols[schema->target];
         if (t->type == MB_COL_CAT)
-            bad |= write_str_attr(w->y, "target_names", (const char *const *)t->levels, t->nlevels, 0);
-        bad |= write_str_attr(w->fid, "target", (const char *const *)&t->name, 1, 1);
+            bad |= mbh5_write_strings(w->y, "target_names", (const char *const *)t->levels, t->nlevels, 0);
+        bad |= mbh5_write_strings(w->fid, "target", (const char *const *)&t->name, 1, 1);
     }
-    bad |= write_str_attr(w->fid, "columns", names, nc, 0);
-    bad |= write_str_attr(w->fid, "column_types", kinds, nc, 0);
+    bad |= mbh5_write_strings(w->fid, "columns", names, nc, 0);
+    bad |= mbh5_write_strings(w->fid, "column_types", kinds, nc, 0);
     const char *fmt = "moonbench-frame 1";
-    bad |= write_str_attr(w->fid, "format", &fmt, 1, 1);
+    bad |= mbh5_write_strings(w->fid, "format", &fmt, 1, 1);
     if (bad) {
         char why[256];
         BAIL(mb_fail(err, MB_EH5, "cannot write names to %s: %s", w->path, mbh5_reason(why)));
@@ -294,21 +236,7 @@ mb_status mb_h5w_commit(mb_h5w **pw, const mb_frame *schema, mb_error *err)
     H5CLOSE(H5Dclose, w->x);
     H5CLOSE(H5Dclose, w->codes);
     H5CLOSE(H5Dclose, w->y);
-    if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0 || H5Fclose(w->fid) < 0) {
-        w->fid = H5I_INVALID_HID;
-        char why[256];
-        BAIL(mb_fail(err, MB_EIO, "cannot finish %s: %s", w->path, mbh5_reason(why)));
-    }
-    w->fid = H5I_INVALID_HID;
-    int fd = open(w->tmp, O_RDONLY);
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-    if (rename(w->tmp, w->path) < 0)
-        BAIL(mb_fail(err, MB_EIO, "cannot rename %s to %s: %s", w->tmp, w->path, strerror(errno)));
-    mb_free(w->tmp);
-    w->tmp = NULL;
+    rc = mbh5_publish(&w->fid, &w->tmp, w->path, 0, err);
 exit:
     mb_free(names);
     mb_free(kinds);

@@ -34,7 +34,8 @@
     X(ETYPE, "wrong type")                                  \
     X(ESHAPE, "wrong shape")                                \
     X(EARG, "invalid argument")                             \
-    X(EEMPTY, "no data")
+    X(EEMPTY, "no data")                                    \
+    X(ECANCELLED, "cancelled")
 
 typedef enum mb_status {
 #define MB_STATUS_ENUM_(name, text) MB_##name,

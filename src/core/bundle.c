@@ -1,0 +1,200 @@
+/*
+** bundle.c: building a model bundle from a fitted model, and scoring from
+** one (see bundle.h). The HDF5 side is h5bundle.c.
+*/
+#include "bundle.h"
+
+#include <sha2.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static char **copy_strings(const char *const *v, size_t n)
+{
+    char **out = mb_calloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = mb_strdup(v[i] ? v[i] : "");
+    return out;
+}
+
+static void free_strings(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        mb_free(v[i]);
+    mb_free(v);
+}
+
+void mb_bundle_free(mb_bundle **pb)
+{
+    if (!pb || !*pb)
+        return;
+    mb_bundle *b = *pb;
+    free_strings(b->features, b->nfeatures);
+    free_strings(b->classes, b->nclasses);
+    free_strings(b->param_names, b->nparams);
+    free_strings(b->param_values, b->nparams);
+    mb_free(b->target);
+    mb_free(b->plugin);
+    mb_free(b->plugin_version);
+    mb_free(b->model);
+    mb_state_clear(&b->portable_state);
+    mb_state_clear(&b->plugin_state);
+    mb_free(b->source);
+    mb_free(b->source_sha256);
+    mb_free(b->created);
+    mb_free(b->moonbench_version);
+    mb_free(b->script);
+    mb_free(b);
+    *pb = NULL;
+}
+
+mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *features,
+                               size_t nfeatures, const char *target, const char *const *classes,
+                               const char *source_file, const char *source_spec, size_t rows,
+                               mb_error *err)
+{
+    b->features = copy_strings(features, nfeatures);
+    b->nfeatures = nfeatures;
+    b->target = mb_strdup(target ? target : "");
+    b->task = m->task;
+    b->nclasses = m->task == MB_TASK_REGRESSION ? 0 : m->nclasses;
+    b->classes = copy_strings(classes, b->nclasses);
+    b->plugin = mb_strdup(m->owner->plugin->name);
+    b->plugin_version = mb_strdup(m->owner->plugin->version);
+    b->model = mb_strdup(m->type->name);
+    b->nparams = m->params.n;
+    b->param_names = mb_calloc(b->nparams + 1, sizeof *b->param_names);
+    b->param_values = mb_calloc(b->nparams + 1, sizeof *b->param_values);
+    for (size_t i = 0; i < b->nparams; i++) {
+        b->param_names[i] = mb_strdup(m->type->params[i].name);
+        b->param_values[i] = mb_strdup(m->params.text[i]);
+    }
+    char msg[MB_PLUGIN_ERRLEN] = "";
+    mb_state_writer w = mb_state_writer_for(&b->plugin_state);
+    int rc = m->type->save(m->impl, &w, msg);
+    if (rc != MB_PLUGIN_OK)
+        return mb_fail(err, MB_EARG, "model '%s' (save): %s", m->type->name, msg[0] ? msg : "failed");
+    b->form = MB_FORM_NONE;
+    if (m->type->portable) {
+        mb_portable p;
+        memset(&p, 0, sizeof p);
+        rc = m->type->portable(m->impl, &p, msg);
+        if (rc != MB_PLUGIN_OK)
+            return mb_fail(err, MB_EARG, "model '%s' (portable): %s", m->type->name, msg[0] ? msg : "failed");
+        if (p.kind != MB_FORM_NONE) {
+            mb_status st = mb_portable_to_state(&p, &b->portable_state, err);
+            if (st != MB_OK)
+                return st;
+            b->form = p.kind;
+        }
+    }
+    char hex[SHA256_DIGEST_STRING_LENGTH];
+    b->source = mb_strdup(source_spec ? source_spec : "");
+    b->source_sha256 = mb_strdup(source_file && SHA256File(source_file, hex) ? hex : "");
+    b->rows_used = rows;
+    char when[32];
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    b->created = mb_strdup(when);
+    b->moonbench_version = mb_strdup(MB_VERSION);
+    b->script = mb_strdup("");
+    return MB_OK;
+}
+
+/* {====== scoring ======} */
+
+mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->bundle = b;
+    if (b->form != MB_FORM_NONE) {
+        /* portable_from_state converts arrays in place: it needs a mutable state */
+        return mb_portable_from_state(b->form, (mb_state *)&b->portable_state, &s->form, &s->layers, err);
+    }
+    const mb_loaded_plugin *owner;
+    const mb_model_type *type = reg ? mb_registry_find(reg, b->model, &owner, err) : NULL;
+    if (!type)
+        return mb_fail(err, MB_ENOTFOUND,
+                       "the bundle's model '%s' (plugin %s %s) has no portable form and its plugin is "
+                       "not installed; install the plugin or set MOONBENCH_PLUGIN_PATH",
+                       b->model, b->plugin, b->plugin_version);
+    const char **settings = mb_calloc(b->nparams + 1, sizeof *settings);
+    char **buf = mb_calloc(b->nparams + 1, sizeof *buf);
+    for (size_t i = 0; i < b->nparams; i++) {
+        size_t n = strlen(b->param_names[i]) + strlen(b->param_values[i]) + 2;
+        buf[i] = mb_malloc(n);
+        snprintf(buf[i], n, "%s=%s", b->param_names[i], b->param_values[i]);
+        settings[i] = buf[i];
+    }
+    mb_params params;
+    mb_status rc = mb_params_parse(&params, type, settings, b->nparams, err);
+    free_strings(buf, b->nparams);
+    mb_free(settings);
+    if (rc != MB_OK)
+        return rc;
+    if ((rc = mb_model_create(&s->model, type, owner, &params, err)) != MB_OK)
+        return rc;
+    char msg[MB_PLUGIN_ERRLEN] = "";
+    mb_state_reader r = mb_state_reader_for((mb_state *)&b->plugin_state);
+    int prc = type->load(s->model->impl, &r, msg);
+    if (prc != MB_PLUGIN_OK) {
+        mb_model_free(&s->model);
+        return mb_fail(err, MB_EFORMAT, "model '%s' (load): %s", b->model, msg[0] ? msg : "failed");
+    }
+    s->model->task = b->task;
+    s->model->nfeatures = b->nfeatures;
+    s->model->nclasses = b->nclasses;
+    return MB_OK;
+}
+
+mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, float *proba, mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    if (X->cols != b->nfeatures)
+        return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", b->nfeatures, X->cols);
+    if (s->model) {
+        mb_status rc = mb_model_predict(s->model, X, label, err);
+        if (rc == MB_OK && proba && b->task != MB_TASK_REGRESSION)
+            rc = mb_model_predict_proba(s->model, X, proba, err);
+        return rc;
+    }
+    size_t k = mb_portable_noutputs(&s->form), n = X->rows;
+    double *out = mb_trymalloc((n ? n : 1) * k * sizeof *out);
+    if (!out)
+        return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+    mb_status rc = mb_portable_predict(&s->form, X, out, err);
+    for (size_t i = 0; rc == MB_OK && i < n; i++) {
+        const double *o = out + i * k;
+        if (b->task == MB_TASK_REGRESSION) {
+            label[i] = (float)o[0];
+        } else if (b->task == MB_TASK_BINARY) {
+            label[i] = o[0] > 0.5 ? 1.0f : 0.0f;
+            if (proba) {
+                proba[2 * i] = (float)(1 - o[0]);
+                proba[2 * i + 1] = (float)o[0];
+            }
+        } else {
+            size_t best = 0;
+            for (size_t c = 0; c < k; c++) {
+                if (o[c] > o[best])
+                    best = c;
+                if (proba)
+                    proba[i * k + c] = (float)o[c];
+            }
+            label[i] = (float)best;
+        }
+    }
+    mb_free(out);
+    return rc;
+}
+
+void mb_scorer_close(mb_scorer *s)
+{
+    mb_model_free(&s->model);
+    mb_free(s->layers);
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,77 @@
+/*
+** bundle.h: the model bundle, one HDF5 file that carries a trained
+** pipeline to every deployment path (docs/model-format.md):
+**   root attributes  format "moonbench-bundle", format_version, moonbench
+**                    version, task, created (UTC, ISO 8601)
+**   /schema          feature names and types, target name, class labels
+**   /pipeline        fitted transforms (written by the Lua layer; empty here)
+**   /model           plugin, plugin version, model type, parameters;
+**                    /model/portable: the portable form (if any) as arrays;
+**                    /model/state: the plugin's own state arrays
+**   /provenance      source dataset, its SHA-256, rows used, parameters,
+**                    time, moonbench version, script text
+** Written atomically (temporary file, then rename). A bundle whose
+** format_version is newer than this moonbench's is refused with a message.
+*/
+#ifndef MB_BUNDLE_H
+#define MB_BUNDLE_H
+
+#include "plugin.h"
+#include "portable.h"
+
+#define MB_BUNDLE_FORMAT "moonbench-bundle"
+#define MB_BUNDLE_VERSION 1
+
+typedef struct mb_bundle {
+    /* schema */
+    char **features;              /* nfeatures names */
+    size_t nfeatures;
+    char *target;
+    mb_task task;
+    char **classes;               /* nclasses names (classification) */
+    size_t nclasses;
+    /* model */
+    char *plugin, *plugin_version, *model;
+    char **param_names, **param_values; /* nparams pairs, as typed */
+    size_t nparams;
+    mb_form_kind form;            /* MB_FORM_NONE: scoring needs the plugin */
+    mb_state portable_state;      /* the form as arrays (portable.h) */
+    mb_state plugin_state;        /* the plugin's save() output */
+    /* provenance */
+    char *source, *source_sha256, *created, *moonbench_version, *script;
+    size_t rows_used;
+} mb_bundle;
+
+/* Save atomically. */
+mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err);
+/* Load; corrupt, truncated or newer-format files give an error naming the
+** file and the reason. */
+mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err);
+void mb_bundle_free(mb_bundle **b);
+
+/* Fill a bundle from a fitted model: schema from the training data, the
+** model's parameters, state and portable form, provenance (hashing the
+** source file). */
+mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *features,
+                               size_t nfeatures, const char *target, const char *const *classes,
+                               const char *source_file, const char *source_spec, size_t rows,
+                               mb_error *err);
+
+/* A scorer made from a bundle: the portable form when there is one, else
+** the plugin found in the registry, created with the saved parameters and
+** loaded with the saved state. */
+typedef struct mb_scorer {
+    const mb_bundle *bundle;
+    mb_portable form;
+    mb_mlp_layer *layers;
+    mb_model *model;              /* non-portable bundles */
+} mb_scorer;
+
+mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
+/* Per row: out_label[i] (class index or value) and, for classification,
+** proba[i * nclasses + k] (may be NULL). */
+mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, float *proba,
+                            mb_error *err);
+void mb_scorer_close(mb_scorer *s);
+
+#endif

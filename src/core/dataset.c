@@ -1,0 +1,215 @@
+/*
+** dataset.c: frames to model inputs (see dataset.h).
+*/
+#include "dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *mb_task_name(mb_task t)
+{
+    switch (t) {
+    case MB_TASK_REGRESSION:
+        return "regression";
+    case MB_TASK_BINARY:
+        return "binary";
+    case MB_TASK_MULTICLASS:
+        return "multiclass";
+    }
+    return "unknown";
+}
+
+mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
+{
+    const char *src = f->source ? f->source : "data";
+    size_t p = 0;
+    const mb_column *first = NULL;
+    int view = 1;
+    for (size_t j = 0; j < f->ncols; j++) {
+        const mb_column *c = &f->cols[j];
+        if ((long)j == f->target)
+            continue;
+        if (c->type != MB_COL_NUM)
+            return mb_fail(err, MB_ETYPE,
+                           "%s: column '%s' is categorical; models take numbers: encode it first "
+                           "(one-hot or ordinal in a pipeline) or drop it",
+                           src, c->name);
+        if (!first)
+            first = c;
+        else if (c->stride != first->stride || c->num != first->num + p)
+            view = 0;
+        p++;
+    }
+    if (p == 0)
+        return mb_fail(err, MB_EEMPTY, "%s: no feature columns", src);
+    *owned = NULL;
+    if (view && first->stride >= p) {
+        *X = (mb_matrix){first->num, f->nrows, p, first->stride};
+        return MB_OK;
+    }
+    size_t n;
+    if (!mb_mul_ok(f->nrows, p, &n) || !mb_mul_ok(n, sizeof(float), &n))
+        return mb_fail(err, MB_ENOMEM, "%s: too large", src);
+    float *x = mb_trymalloc(n);
+    if (!x)
+        return mb_fail(err, MB_ENOMEM, "%s: no memory for a %zu x %zu matrix", src, f->nrows, p);
+    size_t k = 0;
+    for (size_t j = 0; j < f->ncols; j++) {
+        const mb_column *c = &f->cols[j];
+        if ((long)j == f->target)
+            continue;
+        for (size_t i = 0; i < f->nrows; i++)
+            x[i * p + k] = MB_NUM(c, i);
+        k++;
+    }
+    *owned = x;
+    *X = (mb_matrix){x, f->nrows, p, p};
+    return MB_OK;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    const char *src = f->source ? f->source : "data";
+    if (f->target < 0)
+        return mb_fail(err, MB_EARG, "%s: no target column; name one (--target COLUMN)", src);
+    if (f->nrows == 0)
+        return mb_fail(err, MB_EEMPTY, "%s: no rows", src);
+    const mb_column *t = &f->cols[f->target];
+    mb_status rc = mb_matrix_from_frame(f, &out->ds.X, &out->xbuf, err);
+    if (rc != MB_OK)
+        return rc;
+    size_t n = f->nrows;
+    out->ybuf = mb_trymalloc(n * sizeof(float));
+    if (!out->ybuf) {
+        mb_data_free(out);
+        return mb_fail(err, MB_ENOMEM, "%s: no memory for labels", src);
+    }
+    size_t missing = 0;
+    for (size_t i = 0; i < n; i++)
+        missing += t->type == MB_COL_CAT ? t->codes[i] < 0 : !isfinite(MB_NUM(t, i));
+    if (missing) {
+        mb_data_free(out);
+        return mb_fail(err, MB_EARG, "%s: the target '%s' is missing or not finite in %zu of %zu rows; "
+                       "drop or fill those rows first", src, t->name, missing, n);
+    }
+    mb_task task = want;
+    if (!task && f->task) {
+        task = !strcmp(f->task, "regression") ? MB_TASK_REGRESSION
+               : !strcmp(f->task, "binary")   ? MB_TASK_BINARY
+               : !strcmp(f->task, "multiclass") ? MB_TASK_MULTICLASS
+                                                : 0;
+    }
+    if (t->type == MB_COL_CAT) {
+        if (task == MB_TASK_REGRESSION) {
+            mb_data_free(out);
+            return mb_fail(err, MB_ETYPE, "%s: the target '%s' is categorical; regression needs numbers",
+                           src, t->name);
+        }
+        out->class_names = mb_calloc(t->nlevels + 1, sizeof *out->class_names);
+        for (size_t k = 0; k < t->nlevels; k++)
+            out->class_names[k] = mb_strdup(t->levels[k]);
+        out->ds.nclasses = t->nlevels;
+        for (size_t i = 0; i < n; i++)
+            out->ybuf[i] = (float)t->codes[i];
+    } else {
+        /* Numeric target: distinct values decide classification. */
+        float *sorted = mb_trymalloc(n * sizeof(float));
+        if (!sorted) {
+            mb_data_free(out);
+            return mb_fail(err, MB_ENOMEM, "%s: no memory", src);
+        }
+        int integral = 1;
+        for (size_t i = 0; i < n; i++) {
+            sorted[i] = MB_NUM(t, i);
+            integral &= sorted[i] == floorf(sorted[i]);
+        }
+        qsort(sorted, n, sizeof *sorted, cmp_float);
+        size_t nd = 0;
+        for (size_t i = 0; i < n; i++)
+            if (i == 0 || sorted[i] != sorted[nd - 1])
+                sorted[nd++] = sorted[i];
+        if (!task)
+            task = (integral && nd <= 20) ? (nd <= 2 ? MB_TASK_BINARY : MB_TASK_MULTICLASS)
+                                          : MB_TASK_REGRESSION;
+        if (task == MB_TASK_REGRESSION) {
+            for (size_t i = 0; i < n; i++)
+                out->ybuf[i] = MB_NUM(t, i);
+        } else {
+            if (nd > 1000) {
+                mb_free(sorted);
+                mb_data_free(out);
+                return mb_fail(err, MB_EARG, "%s: the target '%s' has %zu distinct values; too many classes "
+                               "(is this regression?)", src, t->name, nd);
+            }
+            out->class_names = mb_calloc(nd + 1, sizeof *out->class_names);
+            for (size_t k = 0; k < nd; k++) {
+                char b[32];
+                snprintf(b, sizeof b, "%.9g", (double)sorted[k]);
+                out->class_names[k] = mb_strdup(b);
+            }
+            out->ds.nclasses = nd;
+            for (size_t i = 0; i < n; i++) {
+                float v = MB_NUM(t, i);
+                size_t lo = 0, hi = nd;
+                while (hi - lo > 1) {
+                    size_t mid = (lo + hi) / 2;
+                    if (sorted[mid] <= v)
+                        lo = mid;
+                    else
+                        hi = mid;
+                }
+                out->ybuf[i] = (float)lo;
+            }
+        }
+        mb_free(sorted);
+    }
+    if (task != MB_TASK_REGRESSION) {
+        if (out->ds.nclasses < 2) {
+            mb_data_free(out);
+            return mb_fail(err, MB_EARG, "%s: the target '%s' has only one class", src, t->name);
+        }
+        if (task == MB_TASK_BINARY && out->ds.nclasses > 2)
+            task = MB_TASK_MULTICLASS;
+        if (task == MB_TASK_MULTICLASS && out->ds.nclasses == 2)
+            task = MB_TASK_BINARY;
+    }
+    out->ds.task = task;
+    out->ds.y = out->ybuf;
+    out->feature_names = mb_calloc(out->ds.X.cols + 1, sizeof *out->feature_names);
+    for (size_t j = 0, k = 0; j < f->ncols; j++)
+        if ((long)j != f->target)
+            out->feature_names[k++] = f->cols[j].name;
+    out->ds.feature_names = out->feature_names;
+    return MB_OK;
+}
+
+void mb_data_free(mb_data *d)
+{
+    if (d->class_names)
+        for (size_t k = 0; d->class_names[k]; k++)
+            mb_free(d->class_names[k]);
+    mb_free(d->class_names);
+    mb_free(d->feature_names);
+    mb_free(d->xbuf);
+    mb_free(d->ybuf);
+    memset(d, 0, sizeof *d);
+}
+
+mb_dataset mb_dataset_rows(const mb_dataset *d, size_t start, size_t n)
+{
+    mb_dataset v = *d;
+    v.X.x = d->X.x + start * d->X.ld;
+    v.X.rows = n;
+    v.y = d->y ? d->y + start : NULL;
+    v.w = d->w ? d->w + start : NULL;
+    return v;
+}

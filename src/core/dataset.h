@@ -1,0 +1,38 @@
+/*
+** dataset.h: from a frame to what a model sees: a dense float32 feature
+** matrix, labels, the task and the class names (an mb_dataset of the
+** plugin ABI), without copying when the frame's features already are one
+** row-major block (a matrix read from HDF5).
+*/
+#ifndef MB_DATASET_H
+#define MB_DATASET_H
+
+#include "frame.h"
+#include "moonbench_plugin.h"
+
+typedef struct mb_data {
+    mb_dataset ds;
+    const char **feature_names;   /* borrowed from the frame */
+    char **class_names;           /* nclasses owned strings (classification) */
+    float *xbuf;                  /* owned copy of X, or NULL for a view */
+    float *ybuf;                  /* owned labels */
+} mb_data;
+
+/* The task to use for a frame's target: `want` when not 0; else the file's
+** declared task; else categorical targets are classification (2 levels:
+** binary), and numeric ones classification only when every value is an
+** integer and there are at most 20 distinct values. */
+mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_error *err);
+
+/* Features only (for prediction): no target needed; if the frame has one,
+** it is left out. */
+mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, mb_error *err);
+
+void mb_data_free(mb_data *d);
+
+/* Rows [start, start + n) of d as a view (shares d's memory). */
+mb_dataset mb_dataset_rows(const mb_dataset *d, size_t start, size_t n);
+
+const char *mb_task_name(mb_task t);
+
+#endif

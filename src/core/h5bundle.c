@@ -1,0 +1,347 @@
+/*
+** h5bundle.c: the model bundle as an HDF5 file (layout in bundle.h and
+** docs/model-format.md): saving atomically, loading with checks, so that
+** a corrupt, truncated or foreign file is an error message, never a crash.
+*/
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle.h"
+#include "h5int.h"
+
+/* {====== named arrays as datasets ======} */
+
+static hid_t dtype_h5(mb_dtype t)
+{
+    switch (t) {
+    case MB_DT_F32:
+        return H5T_NATIVE_FLOAT;
+    case MB_DT_F64:
+        return H5T_NATIVE_DOUBLE;
+    case MB_DT_I32:
+        return H5T_NATIVE_INT32;
+    case MB_DT_I64:
+        return H5T_NATIVE_INT64;
+    case MB_DT_U8:
+        return H5T_NATIVE_UINT8;
+    }
+    return H5I_INVALID_HID;
+}
+
+static hid_t dtype_file(mb_dtype t)
+{
+    switch (t) {
+    case MB_DT_F32:
+        return H5T_IEEE_F32LE;
+    case MB_DT_F64:
+        return H5T_IEEE_F64LE;
+    case MB_DT_I32:
+        return H5T_STD_I32LE;
+    case MB_DT_I64:
+        return H5T_STD_I64LE;
+    case MB_DT_U8:
+        return H5T_STD_U8LE;
+    }
+    return H5I_INVALID_HID;
+}
+
+static int write_state(hid_t loc, const char *group, const mb_state *s)
+{
+    hid_t g = H5Gcreate2(loc, group, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0)
+        return -1;
+    int bad = 0;
+    for (size_t i = 0; i < s->n && !bad; i++) {
+        const mb_state_array *a = &s->arrays[i];
+        hsize_t d = a->count;
+        hid_t sp = H5Screate_simple(1, &d, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        /* big arrays (tree nodes, weights) compress well enough to matter */
+        if (a->count >= 4096) {
+            hsize_t ch = a->count < 65536 ? a->count : 65536;
+            H5Pset_chunk(dcpl, 1, &ch);
+            H5Pset_shuffle(dcpl);
+            H5Pset_deflate(dcpl, 4);
+        }
+        hid_t ds = H5Dcreate2(g, a->name, dtype_file(a->type), sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        bad = ds < 0 || (a->count && H5Dwrite(ds, dtype_h5(a->type), H5S_ALL, H5S_ALL, H5P_DEFAULT, a->data) < 0);
+        if (ds >= 0)
+            H5Dclose(ds);
+        H5Pclose(dcpl);
+        H5Sclose(sp);
+    }
+    H5Gclose(g);
+    return bad ? -1 : 0;
+}
+
+/* The mb_dtype that holds an HDF5 numeric type without loss. */
+static int dtype_of(hid_t t, mb_dtype *out)
+{
+    H5T_class_t c = H5Tget_class(t);
+    size_t sz = H5Tget_size(t);
+    if (c == H5T_FLOAT)
+        *out = sz <= 4 ? MB_DT_F32 : MB_DT_F64;
+    else if (c == H5T_INTEGER && sz == 1 && H5Tget_sign(t) == H5T_SGN_NONE)
+        *out = MB_DT_U8;
+    else if (c == H5T_INTEGER)
+        *out = sz <= 4 && !(sz == 4 && H5Tget_sign(t) == H5T_SGN_NONE) ? MB_DT_I32 : MB_DT_I64;
+    else
+        return -1;
+    return 0;
+}
+
+static mb_status read_state(const char *file, hid_t loc, const char *group, mb_state *s, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    hid_t g = H5Gopen2(loc, group, H5P_DEFAULT);
+    if (g < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: bundle group %s is missing", file, group);
+    H5G_info_t gi = {0};
+    H5Gget_info(g, &gi);
+    mb_state_writer w = mb_state_writer_for(s);
+    for (hsize_t i = 0; i < gi.nlinks && rc == MB_OK; i++) {
+        char name[128];
+        if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
+            continue;
+        hid_t ds = H5Dopen2(g, name, H5P_DEFAULT);
+        if (ds < 0) {
+            rc = mb_fail(err, MB_EFORMAT, "%s: %s/%s is not a dataset", file, group, name);
+            break;
+        }
+        hid_t t = H5Dget_type(ds), sp = H5Dget_space(ds);
+        mb_dtype dt;
+        hssize_t n = H5Sget_simple_extent_npoints(sp);
+        size_t bytes;
+        void *buf = NULL;
+        if (dtype_of(t, &dt) < 0 || n < 0 || H5Sget_simple_extent_ndims(sp) > 1) {
+            rc = mb_fail(err, MB_EFORMAT, "%s: %s/%s is not a 1-D numeric array", file, group, name);
+        } else if (!mb_mul_ok((size_t)n, mb_dtype_size(dt), &bytes) || !(buf = mb_trymalloc(bytes + 1))) {
+            rc = mb_fail(err, MB_ENOMEM, "%s: no memory for %s/%s", file, group, name);
+        } else if (n && H5Dread(ds, dtype_h5(dt), H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+            char why[256];
+            rc = mb_fail(err, MB_EH5, "%s: cannot read %s/%s: %s", file, group, name, mbh5_reason(why));
+        } else if (w.put(w.ud, name, dt, buf, (size_t)n) != MB_PLUGIN_OK) {
+            rc = mb_fail(err, MB_EFORMAT, "%s: bad array name %s/%s", file, group, name);
+        }
+        mb_free(buf);
+        H5Sclose(sp);
+        H5Tclose(t);
+        H5Dclose(ds);
+    }
+    H5Gclose(g);
+    return rc;
+}
+
+/* {====== save ======} */
+
+static const char *task_text(mb_task t)
+{
+    return t == MB_TASK_REGRESSION ? "regression" : t == MB_TASK_BINARY ? "binary" : "multiclass";
+}
+
+mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
+{
+    char *tmp = NULL;
+    hid_t fid, g = H5I_INVALID_HID;
+    mb_status rc = mbh5_create_atomic(path, 1, &tmp, &fid, err);
+    if (rc != MB_OK)
+        return rc;
+    int bad = 0;
+    bad |= mbh5_write_string(fid, "format", MB_BUNDLE_FORMAT);
+    bad |= mbh5_write_int(fid, "format_version", MB_BUNDLE_VERSION);
+    bad |= mbh5_write_string(fid, "moonbench_version", b->moonbench_version ? b->moonbench_version : MB_VERSION);
+    bad |= mbh5_write_string(fid, "task", task_text(b->task));
+    bad |= mbh5_write_string(fid, "created", b->created ? b->created : "");
+
+    g = H5Gcreate2(fid, "schema", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0;
+    if (g >= 0) {
+        bad |= mbh5_write_strings(g, "features", (const char *const *)b->features, b->nfeatures, 0);
+        const char **types = mb_calloc(b->nfeatures + 1, sizeof *types);
+        for (size_t i = 0; i < b->nfeatures; i++)
+            types[i] = "numeric";
+        bad |= mbh5_write_strings(g, "feature_types", types, b->nfeatures, 0);
+        mb_free(types);
+        bad |= mbh5_write_string(g, "target", b->target ? b->target : "");
+        if (b->nclasses)
+            bad |= mbh5_write_strings(g, "classes", (const char *const *)b->classes, b->nclasses, 0);
+        H5CLOSE(H5Gclose, g);
+    }
+    g = H5Gcreate2(fid, "pipeline", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0;
+    H5CLOSE(H5Gclose, g);
+
+    g = H5Gcreate2(fid, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0;
+    if (g >= 0) {
+        bad |= mbh5_write_string(g, "plugin", b->plugin);
+        bad |= mbh5_write_string(g, "plugin_version", b->plugin_version);
+        bad |= mbh5_write_string(g, "model", b->model);
+        bad |= mbh5_write_string(g, "portable_form", mb_form_name(b->form));
+        hid_t pg = H5Gcreate2(g, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        bad |= pg < 0;
+        for (size_t i = 0; pg >= 0 && i < b->nparams; i++)
+            bad |= mbh5_write_string(pg, b->param_names[i], b->param_values[i]);
+        if (pg >= 0)
+            H5Gclose(pg);
+        bad |= write_state(g, "state", &b->plugin_state);
+        if (b->form != MB_FORM_NONE)
+            bad |= write_state(g, "portable", &b->portable_state);
+        H5CLOSE(H5Gclose, g);
+    }
+    g = H5Gcreate2(fid, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    bad |= g < 0;
+    if (g >= 0) {
+        bad |= mbh5_write_string(g, "source", b->source ? b->source : "");
+        bad |= mbh5_write_string(g, "source_sha256", b->source_sha256 ? b->source_sha256 : "");
+        bad |= mbh5_write_int(g, "rows_used", (long long)b->rows_used);
+        bad |= mbh5_write_string(g, "created", b->created ? b->created : "");
+        bad |= mbh5_write_string(g, "moonbench_version", b->moonbench_version ? b->moonbench_version : MB_VERSION);
+        bad |= mbh5_write_string(g, "script", b->script ? b->script : "");
+        H5CLOSE(H5Gclose, g);
+    }
+    if (bad) {
+        char why[256];
+        rc = mb_fail(err, MB_EH5, "cannot write the bundle %s: %s", path, mbh5_reason(why));
+        H5Fclose(fid);
+        unlink(tmp);
+        mb_free(tmp);
+        return rc;
+    }
+    return mbh5_publish(&fid, &tmp, path, 1, err);
+}
+
+/* {====== load ======} */
+
+static char *need_string(hid_t obj, const char *name, const char *file, const char *where, mb_error *err,
+                         mb_status *rc)
+{
+    if (*rc != MB_OK)
+        return NULL;
+    char *v = mbh5_attr_string(obj, name);
+    if (!v)
+        *rc = mb_fail(err, MB_EFORMAT, "%s: bundle attribute %s@%s is missing", file, where, name);
+    return v;
+}
+
+mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
+{
+    *out = NULL;
+    hid_t fid, g = H5I_INVALID_HID;
+    mb_status rc = mbh5_check_seal(path, err);
+    if (rc == MB_EFORMAT && mb_h5_is_hdf5(path) == 1 && !strstr(err->msg, "damaged"))
+        rc = mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (an HDF5 file without its seal)", path);
+    if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
+        return rc;
+    mb_bundle *b = mb_calloc(1, sizeof *b);
+    char *fmt = mbh5_attr_string(fid, "format"), *task = NULL, *form = NULL;
+    long long ver = 0;
+    if (!fmt || strcmp(fmt, MB_BUNDLE_FORMAT) != 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (no format attribute '%s')", path,
+                     MB_BUNDLE_FORMAT));
+    if (mbh5_read_int(fid, "format_version", &ver) < 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle without a format_version", path));
+    if (ver > MB_BUNDLE_VERSION)
+        BAIL(mb_fail(err, MB_EFORMAT,
+                     "%s: bundle format version %lld was written by a newer moonbench; this one reads up to "
+                     "version %d",
+                     path, ver, MB_BUNDLE_VERSION));
+    if (ver < 1)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bad bundle format version %lld", path, ver));
+    task = need_string(fid, "task", path, "/", err, &rc);
+    b->created = need_string(fid, "created", path, "/", err, &rc);
+    b->moonbench_version = need_string(fid, "moonbench_version", path, "/", err, &rc);
+    if (rc != MB_OK)
+        goto exit;
+    b->task = !strcmp(task, "regression") ? MB_TASK_REGRESSION
+              : !strcmp(task, "binary")   ? MB_TASK_BINARY
+              : !strcmp(task, "multiclass") ? MB_TASK_MULTICLASS
+                                            : 0;
+    if (!b->task)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: unknown task '%s'", path, task));
+
+    if ((g = H5Gopen2(fid, "schema", H5P_DEFAULT)) < 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /schema is missing", path));
+    b->features = mbh5_attr_strings(g, "features", &b->nfeatures);
+    if (!b->features || b->nfeatures == 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: /schema@features is missing or empty", path));
+    b->target = need_string(g, "target", path, "/schema", err, &rc);
+    if (b->task != MB_TASK_REGRESSION) {
+        b->classes = mbh5_attr_strings(g, "classes", &b->nclasses);
+        if (b->nclasses < 2)
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /schema@classes: a classifier needs 2 or more classes", path));
+    }
+    H5CLOSE(H5Gclose, g);
+    if (rc != MB_OK)
+        goto exit;
+
+    if ((g = H5Gopen2(fid, "model", H5P_DEFAULT)) < 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /model is missing", path));
+    b->plugin = need_string(g, "plugin", path, "/model", err, &rc);
+    b->plugin_version = need_string(g, "plugin_version", path, "/model", err, &rc);
+    b->model = need_string(g, "model", path, "/model", err, &rc);
+    form = need_string(g, "portable_form", path, "/model", err, &rc);
+    if (rc != MB_OK)
+        goto exit;
+    b->form = !strcmp(form, "linear") ? MB_FORM_LINEAR
+              : !strcmp(form, "trees") ? MB_FORM_TREES
+              : !strcmp(form, "mlp")   ? MB_FORM_MLP
+                                       : MB_FORM_NONE;
+    {
+        hid_t pg = H5Gopen2(g, "params", H5P_DEFAULT);
+        if (pg < 0)
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /model/params is missing", path));
+        H5O_info_t oi;
+        H5Oget_info(pg, &oi);
+        b->param_names = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_names);
+        b->param_values = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_values);
+        for (hsize_t i = 0; i < oi.num_attrs && rc == MB_OK; i++) {
+            char name[256];
+            if (H5Aget_name_by_idx(pg, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
+                continue;
+            char *v = need_string(pg, name, path, "/model/params", err, &rc);
+            if (v) {
+                b->param_names[b->nparams] = mb_strdup(name);
+                b->param_values[b->nparams++] = v;
+            }
+        }
+        H5Gclose(pg);
+    }
+    if (rc == MB_OK)
+        rc = read_state(path, g, "state", &b->plugin_state, err);
+    if (rc == MB_OK && b->form != MB_FORM_NONE) {
+        rc = read_state(path, g, "portable", &b->portable_state, err);
+        /* Check the form now: a damaged form is a load error, not a scoring one. */
+        mb_portable p;
+        mb_mlp_layer *layers = NULL;
+        if (rc == MB_OK && (rc = mb_portable_from_state(b->form, &b->portable_state, &p, &layers, err)) != MB_OK) {
+            char why[sizeof err->msg];
+            snprintf(why, sizeof why, "%s", err ? err->msg : "");
+            rc = mb_fail(err, MB_EFORMAT, "%s: /model/portable: %s", path, why);
+        }
+        mb_free(layers);
+    }
+    H5CLOSE(H5Gclose, g);
+    if (rc != MB_OK)
+        goto exit;
+
+    if ((g = H5Gopen2(fid, "provenance", H5P_DEFAULT)) < 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /provenance is missing", path));
+    b->source = mbh5_attr_string(g, "source");
+    b->source_sha256 = mbh5_attr_string(g, "source_sha256");
+    b->script = mbh5_attr_string(g, "script");
+    long long rows = 0;
+    mbh5_read_int(g, "rows_used", &rows);
+    b->rows_used = rows > 0 ? (size_t)rows : 0;
+    H5CLOSE(H5Gclose, g);
+    *out = b;
+    b = NULL;
+exit:
+    H5CLOSE(H5Gclose, g);
+    mb_free(fmt);
+    mb_free(task);
+    mb_free(form);
+    mb_bundle_free(&b);
+    H5Fclose(fid);
+    return rc;
+}

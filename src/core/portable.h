@@ -1,0 +1,37 @@
+/*
+** portable.h: scoring from a model's portable form (moonbench_plugin.h):
+** a linear model, a tree ensemble or an MLP, without the plugin that
+** trained it. The bundle stores the form; scorers and exporters use this.
+*/
+#ifndef MB_PORTABLE_H
+#define MB_PORTABLE_H
+
+#include "mb.h"
+#include "moonbench_plugin.h"
+#include "plugin.h"
+
+/* Number of outputs of a form (1, or k for multiclass). */
+size_t mb_portable_noutputs(const mb_portable *p);
+/* Number of input features a form expects. */
+size_t mb_portable_nfeatures(const mb_portable *p);
+
+/* out[i * noutputs + k]: output k of row i after the link (regression
+** value, probability of class 1, or class probabilities). MB_ESHAPE when X
+** has the wrong number of columns; MB_EFORMAT when the form is malformed
+** (a node index out of range, a cycle-length path, ...). */
+mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *out, mb_error *err);
+
+/* Check a form's internal consistency (indices in range, sizes). */
+mb_status mb_portable_check(const mb_portable *p, mb_error *err);
+
+#endif
+
+/* {====== as named arrays ======}
+** A portable form as named typed arrays (an mb_state, plugin.h), the way
+** the bundle stores it in /model/portable, and back. mb_portable_from_state
+** points the form into the state's arrays: keep the state alive while the
+** form is used. */
+const char *mb_form_name(mb_form_kind k);
+mb_status mb_portable_to_state(const mb_portable *p, mb_state *s, mb_error *err);
+mb_status mb_portable_from_state(mb_form_kind kind, mb_state *s, mb_portable *p,
+                                 mb_mlp_layer **layers, mb_error *err);

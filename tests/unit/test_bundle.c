@@ -1,0 +1,239 @@
+/*
+** test_bundle.c: the model bundle: save -> load round trips of each
+** portable form with identical scores, refusal of newer formats, and
+** truncated or damaged files that must fail cleanly, never crash.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <hdf5.h>
+#include <sha2.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bundle.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/mb_bundle_XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static const char *const feats[] = {"a", "b", "c"};
+static const char *const classes[] = {"no", "yes", "maybe"};
+
+/* A bundle around a hand-made portable form (no plugin involved). */
+static mb_bundle *make_bundle(const mb_portable *p, mb_task task, size_t nclasses)
+{
+    mb_bundle *b = mb_calloc(1, sizeof *b);
+    b->nfeatures = 3;
+    b->features = mb_calloc(4, sizeof(char *));
+    for (int i = 0; i < 3; i++)
+        b->features[i] = mb_strdup(feats[i]);
+    b->target = mb_strdup("t");
+    b->task = task;
+    b->nclasses = nclasses;
+    b->classes = mb_calloc(nclasses + 1, sizeof(char *));
+    for (size_t i = 0; i < nclasses; i++)
+        b->classes[i] = mb_strdup(classes[i]);
+    b->plugin = mb_strdup("handmade");
+    b->plugin_version = mb_strdup("0");
+    b->model = mb_strdup("form");
+    b->form = p->kind;
+    assert_int_equal(mb_portable_to_state(p, &b->portable_state, NULL), MB_OK);
+    b->created = mb_strdup("2026-01-01T00:00:00Z");
+    b->moonbench_version = mb_strdup(MB_VERSION);
+    return b;
+}
+
+static const float X[] = {0.5f, -1, 2, NAN, 3, -2, 1, 1, 1, -4, 0.25f, 8};
+
+/* Save, load, score from both and compare. */
+static void round_trip(const mb_portable *p, mb_task task, size_t nclasses, const char *name)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/%s.h5", dir, name);
+    mb_bundle *b = make_bundle(p, task, nclasses), *c = NULL;
+    mb_error err;
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_OK);
+    assert_int_equal(c->nfeatures, 3);
+    assert_string_equal(c->features[2], "c");
+    assert_int_equal(c->task, task);
+    assert_int_equal(c->nclasses, nclasses);
+    mb_matrix m = {X, 4, 3, 3};
+    size_t k = nclasses ? nclasses : 1;
+    float l1[4], l2[4], p1[12], p2[12];
+    mb_scorer s1, s2;
+    assert_int_equal(mb_scorer_open(&s1, b, NULL, &err), MB_OK);
+    assert_int_equal(mb_scorer_open(&s2, c, NULL, &err), MB_OK);
+    assert_int_equal(mb_scorer_predict(&s1, &m, l1, nclasses ? p1 : NULL, &err), MB_OK);
+    assert_int_equal(mb_scorer_predict(&s2, &m, l2, nclasses ? p2 : NULL, &err), MB_OK);
+    assert_memory_equal(l1, l2, sizeof l1);
+    if (nclasses)
+        assert_memory_equal(p1, p2, 4 * k * sizeof(float));
+    mb_scorer_close(&s1);
+    mb_scorer_close(&s2);
+    mb_bundle_free(&b);
+    mb_bundle_free(&c);
+}
+
+static void test_linear(void **state)
+{
+    (void)state;
+    double coef[3] = {1, -2, 0.5}, b0[1] = {0.25};
+    mb_portable p = {.kind = MB_FORM_LINEAR};
+    p.u.linear = (mb_linear_form){3, 1, coef, b0, MB_LINK_IDENTITY};
+    round_trip(&p, MB_TASK_REGRESSION, 0, "linear");
+    /* and its value: row 0 = 0.25 + 0.5 + 2 + 1 = 3.75 */
+    mb_matrix m = {X, 1, 3, 3};
+    double out;
+    assert_int_equal(mb_portable_predict(&p, &m, &out, NULL), MB_OK);
+    assert_true(fabs(out - 3.75) < 1e-12);
+}
+
+static void test_trees(void **state)
+{
+    (void)state;
+    /* one tree: x0 <= 1 ? (x2 <= 0 ? leaf 0.1 : leaf 0.2) : leaf 0.3; NaN goes right */
+    int32_t root[1] = {0}, out[1] = {0};
+    int32_t feature[5] = {0, 2, -1, -1, -1}, left[5] = {1, 2, -1, -1, -1}, right[5] = {4, 3, -1, -1, -1};
+    float thr[5] = {1, 0, 0, 0, 0};
+    uint8_t dl[5] = {0, 1, 0, 0, 0};
+    double value[5] = {0, 0, 0.1, 0.2, 0.3}, base[1] = {-0.5};
+    mb_portable p = {.kind = MB_FORM_TREES};
+    p.u.trees = (mb_tree_form){3, 1, 1, 5, 1, root, out, feature, thr, dl, left, right, value, base, 0, MB_LINK_LOGISTIC};
+    round_trip(&p, MB_TASK_BINARY, 2, "trees");
+    mb_matrix m = {X, 4, 3, 3};
+    double o[4];
+    assert_int_equal(mb_portable_predict(&p, &m, o, NULL), MB_OK);
+    /* row0: x0=.5<=1, x2=2>0 -> .2; row1: NaN -> right .3; row2: 1<=1, x2=1 -> .2; row3: -4, x2=8 -> .2 */
+    assert_true(fabs(o[0] - 1 / (1 + exp(0.5 - 0.2))) < 1e-12);
+    assert_true(fabs(o[1] - 1 / (1 + exp(0.5 - 0.3))) < 1e-12);
+}
+
+static void test_mlp(void **state)
+{
+    (void)state;
+    float w0[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b0[2] = {0, -1};
+    float w1[6] = {1, -1, 0.5f, 0.5f, -1, 2}, b1[3] = {0, 0.1f, -0.1f};
+    mb_mlp_layer layers[2] = {{3, 2, w0, b0, MB_ACT_RELU, 0}, {2, 3, w1, b1, MB_ACT_IDENTITY, 0}};
+    mb_portable p = {.kind = MB_FORM_MLP};
+    p.u.mlp = (mb_mlp_form){2, layers, MB_LINK_SOFTMAX};
+    round_trip(&p, MB_TASK_MULTICLASS, 3, "mlp");
+}
+
+static void test_newer_format_refused(void **state)
+{
+    (void)state;
+    double coef[3] = {1, 2, 3}, b0[1] = {0};
+    mb_portable p = {.kind = MB_FORM_LINEAR};
+    p.u.linear = (mb_linear_form){3, 1, coef, b0, MB_LINK_IDENTITY};
+    mb_bundle *b = make_bundle(&p, MB_TASK_REGRESSION, 0), *c = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/newer.h5", dir);
+    mb_error err;
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    /* bump format_version as a future moonbench would write it */
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    long long v = MB_BUNDLE_VERSION + 1;
+    H5Awrite(a, H5T_NATIVE_LLONG, &v);
+    H5Aclose(a);
+    H5Fclose(f);
+    /* the edit breaks the seal: refused as damaged */
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "damaged"));
+    /* reseal it, as the newer moonbench would have: refused as newer */
+    char hex[SHA256_DIGEST_STRING_LENGTH], head[512] = "moonbench sealed file; sha256 of bytes 512..end: ";
+    assert_non_null(SHA256FileChunk(path, hex, 512, 0));
+    strcat(head, hex);
+    strcat(head, "\n");
+    FILE *fp = fopen(path, "r+b");
+    assert_int_equal(fwrite(head, 1, sizeof head, fp), sizeof head);
+    fclose(fp);
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "written by a newer moonbench"));
+    assert_null(c);
+    mb_bundle_free(&b);
+}
+
+static void test_truncated_everywhere(void **state)
+{
+    (void)state;
+    float w0[6] = {1, 0, -1, 0.5f, 0.5f, 0.5f}, b0[2] = {0, -1};
+    mb_mlp_layer layers[1] = {{3, 2, w0, b0, MB_ACT_TANH, 0}};
+    mb_portable p = {.kind = MB_FORM_MLP};
+    p.u.mlp = (mb_mlp_form){1, layers, MB_LINK_SOFTMAX};
+    mb_bundle *b = make_bundle(&p, MB_TASK_BINARY, 2);
+    /* a 2-output softmax MLP for a binary task is still a valid form */
+    char path[128], cut[128];
+    snprintf(path, sizeof path, "%s/whole.h5", dir);
+    snprintf(cut, sizeof cut, "%s/cut.h5", dir);
+    mb_error err;
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    rewind(fp);
+    unsigned char *buf = malloc((size_t)size);
+    assert_int_equal(fread(buf, 1, (size_t)size, fp), (size_t)size);
+    fclose(fp);
+    /* every truncation and every flipped byte is found by the seal */
+    for (long n = 0; n < size; n += size / 40 + 1) {
+        FILE *o = fopen(cut, "wb");
+        fwrite(buf, 1, (size_t)n, o);
+        fclose(o);
+        mb_bundle *c = NULL;
+        assert_int_not_equal(mb_bundle_load(cut, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "cut.h5"));
+        assert_null(c);
+    }
+    srand(7);
+    for (int trial = 0; trial < 60; trial++) {
+        unsigned char *d = malloc((size_t)size);
+        memcpy(d, buf, (size_t)size);
+        for (int k = 0; k < 4; k++)
+            d[(size_t)rand() % (size_t)size] ^= (unsigned char)(1 + rand() % 255);
+        FILE *o = fopen(cut, "wb");
+        fwrite(d, 1, (size_t)size, o);
+        fclose(o);
+        free(d);
+        mb_bundle *c = NULL;
+        assert_int_equal(mb_bundle_load(cut, &c, &err), MB_EFORMAT);
+        assert_non_null(strstr(err.msg, "damaged"));
+        assert_null(c);
+    }
+    free(buf);
+    mb_bundle_free(&b);
+}
+
+int main(void)
+{
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_linear),
+        cmocka_unit_test(test_trees),
+        cmocka_unit_test(test_mlp),
+        cmocka_unit_test(test_newer_format_refused),
+        cmocka_unit_test(test_truncated_everywhere),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
