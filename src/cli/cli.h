@@ -19,7 +19,9 @@
     X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
-      "predict MODEL.h5 DATA [-o OUT.csv]")
+      "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
+    X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
+      "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)

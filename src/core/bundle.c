@@ -36,6 +36,12 @@ void mb_bundle_free(mb_bundle **pb)
     free_strings(b->param_names, b->nparams);
     free_strings(b->param_values, b->nparams);
     mb_free(b->target);
+    free_strings(b->inputs, b->ninputs);
+    free_strings(b->input_types, b->ninputs);
+    free_strings(b->step_kinds, b->nsteps);
+    for (size_t i = 0; b->steps && i < b->nsteps; i++)
+        mb_state_clear(&b->steps[i]);
+    mb_free(b->steps);
     mb_free(b->plugin);
     mb_free(b->plugin_version);
     mb_free(b->model);
@@ -111,6 +117,18 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
 {
     memset(s, 0, sizeof *s);
     s->bundle = b;
+    if (b->nsteps) {
+        s->steps = mb_calloc(b->nsteps, sizeof *s->steps);
+        for (size_t i = 0; i < b->nsteps; i++) {
+            if (strcmp(b->step_kinds[i], "lua") == 0)
+                continue; /* applied by the Lua layer */
+            mb_status rc = mb_transform_load(b->step_kinds[i], &b->steps[i], &s->steps[i], err);
+            if (rc != MB_OK) {
+                mb_scorer_close(s);
+                return rc;
+            }
+        }
+    }
     if (b->form != MB_FORM_NONE) {
         /* portable_from_state converts arrays in place: it needs a mutable state */
         return mb_portable_from_state(b->form, (mb_state *)&b->portable_state, &s->form, &s->layers, err);
@@ -192,8 +210,59 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
     return rc;
 }
 
+mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label, float *proba, mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    mb_frame *cur = NULL;
+    const mb_frame *in = f;
+    mb_status rc = MB_OK;
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+        if (!s->steps[i]) {
+            rc = mb_fail(err, MB_EARG, "the pipeline has a Lua transform (step %zu); score it from Lua "
+                         "(mb.load) or `moonbench run`", i + 1);
+            break;
+        }
+        mb_frame *next = NULL;
+        rc = mb_transform_apply(s->steps[i], in, &next, err);
+        mb_frame_free(&cur);
+        cur = next;
+        in = cur;
+    }
+    float *x = NULL;
+    size_t n = in->nrows, p = b->nfeatures, bytes;
+    if (rc == MB_OK && (!mb_mul_ok(n, p, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) ||
+                        !(x = mb_trymalloc(bytes + 1))))
+        rc = mb_fail(err, MB_ENOMEM, "no memory for %zu x %zu features", n, p);
+    const char *src = f->source ? f->source : "data";
+    for (size_t j = 0; rc == MB_OK && j < p; j++) {
+        long c = mb_frame_find(in, b->features[j]);
+        if (c < 0) {
+            rc = mb_fail(err, MB_ENOTFOUND, "%s: no column '%s', which the model was trained on", src,
+                         b->features[j]);
+            break;
+        }
+        const mb_column *col = &in->cols[c];
+        if (col->type != MB_COL_NUM) {
+            rc = mb_fail(err, MB_ETYPE, "%s: column '%s' is categorical; the model takes numbers", src, col->name);
+            break;
+        }
+        for (size_t i = 0; i < n; i++)
+            x[i * p + j] = MB_NUM(col, i);
+    }
+    if (rc == MB_OK) {
+        mb_matrix X = {x, n, p, p};
+        rc = mb_scorer_predict(s, &X, label, proba, err);
+    }
+    mb_free(x);
+    mb_frame_free(&cur);
+    return rc;
+}
+
 void mb_scorer_close(mb_scorer *s)
 {
+    for (size_t i = 0; s->steps && s->bundle && i < s->bundle->nsteps; i++)
+        mb_transform_free(&s->steps[i]);
+    mb_free(s->steps);
     mb_model_free(&s->model);
     mb_free(s->layers);
     memset(s, 0, sizeof *s);

@@ -18,6 +18,7 @@
 
 #include "plugin.h"
 #include "portable.h"
+#include "transform.h"
 
 #define MB_BUNDLE_FORMAT "moonbench-bundle"
 #define MB_BUNDLE_VERSION 1
@@ -30,6 +31,13 @@ typedef struct mb_bundle {
     mb_task task;
     char **classes;               /* nclasses names (classification) */
     size_t nclasses;
+    /* pipeline: the raw input columns and the fitted transforms, in order
+    ** (none for `moonbench fit`: then the inputs are the features) */
+    char **inputs, **input_types; /* ninputs names and "numeric"/"categorical" */
+    size_t ninputs;
+    size_t nsteps;
+    char **step_kinds;            /* transform kinds, "lua" for a Lua transform */
+    mb_state *steps;              /* each step's fitted state (transform.h) */
     /* model */
     char *plugin, *plugin_version, *model;
     char **param_names, **param_values; /* nparams pairs, as typed */
@@ -62,6 +70,7 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 ** loaded with the saved state. */
 typedef struct mb_scorer {
     const mb_bundle *bundle;
+    struct mb_transform **steps;  /* the pipeline, loaded */
     mb_portable form;
     mb_mlp_layer *layers;
     mb_model *model;              /* non-portable bundles */
@@ -69,9 +78,14 @@ typedef struct mb_scorer {
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
 /* Per row: out_label[i] (class index or value) and, for classification,
-** proba[i * nclasses + k] (may be NULL). */
+** proba[i * nclasses + k] (may be NULL). X holds the model's features. */
 mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, float *proba,
                             mb_error *err);
+/* The same from a raw frame: the pipeline's transforms are applied first,
+** then the features are taken by name (a missing column is an error naming
+** it). A pipeline with a Lua transform cannot be scored here (MB_EARG). */
+mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *out_label, float *proba,
+                                  mb_error *err);
 void mb_scorer_close(mb_scorer *s);
 
 #endif

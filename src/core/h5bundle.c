@@ -165,10 +165,30 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         bad |= mbh5_write_string(g, "target", b->target ? b->target : "");
         if (b->nclasses)
             bad |= mbh5_write_strings(g, "classes", (const char *const *)b->classes, b->nclasses, 0);
+        if (b->ninputs) {
+            bad |= mbh5_write_strings(g, "inputs", (const char *const *)b->inputs, b->ninputs, 0);
+            bad |= mbh5_write_strings(g, "input_types", (const char *const *)b->input_types, b->ninputs, 0);
+        }
         H5CLOSE(H5Gclose, g);
     }
     g = H5Gcreate2(fid, "pipeline", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad |= g < 0;
+    int needs_lua = 0;
+    for (size_t i = 0; g >= 0 && i < b->nsteps; i++) {
+        char name[128];
+        snprintf(name, sizeof name, "%02u_%s", (unsigned)i, b->step_kinds[i]);
+        bad |= write_state(g, name, &b->steps[i]);
+        hid_t sg = H5Gopen2(g, name, H5P_DEFAULT);
+        if (sg >= 0) {
+            bad |= mbh5_write_string(sg, "kind", b->step_kinds[i]);
+            H5Gclose(sg);
+        }
+        needs_lua |= strcmp(b->step_kinds[i], "lua") == 0;
+    }
+    if (g >= 0) {
+        bad |= mbh5_write_int(g, "steps", (long long)b->nsteps);
+        bad |= mbh5_write_int(g, "needs_lua", needs_lua);
+    }
     H5CLOSE(H5Gclose, g);
 
     g = H5Gcreate2(fid, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -270,6 +290,47 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
         b->classes = mbh5_attr_strings(g, "classes", &b->nclasses);
         if (b->nclasses < 2)
             BAIL(mb_fail(err, MB_EFORMAT, "%s: /schema@classes: a classifier needs 2 or more classes", path));
+    }
+    if (rc == MB_OK && H5Aexists(g, "inputs") > 0) {
+        size_t nt = 0;
+        b->inputs = mbh5_attr_strings(g, "inputs", &b->ninputs);
+        b->input_types = mbh5_attr_strings(g, "input_types", &nt);
+        if (!b->inputs || !b->input_types || nt != b->ninputs)
+            rc = mb_fail(err, MB_EFORMAT, "%s: /schema inputs and input_types do not match", path);
+    }
+    H5CLOSE(H5Gclose, g);
+    if (rc != MB_OK)
+        goto exit;
+
+    if ((g = H5Gopen2(fid, "pipeline", H5P_DEFAULT)) < 0)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /pipeline is missing", path));
+    {
+        long long steps = 0;
+        mbh5_read_int(g, "steps", &steps);
+        if (steps < 0 || steps > 1000)
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /pipeline@steps = %lld", path, steps));
+        b->nsteps = (size_t)steps;
+        b->step_kinds = mb_calloc(b->nsteps + 1, sizeof *b->step_kinds);
+        b->steps = mb_calloc(b->nsteps + 1, sizeof *b->steps);
+        for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+            /* step i is the group named NN_kind */
+            char prefix[32], name[128] = "";
+            snprintf(prefix, sizeof prefix, "%02u_", (unsigned)i);
+            H5G_info_t gi = {0};
+            H5Gget_info(g, &gi);
+            for (hsize_t k = 0; k < gi.nlinks; k++) {
+                char cand[128];
+                if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, cand, sizeof cand, H5P_DEFAULT) >= 0 &&
+                    strncmp(cand, prefix, strlen(prefix)) == 0)
+                    snprintf(name, sizeof name, "%s", cand);
+            }
+            if (!name[0]) {
+                rc = mb_fail(err, MB_EFORMAT, "%s: /pipeline step %zu is missing", path, i);
+                break;
+            }
+            b->step_kinds[i] = mb_strdup(name + strlen(prefix));
+            rc = read_state(path, g, name, &b->steps[i], err);
+        }
     }
     H5CLOSE(H5Gclose, g);
     if (rc != MB_OK)

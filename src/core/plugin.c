@@ -152,7 +152,7 @@ static int cmp_names(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_dir(mb_registry *r, const char *dir)
+void mb_registry_load_dir(mb_registry *r, const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d)
@@ -189,7 +189,7 @@ void mb_registry_discover(mb_registry *r, const char *exe_dir)
     if (env && env[0]) {
         char *copy = mb_strdup(env), *save = NULL;
         for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save))
-            load_dir(r, dir);
+            mb_registry_load_dir(r, dir);
         mb_free(copy);
     }
     /* beside the executable (the build tree), then the install's folder */
@@ -198,7 +198,7 @@ void mb_registry_discover(mb_registry *r, const char *exe_dir)
         size_t len = strlen(exe_dir) + strlen(rel[i]) + 2;
         char *dir = mb_malloc(len);
         snprintf(dir, len, "%s/%s", exe_dir, rel[i]);
-        load_dir(r, dir);
+        mb_registry_load_dir(r, dir);
         mb_free(dir);
     }
 }

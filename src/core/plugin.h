@@ -40,6 +40,9 @@ mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err);
 ** r->problems, not fatal. exe_dir is the executable's folder, or NULL. */
 void mb_registry_discover(mb_registry *r, const char *exe_dir);
 
+/* Load every *.so of one folder (refusals recorded in r->problems). */
+void mb_registry_load_dir(mb_registry *r, const char *dir);
+
 /* Unload everything; r is left empty. */
 void mb_registry_close(mb_registry *r);
 

@@ -1,0 +1,224 @@
+/*
+** frameops.c: new frames from frames (see frameops.h). Numeric columns of
+** the result are stride-1 columns of their own; categorical columns copy
+** their levels, so a result never points into its source.
+*/
+#include "frameops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Append to out a copy of column c taking rows idx (or all rows in order
+** when idx is NULL). */
+static mb_status copy_column(mb_frame *out, const mb_column *c, const size_t *idx, mb_error *err)
+{
+    size_t n = out->nrows;
+    if (c->type == MB_COL_NUM) {
+        mb_column *d = mb_frame_add_num(out, c->name, NULL, 1, err);
+        if (!d)
+            return MB_ENOMEM;
+        for (size_t i = 0; i < n; i++)
+            d->num[i] = MB_NUM(c, idx ? idx[i] : i);
+        return MB_OK;
+    }
+    mb_column *d = mb_frame_add_cat(out, c->name, err);
+    if (!d)
+        return MB_ENOMEM;
+    for (size_t k = 0; k < c->nlevels; k++)
+        if (mb_column_add_level(d, c->levels[k], strlen(c->levels[k])) < 0)
+            return mb_fail(err, MB_ENOMEM, "no memory for levels of '%s'", c->name);
+    for (size_t i = 0; i < n; i++)
+        d->codes[i] = c->codes[idx ? idx[i] : i];
+    return MB_OK;
+}
+
+static void copy_meta(mb_frame *out, const mb_frame *f)
+{
+    if (f->source)
+        out->source = mb_strdup(f->source);
+    if (f->task)
+        out->task = mb_strdup(f->task);
+}
+
+mb_status mb_frame_take(const mb_frame *f, const size_t *idx, size_t n, mb_frame **out, mb_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (idx[i] >= f->nrows)
+            return mb_fail(err, MB_EARG, "row %zu out of range (the frame has %zu rows)", idx[i] + 1, f->nrows);
+    mb_frame *g = mb_frame_new(n);
+    for (size_t j = 0; j < f->ncols; j++) {
+        mb_status rc = copy_column(g, &f->cols[j], idx, err);
+        if (rc != MB_OK) {
+            mb_frame_free(&g);
+            return rc;
+        }
+    }
+    g->target = f->target;
+    copy_meta(g, f);
+    *out = g;
+    return MB_OK;
+}
+
+mb_status mb_frame_copy(const mb_frame *f, mb_frame **out, mb_error *err)
+{
+    mb_frame *g = mb_frame_new(f->nrows);
+    for (size_t j = 0; j < f->ncols; j++) {
+        mb_status rc = copy_column(g, &f->cols[j], NULL, err);
+        if (rc != MB_OK) {
+            mb_frame_free(&g);
+            return rc;
+        }
+    }
+    g->target = f->target;
+    copy_meta(g, f);
+    *out = g;
+    return MB_OK;
+}
+
+static mb_status unknown_column(const mb_frame *f, const char *name, mb_error *err)
+{
+    char list[512] = "";
+    size_t k = 0;
+    for (size_t j = 0; j < f->ncols && k < sizeof list - 8; j++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", j ? ", " : "", f->cols[j].name);
+    return mb_fail(err, MB_ENOTFOUND, "no column named '%s' (columns: %s)", name, list);
+}
+
+mb_status mb_frame_select(const mb_frame *f, const char *const *names, size_t n, int keep,
+                          mb_frame **out, mb_error *err)
+{
+    char *chosen = mb_calloc(f->ncols + 1, 1);
+    size_t *order = mb_calloc(f->ncols + 1, sizeof *order), norder = 0;
+    mb_status rc = MB_OK;
+    for (size_t i = 0; i < n; i++) {
+        long j = mb_frame_find(f, names[i]);
+        if (j < 0) {
+            rc = unknown_column(f, names[i], err);
+            goto exit;
+        }
+        if (!chosen[j] && keep)
+            order[norder++] = (size_t)j;
+        chosen[j] = 1;
+    }
+    if (!keep)
+        for (size_t j = 0; j < f->ncols; j++)
+            if (!chosen[j] || (long)j == f->target)
+                order[norder++] = j;
+    if (keep && f->target >= 0 && !chosen[f->target])
+        order[norder++] = (size_t)f->target;
+    mb_frame *g = mb_frame_new(f->nrows);
+    for (size_t k = 0; k < norder && rc == MB_OK; k++) {
+        rc = copy_column(g, &f->cols[order[k]], NULL, err);
+        if ((long)order[k] == f->target)
+            g->target = (long)k;
+    }
+    if (rc != MB_OK) {
+        mb_frame_free(&g);
+        goto exit;
+    }
+    copy_meta(g, f);
+    *out = g;
+exit:
+    mb_free(chosen);
+    mb_free(order);
+    return rc;
+}
+
+mb_status mb_frame_concat(const mb_frame *a, const mb_frame *b, mb_frame **out, mb_error *err)
+{
+    if (a->ncols != b->ncols)
+        return mb_fail(err, MB_ESHAPE, "concat: %zu columns and %zu columns", a->ncols, b->ncols);
+    size_t n = a->nrows + b->nrows;
+    mb_frame *g = mb_frame_new(n);
+    mb_status rc = MB_OK;
+    for (size_t j = 0; j < a->ncols && rc == MB_OK; j++) {
+        const mb_column *ca = &a->cols[j];
+        long jb = mb_frame_find(b, ca->name);
+        if (jb < 0 || b->cols[jb].type != ca->type) {
+            rc = mb_fail(err, MB_ESHAPE, "concat: the second frame has no %s column '%s'",
+                         ca->type == MB_COL_NUM ? "numeric" : "categorical", ca->name);
+            break;
+        }
+        const mb_column *cb = &b->cols[jb];
+        if (ca->type == MB_COL_NUM) {
+            mb_column *d = mb_frame_add_num(g, ca->name, NULL, 1, err);
+            if (!d) {
+                rc = MB_ENOMEM;
+                break;
+            }
+            for (size_t i = 0; i < a->nrows; i++)
+                d->num[i] = MB_NUM(ca, i);
+            for (size_t i = 0; i < b->nrows; i++)
+                d->num[a->nrows + i] = MB_NUM(cb, i);
+        } else {
+            mb_column *d = mb_frame_add_cat(g, ca->name, err);
+            if (!d) {
+                rc = MB_ENOMEM;
+                break;
+            }
+            mb_dict dict;
+            mb_dict_init(&dict, d);
+            int32_t *map = mb_calloc(cb->nlevels + 1, sizeof *map);
+            for (size_t k = 0; k < ca->nlevels; k++)
+                mb_dict_intern(&dict, ca->levels[k], strlen(ca->levels[k]));
+            for (size_t k = 0; k < cb->nlevels; k++)
+                map[k] = mb_dict_intern(&dict, cb->levels[k], strlen(cb->levels[k]));
+            for (size_t i = 0; i < a->nrows; i++)
+                d->codes[i] = ca->codes[i];
+            for (size_t i = 0; i < b->nrows; i++)
+                d->codes[a->nrows + i] = cb->codes[i] < 0 ? -1 : map[cb->codes[i]];
+            mb_free(map);
+            mb_dict_free(&dict);
+        }
+    }
+    if (rc != MB_OK) {
+        mb_frame_free(&g);
+        return rc;
+    }
+    g->target = a->target;
+    copy_meta(g, a);
+    *out = g;
+    return MB_OK;
+}
+
+mb_status mb_frame_with_column(const mb_frame *f, const char *name, const float *values,
+                               const int32_t *codes, char *const *levels, size_t nlevels,
+                               mb_frame **out, mb_error *err)
+{
+    mb_frame *g = mb_frame_new(f->nrows);
+    long at = mb_frame_find(f, name);
+    mb_status rc = MB_OK;
+    for (size_t j = 0; j <= f->ncols && rc == MB_OK; j++) {
+        int here = at >= 0 ? (long)j == at : j == f->ncols;
+        if (here) {
+            mb_column *d = levels ? mb_frame_add_cat(g, name, err) : mb_frame_add_num(g, name, NULL, 1, err);
+            if (!d) {
+                rc = MB_ENOMEM;
+                break;
+            }
+            if (levels) {
+                for (size_t k = 0; k < nlevels; k++)
+                    mb_column_add_level(d, levels[k], strlen(levels[k]));
+                memcpy(d->codes, codes, f->nrows * sizeof *codes);
+            } else {
+                memcpy(d->num, values, f->nrows * sizeof *values);
+            }
+            if ((long)j == f->target)
+                g->target = (long)j;
+            continue;
+        }
+        if (j < f->ncols) {
+            rc = copy_column(g, &f->cols[j], NULL, err);
+            if ((long)j == f->target)
+                g->target = (long)g->ncols - 1;
+        }
+    }
+    if (rc != MB_OK) {
+        mb_frame_free(&g);
+        return rc;
+    }
+    copy_meta(g, f);
+    *out = g;
+    return MB_OK;
+}

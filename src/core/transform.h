@@ -1,0 +1,70 @@
+/*
+** transform.h: feature transforms, fitted on training data only and
+** applied to any frame with the same columns; their fitted state is saved
+** in the bundle's /pipeline group so that serving recomputes features
+** exactly as training did.
+**
+** Kinds (name: what it does; options):
+**   standardize  (x - mean) / std per numeric column (std 0 -> 1)          columns
+**   minmax       (x - min) / (max - min) to [0, 1] (range 0 -> 0)           columns
+**   impute       fill NaN / missing categories: strategy mean | median |
+**                most_frequent | constant (fill / fill_text); add_indicator
+**                adds a 0/1 column "<name>_missing" per column that had
+**                missing values in training                                 columns
+**   onehot       categorical -> one 0/1 column per training level, named
+**                "<col>=<level>"; unknown levels at apply: "ignore" (all
+**                zeros) or "error"; missing -> all zeros                     columns
+**   ordinal      categorical -> its training level code as a number;
+**                unknown levels and missing -> NaN                          columns
+**   log1p        log(1 + x) (x < -1 -> NaN)                                 columns
+**   clip         x clipped to [lo, hi]                                      columns
+**   poly2        adds every product x_i * x_j (i <= j) of the columns as
+**                "<a>*<b>" (squares "<a>^2")                                columns
+**   select       keep only the listed columns (and the target)             columns
+**   drop         drop the listed columns                                    columns
+** "columns" NULL means every column the transform applies to (numeric ones
+** for scaling, categorical ones for encoders), decided at fit time; the
+** target column is never transformed.
+**
+** Apply returns a new frame; the input is not changed. Applying before fit,
+** or to a frame missing a fitted column, is an error that names it.
+*/
+#ifndef MB_TRANSFORM_H
+#define MB_TRANSFORM_H
+
+#include "frame.h"
+#include "plugin.h"
+
+typedef struct mb_transform mb_transform;
+
+typedef struct mb_transform_opts {
+    const char *const *columns;   /* NULL: all applicable columns */
+    size_t ncolumns;
+    const char *strategy;         /* impute: "mean" (default) | "median" | "most_frequent" | "constant" */
+    double fill;                  /* impute constant, numeric columns */
+    const char *fill_text;        /* impute constant, categorical columns (default "missing") */
+    int add_indicator;            /* impute */
+    const char *unknown;          /* onehot: "ignore" (default) | "error" */
+    double lo, hi;                /* clip (default -inf, +inf) */
+} mb_transform_opts;
+
+/* A new unfitted transform of a kind above; opts may be NULL. */
+mb_status mb_transform_new(const char *kind, const mb_transform_opts *opts, mb_transform **out, mb_error *err);
+const char *mb_transform_kind(const mb_transform *t);
+int mb_transform_fitted(const mb_transform *t);
+/* Learn from training rows (means, levels, ...). Refits replace the state. */
+mb_status mb_transform_fit(mb_transform *t, const mb_frame *train, mb_error *err);
+/* A new frame: in, transformed. */
+mb_status mb_transform_apply(const mb_transform *t, const mb_frame *in, mb_frame **out, mb_error *err);
+/* The fitted state as named arrays (strings as NUL-separated U8 arrays),
+** and back: load gives a fitted transform. */
+mb_status mb_transform_save(const mb_transform *t, mb_state *s, mb_error *err);
+mb_status mb_transform_load(const char *kind, mb_state *s, mb_transform **out, mb_error *err);
+void mb_transform_free(mb_transform **t);
+
+/* Strings in an mb_state (a U8 array of NUL-terminated strings). */
+mb_status mb_state_put_strings(mb_state *s, const char *name, const char *const *v, size_t n, mb_error *err);
+/* New array of *n new strings; NULL and err when absent or malformed. */
+char **mb_state_get_strings(const mb_state *s, const char *name, size_t *n, mb_error *err);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+** lmb.h: internals shared by the files of the Lua binding (src/script):
+** the `moonbench` module's userdata types and helpers. Public entry points
+** are luaopen_moonbench (the module) and mb_lua_* in lmb_run.h.
+**
+** Userdata (registry name, check function):
+**   "moonbench.frame"     mbl_checkframe     a frame (frame.h)
+**   "moonbench.vector"    mbl_checkvector    a numeric or categorical vector
+**   "moonbench.model"     mbl_checkmodel     a plugin model, fitted or not
+**   "moonbench.transform" mbl_checktransform a feature transform
+**   "moonbench.scorer"    mbl_checkscorer    a model loaded from a bundle
+** Every one has __gc, __close and __tostring; the resource is acquired
+** only after the (empty) userdata exists, so an error in between leaves a
+** consistent object for __gc (liolib's newprefile rule).
+**
+** C memory is freed before raising (return luaL_error(...)).
+*/
+#ifndef MB_LMB_H
+#define MB_LMB_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "frame.h"
+#include "plugin.h"
+#include "transform.h"
+
+#define MBL_FRAME "moonbench.frame"
+#define MBL_VECTOR "moonbench.vector"
+#define MBL_MODEL "moonbench.model"
+#define MBL_TRANSFORM "moonbench.transform"
+#define MBL_SCORER "moonbench.scorer"
+
+typedef struct mbl_frame {
+    mb_frame *f;
+} mbl_frame;
+
+/* A column-shaped value for vectorised work: numbers in double (NaN =
+** missing), or categorical codes (as doubles, NaN = missing) with levels. */
+typedef struct mbl_vector {
+    size_t n;
+    double *v;
+    char **levels;                /* NULL for numeric vectors */
+    size_t nlevels;
+} mbl_vector;
+
+typedef struct mbl_model {
+    mb_model *m;
+    char **classes;               /* after fit: class names (classification) */
+    size_t nclasses;
+    char **features;              /* after fit: input column names */
+    size_t nfeatures;
+    char *target;
+} mbl_model;
+
+typedef struct mbl_transform {
+    mb_transform *t;
+    mb_transform_opts opts;       /* kept for clone */
+    char **cols;
+    size_t ncols;
+} mbl_transform;
+
+/* Push a new frame userdata that owns f (f may be NULL for an empty one). */
+mbl_frame *mbl_pushframe(lua_State *L, mb_frame *f);
+mb_frame *mbl_checkframe(lua_State *L, int idx);
+mbl_vector *mbl_newvector(lua_State *L, size_t n);
+mbl_vector *mbl_checkvector(lua_State *L, int idx);
+mbl_model *mbl_checkmodel(lua_State *L, int idx);
+mbl_transform *mbl_checktransform(lua_State *L, int idx);
+
+/* The module's plugin registry (loaded on first use, closed with the state). */
+mb_registry *mbl_registry(lua_State *L);
+/* Raise a Lua error from an mb_error. */
+int mbl_error(lua_State *L, const mb_error *err);
+/* The cancel flag that plugins poll (set by Ctrl-C in `moonbench run`). */
+extern volatile int mbl_cancel;
+/* Check that a script may write to path (sandbox: only under the working
+** folder); raises an error otherwise. */
+void mbl_check_write(lua_State *L, const char *path);
+/* Read a string array from table at idx into new C strings (n returned). */
+char **mbl_tostrings(lua_State *L, int idx, size_t *n);
+void mbl_freestrings(char **v, size_t n);
+
+/* Registration of each file's functions into the module table at -1. */
+void mbl_open_frame(lua_State *L);
+void mbl_open_vector(lua_State *L);
+void mbl_open_model(lua_State *L);
+void mbl_open_eval(lua_State *L);
+
+#endif

@@ -1,0 +1,894 @@
+/*
+** lmodel.c: models, transforms and saved pipelines in Lua:
+**   mb.plugins(), mb.model(name, params), model:fit/predict/predict_proba,
+**   mb.transform_new(kind, opts) (the C transforms behind mb.standardize
+**   and friends in lua/moonbench), transform:fit/apply,
+**   mb._save_pipeline / mb._load_pipeline (the C half of pipeline:save and
+**   mb.load; lua/moonbench/pipeline.lua is the other half).
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bundle.h"
+#include "dataset.h"
+#include "frameops.h"
+#include "lmb.h"
+
+/* {====== plugins and models ======} */
+
+/* [-0, +1, e] mb.plugins(): {{name=, version=, summary=, path=, models={{name=, tasks=, summary=, params={...}}}}} */
+static int l_plugins(lua_State *L)
+{
+    mb_registry *r = mbl_registry(L);
+    lua_createtable(L, (int)r->nplugins, 0);
+    for (size_t i = 0; i < r->nplugins; i++) {
+        const mb_plugin *p = r->plugins[i].plugin;
+        lua_createtable(L, 0, 5);
+        lua_pushstring(L, p->name);
+        lua_setfield(L, -2, "name");
+        lua_pushstring(L, p->version);
+        lua_setfield(L, -2, "version");
+        lua_pushstring(L, p->summary ? p->summary : "");
+        lua_setfield(L, -2, "summary");
+        lua_pushstring(L, r->plugins[i].path);
+        lua_setfield(L, -2, "path");
+        lua_createtable(L, (int)p->nmodels, 0);
+        for (size_t k = 0; k < p->nmodels; k++) {
+            const mb_model_type *t = p->models[k];
+            lua_createtable(L, 0, 4);
+            lua_pushstring(L, t->name);
+            lua_setfield(L, -2, "name");
+            lua_pushstring(L, t->summary ? t->summary : "");
+            lua_setfield(L, -2, "summary");
+            lua_createtable(L, 3, 0);
+            int nt = 0;
+            if (t->tasks & MB_TASK_REGRESSION)
+                lua_pushstring(L, "regression"), lua_seti(L, -2, ++nt);
+            if (t->tasks & MB_TASK_BINARY)
+                lua_pushstring(L, "binary"), lua_seti(L, -2, ++nt);
+            if (t->tasks & MB_TASK_MULTICLASS)
+                lua_pushstring(L, "multiclass"), lua_seti(L, -2, ++nt);
+            lua_setfield(L, -2, "tasks");
+            lua_createtable(L, (int)t->nparams, 0);
+            for (size_t j = 0; j < t->nparams; j++) {
+                char line[1024];
+                mb_param_describe(&t->params[j], line, sizeof line);
+                lua_createtable(L, 0, 3);
+                lua_pushstring(L, t->params[j].name);
+                lua_setfield(L, -2, "name");
+                lua_pushstring(L, t->params[j].def);
+                lua_setfield(L, -2, "default");
+                lua_pushstring(L, line);
+                lua_setfield(L, -2, "help");
+                lua_seti(L, -2, (lua_Integer)j + 1);
+            }
+            lua_setfield(L, -2, "params");
+            lua_seti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, "models");
+        lua_seti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int model_gc(lua_State *L)
+{
+    mbl_model *u = luaL_checkudata(L, 1, MBL_MODEL);
+    mb_model_free(&u->m);
+    mbl_freestrings(u->classes, u->nclasses);
+    mbl_freestrings(u->features, u->nfeatures);
+    mb_free(u->target);
+    u->classes = u->features = NULL;
+    u->target = NULL;
+    u->nclasses = u->nfeatures = 0;
+    return 0;
+}
+
+mbl_model *mbl_checkmodel(lua_State *L, int idx)
+{
+    mbl_model *u = luaL_checkudata(L, idx, MBL_MODEL);
+    if (!u->m)
+        luaL_error(L, "model is closed");
+    return u;
+}
+
+/* Parameters from a Lua table {name = value} as "name=value" settings. */
+static char **settings_from(lua_State *L, int idx, size_t *n)
+{
+    *n = 0;
+    if (lua_isnoneornil(L, idx))
+        return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    size_t cap = 8;
+    char **v = mb_calloc(cap, sizeof *v);
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            continue;
+        const char *key = lua_tostring(L, -2);
+        char val[1024] = "";
+        if (lua_isboolean(L, -1)) {
+            snprintf(val, sizeof val, "%s", lua_toboolean(L, -1) ? "true" : "false");
+        } else if (lua_istable(L, -1)) {
+            /* a list of integers: {256, 128} -> "256,128" */
+            size_t k = 0;
+            lua_Integer m = luaL_len(L, -1);
+            for (lua_Integer i = 1; i <= m && k < sizeof val - 32; i++) {
+                lua_geti(L, -1, i);
+                k += (size_t)snprintf(val + k, sizeof val - k, "%s%lld", i > 1 ? "," : "",
+                                      (long long)lua_tointeger(L, -1));
+                lua_pop(L, 1);
+            }
+        } else if (lua_type(L, -1) == LUA_TNUMBER || lua_type(L, -1) == LUA_TSTRING) {
+            if (lua_isinteger(L, -1))
+                snprintf(val, sizeof val, "%lld", (long long)lua_tointeger(L, -1));
+            else if (lua_type(L, -1) == LUA_TNUMBER)
+                snprintf(val, sizeof val, "%.17g", lua_tonumber(L, -1));
+            else
+                snprintf(val, sizeof val, "%s", lua_tostring(L, -1));
+        } else {
+            snprintf(val, sizeof val, "<%s>", luaL_typename(L, -1));
+        }
+        size_t len = strlen(key) + strlen(val) + 2;
+        if (*n + 1 >= cap)
+            v = mb_realloc(v, (cap *= 2) * sizeof *v);
+        v[*n] = mb_malloc(len);
+        snprintf(v[*n], len, "%s=%s", key, val);
+        (*n)++;
+    }
+    return v;
+}
+
+/* Push a new model userdata: name and settings, validated by the host. */
+static mbl_model *new_model(lua_State *L, const char *name, const char *const *settings, size_t n)
+{
+    mb_registry *r = mbl_registry(L);
+    mbl_model *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, MBL_MODEL);
+    mb_error err;
+    const mb_loaded_plugin *owner;
+    const mb_model_type *t = mb_registry_find(r, name, &owner, &err);
+    mb_params params;
+    if (!t || mb_params_parse(&params, t, settings, n, &err) != MB_OK ||
+        mb_model_create(&u->m, t, owner, &params, &err) != MB_OK)
+        mbl_error(L, &err);
+    return u;
+}
+
+/* [-2, +1, e] mb.model(name[, params]) */
+static int l_model(lua_State *L)
+{
+    const char *name = luaL_checkstring(L, 1);
+    size_t n;
+    char **settings = settings_from(L, 2, &n);
+    /* move the settings onto the Lua stack so that an error cannot leak them */
+    const char **sv = lua_newuserdatauv(L, sizeof(char *) * (n + 1), 0);
+    int base = lua_gettop(L);
+    for (size_t i = 0; i < n; i++)
+        lua_pushstring(L, settings[i]);
+    mbl_freestrings(settings, n);
+    for (size_t i = 0; i < n; i++)
+        sv[i] = lua_tostring(L, base + 1 + (int)i);
+    new_model(L, name, sv, n);
+    return 1;
+}
+
+/* Progress from a plugin into a Lua function, protected: an error in the
+** callback cancels the fit instead of jumping across the plugin's C frames. */
+typedef struct progress_ud {
+    lua_State *L;
+    int fn;                       /* stack index of the Lua function, or 0 */
+    volatile int cancel;
+    int failed;
+} progress_ud;
+
+static void progress_cb(void *ud, double frac, const char *msg, double tl, double vl)
+{
+    progress_ud *p = ud;
+    if (mbl_cancel)
+        p->cancel = 1;
+    if (!p->fn || p->failed)
+        return;
+    lua_State *L = p->L;
+    lua_pushvalue(L, p->fn);
+    lua_pushnumber(L, frac);
+    lua_pushstring(L, msg ? msg : "");
+    lua_pushnumber(L, tl);
+    lua_pushnumber(L, vl);
+    if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
+        p->failed = 1;
+        p->cancel = 1;
+        /* the error message stays on the stack for after the fit */
+    }
+}
+
+/* Frame -> training data: task, labels, matrix. Raises on error after
+** freeing. */
+static void to_data(lua_State *L, mb_frame *f, mb_data *d, const char *what)
+{
+    mb_error err;
+    if (mb_data_from_frame(f, 0, d, &err) != MB_OK) {
+        lua_pushfstring(L, "%s: %s", what, err.msg);
+        lua_error(L);
+    }
+}
+
+/* [-3, +1, e] model:fit(frame[, {valid = frame, threads = n, seed = s, progress = fn}]) */
+static int m_fit(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    mb_frame *f = mbl_checkframe(L, 2);
+    mb_frame *vf = NULL;
+    int threads = 0;
+    uint64_t seed = 0;
+    progress_ud pu = {L, 0, 0, 0};
+    if (lua_istable(L, 3)) {
+        if (lua_getfield(L, 3, "valid") != LUA_TNIL)
+            vf = mbl_checkframe(L, -1);
+        if (lua_getfield(L, 3, "threads") != LUA_TNIL)
+            threads = (int)luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 3, "seed") != LUA_TNIL)
+            seed = (uint64_t)luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 3, "progress") == LUA_TFUNCTION)
+            pu.fn = lua_gettop(L);
+        else
+            lua_pop(L, 1);
+    }
+    if (!pu.fn) {
+        /* the default progress function, if `moonbench run` set one */
+        if (lua_getfield(L, LUA_REGISTRYINDEX, "moonbench.progress") == LUA_TFUNCTION)
+            pu.fn = lua_gettop(L);
+        else
+            lua_pop(L, 1);
+    }
+    if (threads <= 0)
+        threads = 2;
+    mb_data d = {0}, vd = {0};
+    mb_error err;
+    to_data(L, f, &d, "fit");
+    if (vf && mb_data_from_frame(vf, d.ds.task, &vd, &err) != MB_OK) {
+        mb_data_free(&d);
+        return luaL_error(L, "fit (validation frame): %s", err.msg);
+    }
+    mb_fit_context ctx = {sizeof ctx, mb_host_services(), threads, seed, progress_cb, &pu, &pu.cancel};
+    int top = lua_gettop(L);
+    mb_status rc = mb_model_fit(u->m, &d.ds, vf ? &vd.ds : NULL, &ctx, &err);
+    if (rc == MB_OK) {
+        mbl_freestrings(u->classes, u->nclasses);
+        mbl_freestrings(u->features, u->nfeatures);
+        mb_free(u->target);
+        u->nclasses = d.ds.nclasses;
+        u->classes = mb_calloc(u->nclasses + 1, sizeof *u->classes);
+        for (size_t k = 0; k < u->nclasses; k++)
+            u->classes[k] = mb_strdup(d.class_names[k]);
+        u->nfeatures = d.ds.X.cols;
+        u->features = mb_calloc(u->nfeatures + 1, sizeof *u->features);
+        for (size_t j = 0; j < u->nfeatures; j++)
+            u->features[j] = mb_strdup(d.feature_names[j]);
+        u->target = mb_strdup(f->cols[f->target].name);
+    }
+    mb_data_free(&d);
+    mb_data_free(&vd);
+    if (pu.failed)
+        return lua_error(L); /* the callback's error, left on the stack */
+    lua_settop(L, top);
+    if (rc == MB_ECANCELLED && mbl_cancel)
+        return luaL_error(L, "interrupted");
+    if (rc != MB_OK)
+        return mbl_error(L, &err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* The frame's columns in the model's feature order (a view when possible). */
+static mb_status features_of(const mbl_model *u, const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
+{
+    if (!u->features)
+        return mb_fail(err, MB_EARG, "model '%s' is not fitted", u->m->type->name);
+    mb_frame *sel = NULL;
+    mb_status rc = mb_frame_select(f, (const char *const *)u->features, u->nfeatures, 1, &sel, err);
+    if (rc != MB_OK) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        const char *name = strchr(msg, '\'');
+        return mb_fail(err, MB_ENOTFOUND, "predict: the data has no column %.*s, which the model was trained on",
+                       name ? (int)(strchr(name + 1, '\'') - name + 1) : 0, name ? name : "");
+    }
+    sel->target = -1; /* the target (if any) is not a feature */
+    if (sel->ncols > u->nfeatures) {
+        /* mb_frame_select kept the target at the end: drop it */
+        sel->ncols = u->nfeatures;
+    }
+    rc = mb_matrix_from_frame(sel, X, owned, err);
+    if (rc == MB_OK && !*owned) {
+        /* a view into sel, which we are about to free: copy */
+        size_t n = X->rows * X->cols;
+        float *x = mb_trymalloc((n ? n : 1) * sizeof *x);
+        if (!x)
+            rc = mb_fail(err, MB_ENOMEM, "no memory");
+        for (size_t i = 0; x && i < X->rows; i++)
+            memcpy(x + i * X->cols, X->x + i * X->ld, X->cols * sizeof *x);
+        *X = (mb_matrix){x, X->rows, X->cols, X->cols};
+        *owned = x;
+    }
+    mb_frame_free(&sel);
+    return rc;
+}
+
+/* [-2, +1, e] model:predict(frame): labels (categorical) or values */
+static int m_predict(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    mb_frame *f = mbl_checkframe(L, 2);
+    mb_matrix X;
+    float *owned = NULL;
+    mb_error err;
+    if (features_of(u, f, &X, &owned, &err) != MB_OK)
+        return mbl_error(L, &err);
+    float *out = mb_malloc((X.rows ? X.rows : 1) * sizeof *out);
+    mb_status rc = mb_model_predict(u->m, &X, out, &err);
+    mb_free(owned);
+    if (rc != MB_OK) {
+        mb_free(out);
+        return mbl_error(L, &err);
+    }
+    mbl_vector *v = mbl_newvector(L, X.rows);
+    for (size_t i = 0; i < X.rows; i++)
+        v->v[i] = (double)out[i];
+    mb_free(out);
+    if (u->nclasses) {
+        v->levels = mb_calloc(u->nclasses + 1, sizeof *v->levels);
+        for (size_t k = 0; k < u->nclasses; k++)
+            v->levels[k] = mb_strdup(u->classes[k]);
+        v->nlevels = u->nclasses;
+    }
+    return 1;
+}
+
+/* [-2, +1, e] model:predict_proba(frame): a frame, one column per class */
+static int m_predict_proba(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    mb_frame *f = mbl_checkframe(L, 2);
+    if (!u->nclasses)
+        return luaL_error(L, "predict_proba: model '%s' is a regression model", u->m->type->name);
+    mb_matrix X;
+    float *owned = NULL;
+    mb_error err;
+    if (features_of(u, f, &X, &owned, &err) != MB_OK)
+        return mbl_error(L, &err);
+    size_t k = u->nclasses;
+    float *out = mb_malloc((X.rows ? X.rows : 1) * k * sizeof *out);
+    mb_status rc = mb_model_predict_proba(u->m, &X, out, &err);
+    mb_free(owned);
+    if (rc != MB_OK) {
+        mb_free(out);
+        return mbl_error(L, &err);
+    }
+    mbl_frame *r = mbl_pushframe(L, mb_frame_new(X.rows));
+    for (size_t c = 0; c < k; c++) {
+        mb_column *col = mb_frame_add_num(r->f, u->classes[c], NULL, 1, &err);
+        for (size_t i = 0; col && i < X.rows; i++)
+            col->num[i] = out[i * k + c];
+    }
+    mb_free(out);
+    return 1;
+}
+
+static int m_params(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    lua_createtable(L, 0, (int)u->m->params.n);
+    for (size_t i = 0; i < u->m->params.n; i++) {
+        lua_pushstring(L, u->m->params.text[i]);
+        lua_setfield(L, -2, u->m->type->params[i].name);
+    }
+    return 1;
+}
+
+/* [-1, +1, e] model:clone([params]): an unfitted model of the same type and
+** parameters, with params overriding some */
+static int m_clone(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    size_t n = u->m->params.n, extra;
+    char **over = settings_from(L, 2, &extra);
+    const char **sv = mb_calloc(n + extra + 1, sizeof *sv);
+    char **own = mb_calloc(n + 1, sizeof *own);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(u->m->type->params[i].name) + strlen(u->m->params.text[i]) + 2;
+        own[i] = mb_malloc(len);
+        snprintf(own[i], len, "%s=%s", u->m->type->params[i].name, u->m->params.text[i]);
+        sv[i] = own[i];
+    }
+    for (size_t i = 0; i < extra; i++)
+        sv[n + i] = over[i];
+    /* the type name outlives this call (the plugin stays loaded) */
+    const char *name = u->m->type->name;
+    mb_registry *r = mbl_registry(L);
+    mbl_model *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, MBL_MODEL);
+    mb_error err;
+    const mb_loaded_plugin *owner;
+    const mb_model_type *t = mb_registry_find(r, name, &owner, &err);
+    mb_params params;
+    mb_status rc = t ? mb_params_parse(&params, t, sv, n + extra, &err) : MB_ENOTFOUND;
+    if (rc == MB_OK)
+        rc = mb_model_create(&c->m, t, owner, &params, &err);
+    mbl_freestrings(own, n);
+    mbl_freestrings(over, extra);
+    mb_free(sv);
+    return rc == MB_OK ? 1 : mbl_error(L, &err);
+}
+
+static int m_info(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, u->m->type->name);
+    lua_setfield(L, -2, "name");
+    lua_pushstring(L, u->m->owner->plugin->name);
+    lua_setfield(L, -2, "plugin");
+    lua_pushboolean(L, u->features != NULL);
+    lua_setfield(L, -2, "fitted");
+    if (u->features) {
+        lua_pushstring(L, mb_task_name(u->m->task));
+        lua_setfield(L, -2, "task");
+        lua_createtable(L, (int)u->nclasses, 0);
+        for (size_t k = 0; k < u->nclasses; k++) {
+            lua_pushstring(L, u->classes[k]);
+            lua_seti(L, -2, (lua_Integer)k + 1);
+        }
+        lua_setfield(L, -2, "classes");
+        lua_createtable(L, (int)u->nfeatures, 0);
+        for (size_t j = 0; j < u->nfeatures; j++) {
+            lua_pushstring(L, u->features[j]);
+            lua_seti(L, -2, (lua_Integer)j + 1);
+        }
+        lua_setfield(L, -2, "features");
+    }
+    return 1;
+}
+
+/* [-2, +1, e] model:importance([kind]): {feature = value} */
+static int m_importance(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    int kind = (int)luaL_optinteger(L, 2, 0);
+    if (!u->features)
+        return luaL_error(L, "importance: model '%s' is not fitted", u->m->type->name);
+    if (!u->m->type->importance)
+        return luaL_error(L, "importance: model '%s' does not report feature importance", u->m->type->name);
+    double *imp = mb_calloc(u->nfeatures + 1, sizeof *imp);
+    char msg[MB_PLUGIN_ERRLEN] = "";
+    if (u->m->type->importance(u->m->impl, kind, imp, msg) != MB_PLUGIN_OK) {
+        mb_free(imp);
+        return luaL_error(L, "importance: %s", msg);
+    }
+    lua_createtable(L, 0, (int)u->nfeatures);
+    for (size_t j = 0; j < u->nfeatures; j++) {
+        lua_pushnumber(L, imp[j]);
+        lua_setfield(L, -2, u->features[j]);
+    }
+    mb_free(imp);
+    return 1;
+}
+
+static int m_tostring(lua_State *L)
+{
+    mbl_model *u = luaL_checkudata(L, 1, MBL_MODEL);
+    if (!u->m)
+        lua_pushstring(L, "model (closed)");
+    else
+        lua_pushfstring(L, "model %s (%s)%s", u->m->type->name, u->m->owner->plugin->name,
+                        u->features ? ", fitted" : "");
+    return 1;
+}
+
+static const luaL_Reg model_methods[] = {
+    {"fit", m_fit}, {"predict", m_predict}, {"predict_proba", m_predict_proba}, {"params", m_params},
+    {"clone", m_clone}, {"info", m_info}, {"importance", m_importance}, {NULL, NULL}};
+
+/* {====== transforms ======} */
+
+static int transform_gc(lua_State *L)
+{
+    mbl_transform *u = luaL_checkudata(L, 1, MBL_TRANSFORM);
+    mb_transform_free(&u->t);
+    mbl_freestrings(u->cols, u->ncols);
+    mb_free((void *)u->opts.strategy);
+    mb_free((void *)u->opts.fill_text);
+    mb_free((void *)u->opts.unknown);
+    memset(u, 0, sizeof *u);
+    return 0;
+}
+
+mbl_transform *mbl_checktransform(lua_State *L, int idx)
+{
+    mbl_transform *u = luaL_checkudata(L, idx, MBL_TRANSFORM);
+    if (!u->t)
+        luaL_error(L, "transform is closed");
+    return u;
+}
+
+static char *opt_string(lua_State *L, int idx, const char *key)
+{
+    char *v = NULL;
+    if (lua_getfield(L, idx, key) == LUA_TSTRING)
+        v = mb_strdup(lua_tostring(L, -1));
+    lua_pop(L, 1);
+    return v;
+}
+
+/* [-2, +1, e] mb.transform_new(kind, {columns=, strategy=, fill=, fill_text=,
+** add_indicator=, unknown=, lo=, hi=}) */
+static int l_transform_new(lua_State *L)
+{
+    const char *kind = luaL_checkstring(L, 1);
+    int o = lua_istable(L, 2) ? 2 : 0;
+    mbl_transform *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, MBL_TRANSFORM);
+    u->opts.lo = -HUGE_VAL;
+    u->opts.hi = HUGE_VAL;
+    if (o) {
+        if (lua_getfield(L, o, "columns") == LUA_TTABLE)
+            u->cols = mbl_tostrings(L, -1, &u->ncols);
+        else if (lua_type(L, -1) == LUA_TSTRING) {
+            u->cols = mb_calloc(2, sizeof *u->cols);
+            u->cols[0] = mb_strdup(lua_tostring(L, -1));
+            u->ncols = 1;
+        }
+        lua_pop(L, 1);
+        u->opts.strategy = opt_string(L, o, "strategy");
+        u->opts.fill_text = opt_string(L, o, "fill_text");
+        u->opts.unknown = opt_string(L, o, "unknown");
+        if (lua_getfield(L, o, "fill") == LUA_TNUMBER)
+            u->opts.fill = lua_tonumber(L, -1);
+        if (lua_getfield(L, o, "add_indicator") != LUA_TNIL)
+            u->opts.add_indicator = lua_toboolean(L, -1);
+        if (lua_getfield(L, o, "lo") == LUA_TNUMBER)
+            u->opts.lo = lua_tonumber(L, -1);
+        if (lua_getfield(L, o, "hi") == LUA_TNUMBER)
+            u->opts.hi = lua_tonumber(L, -1);
+        lua_pop(L, 4);
+    }
+    u->opts.columns = (const char *const *)u->cols;
+    u->opts.ncolumns = u->ncols;
+    mb_error err;
+    if (mb_transform_new(kind, &u->opts, &u->t, &err) != MB_OK)
+        return mbl_error(L, &err);
+    return 1;
+}
+
+static int t_fit(lua_State *L)
+{
+    mbl_transform *u = mbl_checktransform(L, 1);
+    mb_error err;
+    if (mb_transform_fit(u->t, mbl_checkframe(L, 2), &err) != MB_OK)
+        return mbl_error(L, &err);
+    lua_settop(L, 1);
+    return 1;
+}
+
+static int t_apply(lua_State *L)
+{
+    mbl_transform *u = mbl_checktransform(L, 1);
+    mb_frame *f = mbl_checkframe(L, 2);
+    mbl_frame *r = mbl_pushframe(L, NULL);
+    mb_error err;
+    return mb_transform_apply(u->t, f, &r->f, &err) == MB_OK ? 1 : mbl_error(L, &err);
+}
+
+static int t_fitted(lua_State *L)
+{
+    lua_pushboolean(L, mb_transform_fitted(mbl_checktransform(L, 1)->t));
+    return 1;
+}
+
+static int t_kind(lua_State *L)
+{
+    lua_pushstring(L, mb_transform_kind(mbl_checktransform(L, 1)->t));
+    return 1;
+}
+
+/* [-1, +1, e] transform:clone(): unfitted, same options */
+static int t_clone(lua_State *L)
+{
+    mbl_transform *u = mbl_checktransform(L, 1);
+    mbl_transform *c = lua_newuserdatauv(L, sizeof *c, 0);
+    memset(c, 0, sizeof *c);
+    luaL_setmetatable(L, MBL_TRANSFORM);
+    c->opts = u->opts;
+    c->cols = mb_calloc(u->ncols + 1, sizeof *c->cols);
+    for (size_t i = 0; i < u->ncols; i++)
+        c->cols[i] = mb_strdup(u->cols[i]);
+    c->ncols = u->ncols;
+    c->opts.columns = (const char *const *)c->cols;
+    c->opts.strategy = u->opts.strategy ? mb_strdup(u->opts.strategy) : NULL;
+    c->opts.fill_text = u->opts.fill_text ? mb_strdup(u->opts.fill_text) : NULL;
+    c->opts.unknown = u->opts.unknown ? mb_strdup(u->opts.unknown) : NULL;
+    mb_error err;
+    if (mb_transform_new(mb_transform_kind(u->t), &c->opts, &c->t, &err) != MB_OK)
+        return mbl_error(L, &err);
+    return 1;
+}
+
+static int t_tostring(lua_State *L)
+{
+    mbl_transform *u = luaL_checkudata(L, 1, MBL_TRANSFORM);
+    if (!u->t)
+        lua_pushstring(L, "transform (closed)");
+    else
+        lua_pushfstring(L, "transform %s%s", mb_transform_kind(u->t), mb_transform_fitted(u->t) ? " (fitted)" : "");
+    return 1;
+}
+
+static const luaL_Reg transform_methods[] = {{"fit", t_fit},       {"apply", t_apply}, {"fitted", t_fitted},
+                                             {"kind", t_kind},     {"clone", t_clone}, {NULL, NULL}};
+
+/* {====== saved pipelines ======} */
+
+static char **copy_strings(char *const *v, size_t n)
+{
+    char **out = mb_calloc(n + 1, sizeof *out);
+    for (size_t i = 0; i < n; i++)
+        out[i] = mb_strdup(v[i]);
+    return out;
+}
+
+/* [-3, +0, e] mb._save_pipeline(path, {steps = {...}, model = m, inputs = frame,
+** source = spec, source_file = path, script = text})
+** Each step is a transform userdata or a table {kind = "lua", source = text,
+** state = text} (a Lua transform, serialised by lua/moonbench). */
+static int l_save_pipeline(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    mbl_check_write(L, path);
+    lua_getfield(L, 2, "model");
+    mbl_model *m = mbl_checkmodel(L, -1);
+    if (!m->features)
+        return luaL_error(L, "save: the model is not fitted");
+    lua_getfield(L, 2, "inputs");
+    mb_frame *inputs = mbl_checkframe(L, -1);
+    const char *source = (lua_getfield(L, 2, "source"), lua_tostring(L, -1));
+    const char *source_file = (lua_getfield(L, 2, "source_file"), lua_tostring(L, -1));
+    const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
+    lua_getfield(L, 2, "steps");
+    int steps = lua_gettop(L);
+    size_t nsteps = lua_istable(L, steps) ? (size_t)luaL_len(L, steps) : 0;
+
+    /* the bundle is built in C memory: box it so an error frees it */
+    mb_bundle **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = mb_calloc(1, sizeof **box);
+    mb_bundle *b = *box;
+    mb_error err;
+    mb_status rc = mb_bundle_from_model(b, m->m, (const char *const *)m->features, m->nfeatures, m->target,
+                                        (const char *const *)m->classes, source_file, source, inputs->nrows, &err);
+    if (rc == MB_OK) {
+        b->ninputs = 0;
+        b->inputs = mb_calloc(inputs->ncols + 1, sizeof *b->inputs);
+        b->input_types = mb_calloc(inputs->ncols + 1, sizeof *b->input_types);
+        for (size_t j = 0; j < inputs->ncols; j++) {
+            if ((long)j == inputs->target)
+                continue;
+            b->inputs[b->ninputs] = mb_strdup(inputs->cols[j].name);
+            b->input_types[b->ninputs++] = mb_strdup(inputs->cols[j].type == MB_COL_NUM ? "numeric" : "categorical");
+        }
+        b->nsteps = nsteps;
+        b->step_kinds = mb_calloc(nsteps + 1, sizeof *b->step_kinds);
+        b->steps = mb_calloc(nsteps + 1, sizeof *b->steps);
+        if (script) {
+            mb_free(b->script);
+            b->script = mb_strdup(script);
+        }
+    }
+    for (size_t i = 0; rc == MB_OK && i < nsteps; i++) {
+        lua_geti(L, steps, (lua_Integer)i + 1);
+        mbl_transform *t = luaL_testudata(L, -1, MBL_TRANSFORM);
+        if (t) {
+            b->step_kinds[i] = mb_strdup(mb_transform_kind(t->t));
+            rc = mb_transform_save(t->t, &b->steps[i], &err);
+        } else if (lua_istable(L, -1)) {
+            b->step_kinds[i] = mb_strdup("lua");
+            const char *src = (lua_getfield(L, -1, "source"), lua_tostring(L, -1));
+            const char *state = (lua_getfield(L, -2, "state"), lua_tostring(L, -1));
+            if (!src || !state) {
+                rc = mb_fail(&err, MB_EARG, "save: step %zu: a Lua transform needs source and state text", i + 1);
+            } else {
+                const char *v[1] = {src};
+                rc = mb_state_put_strings(&b->steps[i], "source", v, 1, &err);
+                v[0] = state;
+                if (rc == MB_OK)
+                    rc = mb_state_put_strings(&b->steps[i], "state", v, 1, &err);
+            }
+            lua_pop(L, 2);
+        } else {
+            rc = mb_fail(&err, MB_EARG, "save: step %zu is not a transform", i + 1);
+        }
+        lua_pop(L, 1);
+    }
+    if (rc == MB_OK)
+        rc = mb_bundle_save(path, b, &err);
+    mb_bundle_free(box);
+    return rc == MB_OK ? 0 : mbl_error(L, &err);
+}
+
+/* {====== loaded bundles ======} */
+
+typedef struct mbl_scorer {
+    mb_bundle *b;
+    mb_scorer s;
+    int open;
+} mbl_scorer;
+
+static int scorer_gc(lua_State *L)
+{
+    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
+    if (u->open)
+        mb_scorer_close(&u->s);
+    mb_bundle_free(&u->b);
+    u->open = 0;
+    return 0;
+}
+
+/* [-1, +2, e] mb._load_pipeline(path): scorer, info = {steps = {{kind=, source=, state=}...},
+** classes=, features=, inputs=, task=, model=, plugin=} */
+static int l_load_pipeline(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    mbl_scorer *u = lua_newuserdatauv(L, sizeof *u, 0);
+    memset(u, 0, sizeof *u);
+    luaL_setmetatable(L, MBL_SCORER);
+    mb_error err;
+    if (mb_bundle_load(path, &u->b, &err) != MB_OK)
+        return mbl_error(L, &err);
+    if (mb_scorer_open(&u->s, u->b, mbl_registry(L), &err) != MB_OK)
+        return mbl_error(L, &err);
+    u->open = 1;
+    const mb_bundle *b = u->b;
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, mb_task_name(b->task));
+    lua_setfield(L, -2, "task");
+    lua_pushstring(L, b->model);
+    lua_setfield(L, -2, "model");
+    lua_pushstring(L, b->plugin);
+    lua_setfield(L, -2, "plugin");
+    lua_pushstring(L, b->target);
+    lua_setfield(L, -2, "target");
+    lua_createtable(L, (int)b->nclasses, 0);
+    for (size_t k = 0; k < b->nclasses; k++)
+        lua_pushstring(L, b->classes[k]), lua_seti(L, -2, (lua_Integer)k + 1);
+    lua_setfield(L, -2, "classes");
+    lua_createtable(L, (int)b->nfeatures, 0);
+    for (size_t k = 0; k < b->nfeatures; k++)
+        lua_pushstring(L, b->features[k]), lua_seti(L, -2, (lua_Integer)k + 1);
+    lua_setfield(L, -2, "features");
+    lua_createtable(L, (int)b->ninputs, 0);
+    for (size_t k = 0; k < b->ninputs; k++)
+        lua_pushstring(L, b->inputs[k]), lua_seti(L, -2, (lua_Integer)k + 1);
+    lua_setfield(L, -2, "inputs");
+    lua_createtable(L, (int)b->nsteps, 0);
+    for (size_t i = 0; i < b->nsteps; i++) {
+        lua_createtable(L, 0, 3);
+        lua_pushstring(L, b->step_kinds[i]);
+        lua_setfield(L, -2, "kind");
+        if (strcmp(b->step_kinds[i], "lua") == 0) {
+            size_t n;
+            char **src = mb_state_get_strings(&b->steps[i], "source", &n, &err);
+            char **st = src ? mb_state_get_strings(&b->steps[i], "state", &n, &err) : NULL;
+            if (!src || !st) {
+                mbl_freestrings(src, src ? 1 : 0);
+                return mbl_error(L, &err);
+            }
+            lua_pushstring(L, src[0]);
+            lua_setfield(L, -2, "source");
+            lua_pushstring(L, st[0]);
+            lua_setfield(L, -2, "state");
+            mbl_freestrings(src, 1);
+            mbl_freestrings(st, 1);
+        }
+        lua_seti(L, -2, (lua_Integer)i + 1);
+    }
+    lua_setfield(L, -2, "steps");
+    return 2;
+}
+
+/* [-2, +2, e] scorer:step(i, frame): apply C transform step i (1-based) */
+static int s_step(lua_State *L)
+{
+    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
+    lua_Integer i = luaL_checkinteger(L, 2);
+    mb_frame *f = mbl_checkframe(L, 3);
+    if (!u->open || i < 1 || (size_t)i > u->b->nsteps || !u->s.steps[i - 1])
+        return luaL_error(L, "scorer: no C transform at step %d", (int)i);
+    mbl_frame *r = mbl_pushframe(L, NULL);
+    mb_error err;
+    return mb_transform_apply(u->s.steps[i - 1], f, &r->f, &err) == MB_OK ? 1 : mbl_error(L, &err);
+}
+
+/* [-2, +2, e] scorer:predict(frame): labels or values (vector), and for
+** classifiers the probabilities (frame) */
+static int s_predict(lua_State *L)
+{
+    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
+    mb_frame *f = mbl_checkframe(L, 2);
+    if (!u->open)
+        return luaL_error(L, "scorer is closed");
+    /* the pipeline steps were applied by the caller (Lua): score features only */
+    const mb_bundle *b = u->b;
+    size_t n = f->nrows, k = b->nclasses;
+    mbl_vector *v = mbl_newvector(L, n);
+    float *label = mb_malloc((n ? n : 1) * sizeof *label), *proba = k ? mb_malloc((n ? n : 1) * k * sizeof *proba) : NULL;
+    size_t saved = u->b->nsteps;
+    u->b->nsteps = 0; /* transforms already applied */
+    mb_error err;
+    mb_status rc = mb_scorer_predict_frame(&u->s, f, label, proba, &err);
+    u->b->nsteps = saved;
+    if (rc != MB_OK) {
+        mb_free(label);
+        mb_free(proba);
+        return mbl_error(L, &err);
+    }
+    for (size_t i = 0; i < n; i++)
+        v->v[i] = (double)label[i];
+    mb_free(label);
+    if (!k)
+        return 1;
+    v->levels = mb_calloc(k + 1, sizeof *v->levels);
+    for (size_t c = 0; c < k; c++)
+        v->levels[c] = mb_strdup(b->classes[c]);
+    v->nlevels = k;
+    mbl_frame *r = mbl_pushframe(L, mb_frame_new(n));
+    for (size_t c = 0; c < k; c++) {
+        mb_column *col = mb_frame_add_num(r->f, b->classes[c], NULL, 1, &err);
+        for (size_t i = 0; col && i < n; i++)
+            col->num[i] = proba[i * k + c];
+    }
+    mb_free(proba);
+    return 2;
+}
+
+static int s_tostring(lua_State *L)
+{
+    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
+    lua_pushfstring(L, "loaded model %s", u->b ? u->b->model : "(closed)");
+    return 1;
+}
+
+static const luaL_Reg scorer_methods[] = {{"predict", s_predict}, {"step", s_step}, {NULL, NULL}};
+
+/* {====== registration ======} */
+
+static void new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunction ts, const luaL_Reg *methods)
+{
+    luaL_newmetatable(L, name);
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__gc");
+    lua_pushcfunction(L, gc);
+    lua_setfield(L, -2, "__close");
+    lua_pushcfunction(L, ts);
+    lua_setfield(L, -2, "__tostring");
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+static const luaL_Reg model_funcs[] = {{"plugins", l_plugins},
+                                       {"model", l_model},
+                                       {"transform_new", l_transform_new},
+                                       {"_save_pipeline", l_save_pipeline},
+                                       {"_load_pipeline", l_load_pipeline},
+                                       {NULL, NULL}};
+
+void mbl_open_model(lua_State *L)
+{
+    new_meta(L, MBL_MODEL, model_gc, m_tostring, model_methods);
+    new_meta(L, MBL_TRANSFORM, transform_gc, t_tostring, transform_methods);
+    new_meta(L, MBL_SCORER, scorer_gc, s_tostring, scorer_methods);
+    luaL_setfuncs(L, model_funcs, 0);
+}
