@@ -170,7 +170,9 @@ typedef enum mb_form_kind {
     MB_FORM_MLP = 3
 } mb_form_kind;
 
-/* out[k] = link(intercept[k] + sum_j coef[k * nfeatures + j] * x[j]) */
+/* out[k] = link(intercept[k] + sum_j coef[k * nfeatures + j] * x[j]), where
+** terms with a zero coefficient are skipped (a feature the model does not
+** use may be missing, NaN, without making the output NaN). */
 typedef struct mb_linear_form {
     size_t nfeatures, noutputs;
     const double *coef;           /* noutputs x nfeatures, row-major */

@@ -42,14 +42,27 @@ const mb_host *mb_host_services(void) { return &host; }
 /* The model type's members that the plugin's struct_size covers. */
 #define HAS_MEMBER(t, m) ((t)->struct_size >= offsetof(mb_model_type, m) + sizeof((t)->m))
 
+/* Names users type: letters, digits, '_', '.', '-' (no '/': it separates
+** plugin and model in "plugin/model"). */
+static int good_name(const char *s)
+{
+    if (!s || !*s)
+        return 0;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+              *s == '.' || *s == '-'))
+            return 0;
+    return 1;
+}
+
 static const char *check_model(const mb_model_type *t)
 {
     if (!t)
         return "a NULL model entry";
     if (t->struct_size < offsetof(mb_model_type, destroy) + sizeof t->destroy)
         return "a model table smaller than ABI 1's";
-    if (!t->name || !t->name[0])
-        return "a model without a name";
+    if (!good_name(t->name))
+        return "a model whose name is empty or not made of letters, digits, '_', '.' and '-'";
     if (!t->create || !t->fit || !t->predict || !t->save || !t->load || !t->destroy)
         return "a model missing a required function (create, fit, predict, save, load, destroy)";
     if (!(t->tasks & (MB_TASK_REGRESSION | MB_TASK_BINARY | MB_TASK_MULTICLASS)))
@@ -108,8 +121,9 @@ mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err)
                      path, p->abi, MB_PLUGIN_ABI);
         goto exit;
     }
-    if (!p->name || !p->name[0] || !p->version || !p->models || p->nmodels == 0) {
-        rc = mb_fail(err, MB_EFORMAT, "plugin %s: incomplete description (name, version, models)", path);
+    if (!good_name(p->name) || !p->version || !p->models || p->nmodels == 0) {
+        rc = mb_fail(err, MB_EFORMAT, "plugin %s: incomplete description (a name of letters, digits, '_', "
+                     "'.', '-', a version, models)", path);
         goto exit;
     }
     for (size_t k = 0; k < p->nmodels; k++) {
@@ -118,6 +132,12 @@ mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err)
             rc = mb_fail(err, MB_EFORMAT, "plugin %s (%s): %s", path, p->name, why);
             goto exit;
         }
+        for (size_t j = 0; j < k; j++)
+            if (strcmp(p->models[j]->name, p->models[k]->name) == 0) {
+                rc = mb_fail(err, MB_EFORMAT, "plugin %s (%s): two models named '%s'", path, p->name,
+                             p->models[k]->name);
+                goto exit;
+            }
     }
     for (size_t i = 0; i < r->nplugins; i++)
         if (strcmp(r->plugins[i].plugin->name, p->name) == 0) {
@@ -635,6 +655,12 @@ static int state_get(void *ud, const char *name, mb_dtype type, void *data, size
     }
     for (size_t i = 0; i < count; i++) {
         double v = elem_f(a->data, a->type, i);
+        /* a conversion to an integer type must be exact and in range:
+        ** anything else is damaged state (and undefined behaviour in C) */
+        if ((type == MB_DT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == floor(v))) ||
+            (type == MB_DT_U8 && !(v >= 0 && v <= 255 && v == floor(v))) ||
+            (type == MB_DT_I64 && a->type != MB_DT_I64 && !(v >= -9.2e18 && v <= 9.2e18 && v == floor(v))))
+            return MB_PLUGIN_EFORMAT;
         switch (type) {
         case MB_DT_F32:
             ((float *)data)[i] = (float)v;

@@ -139,7 +139,8 @@ mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *
             for (size_t c = 0; c < k; c++) {
                 double s = l->intercept[c];
                 for (size_t j = 0; j < nf; j++)
-                    s += l->coef[c * nf + j] * (double)x[j];
+                    if (l->coef[c * nf + j] != 0) /* a feature the model ignores may be NaN */
+                        s += l->coef[c * nf + j] * (double)x[j];
                 o[c] = s;
             }
             apply_link(l->link, o, k);

@@ -28,6 +28,50 @@
 **
 ** Apply returns a new frame; the input is not changed. Applying before fit,
 ** or to a frame missing a fitted column, is an error that names it.
+**
+** Details (transform.c implements exactly these):
+** - Columns are matched by name, categorical levels by their text (never by
+**   code), so the applied frame may order its columns and dictionaries
+**   differently. A fitted column of the other type at apply -> MB_ETYPE; one
+**   that is the target of the applied frame -> MB_EARG. Options naming a
+**   column the training frame lacks -> MB_ENOTFOUND; naming the target ->
+**   MB_EARG (select just ignores it: the target is always kept).
+** - Output order: the input's columns in the input's order, transformed ones
+**   in place (onehot's columns and impute's indicator where the column was),
+**   poly2's products after all of them; select gives the listed (or fitted)
+**   columns in that order, then the target. The target keeps its column
+**   (re-indexed) and is copied unchanged. drop ignores listed columns the
+**   applied frame does not have.
+** - The numeric outputs share one row-major block (features first, a
+**   numeric target last): mb_matrix_from_frame takes it without a copy.
+** - Statistics are in double and ignore NaN; NaN passes through. standardize:
+**   population std (ddof = 0); a constant column gets mean = its value and
+**   scale 1. minmax: range 0 -> divisor 1 (so training values map to 0).
+**   A standardize / minmax column with no values in training -> MB_EEMPTY.
+** - impute: median as numpy.median; most_frequent ties go to the smallest
+**   value, and for categorical columns to the smallest level TEXT (as
+**   scikit-learn, and independent of the dictionary order); a numeric
+**   column with no values gets 0, a categorical one fill_text. With
+**   columns NULL, mean and median impute the numeric columns only;
+**   most_frequent and constant impute every column. An explicit categorical
+**   column with mean / median -> MB_ETYPE. A categorical fill is matched by
+**   text in the applied column's dictionary and added as a level if absent.
+** - onehot / unknown = "error": MB_EARG naming the column, the level and the
+**   row (1-based) of the first unknown level; a missing value is never an
+**   error. ordinal codes are the training dictionary's (all its levels, seen
+**   or not).
+** - log1p: x = -1 -> -inf. clip: with opts given, lo and hi are both taken
+**   from it; lo = hi = 0 (a zeroed struct) is refused, as it is surely a
+**   forgotten setting: use -INFINITY / INFINITY for an open side.
+** - A generated name (onehot, indicator, poly2) equal to another column's is
+**   refused (at fit already, as fit checks the training frame applies).
+** - State arrays (version 1): version (I32), kind, columns (text), and
+**   mean|min + scale (F64) for standardize|minmax; strategy, add_indicator,
+**   is_cat, had_missing, fill, fill_text for impute; unknown (onehot),
+**   nlevels (I64) and levels (text) for onehot and ordinal; bounds (F64 [2])
+**   for clip. A loaded transform applies identically and refits with the
+**   same columns. Damaged state (missing arrays, wrong sizes or types, bad
+**   values, another kind) -> MB_EFORMAT naming the array.
 */
 #ifndef MB_TRANSFORM_H
 #define MB_TRANSFORM_H
@@ -64,7 +108,8 @@ void mb_transform_free(mb_transform **t);
 
 /* Strings in an mb_state (a U8 array of NUL-terminated strings). */
 mb_status mb_state_put_strings(mb_state *s, const char *name, const char *const *v, size_t n, mb_error *err);
-/* New array of *n new strings; NULL and err when absent or malformed. */
+/* New array of *n new strings (free each and the array with mb_free); NULL
+** and err (MB_EFORMAT) when absent, not U8, or not NUL-terminated. */
 char **mb_state_get_strings(const mb_state *s, const char *name, size_t *n, mb_error *err);
 
 #endif

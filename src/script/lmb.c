@@ -4,7 +4,7 @@
 ** and the evaluation functions (splits, reports, curves, the t-test).
 **
 ** The module is the C functions of lframe.c, lvector.c, lmodel.c and this
-** file, plus the Lua library of lua/moonbench/*.lua, which the build
+** file, plus the Lua library of lua/moonbench/ (*.lua files), which the build
 ** embeds (build/gen/lualib.c) and this file registers in package.preload,
 ** so the executable and the stock-lua5.4 module carry the same code.
 */
@@ -475,7 +475,7 @@ void mbl_open_eval(lua_State *L) { luaL_setfuncs(L, eval_funcs, 0); }
 
 /* {====== the module ======} */
 
-/* The embedded Lua library (generated from lua/moonbench/*.lua). */
+/* The embedded Lua library (generated from the files of lua/moonbench/). */
 typedef struct mbl_luafile {
     const char *name;
     const char *src;

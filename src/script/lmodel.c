@@ -873,7 +873,8 @@ static void new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunc
     lua_setfield(L, -2, "__close");
     lua_pushcfunction(L, ts);
     lua_setfield(L, -2, "__tostring");
-    luaL_newlib(L, methods);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

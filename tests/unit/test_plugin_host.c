@@ -410,18 +410,8 @@ static void test_duplicate_model_name(void **state)
     mb_registry_close(&r);
 }
 
-/* KNOWN BUG (src/core/plugin.c, mb_registry_load / check_model): a plugin
-** whose own models share a name ("twin" twice), or whose model name holds a
-** '/' (unreachable as "plugin/model"), is accepted. The second "twin" can
-** never be found, and "odd_names/has/slash" does not resolve.
-** Fix: in mb_registry_load, refuse a plugin when two of its models have the
-** same name (compare each p->models[k]->name with the earlier ones), and in
-** check_model (and for p->name) refuse names containing '/' (better: allow
-** only [A-Za-z0-9_.-]).
-** This test fails today, so it is compiled only with -DMB_TEST_KNOWN_BUGS
-** (make CFLAGS=-DMB_TEST_KNOWN_BUGS): cmocka's skip() prints "not ok N #
-** SKIP", which tests/run.sh counts as a failure. Enable it with the fix. */
-#ifdef MB_TEST_KNOWN_BUGS
+/* A plugin whose own models share a name ("twin" twice), or whose model
+** name holds a '/' (unreachable as "plugin/model"), is refused. */
 static void test_odd_names(void **state)
 {
     (void)state;
@@ -433,7 +423,6 @@ static void test_odd_names(void **state)
     CHECK_HAS(err.msg, "twin");
     mb_registry_close(&r);
 }
-#endif
 
 /* {====== discovery ======} */
 
@@ -1359,7 +1348,11 @@ static void test_state_store(void **state)
     assert_int_equal(r.get(r.ud, "values", MB_DT_F32, f, 3), MB_PLUGIN_OK);
     assert_true(f[0] == 1.5f && f[1] == -2.0f);
     int32_t i32[3];
-    assert_int_equal(r.get(r.ud, "values", MB_DT_I32, i32, 3), MB_PLUGIN_OK);
+    /* 1.5 is no int32: reading it as one is damaged state, not a truncation */
+    assert_int_equal(r.get(r.ud, "values", MB_DT_I32, i32, 3), MB_PLUGIN_EFORMAT);
+    const double whole[3] = {1, -2, 3};
+    assert_int_equal(w.put(w.ud, "whole", MB_DT_F64, whole, 3), MB_PLUGIN_OK);
+    assert_int_equal(r.get(r.ud, "whole", MB_DT_I32, i32, 3), MB_PLUGIN_OK);
     assert_int_equal(i32[2], 3);
     assert_int_equal(r.get(r.ud, "values", MB_DT_F32, f, 2), MB_PLUGIN_EFORMAT); /* count must match */
     assert_int_equal(r.size(r.ud, "empty", &t, &n), MB_PLUGIN_OK);
@@ -1428,16 +1421,9 @@ static void test_baseline_portable(void **state)
     mb_registry_close(&r);
 }
 
-/* KNOWN ISSUE (the linear form's semantics in moonbench_plugin.h, and
-** src/core/portable.c): the linear form has no rule for missing values, so
-** a NaN feature makes the output NaN even where its coefficient is 0. The
-** baseline uses no feature, yet its portable form scores NaN on every vote
-** row with a missing vote, while the plugin's predict_proba gives the
-** priors; `moonbench predict` on a baseline bundle of vote.h5 prints NaN
-** probabilities. Proposed fix: the header states that a term whose
-** coefficient is 0 is skipped, and mb_portable_predict (and the C / ONNX
-** exporters) skip it. Compiled with -DMB_TEST_KNOWN_BUGS only. */
-#ifdef MB_TEST_KNOWN_BUGS
+/* The linear form skips terms whose coefficient is 0 (moonbench_plugin.h),
+** so the baseline's portable form gives the priors on rows with missing
+** votes, as the plugin does. */
 static void test_baseline_portable_nan(void **state)
 {
     (void)state;
@@ -1446,7 +1432,6 @@ static void test_baseline_portable_nan(void **state)
     check_portable(&r, "datasets/vote.h5", NULL, 0);
     mb_registry_close(&r);
 }
-#endif
 
 int main(void)
 {
@@ -1459,9 +1444,7 @@ int main(void)
         cmocka_unit_test(test_load_bad_table),
         cmocka_unit_test(test_duplicate_plugin_name),
         cmocka_unit_test(test_duplicate_model_name),
-#ifdef MB_TEST_KNOWN_BUGS
-        cmocka_unit_test(test_odd_names), /* see KNOWN BUG above */
-#endif
+        cmocka_unit_test(test_odd_names),
         cmocka_unit_test(test_discover_plugin_path),
         cmocka_unit_test(test_discover_exe_dir),
         cmocka_unit_test(test_find),
@@ -1480,9 +1463,7 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_state_store),
         cmocka_unit_test(test_baseline_portable),
-#ifdef MB_TEST_KNOWN_BUGS
-        cmocka_unit_test(test_baseline_portable_nan), /* see KNOWN ISSUE above */
-#endif
+        cmocka_unit_test(test_baseline_portable_nan),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
