@@ -17,7 +17,7 @@ CC       ?= cc
 
 # The Debian packages the build and the tests need; `make deps` installs them.
 DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libmd-dev \
-           libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support tmux
+           libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support lua-busted tmux
 PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -70,7 +70,7 @@ $(BUILD)/config.mk: Makefile
 deps:
 	@missing=0; command -v pkg-config >/dev/null || missing=1; \
 	for m in $(PKG_MODULES); do pkg-config --exists $$m 2>/dev/null || missing=1; done; \
-	for t in bats h5dump lua5.4 tmux; do command -v $$t >/dev/null || missing=1; done; \
+	for t in bats busted h5dump lua5.4 tmux; do command -v $$t >/dev/null || missing=1; done; \
 	[ -f /usr/lib/bats/bats-assert/load.bash ] || missing=1; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -159,13 +159,17 @@ install: all
 	install -m 755 $(BUILD)/moonbench $(DESTDIR)$(PREFIX)/bin/moonbench
 	$(if $(PLUGIN_SO),install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/moonbench/plugins/)
 	install -m 644 plugins/moonbench_plugin.h $(DESTDIR)$(PREFIX)/include/moonbench_plugin.h
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/5.4 $(DESTDIR)$(PREFIX)/share/moonbench/examples
+	install -m 755 $(BUILD)/lua/moonbench.so $(DESTDIR)$(PREFIX)/lib/lua/5.4/moonbench.so
+	$(if $(wildcard lua/examples/*.lua),install -m 644 lua/examples/*.lua $(DESTDIR)$(PREFIX)/share/moonbench/examples/)
 	install -m 644 docs/moonbench.1 $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1
 	install -m 644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/moonbench/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/moonbench $(DESTDIR)$(PREFIX)/share/man/man1/moonbench.1 \
 	  $(DESTDIR)$(PREFIX)/include/moonbench_plugin.h
-	rm -rf $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/lib/moonbench
+	rm -f $(DESTDIR)$(PREFIX)/lib/lua/5.4/moonbench.so
+	rm -rf $(DESTDIR)$(PREFIX)/share/doc/moonbench $(DESTDIR)$(PREFIX)/lib/moonbench $(DESTDIR)$(PREFIX)/share/moonbench
 
 clean:
 	rm -rf build

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/run.sh BUILD_DIR...: run the whole suite against each build folder
-# (build/, build/asan/): the cmocka unit tests in BUILD/tests/ and the bats
-# CLI tests in tests/cli/ driving BUILD/moonbench. Both speak TAP; this
-# script counts the results and ends with the line "N passed, N failed".
+# (build/, build/asan/): the cmocka unit tests in BUILD/tests/, the busted
+# Lua specs in tests/lua/ (run by BUILD/moonbench) and the bats CLI tests in
+# tests/cli/ driving BUILD/moonbench. All speak TAP; this script counts the
+# results and ends with the line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 pass=0 fail=0
@@ -35,6 +36,12 @@ for build in "$@"; do
         CMOCKA_MESSAGE_OUTPUT=TAP "$t" >"$out" 2>&1; rc=$?
         count "$build: $(basename "$t")" "$out" "$rc"
     done
+    # Lua specs (busted), run inside moonbench itself so both builds are tested
+    if ls tests/lua/*_spec.lua >/dev/null 2>&1; then
+        out="$log/lua.tap"
+        "$MOONBENCH" run /usr/bin/busted -o TAP tests/lua >"$out" 2>&1; rc=$?
+        count "$build: tests/lua (busted)" "$out" "$rc"
+    fi
     for t in tests/cli/*.bats; do
         [ -f "$t" ] || continue
         out="$log/$(basename "$t").tap"

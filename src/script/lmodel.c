@@ -632,14 +632,6 @@ static const luaL_Reg transform_methods[] = {{"fit", t_fit},       {"apply", t_a
 
 /* {====== saved pipelines ======} */
 
-static char **copy_strings(char *const *v, size_t n)
-{
-    char **out = mb_calloc(n + 1, sizeof *out);
-    for (size_t i = 0; i < n; i++)
-        out[i] = mb_strdup(v[i]);
-    return out;
-}
-
 /* [-3, +0, e] mb._save_pipeline(path, {steps = {...}, model = m, inputs = frame,
 ** source = spec, source_file = path, script = text})
 ** Each step is a transform userdata or a table {kind = "lua", source = text,
