@@ -121,22 +121,29 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         for (size_t i = 0; i < n; i++)
             out->ybuf[i] = (float)t->codes[i];
     } else {
-        /* Numeric target: distinct values decide classification. */
-        float *sorted = mb_trymalloc(n * sizeof(float));
-        if (!sorted) {
-            mb_data_free(out);
-            return mb_fail(err, MB_ENOMEM, "%s: no memory", src);
-        }
-        int integral = 1;
-        for (size_t i = 0; i < n; i++) {
-            sorted[i] = MB_NUM(t, i);
-            integral &= sorted[i] == floorf(sorted[i]);
-        }
-        qsort(sorted, n, sizeof *sorted, cmp_float);
+        /* Numeric target: its distinct values decide classification. They
+        ** are found in one pass with a small hash set that gives up past
+        ** 1000 values (then it is regression), so this stays O(n). */
+        enum { CAP = 2048, MAXD = 1000 };
+        float set[CAP];
+        unsigned char used[CAP];
+        memset(used, 0, sizeof used);
         size_t nd = 0;
-        for (size_t i = 0; i < n; i++)
-            if (i == 0 || sorted[i] != sorted[nd - 1])
-                sorted[nd++] = sorted[i];
+        int integral = 1;
+        for (size_t i = 0; i < n && nd <= MAXD; i++) {
+            float v = MB_NUM(t, i);
+            integral &= v == floorf(v);
+            uint32_t bits;
+            memcpy(&bits, &v, sizeof bits);
+            size_t h = (bits * 2654435761u) & (CAP - 1);
+            while (used[h] && set[h] != v)
+                h = (h + 1) & (CAP - 1);
+            if (!used[h]) {
+                used[h] = 1;
+                set[h] = v;
+                nd++;
+            }
+        }
         if (!task)
             task = (integral && nd <= 20) ? (nd <= 2 ? MB_TASK_BINARY : MB_TASK_MULTICLASS)
                                           : MB_TASK_REGRESSION;
@@ -144,17 +151,22 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
             for (size_t i = 0; i < n; i++)
                 out->ybuf[i] = MB_NUM(t, i);
         } else {
-            if (nd > 1000) {
-                mb_free(sorted);
+            if (nd > MAXD) {
                 mb_data_free(out);
-                return mb_fail(err, MB_EARG, "%s: the target '%s' has %zu distinct values; too many classes "
-                               "(is this regression?)", src, t->name, nd);
+                return mb_fail(err, MB_EARG, "%s: the target '%s' has more than %d distinct values; too many "
+                               "classes (is this regression?)", src, t->name, MAXD);
             }
+            float sorted[MAXD + 1];
+            size_t k = 0;
+            for (size_t h = 0; h < CAP; h++)
+                if (used[h])
+                    sorted[k++] = set[h];
+            qsort(sorted, nd, sizeof *sorted, cmp_float);
             out->class_names = mb_calloc(nd + 1, sizeof *out->class_names);
-            for (size_t k = 0; k < nd; k++) {
+            for (size_t c = 0; c < nd; c++) {
                 char b[32];
-                snprintf(b, sizeof b, "%.9g", (double)sorted[k]);
-                out->class_names[k] = mb_strdup(b);
+                snprintf(b, sizeof b, "%.9g", (double)sorted[c]);
+                out->class_names[c] = mb_strdup(b);
             }
             out->ds.nclasses = nd;
             for (size_t i = 0; i < n; i++) {
@@ -170,7 +182,6 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
                 out->ybuf[i] = (float)lo;
             }
         }
-        mb_free(sorted);
     }
     if (task != MB_TASK_REGRESSION) {
         if (out->ds.nclasses < 2) {

@@ -1,7 +1,9 @@
 /*
-** frameops.c: new frames from frames (see frameops.h). Numeric columns of
-** the result are stride-1 columns of their own; categorical columns copy
-** their levels, so a result never points into its source.
+** frameops.c: new frames from frames (see frameops.h). The numeric columns
+** of a result share one new row-major block (strided views, frame.h), so a
+** split or a filtered frame goes to a model without another copy;
+** categorical columns copy their levels. A result never points into its
+** source.
 */
 #include "frameops.h"
 
@@ -33,6 +35,61 @@ static mb_status copy_column(mb_frame *out, const mb_column *c, const size_t *id
     return MB_OK;
 }
 
+/* Fill out (nrows rows, no columns yet) with columns order[0..norder) of
+** f, rows idx (or all, in order, when idx is NULL); numeric ones in one
+** row-major block. */
+static mb_status build(mb_frame *out, const mb_frame *f, const size_t *order, size_t norder,
+                       const size_t *idx, mb_error *err)
+{
+    size_t n = out->nrows, q = 0;
+    for (size_t k = 0; k < norder; k++)
+        q += f->cols[order[k]].type == MB_COL_NUM;
+    float *block = NULL;
+    size_t bytes;
+    if (q) {
+        if (!mb_mul_ok(n, q, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) ||
+            !(block = mb_trymalloc(bytes + 1)))
+            return mb_fail(err, MB_ENOMEM, "no memory for %zu x %zu values", n, q);
+        mb_frame_adopt_block(out, block);
+    }
+    size_t jn = 0;
+    const mb_column **num = mb_calloc(q + 1, sizeof *num);
+    for (size_t k = 0; k < norder; k++) {
+        const mb_column *c = &f->cols[order[k]];
+        if (c->type == MB_COL_NUM) {
+            if (!mb_frame_add_num(out, c->name, block + jn, q, err)) {
+                mb_free(num);
+                return MB_ENOMEM;
+            }
+            num[jn++] = c;
+        } else {
+            mb_status rc = copy_column(out, c, idx, err);
+            if (rc != MB_OK) {
+                mb_free(num);
+                return rc;
+            }
+        }
+        if ((long)order[k] == f->target)
+            out->target = (long)out->ncols - 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t r = idx ? idx[i] : i;
+        float *row = block + i * q;
+        for (size_t j = 0; j < q; j++)
+            row[j] = MB_NUM(num[j], r);
+    }
+    mb_free(num);
+    return MB_OK;
+}
+
+static size_t *all_columns(const mb_frame *f)
+{
+    size_t *order = mb_calloc(f->ncols + 1, sizeof *order);
+    for (size_t j = 0; j < f->ncols; j++)
+        order[j] = j;
+    return order;
+}
+
 static void copy_meta(mb_frame *out, const mb_frame *f)
 {
     if (f->source)
@@ -47,14 +104,13 @@ mb_status mb_frame_take(const mb_frame *f, const size_t *idx, size_t n, mb_frame
         if (idx[i] >= f->nrows)
             return mb_fail(err, MB_EARG, "row %zu out of range (the frame has %zu rows)", idx[i] + 1, f->nrows);
     mb_frame *g = mb_frame_new(n);
-    for (size_t j = 0; j < f->ncols; j++) {
-        mb_status rc = copy_column(g, &f->cols[j], idx, err);
-        if (rc != MB_OK) {
-            mb_frame_free(&g);
-            return rc;
-        }
+    size_t *order = all_columns(f);
+    mb_status rc = build(g, f, order, f->ncols, idx, err);
+    mb_free(order);
+    if (rc != MB_OK) {
+        mb_frame_free(&g);
+        return rc;
     }
-    g->target = f->target;
     copy_meta(g, f);
     *out = g;
     return MB_OK;
@@ -63,14 +119,13 @@ mb_status mb_frame_take(const mb_frame *f, const size_t *idx, size_t n, mb_frame
 mb_status mb_frame_copy(const mb_frame *f, mb_frame **out, mb_error *err)
 {
     mb_frame *g = mb_frame_new(f->nrows);
-    for (size_t j = 0; j < f->ncols; j++) {
-        mb_status rc = copy_column(g, &f->cols[j], NULL, err);
-        if (rc != MB_OK) {
-            mb_frame_free(&g);
-            return rc;
-        }
+    size_t *order = all_columns(f);
+    mb_status rc = build(g, f, order, f->ncols, NULL, err);
+    mb_free(order);
+    if (rc != MB_OK) {
+        mb_frame_free(&g);
+        return rc;
     }
-    g->target = f->target;
     copy_meta(g, f);
     *out = g;
     return MB_OK;
@@ -108,11 +163,7 @@ mb_status mb_frame_select(const mb_frame *f, const char *const *names, size_t n,
     if (keep && f->target >= 0 && !chosen[f->target])
         order[norder++] = (size_t)f->target;
     mb_frame *g = mb_frame_new(f->nrows);
-    for (size_t k = 0; k < norder && rc == MB_OK; k++) {
-        rc = copy_column(g, &f->cols[order[k]], NULL, err);
-        if ((long)order[k] == f->target)
-            g->target = (long)k;
-    }
+    rc = build(g, f, order, norder, NULL, err);
     if (rc != MB_OK) {
         mb_frame_free(&g);
         goto exit;

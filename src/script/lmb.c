@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "eval.h"
@@ -455,6 +456,15 @@ static int l_ttest(lua_State *L)
     return 2;
 }
 
+/* [-0, +1, -] mb.clock(): seconds of a monotonic clock, for timing */
+static int l_clock(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec);
+    return 1;
+}
+
 /* [-0, +1, -] mb.interrupted(): was Ctrl-C pressed? */
 static int l_interrupted(lua_State *L)
 {
@@ -469,6 +479,7 @@ static const luaL_Reg eval_funcs[] = {{"_split", l_split},
                                       {"_curve", l_curve},
                                       {"ttest", l_ttest},
                                       {"interrupted", l_interrupted},
+                                      {"clock", l_clock},
                                       {NULL, NULL}};
 
 void mbl_open_eval(lua_State *L) { luaL_setfuncs(L, eval_funcs, 0); }

@@ -282,39 +282,49 @@ static int m_fit(lua_State *L)
     return 1;
 }
 
-/* The frame's columns in the model's feature order (a view when possible). */
+/* The frame's columns in the model's feature order: a view when they
+** already are one row-major block in that order (a matrix read from HDF5,
+** a transform's output), else one copy. */
 static mb_status features_of(const mbl_model *u, const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
 {
+    *owned = NULL;
     if (!u->features)
         return mb_fail(err, MB_EARG, "model '%s' is not fitted", u->m->type->name);
-    mb_frame *sel = NULL;
-    mb_status rc = mb_frame_select(f, (const char *const *)u->features, u->nfeatures, 1, &sel, err);
-    if (rc != MB_OK) {
-        char msg[sizeof err->msg];
-        snprintf(msg, sizeof msg, "%s", err->msg);
-        const char *name = strchr(msg, '\'');
-        return mb_fail(err, MB_ENOTFOUND, "predict: the data has no column %.*s, which the model was trained on",
-                       name ? (int)(strchr(name + 1, '\'') - name + 1) : 0, name ? name : "");
+    size_t p = u->nfeatures, n = f->nrows;
+    const mb_column **cols = mb_calloc(p + 1, sizeof *cols);
+    int view = 1;
+    for (size_t j = 0; j < p; j++) {
+        long c = mb_frame_find(f, u->features[j]);
+        if (c < 0 || f->cols[c].type != MB_COL_NUM) {
+            mb_free(cols);
+            return c < 0 ? mb_fail(err, MB_ENOTFOUND,
+                                   "predict: the data has no column '%s', which the model was trained on",
+                                   u->features[j])
+                         : mb_fail(err, MB_ETYPE, "predict: column '%s' is categorical; the model takes numbers",
+                                   u->features[j]);
+        }
+        cols[j] = &f->cols[c];
+        if (j && (cols[j]->stride != cols[0]->stride || cols[j]->num != cols[0]->num + j))
+            view = 0;
     }
-    sel->target = -1; /* the target (if any) is not a feature */
-    if (sel->ncols > u->nfeatures) {
-        /* mb_frame_select kept the target at the end: drop it */
-        sel->ncols = u->nfeatures;
+    if (view && cols[0]->stride >= p) {
+        *X = (mb_matrix){cols[0]->num, n, p, cols[0]->stride};
+        mb_free(cols);
+        return MB_OK;
     }
-    rc = mb_matrix_from_frame(sel, X, owned, err);
-    if (rc == MB_OK && !*owned) {
-        /* a view into sel, which we are about to free: copy */
-        size_t n = X->rows * X->cols;
-        float *x = mb_trymalloc((n ? n : 1) * sizeof *x);
-        if (!x)
-            rc = mb_fail(err, MB_ENOMEM, "no memory");
-        for (size_t i = 0; x && i < X->rows; i++)
-            memcpy(x + i * X->cols, X->x + i * X->ld, X->cols * sizeof *x);
-        *X = (mb_matrix){x, X->rows, X->cols, X->cols};
-        *owned = x;
+    size_t bytes;
+    float *x = NULL;
+    if (!mb_mul_ok(n, p, &bytes) || !mb_mul_ok(bytes, sizeof *x, &bytes) || !(x = mb_trymalloc(bytes + 1))) {
+        mb_free(cols);
+        return mb_fail(err, MB_ENOMEM, "predict: no memory for %zu x %zu features", n, p);
     }
-    mb_frame_free(&sel);
-    return rc;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < p; j++)
+            x[i * p + j] = MB_NUM(cols[j], i);
+    mb_free(cols);
+    *X = (mb_matrix){x, n, p, p};
+    *owned = x;
+    return MB_OK;
 }
 
 /* [-2, +1, e] model:predict(frame): labels (categorical) or values */
