@@ -124,3 +124,26 @@ TPLUG="$BUILD_DIR/tests/plugins"
     MOONBENCH_PLUGIN_PATH="$BATS_TEST_TMPDIR/p" run mb fit "$DATA/iris.h5" -m knn -o "$BATS_TEST_TMPDIR/k.h5"
     assert_success
 }
+
+@test "fit + predict: linear models on the bundled datasets score sanely" {
+    run mb fit "$DATA/breast_cancer.h5" -m linear -p alpha=0.01 -o "$BATS_TEST_TMPDIR/lr.h5"
+    assert_success
+    assert_output --partial "fitted linear (binary) on 569 rows x 30 features"
+    assert_output --regexp "training: accuracy 0\.9[5-9][0-9]*, log-loss 0\.[0-9]+, ROC AUC 0\.99"
+    run mb fit "$DATA/diabetes.h5" -m linear -o "$BATS_TEST_TMPDIR/ridge.h5"
+    assert_success
+    assert_output --regexp "training: RMSE 5[0-9]\.[0-9]+, R2 0\.5"
+    run mb fit "$DATA/digits.h5" -m linear -p alpha=10 -o "$BATS_TEST_TMPDIR/soft.h5"
+    assert_success
+    assert_output --regexp "fitted linear \(multiclass\).*"
+    assert_output --regexp "training: accuracy 0\.9[5-9]"
+    # the portable bundle scores without the plugin, identically to the fit
+    cp "$MB" "$BATS_TEST_TMPDIR/mb"
+    MOONBENCH_PLUGIN_PATH= run "$BATS_TEST_TMPDIR/mb" predict "$BATS_TEST_TMPDIR/lr.h5" "$DATA/csv/breast_cancer.csv" -o "$BATS_TEST_TMPDIR/p1.csv"
+    assert_success
+    run mb predict "$BATS_TEST_TMPDIR/lr.h5" "$DATA/breast_cancer.h5" -o "$BATS_TEST_TMPDIR/p2.csv"
+    assert_success
+    cmp "$BATS_TEST_TMPDIR/p1.csv" "$BATS_TEST_TMPDIR/p2.csv"
+    right=$(paste -d, <(tail -n +2 "$BATS_TEST_TMPDIR/p1.csv" | cut -d, -f1) <(tail -n +2 "$DATA/csv/breast_cancer.csv" | awk -F, '{print $NF}') | awk -F, '$1 == $2' | wc -l)
+    [ "$right" -ge 540 ]
+}
