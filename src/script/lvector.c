@@ -80,7 +80,7 @@ static int l_vector(lua_State *L)
     } else {
         for (size_t i = 1; i <= n; i++) {
             lua_geti(L, 1, (lua_Integer)i);
-            v->v[i - 1] = lua_isnil(L, -1) ? NAN : luaL_checknumber(L, -1);
+            v->v[i - 1] = lua_isnil(L, -1) ? (double)NAN : luaL_checknumber(L, -1);
             lua_pop(L, 1);
         }
     }

@@ -1,106 +1,11 @@
 /*
-** odd_names.c: a test plugin for tests/unit/test_plugin_host.c. Its model
-** names clash with each other ("twin" twice) and one contains a '/', which
-** "plugin/model" lookups cannot reach. A careful host refuses it; see the
-** test odd_names for what src/core/plugin.c does today.
+** odd_names.c: a test plugin for tests/unit/test_plugin_host.c: two of its
+** models share a name ("twin") and one has a '/' in its name, which
+** "plugin/model" could never reach; the host must refuse the plugin.
 */
-#include <stddef.h>
+#include "stub.h"
 
-#include "moonbench_plugin.h"
-
-/* A do-nothing model: every instance is the same static object, fit
-** remembers nothing, predict writes zeros. Enough for the host to load and
-** call it. */
-static int stub_obj;
-
-static int stub_create(const mb_param_value *v, const mb_host *host, void **model, char *err)
-{
-    (void)v, (void)host, (void)err;
-    *model = &stub_obj;
-    return MB_PLUGIN_OK;
-}
-
-static int stub_fit(void *model, const mb_dataset *train, const mb_dataset *valid,
-                    const mb_fit_context *ctx, char *err)
-{
-    (void)model, (void)train, (void)valid, (void)ctx, (void)err;
-    return MB_PLUGIN_OK;
-}
-
-static int stub_predict(void *model, const mb_matrix *X, float *out, char *err)
-{
-    (void)model, (void)err;
-    for (size_t i = 0; i < X->rows; i++)
-        out[i] = 0;
-    return MB_PLUGIN_OK;
-}
-
-static int stub_save(void *model, const mb_state_writer *w, char *err)
-{
-    (void)model, (void)w, (void)err;
-    return MB_PLUGIN_OK;
-}
-
-static int stub_load(void *model, const mb_state_reader *r, char *err)
-{
-    (void)model, (void)r, (void)err;
-    return MB_PLUGIN_OK;
-}
-
-static void stub_destroy(void *model) { (void)model; }
-
-static const mb_model_type twin1 = {
-    .struct_size = sizeof(mb_model_type),
-    .name = "twin",
-    .summary = "a test model",
-    .tasks = MB_TASK_REGRESSION | MB_TASK_BINARY | MB_TASK_MULTICLASS,
-    .create = stub_create,
-    .fit = stub_fit,
-    .predict = stub_predict,
-    .save = stub_save,
-    .load = stub_load,
-    .destroy = stub_destroy,
-};
-static const mb_model_type twin2 = {
-    .struct_size = sizeof(mb_model_type),
-    .name = "twin",
-    .summary = "a test model",
-    .tasks = MB_TASK_REGRESSION | MB_TASK_BINARY | MB_TASK_MULTICLASS,
-    .create = stub_create,
-    .fit = stub_fit,
-    .predict = stub_predict,
-    .save = stub_save,
-    .load = stub_load,
-    .destroy = stub_destroy,
-};
-static const mb_model_type slash = {
-    .struct_size = sizeof(mb_model_type),
-    .name = "has/slash",
-    .summary = "a test model",
-    .tasks = MB_TASK_REGRESSION | MB_TASK_BINARY | MB_TASK_MULTICLASS,
-    .create = stub_create,
-    .fit = stub_fit,
-    .predict = stub_predict,
-    .save = stub_save,
-    .load = stub_load,
-    .destroy = stub_destroy,
-};
-
-static const mb_model_type *const models[] = {&twin1, &twin2, &slash};
-
-static const mb_plugin plugin = {
-    .abi = MB_PLUGIN_ABI,
-    .name = "odd_names",
-    .version = "0.0.1",
-    .summary = "a test plugin",
-    .nmodels = sizeof models / sizeof models[0],
-    .models = models,
-};
-
-const mb_plugin *moonbench_plugin(unsigned host_abi);
-
-const mb_plugin *moonbench_plugin(unsigned host_abi)
-{
-    (void)host_abi;
-    return &plugin;
-}
+STUB_MODEL(twin1, "twin");
+STUB_MODEL(twin2, "twin");
+STUB_MODEL(slash, "has/slash");
+STUB_PLUGIN(MB_PLUGIN_ABI, "odd_names", &twin1, &twin2, &slash)
