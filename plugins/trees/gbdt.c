@@ -1,0 +1,1088 @@
+/*
+** gbdt.c: histogram-based gradient boosting (the "gbdt" model).
+**
+** DESIGN (after LightGBM and XGBoost's hist method)
+** - Features are binned once (binning.c) into uint8 codes, row-major for
+**   histograms and column-major for partitioning.
+** - Each round computes gradient/hessian pairs (float) for every output,
+**   then grows one tree per output. A tree's rows live in one index array;
+**   each leaf owns a contiguous range of it, and a split partitions the
+**   range stably (so rows stay in increasing order, which keeps memory
+**   access forward-moving).
+** - A leaf's histogram holds (sum g, sum h) per bin of every feature. Only
+**   the smaller child's histogram is built from rows; the larger one is the
+**   parent's minus the smaller (histogram subtraction), in place.
+** - Histograms are built row-parallel: each thread sums a fixed slice of
+**   the rows into its own histogram and they are added in thread order, so
+**   a given seed and thread count always give the same model.
+** - Growth is depth-wise (all leaves of a level, up to max_depth) or
+**   leaf-wise (the best leaf first, up to max_leaves; max_depth 0 =
+**   unlimited). Split gain = score(L) + score(R) - score(parent) with
+**   score(G, H) = T(G)^2 / (H + lambda_l2), T the L1 soft threshold; NaN
+**   rows try both sides and the better one becomes the default direction.
+**   min_samples_leaf is checked on counts estimated from hessians, as
+**   LightGBM does (exact for unweighted squared error).
+** - Scores of the tree's rows are updated from the leaf ranges, not by
+**   walking the tree; rows left out (subsampling, the validation part) are
+**   walked on their bins.
+*/
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trees.h"
+
+typedef struct ghsum {
+    double g, h;
+} ghsum;
+
+typedef struct split {
+    double gain;
+    int32_t feature, bin;
+    int default_left;
+    double gl, hl;                /* left side sums, NaN rows included when default_left */
+} split;
+
+typedef struct leaf {
+    uint32_t start, count;
+    double g, h;
+    int depth;
+    int32_t node;
+    ghsum *hist;
+    split best;
+    int split_done;
+} leaf;
+
+typedef struct gb {
+    const mb_host *host;
+    mbt_pool *pool;
+    int nt;
+    const mbt_params *p;
+    const mbt_binned *d;
+    const mbt_bins *bins;
+    mbt_ensemble *ens;
+    size_t n, F;
+    uint32_t nslots;
+    const float *gh;              /* the current output's pairs, n x 2 */
+    uint32_t *idx, *tmp;
+    ghsum **thist;                /* nt scratch histograms (index 0 unused) */
+    ghsum **pool_h;               /* free histograms */
+    size_t npool, cap_pool;
+    ghsum **all_h;                /* every histogram allocated, for freeing */
+    size_t nall, cap_all;
+    uint8_t *fmask;
+    leaf *leaves;
+    size_t nleaves, cap_leaves;
+    double lr, l1, l2;
+} gb;
+
+/* {====== histograms ======} */
+
+static ghsum *hist_get(gb *g)
+{
+    if (g->npool)
+        return g->pool_h[--g->npool];
+    if (g->nall == g->cap_all) {
+        size_t c = g->cap_all ? g->cap_all * 2 : 64;
+        ghsum **na = mbt_realloc(g->host, g->all_h, c * sizeof *na);
+        if (!na)
+            return NULL;
+        g->all_h = na;
+        ghsum **np = mbt_realloc(g->host, g->pool_h, c * sizeof *np);
+        if (!np)
+            return NULL;
+        g->pool_h = np;
+        g->cap_all = g->cap_pool = c;
+    }
+    ghsum *h = mbt_alloc(g->host, g->nslots * sizeof *h);
+    if (h)
+        g->all_h[g->nall++] = h;
+    return h;
+}
+
+static void hist_put(gb *g, ghsum *h)
+{
+    if (h)
+        g->pool_h[g->npool++] = h;
+}
+
+static void hist_rows(const gb *g, ghsum *H, const uint32_t *ids, size_t cnt)
+{
+    const uint8_t *rb = g->d->rowbins;
+    const uint32_t *hoff = g->d->hoff;
+    const float *gh = g->gh;
+    size_t F = g->F;
+    memset(H, 0, g->nslots * sizeof *H);
+    for (size_t i = 0; i < cnt; i++) {
+        uint32_t r = ids[i];
+        if (i + 16 < cnt) {
+            __builtin_prefetch(rb + (size_t)ids[i + 16] * F);
+            __builtin_prefetch(gh + 2 * (size_t)ids[i + 16]);
+        }
+        double gg = (double)gh[2 * (size_t)r], hh = (double)gh[2 * (size_t)r + 1];
+        const uint8_t *b = rb + (size_t)r * F;
+        size_t f = 0;
+        for (; f + 4 <= F; f += 4) {
+            ghsum *s0 = H + hoff[f] + b[f], *s1 = H + hoff[f + 1] + b[f + 1];
+            ghsum *s2 = H + hoff[f + 2] + b[f + 2], *s3 = H + hoff[f + 3] + b[f + 3];
+            s0->g += gg;
+            s0->h += hh;
+            s1->g += gg;
+            s1->h += hh;
+            s2->g += gg;
+            s2->h += hh;
+            s3->g += gg;
+            s3->h += hh;
+        }
+        for (; f < F; f++) {
+            ghsum *s = H + hoff[f] + b[f];
+            s->g += gg;
+            s->h += hh;
+        }
+    }
+}
+
+/* Column-wise over features [f0, f1): rows go in blocks whose gradient
+** pairs are gathered once, then each feature's histogram (a few KB, in L1)
+** takes the whole block. Good for dense nodes, whose column bytes are
+** read nearly sequentially. */
+#define COL_BLOCK 1024
+
+static void hist_cols(const gb *g, ghsum *H, const uint32_t *ids, size_t cnt, size_t f0, size_t f1)
+{
+    const uint32_t *hoff = g->d->hoff;
+    const float *gh = g->gh;
+    ghsum ghb[COL_BLOCK];         /* the block's pairs, widened once */
+    memset(H + hoff[f0], 0, (hoff[f1] - hoff[f0]) * sizeof *H);
+    for (size_t i0 = 0; i0 < cnt; i0 += COL_BLOCK) {
+        size_t m = cnt - i0 < COL_BLOCK ? cnt - i0 : COL_BLOCK;
+        const uint32_t *rb = ids + i0;
+        for (size_t i = 0; i < m; i++) {
+            ghb[i].g = (double)gh[2 * (size_t)rb[i]];
+            ghb[i].h = (double)gh[2 * (size_t)rb[i] + 1];
+        }
+        int contiguous = rb[m - 1] - rb[0] == m - 1;
+        for (size_t f = f0; f < f1; f++) {
+            const uint8_t *col = g->d->colbins + f * g->n;
+            ghsum *Hf = H + hoff[f];
+            if (contiguous) {
+                const uint8_t *c = col + rb[0];
+                for (size_t i = 0; i < m; i++) {
+                    ghsum *s = Hf + c[i];
+                    s->g += ghb[i].g;
+                    s->h += ghb[i].h;
+                }
+            } else {
+                for (size_t i = 0; i < m; i++) {
+                    ghsum *s = Hf + col[rb[i]];
+                    s->g += ghb[i].g;
+                    s->h += ghb[i].h;
+                }
+            }
+        }
+    }
+}
+
+typedef struct hist_job {
+    gb *g;
+    uint32_t start, count;
+    ghsum *out;
+    int colwise;
+} hist_job;
+
+static void hist_task(void *arg, int tid, int nt)
+{
+    hist_job *j = arg;
+    if (j->colwise) {
+        /* features split between threads: no reduction needed */
+        size_t F = j->g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
+        if (f1 > f0)
+            hist_cols(j->g, j->out, j->g->idx + j->start, j->count, f0, f1);
+        return;
+    }
+    size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
+    ghsum *H = tid == 0 ? j->out : j->g->thist[tid];
+    hist_rows(j->g, H, j->g->idx + j->start + c0, c1 - c0);
+}
+
+static void build_hist(gb *g, ghsum *out, uint32_t start, uint32_t count)
+{
+    /* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
+    ** where a row's bins share one cache line */
+    int colwise = (size_t)count * 16 >= g->n;
+    if (g->nt == 1 || count < 4096) {
+        if (colwise)
+            hist_cols(g, out, g->idx + start, count, 0, g->F);
+        else
+            hist_rows(g, out, g->idx + start, count);
+        return;
+    }
+    hist_job j = {g, start, count, out, colwise};
+    mbt_pool_run(g->pool, hist_task, &j);
+    if (colwise)
+        return;
+    for (int t = 1; t < g->nt; t++) {
+        const ghsum *src = g->thist[t];
+        for (uint32_t s = 0; s < g->nslots; s++) {
+            out[s].g += src[s].g;
+            out[s].h += src[s].h;
+        }
+    }
+}
+
+/* {====== split finding ======} */
+
+static double thresh_l1(double G, double l1)
+{
+    if (G > l1)
+        return G - l1;
+    if (G < -l1)
+        return G + l1;
+    return 0.0;
+}
+
+static double leaf_score(const gb *g, double G, double H)
+{
+    double t = thresh_l1(G, g->l1);
+    return t * t / (H + g->l2);
+}
+
+static void find_split(const gb *g, leaf *L)
+{
+    const mbt_params *p = g->p;
+    L->best.gain = -INFINITY;
+    L->best.feature = -1;
+    if (p->max_depth > 0 && L->depth >= p->max_depth)
+        return;
+    if (L->count < 2 * (uint64_t)p->min_samples_leaf || L->h < 2.0 * p->min_child_weight)
+        return;
+    double G = L->g, Hs = L->h, parent = leaf_score(g, G, Hs);
+    double cnt_factor = Hs > 0 ? (double)L->count / Hs : 0.0;
+    double min_cnt = (double)p->min_samples_leaf - 0.5, mcw = p->min_child_weight;
+    double best = p->min_split_gain > 1e-12 ? p->min_split_gain : 1e-12;
+    split bs = L->best;
+    for (size_t f = 0; f < g->F; f++) {
+        if (!g->fmask[f])
+            continue;
+        int nb = g->d->nb[f];
+        const ghsum *H = L->hist + g->d->hoff[f];
+        double gn = H[nb].g, hn = H[nb].h;
+        int has_nan = hn > 0.0;
+        double GL = 0.0, HL = 0.0;
+        for (int b = 0; b < nb; b++) {
+            GL += H[b].g;
+            HL += H[b].h;
+            if (b == nb - 1 && !has_nan)
+                break;
+            /* NaN rows go right */
+            double GR = G - GL, HR = Hs - HL;
+            if (HL >= mcw && HR >= mcw && HL * cnt_factor >= min_cnt && HR * cnt_factor >= min_cnt) {
+                double gain = leaf_score(g, GL, HL) + leaf_score(g, GR, HR) - parent;
+                if (gain > best) {
+                    best = gain;
+                    bs.gain = gain;
+                    bs.feature = (int32_t)f;
+                    bs.bin = b;
+                    /* without NaN rows here, send future NaNs to the heavier side */
+                    bs.default_left = !has_nan && HL > HR;
+                    bs.gl = GL;
+                    bs.hl = HL;
+                }
+            }
+            if (has_nan && b < nb - 1) {
+                double GL2 = GL + gn, HL2 = HL + hn, GR2 = G - GL2, HR2 = Hs - HL2;
+                if (HL2 >= mcw && HR2 >= mcw && HL2 * cnt_factor >= min_cnt && HR2 * cnt_factor >= min_cnt) {
+                    double gain = leaf_score(g, GL2, HL2) + leaf_score(g, GR2, HR2) - parent;
+                    if (gain > best) {
+                        best = gain;
+                        bs.gain = gain;
+                        bs.feature = (int32_t)f;
+                        bs.bin = b;
+                        bs.default_left = 1;
+                        bs.gl = GL2;
+                        bs.hl = HL2;
+                    }
+                }
+            }
+        }
+    }
+    L->best = bs;
+}
+
+/* {====== partitioning ======} */
+
+typedef struct part_job {
+    gb *g;
+    uint32_t start, count;
+    const uint8_t *col;
+    uint8_t lut[256];
+    int phase;
+    uint32_t nleft[64], total_left;
+} part_job;
+
+static void part_task(void *arg, int tid, int nt)
+{
+    part_job *j = arg;
+    size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
+    uint32_t *idx = j->g->idx + j->start, *tmp = j->g->tmp + j->start;
+    if (j->phase == 0) {
+        uint32_t c = 0;
+        for (size_t i = c0; i < c1; i++)
+            c += j->lut[j->col[idx[i]]];
+        j->nleft[tid] = c;
+    } else if (j->phase == 1) {
+        size_t lp = 0, rp;
+        for (int t = 0; t < tid; t++)
+            lp += j->nleft[t];
+        rp = j->total_left + (c0 - lp);
+        for (size_t i = c0; i < c1; i++) {
+            uint32_t r = idx[i];
+            if (j->lut[j->col[r]])
+                tmp[lp++] = r;
+            else
+                tmp[rp++] = r;
+        }
+    } else {
+        memcpy(idx + c0, tmp + c0, (c1 - c0) * sizeof *idx);
+    }
+}
+
+/* Partition leaf L's rows by its best split; returns the left count. */
+static uint32_t partition(gb *g, const leaf *L)
+{
+    part_job j;
+    j.g = g;
+    j.start = L->start;
+    j.count = L->count;
+    int f = L->best.feature, nb = g->d->nb[f];
+    j.col = g->d->colbins + (size_t)f * g->n;
+    for (int b = 0; b < 256; b++)
+        j.lut[b] = (uint8_t)(b <= L->best.bin || (b == nb && L->best.default_left));
+    if (g->nt == 1 || L->count < 32768) {
+        uint32_t *idx = g->idx + L->start, *tmp = g->tmp;
+        uint32_t nl = 0, nr = 0;
+        for (uint32_t i = 0; i < L->count; i++) {
+            uint32_t r = idx[i];
+            if (j.lut[j.col[r]])
+                idx[nl++] = r;
+            else
+                tmp[nr++] = r;
+        }
+        memcpy(idx + nl, tmp, nr * sizeof *idx);
+        return nl;
+    }
+    j.phase = 0;
+    mbt_pool_run(g->pool, part_task, &j);
+    j.total_left = 0;
+    for (int t = 0; t < g->nt; t++)
+        j.total_left += j.nleft[t];
+    j.phase = 1;
+    mbt_pool_run(g->pool, part_task, &j);
+    j.phase = 2;
+    mbt_pool_run(g->pool, part_task, &j);
+    return j.total_left;
+}
+
+/* {====== growing one tree ======} */
+
+static leaf *new_leaf(gb *g)
+{
+    if (g->nleaves == g->cap_leaves) {
+        size_t c = g->cap_leaves ? g->cap_leaves * 2 : 64;
+        leaf *nl = mbt_realloc(g->host, g->leaves, c * sizeof *nl);
+        if (!nl)
+            return NULL;
+        g->leaves = nl;
+        g->cap_leaves = c;
+    }
+    leaf *L = &g->leaves[g->nleaves++];
+    memset(L, 0, sizeof *L);
+    return L;
+}
+
+static int may_split(const gb *g, const leaf *L)
+{
+    const mbt_params *p = g->p;
+    if (p->max_depth > 0 && L->depth >= p->max_depth)
+        return 0;
+    return L->count >= 2 * (uint64_t)p->min_samples_leaf && L->h >= 2.0 * p->min_child_weight;
+}
+
+/* Split leaf li; MB_PLUGIN_OK or ENOMEM. */
+static int split_leaf(gb *g, size_t li)
+{
+    leaf *L = &g->leaves[li];
+    uint32_t nl = partition(g, L);
+    if (nl == 0 || nl == L->count) {
+        /* the estimated counts disagreed with the rows (zero weights): keep the leaf */
+        L->best.feature = -1;
+        L->best.gain = -INFINITY;
+        return MB_PLUGIN_OK;
+    }
+    int32_t a = mbt_ens_add_node(g->ens, g->host), b = mbt_ens_add_node(g->ens, g->host);
+    if (a < 0 || b < 0)
+        return MB_PLUGIN_ENOMEM;
+    mbt_ensemble *e = g->ens;
+    int32_t node = L->node, f = L->best.feature;
+    e->feature[node] = f;
+    e->tbin[node] = L->best.bin;
+    e->threshold[node] = g->bins->edges[g->bins->offset[f] + L->best.bin];
+    e->default_left[node] = (uint8_t)L->best.default_left;
+    e->gain[node] = L->best.gain;
+    e->left[node] = a;
+    e->right[node] = b;
+    L->split_done = 1;
+
+    if (!new_leaf(g) || !new_leaf(g))
+        return MB_PLUGIN_ENOMEM;
+    /* new_leaf may move the array: take the pointers after both */
+    leaf *A = &g->leaves[g->nleaves - 2], *B = &g->leaves[g->nleaves - 1];
+    L = &g->leaves[li];
+    A->start = L->start;
+    A->count = nl;
+    A->g = L->best.gl;
+    A->h = L->best.hl;
+    B->start = L->start + nl;
+    B->count = L->count - nl;
+    B->g = L->g - L->best.gl;
+    B->h = L->h - L->best.hl;
+    A->depth = B->depth = L->depth + 1;
+    A->node = a;
+    B->node = b;
+    A->best.feature = B->best.feature = -1;
+    A->best.gain = B->best.gain = -INFINITY;
+    ghsum *parent = L->hist;
+    L->hist = NULL;
+    if (may_split(g, A) || may_split(g, B)) {
+        leaf *S = A->count <= B->count ? A : B, *Lg = S == A ? B : A;
+        S->hist = hist_get(g);
+        if (!S->hist)
+            return MB_PLUGIN_ENOMEM;
+        build_hist(g, S->hist, S->start, S->count);
+        for (uint32_t s = 0; s < g->nslots; s++) {
+            parent[s].g -= S->hist[s].g;
+            parent[s].h -= S->hist[s].h;
+        }
+        Lg->hist = parent;
+        parent = NULL;
+        find_split(g, A);
+        find_split(g, B);
+        if (!may_split(g, A) || A->best.feature < 0) {
+            hist_put(g, A->hist);
+            A->hist = NULL;
+        }
+        if (!may_split(g, B) || B->best.feature < 0) {
+            hist_put(g, B->hist);
+            B->hist = NULL;
+        }
+    }
+    hist_put(g, parent);
+    return MB_PLUGIN_OK;
+}
+
+/* Grow a tree over idx[0..nrows) into the ensemble's current tree (root
+** node root). Final leaves are the leaves with split_done == 0. */
+static int grow_tree(gb *g, int32_t root, uint32_t nrows, double G, double H)
+{
+    const mbt_params *p = g->p;
+    g->nleaves = 0;
+    leaf *R = new_leaf(g);
+    if (!R)
+        return MB_PLUGIN_ENOMEM;
+    R->start = 0;
+    R->count = nrows;
+    R->g = G;
+    R->h = H;
+    R->node = root;
+    R->best.feature = -1;
+    if (may_split(g, R)) {
+        R->hist = hist_get(g);
+        if (!R->hist)
+            return MB_PLUGIN_ENOMEM;
+        build_hist(g, R->hist, 0, nrows);
+        find_split(g, R);
+        if (R->best.feature < 0) {
+            hist_put(g, R->hist);
+            R->hist = NULL;
+        }
+    }
+    int leafwise = p->growth == MBT_GROW_LEAFWISE || p->max_depth == 0;
+    size_t cursor = 0, nfinal = 1;
+    for (;;) {
+        size_t pick = (size_t)-1;
+        if (leafwise) {
+            double bg = -INFINITY;
+            for (size_t i = 0; i < g->nleaves; i++) {
+                leaf *L = &g->leaves[i];
+                if (!L->split_done && L->best.feature >= 0 && L->best.gain > bg) {
+                    bg = L->best.gain;
+                    pick = i;
+                }
+            }
+            if (p->max_leaves > 0 && nfinal >= (size_t)p->max_leaves)
+                pick = (size_t)-1;
+        } else {
+            while (cursor < g->nleaves &&
+                   (g->leaves[cursor].split_done || g->leaves[cursor].best.feature < 0))
+                cursor++;
+            if (cursor < g->nleaves)
+                pick = cursor;
+        }
+        if (pick == (size_t)-1)
+            break;
+        int rc = split_leaf(g, pick);
+        if (rc != MB_PLUGIN_OK)
+            return rc;
+        if (g->leaves[pick].split_done)
+            nfinal++;
+        else {
+            hist_put(g, g->leaves[pick].hist);
+            g->leaves[pick].hist = NULL;
+        }
+    }
+    for (size_t i = 0; i < g->nleaves; i++)
+        if (g->leaves[i].hist) {
+            hist_put(g, g->leaves[i].hist);
+            g->leaves[i].hist = NULL;
+        }
+    return MB_PLUGIN_OK;
+}
+
+/* {====== losses ======} */
+
+typedef struct lossctx {
+    int loss;
+    size_t K;
+    double delta;
+} lossctx;
+
+static double sigmoid(double s) { return 1.0 / (1.0 + exp(-s)); }
+
+/* Gradients of rows [r0, r1) into gh (K blocks of n x 2). */
+static void gradients(const lossctx *lc, const float *y, const float *w, const double *score, float *gh,
+                      size_t n, size_t r0, size_t r1)
+{
+    size_t K = lc->K;
+    for (size_t r = r0; r < r1; r++) {
+        float wt = w ? w[r] : 1.0f;
+        if (lc->loss == MBT_LOSS_SOFTMAX) {
+            const double *s = score + r * K;
+            double mx = s[0], sum = 0.0, pk[256];
+            double *pp = pk;
+            for (size_t k = 1; k < K; k++)
+                mx = s[k] > mx ? s[k] : mx;
+            for (size_t k = 0; k < K; k++)
+                sum += (pp[k] = exp(s[k] - mx));
+            double f = (double)K / (double)(K - 1);
+            for (size_t k = 0; k < K; k++) {
+                double pr = pp[k] / sum;
+                double t = (size_t)y[r] == k ? 1.0 : 0.0;
+                double hh = f * pr * (1.0 - pr);
+                gh[k * 2 * n + 2 * r] = (float)((double)wt * (pr - t));
+                gh[k * 2 * n + 2 * r + 1] = (float)((double)wt * (hh > 1e-16 ? hh : 1e-16));
+            }
+            continue;
+        }
+        double s = score[r], d = s - (double)y[r], g, h = 1.0;
+        switch (lc->loss) {
+        case MBT_LOSS_LOGLOSS: {
+            double pr = sigmoid(s);
+            g = pr - (double)y[r];
+            h = pr * (1.0 - pr);
+            if (h < 1e-16)
+                h = 1e-16;
+            break;
+        }
+        case MBT_LOSS_ABSOLUTE:
+            g = d > 0 ? 1.0 : d < 0 ? -1.0 : 0.0;
+            break;
+        case MBT_LOSS_HUBER:
+            g = d > lc->delta ? lc->delta : d < -lc->delta ? -lc->delta : d;
+            break;
+        default:
+            g = d;
+        }
+        gh[2 * r] = (float)((double)wt * g);
+        gh[2 * r + 1] = (float)((double)wt * h);
+    }
+}
+
+/* Weighted mean loss of rows (list, or all n when rows is NULL). */
+static double mean_loss(const lossctx *lc, const float *y, const float *w, const double *score,
+                        const uint32_t *rows, size_t nrows)
+{
+    double sl = 0.0, sw = 0.0;
+    size_t K = lc->K;
+    for (size_t i = 0; i < nrows; i++) {
+        size_t r = rows ? rows[i] : i;
+        double wt = w ? (double)w[r] : 1.0, l;
+        if (lc->loss == MBT_LOSS_SOFTMAX) {
+            const double *s = score + r * K;
+            double mx = s[0], sum = 0.0;
+            for (size_t k = 1; k < K; k++)
+                mx = s[k] > mx ? s[k] : mx;
+            for (size_t k = 0; k < K; k++)
+                sum += exp(s[k] - mx);
+            l = -(s[(size_t)y[r]] - mx - log(sum));
+        } else {
+            double s = score[r], d = s - (double)y[r];
+            switch (lc->loss) {
+            case MBT_LOSS_LOGLOSS:
+                /* log(1 + exp(-m)) with m = s for y=1, -s for y=0, stably */
+                {
+                    double m = y[r] > 0.5f ? s : -s;
+                    l = m > 0 ? log1p(exp(-m)) : -m + log1p(exp(m));
+                }
+                break;
+            case MBT_LOSS_ABSOLUTE:
+                l = fabs(d);
+                break;
+            case MBT_LOSS_HUBER:
+                l = fabs(d) <= lc->delta ? 0.5 * d * d : lc->delta * (fabs(d) - 0.5 * lc->delta);
+                break;
+            default:
+                l = d * d;
+            }
+        }
+        sl += wt * l;
+        sw += wt;
+    }
+    return sw > 0 ? sl / sw : (double)NAN;
+}
+
+typedef struct wv {
+    double v, w;
+} wv;
+
+static int cmp_wv(const void *a, const void *b)
+{
+    double x = ((const wv *)a)->v, y = ((const wv *)b)->v;
+    return (x > y) - (x < y);
+}
+
+/* Weighted median of n pairs (sorts them). */
+static double weighted_median(wv *a, size_t n)
+{
+    if (n == 0)
+        return 0.0;
+    qsort(a, n, sizeof *a, cmp_wv);
+    double tot = 0.0, acc = 0.0;
+    for (size_t i = 0; i < n; i++)
+        tot += a[i].w;
+    for (size_t i = 0; i < n; i++) {
+        acc += a[i].w;
+        if (acc >= 0.5 * tot)
+            return a[i].v;
+    }
+    return a[n - 1].v;
+}
+
+/* {====== the round loop ======} */
+
+typedef struct grad_job {
+    const lossctx *lc;
+    const float *y, *w;
+    const double *score;
+    float *gh;
+    size_t n;
+} grad_job;
+
+static void grad_task(void *arg, int tid, int nt)
+{
+    grad_job *j = arg;
+    gradients(j->lc, j->y, j->w, j->score, j->gh, j->n, j->n * (size_t)tid / (size_t)nt,
+              j->n * (size_t)(tid + 1) / (size_t)nt);
+}
+
+typedef struct sum_job {
+    const gb *gb;
+    uint32_t nrows;
+    double g[64], h[64];
+} sum_job;
+
+static void sum_task(void *arg, int tid, int nt)
+{
+    sum_job *j = arg;
+    size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
+    double G = 0.0, H = 0.0;
+    for (size_t i = c0; i < c1; i++) {
+        size_t r = j->gb->idx[i];
+        G += (double)j->gb->gh[2 * r];
+        H += (double)j->gb->gh[2 * r + 1];
+    }
+    j->g[tid] = G;
+    j->h[tid] = H;
+}
+
+/* Add the final leaves' values to the scores of their rows: each thread
+** takes a slice of the index array and the leaves overlapping it. */
+typedef struct score_job {
+    const gb *g;
+    const mbt_ensemble *e;
+    double *score;
+    size_t K, k;
+    uint32_t nrows;
+} score_job;
+
+static void score_task(void *arg, int tid, int nt)
+{
+    score_job *j = arg;
+    const gb *g = j->g;
+    size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
+    for (size_t li = 0; li < g->nleaves; li++) {
+        const leaf *L = &g->leaves[li];
+        if (L->split_done)
+            continue;
+        size_t a = L->start > c0 ? L->start : c0, b = (size_t)L->start + L->count < c1 ? (size_t)L->start + L->count : c1;
+        double v = j->e->value[L->node];
+        for (size_t i = a; i < b; i++)
+            j->score[(size_t)g->idx[i] * j->K + j->k] += v;
+    }
+}
+
+/* Add tree t's leaf values to scores (stride K, output k) of rows walked on bins. */
+static void walk_add(const mbt_ensemble *e, int32_t root, const mbt_binned *d, const uint32_t *rows,
+                     size_t nrows, double *score, size_t K, size_t k)
+{
+    for (size_t i = 0; i < nrows; i++) {
+        size_t r = rows ? rows[i] : i;
+        int32_t leafn = mbt_ens_leaf_binned(e, root, d->rowbins + r * d->cols, d->nb);
+        score[r * K + k] += e->value[leafn];
+    }
+}
+
+int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
+                 const mb_fit_context *ctx, char *err)
+{
+    const mb_host *h = m->host;
+    const mbt_params *p = &m->p;
+    int rc = MB_PLUGIN_OK;
+    size_t n = train->X.rows, F = train->X.cols;
+    mbt_binned d = {0}, dv = {0};
+    gb g = {0};
+    float *gh = NULL;
+    double *score = NULL, *vscore = NULL;
+    uint32_t *train_rows = NULL, *hold_rows = NULL, *oob = NULL, *sampled = NULL, *perm = NULL;
+    wv *wvbuf = NULL;
+    size_t ntrain = 0, nhold = 0;
+    lossctx lc = {0};
+    mbt_rng rng;
+    mbt_rng_seed(&rng, ctx->seed);
+
+    /* loss and outputs */
+    int loss = (int)p->loss;
+    if (loss == MBT_LOSS_AUTO)
+        loss = train->task == MB_TASK_REGRESSION ? MBT_LOSS_SQUARED
+             : train->task == MB_TASK_BINARY     ? MBT_LOSS_LOGLOSS
+                                                 : MBT_LOSS_SOFTMAX;
+    if (train->task == MB_TASK_REGRESSION && (loss == MBT_LOSS_LOGLOSS || loss == MBT_LOSS_SOFTMAX))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "loss '%s' needs a classification target",
+                        loss == MBT_LOSS_LOGLOSS ? "logloss" : "softmax");
+    if (train->task == MB_TASK_BINARY && loss != MBT_LOSS_LOGLOSS)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "binary classification uses loss logloss (or auto)");
+    if (train->task == MB_TASK_MULTICLASS && loss != MBT_LOSS_SOFTMAX)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "multiclass classification uses loss softmax (or auto)");
+    if (train->task == MB_TASK_MULTICLASS && train->nclasses > 256)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "at most 256 classes (got %zu)", train->nclasses);
+    if (n > UINT32_MAX - 1)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many rows (%zu)", n);
+    if (p->growth == MBT_GROW_DEPTHWISE && p->max_depth == 0 && p->max_leaves == 0)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "unlimited depth needs a max_leaves limit");
+    size_t K = loss == MBT_LOSS_SOFTMAX ? train->nclasses : 1;
+    lc.loss = loss;
+    lc.K = K;
+    lc.delta = p->huber_delta;
+
+    g.pool = mbt_pool_new(h, ctx->threads > 64 ? 64 : ctx->threads); /* job arrays hold 64 */
+    if (!g.pool)
+        goto nomem;
+    g.nt = mbt_pool_size(g.pool);
+    rc = mbt_bins_fit(&m->bins, h, &train->X, (int)p->max_bins, ctx->seed, g.pool, err);
+    if (rc != MB_PLUGIN_OK)
+        goto exit;
+    rc = mbt_bin_data(&d, h, &m->bins, &train->X, 1, 1, g.pool, err);
+    if (rc != MB_PLUGIN_OK)
+        goto exit;
+    if (mbt_ens_init(&m->ens, h, F, K, 1) != MB_PLUGIN_OK)
+        goto nomem;
+    m->ens.link = loss == MBT_LOSS_LOGLOSS ? MB_LINK_LOGISTIC : loss == MBT_LOSS_SOFTMAX ? MB_LINK_SOFTMAX
+                                                                                        : MB_LINK_IDENTITY;
+    m->ens.average = 0;
+
+    /* train rows and the held-out part for early stopping */
+    train_rows = mbt_alloc(h, n * sizeof *train_rows);
+    hold_rows = mbt_alloc(h, n * sizeof *hold_rows);
+    oob = mbt_alloc(h, n * sizeof *oob);
+    if (!train_rows || !hold_rows || !oob)
+        goto nomem;
+    int hold = p->early_stopping_rounds > 0 && !valid;
+    for (size_t r = 0; r < n; r++) {
+        if (hold && mbt_rng_unif(&rng) < p->validation_fraction)
+            hold_rows[nhold++] = (uint32_t)r;
+        else
+            train_rows[ntrain++] = (uint32_t)r;
+    }
+    if (ntrain == 0) {
+        rc = mbt_fail(err, MB_PLUGIN_EINVAL, "no training rows left after holding out the validation part");
+        goto exit;
+    }
+    for (size_t i = 0; i < ntrain; i++) {
+        size_t r = train_rows[i];
+        if (isnan(train->y[r]) || (train->w && !(train->w[r] >= 0.0f))) {
+            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has a missing label or a bad weight", r);
+            goto exit;
+        }
+        if (K > 1 && (train->y[r] < 0 || (size_t)train->y[r] >= K)) {
+            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has class %g, outside 0..%zu", r,
+                          (double)train->y[r], K - 1);
+            goto exit;
+        }
+    }
+
+    /* base score */
+    {
+        double sw = 0.0, sy = 0.0, cls[256] = {0};
+        for (size_t i = 0; i < ntrain; i++) {
+            size_t r = train_rows[i];
+            double wt = train->w ? (double)train->w[r] : 1.0;
+            sw += wt;
+            sy += wt * (double)train->y[r];
+            if (K > 1)
+                cls[(size_t)train->y[r]] += wt;
+        }
+        if (!(sw > 0)) {
+            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "the sample weights sum to zero");
+            goto exit;
+        }
+        double mean = sy / sw;
+        if (loss == MBT_LOSS_LOGLOSS) {
+            double pr = mean < 1e-15 ? 1e-15 : mean > 1 - 1e-15 ? 1 - 1e-15 : mean;
+            m->ens.base_score[0] = log(pr / (1 - pr));
+        } else if (loss == MBT_LOSS_SOFTMAX) {
+            double avg = 0.0;
+            for (size_t k = 0; k < K; k++) {
+                double pr = cls[k] / sw;
+                m->ens.base_score[k] = log(pr < 1e-15 ? 1e-15 : pr);
+                avg += m->ens.base_score[k] / (double)K;
+            }
+            for (size_t k = 0; k < K; k++)
+                m->ens.base_score[k] -= avg;
+        } else if (loss == MBT_LOSS_ABSOLUTE) {
+            wvbuf = mbt_alloc(h, n * sizeof *wvbuf);
+            if (!wvbuf)
+                goto nomem;
+            for (size_t i = 0; i < ntrain; i++) {
+                size_t r = train_rows[i];
+                wvbuf[i].v = (double)train->y[r];
+                wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
+            }
+            m->ens.base_score[0] = weighted_median(wvbuf, ntrain);
+        } else {
+            m->ens.base_score[0] = mean;
+        }
+    }
+
+    /* working memory */
+    gh = mbt_alloc(h, K * n * 2 * sizeof *gh);
+    score = mbt_alloc(h, K * n * sizeof *score);
+    sampled = mbt_alloc(h, n * sizeof *sampled);
+    perm = mbt_alloc(h, F * sizeof *perm);
+    g.idx = mbt_alloc(h, n * sizeof *g.idx);
+    g.tmp = mbt_alloc(h, n * sizeof *g.tmp);
+    g.fmask = mbt_alloc(h, F);
+    g.thist = mbt_calloc(h, (size_t)g.nt, sizeof *g.thist);
+
+    if (!gh || !score || !sampled || !perm || !g.idx || !g.tmp || !g.fmask || !g.thist)
+        goto nomem;
+    for (size_t r = 0; r < n; r++)
+        for (size_t k = 0; k < K; k++)
+            score[r * K + k] = m->ens.base_score[k];
+    g.host = h;
+    g.p = p;
+    g.d = &d;
+    g.bins = &m->bins;
+    g.ens = &m->ens;
+    g.n = n;
+    g.F = F;
+    g.nslots = d.hoff[F];
+    g.lr = p->learning_rate;
+    g.l1 = p->lambda_l1;
+    g.l2 = p->lambda_l2;
+    for (int t = 1; t < g.nt; t++)
+        if (!(g.thist[t] = mbt_alloc(h, g.nslots * sizeof(ghsum))))
+            goto nomem;
+    if (valid) {
+        rc = mbt_bin_data(&dv, h, &m->bins, &valid->X, 1, 0, g.pool, err);
+        if (rc != MB_PLUGIN_OK)
+            goto exit;
+        vscore = mbt_alloc(h, K * valid->X.rows * sizeof *vscore);
+        if (!vscore)
+            goto nomem;
+        for (size_t r = 0; r < valid->X.rows; r++)
+            for (size_t k = 0; k < K; k++)
+                vscore[r * K + k] = m->ens.base_score[k];
+    }
+
+    double best_loss = INFINITY;
+    int64_t best_round = 0, since_best = 0, rounds_done = 0;
+    int track = p->early_stopping_rounds > 0 && (valid || nhold > 0);
+    size_t ncol = (size_t)llround(p->colsample * (double)F);
+    if (ncol < 1)
+        ncol = 1;
+    if (ncol > F)
+        ncol = F;
+    for (int64_t it = 0; it < p->n_trees; it++) {
+        grad_job gj = {&lc, train->y, train->w, score, gh, n};
+        mbt_pool_run(g.pool, grad_task, &gj);
+        /* rows of this round */
+        size_t nrows = 0, noob = 0;
+        if (p->subsample < 1.0) {
+            for (size_t i = 0; i < ntrain; i++) {
+                if (mbt_rng_unif(&rng) < p->subsample)
+                    sampled[nrows++] = train_rows[i];
+                else
+                    oob[noob++] = train_rows[i];
+            }
+            if (nrows == 0)
+                sampled[nrows++] = oob[--noob];
+        }
+        for (size_t k = 0; k < K; k++) {
+            if (p->subsample >= 1.0) {
+                memcpy(g.idx, train_rows, ntrain * sizeof *g.idx);
+                nrows = ntrain;
+            } else {
+                memcpy(g.idx, sampled, nrows * sizeof *g.idx);
+            }
+            /* columns of this tree */
+            if (ncol < F) {
+                for (size_t f = 0; f < F; f++) {
+                    perm[f] = (uint32_t)f;
+                    g.fmask[f] = 0;
+                }
+                for (size_t i = 0; i < ncol; i++) {
+                    size_t jx = i + (size_t)mbt_rng_below(&rng, F - i);
+                    uint32_t t = perm[i];
+                    perm[i] = perm[jx];
+                    perm[jx] = t;
+                    g.fmask[perm[i]] = 1;
+                }
+            } else {
+                memset(g.fmask, 1, F);
+            }
+            g.gh = gh + k * 2 * n;
+            sum_job sj = {&g, (uint32_t)nrows, {0}, {0}};
+            mbt_pool_run(g.pool, sum_task, &sj);
+            double G = 0.0, H = 0.0;
+            for (int t = 0; t < g.nt; t++) {
+                G += sj.g[t];
+                H += sj.h[t];
+            }
+            int32_t t = mbt_ens_add_tree(&m->ens, h, (int32_t)k);
+            if (t < 0)
+                goto nomem;
+            int32_t root = m->ens.root[t];
+            rc = grow_tree(&g, root, (uint32_t)nrows, G, H);
+            if (rc != MB_PLUGIN_OK)
+                goto nomem;
+            /* leaf values and the scores of the tree's rows */
+            for (size_t li = 0; li < g.nleaves; li++) {
+                leaf *L = &g.leaves[li];
+                if (L->split_done)
+                    continue;
+                double v;
+                if (loss == MBT_LOSS_ABSOLUTE) {
+                    for (uint32_t i = 0; i < L->count; i++) {
+                        size_t r = g.idx[L->start + i];
+                        wvbuf[i].v = (double)train->y[r] - score[r];
+                        wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
+                    }
+                    v = weighted_median(wvbuf, L->count) * g.lr;
+                } else {
+                    v = -thresh_l1(L->g, g.l1) / (L->h + g.l2) * g.lr;
+                }
+                m->ens.value[L->node] = v;
+            }
+            score_job scj = {&g, &m->ens, score, K, k, (uint32_t)nrows};
+            mbt_pool_run(g.pool, score_task, &scj);
+            if (noob)
+                walk_add(&m->ens, root, &d, oob, noob, score, K, k);
+            if (nhold)
+                walk_add(&m->ens, root, &d, hold_rows, nhold, score, K, k);
+            if (valid)
+                walk_add(&m->ens, root, &dv, NULL, valid->X.rows, vscore, K, k);
+        }
+        rounds_done = it + 1;
+        double tl = NAN, vl = NAN;
+        if (track || (ctx->progress)) {
+            if (valid)
+                vl = mean_loss(&lc, valid->y, valid->w, vscore, NULL, valid->X.rows);
+            else if (nhold)
+                vl = mean_loss(&lc, train->y, train->w, score, hold_rows, nhold);
+        }
+        if (ctx->progress)
+            tl = mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
+        char msg[96];
+        snprintf(msg, sizeof msg, "tree %lld of %lld", (long long)(it + 1), (long long)p->n_trees);
+        if (mbt_progress(ctx, (double)(it + 1) / (double)p->n_trees, msg, tl, vl)) {
+            rc = mbt_fail(err, MB_PLUGIN_ECANCELLED, "cancelled after %lld trees", (long long)(it + 1));
+            goto exit;
+        }
+        if (track) {
+            if (vl < best_loss - 1e-12 * fabs(best_loss)) {
+                best_loss = vl;
+                best_round = it + 1;
+                since_best = 0;
+            } else if (++since_best >= p->early_stopping_rounds) {
+                break;
+            }
+        }
+    }
+    if (track && best_round > 0) {
+        mbt_ens_truncate(&m->ens, (size_t)best_round * K);
+        m->best_iteration = best_round;
+    } else {
+        m->best_iteration = rounds_done;
+    }
+    /* importance is read from the split nodes (feature, gain) on demand */
+    m->task = train->task;
+    m->nclasses = train->nclasses;
+    m->nfeatures = F;
+    m->threads = g.nt;
+    rc = mbt_prepare_predict(m);
+    if (rc != MB_PLUGIN_OK)
+        goto nomem;
+    m->fitted = 1;
+    goto exit;
+nomem:
+    rc = mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory while fitting gbdt");
+exit:
+    if (rc != MB_PLUGIN_OK)
+        mbt_model_clear(m);
+    if (g.all_h)
+        for (size_t i = 0; i < g.nall; i++)
+            mbt_free(h, g.all_h[i]);
+    mbt_free(h, g.all_h);
+    mbt_free(h, g.pool_h);
+    if (g.thist)
+        for (int t = 1; t < g.nt; t++)
+            mbt_free(h, g.thist[t]);
+    mbt_free(h, g.thist);
+    mbt_free(h, g.leaves);
+    mbt_free(h, g.idx);
+    mbt_free(h, g.tmp);
+    mbt_free(h, g.fmask);
+    mbt_pool_free(&g.pool);
+    mbt_binned_free(&d, h);
+    mbt_binned_free(&dv, h);
+    mbt_free(h, gh);
+    mbt_free(h, score);
+    mbt_free(h, vscore);
+    mbt_free(h, sampled);
+    mbt_free(h, perm);
+    mbt_free(h, train_rows);
+    mbt_free(h, hold_rows);
+    mbt_free(h, oob);
+    mbt_free(h, wvbuf);
+    return rc;
+}
