@@ -130,9 +130,9 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/stub.h plugins/moon
 
 $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/config.mk
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
+	$(CC) $(CFLAGS_ALL) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
 run: all
 	@for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done

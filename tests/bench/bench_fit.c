@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     double lat[2000];
     float one[64];
     for (int i = 0; i < 2050; i++) {
-        mb_matrix row = {test.X.x + (size_t)(i % 1000) * test.X.ld, 1, test.X.cols, test.X.ld};
+        size_t r = (size_t)i % (ntest < 1000 ? ntest : 1000); /* cycle over the first rows */
+        mb_matrix row = {test.X.x + r * test.X.ld, 1, test.X.cols, test.X.ld};
         double l0 = now();
         if (binary)
             mb_model_predict_proba(m, &row, one, &err);
