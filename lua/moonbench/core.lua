@@ -71,8 +71,16 @@ local function options(opts)
   return opts
 end
 
+-- mb.clip and mb.log1p are also the C vector functions: a vector or a number
+-- as first argument goes there, a table of options makes a transform.
+local vector_mt = getmetatable(mb.vector {})
+local vector_fn = { clip = mb.clip, log1p = mb.log1p }
 for _, kind in ipairs(kinds) do
-  mb[kind] = function(opts) return mb.transform_new(kind, options(opts)) end
+  local vfn = vector_fn[kind]
+  mb[kind] = function(opts, ...)
+    if vfn and (type(opts) == "number" or getmetatable(opts) == vector_mt) then return vfn(opts, ...) end
+    return mb.transform_new(kind, options(opts))
+  end
 end
 mb.select_columns = function(cols) return mb.transform_new("select", options(cols)) end
 mb.drop_columns = function(cols) return mb.transform_new("drop", options(cols)) end

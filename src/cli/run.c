@@ -55,7 +55,10 @@ static volatile sig_atomic_t stop_reason; /* 1 Ctrl-C, 2 timeout */
 static void stop_hook(lua_State *L, lua_Debug *ar)
 {
     (void)ar;
-    lua_sethook(L, NULL, 0, 0);
+    if (stop_reason == 2) /* a timeout stays: a script that catches it stops again at once */
+        lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
+    else
+        lua_sethook(L, NULL, 0, 0);
     luaL_error(L, stop_reason == 2 ? "timeout: the script ran past its time limit" : "interrupted");
 }
 
@@ -139,6 +142,7 @@ static int setup_sandbox(lua_State *L)
 
 static int msghandler(lua_State *L)
 {
+    lua_sethook(L, NULL, 0, 0); /* the traceback runs to completion */
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)

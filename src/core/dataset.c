@@ -120,6 +120,8 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         out->ds.nclasses = t->nlevels;
         for (size_t i = 0; i < n; i++)
             out->ybuf[i] = (float)t->codes[i];
+        if (!task)
+            task = MB_TASK_MULTICLASS; /* binary when 2 classes, below */
     } else {
         /* Numeric target: its distinct values decide classification. They
         ** are found in one pass with a small hash set that gives up past

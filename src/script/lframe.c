@@ -147,45 +147,45 @@ static int l_frame(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     size_t nnames = 0;
-    char **names = NULL;
+    /* the names stay in a Lua table: no C memory while add_from_lua may raise */
     if (lua_istable(L, 2) && lua_getfield(L, 2, "order") == LUA_TTABLE) {
-        names = mbl_tostrings(L, -1, &nnames);
-        lua_pop(L, 1);
+        nnames = (size_t)luaL_len(L, -1);
     } else {
         if (lua_istable(L, 2))
             lua_pop(L, 1);
-        lua_getglobal(L, "table");
         lua_newtable(L);
         for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1)) {
             lua_pushvalue(L, -2);
             lua_seti(L, -4, (lua_Integer)++nnames);
         }
-        lua_getfield(L, -2, "sort");
-        lua_pushvalue(L, -2);
+        lua_getglobal(L, "table");
+        lua_getfield(L, -1, "sort");
+        lua_pushvalue(L, -3);
         lua_call(L, 1, 0);
-        names = mbl_tostrings(L, -1, &nnames);
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
+    int names = lua_gettop(L);
     mbl_frame *u = mbl_pushframe(L, NULL);
     int self = lua_gettop(L);
     size_t n = 0;
     if (nnames) {
-        lua_getfield(L, 1, names[0]);
+        lua_geti(L, names, 1);
+        lua_gettable(L, 1);
         mbl_vector *v = luaL_testudata(L, -1, MBL_VECTOR);
         n = v ? v->n : (size_t)luaL_len(L, -1);
         lua_pop(L, 1);
     }
     u->f = mb_frame_new(n);
     for (size_t j = 0; j < nnames; j++) {
-        if (lua_getfield(L, 1, names[j]) == LUA_TNIL) {
-            lua_pushfstring(L, "mb.frame: no column '%s'", names[j]);
-            mbl_freestrings(names, nnames);
-            return lua_error(L);
-        }
-        add_from_lua(L, u->f, names[j], lua_gettop(L));
-        lua_pop(L, 1);
+        lua_geti(L, names, (lua_Integer)j + 1);
+        const char *name = lua_tostring(L, -1);
+        if (!name)
+            return luaL_error(L, "mb.frame: column names must be strings");
+        if (lua_getfield(L, 1, name) == LUA_TNIL)
+            return luaL_error(L, "mb.frame: no column '%s'", name);
+        add_from_lua(L, u->f, name, lua_gettop(L));
+        lua_pop(L, 2);
     }
-    mbl_freestrings(names, nnames);
     if (lua_istable(L, 2) && lua_getfield(L, 2, "target") == LUA_TSTRING) {
         mb_error err;
         if (mb_frame_set_target(u->f, lua_tostring(L, -1), &err) != MB_OK)
@@ -276,9 +276,18 @@ static int f_col(lua_State *L)
     const char *name = luaL_checkstring(L, 2);
     long j = mb_frame_find(f, name);
     if (j < 0) {
-        mb_error err;
-        mb_frame_set_target(f, name, &err); /* only for its message listing the columns */
-        return luaL_error(L, "%s", strstr(err.msg, "no column") ? strstr(err.msg, "no column") : err.msg);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        lua_pushfstring(L, "no column named '%s' (columns: ", name);
+        luaL_addvalue(&b);
+        for (size_t k = 0; k < f->ncols; k++) {
+            if (k)
+                luaL_addstring(&b, ", ");
+            luaL_addstring(&b, f->cols[k].name);
+        }
+        luaL_addchar(&b, ')');
+        luaL_pushresult(&b);
+        return luaL_error(L, "%s", lua_tostring(L, -1));
     }
     push_column(L, f, &f->cols[j]);
     return 1;

@@ -250,7 +250,8 @@ static int l_folds(lua_State *L)
 /* {====== reports ======} */
 
 /* Class indices of a categorical vector in the order of classes (by text). */
-static float *class_index(lua_State *L, const mbl_vector *v, char **classes, size_t k, const char *what)
+/* NULL and a message when a row's class is not one of classes. */
+static float *class_index(const mbl_vector *v, char **classes, size_t k, const char *what, char *msg, size_t len)
 {
     float *out = mb_malloc((v->n ? v->n : 1) * sizeof *out);
     int32_t *map = mb_calloc(v->nlevels + 1, sizeof *map);
@@ -264,9 +265,10 @@ static float *class_index(lua_State *L, const mbl_vector *v, char **classes, siz
         int32_t c = isnan(v->v[i]) ? -1 : map[(size_t)v->v[i]];
         if (c < 0) {
             const char *lv = isnan(v->v[i]) ? "(missing)" : v->levels[(size_t)v->v[i]];
+            snprintf(msg, len, "report: %s row %d has class '%s', not one of the model's classes", what, (int)i + 1, lv);
             mb_free(out);
             mb_free(map);
-            luaL_error(L, "report: %s row %d has class '%s', not one of the model's classes", what, (int)i + 1, lv);
+            return NULL;
         }
         out[i] = (float)c;
     }
@@ -290,14 +292,20 @@ static int l_class_report(lua_State *L)
         return luaL_error(L, "report: classification needs categorical labels and predictions");
     if (y->n != p->n)
         return luaL_error(L, "report: %d labels and %d predictions", (int)y->n, (int)p->n);
+    mb_frame *pf = lua_isnoneornil(L, 3) ? NULL : mbl_checkframe(L, 3);
     size_t k;
     char **classes = mbl_tostrings(L, 4, &k);
     lua_newuserdatauv(L, 0, 0); /* placeholder keeps indices stable */
     float *yi = NULL, *pi = NULL, *proba = NULL;
-    yi = class_index(L, y, classes, k, "the label of");
-    pi = class_index(L, p, classes, k, "the prediction of");
-    if (!lua_isnoneornil(L, 3)) {
-        mb_frame *pf = mbl_checkframe(L, 3);
+    char msg[512];
+    yi = class_index(y, classes, k, "the label of", msg, sizeof msg);
+    pi = yi ? class_index(p, classes, k, "the prediction of", msg, sizeof msg) : NULL;
+    if (!pi) {
+        mb_free(yi);
+        mbl_freestrings(classes, k);
+        return luaL_error(L, "%s", msg);
+    }
+    if (pf) {
         if (pf->ncols != k || pf->nrows != y->n) {
             mb_free(yi);
             mb_free(pi);

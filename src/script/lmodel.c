@@ -617,7 +617,7 @@ static int t_clone(lua_State *L)
     for (size_t i = 0; i < u->ncols; i++)
         c->cols[i] = mb_strdup(u->cols[i]);
     c->ncols = u->ncols;
-    c->opts.columns = (const char *const *)c->cols;
+    c->opts.columns = u->cols ? (const char *const *)c->cols : NULL; /* NULL: all columns, as u */
     c->opts.strategy = u->opts.strategy ? mb_strdup(u->opts.strategy) : NULL;
     c->opts.fill_text = u->opts.fill_text ? mb_strdup(u->opts.fill_text) : NULL;
     c->opts.unknown = u->opts.unknown ? mb_strdup(u->opts.unknown) : NULL;
@@ -743,13 +743,16 @@ static int scorer_gc(lua_State *L)
 static int l_load_pipeline(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
+    /* the registry first: lua_close finalizes in reverse order of creation,
+    ** so the scorer must be closed before the plugins are unloaded */
+    mb_registry *reg = mbl_registry(L);
     mbl_scorer *u = lua_newuserdatauv(L, sizeof *u, 0);
     memset(u, 0, sizeof *u);
     luaL_setmetatable(L, MBL_SCORER);
     mb_error err;
     if (mb_bundle_load(path, &u->b, &err) != MB_OK)
         return mbl_error(L, &err);
-    if (mb_scorer_open(&u->s, u->b, mbl_registry(L), &err) != MB_OK)
+    if (mb_scorer_open(&u->s, u->b, reg, &err) != MB_OK)
         return mbl_error(L, &err);
     u->open = 1;
     const mb_bundle *b = u->b;
