@@ -115,9 +115,10 @@ static const char *const sandbox_lua =
     "_G.load = function(chunk, name, mode, env) return load(chunk, name, 't', env) end\n"
     "_G.loadfile = function(file, mode, env) return loadfile(file, 't', env) end\n"
     "_G.dofile = function(file) local f = assert(loadfile(file, 't')); return f() end\n"
-    "os.execute, os.remove, os.rename, os.tmpname, os.getenv = nil, nil, nil, nil, nil\n"
-    "io.popen, io.output, io.lines = nil, nil, io.lines\n"
-    "package.loadlib, package.cpath = nil, ''\n"
+    "local function deny(name) return function() error('sandbox: ' .. name .. ' is not allowed', 2) end end\n"
+    "for _, n in ipairs{'execute', 'remove', 'rename', 'tmpname', 'getenv'} do os[n] = deny('os.' .. n) end\n"
+    "io.popen, io.output = deny('io.popen'), deny('io.output')\n"
+    "package.loadlib, package.cpath = deny('package.loadlib'), ''\n"
     "table.remove(package.searchers, 4); table.remove(package.searchers, 3)\n"
     "debug, _G.debug, package.loaded.debug = nil, nil, nil\n";
 

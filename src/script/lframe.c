@@ -242,11 +242,16 @@ static int f_target(lua_State *L)
     return 1;
 }
 
-/* [-2, +1, e] f:set_target(name): marks the target, returns f */
+/* [-2, +1, e] f:set_target(name): marks the target (nil: no target), returns f */
 static int f_set_target(lua_State *L)
 {
     mb_frame *f = mbl_checkframe(L, 1);
     mb_error err;
+    if (lua_isnoneornil(L, 2)) {
+        f->target = -1;
+        lua_settop(L, 1);
+        return 1;
+    }
     if (mb_frame_set_target(f, luaL_checkstring(L, 2), &err) != MB_OK)
         return mbl_error(L, &err);
     lua_settop(L, 1);
