@@ -198,10 +198,12 @@ EOF
     [ "$status" -eq 1 ]
     assert_output --partial "popen.lua:1: sandbox: io.popen is not allowed"
     [ ! -e popened ]
-    echo 'print(debug, pcall(package.loadlib, "x", "y"), pcall(os.remove, "x"))' > other.lua
+    printf 'print(debug)\nprint(pcall(package.loadlib, "x", "y"))\nprint(pcall(os.remove, "x"))\n' > other.lua
     run "$MB" run --sandbox other.lua
     assert_success
-    assert_output --regexp "^nil	false	.*sandbox: package.loadlib is not allowed	false	.*sandbox: os.remove is not allowed$"
+    assert_line --index 0 "nil"
+    assert_line --index 1 --regexp "^false	.*sandbox: package.loadlib is not allowed$"
+    assert_line --index 2 --regexp "^false	.*sandbox: os.remove is not allowed$"
     # without --sandbox the same script may run commands
     run "$MB" run exec.lua
     assert_success
