@@ -48,7 +48,7 @@ static mb_status build(mb_frame *out, const mb_frame *f, const size_t *order, si
     size_t bytes;
     if (q) {
         if (!mb_mul_ok(n, q, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) ||
-            !(block = mb_trymalloc(bytes + 1)))
+            !(block = mb_trymalloc_big(bytes + 1)))
             return mb_fail(err, MB_ENOMEM, "no memory for %zu x %zu values", n, q);
         mb_frame_adopt_block(out, block);
     }

@@ -89,13 +89,19 @@ static mb_status read_numeric(const char *file, const char *path, hid_t ds, size
     size_t total;
     if (!mb_mul_ok(c, w, &total) || !mb_mul_ok(total, sizeof(float), &total))
         BAIL(mb_fail(err, MB_ENOMEM, "%s:%s: too large to read", file, path));
-    buf = mb_trymalloc(total);
+    buf = mb_trymalloc_big(total);
     if (!buf)
         BAIL(mb_fail(err, MB_ENOMEM, "%s:%s: no memory for %zu x %zu values", file, path, c, w));
     if (c > 0 && w > 0) {
         fs = select_rows(ds, rank, dims, s, c);
-        hsize_t mdims[2] = {c, w};
-        ms = H5Screate_simple(2, mdims, NULL);
+        /* The memory space has the file's shape (rows replaced): a 1-D
+        ** target read through a 2-D {n, 1} space makes HDF5 1.10 leave its
+        ** fast path and build the selection one element at a time. */
+        hsize_t mdims[MB_H5_MAXRANK];
+        for (int i = 0; i < rank; i++)
+            mdims[i] = dims[i];
+        mdims[0] = c;
+        ms = H5Screate_simple(rank, mdims, NULL);
         if (fs < 0 || ms < 0 || H5Dread(ds, H5T_NATIVE_FLOAT, ms, fs, H5P_DEFAULT, buf) < 0) {
             char why[256];
             BAIL(mb_fail(err, MB_EH5, "%s:%s: cannot read rows %zu..%zu: %s", file, path, s,

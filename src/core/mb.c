@@ -2,11 +2,13 @@
 ** mb.c: status texts, error records, the swappable allocator and the log
 ** hook shared by every layer (see mb.h).
 */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "mb.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static const char *const status_text[] = {
 #define MB_STATUS_TEXT_(name, text) text,
@@ -52,6 +54,20 @@ static _Noreturn void oom(size_t n)
 }
 
 void *mb_trymalloc(size_t n) { return alloc.xmalloc(n ? n : 1); }
+
+void *mb_trymalloc_big(size_t n)
+{
+    enum { HUGE_PAGE = 2 << 20 };
+    if (n < 2 * HUGE_PAGE || alloc.xmalloc != malloc)
+        return mb_trymalloc(n);
+    void *p = NULL;
+    if (posix_memalign(&p, HUGE_PAGE, n) != 0)
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    (void)madvise(p, n, MADV_HUGEPAGE);
+#endif
+    return p;
+}
 
 void *mb_tryrealloc(void *p, size_t n) { return alloc.xrealloc(p, n ? n : 1); }
 

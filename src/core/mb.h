@@ -71,6 +71,10 @@ void *mb_trymalloc(size_t n);
 void *mb_trycalloc(size_t count, size_t size);
 void *mb_tryrealloc(void *p, size_t n);
 void mb_free(void *p);
+/* For large blocks (whole datasets): with libc's allocator, blocks of 4 MiB
+** and more are aligned to 2 MiB and offered transparent huge pages, which
+** saves most of the page faults of filling fresh memory. Freed by mb_free. */
+void *mb_trymalloc_big(size_t n);
 
 /* Replace the allocator (all three or none; NULL restores libc). Tests use
 ** it to fail allocation N. Not thread-safe: set it before starting work. */
