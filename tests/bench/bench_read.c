@@ -2,7 +2,9 @@
 ** bench_read.c: time moonbench's HDF5 read of a whole dataset into memory
 ** the way the peer script times h5py (peers.py t_h5_read_h5py): a first
 ** read after dropping the file from the page cache, then the median of 5
-** warm reads. Prints one JSON line. Usage: bench_read FILE[:/OBJECT]
+** warm reads. Prints one JSON line. Usage: bench_read FILE SPEC, where
+** FILE is dropped from the page cache and SPEC is what mb_open reads
+** (FILE, or FILE:/OBJECT). "bytes" counts the features only (not the target).
 */
 #define _GNU_SOURCE
 #include <fcntl.h>
