@@ -146,11 +146,16 @@ test check: all
 unit: all
 	@tests/run.sh build
 
-bench: $(BUILD)/moonbench $(BUILD)/libmbcore.a
+# Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
+# each plugin's script; BENCH="run linear" picks some.
+BENCH ?= run linear trees mlp lua
+bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
 	  $(BUILD)/libmbcore.a $(PKG_LIBS)
-	@MB_BUILD=$(BUILD) tests/bench/run.sh
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_fit tests/bench/bench_fit.c \
+	  $(BUILD)/libmbcore.a $(PKG_LIBS)
+	@for s in $(BENCH); do MB_BUILD=$(BUILD) tests/bench/$$s.sh || exit 1; done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -2,7 +2,7 @@
 -- layer adds to a plugin's fit. Times, on the training part (the first 80%
 -- of rows, as the peers split), model:fit(frame) from Lua, which includes
 -- turning the frame into the plugin's dataset, and a standardize + model
--- pipeline's fit and predict. Prints one JSON line; tests/bench/run.sh
+-- pipeline's fit and predict. Prints one JSON line; tests/bench/lua.sh
 -- compares the fit with bench_fit's plugin-only fit time.
 local mb = require "moonbench"
 local path, name = arg[1], arg[2] or "linear"
