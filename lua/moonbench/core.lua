@@ -181,6 +181,13 @@ end
 
 function pipeline_mt:fit(frame, opts)
   if not frame:target() then error("pipeline:fit: the frame has no target column (frame:set_target(name))", 2) end
+  if opts and type(opts.weights) == "string" then
+    -- the weights column is no feature: set it apart before the transforms
+    local w = frame:col(opts.weights)
+    local o = {}
+    for k, v in pairs(opts) do o[k] = v end
+    o.weights, opts, frame = w, o, frame:drop(opts.weights)
+  end
   self.inputs = frame:head(0)
   for _, s in ipairs(self.steps) do
     s:fit(frame)

@@ -143,7 +143,7 @@ static void print_score(const char *what, mb_model *m, const mb_dataset *d)
 
 int mb_cmd_fit(int argc, char **argv)
 {
-    const char *data = NULL, *model = NULL, *out = NULL, *target = NULL, *task = NULL;
+    const char *data = NULL, *model = NULL, *out = NULL, *target = NULL, *task = NULL, *weights = NULL;
     const char **settings = mb_calloc((size_t)argc + 1, sizeof *settings);
     size_t nset = 0;
     int threads = 0;
@@ -161,6 +161,8 @@ int mb_cmd_fit(int argc, char **argv)
             target = argv[++i];
         else if (!strcmp(a, "--task") && more)
             task = argv[++i];
+        else if (!strcmp(a, "--weights") && more)
+            weights = argv[++i];
         else if (!strcmp(a, "--threads") && more)
             threads = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more)
@@ -211,7 +213,7 @@ int mb_cmd_fit(int argc, char **argv)
         goto fail;
     if (target && mb_frame_set_target(f, target, &err) != MB_OK)
         goto fail;
-    if (mb_data_from_frame(f, want, &d, &err) != MB_OK)
+    if (mb_data_from_frame_weighted(f, want, weights, &d, &err) != MB_OK)
         goto fail;
     if (mb_model_create(&m, type, owner, &params, &err) != MB_OK)
         goto fail;

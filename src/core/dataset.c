@@ -205,8 +205,59 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
     return MB_OK;
 }
 
+mb_status mb_data_from_frame_weighted(const mb_frame *f, mb_task want, const char *weights, mb_data *out,
+                                      mb_error *err)
+{
+    if (!weights)
+        return mb_data_from_frame(f, want, out, err);
+    const char *src = f->source ? f->source : "data";
+    long j = mb_frame_find(f, weights);
+    if (j < 0)
+        return mb_fail(err, MB_ENOTFOUND, "%s: no column named '%s' for the sample weights", src, weights);
+    if (j == f->target)
+        return mb_fail(err, MB_EARG, "%s: '%s' is the target; it cannot also be the weights", src, weights);
+    const mb_column *c = &f->cols[j];
+    if (c->type != MB_COL_NUM)
+        return mb_fail(err, MB_ETYPE, "%s: the weights column '%s' is categorical; weights are numbers", src, weights);
+    double total = 0;
+    for (size_t i = 0; i < f->nrows; i++) {
+        float w = MB_NUM(c, i);
+        if (!isfinite(w) || w < 0)
+            return mb_fail(err, MB_EARG, "%s: weight %g in row %zu of '%s'; weights must be finite and >= 0", src,
+                           (double)w, i + 1, weights);
+        total += (double)w;
+    }
+    if (!(total > 0))
+        return mb_fail(err, MB_EARG, "%s: every weight in '%s' is 0", src, weights);
+    /* A view of f without the weights column: it shares f's columns and
+    ** owns nothing (no blocks), so it is only read, never freed. */
+    mb_frame view = *f;
+    view.cols = mb_malloc((f->ncols ? f->ncols : 1) * sizeof *view.cols);
+    view.ncols = 0;
+    for (size_t k = 0; k < f->ncols; k++)
+        if ((long)k != j)
+            view.cols[view.ncols++] = f->cols[k];
+    view.target = f->target > j ? f->target - 1 : f->target;
+    view.blocks = NULL;
+    view.nblocks = 0;
+    mb_status rc = mb_data_from_frame(&view, want, out, err);
+    mb_free(view.cols);
+    if (rc != MB_OK)
+        return rc;
+    out->wbuf = mb_trymalloc((f->nrows ? f->nrows : 1) * sizeof *out->wbuf);
+    if (!out->wbuf) {
+        mb_data_free(out);
+        return mb_fail(err, MB_ENOMEM, "%s: no memory for weights", src);
+    }
+    for (size_t i = 0; i < f->nrows; i++)
+        out->wbuf[i] = MB_NUM(c, i);
+    out->ds.w = out->wbuf;
+    return MB_OK;
+}
+
 void mb_data_free(mb_data *d)
 {
+    mb_free(d->wbuf);
     if (d->class_names)
         for (size_t k = 0; d->class_names[k]; k++)
             mb_free(d->class_names[k]);

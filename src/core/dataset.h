@@ -16,6 +16,7 @@ typedef struct mb_data {
     char **class_names;           /* nclasses owned strings (classification) */
     float *xbuf;                  /* owned copy of X, or NULL for a view */
     float *ybuf;                  /* owned labels */
+    float *wbuf;                  /* owned sample weights, or NULL */
 } mb_data;
 
 /* The task to use for a frame's target: `want` when not 0; else the file's
@@ -27,6 +28,11 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
 /* Features only (for prediction): no target needed; if the frame has one,
 ** it is left out. */
 mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, mb_error *err);
+
+/* The same, with sample weights taken from column `weights` (numeric,
+** finite, >= 0, not all 0), which is then not a feature. */
+mb_status mb_data_from_frame_weighted(const mb_frame *f, mb_task want, const char *weights, mb_data *out,
+                                      mb_error *err);
 
 void mb_data_free(mb_data *d);
 

@@ -215,12 +215,15 @@ static void to_data(lua_State *L, mb_frame *f, mb_data *d, const char *what)
     }
 }
 
-/* [-3, +1, e] model:fit(frame[, {valid = frame, threads = n, seed = s, progress = fn}]) */
+/* [-3, +1, e] model:fit(frame[, {valid = frame, threads = n, seed = s, progress = fn,
+** weights = column name or vector}]) */
 static int m_fit(lua_State *L)
 {
     mbl_model *u = mbl_checkmodel(L, 1);
     mb_frame *f = mbl_checkframe(L, 2);
     mb_frame *vf = NULL;
+    const char *wcol = NULL;
+    mbl_vector *wvec = NULL;
     int threads = 0;
     uint64_t seed = 0;
     progress_ud pu = {L, 0, 0, 0};
@@ -231,6 +234,10 @@ static int m_fit(lua_State *L)
             threads = (int)luaL_checkinteger(L, -1);
         if (lua_getfield(L, 3, "seed") != LUA_TNIL)
             seed = (uint64_t)luaL_checkinteger(L, -1);
+        if (lua_getfield(L, 3, "weights") == LUA_TSTRING)
+            wcol = lua_tostring(L, -1);
+        else if (!lua_isnil(L, -1) && !(wvec = luaL_testudata(L, -1, MBL_VECTOR)))
+            return luaL_error(L, "fit: weights must be a column name or a vector");
         if (lua_getfield(L, 3, "progress") == LUA_TFUNCTION)
             pu.fn = lua_gettop(L);
         else
@@ -247,7 +254,20 @@ static int m_fit(lua_State *L)
         threads = 2;
     mb_data d = {0}, vd = {0};
     mb_error err;
-    to_data(L, f, &d, "fit");
+    if (wvec && (wvec->n != f->nrows || wvec->levels))
+        return luaL_error(L, "fit: the weights vector must hold %d numbers", (int)f->nrows);
+    if (wcol) {
+        if (mb_data_from_frame_weighted(f, 0, wcol, &d, &err) != MB_OK)
+            return luaL_error(L, "fit: %s", err.msg);
+    } else {
+        to_data(L, f, &d, "fit");
+    }
+    if (wvec) {
+        d.wbuf = mb_malloc((f->nrows ? f->nrows : 1) * sizeof *d.wbuf);
+        for (size_t i = 0; i < f->nrows; i++)
+            d.wbuf[i] = (float)wvec->v[i];
+        d.ds.w = d.wbuf;
+    }
     if (vf && mb_data_from_frame(vf, d.ds.task, &vd, &err) != MB_OK) {
         mb_data_free(&d);
         return luaL_error(L, "fit (validation frame): %s", err.msg);

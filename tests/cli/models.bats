@@ -147,3 +147,14 @@ TPLUG="$BUILD_DIR/tests/plugins"
     right=$(paste -d, <(tail -n +2 "$BATS_TEST_TMPDIR/p1.csv" | cut -d, -f1) <(tail -n +2 "$DATA/csv/breast_cancer.csv" | awk -F, '{print $NF}') | awk -F, '$1 == $2' | wc -l)
     [ "$right" -ge 540 ]
 }
+
+@test "fit --weights: a weights column is used, not a feature; bad weights are refused" {
+    awk -F, 'NR == 1 {print $0 ",w"; next} {print $0 "," (NR % 3 ? 1 : 2)}' "$DATA/csv/diabetes.csv" > "$BATS_TEST_TMPDIR/dw.csv"
+    run mb fit "$BATS_TEST_TMPDIR/dw.csv" -m linear --target target --weights w -o "$BATS_TEST_TMPDIR/w.h5"
+    assert_success
+    assert_output --partial "on 442 rows x 10 features"
+    awk -F, 'NR == 1 {print $0 ",w"; next} {print $0 "," (NR == 7 ? -1 : 1)}' "$DATA/csv/diabetes.csv" > "$BATS_TEST_TMPDIR/neg.csv"
+    run mb fit "$BATS_TEST_TMPDIR/neg.csv" -m linear --target target --weights w -o "$BATS_TEST_TMPDIR/n.h5"
+    assert_failure 1
+    assert_output --partial "weight -1 in row 6 of 'w'; weights must be finite and >= 0"
+}

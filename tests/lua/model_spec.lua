@@ -214,3 +214,44 @@ describe("models: bad input", function()
     assert.are.equal("binary", mb.model("baseline"):fit(enc:apply(vote)):info().task)
   end)
 end)
+
+describe("sample weights", function()
+  local f = mb.open("datasets/diabetes.h5")
+  local function weighted_frame()
+    local w = {}
+    for i = 1, #f do w[i] = i <= 100 and 2 or 1 end
+    return f:derive("w", mb.vector(w))
+  end
+
+  it("a weight of 2 equals the row twice (column name, pipeline)", function()
+    local idx = {}
+    for i = 1, #f do idx[#idx + 1] = i end
+    for i = 1, 100 do idx[#idx + 1] = i end
+    local a = mb.pipeline{ mb.standardize(), mb.model("linear", { alpha = 0.5 }) }:fit(weighted_frame(), { weights = "w" })
+    local b = mb.pipeline{ mb.standardize(), mb.model("linear", { alpha = 0.5 }) }:fit(f:take(idx))
+    -- the weights column is no feature of the fitted model
+    assert.are.same(f:columns()[1], a:info().features[1])
+    assert.are.equal(#f:columns() - 1, #a:info().features)
+    local pa = a:predict(f)
+    local pb = b:predict(f)
+    -- standardize's statistics are unweighted, so compare the model alone too
+    local m1 = mb.model("linear", { alpha = 0.5 }):fit(weighted_frame(), { weights = "w" })
+    local m2 = mb.model("linear", { alpha = 0.5 }):fit(f:take(idx))
+    local d = 0
+    local p1, p2 = m1:predict(f), m2:predict(f)
+    for i = 1, #f do d = math.max(d, math.abs(p1[i] - p2[i])) end
+    assert.is_true(d < 1e-3)
+    assert.are.equal(#f, #pa)
+    assert.are.equal(#f, #pb)
+  end)
+
+  it("refuses negative weights and unknown columns, naming them", function()
+    local g = f:derive("w", f:col("age") - 100)
+    local ok, e = pcall(function() return mb.model("linear"):fit(g, { weights = "w" }) end)
+    assert.is_false(ok)
+    assert.matches("must be finite and >= 0", tostring(e), 1, true)
+    ok, e = pcall(function() return mb.model("linear"):fit(f, { weights = "nope" }) end)
+    assert.is_false(ok)
+    assert.matches("no column named 'nope' for the sample weights", tostring(e), 1, true)
+  end)
+end)
