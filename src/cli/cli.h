@@ -17,7 +17,7 @@
     X(plugins, mb_cmd_plugins, "list the model plugins, their models and parameters", \
       "plugins")                                                                    \
     X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
-      "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
+      "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
       "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \

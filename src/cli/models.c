@@ -143,7 +143,8 @@ static void print_score(const char *what, mb_model *m, const mb_dataset *d)
 
 int mb_cmd_fit(int argc, char **argv)
 {
-    const char *data = NULL, *model = NULL, *out = NULL, *target = NULL, *task = NULL, *weights = NULL;
+    const char *data = NULL, *model = NULL, *out = NULL, *target = NULL, *task = NULL, *weights = NULL,
+               *valid = NULL;
     const char **settings = mb_calloc((size_t)argc + 1, sizeof *settings);
     size_t nset = 0;
     int threads = 0;
@@ -163,6 +164,8 @@ int mb_cmd_fit(int argc, char **argv)
             task = argv[++i];
         else if (!strcmp(a, "--weights") && more)
             weights = argv[++i];
+        else if (!strcmp(a, "--valid") && more)
+            valid = argv[++i];
         else if (!strcmp(a, "--threads") && more)
             threads = atoi(argv[++i]);
         else if (!strcmp(a, "--seed") && more)
@@ -198,8 +201,8 @@ int mb_cmd_fit(int argc, char **argv)
     }
     mb_error err;
     mb_registry reg;
-    mb_frame *f = NULL;
-    mb_data d = {0};
+    mb_frame *f = NULL, *vf = NULL;
+    mb_data d = {0}, vd = {0};
     mb_model *m = NULL;
     mb_bundle *b = mb_calloc(1, sizeof *b);
     int status = 1;
@@ -215,11 +218,18 @@ int mb_cmd_fit(int argc, char **argv)
         goto fail;
     if (mb_data_from_frame_weighted(f, want, weights, &d, &err) != MB_OK)
         goto fail;
+    if (valid) {
+        /* the validation data: the same target (by name), the task of the training data */
+        if (mb_open(valid, &vf, &err) != MB_OK ||
+            mb_frame_set_target(vf, f->cols[f->target].name, &err) != MB_OK ||
+            mb_data_from_frame_weighted(vf, d.ds.task, weights, &vd, &err) != MB_OK)
+            goto fail;
+    }
     if (mb_model_create(&m, type, owner, &params, &err) != MB_OK)
         goto fail;
     progress_state ps = {now_s(), isatty(2)};
     mb_fit_context ctx = {sizeof ctx, mb_host_services(), threads, seed, show_progress, &ps, NULL};
-    mb_status rc = mb_model_fit(m, &d.ds, NULL, &ctx, &err);
+    mb_status rc = mb_model_fit(m, &d.ds, valid ? &vd.ds : NULL, &ctx, &err);
     if (ps.tty)
         fprintf(stderr, "\r\033[K");
     if (rc != MB_OK)
@@ -237,6 +247,8 @@ int mb_cmd_fit(int argc, char **argv)
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,
            mb_task_name(d.ds.task), d.ds.X.rows, d.ds.X.cols, secs, out);
     print_score("training", m, &d.ds);
+    if (valid)
+        print_score("validation", m, &vd.ds);
     status = 0;
     goto exit;
 fail:
@@ -245,7 +257,9 @@ exit:
     mb_bundle_free(&b);
     mb_model_free(&m);
     mb_data_free(&d);
+    mb_data_free(&vd);
     mb_frame_free(&f);
+    mb_frame_free(&vf);
     mb_registry_close(&reg);
     mb_free(settings);
     return status;

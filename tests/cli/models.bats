@@ -158,3 +158,13 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_failure 1
     assert_output --partial "weight -1 in row 6 of 'w'; weights must be finite and >= 0"
 }
+
+@test "fit --valid: validation data is scored (and given to models that stop early)" {
+    run mb fit "$DATA/nested_example.h5:/train/X" -m linear -p alpha=0.1 --valid "$DATA/nested_example.h5:/test/X" -o "$BATS_TEST_TMPDIR/v.h5"
+    assert_success
+    assert_output --partial "fitted linear (binary) on 426 rows x 30 features"
+    assert_output --regexp "validation: accuracy 0\.9[4-9][0-9]*, log-loss"
+    run mb fit "$DATA/nested_example.h5:/train/X" -m linear --valid "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/v.h5"
+    assert_failure 1
+    assert_output --partial "no column named 'y' to use as target"
+}
