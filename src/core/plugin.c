@@ -279,7 +279,7 @@ static void format_bound(char *buf, size_t n, double v)
     if (isinf(v))
         snprintf(buf, n, "%sinf", v < 0 ? "-" : "");
     else
-        snprintf(buf, n, "%.17g", v);
+        snprintf(buf, n, "%.10g", v);
 }
 
 void mb_param_describe(const mb_param_spec *s, char *buf, size_t n)
@@ -321,7 +321,7 @@ static const char *parse_value(const mb_param_spec *s, const char *text, mb_para
     case MB_PARAM_INT: {
         long long x = strtoll(text, &end, 10);
         if (end == text || *end || errno)
-            return "expected an integer";
+            return "not an integer";
         if ((double)x < s->min || (double)x > s->max)
             return "out of range";
         v->i = x;
@@ -331,7 +331,7 @@ static const char *parse_value(const mb_param_spec *s, const char *text, mb_para
     case MB_PARAM_REAL: {
         double x = strtod(text, &end);
         if (end == text || *end || errno || isnan(x))
-            return "expected a number";
+            return "not a number";
         if (x < s->min || x > s->max)
             return "out of range";
         v->real = x;
@@ -343,7 +343,7 @@ static const char *parse_value(const mb_param_spec *s, const char *text, mb_para
         else if (!strcasecmp(text, "false") || !strcmp(text, "0") || !strcasecmp(text, "no"))
             v->i = 0;
         else
-            return "expected true or false";
+            return "not true or false";
         return NULL;
     case MB_PARAM_CHOICE:
         for (size_t i = 0; s->choices[i]; i++)
@@ -356,11 +356,13 @@ static const char *parse_value(const mb_param_spec *s, const char *text, mb_para
         size_t n = 0;
         int64_t *out = NULL;
         const char *p = text;
+        if (!*p)
+            return "an empty list";
         while (*p) {
             long long x = strtoll(p, &end, 10);
             if (end == p || errno || (*end && *end != ',')) {
                 mb_free(out);
-                return "expected comma-separated integers";
+                return "not a list of integers";
             }
             if ((double)x < s->min || (double)x > s->max) {
                 mb_free(out);
@@ -368,6 +370,10 @@ static const char *parse_value(const mb_param_spec *s, const char *text, mb_para
             }
             out = mb_realloc(out, (n + 1) * sizeof *out);
             out[n++] = x;
+            if (*end == ',' && !end[1]) { /* "1,2," */
+                mb_free(out);
+                return "not a list of integers (trailing comma)";
+            }
             p = *end ? end + 1 : end;
         }
         mb_free(*list);

@@ -61,7 +61,7 @@ describe("models: mb.model", function()
       errmsg(mb.model, "linear", { penalty = "l3" }), 1, true)
     assert.matches("model 'linear': unknown parameter in 'depth=3' (parameters: penalty, alpha",
       errmsg(mb.model, "linear", { depth = 3 }), 1, true)
-    assert.matches("model 'knn': n_neighbors: 'many' is expected an integer",
+    assert.matches("model 'knn': n_neighbors: 'many' is not an integer",
       errmsg(mb.model, "knn", { n_neighbors = "many" }), 1, true)
     assert.matches("model 'knn': n_neighbors: '0' is out of range",
       errmsg(mb.model, "knn", { n_neighbors = 0 }), 1, true)

@@ -634,12 +634,12 @@ static void test_params_refused(void **state)
     const char *type[] = {"n_neighbors=abc"};
     assert_int_equal(mb_params_parse(&p, t, type, 1, &err), MB_EARG);
     CHECK_HAS(err.msg, "n_neighbors: 'abc'");
-    CHECK_HAS(err.msg, "expected an integer");
+    CHECK_HAS(err.msg, "is not an integer");
     CHECK_HAS(err.msg, "integer in [1, 1000]");
 
     const char *frac[] = {"n_neighbors=2.5"};
     assert_int_equal(mb_params_parse(&p, t, frac, 1, &err), MB_EARG);
-    CHECK_HAS(err.msg, "expected an integer");
+    CHECK_HAS(err.msg, "is not an integer");
 
     const char *zero[] = {"n_neighbors=0"};
     assert_int_equal(mb_params_parse(&p, t, zero, 1, &err), MB_EARG);
@@ -656,7 +656,7 @@ static void test_params_refused(void **state)
 
     const char *boolean[] = {"standardize=maybe"};
     assert_int_equal(mb_params_parse(&p, t, boolean, 1, &err), MB_EARG);
-    CHECK_HAS(err.msg, "expected true or false");
+    CHECK_HAS(err.msg, "is not true or false");
     mb_registry_close(&r);
 }
 
@@ -695,16 +695,22 @@ static void test_params_ints_real(void **state)
 
     const char *bad_list[] = {"hidden=256,x"};
     assert_int_equal(mb_params_parse(&p, &type, bad_list, 1, &err), MB_EARG);
-    CHECK_HAS(err.msg, "expected comma-separated integers");
+    CHECK_HAS(err.msg, "is not a list of integers");
     const char *spaces[] = {"hidden=256;128"};
     assert_int_equal(mb_params_parse(&p, &type, spaces, 1, &err), MB_EARG);
+    const char *empty[] = {"hidden="};
+    assert_int_equal(mb_params_parse(&p, &type, empty, 1, &err), MB_EARG);
+    CHECK_HAS(err.msg, "is an empty list");
+    const char *trailing[] = {"hidden=256,128,"};
+    assert_int_equal(mb_params_parse(&p, &type, trailing, 1, &err), MB_EARG);
+    CHECK_HAS(err.msg, "trailing comma");
     const char *range[] = {"hidden=256,0"};
     assert_int_equal(mb_params_parse(&p, &type, range, 1, &err), MB_EARG);
     CHECK_HAS(err.msg, "out of range");
     CHECK_HAS(err.msg, "integers in [1, 4096], comma-separated");
     const char *nan[] = {"alpha=nan"};
     assert_int_equal(mb_params_parse(&p, &type, nan, 1, &err), MB_EARG);
-    CHECK_HAS(err.msg, "expected a number");
+    CHECK_HAS(err.msg, "is not a number");
     const char *neg[] = {"alpha=-1"};
     assert_int_equal(mb_params_parse(&p, &type, neg, 1, &err), MB_EARG);
     CHECK_HAS(err.msg, "real in [0, inf]");
