@@ -55,6 +55,8 @@ static int good_name(const char *s)
     return 1;
 }
 
+static const char *parse_value(const mb_param_spec *s, const char *text, mb_param_value *v, int64_t **list);
+
 static const char *check_model(const mb_model_type *t)
 {
     if (!t)
@@ -74,6 +76,13 @@ static const char *check_model(const mb_model_type *t)
         if (!s->name || !s->def || s->type < MB_PARAM_INT || s->type > MB_PARAM_INTS ||
             (s->type == MB_PARAM_CHOICE && (!s->choices || !s->choices[0])))
             return "a malformed parameter entry";
+        /* a default the host would refuse makes the model unusable: refuse it now */
+        mb_param_value v;
+        int64_t *list = NULL;
+        const char *why = parse_value(s, s->def, &v, &list);
+        mb_free(list);
+        if (why)
+            return "a parameter whose default is not valid for its own type and range";
     }
     return NULL;
 }
@@ -94,6 +103,12 @@ static const mb_model_type *find_model(const mb_registry *r, const char *name,
 mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err)
 {
     mb_status rc = MB_OK;
+    /* "knn.so" means the file here, not a search of the library path */
+    char local[4096];
+    if (!strchr(path, '/')) {
+        snprintf(local, sizeof local, "./%s", path);
+        path = local;
+    }
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

@@ -9,7 +9,6 @@
 **   nan_predict   classification only; fit succeeds; predict and
 **                 predict_proba write NaN
 **   no_proba      classification model without predict_proba
-**   bad_default   a parameter whose default is not a valid value
 */
 #include <math.h>
 #include <stddef.h>
@@ -121,9 +120,6 @@ static int nan_proba(void *model, const mb_matrix *X, float *out, char *err)
     return MB_PLUGIN_OK;
 }
 
-static const mb_param_spec bad_params[] = {
-    {.name = "depth", .type = MB_PARAM_INT, .help = "a depth", .def = "abc", .min = 1, .max = 10},
-};
 
 /* {====== the table ======} */
 
@@ -152,10 +148,9 @@ MODEL(fails_create, "fails_create", ALL, failing_create, ok_fit, zero_predict, N
 MODEL(cancels, "cancels", ALL, ok_create, cancel_fit, zero_predict, NULL, NULL, 0);
 MODEL(nan_out, "nan_predict", CLF, ok_create, ok_fit, nan_predict, nan_proba, NULL, 0);
 MODEL(no_proba, "no_proba", CLF, ok_create, ok_fit, zero_predict, NULL, NULL, 0);
-MODEL(bad_default, "bad_default", ALL, ok_create, ok_fit, zero_predict, NULL, bad_params, 1);
 
-static const mb_model_type *const models[] = {&fails_fit,    &silent_fail, &long_msg, &fails_create,
-                                              &cancels,      &nan_out,     &no_proba, &bad_default};
+static const mb_model_type *const models[] = {&fails_fit, &silent_fail, &long_msg, &fails_create,
+                                              &cancels,   &nan_out,     &no_proba};
 
 static const mb_plugin plugin = {
     .abi = MB_PLUGIN_ABI,

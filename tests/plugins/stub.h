@@ -65,6 +65,22 @@ static void stub_destroy(void *model) { (void)model; }
         .destroy = stub_destroy,                                                 \
     }
 #define STUB_MODEL(var, mname) STUB_MODEL_WITH(var, mname, stub_predict)
+/* A stub model with a parameter table. */
+#define STUB_MODEL_PARAMS(var, mname, params_)                                   \
+    static const mb_model_type var = {                                           \
+        .struct_size = sizeof(mb_model_type),                                    \
+        .name = mname,                                                           \
+        .summary = "a test model",                                               \
+        .tasks = MB_TASK_REGRESSION | MB_TASK_BINARY | MB_TASK_MULTICLASS,       \
+        .params = params_,                                                       \
+        .nparams = sizeof params_ / sizeof params_[0],                           \
+        .create = stub_create,                                                   \
+        .fit = stub_fit,                                                         \
+        .predict = stub_predict,                                                 \
+        .save = stub_save,                                                       \
+        .load = stub_load,                                                       \
+        .destroy = stub_destroy,                                                 \
+    }
 
 #define STUB_PLUGIN(abi_, pname, ...)                                            \
     static const mb_model_type *const models[] = {__VA_ARGS__};                  \
