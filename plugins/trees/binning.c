@@ -197,24 +197,9 @@ void mbt_bins_free(mbt_bins *b, const mb_host *h)
 
 /* {====== binning data ======} */
 
-static inline uint8_t bin_of(const float *e, int nb, float x)
-{
-    if (isnan(x))
-        return (uint8_t)nb;
-    const float *base = e;
-    int len = nb;
-    while (len > 1) {
-        int half = len / 2;
-        /* arithmetic, not ?:, so the compiler cannot turn it into a branch */
-        base += (size_t)(base[half - 1] < x) * (size_t)half;
-        len -= half;
-    }
-    return (uint8_t)((base - e) + (*base < x));
-}
-
 uint8_t mbt_bin_of(const mbt_bins *b, size_t f, float x)
 {
-    return bin_of(b->edges + b->offset[f], b->offset[f + 1] - b->offset[f], x);
+    return mbt_bin_search(b->edges + b->offset[f], b->offset[f + 1] - b->offset[f], x);
 }
 
 typedef struct bin_job {
@@ -240,7 +225,7 @@ static void bin_task(void *arg, int tid, int nt)
         for (size_t r = r0; r < r1; r++) {
             const float *x = X + r * ld;
             for (size_t f = f0; f < f1; f++)
-                row[f - f0] = bin_of(edges + off[f], nbs[f], x[f]);
+                row[f - f0] = mbt_bin_search(edges + off[f], nbs[f], x[f]);
             if (rb)
                 memcpy(rb + r * F + f0, row, f1 - f0);
             if (cb)

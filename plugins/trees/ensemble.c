@@ -238,6 +238,15 @@ static void predict_rows(const mbt_model *m, const mb_matrix *X, size_t r0, size
         const float *xb = X->x + b0 * ld;
         for (size_t i = 0; i < nb * K; i++)
             a[i] = 0.0;
+        /* blocks without NaN (the usual case) skip the default directions */
+        int has_nan = 0;
+        for (size_t i = 0; i < nb; i++) {
+            const float *x = xb + i * ld;
+            int any = 0;
+            for (size_t f = 0; f < X->cols; f++)
+                any |= x[f] != x[f];
+            has_nan |= any;
+        }
         for (size_t t = 0; t < e->ntrees; t++) {
             const ptree *pt = &pr->trees[t];
             size_t ok = (size_t)pt->out;
@@ -264,7 +273,15 @@ static void predict_rows(const mbt_model *m, const mb_matrix *X, size_t r0, size
             int D = pt->depth;
             for (size_t i = 0; i < nb; i++)
                 pos[i] = 0;
-            for (int d = 0; d < D; d++) {
+            for (int d = 0; d < (has_nan ? 0 : D); d++) {
+                const float *x = xb;
+                for (size_t i = 0; i < nb; i++, x += ld) {
+                    pnode nd = nodes[pos[i]];
+                    float v = x[nd.feat & (NAN_LEFT - 1)];
+                    pos[i] = 2 * pos[i] + 1 + (uint32_t)(v > nd.thr);
+                }
+            }
+            for (int d = 0; d < (has_nan ? D : 0); d++) {
                 for (size_t i = 0; i < nb; i++) {
                     pnode nd = nodes[pos[i]];
                     float v = xb[i * ld + (size_t)(nd.feat & (NAN_LEFT - 1))];

@@ -9,12 +9,24 @@
 **   each leaf owns a contiguous range of it, and a split partitions the
 **   range stably (so rows stay in increasing order, which keeps memory
 **   access forward-moving).
-** - A leaf's histogram holds (sum g, sum h) per bin of every feature. Only
+** - Quantised gradients (as LightGBM's quantised training): before a tree,
+**   every row's pair is scaled so the largest |g| is Qg and the largest h
+**   is Qh, rounded stochastically (unbiased; the random bits are a hash of
+**   the row, the tree and the seed), and packed into one int64,
+**   g * 2^32 + h. Qg and Qh are as large as the row count allows without
+**   overflow of either half in a sum over all rows (about 2,700 and 5,400
+**   for 800k rows, 2^20 for small data). A histogram slot is one int64 and
+**   a row adds to it with one integer add; sums, subtraction and the
+**   reduction over threads are exact, so the thread count and the
+**   row-/column-wise choice never change a histogram. Unweighted squared
+**   error has h = 1, which is represented exactly.
+** - A leaf's histogram holds the packed sums per bin of every feature. Only
 **   the smaller child's histogram is built from rows; the larger one is the
 **   parent's minus the smaller (histogram subtraction), in place.
-** - Histograms are built row-parallel: each thread sums a fixed slice of
-**   the rows into its own histogram and they are added in thread order, so
-**   a given seed and thread count always give the same model.
+** - Histograms are built row-parallel (each thread sums a slice of the
+**   rows into its own histogram, then slot ranges are reduced in parallel)
+**   for sparse nodes, and column-parallel (features split between
+**   threads) for dense ones.
 ** - Growth is depth-wise (all leaves of a level, up to max_depth) or
 **   leaf-wise (the best leaf first, up to max_leaves; max_depth 0 =
 **   unlimited). Split gain = score(L) + score(R) - score(parent) with
@@ -22,6 +34,8 @@
 **   rows try both sides and the better one becomes the default direction.
 **   min_samples_leaf is checked on counts estimated from hessians, as
 **   LightGBM does (exact for unweighted squared error).
+** - A split whose children are at max_depth is not partitioned: the score
+**   update sends each of its rows to a side on the split's column.
 ** - Scores of the tree's rows are updated from the leaf ranges, not by
 **   walking the tree; rows left out (subsampling, the validation part) are
 **   walked on their bins.
@@ -33,25 +47,30 @@
 
 #include "trees.h"
 
-typedef struct ghsum {
-    double g, h;
-} ghsum;
+typedef int64_t hbin;             /* packed quantised sums: g * 2^32 + h (h >= 0) */
+
+/* Histogram slots: feature f's bin b is slot f * HSTRIDE + b (fixed, so
+** the slots of neighbouring features are constant offsets apart). */
+#define HSTRIDE 256
 
 typedef struct split {
     double gain;
     int32_t feature, bin;
     int default_left;
-    double gl, hl;                /* left side sums, NaN rows included when default_left */
+    hbin ql;                      /* left side sums, NaN rows included when default_left */
 } split;
 
 typedef struct leaf {
     uint32_t start, count;
-    double g, h;
+    hbin q;                       /* packed sums of the leaf's rows */
+    double g, h;                  /* the same, dequantised */
     int depth;
     int32_t node;
-    ghsum *hist;
+    hbin *hist;
     split best;
     int split_done;
+    int deferred;                 /* split, but rows not partitioned (children are final) */
+    int32_t child[2];             /* leaf indices of the children (deferred splits) */
 } leaf;
 
 typedef struct gb {
@@ -65,170 +84,233 @@ typedef struct gb {
     size_t n, F;
     uint32_t nslots;
     const float *gh;              /* the current output's pairs, n x 2 */
+    hbin *q;                      /* quantised pairs of the tree's rows (by row) */
+    hbin *qb;                     /* the node's pairs gathered in index order (column-wise builds) */
+    double ig, ih;                /* dequantisation: g = gq * ig, h = hq * ih */
+    double qg, qh;                /* quantisation levels */
+    uint64_t salt;                /* random bits of this tree's rounding */
     uint32_t *idx, *tmp;
-    ghsum **thist;                /* nt scratch histograms (index 0 unused) */
-    ghsum **pool_h;               /* free histograms */
+    hbin **thist;                 /* nt scratch histograms (index 0 unused) */
+    hbin **pool_h;                /* free histograms */
     size_t npool, cap_pool;
-    ghsum **all_h;                /* every histogram allocated, for freeing */
+    hbin **all_h;                 /* every histogram allocated, for freeing */
     size_t nall, cap_all;
     uint8_t *fmask;
     leaf *leaves;
     size_t nleaves, cap_leaves;
+    int defer_ok;                 /* leaves need no row ranges (not the absolute loss) */
     double lr, l1, l2;
 } gb;
 
+static inline int64_t q_h(hbin p) { return (int64_t)(uint32_t)p; }
+static inline int64_t q_g(hbin p) { return (p - q_h(p)) / ((int64_t)1 << 32); }
+static inline hbin q_pack(int64_t gq, int64_t hq) { return gq * ((int64_t)1 << 32) + hq; }
+
 /* {====== histograms ======} */
 
-static ghsum *hist_get(gb *g)
+static hbin *hist_get(gb *g)
 {
     if (g->npool)
         return g->pool_h[--g->npool];
     if (g->nall == g->cap_all) {
         size_t c = g->cap_all ? g->cap_all * 2 : 64;
-        ghsum **na = mbt_realloc(g->host, g->all_h, c * sizeof *na);
+        hbin **na = mbt_realloc(g->host, g->all_h, c * sizeof *na);
         if (!na)
             return NULL;
         g->all_h = na;
-        ghsum **np = mbt_realloc(g->host, g->pool_h, c * sizeof *np);
+        hbin **np = mbt_realloc(g->host, g->pool_h, c * sizeof *np);
         if (!np)
             return NULL;
         g->pool_h = np;
         g->cap_all = g->cap_pool = c;
     }
-    ghsum *h = mbt_alloc(g->host, g->nslots * sizeof *h);
+    hbin *h = mbt_alloc(g->host, g->nslots * sizeof *h);
     if (h)
         g->all_h[g->nall++] = h;
     return h;
 }
 
-static void hist_put(gb *g, ghsum *h)
+static void hist_put(gb *g, hbin *h)
 {
     if (h)
         g->pool_h[g->npool++] = h;
 }
 
-static void hist_rows(const gb *g, ghsum *H, const uint32_t *ids, size_t cnt)
+static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
 {
     const uint8_t *rb = g->d->rowbins;
-    const uint32_t *hoff = g->d->hoff;
-    const float *gh = g->gh;
+    const hbin *q = g->q;
     size_t F = g->F;
     memset(H, 0, g->nslots * sizeof *H);
     for (size_t i = 0; i < cnt; i++) {
         uint32_t r = ids[i];
         if (i + 16 < cnt) {
             __builtin_prefetch(rb + (size_t)ids[i + 16] * F);
-            __builtin_prefetch(gh + 2 * (size_t)ids[i + 16]);
+            __builtin_prefetch(q + ids[i + 16]);
         }
-        double gg = (double)gh[2 * (size_t)r], hh = (double)gh[2 * (size_t)r + 1];
+        hbin v = q[r];
         const uint8_t *b = rb + (size_t)r * F;
+        hbin *Hf = H;
         size_t f = 0;
-        for (; f + 4 <= F; f += 4) {
-            ghsum *s0 = H + hoff[f] + b[f], *s1 = H + hoff[f + 1] + b[f + 1];
-            ghsum *s2 = H + hoff[f + 2] + b[f + 2], *s3 = H + hoff[f + 3] + b[f + 3];
-            s0->g += gg;
-            s0->h += hh;
-            s1->g += gg;
-            s1->h += hh;
-            s2->g += gg;
-            s2->h += hh;
-            s3->g += gg;
-            s3->h += hh;
+        for (; f + 4 <= F; f += 4, Hf += 4 * HSTRIDE) {
+            Hf[b[f]] += v;
+            Hf[HSTRIDE + b[f + 1]] += v;
+            Hf[2 * HSTRIDE + b[f + 2]] += v;
+            Hf[3 * HSTRIDE + b[f + 3]] += v;
         }
-        for (; f < F; f++) {
-            ghsum *s = H + hoff[f] + b[f];
-            s->g += gg;
-            s->h += hh;
-        }
+        for (; f < F; f++, Hf += HSTRIDE)
+            Hf[b[f]] += v;
     }
 }
 
-/* Column-wise over features [f0, f1): rows go in blocks whose gradient
-** pairs are gathered once, then each feature's histogram (a few KB, in L1)
-** takes the whole block. Good for dense nodes, whose column bytes are
+/* Column-wise over features [f0, f1) of the rows ids[0..cnt), whose pairs
+** are qb[0..cnt): eight features at a time, so a row's index and pair are
+** loaded once for eight adds. Good for dense nodes, whose column bytes are
 ** read nearly sequentially. */
-#define COL_BLOCK 1024
+#define COLS_GROUP(IDX)                                                                            \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+        H0[2 * HSTRIDE + c2[r_]] += v;                                                             \
+        H0[3 * HSTRIDE + c3[r_]] += v;                                                             \
+        H0[4 * HSTRIDE + c4[r_]] += v;                                                             \
+        H0[5 * HSTRIDE + c5[r_]] += v;                                                             \
+        H0[6 * HSTRIDE + c6[r_]] += v;                                                             \
+        H0[7 * HSTRIDE + c7[r_]] += v;                                                             \
+    }
 
-static void hist_cols(const gb *g, ghsum *H, const uint32_t *ids, size_t cnt, size_t f0, size_t f1)
+#define COLS_GROUP4(IDX)                                                                           \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+        H0[2 * HSTRIDE + c2[r_]] += v;                                                             \
+        H0[3 * HSTRIDE + c3[r_]] += v;                                                             \
+    }
+
+static void hist_cols(const gb *g, hbin *H, const uint32_t *ids, const hbin *qb, size_t cnt, size_t f0,
+                      size_t f1)
 {
-    const uint32_t *hoff = g->d->hoff;
-    const float *gh = g->gh;
-    ghsum ghb[COL_BLOCK];         /* the block's pairs, widened once */
-    memset(H + hoff[f0], 0, (hoff[f1] - hoff[f0]) * sizeof *H);
-    for (size_t i0 = 0; i0 < cnt; i0 += COL_BLOCK) {
-        size_t m = cnt - i0 < COL_BLOCK ? cnt - i0 : COL_BLOCK;
-        const uint32_t *rb = ids + i0;
-        for (size_t i = 0; i < m; i++) {
-            ghb[i].g = (double)gh[2 * (size_t)rb[i]];
-            ghb[i].h = (double)gh[2 * (size_t)rb[i] + 1];
+    const uint8_t *colbins = g->d->colbins;
+    size_t n = g->n;
+    int contiguous = cnt > 0 && ids[cnt - 1] - ids[0] == cnt - 1;
+    memset(H + f0 * HSTRIDE, 0, (f1 - f0) * HSTRIDE * sizeof *H);
+    size_t f = f0;
+    for (; f + 8 <= f1; f += 8) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+        const uint8_t *c4 = c3 + n, *c5 = c4 + n, *c6 = c5 + n, *c7 = c6 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            c2 += o;
+            c3 += o;
+            c4 += o;
+            c5 += o;
+            c6 += o;
+            c7 += o;
+            COLS_GROUP(i)
+        } else {
+            COLS_GROUP(ids[i])
         }
-        int contiguous = rb[m - 1] - rb[0] == m - 1;
-        for (size_t f = f0; f < f1; f++) {
-            const uint8_t *col = g->d->colbins + f * g->n;
-            ghsum *Hf = H + hoff[f];
-            if (contiguous) {
-                const uint8_t *c = col + rb[0];
-                for (size_t i = 0; i < m; i++) {
-                    ghsum *s = Hf + c[i];
-                    s->g += ghb[i].g;
-                    s->h += ghb[i].h;
-                }
-            } else {
-                for (size_t i = 0; i < m; i++) {
-                    ghsum *s = Hf + col[rb[i]];
-                    s->g += ghb[i].g;
-                    s->h += ghb[i].h;
-                }
-            }
+    }
+    for (; f + 4 <= f1; f += 4) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            c2 += o;
+            c3 += o;
+            COLS_GROUP4(i)
+        } else {
+            COLS_GROUP4(ids[i])
         }
+    }
+    for (; f < f1; f++) {
+        const uint8_t *col = colbins + f * n;
+        hbin *Hf = H + f * HSTRIDE;
+        for (size_t i = 0; i < cnt; i++)
+            Hf[col[ids[i]]] += qb[i];
     }
 }
 
+/* Build the histogram out of idx[start..start+count); when parent is
+** given, subtract out from it afterwards (parent becomes the sibling). */
 typedef struct hist_job {
     gb *g;
     uint32_t start, count;
-    ghsum *out;
-    int colwise;
+    hbin *out, *parent;
+    int colwise, phase;
 } hist_job;
 
 static void hist_task(void *arg, int tid, int nt)
 {
     hist_job *j = arg;
-    if (j->colwise) {
-        /* features split between threads: no reduction needed */
-        size_t F = j->g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
-        if (f1 > f0)
-            hist_cols(j->g, j->out, j->g->idx + j->start, j->count, f0, f1);
+    gb *g = j->g;
+    const uint32_t *ids = g->idx + j->start;
+    size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
+    if (j->colwise && j->phase == 0) {
+        /* gather the pairs in index order, rows split between threads */
+        for (size_t i = c0; i < c1; i++)
+            g->qb[i] = g->q[ids[i]];
         return;
     }
-    size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
-    ghsum *H = tid == 0 ? j->out : j->g->thist[tid];
-    hist_rows(j->g, H, j->g->idx + j->start + c0, c1 - c0);
+    if (j->colwise) {
+        /* features split between threads: no reduction needed */
+        size_t F = g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
+        if (f1 > f0) {
+            hist_cols(g, j->out, ids, g->qb, j->count, f0, f1);
+            if (j->parent)
+                for (size_t s = f0 * HSTRIDE; s < f1 * HSTRIDE; s++)
+                    j->parent[s] -= j->out[s];
+        }
+        return;
+    }
+    if (j->phase == 0) {
+        hist_rows(g, tid == 0 ? j->out : g->thist[tid], ids + c0, c1 - c0);
+        return;
+    }
+    /* reduce the threads' histograms over a slice of the slots */
+    size_t s0 = (size_t)g->nslots * (size_t)tid / (size_t)nt, s1 = (size_t)g->nslots * (size_t)(tid + 1) / (size_t)nt;
+    for (int t = 1; t < nt; t++) {
+        const hbin *src = g->thist[t];
+        for (size_t s = s0; s < s1; s++)
+            j->out[s] += src[s];
+    }
+    if (j->parent)
+        for (size_t s = s0; s < s1; s++)
+            j->parent[s] -= j->out[s];
 }
 
-static void build_hist(gb *g, ghsum *out, uint32_t start, uint32_t count)
+static void build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)
 {
     /* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
     ** where a row's bins share one cache line */
     int colwise = (size_t)count * 16 >= g->n;
     if (g->nt == 1 || count < 4096) {
-        if (colwise)
-            hist_cols(g, out, g->idx + start, count, 0, g->F);
-        else
+        if (colwise) {
+            const uint32_t *ids = g->idx + start;
+            for (uint32_t i = 0; i < count; i++)
+                g->qb[i] = g->q[ids[i]];
+            hist_cols(g, out, ids, g->qb, count, 0, g->F);
+        } else {
             hist_rows(g, out, g->idx + start, count);
-        return;
-    }
-    hist_job j = {g, start, count, out, colwise};
-    mbt_pool_run(g->pool, hist_task, &j);
-    if (colwise)
-        return;
-    for (int t = 1; t < g->nt; t++) {
-        const ghsum *src = g->thist[t];
-        for (uint32_t s = 0; s < g->nslots; s++) {
-            out[s].g += src[s].g;
-            out[s].h += src[s].h;
         }
+        if (parent)
+            for (uint32_t s = 0; s < g->nslots; s++)
+                parent[s] -= out[s];
+        return;
     }
+    hist_job j = {g, start, count, out, parent, colwise, 0};
+    mbt_pool_run(g->pool, hist_task, &j);
+    j.phase = 1;
+    mbt_pool_run(g->pool, hist_task, &j);
 }
 
 /* {====== split finding ======} */
@@ -248,6 +330,13 @@ static double leaf_score(const gb *g, double G, double H)
     return t * t / (H + g->l2);
 }
 
+static void leaf_set_sums(const gb *g, leaf *L, hbin q)
+{
+    L->q = q;
+    L->g = (double)q_g(q) * g->ig;
+    L->h = (double)q_h(q) * g->ih;
+}
+
 static void find_split(const gb *g, leaf *L)
 {
     const mbt_params *p = g->p;
@@ -257,7 +346,7 @@ static void find_split(const gb *g, leaf *L)
         return;
     if (L->count < 2 * (uint64_t)p->min_samples_leaf || L->h < 2.0 * p->min_child_weight)
         return;
-    double G = L->g, Hs = L->h, parent = leaf_score(g, G, Hs);
+    double G = L->g, Hs = L->h, parent = leaf_score(g, G, Hs), ig = g->ig, ih = g->ih;
     double cnt_factor = Hs > 0 ? (double)L->count / Hs : 0.0;
     double min_cnt = (double)p->min_samples_leaf - 0.5, mcw = p->min_child_weight;
     double best = p->min_split_gain > 1e-12 ? p->min_split_gain : 1e-12;
@@ -266,16 +355,16 @@ static void find_split(const gb *g, leaf *L)
         if (!g->fmask[f])
             continue;
         int nb = g->d->nb[f];
-        const ghsum *H = L->hist + g->d->hoff[f];
-        double gn = H[nb].g, hn = H[nb].h;
-        int has_nan = hn > 0.0;
-        double GL = 0.0, HL = 0.0;
+        const hbin *H = L->hist + f * HSTRIDE;
+        hbin qn = H[nb];
+        int has_nan = q_h(qn) > 0 || q_g(qn) != 0;
+        hbin ql = 0;
         for (int b = 0; b < nb; b++) {
-            GL += H[b].g;
-            HL += H[b].h;
+            ql += H[b];
             if (b == nb - 1 && !has_nan)
                 break;
             /* NaN rows go right */
+            double GL = (double)q_g(ql) * ig, HL = (double)q_h(ql) * ih;
             double GR = G - GL, HR = Hs - HL;
             if (HL >= mcw && HR >= mcw && HL * cnt_factor >= min_cnt && HR * cnt_factor >= min_cnt) {
                 double gain = leaf_score(g, GL, HL) + leaf_score(g, GR, HR) - parent;
@@ -286,12 +375,12 @@ static void find_split(const gb *g, leaf *L)
                     bs.bin = b;
                     /* without NaN rows here, send future NaNs to the heavier side */
                     bs.default_left = !has_nan && HL > HR;
-                    bs.gl = GL;
-                    bs.hl = HL;
+                    bs.ql = ql;
                 }
             }
             if (has_nan && b < nb - 1) {
-                double GL2 = GL + gn, HL2 = HL + hn, GR2 = G - GL2, HR2 = Hs - HL2;
+                hbin ql2 = ql + qn;
+                double GL2 = (double)q_g(ql2) * ig, HL2 = (double)q_h(ql2) * ih, GR2 = G - GL2, HR2 = Hs - HL2;
                 if (HL2 >= mcw && HR2 >= mcw && HL2 * cnt_factor >= min_cnt && HR2 * cnt_factor >= min_cnt) {
                     double gain = leaf_score(g, GL2, HL2) + leaf_score(g, GR2, HR2) - parent;
                     if (gain > best) {
@@ -300,8 +389,7 @@ static void find_split(const gb *g, leaf *L)
                         bs.feature = (int32_t)f;
                         bs.bin = b;
                         bs.default_left = 1;
-                        bs.gl = GL2;
-                        bs.hl = HL2;
+                        bs.ql = ql2;
                     }
                 }
             }
@@ -312,6 +400,10 @@ static void find_split(const gb *g, leaf *L)
 
 /* {====== partitioning ======} */
 
+/* Two passes, no counting: each thread splits its slice of the range into
+** tmp (left rows forward from the slice start, right rows backward from
+** its end), then copies both parts to their final places in idx (the right
+** part reversed back, so the order stays stable). */
 typedef struct part_job {
     gb *g;
     uint32_t start, count;
@@ -327,25 +419,34 @@ static void part_task(void *arg, int tid, int nt)
     size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
     uint32_t *idx = j->g->idx + j->start, *tmp = j->g->tmp + j->start;
     if (j->phase == 0) {
-        uint32_t c = 0;
-        for (size_t i = c0; i < c1; i++)
-            c += j->lut[j->col[idx[i]]];
-        j->nleft[tid] = c;
-    } else if (j->phase == 1) {
-        size_t lp = 0, rp;
-        for (int t = 0; t < tid; t++)
-            lp += j->nleft[t];
-        rp = j->total_left + (c0 - lp);
+        size_t lp = c0, rp = c1;
+        const uint8_t *col = j->col, *lut = j->lut;
         for (size_t i = c0; i < c1; i++) {
             uint32_t r = idx[i];
-            if (j->lut[j->col[r]])
+            if (i + 32 < c1)
+                __builtin_prefetch(col + idx[i + 32]);
+            if (lut[col[r]])
                 tmp[lp++] = r;
             else
-                tmp[rp++] = r;
+                tmp[--rp] = r;
         }
-    } else {
-        memcpy(idx + c0, tmp + c0, (c1 - c0) * sizeof *idx);
+        j->nleft[tid] = (uint32_t)(lp - c0);
+        return;
     }
+    size_t lp = 0;
+    for (int t = 0; t < tid; t++)
+        lp += j->nleft[t];
+    size_t nl = j->nleft[tid], rp = j->total_left + (c0 - lp);
+    memcpy(idx + lp, tmp + c0, nl * sizeof *idx);
+    for (size_t i = c1; i > c0 + nl; i--)
+        idx[rp++] = tmp[i - 1];
+}
+
+static void split_lut(const gb *g, const leaf *L, uint8_t lut[256])
+{
+    int nb = g->d->nb[L->best.feature];
+    for (int b = 0; b < 256; b++)
+        lut[b] = (uint8_t)(b <= L->best.bin || (b == nb && L->best.default_left));
 }
 
 /* Partition leaf L's rows by its best split; returns the left count. */
@@ -355,10 +456,8 @@ static uint32_t partition(gb *g, const leaf *L)
     j.g = g;
     j.start = L->start;
     j.count = L->count;
-    int f = L->best.feature, nb = g->d->nb[f];
-    j.col = g->d->colbins + (size_t)f * g->n;
-    for (int b = 0; b < 256; b++)
-        j.lut[b] = (uint8_t)(b <= L->best.bin || (b == nb && L->best.default_left));
+    j.col = g->d->colbins + (size_t)L->best.feature * g->n;
+    split_lut(g, L, j.lut);
     if (g->nt == 1 || L->count < 32768) {
         uint32_t *idx = g->idx + L->start, *tmp = g->tmp;
         uint32_t nl = 0, nr = 0;
@@ -378,8 +477,6 @@ static uint32_t partition(gb *g, const leaf *L)
     for (int t = 0; t < g->nt; t++)
         j.total_left += j.nleft[t];
     j.phase = 1;
-    mbt_pool_run(g->pool, part_task, &j);
-    j.phase = 2;
     mbt_pool_run(g->pool, part_task, &j);
     return j.total_left;
 }
@@ -413,12 +510,18 @@ static int may_split(const gb *g, const leaf *L)
 static int split_leaf(gb *g, size_t li)
 {
     leaf *L = &g->leaves[li];
-    uint32_t nl = partition(g, L);
-    if (nl == 0 || nl == L->count) {
-        /* the estimated counts disagreed with the rows (zero weights): keep the leaf */
-        L->best.feature = -1;
-        L->best.gain = -INFINITY;
-        return MB_PLUGIN_OK;
+    const mbt_params *p = g->p;
+    /* children at max_depth are final: their rows need no partition */
+    int defer = g->defer_ok && p->max_depth > 0 && L->depth + 1 >= p->max_depth;
+    uint32_t nl = 0;
+    if (!defer) {
+        nl = partition(g, L);
+        if (nl == 0 || nl == L->count) {
+            /* the estimated counts disagreed with the rows (zero weights): keep the leaf */
+            L->best.feature = -1;
+            L->best.gain = -INFINITY;
+            return MB_PLUGIN_OK;
+        }
     }
     int32_t a = mbt_ens_add_node(g->ens, g->host), b = mbt_ens_add_node(g->ens, g->host);
     if (a < 0 || b < 0)
@@ -433,37 +536,42 @@ static int split_leaf(gb *g, size_t li)
     e->left[node] = a;
     e->right[node] = b;
     L->split_done = 1;
+    L->deferred = defer;
 
     if (!new_leaf(g) || !new_leaf(g))
         return MB_PLUGIN_ENOMEM;
     /* new_leaf may move the array: take the pointers after both */
     leaf *A = &g->leaves[g->nleaves - 2], *B = &g->leaves[g->nleaves - 1];
     L = &g->leaves[li];
-    A->start = L->start;
-    A->count = nl;
-    A->g = L->best.gl;
-    A->h = L->best.hl;
-    B->start = L->start + nl;
-    B->count = L->count - nl;
-    B->g = L->g - L->best.gl;
-    B->h = L->h - L->best.hl;
+    L->child[0] = (int32_t)(g->nleaves - 2);
+    L->child[1] = (int32_t)(g->nleaves - 1);
+    leaf_set_sums(g, A, L->best.ql);
+    leaf_set_sums(g, B, L->q - L->best.ql);
     A->depth = B->depth = L->depth + 1;
     A->node = a;
     B->node = b;
     A->best.feature = B->best.feature = -1;
     A->best.gain = B->best.gain = -INFINITY;
-    ghsum *parent = L->hist;
+    hbin *parent = L->hist;
     L->hist = NULL;
+    if (defer) {
+        /* final leaves with no rows of their own: the score update reads L's */
+        A->start = B->start = L->start;
+        A->count = B->count = 0;
+        A->deferred = B->deferred = 1;
+        hist_put(g, parent);
+        return MB_PLUGIN_OK;
+    }
+    A->start = L->start;
+    A->count = nl;
+    B->start = L->start + nl;
+    B->count = L->count - nl;
     if (may_split(g, A) || may_split(g, B)) {
         leaf *S = A->count <= B->count ? A : B, *Lg = S == A ? B : A;
         S->hist = hist_get(g);
         if (!S->hist)
             return MB_PLUGIN_ENOMEM;
-        build_hist(g, S->hist, S->start, S->count);
-        for (uint32_t s = 0; s < g->nslots; s++) {
-            parent[s].g -= S->hist[s].g;
-            parent[s].h -= S->hist[s].h;
-        }
+        build_hist(g, S->hist, parent, S->start, S->count);
         Lg->hist = parent;
         parent = NULL;
         find_split(g, A);
@@ -482,8 +590,9 @@ static int split_leaf(gb *g, size_t li)
 }
 
 /* Grow a tree over idx[0..nrows) into the ensemble's current tree (root
-** node root). Final leaves are the leaves with split_done == 0. */
-static int grow_tree(gb *g, int32_t root, uint32_t nrows, double G, double H)
+** node root); q holds the rows' packed sums. Final leaves are the leaves
+** with split_done == 0 (deferred ones have no rows: see score_task). */
+static int grow_tree(gb *g, int32_t root, uint32_t nrows, hbin q)
 {
     const mbt_params *p = g->p;
     g->nleaves = 0;
@@ -492,15 +601,14 @@ static int grow_tree(gb *g, int32_t root, uint32_t nrows, double G, double H)
         return MB_PLUGIN_ENOMEM;
     R->start = 0;
     R->count = nrows;
-    R->g = G;
-    R->h = H;
+    leaf_set_sums(g, R, q);
     R->node = root;
     R->best.feature = -1;
     if (may_split(g, R)) {
         R->hist = hist_get(g);
         if (!R->hist)
             return MB_PLUGIN_ENOMEM;
-        build_hist(g, R->hist, 0, nrows);
+        build_hist(g, R->hist, NULL, 0, nrows);
         find_split(g, R);
         if (R->best.feature < 0) {
             hist_put(g, R->hist);
@@ -695,28 +803,94 @@ static void grad_task(void *arg, int tid, int nt)
               j->n * (size_t)(tid + 1) / (size_t)nt);
 }
 
-typedef struct sum_job {
-    const gb *gb;
+/* Quantisation of the tree's rows idx[0..nrows): phase 0 finds the
+** largest |g| and h, phase 1 rounds and packs every row and sums the
+** packed pairs (integers: the sum does not depend on the split). */
+typedef struct quant_job {
+    gb *gb;
     uint32_t nrows;
-    double g[64], h[64];
-} sum_job;
+    int phase;
+    double gmax[64], hmax[64];
+    hbin sum[64];
+} quant_job;
 
-static void sum_task(void *arg, int tid, int nt)
+static void quant_task(void *arg, int tid, int nt)
 {
-    sum_job *j = arg;
+    quant_job *j = arg;
+    gb *g = j->gb;
+    const float *gh = g->gh;
+    const uint32_t *idx = g->idx;
     size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
-    double G = 0.0, H = 0.0;
-    for (size_t i = c0; i < c1; i++) {
-        size_t r = j->gb->idx[i];
-        G += (double)j->gb->gh[2 * r];
-        H += (double)j->gb->gh[2 * r + 1];
+    if (j->phase == 0) {
+        float gm = 0.0f, hm = 0.0f;
+        for (size_t i = c0; i < c1; i++) {
+            size_t r = idx[i];
+            float ag = fabsf(gh[2 * r]), hh = gh[2 * r + 1];
+            gm = ag > gm ? ag : gm;
+            hm = hh > hm ? hh : hm;
+        }
+        j->gmax[tid] = (double)gm;
+        j->hmax[tid] = (double)hm;
+        return;
     }
-    j->g[tid] = G;
-    j->h[tid] = H;
+    double sg = g->qg, sh = g->qh;
+    uint64_t salt = g->salt;
+    hbin sum = 0;
+    for (size_t i = c0; i < c1; i++) {
+        size_t r = idx[i];
+        /* random bits of (row, tree): a splitmix64 finaliser */
+        uint64_t x = ((uint64_t)r + 1) * 0x9e3779b97f4a7c15ULL ^ salt;
+        x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+        x ^= x >> 31;
+        double ug = (double)(x >> 40) * 0x1.0p-24, uh = (double)(x & 0xffffffu) * 0x1.0p-24;
+        double xg = (double)gh[2 * r] * sg + ug, xh = (double)gh[2 * r + 1] * sh + uh;
+        int64_t gq = (int64_t)xg, hq = (int64_t)xh; /* floor, without a libm call */
+        gq -= xg < (double)gq;
+        hq -= xh < (double)hq;
+        hbin v = q_pack(gq, hq);
+        g->q[r] = v;
+        sum += v;
+    }
+    j->sum[tid] = sum;
+}
+
+/* Quantise the current output's pairs of idx[0..nrows) into g->q (levels
+** set from the row count, see DESIGN); returns their packed sum. */
+static hbin quantise(gb *g, uint32_t nrows, uint64_t salt)
+{
+    quant_job j;
+    j.gb = g;
+    j.nrows = nrows;
+    j.phase = 0;
+    mbt_pool_run(g->pool, quant_task, &j);
+    double gm = 0.0, hm = 0.0;
+    for (int t = 0; t < g->nt; t++) {
+        gm = j.gmax[t] > gm ? j.gmax[t] : gm;
+        hm = j.hmax[t] > hm ? j.hmax[t] : hm;
+    }
+    /* |sum gq| <= nrows (Qg + 1) < 2^31 and sum hq <= nrows (Qh + 1) < 2^32 */
+    double lim = 1048576.0, n = nrows ? (double)nrows : 1.0;
+    double Qg = floor(2147483647.0 / n) - 1.0, Qh = floor(4294967295.0 / n) - 1.0;
+    Qg = Qg < lim ? Qg : lim;
+    Qh = Qh < lim ? Qh : lim;
+    /* hessians: an integer scale when hm <= 1, so h = 1 stays exact */
+    g->qg = gm > 0 ? Qg / gm : 0.0;
+    g->qh = hm > 0 ? (hm <= 1.0 ? floor(Qh / hm) : Qh / hm) : 0.0;
+    g->ig = g->qg > 0 ? 1.0 / g->qg : 0.0;
+    g->ih = g->qh > 0 ? 1.0 / g->qh : 0.0;
+    g->salt = salt;
+    j.phase = 1;
+    mbt_pool_run(g->pool, quant_task, &j);
+    hbin sum = 0;
+    for (int t = 0; t < g->nt; t++)
+        sum += j.sum[t];
+    return sum;
 }
 
 /* Add the final leaves' values to the scores of their rows: each thread
-** takes a slice of the index array and the leaves overlapping it. */
+** takes a slice of the index array and the leaves overlapping it; the
+** rows of a deferred split go to a side on the split's column. */
 typedef struct score_job {
     const gb *g;
     const mbt_ensemble *e;
@@ -730,14 +904,28 @@ static void score_task(void *arg, int tid, int nt)
     score_job *j = arg;
     const gb *g = j->g;
     size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
+    size_t K = j->K, k = j->k;
     for (size_t li = 0; li < g->nleaves; li++) {
         const leaf *L = &g->leaves[li];
-        if (L->split_done)
+        if (L->deferred && !L->split_done)
+            continue;
+        if (L->split_done && !L->deferred)
             continue;
         size_t a = L->start > c0 ? L->start : c0, b = (size_t)L->start + L->count < c1 ? (size_t)L->start + L->count : c1;
+        if (L->split_done) {
+            uint8_t lut[256];
+            split_lut(g, L, lut);
+            const uint8_t *col = g->d->colbins + (size_t)L->best.feature * g->n;
+            double v[2] = {j->e->value[g->leaves[L->child[1]].node], j->e->value[g->leaves[L->child[0]].node]};
+            for (size_t i = a; i < b; i++) {
+                size_t r = g->idx[i];
+                j->score[r * K + k] += v[lut[col[r]]];
+            }
+            continue;
+        }
         double v = j->e->value[L->node];
         for (size_t i = a; i < b; i++)
-            j->score[(size_t)g->idx[i] * j->K + j->k] += v;
+            j->score[(size_t)g->idx[i] * K + k] += v;
     }
 }
 
@@ -785,8 +973,10 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         return mbt_fail(err, MB_PLUGIN_EINVAL, "multiclass classification uses loss softmax (or auto)");
     if (train->task == MB_TASK_MULTICLASS && train->nclasses > 256)
         return mbt_fail(err, MB_PLUGIN_EINVAL, "at most 256 classes (got %zu)", train->nclasses);
-    if (n > UINT32_MAX - 1)
-        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many rows (%zu)", n);
+    if (n > ((size_t)1 << 30))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many rows (%zu; at most 2^30)", n); /* quantised sums */
+    if (F > ((size_t)1 << 22))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many features (%zu; at most 2^22)", F);
     if (p->growth == MBT_GROW_DEPTHWISE && p->max_depth == 0 && p->max_leaves == 0)
         return mbt_fail(err, MB_PLUGIN_EINVAL, "unlimited depth needs a max_leaves limit");
     size_t K = loss == MBT_LOSS_SOFTMAX ? train->nclasses : 1;
@@ -890,10 +1080,12 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
     perm = mbt_alloc(h, F * sizeof *perm);
     g.idx = mbt_alloc(h, n * sizeof *g.idx);
     g.tmp = mbt_alloc(h, n * sizeof *g.tmp);
+    g.q = mbt_alloc(h, n * sizeof *g.q);
+    g.qb = mbt_alloc(h, n * sizeof *g.qb);
     g.fmask = mbt_alloc(h, F);
     g.thist = mbt_calloc(h, (size_t)g.nt, sizeof *g.thist);
 
-    if (!gh || !score || !sampled || !perm || !g.idx || !g.tmp || !g.fmask || !g.thist)
+    if (!gh || !score || !sampled || !perm || !g.idx || !g.tmp || !g.q || !g.qb || !g.fmask || !g.thist)
         goto nomem;
     for (size_t r = 0; r < n; r++)
         for (size_t k = 0; k < K; k++)
@@ -905,12 +1097,13 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
     g.ens = &m->ens;
     g.n = n;
     g.F = F;
-    g.nslots = d.hoff[F];
+    g.nslots = (uint32_t)(F * HSTRIDE);
+    g.defer_ok = loss != MBT_LOSS_ABSOLUTE;
     g.lr = p->learning_rate;
     g.l1 = p->lambda_l1;
     g.l2 = p->lambda_l2;
     for (int t = 1; t < g.nt; t++)
-        if (!(g.thist[t] = mbt_alloc(h, g.nslots * sizeof(ghsum))))
+        if (!(g.thist[t] = mbt_alloc(h, g.nslots * sizeof(hbin))))
             goto nomem;
     if (valid) {
         rc = mbt_bin_data(&dv, h, &m->bins, &valid->X, 1, 0, g.pool, err);
@@ -971,18 +1164,12 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
                 memset(g.fmask, 1, F);
             }
             g.gh = gh + k * 2 * n;
-            sum_job sj = {&g, (uint32_t)nrows, {0}, {0}};
-            mbt_pool_run(g.pool, sum_task, &sj);
-            double G = 0.0, H = 0.0;
-            for (int t = 0; t < g.nt; t++) {
-                G += sj.g[t];
-                H += sj.h[t];
-            }
+            hbin qsum = quantise(&g, (uint32_t)nrows, ctx->seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(it * (int64_t)K + (int64_t)k));
             int32_t t = mbt_ens_add_tree(&m->ens, h, (int32_t)k);
             if (t < 0)
                 goto nomem;
             int32_t root = m->ens.root[t];
-            rc = grow_tree(&g, root, (uint32_t)nrows, G, H);
+            rc = grow_tree(&g, root, (uint32_t)nrows, qsum);
             if (rc != MB_PLUGIN_OK)
                 goto nomem;
             /* leaf values and the scores of the tree's rows */
@@ -1071,6 +1258,8 @@ exit:
     mbt_free(h, g.leaves);
     mbt_free(h, g.idx);
     mbt_free(h, g.tmp);
+    mbt_free(h, g.q);
+    mbt_free(h, g.qb);
     mbt_free(h, g.fmask);
     mbt_pool_free(&g.pool);
     mbt_binned_free(&d, h);

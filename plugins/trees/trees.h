@@ -92,6 +92,23 @@ void mbt_binned_free(mbt_binned *d, const mb_host *h);
 /* The bin of x for feature f. */
 uint8_t mbt_bin_of(const mbt_bins *b, size_t f, float x);
 
+/* The bin of x among nb ascending edges e (the last +inf): the first edge
+** with x <= edge, or nb for NaN. */
+static inline uint8_t mbt_bin_search(const float *e, int nb, float x)
+{
+    if (x != x)
+        return (uint8_t)nb;
+    const float *base = e;
+    int len = nb;
+    while (len > 1) {
+        int half = len / 2;
+        /* arithmetic, not ?:, so the compiler cannot turn it into a branch */
+        base += (size_t)(base[half - 1] < x) * (size_t)half;
+        len -= half;
+    }
+    return (uint8_t)((base - e) + (*base < x));
+}
+
 /* {====== ensembles ======} */
 
 typedef struct mbt_ensemble {
