@@ -93,9 +93,12 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         mb_data_free(out);
         return mb_fail(err, MB_ENOMEM, "%s: no memory for labels", src);
     }
+    /* Missing labels: counted here for categorical targets, in the
+    ** distinct-value pass below for numeric ones (one pass over the rows). */
     size_t missing = 0;
-    for (size_t i = 0; i < n; i++)
-        missing += t->type == MB_COL_CAT ? t->codes[i] < 0 : !isfinite(MB_NUM(t, i));
+    if (t->type == MB_COL_CAT)
+        for (size_t i = 0; i < n; i++)
+            missing += t->codes[i] < 0;
     if (missing) {
         mb_data_free(out);
         return mb_fail(err, MB_EARG, "%s: the target '%s' is missing or not finite in %zu of %zu rows; "
@@ -132,9 +135,16 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         memset(used, 0, sizeof used);
         size_t nd = 0;
         int integral = 1;
-        for (size_t i = 0; i < n && nd <= MAXD; i++) {
+        float last = NAN;
+        for (size_t i = 0; i < n; i++) {
             float v = MB_NUM(t, i);
-            integral &= v == floorf(v);
+            if (!isfinite(v)) {
+                missing++;
+                continue;
+            }
+            if (v == last || nd > MAXD)
+                continue; /* labels repeat: most rows skip the hash */
+            last = v;
             uint32_t bits;
             memcpy(&bits, &v, sizeof bits);
             size_t h = (bits * 2654435761u) & (CAP - 1);
@@ -143,8 +153,14 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
             if (!used[h]) {
                 used[h] = 1;
                 set[h] = v;
+                integral &= v == floorf(v);
                 nd++;
             }
+        }
+        if (missing) {
+            mb_data_free(out);
+            return mb_fail(err, MB_EARG, "%s: the target '%s' is missing or not finite in %zu of %zu rows; "
+                           "drop or fill those rows first", src, t->name, missing, n);
         }
         if (!task)
             task = (integral && nd <= 20) ? (nd <= 2 ? MB_TASK_BINARY : MB_TASK_MULTICLASS)
@@ -174,12 +190,17 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
             for (size_t i = 0; i < n; i++) {
                 float v = MB_NUM(t, i);
                 size_t lo = 0, hi = nd;
-                while (hi - lo > 1) {
-                    size_t mid = (lo + hi) / 2;
-                    if (sorted[mid] <= v)
-                        lo = mid;
-                    else
-                        hi = mid;
+                if (nd <= 16) { /* few classes: a scan beats a search */
+                    while (sorted[lo] != v)
+                        lo++;
+                } else {
+                    while (hi - lo > 1) {
+                        size_t mid = (lo + hi) / 2;
+                        if (sorted[mid] <= v)
+                            lo = mid;
+                        else
+                            hi = mid;
+                    }
                 }
                 out->ybuf[i] = (float)lo;
             }

@@ -934,7 +934,9 @@ mb_status mb_h5_read(const char *path, const char *object, size_t row_start, siz
     if (info.type == H5O_TYPE_GROUP) {
         rc = read_group(&rd, obj, out);
     } else if (info.type == H5O_TYPE_DATASET) {
-        /* X inside a matrix group, or a pandas group's table: read the group. */
+        /* A pandas group's table reads as the group (its names live there);
+        ** any other dataset, X included, is read alone: name the group
+        ** ("file.h5:/train") for X with its target y. */
         char parent[1024];
         snprintf(parent, sizeof parent, "%s", obj);
         char *slash = strrchr(parent, '/');
@@ -944,11 +946,10 @@ mb_status mb_h5_read(const char *path, const char *object, size_t row_start, siz
             *slash = '\0';
         const char *bn = base_name(obj);
         hid_t g = H5Gopen2(fid, parent, H5P_DEFAULT);
-        int matrix = g >= 0 && strcmp(bn, "X") == 0 && is_dataset(g, "y");
         int pandas = g >= 0 && strcmp(bn, "table") == 0 && is_pandas_group(g);
         if (g >= 0)
             H5Gclose(g);
-        if (matrix || pandas)
+        if (pandas)
             rc = read_group(&rd, parent, out);
         else
             rc = read_dataset(&rd, obj, out);

@@ -148,8 +148,8 @@ def report(path):
                           "speedup": round(1 / ratio, 2) if ratio else None,
                           "goal_ratio_max": goal, "pass": ok})
     print()
-    print("h5 read: bench_read times mb_open of the file, which reads /X and /y (matrix layout);")
-    print("  h5py reads /X only (read_direct). Bytes and MB/s are /X only (112,000,000 B) for both.")
+    print("h5 read: bench_read times mb_open of clf_1m.h5:/X (the /X dataset alone, into a frame);")
+    print("  h5py reads /X with read_direct. Bytes and MB/s are /X (112,000,000 B) for both.")
     print("  cold = first read after posix_fadvise(DONTNEED) on the file; warm = median of 5 reads.")
     print("csv import: moonbench is a whole process (start, parse, write, fsync);")
     print("  pandas is in-process (interpreter start and imports not timed, no fsync).")

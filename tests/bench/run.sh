@@ -2,7 +2,7 @@
 # tests/bench/run.sh: moonbench against peer tools, in one run (tests/bench/README.md).
 # Run through `make bench`, which builds build/moonbench and build/bench/bench_read first.
 #
-#   h5 read:    bench_read (mb_open of clf_1m.h5) vs peers.py h5_read_h5py, cold and warm
+#   h5 read:    bench_read (mb_open of clf_1m.h5:/X) vs peers.py h5_read_h5py, cold and warm
 #   csv import: `moonbench import clf_1m.csv -o OUT.h5 --target y` vs csv_peer.py
 #               (pandas read_csv + to_hdf, fixed and table formats)
 #
@@ -97,7 +97,7 @@ tag() { "$PY" "$HERE/results.py" tag "$@" >> "$RESULTS"; }
 # Both evict the file with posix_fadvise(DONTNEED) (no root needed), time a
 # first read, then report the median of 5 warm reads.
 h5_h5py() { (cd "$WORK" && "$PY" peers.py h5_read_h5py) | tag h5_read h5py "$1"; }
-h5_moonbench() { "$BENCH_READ" "$H5" "$H5" | tag h5_read moonbench "$1"; }
+h5_moonbench() { "$BENCH_READ" "$H5" "$H5:/X" | tag h5_read moonbench "$1"; }
 for r in $(seq "$ROUNDS"); do
     say "h5 read, round $r/$ROUNDS"
     if [ $((r % 2)) = 1 ]; then h5_h5py "$r"; h5_moonbench "$r"; else h5_moonbench "$r"; h5_h5py "$r"; fi

@@ -43,9 +43,14 @@ load helpers
 }
 
 @test "inspect: nested groups, addressed as file.h5:/group/dataset" {
-    run mb inspect "$DATA/nested_example.h5:/train/X"
+    run mb inspect "$DATA/nested_example.h5:/train"
     assert_success
     assert_output --partial "426 rows x 31 columns, target: y"
+    # a dataset named alone is read alone (its feature names kept)
+    run mb inspect "$DATA/nested_example.h5:/train/X"
+    assert_success
+    assert_output --partial "426 rows x 30 columns"
+    assert_output --regexp "mean radius +426 +0 "
     run mb inspect "$DATA/nested_example.h5:/test"
     assert_success
     assert_output --partial "143 rows x 31 columns"

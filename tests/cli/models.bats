@@ -160,11 +160,11 @@ TPLUG="$BUILD_DIR/tests/plugins"
 }
 
 @test "fit --valid: validation data is scored (and given to models that stop early)" {
-    run mb fit "$DATA/nested_example.h5:/train/X" -m linear -p alpha=0.1 --valid "$DATA/nested_example.h5:/test/X" -o "$BATS_TEST_TMPDIR/v.h5"
+    run mb fit "$DATA/nested_example.h5:/train" -m linear -p alpha=0.1 --valid "$DATA/nested_example.h5:/test" -o "$BATS_TEST_TMPDIR/v.h5"
     assert_success
     assert_output --partial "fitted linear (binary) on 426 rows x 30 features"
     assert_output --regexp "validation: accuracy 0\.9[0-9]+, log-loss 0\.1[0-9]+, ROC AUC 0\.99"
-    run mb fit "$DATA/nested_example.h5:/train/X" -m linear --valid "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/v.h5"
+    run mb fit "$DATA/nested_example.h5:/train" -m linear --valid "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/v.h5"
     assert_failure 1
     assert_output --partial "no column named 'y' to use as target"
 }
