@@ -35,6 +35,22 @@ setup() {
     assert_output --regexp "^[0-9.]+	150	true$"
 }
 
+@test "install: a plugin built outside the tree against the installed header loads" {
+    mkdir -p "$BATS_TEST_TMPDIR/oot"
+    cp "$ROOT/plugins/template/template.c" "$BATS_TEST_TMPDIR/oot/"
+    cd "$BATS_TEST_TMPDIR/oot"
+    # the line docs/plugins.md gives, with only the installed header
+    run cc -shared -fPIC -I"$PREFIX/include" -o knn.so template.c -lm
+    assert_success
+    MOONBENCH_PLUGIN_PATH="$BATS_TEST_TMPDIR/oot" run "$PREFIX/bin/moonbench" plugins
+    assert_success
+    assert_output --partial "$BATS_TEST_TMPDIR/oot/knn.so"
+    assert_output --partial "model knn (regression, binary, multiclass)"
+    MOONBENCH_PLUGIN_PATH="$BATS_TEST_TMPDIR/oot" run "$PREFIX/bin/moonbench" fit "$DATA/iris.h5" -m knn -o m.h5
+    assert_success
+    assert_output --regexp "training: accuracy 0\.9"
+}
+
 @test "uninstall removes everything it installed" {
     make -C "$ROOT" -s uninstall PREFIX="$PREFIX" >/dev/null
     [ -z "$(find "$PREFIX" -type f)" ]
