@@ -36,14 +36,16 @@ static mb_status copy_column(mb_frame *out, const mb_column *c, const size_t *id
 }
 
 /* Fill out (nrows rows, no columns yet) with columns order[0..norder) of
-** f, rows idx (or all, in order, when idx is NULL); numeric ones in one
-** row-major block. */
+** f, rows idx (or all, in order, when idx is NULL); numeric features in
+** one row-major block, a numeric target in a column of its own. */
 static mb_status build(mb_frame *out, const mb_frame *f, const size_t *order, size_t norder,
                        const size_t *idx, mb_error *err)
 {
     size_t n = out->nrows, q = 0;
+    /* the numeric target gets a contiguous column of its own (as /y beside
+    ** /X): labels are read row after row, features a row at a time */
     for (size_t k = 0; k < norder; k++)
-        q += f->cols[order[k]].type == MB_COL_NUM;
+        q += f->cols[order[k]].type == MB_COL_NUM && (long)order[k] != f->target;
     float *block = NULL;
     size_t bytes;
     if (q) {
@@ -56,7 +58,13 @@ static mb_status build(mb_frame *out, const mb_frame *f, const size_t *order, si
     const mb_column **num = mb_calloc(q + 1, sizeof *num);
     for (size_t k = 0; k < norder; k++) {
         const mb_column *c = &f->cols[order[k]];
-        if (c->type == MB_COL_NUM) {
+        if (c->type == MB_COL_NUM && (long)order[k] == f->target) {
+            mb_status rc = copy_column(out, c, idx, err);
+            if (rc != MB_OK) {
+                mb_free(num);
+                return rc;
+            }
+        } else if (c->type == MB_COL_NUM) {
             if (!mb_frame_add_num(out, c->name, block + jn, q, err)) {
                 mb_free(num);
                 return MB_ENOMEM;

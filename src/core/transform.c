@@ -667,7 +667,7 @@ static mb_status plan_run(const mb_transform *t, const tstate *st, plan *p, cons
     float *block = NULL;
     if (width) {
         if (!mb_mul_ok(in->nrows, width, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) ||
-            !(block = mb_trymalloc(bytes))) {
+            !(block = mb_trymalloc_big(bytes))) {
             rc = mb_fail(err, MB_ENOMEM, "transform '%s': no memory for the result (%zu rows x %zu columns)",
                          kn, in->nrows, width);
             goto exit;
