@@ -331,3 +331,13 @@ EOF
     assert_success
     assert_output "pipeline: loaded model knn	150"
 }
+
+@test "README: the Lua tour runs" {
+    awk '/^```lua/{f=1;next}/^```/{f=0}f' "$ROOT/README.md" > "$BATS_TEST_TMPDIR/readme.lua"
+    [ -s "$BATS_TEST_TMPDIR/readme.lua" ]
+    cd "$ROOT"
+    run "$MB" run "$BATS_TEST_TMPDIR/readme.lua"
+    assert_success
+    assert_output --partial "classification report"
+    assert_output --partial "cross-validation: 5 folds"
+}
