@@ -15,8 +15,11 @@
 **   the row, the tree and the seed), and packed into one int64,
 **   g * 2^32 + h. Qg and Qh are as large as the row count allows without
 **   overflow of either half in a sum over all rows (about 2,700 and 5,400
-**   for 800k rows, 2^20 for small data). A histogram slot is one int64 and
-**   a row adds to it with one integer add; sums, subtraction and the
+**   for 800k rows, 2^20 for small data); when the tree takes every row,
+**   the largest |g| and h come from the gradient pass, and a constant h
+**   whose scaled value is an integer (unweighted squared error) skips the
+**   rounding, which would give that same value. A histogram slot is one
+**   int64 and a row adds to it with one integer add; sums, subtraction and the
 **   reduction over threads are exact, so the thread count and the
 **   row-/column-wise choice never change a histogram. Unweighted squared
 **   error has h = 1, which is represented exactly.
@@ -26,7 +29,8 @@
 ** - Histograms are built row-parallel (each thread sums a slice of the
 **   rows into its own histogram, then slot ranges are reduced in parallel)
 **   for sparse nodes, and column-parallel (features split between
-**   threads) for dense ones.
+**   threads; 8, 4, 2 or 1 features a pass) for dense ones. The two
+**   children's best splits are searched on two threads.
 ** - Growth is depth-wise (all leaves of a level, up to max_depth) or
 **   leaf-wise (the best leaf first, up to max_leaves; max_depth 0 =
 **   unlimited). Split gain = score(L) + score(R) - score(parent) with
@@ -144,9 +148,12 @@ static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
     memset(H, 0, g->nslots * sizeof *H);
     for (size_t i = 0; i < cnt; i++) {
         uint32_t r = ids[i];
-        if (i + 16 < cnt) {
-            __builtin_prefetch(rb + (size_t)ids[i + 16] * F);
-            __builtin_prefetch(q + ids[i + 16]);
+        if (i + 32 < cnt) {
+            /* a row's bins may straddle two cache lines */
+            const uint8_t *ahead = rb + (size_t)ids[i + 32] * F;
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + F - 1);
+            __builtin_prefetch(q + ids[i + 32]);
         }
         hbin v = q[r];
         const uint8_t *b = rb + (size_t)r * F;
@@ -191,6 +198,14 @@ static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
         H0[3 * HSTRIDE + c3[r_]] += v;                                                             \
     }
 
+#define COLS_GROUP2(IDX)                                                                           \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+    }
+
 static void hist_cols(const gb *g, hbin *H, const uint32_t *ids, const hbin *qb, size_t cnt, size_t f0,
                       size_t f1)
 {
@@ -232,6 +247,18 @@ static void hist_cols(const gb *g, hbin *H, const uint32_t *ids, const hbin *qb,
             COLS_GROUP4(ids[i])
         }
     }
+    for (; f + 2 <= f1; f += 2) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            COLS_GROUP2(i)
+        } else {
+            COLS_GROUP2(ids[i])
+        }
+    }
     for (; f < f1; f++) {
         const uint8_t *col = colbins + f * n;
         hbin *Hf = H + f * HSTRIDE;
@@ -247,6 +274,7 @@ typedef struct hist_job {
     uint32_t start, count;
     hbin *out, *parent;
     int colwise, phase;
+    const hbin *qb;               /* column-wise: the rows' pairs in index order */
 } hist_job;
 
 static void hist_task(void *arg, int tid, int nt)
@@ -265,7 +293,7 @@ static void hist_task(void *arg, int tid, int nt)
         /* features split between threads: no reduction needed */
         size_t F = g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
         if (f1 > f0) {
-            hist_cols(g, j->out, ids, g->qb, j->count, f0, f1);
+            hist_cols(g, j->out, ids, j->qb, j->count, f0, f1);
             if (j->parent)
                 for (size_t s = f0 * HSTRIDE; s < f1 * HSTRIDE; s++)
                     j->parent[s] -= j->out[s];
@@ -293,12 +321,16 @@ static void build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t 
     /* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
     ** where a row's bins share one cache line */
     int colwise = (size_t)count * 16 >= g->n;
+    const uint32_t *ids = g->idx + start;
+    /* consecutive rows (the root of an unsampled tree): their pairs are in place */
+    int inplace = count > 0 && ids[count - 1] - ids[0] == count - 1;
+    const hbin *qb = inplace ? g->q + ids[0] : g->qb;
     if (g->nt == 1 || count < 4096) {
         if (colwise) {
-            const uint32_t *ids = g->idx + start;
-            for (uint32_t i = 0; i < count; i++)
-                g->qb[i] = g->q[ids[i]];
-            hist_cols(g, out, ids, g->qb, count, 0, g->F);
+            if (!inplace)
+                for (uint32_t i = 0; i < count; i++)
+                    g->qb[i] = g->q[ids[i]];
+            hist_cols(g, out, ids, qb, count, 0, g->F);
         } else {
             hist_rows(g, out, g->idx + start, count);
         }
@@ -307,8 +339,9 @@ static void build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t 
                 parent[s] -= out[s];
         return;
     }
-    hist_job j = {g, start, count, out, parent, colwise, 0};
-    mbt_pool_run(g->pool, hist_task, &j);
+    hist_job j = {g, start, count, out, parent, colwise, 0, qb};
+    if (!colwise || !inplace)
+        mbt_pool_run(g->pool, hist_task, &j);
     j.phase = 1;
     mbt_pool_run(g->pool, hist_task, &j);
 }
@@ -398,6 +431,31 @@ static void find_split(const gb *g, leaf *L)
     L->best = bs;
 }
 
+/* Best splits of two sibling leaves, one per thread when there are two. */
+typedef struct fs_job {
+    const gb *g;
+    leaf *L[2];
+} fs_job;
+
+static void fs_task(void *arg, int tid, int nt)
+{
+    fs_job *j = arg;
+    (void)nt;
+    if (tid < 2)
+        find_split(j->g, j->L[tid]);
+}
+
+static void find_splits(const gb *g, leaf *A, leaf *B)
+{
+    if (g->nt == 1) {
+        find_split(g, A);
+        find_split(g, B);
+        return;
+    }
+    fs_job j = {g, {A, B}};
+    mbt_pool_run(g->pool, fs_task, &j);
+}
+
 /* {====== partitioning ======} */
 
 /* Two passes, no counting: each thread splits its slice of the range into
@@ -421,14 +479,14 @@ static void part_task(void *arg, int tid, int nt)
     if (j->phase == 0) {
         size_t lp = c0, rp = c1;
         const uint8_t *col = j->col, *lut = j->lut;
+        /* branch-free: the side is random, so a branch would mispredict */
         for (size_t i = c0; i < c1; i++) {
             uint32_t r = idx[i];
-            if (i + 32 < c1)
-                __builtin_prefetch(col + idx[i + 32]);
-            if (lut[col[r]])
-                tmp[lp++] = r;
-            else
-                tmp[--rp] = r;
+            size_t left = lut[col[r]];
+            tmp[lp] = r;
+            tmp[rp - 1] = r;
+            lp += left;
+            rp -= 1 - left;
         }
         j->nleft[tid] = (uint32_t)(lp - c0);
         return;
@@ -462,11 +520,11 @@ static uint32_t partition(gb *g, const leaf *L)
         uint32_t *idx = g->idx + L->start, *tmp = g->tmp;
         uint32_t nl = 0, nr = 0;
         for (uint32_t i = 0; i < L->count; i++) {
-            uint32_t r = idx[i];
-            if (j.lut[j.col[r]])
-                idx[nl++] = r;
-            else
-                tmp[nr++] = r;
+            uint32_t r = idx[i], left = j.lut[j.col[r]];
+            idx[nl] = r;
+            tmp[nr] = r;
+            nl += left;
+            nr += 1 - left;
         }
         memcpy(idx + nl, tmp, nr * sizeof *idx);
         return nl;
@@ -574,8 +632,7 @@ static int split_leaf(gb *g, size_t li)
         build_hist(g, S->hist, parent, S->start, S->count);
         Lg->hist = parent;
         parent = NULL;
-        find_split(g, A);
-        find_split(g, B);
+        find_splits(g, A, B);
         if (!may_split(g, A) || A->best.feature < 0) {
             hist_put(g, A->hist);
             A->hist = NULL;
@@ -667,11 +724,13 @@ typedef struct lossctx {
 
 static double sigmoid(double s) { return 1.0 / (1.0 + exp(-s)); }
 
-/* Gradients of rows [r0, r1) into gh (K blocks of n x 2). */
+/* Gradients of rows [r0, r1) into gh (K blocks of n x 2); for one output,
+** also the largest |g| and the smallest and largest h into mm[0..3). */
 static void gradients(const lossctx *lc, const float *y, const float *w, const double *score, float *gh,
-                      size_t n, size_t r0, size_t r1)
+                      size_t n, size_t r0, size_t r1, float mm[3])
 {
     size_t K = lc->K;
+    float gm = 0.0f, hlo = INFINITY, hhi = 0.0f;
     for (size_t r = r0; r < r1; r++) {
         float wt = w ? w[r] : 1.0f;
         if (lc->loss == MBT_LOSS_SOFTMAX) {
@@ -711,9 +770,16 @@ static void gradients(const lossctx *lc, const float *y, const float *w, const d
         default:
             g = d;
         }
-        gh[2 * r] = (float)((double)wt * g);
-        gh[2 * r + 1] = (float)((double)wt * h);
+        float fg = (float)((double)wt * g), fh = (float)((double)wt * h), ag = fabsf(fg);
+        gh[2 * r] = fg;
+        gh[2 * r + 1] = fh;
+        gm = ag > gm ? ag : gm;
+        hlo = fh < hlo ? fh : hlo;
+        hhi = fh > hhi ? fh : hhi;
     }
+    mm[0] = gm;
+    mm[1] = hlo;
+    mm[2] = hhi;
 }
 
 /* Weighted mean loss of rows (list, or all n when rows is NULL). */
@@ -794,13 +860,14 @@ typedef struct grad_job {
     const double *score;
     float *gh;
     size_t n;
+    float mm[64][3];              /* per thread: max |g|, min h, max h (one output) */
 } grad_job;
 
 static void grad_task(void *arg, int tid, int nt)
 {
     grad_job *j = arg;
     gradients(j->lc, j->y, j->w, j->score, j->gh, j->n, j->n * (size_t)tid / (size_t)nt,
-              j->n * (size_t)(tid + 1) / (size_t)nt);
+              j->n * (size_t)(tid + 1) / (size_t)nt, j->mm[tid]);
 }
 
 /* Quantisation of the tree's rows idx[0..nrows): phase 0 finds the
@@ -810,6 +877,7 @@ typedef struct quant_job {
     gb *gb;
     uint32_t nrows;
     int phase;
+    int64_t hconst;               /* every row's hq when all are equal and exact, else -1 */
     double gmax[64], hmax[64];
     hbin sum[64];
 } quant_job;
@@ -836,6 +904,25 @@ static void quant_task(void *arg, int tid, int nt)
     double sg = g->qg, sh = g->qh;
     uint64_t salt = g->salt;
     hbin sum = 0;
+    if (j->hconst >= 0) {
+        /* a constant, exactly scaled hessian (squared error): round g only */
+        int64_t hq = j->hconst;
+        for (size_t i = c0; i < c1; i++) {
+            size_t r = idx[i];
+            uint64_t x = ((uint64_t)r + 1) * 0x9e3779b97f4a7c15ULL ^ salt;
+            x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+            x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+            x ^= x >> 31;
+            double xg = (double)gh[2 * r] * sg + (double)(x >> 40) * 0x1.0p-24;
+            int64_t gq = (int64_t)xg;
+            gq -= xg < (double)gq;
+            hbin v = q_pack(gq, hq);
+            g->q[r] = v;
+            sum += v;
+        }
+        j->sum[tid] = sum;
+        return;
+    }
     for (size_t i = c0; i < c1; i++) {
         size_t r = idx[i];
         /* random bits of (row, tree): a splitmix64 finaliser */
@@ -856,18 +943,26 @@ static void quant_task(void *arg, int tid, int nt)
 }
 
 /* Quantise the current output's pairs of idx[0..nrows) into g->q (levels
-** set from the row count, see DESIGN); returns their packed sum. */
-static hbin quantise(gb *g, uint32_t nrows, uint64_t salt)
+** set from the row count, see DESIGN); returns their packed sum. mm,
+** when given, is the largest |g| and the smallest and largest h of the
+** rows (known from the gradient pass when the tree takes every row). */
+static hbin quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm)
 {
     quant_job j;
     j.gb = g;
     j.nrows = nrows;
-    j.phase = 0;
-    mbt_pool_run(g->pool, quant_task, &j);
+    j.hconst = -1;
     double gm = 0.0, hm = 0.0;
-    for (int t = 0; t < g->nt; t++) {
-        gm = j.gmax[t] > gm ? j.gmax[t] : gm;
-        hm = j.hmax[t] > hm ? j.hmax[t] : hm;
+    if (mm) {
+        gm = (double)mm[0];
+        hm = (double)mm[2];
+    } else {
+        j.phase = 0;
+        mbt_pool_run(g->pool, quant_task, &j);
+        for (int t = 0; t < g->nt; t++) {
+            gm = j.gmax[t] > gm ? j.gmax[t] : gm;
+            hm = j.hmax[t] > hm ? j.hmax[t] : hm;
+        }
     }
     /* |sum gq| <= nrows (Qg + 1) < 2^31 and sum hq <= nrows (Qh + 1) < 2^32 */
     double lim = 1048576.0, n = nrows ? (double)nrows : 1.0;
@@ -880,6 +975,12 @@ static hbin quantise(gb *g, uint32_t nrows, uint64_t salt)
     g->ig = g->qg > 0 ? 1.0 / g->qg : 0.0;
     g->ih = g->qh > 0 ? 1.0 / g->qh : 0.0;
     g->salt = salt;
+    if (mm && mm[1] == mm[2] && g->qh > 0) {
+        /* every h the same: its scaled value, when an integer, is every row's hq */
+        double xh = (double)mm[1] * g->qh;
+        if (xh == floor(xh))
+            j.hconst = (int64_t)xh;
+    }
     j.phase = 1;
     mbt_pool_run(g->pool, quant_task, &j);
     hbin sum = 0;
@@ -1126,8 +1227,14 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
     if (ncol > F)
         ncol = F;
     for (int64_t it = 0; it < p->n_trees; it++) {
-        grad_job gj = {&lc, train->y, train->w, score, gh, n};
+        grad_job gj = {&lc, train->y, train->w, score, gh, n, {{0}}};
         mbt_pool_run(g.pool, grad_task, &gj);
+        float mm[3] = {0.0f, INFINITY, 0.0f}; /* max |g|, min h, max h over all rows */
+        for (int t = 0; t < g.nt; t++) {
+            mm[0] = gj.mm[t][0] > mm[0] ? gj.mm[t][0] : mm[0];
+            mm[1] = gj.mm[t][1] < mm[1] ? gj.mm[t][1] : mm[1];
+            mm[2] = gj.mm[t][2] > mm[2] ? gj.mm[t][2] : mm[2];
+        }
         /* rows of this round */
         size_t nrows = 0, noob = 0;
         if (p->subsample < 1.0) {
@@ -1164,7 +1271,8 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
                 memset(g.fmask, 1, F);
             }
             g.gh = gh + k * 2 * n;
-            hbin qsum = quantise(&g, (uint32_t)nrows, ctx->seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(it * (int64_t)K + (int64_t)k));
+            hbin qsum = quantise(&g, (uint32_t)nrows, ctx->seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(it * (int64_t)K + (int64_t)k),
+                                 K == 1 && nrows == n ? mm : NULL);
             int32_t t = mbt_ens_add_tree(&m->ens, h, (int32_t)k);
             if (t < 0)
                 goto nomem;

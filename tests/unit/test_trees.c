@@ -629,6 +629,57 @@ static void test_same_seed_same_model(void **state)
     close_bundled(&b);
 }
 
+/* Large enough for the parallel paths (row- and column-wise histograms,
+** split partitions): the same model on 1 and 2 threads, for squared error
+** (constant hessian) and logloss, and a sensible fit. */
+static void test_threads_large(void **state)
+{
+    (void)state;
+    size_t n = 120000, F = 10;
+    float *X = malloc(n * F * sizeof *X), *y = malloc(n * sizeof *y), *yb = malloc(n * sizeof *yb);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t f = 0; f < F; f++)
+            X[i * F + f] = (float)urand();
+        if (i % 97 == 0)
+            X[i * F + 3] = NAN;
+        double t = 3 * X[i * F] + 2 * (X[i * F + 1] > 0.5f) - X[i * F + 2] * X[i * F + 4];
+        y[i] = (float)(t + 0.1 * (urand() - 0.5));
+        yb[i] = t + 0.5 * (urand() - 0.5) > 1.5 ? 1.0f : 0.0f;
+    }
+    mb_dataset dr = {{X, n, F, F}, y, NULL, MB_TASK_REGRESSION, 0, NULL};
+    mb_dataset db = {{X, n, F, F}, yb, NULL, MB_TASK_BINARY, 2, NULL};
+    const mb_dataset *ds[] = {&dr, &db};
+    const char *const gs[] = {"n_trees=5", "max_depth=6", NULL};
+    for (int k = 0; k < 2; k++) {
+        mb_model *m1 = model_new("gbdt", gs), *m2 = model_new("gbdt", gs);
+        mb_fit_context one = ctx2;
+        one.threads = 1;
+        fit_ok(m1, ds[k], NULL, NULL);
+        fit_ok(m2, ds[k], NULL, &one);
+        mb_tree_form f1 = form_of(m1), f2 = form_of(m2);
+        assert_true(same_form(&f1, &f2));
+        if (k == 0) {
+            float *p = predict_all(m1, &dr.X);
+            double se = 0, sv = 0, mean = 0;
+            for (size_t i = 0; i < n; i++)
+                mean += (double)y[i] / (double)n;
+            for (size_t i = 0; i < n; i++) {
+                double e = (double)p[i] - (double)y[i], v = (double)y[i] - mean;
+                se += e * e;
+                sv += v * v;
+            }
+            /* five trees at learning rate 0.1 explain about 40% of the variance */
+            assert_true(se < 0.75 * sv);
+            free(p);
+        }
+        mb_model_free(&m1);
+        mb_model_free(&m2);
+    }
+    free(X);
+    free(y);
+    free(yb);
+}
+
 static void test_save_load(void **state)
 {
     (void)state;
@@ -820,6 +871,7 @@ int main(void)
         cmocka_unit_test(test_multiclass_bundled),
         cmocka_unit_test(test_binary_and_regression_bundled),
         cmocka_unit_test(test_same_seed_same_model),
+        cmocka_unit_test(test_threads_large),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_progress_cancel_early_stopping),
         cmocka_unit_test(test_weights_and_importance),
