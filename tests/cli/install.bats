@@ -20,8 +20,12 @@ setup() {
     MOONBENCH_PLUGIN_PATH= run "$PREFIX/bin/moonbench" plugins
     assert_success
     assert_output --partial "$PREFIX/bin/../lib/moonbench/plugins/linear.so"
-    run man -l "$PREFIX/share/man/man1/moonbench.1"
-    assert_success
+    # the man page renders (groff's checker, when man is installed)
+    if command -v man >/dev/null; then
+        run man -l "$PREFIX/share/man/man1/moonbench.1"
+        assert_success
+        assert_output --partial "moonbench run"
+    fi
 }
 
 @test "install: a stock lua5.4 loads the module with require \"moonbench\"" {
