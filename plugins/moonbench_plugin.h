@@ -241,6 +241,13 @@ typedef struct mb_portable {
 
 /* {====== models and plugins ======} */
 
+/* Named numbers a model reports about its last fit (mb_model_type.fit_info). */
+typedef struct mb_fit_info {
+    size_t n;
+    const char *const *names;
+    const double *values;
+} mb_fit_info;
+
 typedef struct mb_model_type {
     size_t struct_size;           /* grows at the end: sizeof(mb_model_type) */
     const char *name;             /* unique among loaded models: "linear", "gbdt" */
@@ -269,6 +276,11 @@ typedef struct mb_model_type {
     ** gain), nfeatures values; may be NULL. */
     int (*importance)(void *model, int kind, double *out, char *err);
     void (*destroy)(void *model);
+    /* Appended in ABI 1 (check struct_size before calling): what the last
+    ** fit found, as named numbers ("iterations", "converged" 0/1,
+    ** "best_iteration", "oob_score", "train_loss", ...); may be NULL. The
+    ** arrays stay valid until the model is refit or destroyed. */
+    int (*fit_info)(void *model, mb_fit_info *out, char *err);
 } mb_model_type;
 
 typedef struct mb_plugin {

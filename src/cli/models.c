@@ -246,6 +246,13 @@ int mb_cmd_fit(int argc, char **argv)
         goto fail;
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,
            mb_task_name(d.ds.task), d.ds.X.rows, d.ds.X.cols, secs, out);
+    mb_fit_info fi;
+    if (mb_model_fit_info(m, &fi, &err) == MB_OK && fi.n) {
+        printf("fit:");
+        for (size_t k = 0; k < fi.n; k++)
+            printf("%s %s %.6g", k ? "," : "", fi.names[k], fi.values[k]);
+        printf("\n");
+    }
     print_score("training", m, &d.ds);
     if (valid)
         print_score("validation", m, &vd.ds);

@@ -543,6 +543,24 @@ mb_status mb_model_fit(mb_model *m, const mb_dataset *train, const mb_dataset *v
     return MB_OK;
 }
 
+mb_status mb_model_fit_info(mb_model *m, mb_fit_info *out, mb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!HAS_MEMBER(m->type, fit_info) || !m->type->fit_info || m->nfeatures == 0)
+        return MB_OK;
+    char msg[MB_PLUGIN_ERRLEN] = "";
+    int rc = m->type->fit_info(m->impl, out, msg);
+    if (rc != MB_PLUGIN_OK) {
+        memset(out, 0, sizeof *out);
+        return plugin_fail(m, rc, "fit_info", msg, err);
+    }
+    if (out->n && (!out->names || !out->values)) {
+        memset(out, 0, sizeof *out);
+        return mb_fail(err, MB_EFORMAT, "model '%s' (fit_info): NULL names or values", m->type->name);
+    }
+    return MB_OK;
+}
+
 static mb_status check_predict(const mb_model *m, const mb_matrix *X, mb_error *err)
 {
     if (m->nfeatures == 0)

@@ -95,6 +95,9 @@ void mb_model_free(mb_model **m);
 ** with the model's name. */
 mb_status mb_model_fit(mb_model *m, const mb_dataset *train, const mb_dataset *valid,
                        const mb_fit_context *ctx, mb_error *err);
+/* What the last fit found (mb_model_type.fit_info): out->n is 0 when the
+** model reports nothing (or was built before that member existed). */
+mb_status mb_model_fit_info(mb_model *m, mb_fit_info *out, mb_error *err);
 /* Predictions: out has X->rows values (predict) or rows x nclasses
 ** (proba). The feature count is checked against the fitted one. */
 mb_status mb_model_predict(mb_model *m, const mb_matrix *X, float *out, mb_error *err);

@@ -479,6 +479,16 @@ static int m_info(lua_State *L)
             lua_seti(L, -2, (lua_Integer)j + 1);
         }
         lua_setfield(L, -2, "features");
+        mb_fit_info fi;
+        mb_error err;
+        if (mb_model_fit_info(u->m, &fi, &err) != MB_OK)
+            return mbl_error(L, &err);
+        lua_createtable(L, 0, (int)fi.n);
+        for (size_t k = 0; k < fi.n; k++) {
+            lua_pushnumber(L, fi.values[k]);
+            lua_setfield(L, -2, fi.names[k]);
+        }
+        lua_setfield(L, -2, "fit");
     }
     return 1;
 }
