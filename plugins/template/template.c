@@ -244,6 +244,7 @@ typedef struct knn {
     int weights;        /* KNN_UNIFORM or KNN_DISTANCE */
     int standardize;
     knn_data d;
+    double info[2];     /* fit_info values: training rows, neighbours used */
 } knn;
 
 /* Free a fitted state, leaving it empty (not fitted). */
@@ -597,6 +598,24 @@ exit:
     return rc;
 }
 
+/* fit_info: what the last fit (or load) found, as named numbers. The
+** arrays live in the model (the names are static), so nothing is
+** allocated and they stay valid until the next fit. Optional: NULL in the
+** table means "nothing to report". */
+static const char *const knn_info_names[] = {"n_train", "n_neighbors"};
+
+static int knn_fit_info(void *model, mb_fit_info *out, char *err)
+{
+    (void)err;
+    knn *m = model;
+    m->info[0] = (double)m->d.n;
+    m->info[1] = (double)(m->k < m->d.n ? m->k : m->d.n); /* fewer when the data is smaller */
+    out->n = m->d.n ? 2 : 0;
+    out->names = knn_info_names;
+    out->values = m->info;
+    return MB_PLUGIN_OK;
+}
+
 static const mb_model_type knn_type = {
     .struct_size = sizeof(mb_model_type), /* always sizeof: the host reads what it covers */
     .name = "knn",
@@ -616,6 +635,7 @@ static const mb_model_type knn_type = {
     .portable = NULL,
     .importance = NULL, /* optional: a kNN has no per-feature importance */
     .destroy = knn_destroy,
+    .fit_info = knn_fit_info, /* appended to ABI 1: older hosts never read it */
 };
 
 /* {====== baseline: the constant predictor ======} */

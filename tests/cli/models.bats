@@ -19,6 +19,7 @@ TPLUG="$BUILD_DIR/tests/plugins"
     run mb fit "$DATA/iris.h5" -m knn -p n_neighbors=7 -o "$BATS_TEST_TMPDIR/knn.h5"
     assert_success
     assert_output --partial "fitted knn (multiclass) on 150 rows x 4 features"
+    assert_output --partial "fit: n_train 150, n_neighbors 7"
     assert_output --regexp "training: accuracy 0\.9[5-9]"
     run mb predict "$BATS_TEST_TMPDIR/knn.h5" "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/p.csv"
     assert_success

@@ -255,3 +255,15 @@ describe("sample weights", function()
     assert.matches("no column named 'nope' for the sample weights", tostring(e), 1, true)
   end)
 end)
+
+
+describe("fit_info", function()
+  it("reports what the fit found as named numbers (model:info().fit)", function()
+    local f = mb.open("datasets/iris.h5")
+    local fit = mb.model("knn", { n_neighbors = 200 }):fit(f):info().fit
+    assert.are.equal(150, fit.n_train)
+    assert.are.equal(150, fit.n_neighbors) -- fewer neighbours than asked: the data is smaller
+    assert.are.same({}, mb.model("baseline"):fit(f):info().fit) -- nothing to report
+    assert.is_nil(mb.model("knn"):info().fit) -- not fitted
+  end)
+end)
