@@ -312,6 +312,9 @@ end
 function mb.kfold(frame, opts)
   opts = opts or {}
   local k = opts.k or 5
+  if math.type(k) ~= "integer" or k < 2 or k > #frame then
+    error(fmt("kfold: k = %s; expected an integer in [2, %d] (the number of rows)", tostring(k), #frame), 2)
+  end
   local fold = mb._folds(frame, opts)
   local parts = {}
   for i = 1, k do parts[i] = { train = {}, test = {} } end
@@ -400,6 +403,12 @@ end
 function mb.cross_validate(p, frame, opts)
   opts = opts or {}
   local k, repeats = opts.k or 5, opts.repeats or 1
+  if math.type(k) ~= "integer" or k < 2 or k > #frame then
+    error(fmt("cross_validate: k = %s; expected an integer in [2, %d] (the number of rows)", tostring(k), #frame), 2)
+  end
+  if math.type(repeats) ~= "integer" or repeats < 1 then
+    error(fmt("cross_validate: repeats = %s; expected an integer >= 1", tostring(repeats)), 2)
+  end
   local stratify = opts.stratify
   if stratify == nil then
     local t = frame:target()

@@ -145,6 +145,8 @@ describe("splits: bad input", function()
   it("stratifying needs a target; k needs at least 2", function()
     assert.matches("stratify: the frame has no target column",
       errmsg(mb.split, mb.frame { x = { 1, 2, 3, 4 } }, { test = 0.5, stratify = true }), 1, true)
-    assert.matches("folds: k = 1; it must be at least 2", errmsg(mb.kfold, iris, { k = 1 }), 1, true)
+    assert.matches("kfold: k = 1; expected an integer in [2, 150]", errmsg(mb.kfold, iris, { k = 1 }), 1, true)
+    assert.matches("cross_validate: k = 200; expected an integer in [2, 150]",
+      errmsg(mb.cross_validate, mb.pipeline { mb.model("baseline") }, iris, { k = 200 }), 1, true)
   end)
 end)
