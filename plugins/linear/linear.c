@@ -162,6 +162,17 @@ static void clear_fit(mblin_model *m)
     m->coef = m->intercept = NULL;
     m->coef_f = m->intercept_f = NULL;
     m->nfeatures = m->noutputs = m->nclasses = 0;
+    m->info_n = 0;
+}
+
+/* Refresh what fit_info reports from n_iter, converged and train_loss
+** (the last left out when unknown: a state saved without it). */
+static void set_info(mblin_model *m)
+{
+    m->info_values[0] = (double)m->n_iter;
+    m->info_values[1] = m->converged ? 1.0 : 0.0;
+    m->info_values[2] = m->train_loss;
+    m->info_n = isnan(m->train_loss) ? 2 : 3;
 }
 
 static int lin_create(const mb_param_value *v, const mb_host *host, void **out, char *err)
@@ -179,6 +190,7 @@ static int lin_create(const mb_param_value *v, const mb_host *host, void **out, 
     m->tol = v[P_TOL].real;
     m->class_weight = (int)v[P_CLASS_WEIGHT].i;
     m->solver = (int)v[P_SOLVER].i;
+    m->train_loss = NAN;
     if (!(m->alpha >= 0) || isinf(m->alpha)) {
         host->xfree(m);
         return mblin_fail(err, MB_PLUGIN_EINVAL, "alpha must be a finite number >= 0");
@@ -374,16 +386,21 @@ static int lin_fit(void *model, const mb_dataset *train, const mb_dataset *valid
     m->nclasses = regression ? 0 : train->nclasses;
     m->n_iter = res.n_iter;
     m->converged = res.converged;
+    /* the mean training loss: MSE for regression (L-BFGS's squared loss
+    ** is r^2 / 2), log loss for classification */
+    m->train_loss = regression && solver == MBLIN_SOLVER_LBFGS ? 2.0 * res.loss : res.loss;
+    set_info(m);
     {
         char msg[160];
         if (solver == MBLIN_SOLVER_CHOLESKY)
-            snprintf(msg, sizeof msg, "linear (%s): solved in closed form, training loss %.6g", sname, res.loss);
+            snprintf(msg, sizeof msg, "linear (%s): solved in closed form, training loss %.6g", sname,
+                     m->train_loss);
         else
             snprintf(msg, sizeof msg, "linear (%s): %s after %ld iterations, training loss %.6g", sname,
                      res.converged ? "converged" : "did not converge (raise max_iter or tol)", res.n_iter,
-                     res.loss);
+                     m->train_loss);
         mblin_log(h, res.converged ? 1 : 2, "%s", msg);
-        mblin_progress(ctx, 1.0, msg, res.loss, NAN);
+        mblin_progress(ctx, 1.0, msg, m->train_loss, NAN);
     }
 exit:
     xfree(h, sw);
@@ -496,7 +513,9 @@ static int lin_predict_proba(void *model, const mb_matrix *X, float *out, char *
 
 /* {====== saved state, portable form, importance ======} */
 
-/* info: format version, task, nfeatures, noutputs, nclasses, n_iter, converged */
+/* info: format version, task, nfeatures, noutputs, nclasses, n_iter, converged;
+** then "coef", "intercept" and (optional: absent from states saved before
+** it was added) "train_loss". */
 #define INFO_LEN 7
 
 static int lin_save(void *model, const mb_state_writer *w, char *err)
@@ -509,7 +528,8 @@ static int lin_save(void *model, const mb_state_writer *w, char *err)
     int rc;
     if ((rc = w->put(w->ud, "info", MB_DT_I64, info, INFO_LEN)) != MB_PLUGIN_OK ||
         (rc = w->put(w->ud, "coef", MB_DT_F64, m->coef, m->noutputs * m->nfeatures)) != MB_PLUGIN_OK ||
-        (rc = w->put(w->ud, "intercept", MB_DT_F64, m->intercept, m->noutputs)) != MB_PLUGIN_OK)
+        (rc = w->put(w->ud, "intercept", MB_DT_F64, m->intercept, m->noutputs)) != MB_PLUGIN_OK ||
+        (rc = w->put(w->ud, "train_loss", MB_DT_F64, &m->train_loss, 1)) != MB_PLUGIN_OK)
         return mblin_fail(err, rc, "cannot write the model state");
     return MB_PLUGIN_OK;
 }
@@ -547,6 +567,13 @@ static int lin_load(void *model, const mb_state_reader *r, char *err)
     m->nclasses = (size_t)nc;
     m->n_iter = (long)info[5];
     m->converged = (int)info[6];
+    /* optional: states saved before it was added have no train_loss */
+    double tl = NAN;
+    if (r->size(r->ud, "train_loss", &t, &count) == MB_PLUGIN_OK && count == 1 &&
+        r->get(r->ud, "train_loss", MB_DT_F64, &tl, 1) != MB_PLUGIN_OK)
+        tl = NAN;
+    m->train_loss = tl;
+    set_info(m);
     sync_float(m);
     return MB_PLUGIN_OK;
 }
@@ -585,6 +612,22 @@ static int lin_importance(void *model, int kind, double *out, char *err)
     return MB_PLUGIN_OK;
 }
 
+/* What the last fit (or the loaded state) found: iterations (1 for the
+** closed form), converged (0/1) and train_loss (mean training loss: MSE
+** for regression, log loss for classification; absent after loading a
+** state saved without it). */
+static const char *const info_names[] = {"iterations", "converged", "train_loss"};
+
+static int lin_fit_info(void *model, mb_fit_info *out, char *err)
+{
+    mblin_model *m = model;
+    (void)err;
+    out->n = m->coef ? m->info_n : 0;
+    out->names = info_names;
+    out->values = m->info_values;
+    return MB_PLUGIN_OK;
+}
+
 /* {====== plugin ======} */
 
 static const mb_model_type linear_type = {
@@ -603,6 +646,7 @@ static const mb_model_type linear_type = {
     lin_portable,
     lin_importance,
     lin_destroy,
+    lin_fit_info,
 };
 
 static const mb_model_type *const models[] = {&linear_type};

@@ -32,6 +32,10 @@ typedef struct mblin_model {
     float *coef_f, *intercept_f;  /* float copies for BLAS prediction */
     long n_iter;
     int converged;
+    double train_loss;            /* mean training loss of the fit; NaN when unknown */
+    /* what fit_info reports: refreshed at each fit and load */
+    size_t info_n;
+    double info_values[3];        /* iterations, converged, train_loss */
 } mblin_model;
 
 /* What a solver sees: the data, the combined per-row weights (sample

@@ -11,7 +11,9 @@
 ** 1), "config" (i32: task, nclasses, hidden activation, output kind),
 ** "leaky_alpha" (f32), "widths" (i64, nlayers + 1), and per layer l
 ** "weight_l" (f32, out x in) and "bias_l" (f32, out). Weights are saved
-** after standardisation was folded in: they take raw inputs.
+** after standardisation was folded in: they take raw inputs. Optional
+** (absent from states saved before it was added): "fit_stats" (f64:
+** epochs, best_epoch, train_loss, valid_loss), what fit_info reports.
 */
 #include "mlp.h"
 
@@ -269,6 +271,8 @@ static int mlp_save(void *model, const mb_state_writer *w, char *err)
         if ((rc = w->put(w->ud, name, MB_DT_F32, n->params + n->boff[l], n->width[l + 1])))
             return mbmlp_fail(err, rc, "cannot save %s", name);
     }
+    if (m->info_n == 4 && (rc = w->put(w->ud, "fit_stats", MB_DT_F64, m->info_values, 4)))
+        return mbmlp_fail(err, rc, "cannot save fit_stats");
     return MB_PLUGIN_OK;
 }
 
@@ -354,6 +358,11 @@ static int mlp_load(void *model, const mb_state_reader *r, char *err)
     m->task = task;
     m->nclasses = task == MB_TASK_REGRESSION ? 0 : nclasses;
     m->fitted = 1;
+    size_t ns;
+    m->info_n = 0;
+    if (r->size(r->ud, "fit_stats", &t, &ns) == MB_PLUGIN_OK && ns == 4 &&
+        r->get(r->ud, "fit_stats", MB_DT_F64, m->info_values, 4) == MB_PLUGIN_OK)
+        m->info_n = 4;
     return MB_PLUGIN_OK;
 fail:
     mbmlp_net_free(&net, h);
@@ -387,6 +396,20 @@ static int mlp_portable(void *model, mb_portable *out, char *err)
     return MB_PLUGIN_OK;
 }
 
+/* {====== what the fit found ======} */
+
+static const char *const info_names[] = {"epochs", "best_epoch", "train_loss", "valid_loss"};
+
+static int mlp_fit_info(void *model, mb_fit_info *out, char *err)
+{
+    mbmlp_model *m = model;
+    (void)err;
+    out->n = m->fitted ? m->info_n : 0;
+    out->names = info_names;
+    out->values = m->info_values;
+    return MB_PLUGIN_OK;
+}
+
 /* {====== plugin ======} */
 
 static const mb_model_type mlp_type = {
@@ -405,6 +428,7 @@ static const mb_model_type mlp_type = {
     mlp_portable,
     NULL,
     mlp_destroy,
+    mlp_fit_info,
 };
 
 static const mb_model_type *const mlp_models[] = {&mlp_type};

@@ -82,6 +82,13 @@ typedef struct mbmlp_model {
     mbmlp_net net;
     float *wt;                    /* transposed weights (in x out) for the one-row path */
     mb_mlp_layer layers[65];      /* the portable form's layers, pointing into net.params */
+    /* what fit_info reports: epochs run, best epoch (1-based, by the
+    ** validation loss, or the training loss without validation data),
+    ** train and valid loss of the kept weights (NaN when none); set by
+    ** fit, saved as the optional "fit_stats" array; info_n is 0 after
+    ** loading a state saved without it */
+    size_t info_n;
+    double info_values[4];
 } mbmlp_model;
 
 /* {====== mlp_net.c ======} */

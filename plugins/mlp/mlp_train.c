@@ -640,6 +640,8 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     long stall = 0, plateau_stall = 0;
     double lr_now = P->lr;
     int have_best = 0;
+    int64_t epochs_run = 0, best_epoch = 0;
+    double kept_train = NAN, kept_valid = NAN, last_train = NAN;
     char msg[160];
     for (int64_t ep = 0; ep < P->epochs; ep++) {
         /* learning rate for this epoch */
@@ -713,8 +715,13 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
             stall = 0;
         else
             stall++;
+        epochs_run = ep + 1;
+        last_train = train_loss;
         if (watched < best) {
             best = watched;
+            best_epoch = ep + 1;
+            kept_train = train_loss;
+            kept_valid = valid_loss;
             if (valid) {
                 memcpy(best_params, net.params, np * sizeof(float));
                 have_best = 1;
@@ -786,6 +793,14 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     m->task = train->task;
     m->nclasses = nclasses;
     m->fitted = 1;
+    /* the losses of the weights kept: the best epoch's when they were
+    ** restored, else the last epoch's (in the units the training saw:
+    ** regression targets standardised) */
+    m->info_values[0] = (double)epochs_run;
+    m->info_values[1] = (double)best_epoch;
+    m->info_values[2] = have_best ? kept_train : last_train;
+    m->info_values[3] = have_best ? kept_valid : (double)NAN;
+    m->info_n = 4;
 
 exit:
     if (started > 1) {

@@ -391,6 +391,10 @@ int mbt_save(const mbt_model *m, const mb_state_writer *w, char *err)
     int rc = 0;
     rc |= w->put(w->ud, "meta", MB_DT_I64, meta, META_N);
     rc |= w->put(w->ud, "oob_score", MB_DT_F64, &m->oob_score, 1);
+    {
+        double stats[3] = {(double)m->early_stopping, m->train_loss, m->valid_loss};
+        rc |= w->put(w->ud, "fit_stats", MB_DT_F64, stats, 3);
+    }
     rc |= w->put(w->ud, "root", MB_DT_I32, e->root, e->ntrees);
     rc |= w->put(w->ud, "tree_output", MB_DT_I32, e->tree_output, e->ntrees);
     rc |= w->put(w->ud, "feature", MB_DT_I32, e->feature, e->nnodes);
@@ -434,6 +438,7 @@ void mbt_model_clear(mbt_model *m)
     mbt_bins_free(&m->bins, m->host);
     mbt_predictor_free(m->host, &m->pred);
     m->fitted = 0;
+    m->info_n = 0;
 }
 
 int mbt_load(mbt_model *m, const mb_state_reader *r, char *err)
@@ -513,6 +518,20 @@ int mbt_load(mbt_model *m, const mb_state_reader *r, char *err)
         if (r->size(r->ud, "oob_score", &t, &n) == MB_PLUGIN_OK && n == 1)
             r->get(r->ud, "oob_score", MB_DT_F64, &oob, 1);
         m->oob_score = oob;
+    }
+    {
+        /* optional (absent from states saved before it was added):
+        ** early stopping 0/1, train loss, valid loss */
+        double stats[3] = {-1.0, NAN, NAN};
+        if (r->size(r->ud, "fit_stats", &t, &n) == MB_PLUGIN_OK && n == 3 &&
+            r->get(r->ud, "fit_stats", MB_DT_F64, stats, 3) == MB_PLUGIN_OK) {
+            m->early_stopping = stats[0] == 1.0 ? 1 : stats[0] == 0.0 ? 0 : -1;
+            m->train_loss = stats[1];
+            m->valid_loss = stats[2];
+        } else {
+            m->early_stopping = -1; /* unknown */
+            m->train_loss = m->valid_loss = NAN;
+        }
     }
     if (mbt_prepare_predict(m) != MB_PLUGIN_OK) {
         rc = mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory");

@@ -1334,11 +1334,31 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         }
     }
     if (track && best_round > 0) {
+        /* take the dropped trees' values back out of the training scores,
+        ** so that they are the kept model's (for its training loss) */
+        for (size_t t = (size_t)best_round * K; t < m->ens.ntrees; t++) {
+            size_t k = (size_t)m->ens.tree_output[t];
+            for (size_t i = 0; i < ntrain; i++) {
+                size_t r = train_rows[i];
+                int32_t leafn = mbt_ens_leaf_binned(&m->ens, m->ens.root[t], d.rowbins + r * d.cols, d.nb);
+                score[r * K + k] -= m->ens.value[leafn];
+            }
+        }
         mbt_ens_truncate(&m->ens, (size_t)best_round * K);
         m->best_iteration = best_round;
     } else {
         m->best_iteration = rounds_done;
     }
+    m->early_stopping = track;
+    m->train_loss = mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
+    if (track && best_round > 0)
+        m->valid_loss = best_loss;
+    else if (valid)
+        m->valid_loss = mean_loss(&lc, valid->y, valid->w, vscore, NULL, valid->X.rows);
+    else if (nhold)
+        m->valid_loss = mean_loss(&lc, train->y, train->w, score, hold_rows, nhold);
+    else
+        m->valid_loss = NAN;
     /* importance is read from the split nodes (feature, gain) on demand */
     m->task = train->task;
     m->nclasses = train->nclasses;

@@ -108,6 +108,7 @@ static int create_kind(mbt_kind kind, const mb_param_spec *spec, size_t n, const
     m->host = host;
     m->oob_score = NAN;
     m->best_iteration = -1;
+    m->train_loss = m->valid_loss = NAN;
     m->threads = 1;
     /* defaults for what a type's table does not set */
     m->p.n_trees = 1;
@@ -141,6 +142,84 @@ static int cart_create(const mb_param_value *v, const mb_host *host, void **mode
     return create_kind(MBT_CART, cart_params, COUNT(cart_params), v, host, model, err);
 }
 
+/* {====== what the fit found ======} */
+
+/* Leaves and depth (edges from the root to the deepest leaf) of the tree
+** rooted at root: children always come after their parent, so one pass
+** over the tree's nodes in index order sees every parent first. */
+static void tree_shape(const mbt_model *m, int32_t root, int32_t end, int32_t *leaves, int32_t *depth,
+                       int32_t *scratch)
+{
+    const mbt_ensemble *e = &m->ens;
+    *leaves = *depth = 0;
+    scratch[0] = 0;
+    for (int32_t i = root; i < end; i++) {
+        int32_t d = scratch[i - root];
+        if (e->feature[i] < 0) {
+            (*leaves)++;
+            if (d > *depth)
+                *depth = d;
+        } else {
+            scratch[e->left[i] - root] = d + 1;
+            scratch[e->right[i] - root] = d + 1;
+        }
+    }
+}
+
+static void put_info(mbt_model *m, const char *name, double v)
+{
+    m->info_names[m->info_n] = name;
+    m->info_values[m->info_n++] = v;
+}
+
+/* Refresh what fit_info reports (after fit and load):
+**   cart:   n_leaves, depth
+**   forest: n_trees, oob_score (when computed)
+**   gbdt:   n_trees (kept), best_iteration (the best round, when early
+**           stopping watched a validation loss), train_loss and valid_loss
+**           (mean losses of the kept model, when known) */
+static void set_info(mbt_model *m)
+{
+    const mbt_ensemble *e = &m->ens;
+    m->info_n = 0;
+    if (m->kind == MBT_CART) {
+        int32_t leaves = 0, depth = 0;
+        if (e->ntrees >= 1) {
+            int32_t root = e->root[0], end = e->ntrees > 1 ? e->root[1] : (int32_t)e->nnodes;
+            int32_t *scratch = mbt_alloc(m->host, (size_t)(end - root) * sizeof *scratch);
+            if (!scratch)
+                return; /* out of memory: report nothing rather than fail the fit */
+            tree_shape(m, root, end, &leaves, &depth, scratch);
+            mbt_free(m->host, scratch);
+        }
+        put_info(m, "n_leaves", (double)leaves);
+        put_info(m, "depth", (double)depth);
+        return;
+    }
+    put_info(m, "n_trees", (double)e->ntrees);
+    if (m->kind == MBT_FOREST) {
+        if (!isnan(m->oob_score))
+            put_info(m, "oob_score", m->oob_score);
+        return;
+    }
+    if (m->early_stopping != 0 && m->best_iteration > 0)
+        put_info(m, "best_iteration", (double)m->best_iteration);
+    if (!isnan(m->train_loss))
+        put_info(m, "train_loss", m->train_loss);
+    if (!isnan(m->valid_loss))
+        put_info(m, "valid_loss", m->valid_loss);
+}
+
+static int trees_fit_info(void *model, mb_fit_info *out, char *err)
+{
+    mbt_model *m = model;
+    (void)err;
+    out->n = m->fitted ? m->info_n : 0;
+    out->names = m->info_names;
+    out->values = m->info_values;
+    return MB_PLUGIN_OK;
+}
+
 static int trees_fit(void *model, const mb_dataset *train, const mb_dataset *valid, const mb_fit_context *ctx,
                      char *err)
 {
@@ -163,8 +242,13 @@ static int trees_fit(void *model, const mb_dataset *train, const mb_dataset *val
     mbt_model_clear(m);
     m->oob_score = NAN;
     m->best_iteration = -1;
-    return m->kind == MBT_GBDT ? mbt_gbdt_fit(m, train, valid, ctx, err)
-                               : mbt_forest_fit(m, train, valid, ctx, err);
+    m->early_stopping = 0;
+    m->train_loss = m->valid_loss = NAN;
+    int rc = m->kind == MBT_GBDT ? mbt_gbdt_fit(m, train, valid, ctx, err)
+                                 : mbt_forest_fit(m, train, valid, ctx, err);
+    if (rc == MB_PLUGIN_OK)
+        set_info(m);
+    return rc;
 }
 
 /* Outputs after the link into a buffer: out (rows x noutputs). */
@@ -244,8 +328,10 @@ static int trees_load(void *model, const mb_state_reader *r, char *err)
 {
     mbt_model *m = model;
     int rc = mbt_load(m, r, err);
-    if (rc == MB_PLUGIN_OK)
+    if (rc == MB_PLUGIN_OK) {
         m->threads = 2;
+        set_info(m);
+    }
     return rc;
 }
 
@@ -310,17 +396,20 @@ static const mb_model_type gbdt_type = {
     sizeof(mb_model_type), "gbdt",
     "histogram gradient-boosted trees (squared, absolute, huber, logloss, softmax; early stopping)",
     ALL_TASKS, gbdt_params, COUNT(gbdt_params), gbdt_create, trees_fit, trees_predict,
-    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy};
+    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
+    trees_fit_info};
 
 static const mb_model_type forest_type = {
     sizeof(mb_model_type), "forest", "random forest on binned features (bootstrap, per-split feature sampling, OOB score)",
     ALL_TASKS, forest_params, COUNT(forest_params), forest_create, trees_fit, trees_predict,
-    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy};
+    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
+    trees_fit_info};
 
 static const mb_model_type cart_type = {
     sizeof(mb_model_type), "cart", "one decision tree (gini, entropy, squared error; cost-complexity pruning)",
     ALL_TASKS, cart_params, COUNT(cart_params), cart_create, trees_fit, trees_predict,
-    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy};
+    trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
+    trees_fit_info};
 
 static const mb_model_type *const models[] = {&cart_type, &forest_type, &gbdt_type};
 

@@ -173,7 +173,17 @@ typedef struct mbt_model {
     mbt_bins bins;
     double oob_score;             /* NaN when not computed */
     int64_t best_iteration;       /* gbdt: rounds kept (-1 when not early stopped) */
+    /* gbdt: whether early stopping watched a validation loss (1, 0, or -1:
+    ** unknown, a state saved before "fit_stats"), and the mean training /
+    ** validation losses of the kept model (NaN when unknown); saved as the
+    ** optional "fit_stats" array */
+    int early_stopping;
+    double train_loss, valid_loss;
     mbt_predictor *pred;          /* padded trees for predict (ensemble.c) */
+    /* what fit_info reports (plugin.c), refreshed at each fit and load */
+    size_t info_n;
+    const char *info_names[4];
+    double info_values[4];
 } mbt_model;
 
 /* Fitting (gbdt.c, forest.c). On failure the model is left unfitted. */

@@ -821,6 +821,113 @@ static void test_convergence_report(void **state)
     dset_free(&s);
 }
 
+/* {====== fit_info ======} */
+
+/* The value named name in fi, or fail. */
+static double info_value(const mb_fit_info *fi, const char *name)
+{
+    for (size_t i = 0; i < fi->n; i++)
+        if (strcmp(fi->names[i], name) == 0)
+            return fi->values[i];
+    fail_msg("fit_info has no '%s' (%zu values)", name, fi->n);
+    return NAN;
+}
+
+/* A copy of st without the array named drop (a state saved before it). */
+static void state_without(const mb_state *st, const char *drop, mb_state *out)
+{
+    mb_state_writer w = mb_state_writer_for(out);
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->arrays[i].name, drop) != 0)
+            assert_int_equal(w.put(w.ud, st->arrays[i].name, st->arrays[i].type, st->arrays[i].data,
+                                   st->arrays[i].count), MB_PLUGIN_OK);
+}
+
+static void test_fit_info(void **state)
+{
+    (void)state;
+    mb_error err;
+    char perr[MB_PLUGIN_ERRLEN] = "";
+    mb_fit_info fi;
+    dset s;
+    dset_load(&s, "breast_cancer", 1);
+    mb_model *m = model_new(NULL);
+    assert_non_null(m->type->fit_info);
+    /* nothing before the fit */
+    assert_int_equal(m->type->fit_info(m->impl, &fi, perr), MB_PLUGIN_OK);
+    assert_int_equal(fi.n, 0);
+    fit_ok(m, &s.ds);
+    assert_int_equal(mb_model_fit_info(m, &fi, &err), MB_OK);
+    assert_int_equal(fi.n, 3);
+    assert_string_equal(fi.names[0], "iterations");
+    assert_string_equal(fi.names[1], "converged");
+    assert_string_equal(fi.names[2], "train_loss");
+    double it = info_value(&fi, "iterations"), tl = info_value(&fi, "train_loss");
+    assert_true(info_value(&fi, "converged") == 1.0);
+    assert_true(it > 0 && it <= 100 && it == floor(it));
+    assert_true(tl > 0 && tl < log(2.0)); /* mean log loss, below the constant model's */
+
+    /* saved and loaded: the same figures; a state saved before train_loss
+    ** existed loads and reports iterations and converged only */
+    mb_state st = {0}, old = {0};
+    mb_state_writer w = mb_state_writer_for(&st);
+    assert_int_equal(m->type->save(m->impl, &w, perr), MB_PLUGIN_OK);
+    mb_model *b = model_new(NULL);
+    mb_state_reader r = mb_state_reader_for(&st);
+    assert_int_equal(b->type->load(b->impl, &r, perr), MB_PLUGIN_OK);
+    mb_fit_info fb;
+    assert_int_equal(b->type->fit_info(b->impl, &fb, perr), MB_PLUGIN_OK);
+    assert_int_equal(fb.n, 3);
+    assert_memory_equal(fb.values, fi.values, 3 * sizeof(double));
+    state_without(&st, "train_loss", &old);
+    r = mb_state_reader_for(&old);
+    assert_int_equal(b->type->load(b->impl, &r, perr), MB_PLUGIN_OK);
+    assert_int_equal(b->type->fit_info(b->impl, &fb, perr), MB_PLUGIN_OK);
+    assert_int_equal(fb.n, 2);
+    assert_true(info_value(&fb, "iterations") == it && info_value(&fb, "converged") == 1.0);
+    mb_state_clear(&st);
+    mb_state_clear(&old);
+    mb_model_free(&b);
+
+    /* not converged in 2 iterations on the raw features */
+    dset_free(&s);
+    dset_load(&s, "breast_cancer", 0);
+    static const char *const two[] = {"max_iter=2", NULL};
+    mb_model *m2 = model_new(two);
+    fit_ok(m2, &s.ds);
+    assert_int_equal(mb_model_fit_info(m2, &fi, &err), MB_OK);
+    assert_true(info_value(&fi, "converged") == 0.0 && info_value(&fi, "iterations") == 2.0);
+    mb_model_free(&m2);
+    dset_free(&s);
+
+    /* regression: the closed form is one iteration; train_loss is the
+    ** training MSE, the same whichever solver reaches the minimum */
+    dset_load(&s, "diabetes", 0);
+    static const char *const chol[] = {"alpha=1", "solver=cholesky", NULL};
+    static const char *const lbfgs[] = {"alpha=1", "solver=lbfgs", "max_iter=2000", "tol=1e-10", NULL};
+    mb_model *rc = model_new(chol), *rl = model_new(lbfgs);
+    fit_ok(rc, &s.ds);
+    fit_ok(rl, &s.ds);
+    mb_fit_info fc, fl;
+    assert_int_equal(mb_model_fit_info(rc, &fc, &err), MB_OK);
+    assert_int_equal(mb_model_fit_info(rl, &fl, &err), MB_OK);
+    assert_true(info_value(&fc, "iterations") == 1.0 && info_value(&fc, "converged") == 1.0);
+    double mc = info_value(&fc, "train_loss"), ml = info_value(&fl, "train_loss");
+    double mse = 0;
+    float *pred = malloc(s.ds.X.rows * sizeof(float));
+    assert_int_equal(mb_model_predict(rc, &s.ds.X, pred, &err), MB_OK);
+    for (size_t i = 0; i < s.ds.X.rows; i++)
+        mse += ((double)pred[i] - (double)s.ds.y[i]) * ((double)pred[i] - (double)s.ds.y[i]);
+    mse /= (double)s.ds.X.rows;
+    if (!(fabs(mc - mse) <= 1e-4 * mse) || !(fabs(ml - mc) <= 1e-3 * mc))
+        fail_msg("train_loss: cholesky %.10g, lbfgs %.10g, MSE of the predictions %.10g", mc, ml, mse);
+    free(pred);
+    mb_model_free(&rc);
+    mb_model_free(&rl);
+    mb_model_free(&m);
+    dset_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -834,6 +941,7 @@ int main(void)
         cmocka_unit_test(test_save_load_portable),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_convergence_report),
+        cmocka_unit_test(test_fit_info),
     };
     return cmocka_run_group_tests_name("linear", tests, setup, teardown);
 }

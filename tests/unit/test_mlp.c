@@ -719,6 +719,129 @@ static void test_bad_input(void **state)
     assert_int_not_equal(mb_params_parse(&p, mlp, bad2, 1, &err), MB_OK);
 }
 
+/* {====== fit_info ======} */
+
+typedef struct lcurve {
+    double train[512], valid[512];
+    int n;
+} lcurve;
+
+static void on_losses(void *ud, double fraction, const char *msg, double tl, double vl)
+{
+    lcurve *c = ud;
+    (void)fraction;
+    (void)msg;
+    if (c->n < 512) {
+        c->train[c->n] = tl;
+        c->valid[c->n] = vl;
+    }
+    c->n++;
+}
+
+static double info_value(const mb_fit_info *fi, const char *name)
+{
+    for (size_t i = 0; i < fi->n; i++)
+        if (strcmp(fi->names[i], name) == 0)
+            return fi->values[i];
+    fprintf(stderr, "# fit_info has no '%s' (%zu values)\n", name, fi->n);
+    fail();
+    return NAN;
+}
+
+static void test_fit_info(void **state)
+{
+    (void)state;
+    mb_error err;
+    char perr[MB_PLUGIN_ERRLEN] = "";
+    mb_fit_info fi;
+    /* no validation data, no early stopping: every epoch runs, the last
+    ** epoch's training loss is reported, valid_loss is NaN */
+    enum { N = 120, NV = 200 };
+    static float X[N * 3], y[N], Xv[NV * 3], yv[NV];
+    make_smooth(X, y, N, 31);
+    mb_dataset d = {{X, N, 3, 3}, y, NULL, MB_TASK_REGRESSION, 0, NULL};
+    const char *s[] = {"hidden_layers=8", "epochs=7", "early_stopping_rounds=0", "batch_size=16", NULL};
+    mb_model *m = make_model(s);
+    assert_non_null(m->type->fit_info);
+    assert_int_equal(m->type->fit_info(m->impl, &fi, perr), MB_PLUGIN_OK);
+    assert_int_equal(fi.n, 0);
+    lcurve cv;
+    memset(&cv, 0, sizeof cv);
+    mb_fit_context c = ctx1(3);
+    c.progress = on_losses;
+    c.progress_ud = &cv;
+    fit_ok(m, &d, NULL, &c);
+    assert_int_equal(mb_model_fit_info(m, &fi, &err), MB_OK);
+    assert_int_equal(fi.n, 4);
+    assert_string_equal(fi.names[0], "epochs");
+    assert_string_equal(fi.names[1], "best_epoch");
+    assert_string_equal(fi.names[2], "train_loss");
+    assert_string_equal(fi.names[3], "valid_loss");
+    assert_int_equal(cv.n, 7);
+    assert_close(info_value(&fi, "epochs"), 7, 0);
+    double be = info_value(&fi, "best_epoch");
+    assert_true(be >= 1 && be <= 7 && be == floor(be));
+    assert_close(info_value(&fi, "train_loss"), cv.train[6], 0);
+    assert_true(isnan(info_value(&fi, "valid_loss")));
+    /* saved and loaded: the same; a state saved before "fit_stats": none */
+    mb_state st = {0}, old = {0};
+    mb_state_writer w = mb_state_writer_for(&st);
+    assert_int_equal(m->type->save(m->impl, &w, perr), MB_PLUGIN_OK);
+    mb_model *b = make_model(s);
+    mb_state_reader r = mb_state_reader_for(&st);
+    assert_int_equal(b->type->load(b->impl, &r, perr), MB_PLUGIN_OK);
+    mb_fit_info fb;
+    assert_int_equal(b->type->fit_info(b->impl, &fb, perr), MB_PLUGIN_OK);
+    assert_int_equal(fb.n, 4);
+    assert_memory_equal(fb.values, fi.values, 4 * sizeof(double));
+    mb_state_writer wo = mb_state_writer_for(&old);
+    for (size_t i = 0; i < st.n; i++)
+        if (strcmp(st.arrays[i].name, "fit_stats") != 0)
+            assert_int_equal(wo.put(wo.ud, st.arrays[i].name, st.arrays[i].type, st.arrays[i].data,
+                                    st.arrays[i].count), MB_PLUGIN_OK);
+    r = mb_state_reader_for(&old);
+    assert_int_equal(b->type->load(b->impl, &r, perr), MB_PLUGIN_OK);
+    assert_int_equal(b->type->fit_info(b->impl, &fb, perr), MB_PLUGIN_OK);
+    assert_int_equal(fb.n, 0);
+    mb_state_clear(&st);
+    mb_state_clear(&old);
+    mb_model_free(&b);
+    mb_model_free(&m);
+
+    /* early stopping on validation data (overfitting, as in
+    ** test_early_stopping): fewer epochs than asked, the best epoch's
+    ** losses, best_epoch <= epochs */
+    make_smooth(X, y, N, 21);
+    make_smooth(Xv, yv, NV, 22);
+    mbmlp_rng rr;
+    mbmlp_rng_seed(&rr, 5);
+    for (size_t i = 0; i < N; i++)
+        y[i] = (y[i] > 50) != (mbmlp_rng_uniform(&rr) < 0.3) ? 1.0f : 0.0f;
+    for (size_t i = 0; i < NV; i++)
+        yv[i] = yv[i] > 50 ? 1.0f : 0.0f;
+    mb_dataset db = {{X, N, 3, 3}, y, NULL, MB_TASK_BINARY, 2, NULL};
+    mb_dataset v = {{Xv, NV, 3, 3}, yv, NULL, MB_TASK_BINARY, 2, NULL};
+    const char *es[] = {"hidden_layers=32,32", "epochs=300", "learning_rate=0.01", "batch_size=16",
+                        "early_stopping_rounds=10", NULL};
+    m = make_model(es);
+    memset(&cv, 0, sizeof cv);
+    fit_ok(m, &db, &v, &c);
+    assert_int_equal(mb_model_fit_info(m, &fi, &err), MB_OK);
+    assert_int_equal(fi.n, 4);
+    double ep = info_value(&fi, "epochs");
+    be = info_value(&fi, "best_epoch");
+    assert_close(ep, cv.n, 0);
+    assert_true(ep < 300 && be >= 1 && be <= ep - 10);
+    int ib = (int)be - 1;
+    double vmin = INFINITY;
+    for (int i = 0; i < cv.n && i < 512; i++)
+        vmin = cv.valid[i] < vmin ? cv.valid[i] : vmin;
+    assert_close(info_value(&fi, "valid_loss"), vmin, 0);
+    assert_close(info_value(&fi, "valid_loss"), cv.valid[ib], 0);
+    assert_close(info_value(&fi, "train_loss"), cv.train[ib], 0);
+    mb_model_free(&m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -732,6 +855,7 @@ int main(void)
         cmocka_unit_test(test_early_stopping),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_fit_info),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

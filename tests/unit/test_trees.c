@@ -860,6 +860,212 @@ static void test_losses_and_options(void **state)
     close_bundled(&b);
 }
 
+/* {====== fit_info ======} */
+
+/* Index of name in fi, or -1. */
+static int info_find(const mb_fit_info *fi, const char *name)
+{
+    for (size_t i = 0; i < fi->n; i++)
+        if (strcmp(fi->names[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static double info_value(const mb_fit_info *fi, const char *name)
+{
+    int i = info_find(fi, name);
+    if (i < 0)
+        fail_msg("fit_info has no '%s' (%zu values)", name, fi->n);
+    return fi->values[i];
+}
+
+static mb_fit_info info_of(mb_model *m)
+{
+    mb_fit_info fi;
+    mb_error err;
+    if (mb_model_fit_info(m, &fi, &err) != MB_OK)
+        fail_msg("fit_info: %s", err.msg);
+    return fi;
+}
+
+/* Mean log loss of a binary model's probabilities on d. */
+static double binary_logloss(mb_model *m, const mb_dataset *d)
+{
+    size_t n = d->X.rows;
+    float *pr = malloc(2 * n * sizeof *pr);
+    mb_error err;
+    assert_int_equal(mb_model_predict_proba(m, &d->X, pr, &err), MB_OK);
+    double s = 0;
+    for (size_t i = 0; i < n; i++)
+        s -= log((double)pr[2 * i + (d->y[i] > 0.5f ? 1 : 0)]);
+    free(pr);
+    return s / (double)n;
+}
+
+/* A state equal to st without the array named drop. */
+static void state_without(const mb_state *st, const char *drop, mb_state *out)
+{
+    mb_state_writer w = mb_state_writer_for(out);
+    for (size_t i = 0; i < st->n; i++)
+        if (strcmp(st->arrays[i].name, drop) != 0)
+            assert_int_equal(w.put(w.ud, st->arrays[i].name, st->arrays[i].type, st->arrays[i].data,
+                                   st->arrays[i].count), MB_PLUGIN_OK);
+}
+
+/* Load state st into a new model of m's kind; its fit_info into *fi (the
+** model is returned: the arrays live as long as it). */
+static mb_model *load_copy(const char *type, const char *const *settings, mb_state *st, mb_fit_info *fi)
+{
+    mb_model *b = model_new(type, settings);
+    mb_state_reader r = mb_state_reader_for(st);
+    char err[MB_PLUGIN_ERRLEN] = "";
+    if (b->type->load(b->impl, &r, err) != MB_PLUGIN_OK)
+        fail_msg("load: %s", err);
+    assert_int_equal(b->type->fit_info(b->impl, fi, err), MB_PLUGIN_OK);
+    return b;
+}
+
+static void test_fit_info(void **state)
+{
+    (void)state;
+    bundled b;
+    open_bundled(&b, "breast_cancer");
+    split_data sp;
+    split4(&b.d.ds, &sp);
+    mb_fit_info fi;
+    char perr[MB_PLUGIN_ERRLEN] = "";
+
+    /* cart: n_leaves and depth, as the tree's nodes say */
+    const char *const cs[] = {"max_depth=3", NULL};
+    mb_model *m = model_new("cart", cs);
+    assert_int_equal(m->type->fit_info(m->impl, &fi, perr), MB_PLUGIN_OK);
+    assert_int_equal(fi.n, 0);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_int_equal(fi.n, 2);
+    assert_string_equal(fi.names[0], "n_leaves");
+    assert_string_equal(fi.names[1], "depth");
+    mb_tree_form t = form_of(m);
+    size_t leaves = 0;
+    for (size_t i = 0; i < t.nnodes; i++)
+        leaves += t.feature[i] < 0;
+    assert_true(info_value(&fi, "n_leaves") == (double)leaves);
+    assert_true(leaves >= 5 && leaves <= 8);
+    assert_true(info_value(&fi, "depth") == 3.0);
+    mb_model_free(&m);
+    const char *const stump[] = {"max_depth=1", NULL};
+    m = model_new("cart", stump);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_true(info_value(&fi, "n_leaves") == 2.0 && info_value(&fi, "depth") == 1.0);
+    mb_model_free(&m);
+
+    /* forest: n_trees, and oob_score only when asked for */
+    const char *const fs[] = {"n_trees=20", "oob_score=true", NULL};
+    const char *const fs0[] = {"n_trees=20", NULL};
+    m = model_new("forest", fs);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_int_equal(fi.n, 2);
+    assert_true(info_value(&fi, "n_trees") == 20.0);
+    double oob = info_value(&fi, "oob_score");
+    assert_true(oob > 0.85 && oob <= 1.0);
+    mb_state st = {0};
+    mb_state_writer w = mb_state_writer_for(&st);
+    assert_int_equal(m->type->save(m->impl, &w, perr), MB_PLUGIN_OK);
+    mb_fit_info fl;
+    mb_model *l = load_copy("forest", fs, &st, &fl);
+    assert_int_equal(fl.n, 2);
+    assert_true(info_value(&fl, "n_trees") == 20.0 && info_value(&fl, "oob_score") == oob);
+    mb_model_free(&l);
+    mb_state_clear(&st);
+    mb_model_free(&m);
+    m = model_new("forest", fs0);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_int_equal(fi.n, 1);
+    assert_true(info_value(&fi, "n_trees") == 20.0);
+    mb_model_free(&m);
+
+    /* gbdt with early stopping on a validation set: best_iteration rounds
+    ** kept, and the kept model's losses (checked against its predictions:
+    ** the training scores had the dropped trees taken back out) */
+    const char *const es[] = {"n_trees=500", "learning_rate=0.5", "early_stopping_rounds=5", NULL};
+    m = model_new("gbdt", es);
+    fit_ok(m, &sp.tr, &sp.te, NULL);
+    fi = info_of(m);
+    assert_int_equal(fi.n, 4);
+    assert_string_equal(fi.names[0], "n_trees");
+    assert_string_equal(fi.names[1], "best_iteration");
+    assert_string_equal(fi.names[2], "train_loss");
+    assert_string_equal(fi.names[3], "valid_loss");
+    double nt = info_value(&fi, "n_trees"), best = info_value(&fi, "best_iteration");
+    assert_true(nt == (double)form_of(m).ntrees);
+    assert_true(best >= 1 && best <= nt && best == nt); /* binary: one tree per round */
+    double tl = info_value(&fi, "train_loss"), vl = info_value(&fi, "valid_loss");
+    double tl_want = binary_logloss(m, &sp.tr), vl_want = binary_logloss(m, &sp.te);
+    if (!(fabs(tl - tl_want) <= 1e-4 * tl_want + 1e-6) || !(fabs(vl - vl_want) <= 1e-4 * vl_want + 1e-6))
+        fail_msg("gbdt losses: train %.9g (predictions %.9g), valid %.9g (predictions %.9g)", tl, tl_want, vl,
+                 vl_want);
+    assert_true(tl < vl);
+    /* saved and loaded: the same; from a state saved before "fit_stats":
+    ** n_trees and best_iteration only */
+    w = mb_state_writer_for(&st);
+    assert_int_equal(m->type->save(m->impl, &w, perr), MB_PLUGIN_OK);
+    l = load_copy("gbdt", es, &st, &fl);
+    assert_int_equal(fl.n, 4);
+    assert_memory_equal(fl.values, fi.values, 4 * sizeof(double));
+    mb_model_free(&l);
+    mb_state old = {0};
+    state_without(&st, "fit_stats", &old);
+    l = load_copy("gbdt", es, &old, &fl);
+    assert_int_equal(fl.n, 2);
+    assert_true(info_value(&fl, "n_trees") == nt && info_value(&fl, "best_iteration") == best);
+    mb_model_free(&l);
+    mb_state_clear(&old);
+    mb_state_clear(&st);
+    mb_model_free(&m);
+
+    /* early stopping on a held-out part of train: valid_loss is that
+    ** part's; without early stopping: no best_iteration */
+    m = model_new("gbdt", es);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_true(info_value(&fi, "best_iteration") <= info_value(&fi, "n_trees"));
+    assert_true(info_value(&fi, "valid_loss") > 0 && info_value(&fi, "train_loss") > 0);
+    mb_model_free(&m);
+    const char *const g20[] = {"n_trees=20", NULL};
+    m = model_new("gbdt", g20);
+    fit_ok(m, &sp.tr, NULL, NULL);
+    fi = info_of(m);
+    assert_int_equal(fi.n, 2);
+    assert_true(info_value(&fi, "n_trees") == 20.0);
+    assert_int_equal(info_find(&fi, "best_iteration"), -1);
+    assert_int_equal(info_find(&fi, "valid_loss"), -1);
+    tl = info_value(&fi, "train_loss");
+    tl_want = binary_logloss(m, &sp.tr);
+    assert_true(fabs(tl - tl_want) <= 1e-4 * tl_want + 1e-6);
+    fit_ok(m, &sp.tr, &sp.te, NULL); /* refit, now with validation data */
+    fi = info_of(m);
+    assert_int_equal(fi.n, 3);
+    vl_want = binary_logloss(m, &sp.te);
+    assert_true(fabs(info_value(&fi, "valid_loss") - vl_want) <= 1e-4 * vl_want + 1e-6);
+    mb_model_free(&m);
+    split_free(&sp);
+    close_bundled(&b);
+
+    /* multiclass: one tree per class per round */
+    open_bundled(&b, "iris");
+    split4(&b.d.ds, &sp);
+    m = model_new("gbdt", es);
+    fit_ok(m, &sp.tr, &sp.te, NULL);
+    fi = info_of(m);
+    assert_true(info_value(&fi, "best_iteration") * 3 == info_value(&fi, "n_trees"));
+    mb_model_free(&m);
+    split_free(&sp);
+    close_bundled(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -876,6 +1082,7 @@ int main(void)
         cmocka_unit_test(test_progress_cancel_early_stopping),
         cmocka_unit_test(test_weights_and_importance),
         cmocka_unit_test(test_losses_and_options),
+        cmocka_unit_test(test_fit_info),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
