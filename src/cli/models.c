@@ -242,6 +242,8 @@ int mb_cmd_fit(int argc, char **argv)
                               d.ds.X.rows, &err);
     mb_free(file);
     mb_free(object);
+    if (rc == MB_OK)
+        rc = mb_monitoring_compute(&d.ds.X, &b->monitoring, &err);
     if (rc != MB_OK || mb_bundle_save(out, b, &err) != MB_OK)
         goto fail;
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,

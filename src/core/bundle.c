@@ -4,7 +4,9 @@
 */
 #include "bundle.h"
 
+#include <math.h>
 #include <sha2.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -47,6 +49,7 @@ void mb_bundle_free(mb_bundle **pb)
     mb_free(b->model);
     mb_state_clear(&b->portable_state);
     mb_state_clear(&b->plugin_state);
+    mb_state_clear(&b->monitoring);
     mb_free(b->source);
     mb_free(b->source_sha256);
     mb_free(b->created);
@@ -109,6 +112,66 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
     b->moonbench_version = mb_strdup(MB_VERSION);
     b->script = mb_strdup("");
     return MB_OK;
+}
+
+/* {====== monitoring ======} */
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err)
+{
+    /* From evenly spaced rows only: cheap next to any fit (a few ms), and
+    ** plenty for drift statistics. */
+    enum { NQ = 11, MAXROWS = 4096 };
+    size_t p = X->cols, n = X->rows;
+    size_t step = n > MAXROWS ? (n + MAXROWS - 1) / MAXROWS : 1, ns = n ? (n - 1) / step + 1 : 0;
+    double *mean = mb_calloc(p + 1, sizeof *mean), *std = mb_calloc(p + 1, sizeof *std),
+           *mn = mb_calloc(p + 1, sizeof *mn), *mx = mb_calloc(p + 1, sizeof *mx),
+           *miss = mb_calloc(p + 1, sizeof *miss), *q = mb_calloc(p * NQ + 1, sizeof *q);
+    float *col = mb_malloc((ns + 1) * sizeof *col);
+    double rows = (double)ns;
+    mb_status rc = MB_OK;
+    for (size_t j = 0; j < p; j++) {
+        double sum = 0, sum2 = 0;
+        size_t k = 0;
+        for (size_t r = 0; r < ns; r++) {
+            float v = X->x[r * step * X->ld + j];
+            if (!isnan(v)) {
+                col[k++] = v;
+                sum += (double)v;
+            }
+        }
+        double m = k ? sum / (double)k : (double)NAN;
+        for (size_t r = 0; r < k; r++)
+            sum2 += ((double)col[r] - m) * ((double)col[r] - m);
+        qsort(col, k, sizeof *col, cmp_float);
+        mean[j] = m;
+        std[j] = k > 1 ? sqrt(sum2 / (double)(k - 1)) : (double)NAN;
+        mn[j] = k ? (double)col[0] : (double)NAN;
+        mx[j] = k ? (double)col[k - 1] : (double)NAN;
+        miss[j] = ns ? (double)(ns - k) / (double)ns : 0;
+        for (int t = 0; t < NQ; t++)
+            q[j * NQ + (size_t)t] = k ? (double)col[(size_t)((double)t / (NQ - 1) * (double)(k - 1) + 0.5)]
+                                      : (double)NAN;
+    }
+    mb_state_writer w = mb_state_writer_for(out);
+    if (w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
+        w.put(w.ud, "min", MB_DT_F64, mn, p) || w.put(w.ud, "max", MB_DT_F64, mx, p) ||
+        w.put(w.ud, "missing", MB_DT_F64, miss, p) || w.put(w.ud, "quantiles", MB_DT_F64, q, p * NQ) ||
+        w.put(w.ud, "rows_sampled", MB_DT_F64, &rows, 1))
+        rc = mb_fail(err, MB_ENOMEM, "cannot store training statistics");
+    mb_free(mean);
+    mb_free(std);
+    mb_free(mn);
+    mb_free(mx);
+    mb_free(miss);
+    mb_free(q);
+    mb_free(col);
+    return rc;
 }
 
 /* {====== scoring ======} */

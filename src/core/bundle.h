@@ -10,6 +10,8 @@
 **                    /model/state: the plugin's own state arrays
 **   /provenance      source dataset, its SHA-256, rows used, parameters,
 **                    time, moonbench version, script text
+**   /monitoring      per-feature training statistics of the model's inputs
+**                    (mean, std, min, max, missing rate, deciles), for drift
 ** Written atomically (temporary file, then rename). A bundle whose
 ** format_version is newer than this moonbench's is refused with a message.
 */
@@ -44,6 +46,7 @@ typedef struct mb_bundle {
     size_t nparams;
     mb_form_kind form;            /* MB_FORM_NONE: scoring needs the plugin */
     mb_state portable_state;      /* the form as arrays (portable.h) */
+    mb_state monitoring;          /* training statistics (mb_monitoring_compute); may be empty */
     mb_state plugin_state;        /* the plugin's save() output */
     /* provenance */
     char *source, *source_sha256, *created, *moonbench_version, *script;
@@ -64,6 +67,12 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
                                size_t nfeatures, const char *target, const char *const *classes,
                                const char *source_file, const char *source_spec, size_t rows,
                                mb_error *err);
+
+/* Training statistics of a model's input matrix, per feature, as arrays
+** (mean, std, min, max, missing: the fraction of NaN; quantiles: nfeatures
+** x 11 deciles 0..100%), from at most 4,096 evenly spaced rows
+** (rows_sampled), for scorers to compare serving data against (drift). */
+mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err);
 
 /* A scorer made from a bundle: the portable form when there is one, else
 ** the plugin found in the registry, created with the saved parameters and

@@ -209,6 +209,8 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
             bad |= write_state(g, "portable", &b->portable_state);
         H5CLOSE(H5Gclose, g);
     }
+    if (b->monitoring.n)
+        bad |= write_state(fid, "monitoring", &b->monitoring);
     g = H5Gcreate2(fid, "provenance", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     bad |= g < 0;
     if (g >= 0) {
@@ -386,6 +388,10 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
     if (rc != MB_OK)
         goto exit;
 
+    /* optional: bundles without training statistics are fine */
+    if (H5Lexists(fid, "monitoring", H5P_DEFAULT) > 0 &&
+        (rc = read_state(path, fid, "monitoring", &b->monitoring, err)) != MB_OK)
+        goto exit;
     if ((g = H5Gopen2(fid, "provenance", H5P_DEFAULT)) < 0)
         BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /provenance is missing", path));
     b->source = mbh5_attr_string(g, "source");

@@ -51,6 +51,7 @@ typedef struct mbl_model {
     char **features;              /* after fit: input column names */
     size_t nfeatures;
     char *target;
+    mb_state monitoring;          /* after fit: training statistics for the bundle */
 } mbl_model;
 
 typedef struct mbl_transform {

@@ -80,6 +80,7 @@ static int model_gc(lua_State *L)
     mbl_freestrings(u->classes, u->nclasses);
     mbl_freestrings(u->features, u->nfeatures);
     mb_free(u->target);
+    mb_state_clear(&u->monitoring);
     u->classes = u->features = NULL;
     u->target = NULL;
     u->nclasses = u->nfeatures = 0;
@@ -288,6 +289,8 @@ static int m_fit(lua_State *L)
         for (size_t j = 0; j < u->nfeatures; j++)
             u->features[j] = mb_strdup(d.feature_names[j]);
         u->target = mb_strdup(f->cols[f->target].name);
+        mb_state_clear(&u->monitoring);
+        rc = mb_monitoring_compute(&d.ds.X, &u->monitoring, &err);
     }
     mb_data_free(&d);
     mb_data_free(&vd);
@@ -701,6 +704,12 @@ static int l_save_pipeline(lua_State *L)
     mb_error err;
     mb_status rc = mb_bundle_from_model(b, m->m, (const char *const *)m->features, m->nfeatures, m->target,
                                         (const char *const *)m->classes, source_file, source, inputs->nrows, &err);
+    for (size_t i = 0; rc == MB_OK && i < m->monitoring.n; i++) {
+        const mb_state_array *a = &m->monitoring.arrays[i];
+        mb_state_writer w = mb_state_writer_for(&b->monitoring);
+        if (w.put(w.ud, a->name, a->type, a->data, a->count) != MB_PLUGIN_OK)
+            rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
+    }
     if (rc == MB_OK) {
         b->ninputs = 0;
         b->inputs = mb_calloc(inputs->ncols + 1, sizeof *b->inputs);

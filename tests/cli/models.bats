@@ -169,3 +169,23 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_failure 1
     assert_output --partial "no column named 'y' to use as target"
 }
+
+@test "bundle: /monitoring holds the training statistics of the model's inputs" {
+    run mb fit "$DATA/iris.h5" -m linear -o "$BATS_TEST_TMPDIR/m.h5"
+    assert_success
+    run h5dump -d /monitoring/mean "$BATS_TEST_TMPDIR/m.h5"
+    assert_success
+    # iris feature means (sepal length 5.843, ..., petal width 1.199)
+    assert_output --partial "5.84333, 3.05733, 3.758, 1.19933"
+    run h5dump -d /monitoring/quantiles "$BATS_TEST_TMPDIR/m.h5"
+    assert_success
+    assert_output --partial "( 44 )"
+    # a pipeline saved from Lua carries them too
+    cd "$ROOT"
+    printf 'local mb = require "moonbench"\nlocal f = mb.open("datasets/iris.h5")\nmb.pipeline{ mb.standardize(), mb.model("linear") }:fit(f):save(arg[1])\n' > "$BATS_TEST_TMPDIR/p.lua"
+    run "$MB" run "$BATS_TEST_TMPDIR/p.lua" "$BATS_TEST_TMPDIR/p.h5"
+    assert_success
+    run h5dump -d /monitoring/max "$BATS_TEST_TMPDIR/p.h5"
+    assert_success
+    assert_output --partial "( 4 )"
+}
