@@ -280,9 +280,14 @@ static mb_status read_compound(const char *file, const char *path, hid_t ds, siz
         for (size_t k = 0; plan[i].kind > 0 && k < plan[i].width; k++)
             mb_dict_init(&plan[i].dicts[k], &f->cols[plan[i].col0 + (long)k]);
     /* Read blocks of rows and scatter them. */
-    hsize_t dims[1];
+    hsize_t dims[H5S_MAX_RANK];
     {
         hid_t s = H5Dget_space(ds);
+        int r = H5Sget_simple_extent_ndims(s);
+        if (r != 1) {
+            H5Sclose(s);
+            BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: expected a 1-D table of records, found rank %d", file, path, r));
+        }
         H5Sget_simple_extent_dims(s, dims, NULL);
         H5Sclose(s);
     }
@@ -379,6 +384,8 @@ static mb_status read_strings(const char *file, const char *path, hid_t ds, size
     long long n = dataset_rows(ds, &rank);
     int vlen = H5Tis_variable_str(ft) > 0;
     size_t w = vlen ? sizeof(char *) : H5Tget_size(ft);
+    if (w == 0 || n < 0 || rank != 1)
+        BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: expected a 1-D dataset of strings", file, path));
     mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, vlen ? H5T_VARIABLE : w);
     H5Tset_cset(mt, H5Tget_cset(ft));
@@ -804,11 +811,11 @@ static mb_status read_dataset(const reader *rd, const char *path, mb_frame **out
         block = NULL;
         if (rank > 2) {
             sp = H5Dget_space(ds);
-            hsize_t d[MB_H5_MAXRANK];
+            hsize_t d[H5S_MAX_RANK];
             H5Sget_simple_extent_dims(sp, d, NULL);
             char shape[128] = "";
             size_t k = 0;
-            for (int i = 0; i < rank; i++)
+            for (int i = 0; i < rank && k < sizeof shape; i++)
                 k += (size_t)snprintf(shape + k, sizeof shape - k, "%s%llu", i ? " x " : "",
                                       (unsigned long long)d[i]);
             mb_frame_set_note(f, "%s:%s: %d-D dataset (%s) flattened to %zu columns per row",
@@ -851,8 +858,10 @@ static herr_t list_ds(hid_t o, const char *name, const H5O_info_t *info, void *u
     if (l->len < sizeof l->buf - 80)
         l->len += (size_t)snprintf(l->buf + l->len, sizeof l->buf - l->len, "%s/%s",
                                    l->count > 1 ? ", " : "", name);
-    else if (l->count == 0 || l->buf[l->len - 1] != '.')
+    else if (l->len < sizeof l->buf - 8 && l->buf[l->len - 1] != '.')
         l->len += (size_t)snprintf(l->buf + l->len, sizeof l->buf - l->len, ", ...");
+    if (l->len >= sizeof l->buf) /* a long name was cut: keep the length in the buffer */
+        l->len = sizeof l->buf - 1;
     return 0;
 }
 

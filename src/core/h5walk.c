@@ -145,7 +145,7 @@ static void describe(walker *w, hid_t obj, const char *path, int depth, int is_g
         nd.rank = H5Sget_simple_extent_ndims(s);
         if (nd.rank > MB_H5_MAXRANK)
             nd.rank = MB_H5_MAXRANK;
-        hsize_t d[MB_H5_MAXRANK];
+        hsize_t d[H5S_MAX_RANK]; /* HDF5 writes every dimension, whatever we show */
         if (nd.rank > 0) {
             H5Sget_simple_extent_dims(s, d, NULL);
             for (int i = 0; i < nd.rank; i++)
@@ -154,6 +154,7 @@ static void describe(walker *w, hid_t obj, const char *path, int depth, int is_g
         if (H5Pget_layout(p) == H5D_CHUNKED) {
             nd.chunked = 1;
             int r = H5Pget_chunk(p, MB_H5_MAXRANK, d);
+            r = r < nd.rank ? r : nd.rank; /* nd.rank is clamped to MB_H5_MAXRANK */
             for (int i = 0; i < r; i++)
                 nd.chunk[i] = d[i];
         }

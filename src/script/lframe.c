@@ -39,6 +39,15 @@ static int frame_gc(lua_State *L)
     return 0;
 }
 
+/* <close>: as __gc, but not while a fit reads the frame (a progress
+** callback could close it under the plugin) */
+static int frame_close(lua_State *L)
+{
+    if (mbl_busy(L, 0) > 0)
+        return luaL_error(L, "cannot close a frame while a model is fitting");
+    return frame_gc(L);
+}
+
 /* Push a frame made by a C call, or raise its error. The empty userdata
 ** comes first so the frame is owned as soon as it exists. */
 #define RESULT(L, call)                                 \
@@ -59,9 +68,9 @@ static int l_open(lua_State *L)
     const char *target = NULL;
     lua_Integer start = 0, count = 0;
     if (lua_istable(L, 2)) {
+        /* the value stays on the stack (not popped): it keeps target alive */
         if (lua_getfield(L, 2, "target") == LUA_TSTRING)
             target = lua_tostring(L, -1);
-        lua_pop(L, 1);
         if (lua_getfield(L, 2, "rows") == LUA_TTABLE) {
             lua_geti(L, -1, 1);
             lua_geti(L, -2, 2);
@@ -98,7 +107,7 @@ static void add_from_lua(lua_State *L, mb_frame *f, const char *name, int idx)
 {
     mb_error err;
     mbl_vector *v = luaL_testudata(L, idx, MBL_VECTOR);
-    size_t n = v ? v->n : (size_t)luaL_len(L, idx);
+    size_t n = v ? v->n : mbl_checklen(L, idx);
     if (n != f->nrows)
         luaL_error(L, "mb.frame: column '%s' has %d values, the first column %d", name, (int)n, (int)f->nrows);
     int cat = v ? v->levels != NULL : 0;
@@ -118,8 +127,9 @@ static void add_from_lua(lua_State *L, mb_frame *f, const char *name, int idx)
             if (v) {
                 s = isnan(v->v[i]) ? NULL : v->levels[(size_t)v->v[i]];
             } else {
-                lua_geti(L, idx, (lua_Integer)i + 1);
-                s = lua_isnil(L, -1) || (lua_isboolean(L, -1) && !lua_toboolean(L, -1)) ? NULL : lua_tostring(L, -1);
+                lua_rawgeti(L, idx, (lua_Integer)i + 1); /* raw: nothing may raise while the dict is held */
+                int t = lua_type(L, -1);
+                s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tostring(L, -1) : NULL;
                 lua_pop(L, 1); /* the string stays alive in the table */
             }
             c->codes[i] = s ? mb_dict_intern(&d, s, strlen(s)) : -1;
@@ -149,7 +159,7 @@ static int l_frame(lua_State *L)
     size_t nnames = 0;
     /* the names stay in a Lua table: no C memory while add_from_lua may raise */
     if (lua_istable(L, 2) && lua_getfield(L, 2, "order") == LUA_TTABLE) {
-        nnames = (size_t)luaL_len(L, -1);
+        nnames = mbl_checklen(L, -1);
     } else {
         if (lua_istable(L, 2))
             lua_pop(L, 1);
@@ -172,7 +182,7 @@ static int l_frame(lua_State *L)
         lua_geti(L, names, 1);
         lua_gettable(L, 1);
         mbl_vector *v = luaL_testudata(L, -1, MBL_VECTOR);
-        n = v ? v->n : (size_t)luaL_len(L, -1);
+        n = v ? v->n : mbl_checklen(L, -1);
         lua_pop(L, 1);
     }
     u->f = mb_frame_new(n);
@@ -489,10 +499,13 @@ static int f_filter(lua_State *L)
         ** predicate does not leak it */
         idx = lua_newuserdatauv(L, (f->nrows ? f->nrows : 1) * sizeof *idx, 0);
         int keep = lua_gettop(L);
+        mbl_frame *self = luaL_checkudata(L, 1, MBL_FRAME);
         for (size_t i = 0; i < f->nrows; i++) {
             lua_pushvalue(L, 2);
             push_row(L, f, i);
             lua_call(L, 1, 1);
+            if (self->f != f) /* the predicate closed the frame */
+                return luaL_error(L, "filter: the frame was closed by the predicate");
             if (lua_toboolean(L, -1))
                 idx[k++] = i;
             lua_pop(L, 1);
@@ -517,10 +530,13 @@ static int f_derive(lua_State *L)
         luaL_checktype(L, 3, LUA_TFUNCTION);
         lua_createtable(L, (int)f->nrows, 0);
         int t = lua_gettop(L);
+        mbl_frame *self = luaL_checkudata(L, 1, MBL_FRAME);
         for (size_t i = 0; i < f->nrows; i++) {
             lua_pushvalue(L, 3);
             push_row(L, f, i);
             lua_call(L, 1, 1);
+            if (self->f != f) /* the function closed the frame */
+                return luaL_error(L, "derive: the frame was closed by the function");
             if (lua_isnil(L, -1)) {
                 lua_pop(L, 1);
                 lua_pushboolean(L, 0); /* keep the array hole-free: false = missing */
@@ -615,7 +631,7 @@ static int f_take(lua_State *L)
 {
     mb_frame *f = mbl_checkframe(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    size_t n = (size_t)luaL_len(L, 2);
+    size_t n = mbl_checklen(L, 2);
     size_t *idx = lua_newuserdatauv(L, (n ? n : 1) * sizeof *idx, 0);
     for (size_t i = 0; i < n; i++) {
         lua_geti(L, 2, (lua_Integer)i + 1);
@@ -687,7 +703,7 @@ static int f_index(lua_State *L)
 
 static const luaL_Reg frame_meta[] = {{"__index", f_index},       {"__len", f_len},
                                       {"__tostring", f_tostring}, {"__gc", frame_gc},
-                                      {"__close", frame_gc},      {"__concat", f_concat},
+                                      {"__close", frame_close},      {"__concat", f_concat},
                                       {NULL, NULL}};
 
 static const luaL_Reg frame_funcs[] = {{"open", l_open}, {"frame", l_frame}, {"concat", f_concat}, {NULL, NULL}};
@@ -696,6 +712,8 @@ void mbl_open_frame(lua_State *L)
 {
     luaL_newmetatable(L, MBL_FRAME);
     luaL_setfuncs(L, frame_meta, 0);
+    lua_pushstring(L, MBL_FRAME); /* getmetatable(f) gives this name, not __gc */
+    lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, frame_methods);
     lua_setfield(L, -2, "methods");
     lua_pop(L, 1);

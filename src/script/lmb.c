@@ -33,14 +33,35 @@ int mbl_error(lua_State *L, const mb_error *err)
     return lua_error(L);
 }
 
+int mbl_busy(lua_State *L, int delta)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "moonbench.busy");
+    int n = (int)lua_tointeger(L, -1) + delta;
+    lua_pop(L, 1);
+    if (delta) {
+        lua_pushinteger(L, n);
+        lua_setfield(L, LUA_REGISTRYINDEX, "moonbench.busy");
+    }
+    return n;
+}
+
+size_t mbl_checklen(lua_State *L, int idx)
+{
+    lua_Integer n = luaL_len(L, idx);
+    if (n < 0 || (lua_Unsigned)n > ((lua_Unsigned)1 << 40))
+        luaL_error(L, "a table of length %I: expected a list (0 to 2^40 elements)", n);
+    return (size_t)n;
+}
+
 char **mbl_tostrings(lua_State *L, int idx, size_t *n)
 {
     idx = lua_absindex(L, idx);
-    *n = (size_t)luaL_len(L, idx);
+    *n = mbl_checklen(L, idx);
     char **v = mb_calloc(*n + 1, sizeof *v);
     for (size_t i = 0; i < *n; i++) {
-        lua_geti(L, idx, (lua_Integer)i + 1);
-        const char *s = lua_tostring(L, -1);
+        lua_rawgeti(L, idx, (lua_Integer)i + 1); /* raw: nothing can raise while v is held */
+        int t = lua_type(L, -1);
+        const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tostring(L, -1) : NULL;
         v[i] = mb_strdup(s ? s : "");
         lua_pop(L, 1);
     }
@@ -227,8 +248,12 @@ static int l_folds(lua_State *L)
     int shuffle = (lua_getfield(L, 2, "shuffle"), lua_isnil(L, -1) ? 1 : lua_toboolean(L, -1));
     if (k < 2)
         return luaL_error(L, "folds: k = %d; it must be at least 2", (int)k);
+    int64_t *g = group ? groups_of(L, f, group) : NULL; /* may raise: before anything else is allocated */
+    if (strat && f->target < 0) {
+        mb_free(g);
+        return luaL_error(L, "stratify: the frame has no target column");
+    }
     float *s = strat ? strata_of(L, f) : NULL;
-    int64_t *g = group ? groups_of(L, f, group) : NULL;
     int32_t *fold = mb_malloc((f->nrows ? f->nrows : 1) * sizeof *fold);
     mb_error err;
     mb_status rc = mb_kfold(f->nrows, (size_t)k, shuffle, s, g, seed, fold, &err);
@@ -305,8 +330,11 @@ static int l_class_report(lua_State *L)
         mbl_freestrings(classes, k);
         return luaL_error(L, "%s", msg);
     }
+    int numeric = 1;
+    for (size_t c = 0; pf && c < pf->ncols; c++)
+        numeric &= pf->cols[c].type == MB_COL_NUM;
     if (pf) {
-        if (pf->ncols != k || pf->nrows != y->n) {
+        if (pf->ncols != k || pf->nrows != y->n || !numeric) {
             mb_free(yi);
             mb_free(pi);
             mbl_freestrings(classes, k);
@@ -402,6 +430,9 @@ static int l_curve(lua_State *L)
 {
     const char *kind = luaL_checkstring(L, 1);
     mbl_vector *y = mbl_checkvector(L, 2), *s = mbl_checkvector(L, 3);
+    lua_Integer bins = luaL_optinteger(L, 4, 10); /* before allocating: it may raise */
+    if (bins < 1 || bins > 100000)
+        return luaL_error(L, "curve: %I bins; expected 1 to 100000", bins);
     if (y->n != s->n)
         return luaL_error(L, "curve: %d labels and %d scores", (int)y->n, (int)s->n);
     float *a = mb_malloc((y->n ? y->n : 1) * sizeof *a), *b = mb_malloc((y->n ? y->n : 1) * sizeof *b);
@@ -417,7 +448,7 @@ static int l_curve(lua_State *L)
     else if (strcmp(kind, "pr") == 0)
         rc = mb_pr_curve(a, b, y->n, &c, &err);
     else
-        rc = mb_calibration(a, b, y->n, (size_t)luaL_optinteger(L, 4, 10), &c, &err);
+        rc = mb_calibration(a, b, y->n, (size_t)bins, &c, &err);
     mb_free(a);
     mb_free(b);
     if (rc != MB_OK)
@@ -444,13 +475,13 @@ static int l_ttest(lua_State *L)
     luaL_checktype(L, 1, LUA_TTABLE);
     luaL_checktype(L, 2, LUA_TTABLE);
     double ratio = luaL_checknumber(L, 3);
-    size_t n = (size_t)luaL_len(L, 1);
-    if ((size_t)luaL_len(L, 2) != n || n < 2)
+    size_t n = mbl_checklen(L, 1);
+    if (mbl_checklen(L, 2) != n || n < 2)
         return luaL_error(L, "ttest: two lists of the same length (>= 2) expected");
     double *a = mb_malloc(n * sizeof *a), *b = mb_malloc(n * sizeof *b);
     for (size_t i = 0; i < n; i++) {
-        lua_geti(L, 1, (lua_Integer)i + 1);
-        lua_geti(L, 2, (lua_Integer)i + 1);
+        lua_rawgeti(L, 1, (lua_Integer)i + 1);
+        lua_rawgeti(L, 2, (lua_Integer)i + 1);
         a[i] = lua_tonumber(L, -2);
         b[i] = lua_tonumber(L, -1);
         lua_pop(L, 2);

@@ -71,6 +71,10 @@ mbl_transform *mbl_checktransform(lua_State *L, int idx);
 
 /* The module's plugin registry (loaded on first use, closed with the state). */
 mb_registry *mbl_registry(lua_State *L);
+/* While a model fits, Lua callbacks (progress) run with C code holding
+** pointers into frames and the model: <close> on them is refused until the
+** fit returns (mbl_busy counts the fits in progress). */
+int mbl_busy(lua_State *L, int delta);
 /* Raise a Lua error from an mb_error. */
 int mbl_error(lua_State *L, const mb_error *err);
 /* The cancel flag that plugins poll (set by Ctrl-C in `moonbench run`). */
@@ -78,6 +82,9 @@ extern volatile int mbl_cancel;
 /* Check that a script may write to path (sandbox: only under the working
 ** folder); raises an error otherwise. */
 void mbl_check_write(lua_State *L, const char *path);
+/* The length of the table at idx (luaL_len), refused when negative or too
+** large to size a C buffer (a __len metamethod may return anything). */
+size_t mbl_checklen(lua_State *L, int idx);
 /* Read a string array from table at idx into new C strings (n returned). */
 char **mbl_tostrings(lua_State *L, int idx, size_t *n);
 void mbl_freestrings(char **v, size_t n);

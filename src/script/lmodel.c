@@ -114,9 +114,9 @@ static char **settings_from(lua_State *L, int idx, size_t *n)
         } else if (lua_istable(L, -1)) {
             /* a list of integers: {256, 128} -> "256,128" */
             size_t k = 0;
-            lua_Integer m = luaL_len(L, -1);
+            lua_Integer m = (lua_Integer)lua_rawlen(L, -1); /* raw: no metamethod may raise here */
             for (lua_Integer i = 1; i <= m && k < sizeof val - 32; i++) {
-                lua_geti(L, -1, i);
+                lua_rawgeti(L, -1, i);
                 k += (size_t)snprintf(val + k, sizeof val - k, "%s%lld", i > 1 ? "," : "",
                                       (long long)lua_tointeger(L, -1));
                 lua_pop(L, 1);
@@ -275,7 +275,9 @@ static int m_fit(lua_State *L)
     }
     mb_fit_context ctx = {sizeof ctx, mb_host_services(), threads, seed, progress_cb, &pu, &pu.cancel};
     int top = lua_gettop(L);
+    mbl_busy(L, 1); /* no <close> of frames or models until the fit returns */
     mb_status rc = mb_model_fit(u->m, &d.ds, vf ? &vd.ds : NULL, &ctx, &err);
+    mbl_busy(L, -1);
     if (rc == MB_OK) {
         mbl_freestrings(u->classes, u->nclasses);
         mbl_freestrings(u->features, u->nfeatures);
@@ -695,7 +697,7 @@ static int l_save_pipeline(lua_State *L)
     const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
     lua_getfield(L, 2, "steps");
     int steps = lua_gettop(L);
-    size_t nsteps = lua_istable(L, steps) ? (size_t)luaL_len(L, steps) : 0;
+    size_t nsteps = lua_istable(L, steps) ? mbl_checklen(L, steps) : 0;
 
     /* the bundle is built in C memory: box it so an error frees it */
     mb_bundle **box = lua_newuserdatauv(L, sizeof *box, 0);
@@ -731,7 +733,9 @@ static int l_save_pipeline(lua_State *L)
     for (size_t i = 0; rc == MB_OK && i < nsteps; i++) {
         lua_geti(L, steps, (lua_Integer)i + 1);
         mbl_transform *t = luaL_testudata(L, -1, MBL_TRANSFORM);
-        if (t) {
+        if (t && !t->t) {
+            rc = mb_fail(&err, MB_EARG, "save: step %zu is a closed transform", i + 1);
+        } else if (t) {
             b->step_kinds[i] = mb_strdup(mb_transform_kind(t->t));
             rc = mb_transform_save(t->t, &b->steps[i], &err);
         } else if (lua_istable(L, -1)) {
@@ -908,13 +912,29 @@ static const luaL_Reg scorer_methods[] = {{"predict", s_predict}, {"step", s_ste
 
 /* {====== registration ======} */
 
+/* <close> on a model, transform or loaded bundle: refused while a fit runs
+** (a progress callback must not free what the plugin is using) */
+static int close_guard(lua_State *L)
+{
+    if (mbl_busy(L, 0) > 0)
+        return luaL_error(L, "cannot close a %s while a model is fitting", lua_tostring(L, lua_upvalueindex(2)));
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 0);
+    return 0;
+}
+
 static void new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunction ts, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
     lua_pushcfunction(L, gc);
     lua_setfield(L, -2, "__gc");
     lua_pushcfunction(L, gc);
+    lua_pushstring(L, strchr(name, '.') + 1); /* "model", "transform", "scorer" */
+    lua_pushcclosure(L, close_guard, 2);
     lua_setfield(L, -2, "__close");
+    lua_pushstring(L, name); /* getmetatable(x) gives the name, not __gc */
+    lua_setfield(L, -2, "__metatable");
     lua_pushcfunction(L, ts);
     lua_setfield(L, -2, "__tostring");
     lua_newtable(L);

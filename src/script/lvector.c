@@ -43,7 +43,7 @@ mbl_vector *mbl_checkvector(lua_State *L, int idx) { return luaL_checkudata(L, i
 static int l_vector(lua_State *L)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
-    size_t n = (size_t)luaL_len(L, 1);
+    size_t n = mbl_checklen(L, 1);
     int cat = 0;
     for (size_t i = 1; i <= n && !cat; i++) {
         lua_geti(L, 1, (lua_Integer)i);
@@ -272,7 +272,7 @@ static int v_isin(lua_State *L)
 {
     mbl_vector *v = mbl_checkvector(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    size_t m = (size_t)luaL_len(L, 2);
+    size_t m = mbl_checklen(L, 2);
     mbl_vector *r = mbl_newvector(L, v->n);
     for (size_t i = 0; i < v->n; i++)
         r->v[i] = 0;
@@ -471,6 +471,8 @@ void mbl_open_vector(lua_State *L)
 {
     luaL_newmetatable(L, MBL_VECTOR);
     luaL_setfuncs(L, vector_meta, 0);
+    lua_pushstring(L, MBL_VECTOR); /* getmetatable(v) gives this name, not __gc */
+    lua_setfield(L, -2, "__metatable");
     luaL_newlib(L, vector_methods);
     lua_setfield(L, -2, "methods");
     lua_pop(L, 1);
