@@ -192,7 +192,8 @@ static mb_status read_compound(const char *file, const char *path, hid_t ds, siz
                 H5Tget_array_dims2(mtp, p->adims);
                 p->arank = ar;
                 for (int k = 0; k < ar; k++)
-                    p->width *= (size_t)p->adims[k];
+                    if (!mb_mul_ok(p->width, (size_t)p->adims[k], &p->width) || p->width > ((size_t)1 << 24))
+                        p->width = 0; /* absurd: refused below */
             }
             H5Tclose(base);
             base = H5Tget_super(mtp);
@@ -211,12 +212,12 @@ static mb_status read_compound(const char *file, const char *path, hid_t ds, siz
         H5Tclose(base);
         H5Tclose(mtp);
         p->offset = off;
-        if (p->kind == 0)
-            off += p->width * sizeof(float);
-        else if (p->kind == 1)
-            off += p->width * p->strsize;
-        else if (p->kind == 2)
-            off += p->width * sizeof(char *);
+        size_t es = p->kind == 0 ? sizeof(float) : p->kind == 1 ? p->strsize : p->kind == 2 ? sizeof(char *) : 0;
+        size_t fb;
+        if (p->kind >= 0 && (p->width == 0 || es == 0 || !mb_mul_ok(p->width, es, &fb) || fb > ((size_t)1 << 26)))
+            BAIL(mb_fail(err, MB_EFORMAT, "%s:%s: field '%s' has an unusable size", file, path, p->name));
+        if (p->kind >= 0)
+            off += fb;
     }
     size_t recsize = off;
     if (recsize == 0)
@@ -237,8 +238,12 @@ static mb_status read_compound(const char *file, const char *path, hid_t ds, siz
             it = H5Tarray_create2(et, (unsigned)p->arank, p->adims);
             H5Tclose(et);
         }
-        H5Tinsert(mt, p->name, p->offset, it);
+        herr_t ins = H5Tinsert(mt, p->name, p->offset, it);
         H5Tclose(it);
+        if (ins < 0) {
+            char why[256];
+            BAIL(mb_fail(err, MB_EH5, "%s:%s: cannot read field '%s': %s", file, path, p->name, mbh5_reason(why)));
+        }
     }
     /* Make the frame's columns. */
     for (int i = 0; i < nm; i++) {

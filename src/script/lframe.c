@@ -74,11 +74,12 @@ static int l_open(lua_State *L)
         if (lua_getfield(L, 2, "rows") == LUA_TTABLE) {
             lua_geti(L, -1, 1);
             lua_geti(L, -2, 2);
-            start = luaL_optinteger(L, -2, 1) - 1;
+            start = luaL_optinteger(L, -2, 1);
             count = luaL_optinteger(L, -1, 0);
             lua_pop(L, 2);
-            if (start < 0 || count < 0)
+            if (start < 1 || count < 0)
                 return luaL_error(L, "mb.open: rows = {start, count} with start >= 1 and count >= 0");
+            start--;
         }
         lua_pop(L, 1);
     }
@@ -606,8 +607,11 @@ static int f_sample(lua_State *L)
     mb_frame *f = mbl_checkframe(L, 1);
     double a = luaL_checknumber(L, 2);
     uint64_t seed = (uint64_t)luaL_optinteger(L, 3, 0);
+    if (!(a >= 0 && a <= (double)f->nrows)) /* also NaN: no conversion of an out-of-range double */
+        return luaL_error(L, "sample: %f rows of %d; expected a fraction in [0, 1) or a count up to the row count",
+                          a, (int)f->nrows);
     size_t k = a < 1 ? (size_t)llround(a * (double)f->nrows) : (size_t)a;
-    if (a < 0 || k > f->nrows)
+    if (k > f->nrows)
         return luaL_error(L, "sample: %f rows of %d; expected a fraction in [0, 1) or a count up to the row count",
                           a, (int)f->nrows);
     size_t *idx = mb_malloc((f->nrows ? f->nrows : 1) * sizeof *idx);

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -139,6 +140,10 @@ void mbl_check_write(lua_State *L, const char *path)
         return;
     }
     const char *root = lua_tostring(L, -1);
+    /* an existing symbolic link could point anywhere: refuse it */
+    struct stat st;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+        luaL_error(L, "sandbox: writing '%s' is not allowed (a symbolic link)", path);
     /* resolve the folder the file would go into */
     char dir[PATH_MAX], real[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
