@@ -210,6 +210,7 @@ int mb_cmd_fit(int argc, char **argv)
     const mb_loaded_plugin *owner;
     const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
     mb_params params;
+    memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
     if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
         goto fail;
     if (mb_open(data, &f, &err) != MB_OK)
@@ -263,6 +264,7 @@ int mb_cmd_fit(int argc, char **argv)
 fail:
     status = mb_cli_error(&err);
 exit:
+    mb_params_free(&params);
     mb_bundle_free(&b);
     mb_model_free(&m);
     mb_data_free(&d);
@@ -350,6 +352,11 @@ int mb_cmd_predict(int argc, char **argv)
         umask(mask);
         (void)fchmod(fd, 0666 & ~mask);
         fp = fdopen(fd, "w");
+        if (!fp) {
+            close(fd);
+            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
+            goto fail;
+        }
     } else {
         fp = stdout;
     }
@@ -358,6 +365,11 @@ int mb_cmd_predict(int argc, char **argv)
         fprintf(fp, ",proba_%s", b->classes[c]);
     fputc('\n', fp);
     for (size_t i = 0; i < n; i++) {
+        if (k && !(label[i] >= 0 && label[i] < (float)k)) {
+            mb_fail(&err, MB_EFORMAT, "%s: the model predicted class %g, but the bundle names %zu classes", model,
+                    (double)label[i], k);
+            goto fail;
+        }
         if (k)
             fprintf(fp, "%s", b->classes[(size_t)label[i]]);
         else

@@ -228,13 +228,13 @@ int mb_cmd_run(int argc, char **argv)
             a.sandbox = 1;
         else if (!strcmp(argv[i], "--memory") && i + 1 < argc) {
             double mb = strtod(argv[++i], NULL);
-            if (!(mb > 0))
-                return mb_cli_usage("run", "--memory takes megabytes > 0, not '%s'", argv[i]);
+            if (!(mb >= 1.0 / 1024 && mb <= 1e9)) /* at least 1 KiB; a conversion C defines */
+                return mb_cli_usage("run", "--memory takes megabytes from 0.001 to 1e9, not '%s'", argv[i]);
             lim.max = (size_t)(mb * 1048576.0);
         } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             timeout = strtod(argv[++i], NULL);
-            if (!(timeout > 0))
-                return mb_cli_usage("run", "--timeout takes seconds > 0, not '%s'", argv[i]);
+            if (!(timeout > 0 && timeout <= 1e8)) /* alarm() takes whole seconds in an unsigned */
+                return mb_cli_usage("run", "--timeout takes seconds from 0 to 1e8, not '%s'", argv[i]);
         } else if (!strcmp(argv[i], "--")) {
             i++;
             break;

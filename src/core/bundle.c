@@ -253,10 +253,11 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
         if (b->task == MB_TASK_REGRESSION) {
             label[i] = (float)o[0];
         } else if (b->task == MB_TASK_BINARY) {
-            label[i] = o[0] > 0.5 ? 1.0f : 0.0f;
+            double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
+            label[i] = p1 > 0.5 ? 1.0f : 0.0f;
             if (proba) {
-                proba[2 * i] = (float)(1 - o[0]);
-                proba[2 * i + 1] = (float)o[0];
+                proba[2 * i] = (float)(1 - p1);
+                proba[2 * i + 1] = (float)p1;
             }
         } else {
             size_t best = 0;

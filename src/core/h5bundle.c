@@ -382,6 +382,18 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
             snprintf(why, sizeof why, "%s", err ? err->msg : "");
             rc = mb_fail(err, MB_EFORMAT, "%s: /model/portable: %s", path, why);
         }
+        if (rc == MB_OK) {
+            /* the form must fit the schema: scorers size their outputs by it */
+            size_t k = mb_portable_noutputs(&p), nf = mb_portable_nfeatures(&p);
+            size_t want = b->task == MB_TASK_MULTICLASS ? b->nclasses : 1;
+            int mlp_binary = b->task == MB_TASK_BINARY && p.kind == MB_FORM_MLP && k == 2 && b->nclasses == 2;
+            if (nf != b->nfeatures || (k != want && !mlp_binary) || (b->task == MB_TASK_BINARY && b->nclasses != 2))
+                rc = mb_fail(err, MB_EFORMAT,
+                             "%s: /model/portable does not fit /schema: %zu outputs and %zu features for a %s "
+                             "model with %zu classes and %zu features",
+                             path, k, nf, b->task == MB_TASK_REGRESSION ? "regression" : b->task == MB_TASK_BINARY ? "binary" : "multiclass",
+                             b->nclasses, b->nfeatures);
+        }
         mb_free(layers);
     }
     H5CLOSE(H5Gclose, g);

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -696,7 +697,8 @@ static int state_get(void *ud, const char *name, mb_dtype type, void *data, size
         double v = elem_f(a->data, a->type, i);
         /* a conversion to an integer type must be exact and in range:
         ** anything else is damaged state (and undefined behaviour in C) */
-        if ((type == MB_DT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == floor(v))) ||
+        if ((type == MB_DT_F32 && isfinite(v) && fabs(v) > (double)FLT_MAX) ||
+            (type == MB_DT_I32 && !(v >= INT32_MIN && v <= INT32_MAX && v == floor(v))) ||
             (type == MB_DT_U8 && !(v >= 0 && v <= 255 && v == floor(v))) ||
             (type == MB_DT_I64 && a->type != MB_DT_I64 && !(v >= -9.2e18 && v <= 9.2e18 && v == floor(v))))
             return MB_PLUGIN_EFORMAT;

@@ -171,10 +171,10 @@ EOF
     assert_output --partial "name the script to run"
     run "$MB" run --memory 0 x.lua
     assert_failure
-    assert_output --partial "--memory takes megabytes > 0, not '0'"
+    assert_output --partial "--memory takes megabytes from 0.001 to 1e9, not '0'"
     run "$MB" run --timeout -1 x.lua
     assert_failure
-    assert_output --partial "--timeout takes seconds > 0"
+    assert_output --partial "--timeout takes seconds from 0 to 1e8"
     run "$MB" run --fast x.lua
     assert_failure
     assert_output --partial "unknown option '--fast'"

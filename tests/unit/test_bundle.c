@@ -226,6 +226,25 @@ static void test_truncated_everywhere(void **state)
     mb_bundle_free(&b);
 }
 
+/* A form that does not fit its schema (3 outputs, 2 classes; or another
+** feature count) is refused at load: scorers size their buffers by it. */
+static void test_form_schema_mismatch(void **state)
+{
+    (void)state;
+    double coef[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, b0[3] = {0, 0, 0};
+    mb_portable p = {.kind = MB_FORM_LINEAR};
+    p.u.linear = (mb_linear_form){3, 3, coef, b0, MB_LINK_SOFTMAX};
+    mb_bundle *b = make_bundle(&p, MB_TASK_MULTICLASS, 2), *c = NULL;
+    char path[128];
+    snprintf(path, sizeof path, "%s/mismatch.h5", dir);
+    mb_error err;
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "does not fit /schema: 3 outputs and 3 features for a multiclass model with 2 classes"));
+    assert_null(c);
+    mb_bundle_free(&b);
+}
+
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -235,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_mlp),
         cmocka_unit_test(test_newer_format_refused),
         cmocka_unit_test(test_truncated_everywhere),
+        cmocka_unit_test(test_form_schema_mismatch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
