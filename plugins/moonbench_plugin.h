@@ -281,6 +281,11 @@ typedef struct mb_model_type {
     ** "best_iteration", "oob_score", "train_loss", ...); may be NULL. The
     ** arrays stay valid until the model is refit or destroyed. */
     int (*fit_info)(void *model, mb_fit_info *out, char *err);
+    /* Appended in ABI 1: the fitted (or loaded) model's feature count and
+    ** class count (0 for regression). The host checks a loaded model
+    ** against its bundle's schema with it before scoring, so a plugin
+    ** without a portable form should provide it; may be NULL. */
+    int (*dims)(void *model, size_t *nfeatures, size_t *nclasses, char *err);
 } mb_model_type;
 
 typedef struct mb_plugin {

@@ -647,6 +647,7 @@ static const mb_model_type linear_type = {
     lin_importance,
     lin_destroy,
     lin_fit_info,
+    NULL, /* dims: bundles score through the portable form, not this plugin */
 };
 
 static const mb_model_type *const models[] = {&linear_type};

@@ -429,6 +429,7 @@ static const mb_model_type mlp_type = {
     NULL,
     mlp_destroy,
     mlp_fit_info,
+    NULL, /* dims: bundles score through the portable form, not this plugin */
 };
 
 static const mb_model_type *const mlp_models[] = {&mlp_type};

@@ -616,6 +616,18 @@ static int knn_fit_info(void *model, mb_fit_info *out, char *err)
     return MB_PLUGIN_OK;
 }
 
+/* dims: the loaded model's shape, which the host checks against the
+** bundle's schema before scoring (a kNN has no portable form, so scoring
+** always goes through this plugin). */
+static int knn_dims(void *model, size_t *nfeatures, size_t *nclasses, char *err)
+{
+    (void)err;
+    const knn *m = model;
+    *nfeatures = m->d.p;
+    *nclasses = m->d.nclasses;
+    return MB_PLUGIN_OK;
+}
+
 static const mb_model_type knn_type = {
     .struct_size = sizeof(mb_model_type), /* always sizeof: the host reads what it covers */
     .name = "knn",
@@ -636,6 +648,7 @@ static const mb_model_type knn_type = {
     .importance = NULL, /* optional: a kNN has no per-feature importance */
     .destroy = knn_destroy,
     .fit_info = knn_fit_info, /* appended to ABI 1: older hosts never read it */
+    .dims = knn_dims,         /* appended to ABI 1 as well */
 };
 
 /* {====== baseline: the constant predictor ======} */

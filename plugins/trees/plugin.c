@@ -397,19 +397,19 @@ static const mb_model_type gbdt_type = {
     "histogram gradient-boosted trees (squared, absolute, huber, logloss, softmax; early stopping)",
     ALL_TASKS, gbdt_params, COUNT(gbdt_params), gbdt_create, trees_fit, trees_predict,
     trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
-    trees_fit_info};
+    trees_fit_info, NULL /* dims: bundles score through the portable form */};
 
 static const mb_model_type forest_type = {
     sizeof(mb_model_type), "forest", "random forest on binned features (bootstrap, per-split feature sampling, OOB score)",
     ALL_TASKS, forest_params, COUNT(forest_params), forest_create, trees_fit, trees_predict,
     trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
-    trees_fit_info};
+    trees_fit_info, NULL /* dims: bundles score through the portable form */};
 
 static const mb_model_type cart_type = {
     sizeof(mb_model_type), "cart", "one decision tree (gini, entropy, squared error; cost-complexity pruning)",
     ALL_TASKS, cart_params, COUNT(cart_params), cart_create, trees_fit, trees_predict,
     trees_predict_proba, trees_save, trees_load, trees_portable, trees_importance, trees_destroy,
-    trees_fit_info};
+    trees_fit_info, NULL /* dims: bundles score through the portable form */};
 
 static const mb_model_type *const models[] = {&cart_type, &forest_type, &gbdt_type};
 

@@ -6,6 +6,7 @@
 
 #include <math.h>
 #include <sha2.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -225,6 +226,19 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
     if (prc != MB_PLUGIN_OK) {
         mb_model_free(&s->model);
         return mb_fail(err, MB_EFORMAT, "model '%s' (load): %s", b->model, msg[0] ? msg : "failed");
+    }
+    /* The loaded state must agree with the schema the host sizes its
+    ** buffers by (a bundle can be rewritten and sealed again). */
+    if (type->struct_size >= offsetof(mb_model_type, dims) + sizeof type->dims && type->dims) {
+        size_t nf = 0, nc = 0;
+        prc = type->dims(s->model->impl, &nf, &nc, msg);
+        if (prc != MB_PLUGIN_OK || nf != b->nfeatures || nc != b->nclasses) {
+            mb_model_free(&s->model);
+            return mb_fail(err, MB_EFORMAT,
+                           "model '%s': its saved state has %zu features and %zu classes, the bundle's schema "
+                           "%zu and %zu",
+                           b->model, nf, nc, b->nfeatures, b->nclasses);
+        }
     }
     s->model->task = b->task;
     s->model->nfeatures = b->nfeatures;

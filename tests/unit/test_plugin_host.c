@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "plugin.h"
 #include "portable.h"
+#include "bundle.h"
 
 /* {====== helpers ======} */
 
@@ -1438,6 +1439,50 @@ static void test_baseline_portable_nan(void **state)
     mb_registry_close(&r);
 }
 
+/* A non-portable bundle (knn) whose schema disagrees with the plugin's
+** saved state (a rewritten, resealed file) is refused before scoring,
+** through the plugin's dims(). */
+static void test_bundle_dims_mismatch(void **state)
+{
+    (void)state;
+    mb_registry r = {0};
+    load_ok(&r, "template");
+    mb_error err;
+    const mb_loaded_plugin *owner;
+    const mb_model_type *t = mb_registry_find(&r, "knn", &owner, &err);
+    mb_params p;
+    assert_int_equal(mb_params_parse(&p, t, NULL, 0, &err), MB_OK);
+    mb_model *m;
+    assert_int_equal(mb_model_create(&m, t, owner, &p, &err), MB_OK);
+    mb_dataset d = tiny(MB_TASK_BINARY);
+    mb_fit_context ctx = {sizeof ctx, mb_host_services(), 1, 0, NULL, NULL, NULL};
+    assert_int_equal(mb_model_fit(m, &d, NULL, &ctx, &err), MB_OK);
+    const char *feats[] = {"a", "b"}, *classes[] = {"no", "yes", "maybe"};
+    mb_bundle *b = mb_calloc(1, sizeof *b), *c = NULL;
+    assert_int_equal(mb_bundle_from_model(b, m, feats, 2, "t", classes, NULL, "test", 4, &err), MB_OK);
+    char path[256];
+    snprintf(path, sizeof path, "/tmp/mb_dims_%d.h5", (int)getpid());
+    /* the bundle as it would be if its schema were rewritten: 3 classes */
+    b->task = MB_TASK_MULTICLASS;
+    for (size_t i = 0; i < b->nclasses; i++)
+        mb_free(b->classes[i]);
+    mb_free(b->classes);
+    b->nclasses = 3;
+    b->classes = mb_calloc(4, sizeof *b->classes);
+    for (int i = 0; i < 3; i++)
+        b->classes[i] = mb_strdup(classes[i]);
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_OK);
+    mb_scorer s;
+    assert_int_equal(mb_scorer_open(&s, c, &r, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, "its saved state has 2 features and 2 classes, the bundle's schema 2 and 3");
+    unlink(path);
+    mb_bundle_free(&c);
+    mb_bundle_free(&b);
+    mb_model_free(&m);
+    mb_registry_close(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1469,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_state_store),
         cmocka_unit_test(test_baseline_portable),
         cmocka_unit_test(test_baseline_portable_nan),
+        cmocka_unit_test(test_bundle_dims_mismatch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
