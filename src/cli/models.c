@@ -278,27 +278,6 @@ exit:
 
 /* {====== predict ======} */
 
-/* The frame's columns in the bundle's feature order, as a matrix. */
-static mb_status features_for(const mb_bundle *b, const mb_frame *f, float **xbuf, mb_error *err)
-{
-    const char *src = f->source ? f->source : "data";
-    size_t n = f->nrows, p = b->nfeatures, bytes;
-    if (!mb_mul_ok(n, p, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) || !(*xbuf = mb_trymalloc(bytes + 1)))
-        return mb_fail(err, MB_ENOMEM, "%s: no memory for %zu x %zu features", src, n, p);
-    for (size_t j = 0; j < p; j++) {
-        long c = mb_frame_find(f, b->features[j]);
-        if (c < 0)
-            return mb_fail(err, MB_ENOTFOUND, "%s: no column '%s', which the model was trained on (it takes %zu features)",
-                           src, b->features[j], p);
-        const mb_column *col = &f->cols[c];
-        if (col->type != MB_COL_NUM)
-            return mb_fail(err, MB_ETYPE, "%s: column '%s' is categorical; the model takes numbers", src, col->name);
-        for (size_t i = 0; i < n; i++)
-            (*xbuf)[i * p + j] = MB_NUM(col, i);
-    }
-    return MB_OK;
-}
-
 int mb_cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *out = NULL;
@@ -322,20 +301,20 @@ int mb_cmd_predict(int argc, char **argv)
     mb_frame *f = NULL;
     mb_scorer sc;
     memset(&sc, 0, sizeof sc);
-    float *x = NULL, *label = NULL, *proba = NULL;
+    float *label = NULL, *proba = NULL;
     FILE *fp = NULL;
     char *tmp = NULL;
     int status = 1;
     open_registry(&reg);
     if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
-        mb_open(data, &f, &err) != MB_OK || features_for(b, f, &x, &err) != MB_OK)
+        mb_open(data, &f, &err) != MB_OK)
         goto fail;
     size_t n = f->nrows, k = b->nclasses;
-    mb_matrix X = {x, n, b->nfeatures, b->nfeatures};
     label = mb_malloc((n ? n : 1) * sizeof *label);
     if (k)
         proba = mb_malloc((n ? n : 1) * k * sizeof *proba);
-    if (mb_scorer_predict(&sc, &X, label, proba, &err) != MB_OK)
+    /* the bundle's pipeline (C transforms), then its model: features by name */
+    if (mb_scorer_predict_frame(&sc, f, label, proba, &err) != MB_OK)
         goto fail;
     if (out) {
         size_t tl = strlen(out) + 16;
@@ -401,7 +380,6 @@ exit:
         unlink(tmp);
         mb_free(tmp);
     }
-    mb_free(x);
     mb_free(label);
     mb_free(proba);
     mb_scorer_close(&sc);

@@ -3,6 +3,7 @@
 ** one (see bundle.h). The HDF5 side is h5bundle.c.
 */
 #include "bundle.h"
+#include "dataset.h"
 
 #include <math.h>
 #include <sha2.h>
@@ -307,30 +308,12 @@ mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label,
         in = cur;
     }
     float *x = NULL;
-    size_t n = in->nrows, p = b->nfeatures, bytes;
-    if (rc == MB_OK && (!mb_mul_ok(n, p, &bytes) || !mb_mul_ok(bytes, sizeof(float), &bytes) ||
-                        !(x = mb_trymalloc(bytes + 1))))
-        rc = mb_fail(err, MB_ENOMEM, "no memory for %zu x %zu features", n, p);
-    const char *src = f->source ? f->source : "data";
-    for (size_t j = 0; rc == MB_OK && j < p; j++) {
-        long c = mb_frame_find(in, b->features[j]);
-        if (c < 0) {
-            rc = mb_fail(err, MB_ENOTFOUND, "%s: no column '%s', which the model was trained on", src,
-                         b->features[j]);
-            break;
-        }
-        const mb_column *col = &in->cols[c];
-        if (col->type != MB_COL_NUM) {
-            rc = mb_fail(err, MB_ETYPE, "%s: column '%s' is categorical; the model takes numbers", src, col->name);
-            break;
-        }
-        for (size_t i = 0; i < n; i++)
-            x[i * p + j] = MB_NUM(col, i);
-    }
-    if (rc == MB_OK) {
-        mb_matrix X = {x, n, p, p};
+    mb_matrix X;
+    if (rc == MB_OK)
+        rc = mb_matrix_by_names(in, (const char *const *)b->features, b->nfeatures, f->source ? f->source : "data",
+                                &X, &x, err);
+    if (rc == MB_OK)
         rc = mb_scorer_predict(s, &X, label, proba, err);
-    }
     mb_free(x);
     mb_frame_free(&cur);
     return rc;

@@ -276,6 +276,46 @@ mb_status mb_data_from_frame_weighted(const mb_frame *f, mb_task want, const cha
     return MB_OK;
 }
 
+mb_status mb_matrix_by_names(const mb_frame *f, const char *const *names, size_t n, const char *what,
+                             mb_matrix *X, float **owned, mb_error *err)
+{
+    *owned = NULL;
+    size_t rows = f->nrows;
+    const mb_column **cols = mb_calloc(n + 1, sizeof *cols);
+    int view = n > 0;
+    for (size_t j = 0; j < n; j++) {
+        long c = mb_frame_find(f, names[j]);
+        if (c < 0 || f->cols[c].type != MB_COL_NUM) {
+            mb_free(cols);
+            return c < 0 ? mb_fail(err, MB_ENOTFOUND, "%s: the data has no column '%s', which the model was trained on",
+                                   what, names[j])
+                         : mb_fail(err, MB_ETYPE, "%s: column '%s' is categorical; the model takes numbers", what,
+                                   names[j]);
+        }
+        cols[j] = &f->cols[c];
+        if (j && (cols[j]->stride != cols[0]->stride || cols[j]->num != cols[0]->num + j))
+            view = 0;
+    }
+    if (view && cols[0]->stride >= n) {
+        *X = (mb_matrix){cols[0]->num, rows, n, cols[0]->stride};
+        mb_free(cols);
+        return MB_OK;
+    }
+    size_t bytes;
+    float *x = NULL;
+    if (!mb_mul_ok(rows, n, &bytes) || !mb_mul_ok(bytes, sizeof *x, &bytes) || !(x = mb_trymalloc(bytes + 1))) {
+        mb_free(cols);
+        return mb_fail(err, MB_ENOMEM, "%s: no memory for %zu x %zu features", what, rows, n);
+    }
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < n; j++)
+            x[i * n + j] = MB_NUM(cols[j], i);
+    mb_free(cols);
+    *X = (mb_matrix){x, rows, n, n};
+    *owned = x;
+    return MB_OK;
+}
+
 void mb_data_free(mb_data *d)
 {
     mb_free(d->wbuf);

@@ -34,6 +34,14 @@ mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, m
 mb_status mb_data_from_frame_weighted(const mb_frame *f, mb_task want, const char *weights, mb_data *out,
                                       mb_error *err);
 
+/* Columns names[0..n) of f, in that order, as the matrix a model takes: a
+** view when they already are one row-major block in that order (a matrix
+** read from HDF5, a transform's output), else one copy in *owned. A missing
+** or categorical column is an error "WHAT: the data has no column 'x',
+** which the model was trained on". */
+mb_status mb_matrix_by_names(const mb_frame *f, const char *const *names, size_t n, const char *what,
+                             mb_matrix *X, float **owned, mb_error *err);
+
 void mb_data_free(mb_data *d);
 
 /* Rows [start, start + n) of d as a view (shares d's memory). */

@@ -307,49 +307,13 @@ static int m_fit(lua_State *L)
     return 1;
 }
 
-/* The frame's columns in the model's feature order: a view when they
-** already are one row-major block in that order (a matrix read from HDF5,
-** a transform's output), else one copy. */
+/* The frame's columns in the model's feature order (dataset.h). */
 static mb_status features_of(const mbl_model *u, const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
 {
     *owned = NULL;
     if (!u->features)
         return mb_fail(err, MB_EARG, "model '%s' is not fitted", u->m->type->name);
-    size_t p = u->nfeatures, n = f->nrows;
-    const mb_column **cols = mb_calloc(p + 1, sizeof *cols);
-    int view = 1;
-    for (size_t j = 0; j < p; j++) {
-        long c = mb_frame_find(f, u->features[j]);
-        if (c < 0 || f->cols[c].type != MB_COL_NUM) {
-            mb_free(cols);
-            return c < 0 ? mb_fail(err, MB_ENOTFOUND,
-                                   "predict: the data has no column '%s', which the model was trained on",
-                                   u->features[j])
-                         : mb_fail(err, MB_ETYPE, "predict: column '%s' is categorical; the model takes numbers",
-                                   u->features[j]);
-        }
-        cols[j] = &f->cols[c];
-        if (j && (cols[j]->stride != cols[0]->stride || cols[j]->num != cols[0]->num + j))
-            view = 0;
-    }
-    if (view && cols[0]->stride >= p) {
-        *X = (mb_matrix){cols[0]->num, n, p, cols[0]->stride};
-        mb_free(cols);
-        return MB_OK;
-    }
-    size_t bytes;
-    float *x = NULL;
-    if (!mb_mul_ok(n, p, &bytes) || !mb_mul_ok(bytes, sizeof *x, &bytes) || !(x = mb_trymalloc(bytes + 1))) {
-        mb_free(cols);
-        return mb_fail(err, MB_ENOMEM, "predict: no memory for %zu x %zu features", n, p);
-    }
-    for (size_t i = 0; i < n; i++)
-        for (size_t j = 0; j < p; j++)
-            x[i * p + j] = MB_NUM(cols[j], i);
-    mb_free(cols);
-    *X = (mb_matrix){x, n, p, p};
-    *owned = x;
-    return MB_OK;
+    return mb_matrix_by_names(f, (const char *const *)u->features, u->nfeatures, "predict", X, owned, err);
 }
 
 /* [-2, +1, e] model:predict(frame): labels (categorical) or values */

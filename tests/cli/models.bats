@@ -189,3 +189,14 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_success
     assert_output --partial "( 4 )"
 }
+
+@test "predict: a pipeline saved from Lua is scored with its transforms" {
+    cd "$ROOT"
+    printf 'local mb = require "moonbench"\nlocal f = mb.open("datasets/iris.h5")\nmb.pipeline{ mb.standardize(), mb.model("linear") }:fit(f):save(arg[1])\n' > "$BATS_TEST_TMPDIR/p.lua"
+    run "$MB" run "$BATS_TEST_TMPDIR/p.lua" "$BATS_TEST_TMPDIR/p.h5"
+    assert_success
+    run mb predict "$BATS_TEST_TMPDIR/p.h5" "$DATA/csv/iris.csv"
+    assert_success
+    assert_line --index 1 --regexp "^setosa,0\.9"
+    [ "$(printf '%s\n' "$output" | grep -c '^setosa,')" -ge 48 ]
+}
