@@ -128,16 +128,22 @@ long mb_frame_find(const mb_frame *f, const char *name)
     return -1;
 }
 
+void mb_frame_column_list(const mb_frame *f, char *buf, size_t n)
+{
+    size_t k = 0;
+    buf[0] = '\0';
+    for (size_t j = 0; j < f->ncols && k + 8 < n; j++)
+        k += (size_t)snprintf(buf + k, n - k, "%s%s", j ? ", " : "", f->cols[j].name);
+    if (k + 8 >= n && n > 8)
+        snprintf(buf + n - 8, 8, ", ...");
+}
+
 mb_status mb_frame_set_target(mb_frame *f, const char *name, mb_error *err)
 {
     long i = mb_frame_find(f, name);
     if (i < 0) {
-        char list[512] = "";
-        size_t n = 0;
-        for (size_t k = 0; k < f->ncols && n < sizeof list - 8; k++)
-            n += (size_t)snprintf(list + n, sizeof list - n, "%s%s", k ? ", " : "", f->cols[k].name);
-        if (n >= sizeof list - 8)
-            snprintf(list + sizeof list - 8, 8, ", ...");
+        char list[512];
+        mb_frame_column_list(f, list, sizeof list);
         return mb_fail(err, MB_ENOTFOUND, "%s: no column named '%s' to use as target (columns: %s)",
                        f->source ? f->source : "frame", name, list);
     }

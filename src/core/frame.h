@@ -79,6 +79,9 @@ int32_t mb_column_add_level(mb_column *c, const char *s, size_t len);
 /* Index of the column named name, or -1. */
 long mb_frame_find(const mb_frame *f, const char *name);
 
+/* The column names as "a, b, c" for messages, cut with ", ..." to fit n. */
+void mb_frame_column_list(const mb_frame *f, char *buf, size_t n);
+
 /* Mark column name as the target; MB_ENOTFOUND (listing the columns) if
 ** there is no such column. */
 mb_status mb_frame_set_target(mb_frame *f, const char *name, mb_error *err);

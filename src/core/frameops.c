@@ -141,10 +141,8 @@ mb_status mb_frame_copy(const mb_frame *f, mb_frame **out, mb_error *err)
 
 static mb_status unknown_column(const mb_frame *f, const char *name, mb_error *err)
 {
-    char list[512] = "";
-    size_t k = 0;
-    for (size_t j = 0; j < f->ncols && k < sizeof list - 8; j++)
-        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", j ? ", " : "", f->cols[j].name);
+    char list[512];
+    mb_frame_column_list(f, list, sizeof list);
     return mb_fail(err, MB_ENOTFOUND, "no column named '%s' (columns: %s)", name, list);
 }
 

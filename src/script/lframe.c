@@ -292,18 +292,9 @@ static int f_col(lua_State *L)
     const char *name = luaL_checkstring(L, 2);
     long j = mb_frame_find(f, name);
     if (j < 0) {
-        luaL_Buffer b;
-        luaL_buffinit(L, &b);
-        lua_pushfstring(L, "no column named '%s' (columns: ", name);
-        luaL_addvalue(&b);
-        for (size_t k = 0; k < f->ncols; k++) {
-            if (k)
-                luaL_addstring(&b, ", ");
-            luaL_addstring(&b, f->cols[k].name);
-        }
-        luaL_addchar(&b, ')');
-        luaL_pushresult(&b);
-        return luaL_error(L, "%s", lua_tostring(L, -1));
+        char list[512];
+        mb_frame_column_list(f, list, sizeof list);
+        return luaL_error(L, "no column named '%s' (columns: %s)", name, list);
     }
     push_column(L, f, &f->cols[j]);
     return 1;
