@@ -43,13 +43,6 @@ void mbt_ens_free(mbt_ensemble *e, const mb_host *h)
     memset(e, 0, sizeof *e);
 }
 
-#define GROW(ptr, n)                                                                               \
-    do {                                                                                           \
-        void *np_ = mbt_realloc(h, (ptr), (n) * sizeof *(ptr));                                     \
-        if (!np_)                                                                                  \
-            return -1;                                                                             \
-        (ptr) = np_;                                                                               \
-    } while (0)
 
 int32_t mbt_ens_add_node(mbt_ensemble *e, const mb_host *h)
 {
@@ -57,14 +50,14 @@ int32_t mbt_ens_add_node(mbt_ensemble *e, const mb_host *h)
         return -1;
     if (e->nnodes == e->cap_nodes) {
         size_t c = e->cap_nodes ? e->cap_nodes * 2 : 256;
-        GROW(e->feature, c);
-        GROW(e->left, c);
-        GROW(e->right, c);
-        GROW(e->tbin, c);
-        GROW(e->threshold, c);
-        GROW(e->default_left, c);
-        GROW(e->gain, c);
-        GROW(e->value, c * e->leaf_width);
+        MBT_GROW(h, e->feature, c);
+        MBT_GROW(h, e->left, c);
+        MBT_GROW(h, e->right, c);
+        MBT_GROW(h, e->tbin, c);
+        MBT_GROW(h, e->threshold, c);
+        MBT_GROW(h, e->default_left, c);
+        MBT_GROW(h, e->gain, c);
+        MBT_GROW(h, e->value, c * e->leaf_width);
         e->cap_nodes = c;
     }
     size_t n = e->nnodes++;
@@ -83,8 +76,8 @@ int32_t mbt_ens_add_tree(mbt_ensemble *e, const mb_host *h, int32_t output)
 {
     if (e->ntrees == e->cap_trees) {
         size_t c = e->cap_trees ? e->cap_trees * 2 : 64;
-        GROW(e->root, c);
-        GROW(e->tree_output, c);
+        MBT_GROW(h, e->root, c);
+        MBT_GROW(h, e->tree_output, c);
         e->cap_trees = c;
     }
     int32_t node = mbt_ens_add_node(e, h);

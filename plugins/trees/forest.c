@@ -48,26 +48,19 @@ static void ltree_free(const mb_host *h, ltree *t)
     memset(t, 0, sizeof *t);
 }
 
-#define LGROW(ptr, c)                                                                              \
-    do {                                                                                           \
-        void *np_ = mbt_realloc(h, (ptr), (c) * sizeof *(ptr));                                     \
-        if (!np_)                                                                                  \
-            return -1;                                                                             \
-        (ptr) = np_;                                                                               \
-    } while (0)
 
 static int32_t ltree_add(const mb_host *h, ltree *t)
 {
     if (t->n == t->cap) {
         size_t c = t->cap ? t->cap * 2 : 64;
-        LGROW(t->feature, c);
-        LGROW(t->tbin, c);
-        LGROW(t->left, c);
-        LGROW(t->right, c);
-        LGROW(t->dl, c);
-        LGROW(t->gain, c);
-        LGROW(t->cost, c);
-        LGROW(t->value, c * t->lw);
+        MBT_GROW(h, t->feature, c);
+        MBT_GROW(h, t->tbin, c);
+        MBT_GROW(h, t->left, c);
+        MBT_GROW(h, t->right, c);
+        MBT_GROW(h, t->dl, c);
+        MBT_GROW(h, t->gain, c);
+        MBT_GROW(h, t->cost, c);
+        MBT_GROW(h, t->value, c * t->lw);
         t->cap = c;
     }
     size_t i = t->n++;

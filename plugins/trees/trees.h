@@ -33,6 +33,15 @@
 void *mbt_alloc(const mb_host *h, size_t n);              /* NULL on failure */
 void *mbt_calloc(const mb_host *h, size_t n, size_t size); /* zeroed; NULL on failure or overflow */
 void *mbt_realloc(const mb_host *h, void *p, size_t n);
+/* Resize array ptr to n elements through host h, or return -1 from the
+** calling function (which then frees what it owns). */
+#define MBT_GROW(h, ptr, n)                                                                        \
+    do {                                                                                           \
+        void *np_ = mbt_realloc((h), (ptr), (n) * sizeof *(ptr));                                  \
+        if (!np_)                                                                                  \
+            return -1;                                                                             \
+        (ptr) = np_;                                                                               \
+    } while (0)
 void mbt_free(const mb_host *h, void *p);
 /* Write a message into err (MB_PLUGIN_ERRLEN) and return code. */
 int mbt_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
