@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bundle.h"
@@ -317,19 +316,10 @@ int mb_cmd_predict(int argc, char **argv)
     if (mb_scorer_predict_frame(&sc, f, label, proba, &err) != MB_OK)
         goto fail;
     if (out) {
-        size_t tl = strlen(out) + 16;
-        tmp = mb_malloc(tl);
-        snprintf(tmp, tl, "%s.tmp-XXXXXX", out);
-        int fd = mkstemp(tmp);
-        if (fd < 0) {
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            mb_free(tmp);
-            tmp = NULL;
+        /* written beside out and renamed when complete (io.h) */
+        int fd = mb_tmp_create(out, &tmp, &err);
+        if (fd < 0)
             goto fail;
-        }
-        mode_t mask = umask(0); /* mkstemp's file is private; publish it as a new file */
-        umask(mask);
-        (void)fchmod(fd, 0666 & ~mask);
         fp = fdopen(fd, "w");
         if (!fp) {
             close(fd);
@@ -361,12 +351,12 @@ int mb_cmd_predict(int argc, char **argv)
         int bad = ferror(fp) | fflush(fp) | fsync(fileno(fp));
         bad |= fclose(fp);
         fp = NULL;
-        if (bad || rename(tmp, out) < 0) {
+        if (bad) {
             mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
             goto fail;
         }
-        mb_free(tmp);
-        tmp = NULL;
+        if (mb_tmp_publish(-1, &tmp, out, &err) != MB_OK)
+            goto fail;
         fprintf(stderr, "%zu predictions -> %s\n", n, out);
     }
     status = 0;
@@ -376,10 +366,7 @@ fail:
 exit:
     if (fp && fp != stdout)
         fclose(fp);
-    if (tmp) {
-        unlink(tmp);
-        mb_free(tmp);
-    }
+    mb_tmp_discard(&tmp);
     mb_free(label);
     mb_free(proba);
     mb_scorer_close(&sc);

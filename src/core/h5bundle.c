@@ -9,6 +9,7 @@
 
 #include "bundle.h"
 #include "h5int.h"
+#include "io.h"
 
 /* {====== named arrays as datasets ======} */
 
@@ -226,8 +227,7 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         char why[256];
         rc = mb_fail(err, MB_EH5, "cannot write the bundle %s: %s", path, mbh5_reason(why));
         H5Fclose(fid);
-        unlink(tmp);
-        mb_free(tmp);
+        mb_tmp_discard(&tmp);
         return rc;
     }
     return mbh5_publish(&fid, &tmp, path, 1, err);

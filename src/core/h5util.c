@@ -12,12 +12,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sha2.h>
 
 #include "h5int.h"
+#include "io.h"
 
 void mbh5_init(void)
 {
@@ -352,29 +352,10 @@ int mbh5_read_int(hid_t obj, const char *name, long long *v)
 mb_status mbh5_create_atomic(const char *path, int sealed, char **tmp, hid_t *fid, mb_error *err)
 {
     mbh5_init();
-    size_t tl = strlen(path) + 16;
-    *tmp = mb_malloc(tl);
     *fid = H5I_INVALID_HID;
-    snprintf(*tmp, tl, "%s.tmp-XXXXXX", path);
-    int fd = mkstemp(*tmp);
-    if (fd < 0) {
-        int e = errno;
-        mb_free(*tmp);
-        *tmp = NULL;
-        char dir[1024];
-        snprintf(dir, sizeof dir, "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (e == ENOENT && slash) {
-            *slash = '\0';
-            return mb_fail(err, MB_ENOTFOUND, "cannot write %s: folder '%s' does not exist", path,
-                           dir[0] ? dir : "/");
-        }
-        return mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(e));
-    }
-    /* mkstemp makes the file private; publish it as a new file would be */
-    mode_t mask = umask(0);
-    umask(mask);
-    (void)fchmod(fd, 0666 & ~mask);
+    int fd = mb_tmp_create(path, tmp, err);
+    if (fd < 0)
+        return err ? err->code : MB_EIO;
     close(fd);
     /* 1.8 file format: attributes over 64 KiB (thousands of feature names)
     ** move to dense storage instead of failing; every HDF5 since 2008
@@ -389,9 +370,7 @@ mb_status mbh5_create_atomic(const char *path, int sealed, char **tmp, hid_t *fi
     H5Pclose(fapl);
     if (*fid < 0) {
         char why[256];
-        unlink(*tmp);
-        mb_free(*tmp);
-        *tmp = NULL;
+        mb_tmp_discard(tmp);
         return mb_fail(err, MB_EH5, "cannot create %s: %s", path, mbh5_reason(why));
     }
     return MB_OK;
@@ -419,19 +398,12 @@ mb_status mbh5_publish(hid_t *fid, char **tmp, const char *path, int sealed, mb_
             if (rc == MB_OK && pwrite(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
                 rc = mb_fail(err, MB_EIO, "cannot seal %s: %s", *tmp, strerror(errno));
         }
-        if (fd >= 0) {
-            (void)fsync(fd);
+        if (rc == MB_OK)
+            return mb_tmp_publish(fd, tmp, path, err); /* sync, close, rename */
+        if (fd >= 0)
             close(fd);
-        }
     }
-    if (rc == MB_OK) {
-        if (rename(*tmp, path) < 0)
-            rc = mb_fail(err, MB_EIO, "cannot rename %s to %s: %s", *tmp, path, strerror(errno));
-    }
-    if (rc != MB_OK)
-        unlink(*tmp);
-    mb_free(*tmp);
-    *tmp = NULL;
+    mb_tmp_discard(tmp);
     return rc;
 }
 

@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "h5int.h"
+#include "io.h"
 
 
 struct mb_h5w {
@@ -64,9 +64,7 @@ void mb_h5w_abort(mb_h5w **pw)
     H5CLOSE(H5Dclose, w->codes);
     H5CLOSE(H5Dclose, w->y);
     H5CLOSE(H5Fclose, w->fid);
-    if (w->tmp)
-        unlink(w->tmp);
-    mb_free(w->tmp);
+    mb_tmp_discard(&w->tmp);
     mb_free(w->path);
     mb_free(w->xbuf);
     mb_free(w->cbuf);

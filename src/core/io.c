@@ -5,9 +5,12 @@
 #include "io.h"
 
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "csv.h"
 #include "h5io.h"
@@ -73,4 +76,60 @@ mb_status mb_open(const char *spec, mb_frame **out, mb_error *err)
     mb_free(file);
     mb_free(object);
     return rc;
+}
+
+/* {====== atomic writes ======} */
+
+int mb_tmp_create(const char *path, char **tmp, mb_error *err)
+{
+    size_t tl = strlen(path) + 16;
+    *tmp = mb_malloc(tl);
+    snprintf(*tmp, tl, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        int e = errno;
+        mb_free(*tmp);
+        *tmp = NULL;
+        char dir[1024];
+        snprintf(dir, sizeof dir, "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (e == ENOENT && slash) {
+            *slash = '\0';
+            mb_fail(err, MB_ENOTFOUND, "cannot write %s: folder '%s' does not exist", path, dir[0] ? dir : "/");
+        } else {
+            mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(e));
+        }
+        return -1;
+    }
+    /* mkstemp makes the file private; publish it as a new file would be */
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)fchmod(fd, 0666 & ~mask);
+    return fd;
+}
+
+mb_status mb_tmp_publish(int fd, char **tmp, const char *path, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    if (fd >= 0) {
+        if (fsync(fd) < 0)
+            rc = mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
+    }
+    if (rc == MB_OK && rename(*tmp, path) < 0)
+        rc = mb_fail(err, MB_EIO, "cannot rename %s to %s: %s", *tmp, path, strerror(errno));
+    if (rc != MB_OK)
+        unlink(*tmp);
+    mb_free(*tmp);
+    *tmp = NULL;
+    return rc;
+}
+
+void mb_tmp_discard(char **tmp)
+{
+    if (!*tmp)
+        return;
+    unlink(*tmp);
+    mb_free(*tmp);
+    *tmp = NULL;
 }

@@ -19,6 +19,21 @@ void mb_split_spec(const char *spec, char **file, char **object);
 typedef enum mb_format { MB_FMT_UNKNOWN, MB_FMT_HDF5, MB_FMT_CSV } mb_format;
 mb_format mb_guess_format(const char *file);
 
+/* {====== atomic writes ======}
+** A file is written as a temporary beside its final name, synced, and
+** renamed over it only when complete: a failed or interrupted write never
+** leaves a partial file at path. */
+
+/* A new temporary file in path's folder, with the mode a new file would
+** get; *tmp is its name (freed by publish or discard). Returns the open
+** descriptor, or -1 with err set (a missing folder is named). */
+int mb_tmp_create(const char *path, char **tmp, mb_error *err);
+/* fsync and close fd (-1: the caller did both), then rename *tmp over
+** path; on failure the temporary is removed. *tmp is freed. */
+mb_status mb_tmp_publish(int fd, char **tmp, const char *path, mb_error *err);
+/* Remove the temporary (after a failure); *tmp is freed. */
+void mb_tmp_discard(char **tmp);
+
 /* Read a whole dataset named by spec into a new frame. */
 mb_status mb_open(const char *spec, mb_frame **out, mb_error *err);
 
