@@ -17,8 +17,10 @@ CC       ?= cc
 
 # The Debian packages the build and the tests need; `make deps` installs them.
 DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libmd-dev \
-           libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support lua-busted tmux
-PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd
+           libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support lua-busted tmux \
+           libsodium-dev libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
+           python3-onnx clang libclang-rt-14-dev curl
+PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd libsodium libmicrohttpd jansson libprotobuf-c
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings \
@@ -36,7 +38,10 @@ ifeq ($(filter clean uninstall deps,$(MAKECMDGOALS)),)
 endif
 
 CORE_SRC = $(wildcard src/core/*.c)
-CLI_SRC  = src/main.c $(wildcard src/cli/*.c)
+# The executable: the CLI, the deployment layer (src/deploy: scorers, server,
+# exporters) and the workbench (src/tui). The library (core) and the Lua
+# binding (script) never include either.
+CLI_SRC  = src/main.c $(wildcard src/cli/*.c) $(wildcard src/deploy/*.c) $(wildcard src/tui/*.c)
 SCRIPT_SRC = $(wildcard src/script/*.c)
 SCRIPT_OBJ = $(SCRIPT_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/lualib.o
 LUA_LIB  = $(sort $(wildcard lua/moonbench/*.lua))
@@ -61,8 +66,11 @@ $(BUILD)/config.mk: Makefile
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags hdf5-serial lua5.4 openblas)"; \
 	   echo "BLAS_CFLAGS := $$(pkg-config --cflags openblas)"; \
 	   echo "BLAS_LIBS := $$(pkg-config --libs openblas)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd) -lm -ldl -lpthread"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd libsodium) -lm -ldl -lpthread"; \
+	   echo "TUI_CFLAGS := $$(pkg-config --cflags ncursesw)"; \
 	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
+	   echo "DEPLOY_CFLAGS := $$(pkg-config --cflags libmicrohttpd jansson libprotobuf-c)"; \
+	   echo "DEPLOY_LIBS := $$(pkg-config --libs libmicrohttpd jansson libprotobuf-c)"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
 # Check the build dependencies; install them when we are root with apt-get,
@@ -70,7 +78,7 @@ $(BUILD)/config.mk: Makefile
 deps:
 	@missing=0; command -v pkg-config >/dev/null || missing=1; \
 	for m in $(PKG_MODULES); do pkg-config --exists $$m 2>/dev/null || missing=1; done; \
-	for t in bats busted h5dump lua5.4 tmux; do command -v $$t >/dev/null || missing=1; done; \
+	for t in bats busted h5dump lua5.4 tmux clang protoc-c curl; do command -v $$t >/dev/null || missing=1; done; \
 	[ -f /usr/lib/bats/bats-assert/load.bash ] || missing=1; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -82,6 +90,9 @@ deps:
 	  fi; \
 	fi
 
+# Only the workbench sees ncurses' flags, only src/deploy the server's and protobuf's.
+$(BUILD)/obj/src/tui/%.o: CFLAGS_ALL += $(TUI_CFLAGS)
+$(BUILD)/obj/src/deploy/%.o: CFLAGS_ALL += $(DEPLOY_CFLAGS)
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -91,7 +102,7 @@ $(BUILD)/libmbcore.a: $(CORE_OBJ)
 	$(AR) rcs $@ $^
 
 $(BUILD)/moonbench: $(CLI_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a
-	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TUI_LIBS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $(CLI_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(DEPLOY_LIBS) $(TUI_LIBS)
 
 # The Lua half of the module (lua/moonbench/*.lua), embedded as C arrays
 # so that the executable and the Lua module carry the same code.
