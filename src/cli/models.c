@@ -210,6 +210,9 @@ int mb_cmd_fit(int argc, char **argv)
     const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
     mb_params params;
     memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
+    const char *inputs[] = {data, valid};
+    if (mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
     if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
         goto fail;
     if (mb_open(data, &f, &err) != MB_OK)
@@ -305,6 +308,9 @@ int mb_cmd_predict(int argc, char **argv)
     char *tmp = NULL;
     int status = 1;
     open_registry(&reg);
+    const char *inputs[] = {model, data};
+    if (out && mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
     if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
         mb_open(data, &f, &err) != MB_OK)
         goto fail;
