@@ -51,6 +51,7 @@ typedef struct mb_bundle {
     /* provenance */
     char *source, *source_sha256, *created, *moonbench_version, *script;
     size_t rows_used;
+    char *file;                   /* the file it was loaded from, for messages (NULL: built in memory) */
 } mb_bundle;
 
 /* Save atomically. */
@@ -74,9 +75,12 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 ** (rows_sampled), for scorers to compare serving data against (drift). */
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err);
 
-/* A scorer made from a bundle: the portable form when there is one, else
-** the plugin found in the registry, created with the saved parameters and
-** loaded with the saved state. */
+/* A scorer made from a bundle: the portable form when there is one (reg is
+** not touched, so a lazy registry loads no plugin: mb_registry_discover_lazy),
+** else the model found in the registry as "plugin/model" -- the plugin's
+** own name must be the bundle's /model@plugin, a same-named model of
+** another plugin is refused -- created with the saved parameters and
+** loaded with the saved state. reg may be NULL (portable bundles only). */
 typedef struct mb_scorer {
     const mb_bundle *bundle;
     struct mb_transform **steps;  /* the pipeline, loaded */

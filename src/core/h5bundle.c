@@ -256,6 +256,7 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
     if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
         return rc;
     mb_bundle *b = mb_calloc(1, sizeof *b);
+    b->file = mb_strdup(path);
     char *fmt = mbh5_attr_string(fid, "format"), *task = NULL, *form = NULL;
     long long ver = 0;
     if (!fmt || strcmp(fmt, MB_BUNDLE_FORMAT) != 0)
