@@ -285,7 +285,13 @@ exit:
 int mb_cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *out = NULL;
+    mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
+        int tr = mb_cli_trust_option(&trust, "predict", argc, argv, &i);
+        if (tr < 0)
+            return 2;
+        if (tr)
+            continue;
         if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1])
@@ -313,7 +319,8 @@ int mb_cmd_predict(int argc, char **argv)
     const char *inputs[] = {model, data};
     if (out && mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
         goto fail;
-    if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
+    mb_bundle_options bo = {trust.files, trust.n, NULL};
+    if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
         mb_open(data, &f, &err) != MB_OK)
         goto fail;
     size_t n = f->nrows, k = b->nclasses;

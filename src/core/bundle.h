@@ -56,8 +56,25 @@ typedef struct mb_bundle {
 
 /* Save atomically. */
 mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err);
+
+/* How a bundle may be loaded: the one option struct of every command and
+** binding that loads bundles (predict, score, serve, export, mb.load).
+** Zeroed: no options. */
+typedef struct mb_bundle_options {
+    /* Trust files (`--trust FILE`, sign.h): when any is given, or
+    ** $MOONBENCH_TRUST names any, or trust is set, the bundle must be
+    ** signed by one of their keys (mb_bundle_verify) or it is refused
+    ** before anything else of it is read. */
+    const char *const *trust_files;
+    size_t ntrust_files;
+    const struct mb_trust *trust; /* keys already read (may be NULL) */
+} mb_bundle_options;
+
 /* Load; corrupt, truncated or newer-format files give an error naming the
-** file and the reason. */
+** file and the reason; an unsigned or wrongly signed bundle when a trust
+** list is set (o, or $MOONBENCH_TRUST: honoured also with o NULL). */
+mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err);
+/* mb_bundle_load_opts(path, NULL, out, err) */
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err);
 void mb_bundle_free(mb_bundle **b);
 
