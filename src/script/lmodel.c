@@ -22,6 +22,7 @@
 static int l_plugins(lua_State *L)
 {
     mb_registry *r = mbl_registry(L);
+    mb_registry_load_pending(r); /* the registry is lazy (lmb.c) */
     lua_createtable(L, (int)r->nplugins, 0);
     for (size_t i = 0; i < r->nplugins; i++) {
         const mb_plugin *p = r->plugins[i].plugin;
