@@ -254,13 +254,24 @@ int mb_cmd_fit(int argc, char **argv)
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,
            mb_task_name(d.ds.task), d.ds.X.rows, d.ds.X.cols, secs, out);
     mb_fit_info fi;
+    double held = 0, tl = NAN, vl = NAN;
     if (mb_model_fit_info(m, &fi, &err) == MB_OK && fi.n) {
         printf("fit:");
-        for (size_t k = 0; k < fi.n; k++)
+        for (size_t k = 0; k < fi.n; k++) {
             printf("%s %s %.6g", k ? "," : "", fi.names[k], fi.values[k]);
+            held = !strcmp(fi.names[k], "n_held_out") ? fi.values[k] : held;
+            tl = !strcmp(fi.names[k], "train_loss") ? fi.values[k] : tl;
+            vl = !strcmp(fi.names[k], "valid_loss") ? fi.values[k] : vl;
+        }
         printf("\n");
     }
-    print_score("training", m, &d.ds);
+    /* rows the model held out for early stopping are no training rows:
+    ** scoring all of d would mix them in, so report the model's own split */
+    if (held > 0 && held < (double)d.ds.X.rows)
+        printf("training (%.0f rows): loss %.6g; held out for early stopping (%.0f rows): loss %.6g\n",
+               (double)d.ds.X.rows - held, tl, held, vl);
+    else
+        print_score("training", m, &d.ds);
     if (valid)
         print_score("validation", m, &vd.ds);
     status = 0;
