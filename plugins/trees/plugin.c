@@ -177,7 +177,9 @@ static void put_info(mbt_model *m, const char *name, double v)
 **   forest: n_trees, oob_score (when computed)
 **   gbdt:   n_trees (kept), best_iteration (the best round, when early
 **           stopping watched a validation loss), train_loss and valid_loss
-**           (mean losses of the kept model, when known) */
+**           (mean losses of the kept model, when known), n_held_out (the
+**           training rows held out for early stopping, when any: train_loss
+**           is over the others, valid_loss over them) */
 static void set_info(mbt_model *m)
 {
     const mbt_ensemble *e = &m->ens;
@@ -208,6 +210,8 @@ static void set_info(mbt_model *m)
         put_info(m, "train_loss", m->train_loss);
     if (!isnan(m->valid_loss))
         put_info(m, "valid_loss", m->valid_loss);
+    if (m->n_held_out > 0)
+        put_info(m, "n_held_out", (double)m->n_held_out);
 }
 
 static int trees_fit_info(void *model, mb_fit_info *out, char *err)

@@ -21,7 +21,8 @@
 #include "plugin.h"
 
 /* Discover plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH. */
+** $MOONBENCH_PLUGIN_PATH; lazily: none is loaded until a model is looked
+** up (so predict with a portable bundle runs no plugin code). */
 static void open_registry(mb_registry *r)
 {
     char exe[4096];
@@ -29,9 +30,9 @@ static void open_registry(mb_registry *r)
     memset(r, 0, sizeof *r);
     if (n > 0) {
         exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
+        mb_registry_discover_lazy(r, dirname(exe));
     } else {
-        mb_registry_discover(r, NULL);
+        mb_registry_discover_lazy(r, NULL);
     }
 }
 
@@ -51,6 +52,7 @@ int mb_cmd_plugins(int argc, char **argv)
         return mb_cli_usage("plugins", "takes no arguments");
     mb_registry r;
     open_registry(&r);
+    mb_registry_load_pending(&r);
     if (r.nplugins == 0)
         printf("no plugins found (looked beside the executable, in its lib/moonbench/plugins and in "
                "$MOONBENCH_PLUGIN_PATH)\n");
@@ -210,6 +212,9 @@ int mb_cmd_fit(int argc, char **argv)
     const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
     mb_params params;
     memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
+    const char *inputs[] = {data, valid};
+    if (mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
     if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
         goto fail;
     if (mb_open(data, &f, &err) != MB_OK)
@@ -249,13 +254,24 @@ int mb_cmd_fit(int argc, char **argv)
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,
            mb_task_name(d.ds.task), d.ds.X.rows, d.ds.X.cols, secs, out);
     mb_fit_info fi;
+    double held = 0, tl = NAN, vl = NAN;
     if (mb_model_fit_info(m, &fi, &err) == MB_OK && fi.n) {
         printf("fit:");
-        for (size_t k = 0; k < fi.n; k++)
+        for (size_t k = 0; k < fi.n; k++) {
             printf("%s %s %.6g", k ? "," : "", fi.names[k], fi.values[k]);
+            held = !strcmp(fi.names[k], "n_held_out") ? fi.values[k] : held;
+            tl = !strcmp(fi.names[k], "train_loss") ? fi.values[k] : tl;
+            vl = !strcmp(fi.names[k], "valid_loss") ? fi.values[k] : vl;
+        }
         printf("\n");
     }
-    print_score("training", m, &d.ds);
+    /* rows the model held out for early stopping are no training rows:
+    ** scoring all of d would mix them in, so report the model's own split */
+    if (held > 0 && held < (double)d.ds.X.rows)
+        printf("training (%.0f rows): loss %.6g; held out for early stopping (%.0f rows): loss %.6g\n",
+               (double)d.ds.X.rows - held, tl, held, vl);
+    else
+        print_score("training", m, &d.ds);
     if (valid)
         print_score("validation", m, &vd.ds);
     status = 0;
@@ -280,7 +296,13 @@ exit:
 int mb_cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *out = NULL;
+    mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
+        int tr = mb_cli_trust_option(&trust, "predict", argc, argv, &i);
+        if (tr < 0)
+            return 2;
+        if (tr)
+            continue;
         if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (argv[i][0] == '-' && argv[i][1])
@@ -305,7 +327,11 @@ int mb_cmd_predict(int argc, char **argv)
     char *tmp = NULL;
     int status = 1;
     open_registry(&reg);
-    if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
+    const char *inputs[] = {model, data};
+    if (out && mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
+    mb_bundle_options bo = {trust.files, trust.n, NULL};
+    if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
         mb_open(data, &f, &err) != MB_OK)
         goto fail;
     size_t n = f->nrows, k = b->nclasses;
