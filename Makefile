@@ -59,7 +59,7 @@ TPLUGIN_SO = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard
 PLUGIN_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC -Iplugins $(BLAS_CFLAGS) $(CFLAGS)
 
 .PHONY: all run test check unit bench install uninstall clean deps fuzz fuzz-build fuzzers
-all: $(BUILD)/moonbench $(BUILD)/lua/moonbench.so $(PLUGIN_SO) $(TPLUGIN_SO) $(UNIT_BIN)
+all: $(BUILD)/moonbench $(BUILD)/lua/moonbench.so $(PLUGIN_SO) $(TPLUGIN_SO) $(UNIT_BIN) $(BUILD)/tests/make_hostile
 
 $(BUILD)/config.mk: Makefile
 	@$(MAKE) --no-print-directory deps
@@ -139,6 +139,11 @@ $(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
 $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/stub.h plugins/moonbench_plugin.h $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS_ALL) -shared -o $@ $< -lm
+
+# The hostile HDF5 fixtures' writer (tests/data/make_hostile.c), run by the tests.
+$(BUILD)/tests/make_hostile: tests/data/make_hostile.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(PKG_LIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/config.mk
 	@mkdir -p $(@D)
