@@ -370,7 +370,7 @@ static mb_status read_categorical(const reader *rd, hid_t grp, const char *gpath
         int rank;
         long long nl = dataset_rows(lds, &rank);
         size_t nlb = (size_t)(nl > 0 ? nl : 0) * sizeof(int32_t);
-        if ((rc = mbh5_check_read(rd->file, lname, lds, nl > 0 && nl < (1ll << 40) ? nlb : SIZE_MAX, rd->err)) != MB_OK) {
+        if ((rc = mbh5_check_read(rd->file, lname, lds, nl >= 0 && nl < (1ll << 40) ? nlb : SIZE_MAX, rd->err)) != MB_OK) {
             H5Dclose(lds);
             goto exit;
         }
