@@ -237,7 +237,7 @@ int mb_cmd_run(int argc, char **argv)
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         int mem = status == LUA_ERRMEM ||
-                  (max_bytes && msg && (strstr(msg, "not enough memory") || (mb_lua_budget_hit() && strstr(msg, "out of memory"))));
+                  (max_bytes && msg && (strstr(msg, "not enough memory") || mb_lua_budget_hit()));
         if (mem && msg && strcmp(msg, "not enough memory") != 0)
             fprintf(stderr, "moonbench: %s: not enough memory (the limit is %g MB): %s\n", a.script,
                     (double)max_bytes / 1048576.0, msg);

@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,8 +152,8 @@ void mbl_check_write(lua_State *L, const char *path)
         if (!S_ISREG(st.st_mode))
             luaL_error(L, "sandbox: writing '%s' is not allowed (not a regular file)", path);
         if (st.st_nlink > 1)
-            luaL_error(L, "sandbox: writing '%s' is not allowed (the file has %ju hard links; another may be outside %s)",
-                       path, (uintmax_t)st.st_nlink, root);
+            luaL_error(L, "sandbox: writing '%s' is not allowed (the file has %I hard links; another may be outside %s)",
+                       path, (lua_Integer)st.st_nlink, root);
     }
     /* resolve the folder the file would go into */
     char dir[PATH_MAX], real[PATH_MAX];
