@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "dataset.h"
 #include "io.h"
+#include "lmb_run.h"
 #include "metrics.h"
 #include "plugin.h"
 
@@ -297,6 +298,7 @@ int mb_cmd_predict(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL, *out = NULL;
     mb_cli_trust trust = {{0}, 0};
+    int allow_lua = 0; /* a bundle's Lua steps run only when asked (lmb_run.h) */
     for (int i = 1; i < argc; i++) {
         int tr = mb_cli_trust_option(&trust, "predict", argc, argv, &i);
         if (tr < 0)
@@ -305,6 +307,8 @@ int mb_cmd_predict(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
+        else if (!strcmp(argv[i], "--allow-lua"))
+            allow_lua = 1;
         else if (argv[i][0] == '-' && argv[i][1])
             return mb_cli_usage("predict", "unknown option or missing value: '%s'", argv[i]);
         else if (!model)
@@ -332,7 +336,7 @@ int mb_cmd_predict(int argc, char **argv)
         goto fail;
     mb_bundle_options bo = {trust.files, trust.n, NULL};
     if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
-        mb_open(data, &f, &err) != MB_OK)
+        mb_lua_scorer_steps(&sc, model, allow_lua, &err) != MB_OK || mb_open(data, &f, &err) != MB_OK)
         goto fail;
     size_t n = f->nrows, k = b->nclasses;
     label = mb_malloc((n ? n : 1) * sizeof *label);
