@@ -191,8 +191,8 @@ typedef struct mbt_model {
     mbt_predictor *pred;          /* padded trees for predict (ensemble.c) */
     /* what fit_info reports (plugin.c), refreshed at each fit and load */
     size_t info_n;
-    const char *info_names[4];
-    double info_values[4];
+    const char *info_names[6];
+    double info_values[6];
 } mbt_model;
 
 /* Fitting (gbdt.c, forest.c). On failure the model is left unfitted. */

@@ -141,7 +141,7 @@ static void print_cv(const mb_job_result *r, size_t k, int stratified, uint64_t 
 }
 
 /* What the fit found, with counts as integers; and what it means. */
-static void print_fit_info(mb_model *m, mb_task task, size_t nclasses)
+static void print_fit_info(mb_model *m)
 {
     mb_fit_info fi;
     mb_error err;
@@ -162,9 +162,6 @@ static void print_fit_info(mb_model *m, mb_task task, size_t nclasses)
         else
             snprintf(b, sizeof b, "%.6g", v);
         printf("%s %s=%s", shown++ ? "," : "", fi.names[k], b);
-        if (!strcmp(m->type->name, "gbdt") && !strcmp(fi.names[k], "n_trees") && task == MB_TASK_MULTICLASS &&
-            nclasses > 0)
-            printf(" (%lld rounds x %zu trees, one per class)", (long long)v / (long long)nclasses, nclasses);
         if (!strcmp(fi.names[k], "epochs"))
             epochs = v;
     }
@@ -377,7 +374,7 @@ int mb_cmd_fit(int argc, char **argv)
         print_cv(&res, job.k, res.nclasses > 0, a.seed);
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name, mb_task_name(res.task),
            res.ntrain, res.nfeatures, res.seconds, a.out);
-    print_fit_info(res.model, res.task, res.nclasses);
+    print_fit_info(res.model);
     print_metrics("training", &res.train);
     if (res.test.done)
         print_metrics("test", &res.test);

@@ -584,11 +584,45 @@ static mb_status make_bundle(const mb_job *job, const mb_frame *base, const mb_d
             mb_free(b->script);
             b->script = mb_strdup(job->script);
         }
+        if (rc == MB_OK)
+            rc = mb_bundle_add_importance(b, ft->model, err);
     }
     if (rc != MB_OK)
         mb_bundle_free(&b);
     *out = b;
     return rc;
+}
+
+static const char *const importance_names[2] = {"importance", "importance_gain"};
+
+mb_status mb_bundle_add_importance(mb_bundle *b, mb_model *m, mb_error *err)
+{
+    if (!m->type->importance || !b->nfeatures)
+        return MB_OK;
+    double *imp = mb_calloc(b->nfeatures, sizeof *imp);
+    mb_status rc = MB_OK;
+    for (int kind = 0; kind < 2 && rc == MB_OK; kind++) {
+        char msg[MB_PLUGIN_ERRLEN] = "";
+        if (m->type->importance(m->impl, kind, imp, msg) != MB_PLUGIN_OK)
+            continue; /* this kind is not reported: nothing stored */
+        mb_state_writer w = mb_state_writer_for(&b->monitoring);
+        if (w.put(w.ud, importance_names[kind], MB_DT_F64, imp, b->nfeatures) != MB_PLUGIN_OK)
+            rc = mb_fail(err, MB_ENOMEM, "bundle: cannot store the feature importance");
+    }
+    mb_free(imp);
+    return rc;
+}
+
+const double *mb_bundle_importance(const mb_bundle *b, int kind)
+{
+    if (kind < 0 || kind > 1)
+        return NULL;
+    for (size_t i = 0; i < b->monitoring.n; i++) {
+        const mb_state_array *a = &b->monitoring.arrays[i];
+        if (!strcmp(a->name, importance_names[kind]) && a->type == MB_DT_F64 && a->count == b->nfeatures)
+            return a->data;
+    }
+    return NULL;
 }
 
 static void describe_rows(mb_job_metrics *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -128,6 +128,15 @@ typedef struct mb_job_result {
 mb_status mb_job_run(const mb_job *job, mb_job_result *out, mb_error *err);
 void mb_job_result_free(mb_job_result *r);
 
+/* Store the model's feature importances in the bundle's /monitoring
+** (arrays "importance" and "importance_gain", F64, one per feature,
+** as mb_model_type.importance kinds 0 and 1), so that a loaded bundle
+** answers importance() without its plugin. Nothing when the model has no
+** importance; called by the job and by pipeline:save / model:save in Lua. */
+mb_status mb_bundle_add_importance(mb_bundle *b, mb_model *m, mb_error *err);
+/* A stored importance (kind 0 or 1): b->nfeatures values, or NULL. */
+const double *mb_bundle_importance(const mb_bundle *b, int kind);
+
 /* A metric of a report by its Lua name (accuracy, balanced_accuracy,
 ** f1_macro, f1_weighted, precision_macro, recall_macro, roc_auc, pr_auc,
 ** log_loss, brier; rmse, mae, r2, mape); NaN when not there. */
