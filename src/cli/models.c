@@ -212,7 +212,7 @@ static int parse_fit(int argc, char **argv, fit_args *a)
         else if (!strcmp(s, "-p") && more)
             a->settings[a->nset++] = argv[++i];
         else if (!strcmp(s, "-t") && more)
-            rc = mb_cli_steps_add(&a->steps, argv[++i]);
+            rc = mb_cli_steps_add(&a->steps, "fit", argv[++i]);
         else if (!strcmp(s, "--prep") && more)
             rc = mb_cli_steps_prep(&a->steps, "fit", argv[++i]);
         else if (!strcmp(s, "--pipeline") && more)

@@ -161,7 +161,7 @@ static int parse_study(const char *cmd, int argc, char **argv, study_args *a)
             model_arg *m = &a->models[a->nmodels - 1];
             m->settings[m->nset++] = argv[++i];
         } else if (!strcmp(s, "-t") && more)
-            rc = mb_cli_steps_add(&a->steps, argv[++i]);
+            rc = mb_cli_steps_add(&a->steps, cmd, argv[++i]);
         else if (!strcmp(s, "--prep") && more)
             rc = mb_cli_steps_prep(&a->steps, cmd, argv[++i]);
         else if (!strcmp(s, "--cv") && more)

@@ -36,12 +36,12 @@ void mb_cli_registry(mb_registry *r)
 
 /* {====== steps ======} */
 
-int mb_cli_steps_add(mb_cli_steps *s, const char *spec)
+int mb_cli_steps_add(mb_cli_steps *s, const char *cmd, const char *spec)
 {
     mb_error err;
     s->v = mb_realloc(s->v, (s->n + 1) * sizeof *s->v);
     if (mb_job_step_parse(spec, &s->v[s->n], &err) != MB_OK)
-        return mb_cli_error(&err);
+        return mb_cli_usage(cmd, "-t %s: %s", spec, err.msg);
     s->n++;
     return 0;
 }

@@ -25,8 +25,8 @@ typedef struct mb_cli_steps {
     int prep_given;               /* --prep given at all */
 } mb_cli_steps;
 
-/* -t SPEC: 0, or 1 after printing the message (a bad transform is bad input). */
-int mb_cli_steps_add(mb_cli_steps *s, const char *spec);
+/* -t SPEC: 0, or 2 after a usage message (the messages of mb.transform_new). */
+int mb_cli_steps_add(mb_cli_steps *s, const char *cmd, const char *spec);
 /* --prep auto|none: 0, or 2 after a usage message. */
 int mb_cli_steps_prep(mb_cli_steps *s, const char *cmd, const char *value);
 /* With no -t and prep auto: the steps the model needs for the frame,
