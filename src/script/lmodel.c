@@ -6,10 +6,12 @@
 **   mb._save_pipeline / mb._load_pipeline (the C half of pipeline:save and
 **   mb.load; lua/moonbench/pipeline.lua is the other half).
 */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "dataset.h"
@@ -234,9 +236,19 @@ static int m_fit(lua_State *L)
         if (lua_getfield(L, 3, "valid") != LUA_TNIL)
             vf = mbl_checkframe(L, -1);
         if (lua_getfield(L, 3, "threads") != LUA_TNIL)
-            threads = (int)luaL_checkinteger(L, -1);
+        {
+            lua_Integer t = luaL_checkinteger(L, -1);
+            if (t < 1)
+                return luaL_error(L, "fit: threads = %d; expected 1 or more", (int)(t < INT_MIN ? INT_MIN : t));
+            long nc = sysconf(_SC_NPROCESSORS_ONLN); /* more threads than cores only cost */
+            threads = (int)(t > (nc > 0 ? nc : 1) ? (nc > 0 ? nc : 1) : t);
+        }
         if (lua_getfield(L, 3, "seed") != LUA_TNIL)
-            seed = (uint64_t)luaL_checkinteger(L, -1);
+        {
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+                return luaL_error(L, "fit: seed must be a whole number >= 0");
+            seed = (uint64_t)lua_tointeger(L, -1);
+        }
         if (lua_getfield(L, 3, "weights") == LUA_TSTRING)
             wcol = lua_tostring(L, -1);
         else if (!lua_isnil(L, -1) && !(wvec = luaL_testudata(L, -1, MBL_VECTOR)))

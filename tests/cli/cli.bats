@@ -99,6 +99,12 @@ COMMANDS="inspect import plugins fit predict evaluate compare tune run"
     run mb fit "$DATA/breast_cancer.h5" -m forest -p n_trees=20 --threads 1 --seed 18446744073709551615 -o "$BATS_TEST_TMPDIR/b.h5"
     assert_success
     [ "$(echo "$output" | grep '^training')" = "$many" ]
+    # the same rules in Lua's model:fit
+    printf 'local mb = require "moonbench"\nlocal f = mb.open("datasets/iris.h5")\nfor _, o in ipairs{{threads = 0}, {seed = -1}, {seed = 1.5}} do print((pcall(mb.model("linear").fit, mb.model("linear"), f, o))) end\nprint(mb.model("linear"):fit(f, {threads = 100000}):info().fitted)\n' > "$BATS_TEST_TMPDIR/t.lua"
+    cd "$ROOT"
+    run mb run "$BATS_TEST_TMPDIR/t.lua"
+    assert_success
+    assert_output "$(printf 'false\nfalse\nfalse\ntrue')"
     run mb compare "$DATA/iris.h5" -m linear -m knn --threads abc
     assert_failure 2
     run mb tune "$DATA/iris.h5" -m linear --grid alpha=1 --seed -4
