@@ -94,6 +94,8 @@ deps:
 # Only the workbench sees ncurses' flags, only src/deploy the server's and protobuf's.
 $(BUILD)/obj/src/tui/%.o: CFLAGS_ALL += $(TUI_CFLAGS)
 $(BUILD)/obj/src/deploy/%.o: CFLAGS_ALL += $(DEPLOY_CFLAGS)
+# evaluate --json (src/cli/study.c) writes its report with jansson
+$(BUILD)/obj/src/cli/%.o: CFLAGS_ALL += $(DEPLOY_CFLAGS)
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
