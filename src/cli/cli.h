@@ -18,8 +18,10 @@
       "plugins")                                                                    \
     X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
-    X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
-      "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
+    X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+    X(predict, mb_cmd_score, "the same as score (its older name)",                \
+      "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
 
@@ -29,6 +31,9 @@ MB_COMMANDS(MB_CMD_DECL_)
 
 /* Print "moonbench: <msg>" to stderr and return 1. */
 int mb_cli_error(const mb_error *err);
+/* The plugin registry: beside the executable, the install, $MOONBENCH_PLUGIN_PATH. */
+struct mb_registry;
+void mb_cli_registry(struct mb_registry *r);
 /* Print a usage error for a command and return 2. */
 int mb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

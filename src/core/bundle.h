@@ -51,6 +51,9 @@ typedef struct mb_bundle {
     /* provenance */
     char *source, *source_sha256, *created, *moonbench_version, *script;
     size_t rows_used;
+    /* binary models: class 1 when P(class 1) > threshold; 0 = unset, the
+    ** default 0.5 (the /model attribute `threshold`, optional) */
+    double threshold;
 } mb_bundle;
 
 /* Save atomically. */

@@ -119,6 +119,10 @@ mb_status mb_runtime_row_set_text(mb_runtime_row_ctx *ctx, size_t i, const char 
 /* Score the row. An input left unset is MB_ENOTFOUND "the row has no
 ** value for column 'x'". */
 mb_status mb_runtime_row_predict(mb_runtime_row_ctx *ctx, mb_prediction *out, mb_error *err);
+/* The pipeline alone: the row's model features into x (nfeatures floats),
+** for callers that score many rows in one mb_runtime_score_matrix call
+** (micro-batches). Errors as mb_runtime_row_predict's. */
+mb_status mb_runtime_row_transform(mb_runtime_row_ctx *ctx, float *x, mb_error *err);
 /* The model's features of the row last predicted (nfeatures floats), for
 ** drift monitoring. */
 const float *mb_runtime_row_features(const mb_runtime_row_ctx *ctx);
