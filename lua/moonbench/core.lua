@@ -188,7 +188,7 @@ function pipeline_mt:fit(frame, opts)
     for k, v in pairs(opts) do o[k] = v end
     o.weights, opts, frame = w, o, frame:drop(opts.weights)
   end
-  self.inputs = frame:head(0)
+  self.inputs, self.rows_used = frame:head(0), #frame
   for _, s in ipairs(self.steps) do
     s:fit(frame)
     frame = s:apply(frame)
@@ -266,7 +266,7 @@ function pipeline_mt:save(path, info)
   end
   local source = info.source or ""
   mb._save_pipeline(path, {
-    steps = steps, model = self.model, inputs = self.inputs,
+    steps = steps, model = self.model, inputs = self.inputs, rows = self.rows_used,
     source = source, source_file = info.source_file or source:match("^(.-):/") or source,
     script = info.script or mb.script_text,
   })

@@ -19,15 +19,32 @@
     X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
-      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
     X(predict, mb_cmd_score, "the same as score (its older name)",                \
       "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
-      "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
+      "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
+    X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
+      "keygen -o KEYBASE   (writes KEYBASE.key, mode 0600, and KEYBASE.pub)")        \
+    X(sign, mb_cmd_sign, "sign a model bundle with a secret key",                   \
+      "sign MODEL.h5 --key KEYBASE.key")                                             \
+    X(verify, mb_cmd_verify, "check a bundle's signature against trusted keys",     \
+      "verify MODEL.h5 --trust KEY.pub...")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)
 #undef MB_CMD_DECL_
+
+/* `--trust FILE` (repeatable) of every command that loads a bundle: the
+** files go to mb_bundle_options.trust_files (bundle.h). */
+#define MB_CLI_MAX_TRUST 16
+typedef struct mb_cli_trust {
+    const char *files[MB_CLI_MAX_TRUST];
+    size_t n;
+} mb_cli_trust;
+/* If argv[*i] is --trust, take its value (advancing *i) and return 1; 0
+** when it is another argument; -1 after printing a usage error (exit 2). */
+int mb_cli_trust_option(mb_cli_trust *t, const char *cmd, int argc, char **argv, int *i);
 
 /* Print "moonbench: <msg>" to stderr and return 1. */
 int mb_cli_error(const mb_error *err);

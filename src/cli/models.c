@@ -21,7 +21,8 @@
 #include "plugin.h"
 
 /* Discover plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH. */
+** $MOONBENCH_PLUGIN_PATH; lazily: none is loaded until a model is looked
+** up (so predict with a portable bundle runs no plugin code). */
 static void open_registry(mb_registry *r)
 {
     char exe[4096];
@@ -29,9 +30,9 @@ static void open_registry(mb_registry *r)
     memset(r, 0, sizeof *r);
     if (n > 0) {
         exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
+        mb_registry_discover_lazy(r, dirname(exe));
     } else {
-        mb_registry_discover(r, NULL);
+        mb_registry_discover_lazy(r, NULL);
     }
 }
 
@@ -51,6 +52,7 @@ int mb_cmd_plugins(int argc, char **argv)
         return mb_cli_usage("plugins", "takes no arguments");
     mb_registry r;
     open_registry(&r);
+    mb_registry_load_pending(&r);
     if (r.nplugins == 0)
         printf("no plugins found (looked beside the executable, in its lib/moonbench/plugins and in "
                "$MOONBENCH_PLUGIN_PATH)\n");
@@ -210,6 +212,9 @@ int mb_cmd_fit(int argc, char **argv)
     const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
     mb_params params;
     memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
+    const char *inputs[] = {data, valid};
+    if (mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
     if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
         goto fail;
     if (mb_open(data, &f, &err) != MB_OK)

@@ -14,8 +14,11 @@
 
 #include "cli.h"
 #include "eval.h"
+#include "io.h"
 #include "../deploy/score.h"
 
+/* Lazily: no plugin is loaded until a bundle without a portable form
+** asks for its model (so scoring a portable bundle runs no plugin code). */
 void mb_cli_registry(mb_registry *r)
 {
     char exe[4096];
@@ -23,9 +26,9 @@ void mb_cli_registry(mb_registry *r)
     memset(r, 0, sizeof *r);
     if (n > 0) {
         exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
+        mb_registry_discover_lazy(r, dirname(exe));
     } else {
-        mb_registry_discover(r, NULL);
+        mb_registry_discover_lazy(r, NULL);
     }
 }
 
@@ -72,7 +75,13 @@ int mb_cmd_score(int argc, char **argv)
     mb_score_opts o = {0};
     int stream = 0;
     double threshold = 0;
+    mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
+        int tr = mb_cli_trust_option(&trust, cmd, argc, argv, &i);
+        if (tr < 0)
+            return 2;
+        if (tr)
+            continue;
         const char *a = argv[i];
         int more = i + 1 < argc;
         char *end;
@@ -132,7 +141,13 @@ int mb_cmd_score(int argc, char **argv)
     int status = 1;
     mb_cli_registry(&reg);
     mb_runtime_opts ro = {&reg, 0, threshold};
-    if (mb_runtime_open(model, &ro, &rt, &err) != MB_OK)
+    mb_bundle *b = NULL;
+    mb_bundle_options bo = {trust.files, trust.n, NULL};
+    const char *inputs[] = {model, input};
+    if ((output && mb_output_check_inputs(output, inputs, 2, &err) != MB_OK) ||
+        (o.rejects && mb_output_check_inputs(o.rejects, inputs, 2, &err) != MB_OK))
+        goto fail;
+    if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_runtime_open_bundle(&b, model, &ro, &rt, &err) != MB_OK)
         goto fail;
     if (stream) {
         fprintf(stderr, "scoring stdin with the %s\n", mb_runtime_describe(rt));

@@ -11,6 +11,10 @@
 #include "bundle.h"
 #include "h5int.h"
 #include "io.h"
+#include "sign.h"
+
+_Static_assert(MB_SEAL_SIZE == MBH5_SEAL_SIZE && sizeof MB_SEAL_TAG == sizeof MBH5_SEAL_TAG,
+               "sign.h and h5int.h describe the same user block");
 
 /* {====== named arrays as datasets ======} */
 
@@ -252,9 +256,34 @@ static char *need_string(hid_t obj, const char *name, const char *file, const ch
     return v;
 }
 
+/* The bundle's signature against o's trust files and $MOONBENCH_TRUST
+** (MB_OK when no trust list is set). */
+static mb_status check_trust(const char *path, const mb_bundle_options *o, mb_error *err)
+{
+    mb_trust t = {0};
+    int env = 0;
+    mb_status rc = mb_trust_add_env(&t, &env, err);
+    for (size_t i = 0; rc == MB_OK && o && i < o->ntrust_files; i++)
+        rc = mb_trust_add_file(&t, o->trust_files[i], err);
+    if (rc == MB_OK && o)
+        mb_trust_add_keys(&t, o->trust);
+    if (rc == MB_OK && (env || (o && (o->ntrust_files || o->trust))))
+        rc = mb_bundle_verify(path, &t, NULL, err);
+    mb_trust_free(&t);
+    return rc;
+}
+
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
 {
+    return mb_bundle_load_opts(path, NULL, out, err);
+}
+
+mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err)
+{
     *out = NULL;
+    mb_status trc = check_trust(path, o, err);
+    if (trc != MB_OK)
+        return trc;
     hid_t fid, g = H5I_INVALID_HID;
     mb_status rc = mbh5_check_seal(path, err);
     if (rc == MB_EFORMAT && mb_h5_is_hdf5(path) == 1 && !strstr(err->msg, "damaged"))
@@ -262,6 +291,7 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
     if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
         return rc;
     mb_bundle *b = mb_calloc(1, sizeof *b);
+    b->file = mb_strdup(path);
     char *fmt = mbh5_attr_string(fid, "format"), *task = NULL, *form = NULL;
     long long ver = 0;
     if (!fmt || strcmp(fmt, MB_BUNDLE_FORMAT) != 0)
