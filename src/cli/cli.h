@@ -19,7 +19,7 @@
     X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
-      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
     X(predict, mb_cmd_score, "the same as score (its older name)",                \
       "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \

@@ -73,7 +73,7 @@ int mb_cmd_score(int argc, char **argv)
 {
     const char *cmd = argv[0], *model = NULL, *input = NULL, *output = NULL, *fmt = NULL;
     mb_score_opts o = {0};
-    int stream = 0;
+    int stream = 0, allow_lua = 0; /* a bundle's Lua steps run only when asked (lmb_run.h) */
     double threshold = 0;
     mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
@@ -93,6 +93,8 @@ int mb_cmd_score(int argc, char **argv)
             o.rejects = argv[++i];
         else if (!strcmp(a, "--stream"))
             stream = 1;
+        else if (!strcmp(a, "--allow-lua"))
+            allow_lua = 1;
         else if (!strcmp(a, "--format") && more)
             fmt = argv[++i];
         else if (!strcmp(a, "--threshold") && more) {
@@ -140,7 +142,7 @@ int mb_cmd_score(int argc, char **argv)
     memset(&st, 0, sizeof st);
     int status = 1;
     mb_cli_registry(&reg);
-    mb_runtime_opts ro = {&reg, 0, threshold};
+    mb_runtime_opts ro = {&reg, allow_lua, threshold};
     mb_bundle *b = NULL;
     mb_bundle_options bo = {trust.files, trust.n, NULL};
     const char *inputs[] = {model, input};

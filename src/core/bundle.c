@@ -327,13 +327,13 @@ mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label,
     const mb_frame *in = f;
     mb_status rc = MB_OK;
     for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
-        if (!s->steps[i]) {
-            rc = mb_fail(err, MB_EARG, "the pipeline has a Lua transform (step %zu); score it from Lua "
-                         "(mb.load) or `moonbench run`", i + 1);
+        if (!s->steps[i] && !s->lua_apply) {
+            rc = mb_fail(err, MB_EARG, "pipeline step %zu is a Lua transform; loading it runs code from the "
+                         "bundle: pass --allow-lua (or {allow_lua=true}) if you trust it", i + 1);
             break;
         }
         mb_frame *next = NULL;
-        rc = mb_transform_apply(s->steps[i], in, &next, err);
+        rc = s->steps[i] ? mb_transform_apply(s->steps[i], in, &next, err) : s->lua_apply(s->lua_ud, i, in, &next, err);
         mb_frame_free(&cur);
         cur = next;
         in = cur;
@@ -352,6 +352,8 @@ mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label,
 
 void mb_scorer_close(mb_scorer *s)
 {
+    if (s->lua_free)
+        s->lua_free(s->lua_ud);
     for (size_t i = 0; s->steps && s->bundle && i < s->bundle->nsteps; i++)
         mb_transform_free(&s->steps[i]);
     mb_free(s->steps);

@@ -107,6 +107,12 @@ typedef struct mb_scorer {
     mb_portable form;
     mb_mlp_layer *layers;
     mb_model *model;              /* non-portable bundles */
+    /* Lua steps (kind "lua", steps[i] NULL) are applied by lua_apply when
+    ** the caller allowed them (mb_lua_scorer_steps, src/script/lmb_run.h);
+    ** mb_scorer_close calls lua_free(lua_ud). Without it they are refused. */
+    mb_status (*lua_apply)(void *ud, size_t step, const mb_frame *in, mb_frame **out, mb_error *err);
+    void (*lua_free)(void *ud);
+    void *lua_ud;
 } mb_scorer;
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
@@ -116,7 +122,8 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, 
                             mb_error *err);
 /* The same from a raw frame: the pipeline's transforms are applied first,
 ** then the features are taken by name (a missing column is an error naming
-** it). A pipeline with a Lua transform cannot be scored here (MB_EARG). */
+** it). A pipeline with a Lua transform is scored only when lua_apply is set
+** (MB_EARG otherwise). */
 mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *out_label, float *proba,
                                   mb_error *err);
 void mb_scorer_close(mb_scorer *s);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dataset.h"
+#include "lmb_run.h"
 #include "runtime_pipe.h"
 
 struct mb_runtime {
@@ -25,7 +27,7 @@ struct mb_runtime {
     int sc_open;
     size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
     double threshold;
-    pthread_mutex_t lock;       /* plugin calls */
+    pthread_mutex_t lock;       /* plugin calls, the Lua state */
     int has_lock;
 };
 
@@ -76,18 +78,11 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
     mb_bundle *b = rt->b;
     mb_status rc = MB_OK;
     size_t lua_step = 0;
-    if (has_lua_step(b, &lua_step)) {
-        /* Lua steps run only where the caller allows them (docs/security.md) */
-        rc = mb_fail(err, MB_EARG,
-                     "%s: step %zu of the pipeline is a Lua transform; scoring it runs the bundle's Lua code, "
-                     "which %s",
-                     rt->path, lua_step,
-                     o->allow_lua ? "this build does not do outside `moonbench run` yet: score it from Lua "
-                                    "(mb.load)"
-                                  : "is not allowed by default: score it from Lua (mb.load) in `moonbench run`");
-        goto fail;
-    }
-    if ((rc = mbrt_pipe_compile(b, &rt->pipe, err)) != MB_OK) {
+    int lua = has_lua_step(b, &lua_step);
+    /* Lua steps: rows go through the scorer's frame path, whose Lua steps
+    ** run in a restricted private state, only when allowed (lmb_run.h) */
+    rc = lua ? mbrt_pipe_inputs(b, &rt->pipe, err) : mbrt_pipe_compile(b, &rt->pipe, err);
+    if (rc != MB_OK) {
         char why[sizeof err->msg];
         snprintf(why, sizeof why, "%s", err ? err->msg : "");
         rc = mb_fail(err, rc, "%s: %s", rt->path, why);
@@ -96,10 +91,14 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
     if ((rc = mb_scorer_open(&rt->sc, b, o->registry, err)) != MB_OK)
         goto fail;
     rt->sc_open = 1;
-    if (rt->sc.model) {
-        rt->kind = MB_RUNTIME_PLUGIN;
+    if (lua && (rc = mb_lua_scorer_steps(&rt->sc, rt->path, o->allow_lua, err)) != MB_OK)
+        goto fail;
+    if (rt->sc.model || lua) {
         pthread_mutex_init(&rt->lock, NULL);
         rt->has_lock = 1;
+    }
+    if (rt->sc.model) {
+        rt->kind = MB_RUNTIME_PLUGIN;
         snprintf(rt->describe, sizeof rt->describe, "plugin %s %s (model %s; no portable form)", b->plugin,
                  b->plugin_version, b->model);
     } else {
@@ -111,6 +110,13 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         rt->nwork = mb_portable_work_size(&rt->sc.form);
         snprintf(rt->describe, sizeof rt->describe, "portable %s form of %s/%s (no plugin loaded)",
                  mb_form_name(b->form), b->plugin, b->model);
+    }
+    if (lua) {
+        char d[sizeof rt->describe];
+        snprintf(d, sizeof d, "%s", rt->describe);
+        snprintf(rt->describe, sizeof rt->describe, "embedded Lua for pipeline step %zu (allowed), then the %.180s",
+                 lua_step, d);
+        rt->kind = MB_RUNTIME_LUA;
     }
     rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold
                     : b->threshold > 0 && b->threshold < 1 ? b->threshold
@@ -170,7 +176,7 @@ static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *lab
                             double *work, mb_error *err)
 {
     const mb_bundle *b = rt->b;
-    if (rt->kind == MB_RUNTIME_PLUGIN) {
+    if (rt->sc.model) {
         mb_runtime *w = (mb_runtime *)rt; /* the lock only */
         pthread_mutex_lock(&w->lock);
         mb_status rc = mb_model_predict(rt->sc.model, X, label, err);
@@ -218,7 +224,7 @@ mb_status mb_runtime_score_matrix(const mb_runtime *rt, const mb_matrix *X, floa
     size_t n = X->rows, k = b->nclasses;
     double *out = NULL, *work = NULL;
     float *pr = proba;
-    if (rt->kind == MB_RUNTIME_PORTABLE) {
+    if (!rt->sc.model) {
         size_t cells;
         if (!mb_mul_ok(n ? n : 1, rt->nout, &cells) || !(out = mb_trymalloc(cells * sizeof *out)))
             return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
@@ -361,6 +367,58 @@ mb_status mb_runtime_row_set_text(mb_runtime_row_ctx *c, size_t i, const char *s
     return MB_OK;
 }
 
+/* Pipelines with Lua steps: the scorer's steps on a whole frame (one Lua
+** state: under the lock), then the model's features by name, into X. */
+static mb_status lua_features(const mb_runtime *rt, const mb_frame *f, float *X, mb_error *err)
+{
+    mb_runtime *w = (mb_runtime *)rt; /* the lock only */
+    const mb_bundle *b = rt->b;
+    mb_frame *cur = NULL;
+    const mb_frame *in = f;
+    mb_status rc = MB_OK;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+        mb_frame *next = NULL;
+        rc = rt->sc.steps[i] ? mb_transform_apply(rt->sc.steps[i], in, &next, err)
+                             : rt->sc.lua_apply(rt->sc.lua_ud, i, in, &next, err);
+        mb_frame_free(&cur);
+        in = cur = next;
+    }
+    pthread_mutex_unlock(&w->lock);
+    float *owned = NULL;
+    mb_matrix M;
+    if (rc == MB_OK)
+        rc = mb_matrix_by_names(in, (const char *const *)b->features, b->nfeatures, rt->path, &M, &owned, err);
+    for (size_t r = 0; rc == MB_OK && r < M.rows; r++)
+        memcpy(X + r * b->nfeatures, M.x + r * M.ld, b->nfeatures * sizeof *X);
+    mb_free(owned);
+    mb_frame_free(&cur);
+    return rc;
+}
+
+/* A Lua pipeline's row: a one-row frame of the inputs (this allocates). */
+static mb_status lua_row(mb_runtime_row_ctx *c, mb_error *err)
+{
+    const mbrt_pipe *p = c->rt->pipe;
+    mb_frame *f = mb_frame_new(1);
+    mb_status rc = MB_OK;
+    for (size_t i = 0; i < mbrt_pipe_ninputs(p) && rc == MB_OK; i++) {
+        size_t slot = mbrt_pipe_input_slot(p, i);
+        mb_column *col = mbrt_pipe_input_cat(p, i) ? mb_frame_add_cat(f, mbrt_pipe_input(p, i), err)
+                                                   : mb_frame_add_num(f, mbrt_pipe_input(p, i), NULL, 1, err);
+        if (!col)
+            rc = MB_ENOMEM;
+        else if (col->type == MB_COL_NUM)
+            col->num[0] = c->num[slot];
+        else if (c->cat[slot])
+            col->codes[0] = mb_column_add_level(col, c->cat[slot], strlen(c->cat[slot]));
+    }
+    if (rc == MB_OK)
+        rc = lua_features(c->rt, f, c->x, err);
+    mb_frame_free(&f);
+    return rc;
+}
+
 /* Inputs to features, for one row. */
 static mb_status row_features(mb_runtime_row_ctx *c, mb_error *err)
 {
@@ -369,6 +427,8 @@ static mb_status row_features(mb_runtime_row_ctx *c, mb_error *err)
     for (size_t i = 0; i < ni; i++)
         if (!c->set[i])
             return mb_fail(err, MB_ENOTFOUND, "the row has no value for column '%s'", mbrt_pipe_input(p, i));
+    if (c->rt->kind == MB_RUNTIME_LUA)
+        return lua_row(c, err);
     return mbrt_pipe_run(p, c->num, c->cat, c->x, err);
 }
 
@@ -413,6 +473,15 @@ mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, fl
                                      mb_runtime_reject_fn reject, void *ud, mb_error *err)
 {
     size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
+    if (rt->kind == MB_RUNTIME_LUA) {
+        /* the frame as it is, through the steps: all rows or an error */
+        mb_status rc = lua_features(rt, f, X, err);
+        for (size_t r = 0; ok && rc == MB_OK && r < f->nrows; r++)
+            ok[r] = 1;
+        (void)reject;
+        (void)ud;
+        return rc;
+    }
     long *col = mb_malloc((ni ? ni : 1) * sizeof *col);
     for (size_t i = 0; i < ni; i++) {
         col[i] = mb_frame_find(f, mb_runtime_input(rt, i));

@@ -10,8 +10,9 @@
 ** from the transforms' saved state as transform.h specifies it), the model
 ** is the bundle's portable form (checked once, here) or, when there is
 ** none, the plugin named in /model, created and loaded with the saved
-** state. A pipeline with a Lua step is scored through embedded Lua
-** (mb.load) and only when the caller allows it (opts.allow_lua).
+** state. A pipeline with a Lua step is scored through embedded Lua (the
+** scorer's steps, mb_lua_scorer_steps: a restricted private state) and
+** only when the caller allows it (opts.allow_lua).
 **
 ** Input columns are matched by name: extra columns are ignored, a missing
 ** one is an error naming it. A numeric input given as text is parsed as
@@ -57,7 +58,8 @@ typedef enum mb_runtime_kind {
 
 typedef struct mb_runtime_opts {
     const mb_registry *registry; /* plugins for bundles with no portable form; may be NULL */
-    int allow_lua;               /* score pipelines with Lua steps (else MB_EARG naming the step) */
+    int allow_lua;               /* run a pipeline's Lua steps (restricted: lmb_run.h); else
+                                 ** such a bundle is refused, naming the step */
     double threshold;            /* binary decision threshold in (0, 1); 0: the bundle's */
 } mb_runtime_opts;
 

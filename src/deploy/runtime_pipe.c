@@ -350,7 +350,7 @@ static mb_status compile_step(mbrt_pipe *p, mb_bundle *bd, size_t i, const env *
     return rc;
 }
 
-mb_status mbrt_pipe_compile(mb_bundle *b, mbrt_pipe **out, mb_error *err)
+static mb_status compile(mb_bundle *b, int inputs_only, mbrt_pipe **out, mb_error *err)
 {
     *out = NULL;
     mbrt_pipe *p = mb_calloc(1, sizeof *p);
@@ -372,14 +372,14 @@ mb_status mbrt_pipe_compile(mb_bundle *b, mbrt_pipe **out, mb_error *err)
         p->input_slot[i] = p->input_cat[i] ? p->ncat++ : p->nnum++;
         env_push(&cur, p->inputs[i], p->input_cat[i], p->input_slot[i]);
     }
-    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK && !inputs_only; i++) {
         next.n = 0;
         rc = compile_step(p, b, i, &cur, &next, err);
         env t = cur;
         cur = next;
         next = t;
     }
-    p->nfeat = b->nfeatures;
+    p->nfeat = inputs_only ? 0 : b->nfeatures;
     p->feat_slot = mb_calloc(p->nfeat + 1, sizeof *p->feat_slot);
     for (size_t k = 0; k < p->nfeat && rc == MB_OK; k++) {
         long j = env_find(&cur, b->features[k]);
@@ -399,6 +399,9 @@ exit:
     *out = p;
     return rc;
 }
+
+mb_status mbrt_pipe_compile(mb_bundle *b, mbrt_pipe **out, mb_error *err) { return compile(b, 0, out, err); }
+mb_status mbrt_pipe_inputs(mb_bundle *b, mbrt_pipe **out, mb_error *err) { return compile(b, 1, out, err); }
 
 void mbrt_pipe_free(mbrt_pipe **pp)
 {

@@ -22,6 +22,9 @@ typedef struct mbrt_pipe mbrt_pipe;
 ** it). The input columns are b->inputs, or b->features when the bundle
 ** has no pipeline. b must outlive the program (names are borrowed). */
 mb_status mbrt_pipe_compile(mb_bundle *b, mbrt_pipe **out, mb_error *err);
+/* The inputs alone (no steps, no features): for pipelines with Lua steps,
+** whose rows are scored as one-row frames (runtime.c). */
+mb_status mbrt_pipe_inputs(mb_bundle *b, mbrt_pipe **out, mb_error *err);
 void mbrt_pipe_free(mbrt_pipe **p);
 
 size_t mbrt_pipe_ninputs(const mbrt_pipe *p);

@@ -300,7 +300,7 @@ static int m_fit(lua_State *L)
         return lua_error(L); /* the callback's error, left on the stack */
     lua_settop(L, top);
     if (rc == MB_ECANCELLED && mbl_cancel)
-        return luaL_error(L, "interrupted");
+        return luaL_error(L, "%s", mbl_stop_reason(L)); /* "interrupted" or the timeout */
     if (rc != MB_OK)
         return mbl_error(L, &err);
     lua_settop(L, 1);
@@ -793,19 +793,10 @@ static int l_load_pipeline(lua_State *L)
         lua_pushstring(L, b->step_kinds[i]);
         lua_setfield(L, -2, "kind");
         if (strcmp(b->step_kinds[i], "lua") == 0) {
-            size_t n;
-            char **src = mb_state_get_strings(&b->steps[i], "source", &n, &err);
-            char **st = src ? mb_state_get_strings(&b->steps[i], "state", &n, &err) : NULL;
-            if (!src || !st) {
-                mbl_freestrings(src, src ? 1 : 0);
-                return mbl_error(L, &err);
-            }
-            lua_pushstring(L, src[0]);
+            mbl_push_state_string(L, &b->steps[i], "source", path, i);
             lua_setfield(L, -2, "source");
-            lua_pushstring(L, st[0]);
+            mbl_push_state_string(L, &b->steps[i], "state", path, i);
             lua_setfield(L, -2, "state");
-            mbl_freestrings(src, 1);
-            mbl_freestrings(st, 1);
         }
         lua_seti(L, -2, (lua_Integer)i + 1);
     }

@@ -230,3 +230,28 @@ EOF
     exec 7>&-
     wait "$pid"
 }
+
+@test "score: a pipeline with a Lua step runs through embedded Lua only with --allow-lua" {
+    T="$BATS_FILE_TMPDIR"
+    cd "$T"
+    cat > luastep.lua <<'EOS'
+local mb = require "moonbench"
+local step = mb.lua_transform [[
+return {
+  fit = function(state, frame) state.mean = frame:col("petal length (cm)"):mean() end,
+  apply = function(state, frame) return frame:derive("pc", frame:col("petal length (cm)") - state.mean) end,
+}]]
+local f = mb.open(arg[1])
+mb.pipeline { step, mb.model("linear") }:fit(f):save(arg[2])
+EOS
+    run -0 "$MB" run luastep.lua "$DATA/iris.h5" luab.h5
+    run -1 mb score luab.h5 "$DATA/iris.h5" -o l.csv
+    assert_output --partial "pipeline step 1 is a Lua transform; loading it runs code from the bundle: pass --allow-lua"
+    [ ! -e l.csv ]
+    run -0 --separate-stderr mb score luab.h5 "$DATA/iris.h5" -o l.csv --allow-lua --chunk 40
+    [[ "$stderr" == *"150 rows scored, 0 rejected -> l.csv, with the embedded Lua for pipeline step 1 (allowed), then the portable linear form"* ]]
+    # the row path (a one-row frame through the same steps) agrees with the batch
+    run -0 --separate-stderr mb score luab.h5 --stream --allow-lua <<< '[5.1, 3.5, 1.4, 0.2]'
+    p=$(sed -n 2p l.csv | cut -d, -f2)
+    assert_output --regexp "^\{\"line\":1,\"prediction\":\"setosa\",\"probabilities\":\{\"setosa\":$p,"
+}
