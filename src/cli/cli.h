@@ -22,6 +22,8 @@
       "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
     X(predict, mb_cmd_score, "the same as score (its older name)",                \
       "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
+    X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
+      "drift MODEL.h5 DATA [--json] [--threshold 0.2] [--rejects FILE] [--allow-lua] [--trust KEY.pub]...") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
     X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
