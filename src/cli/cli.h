@@ -27,8 +27,12 @@
       "plugins")                                                                    \
     X(fit, mb_cmd_fit, "train a model (and its transforms) on a dataset into a model bundle", \
       "fit DATA -m MODEL [-p key=value]... [-t KIND[:opt=value]...]... [--pipeline FILE.lua] [--prep auto|none] [--test F|N | --cv K] [--valid DATA] [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
-    X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
-      "predict MODEL.h5 DATA [-o OUT.csv] [--trust KEY.pub]...")                                          \
+    X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+    X(predict, mb_cmd_score, "the same as score (its older name)",                \
+      "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
+    X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
+      "drift MODEL.h5 DATA [--json] [--threshold 0.2] [--rejects FILE] [--allow-lua] [--trust KEY.pub]...") \
     X(evaluate, mb_cmd_evaluate, "report a bundle's metrics on labelled data",      \
       "evaluate MODEL.h5 DATA [--json]")                                            \
     X(compare, mb_cmd_compare, "cross-validate several models on the same folds: a leaderboard", \

@@ -1,9 +1,9 @@
 /*
 ** models.c: the model commands: `moonbench plugins` (what is installed),
-** `moonbench fit` (train a plugin's model on a dataset into a bundle) and
-** `moonbench predict` (score a dataset with a bundle). fit runs a training
-** job (src/core/job.h): transforms from -t, --pipeline or --prep auto, a
-** held-out test part or cross-validation, early-stopping data.
+** `moonbench fit` (train a plugin's model on a dataset into a bundle). fit
+** runs a training job (src/core/job.h): transforms from -t, --pipeline or
+** --prep auto, a held-out test part or cross-validation, early-stopping
+** data. (`predict` is an alias of `score`, src/cli/score.c.)
 */
 #include <errno.h>
 #include <libgen.h>
@@ -18,7 +18,6 @@
 #include "cli.h"
 #include "dataset.h"
 #include "io.h"
-#include "lmb_run.h"
 #include "metrics.h"
 #include "plugin.h"
 #include "train.h"
@@ -420,119 +419,5 @@ exit:
     mb_frame_free(&vf);
     mb_registry_close(&reg);
     fit_args_free(&a);
-    return status;
-}
-
-/* {====== predict ======} */
-
-int mb_cmd_predict(int argc, char **argv)
-{
-    const char *model = NULL, *data = NULL, *out = NULL;
-    mb_cli_trust trust = {{0}, 0};
-    int allow_lua = 0; /* a bundle's Lua steps run only when asked (lmb_run.h) */
-    for (int i = 1; i < argc; i++) {
-        int tr = mb_cli_trust_option(&trust, "predict", argc, argv, &i);
-        if (tr < 0)
-            return 2;
-        if (tr)
-            continue;
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            out = argv[++i];
-        else if (!strcmp(argv[i], "--allow-lua"))
-            allow_lua = 1;
-        else if (argv[i][0] == '-' && argv[i][1])
-            return mb_cli_usage("predict", "unknown option or missing value: '%s'", argv[i]);
-        else if (!model)
-            model = argv[i];
-        else if (!data)
-            data = argv[i];
-        else
-            return mb_cli_usage("predict", "too many arguments ('%s')", argv[i]);
-    }
-    if (!model || !data)
-        return mb_cli_usage("predict", "name the model bundle and the dataset");
-    mb_error err;
-    mb_registry reg;
-    mb_bundle *b = NULL;
-    mb_frame *f = NULL;
-    mb_scorer sc;
-    memset(&sc, 0, sizeof sc);
-    float *label = NULL, *proba = NULL;
-    FILE *fp = NULL;
-    char *tmp = NULL;
-    int status = 1;
-    mb_cli_registry(&reg);
-    const char *inputs[] = {model, data};
-    if (out && mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
-        goto fail;
-    mb_bundle_options bo = {trust.files, trust.n, NULL};
-    if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
-        mb_lua_scorer_steps(&sc, model, allow_lua, &err) != MB_OK || mb_open(data, &f, &err) != MB_OK)
-        goto fail;
-    size_t n = f->nrows, k = b->nclasses;
-    label = mb_malloc((n ? n : 1) * sizeof *label);
-    if (k)
-        proba = mb_malloc((n ? n : 1) * k * sizeof *proba);
-    /* the bundle's pipeline (C transforms), then its model: features by name */
-    if (mb_scorer_predict_frame(&sc, f, label, proba, &err) != MB_OK)
-        goto fail;
-    if (out) {
-        /* written beside out and renamed when complete (io.h) */
-        int fd = mb_tmp_create(out, &tmp, &err);
-        if (fd < 0)
-            goto fail;
-        fp = fdopen(fd, "w");
-        if (!fp) {
-            close(fd);
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-    } else {
-        fp = stdout;
-    }
-    fprintf(fp, "prediction");
-    for (size_t c = 0; c < k; c++)
-        fprintf(fp, ",proba_%s", b->classes[c]);
-    fputc('\n', fp);
-    for (size_t i = 0; i < n; i++) {
-        if (k && !(label[i] >= 0 && label[i] < (float)k)) {
-            mb_fail(&err, MB_EFORMAT, "%s: the model predicted class %g, but the bundle names %zu classes", model,
-                    (double)label[i], k);
-            goto fail;
-        }
-        if (k)
-            fprintf(fp, "%s", b->classes[(size_t)label[i]]);
-        else
-            fprintf(fp, "%.9g", (double)label[i]);
-        for (size_t c = 0; c < k; c++)
-            fprintf(fp, ",%.6g", (double)proba[i * k + c]);
-        fputc('\n', fp);
-    }
-    if (out) {
-        int bad = ferror(fp) | fflush(fp) | fsync(fileno(fp));
-        bad |= fclose(fp);
-        fp = NULL;
-        if (bad) {
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-        if (mb_tmp_publish(-1, &tmp, out, &err) != MB_OK)
-            goto fail;
-        fprintf(stderr, "%zu predictions -> %s\n", n, out);
-    }
-    status = 0;
-    goto exit;
-fail:
-    status = mb_cli_error(&err);
-exit:
-    if (fp && fp != stdout)
-        fclose(fp);
-    mb_tmp_discard(&tmp);
-    mb_free(label);
-    mb_free(proba);
-    mb_scorer_close(&sc);
-    mb_frame_free(&f);
-    mb_bundle_free(&b);
-    mb_registry_close(&reg);
     return status;
 }

@@ -14,7 +14,8 @@
 #include "plugin.h"
 
 /* Discover plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH. */
+** $MOONBENCH_PLUGIN_PATH; lazily: none is loaded until a model is looked
+** up, so scoring a portable bundle runs no plugin code. */
 void mb_cli_registry(mb_registry *r);
 
 /* Transform steps in order, as given with -t (or made by --prep auto). */
