@@ -20,6 +20,8 @@
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
       "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
+    X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
+      "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S]") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
 
