@@ -120,6 +120,11 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt);
 ** drift; threshold: PSI above which a feature is flagged. */
 mbsv_metrics *mbsv_metrics_new(const mb_bundle *b, size_t window, double threshold, const char **note);
 void mbsv_metrics_free(mbsv_metrics **m);
+/* A request begins (headers in) or ends (answer sent or connection lost);
+** the count in flight, for draining and for /metrics (any thread). */
+void mbsv_metrics_begin(mbsv_metrics *m);
+void mbsv_metrics_end(mbsv_metrics *m);
+int mbsv_metrics_in_flight(mbsv_metrics *m);
 /* One answered request (any thread). */
 void mbsv_metrics_request(mbsv_metrics *m, mbsv_endpoint ep, int code, double seconds);
 /* Scored rows: labels (class indices or values) and the model's feature

@@ -40,7 +40,6 @@ typedef struct http {
     mbsv_server *srv;
     const mbsv_options *opt;
     unsigned char token_hash[crypto_generichash_BYTES];
-    atomic_int active;            /* requests begun and not completed */
     atomic_ullong answered;
 } http;
 
@@ -182,7 +181,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         if (!rq)
             return MHD_NO; /* MHD closes the connection */
         rq->t0 = now_s();
-        atomic_fetch_add(&h->active, 1);
+        mbsv_metrics_begin(h->srv->metrics);
         *ctx = rq;
         if (refuse_early(h, c, url, &r))
             return respond(h, c, rq, method, url, version, &r);
@@ -216,7 +215,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **ctx, enum M
     mb_free(rq->body);
     mb_free(rq);
     *ctx = NULL;
-    atomic_fetch_sub(&h->active, 1);
+    mbsv_metrics_end(h->srv->metrics);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -255,7 +254,6 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
     memset(&h, 0, sizeof h);
     h.srv = s;
     h.opt = opt;
-    atomic_init(&h.active, 0);
     atomic_init(&h.answered, 0);
     if (sodium_init() < 0) {
         fprintf(stderr, "moonbench serve: libsodium failed to start\n");
@@ -281,7 +279,7 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, (uint16_t)opt->port, NULL, NULL, on_request, &h, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_NOTIFY_COMPLETED, on_completed, &h,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->conn_timeout, MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)opt->conn_timeout,
         opt->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, opt->threads, MHD_OPTION_END);
     if (!d) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -298,11 +296,19 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
     sigwait(&stop, &sig);
     atomic_store(&s->draining, 1);
     MHD_socket ls = MHD_quiesce_daemon(d);
-    double deadline = now_s() + opt->drain_timeout;
+    /* Wait for requests in flight; and, for a moment, for connections
+    ** accepted whose request has not begun (headers still coming): idle
+    ** keep-alive connections would otherwise hold the stop up. */
+    double t0 = now_s(), deadline = t0 + opt->drain_timeout,
+           idle_deadline = t0 + (opt->drain_timeout < 1 ? opt->drain_timeout : 1);
     struct timespec tick = {0, 5 * 1000 * 1000};
-    while (atomic_load(&h.active) > 0 && now_s() < deadline)
+    for (double t = t0; t < deadline; t = now_s()) {
+        const union MHD_DaemonInfo *ci = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (mbsv_metrics_in_flight(s->metrics) == 0 && (!ci || ci->num_connections == 0 || t >= idle_deadline))
+            break;
         nanosleep(&tick, NULL);
-    int cut = atomic_load(&h.active);
+    }
+    int cut = mbsv_metrics_in_flight(s->metrics);
     MHD_stop_daemon(d);
     if (ls != MHD_INVALID_SOCKET)
         close(ls);

@@ -54,6 +54,7 @@ struct mbsv_metrics {
     counter nlatency;
     counter *by_class;           /* nclasses, classification only */
     counter scored_rows;
+    atomic_int in_flight;
     /* drift */
     const char *drift_note;      /* why there is no drift, or NULL */
     size_t p, window;
@@ -118,6 +119,7 @@ mbsv_metrics *mbsv_metrics_new(const mb_bundle *b, size_t window, double thresho
     for (size_t e = 0; e < MBSV_EP_COUNT_; e++)
         for (size_t c = 0; c < NCODES; c++)
             atomic_init(&m->requests[e][c], 0);
+    atomic_init(&m->in_flight, 0);
     m->by_class = mb_calloc(b->nclasses + 1, sizeof *m->by_class);
     pthread_mutex_init(&m->lock, NULL);
     m->drift_note = drift_setup(m);
@@ -139,6 +141,21 @@ void mbsv_metrics_free(mbsv_metrics **pm)
     mb_free(m->counts);
     mb_free(m);
     *pm = NULL;
+}
+
+void mbsv_metrics_begin(mbsv_metrics *m)
+{
+    atomic_fetch_add(&m->in_flight, 1);
+}
+
+void mbsv_metrics_end(mbsv_metrics *m)
+{
+    atomic_fetch_sub(&m->in_flight, 1);
+}
+
+int mbsv_metrics_in_flight(mbsv_metrics *m)
+{
+    return atomic_load(&m->in_flight);
 }
 
 void mbsv_metrics_request(mbsv_metrics *m, mbsv_endpoint ep, int code, double seconds)
@@ -323,6 +340,9 @@ char *mbsv_metrics_render(mbsv_metrics *m, size_t *len)
     tb_printf(&t, "moonbench_request_duration_seconds_sum %.9f\nmoonbench_request_duration_seconds_count %llu\n",
               1e-9 * (double)atomic_load_explicit(&m->latency_ns, memory_order_relaxed),
               atomic_load_explicit(&m->nlatency, memory_order_relaxed));
+    tb_printf(&t, "# HELP moonbench_requests_in_flight Requests begun and not yet answered.\n"
+                  "# TYPE moonbench_requests_in_flight gauge\nmoonbench_requests_in_flight %d\n",
+              atomic_load(&m->in_flight));
     tb_printf(&t, "# HELP moonbench_scored_rows_total Rows scored.\n# TYPE moonbench_scored_rows_total counter\n"
                   "moonbench_scored_rows_total %llu\n",
               atomic_load_explicit(&m->scored_rows, memory_order_relaxed));
