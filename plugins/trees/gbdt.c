@@ -1324,7 +1324,9 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
             goto exit;
         }
         if (track) {
-            if (vl < best_loss - 1e-12 * fabs(best_loss)) {
+            /* the first round always improves on nothing: best_loss starts
+            ** at infinity, and inf - 1e-12 * inf is NaN, which no loss beats */
+            if (best_round == 0 || vl < best_loss - 1e-12 * fabs(best_loss)) {
                 best_loss = vl;
                 best_round = it + 1;
                 since_best = 0;

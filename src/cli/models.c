@@ -1,8 +1,8 @@
 /*
 ** models.c: the model commands: `moonbench plugins` (what is installed),
-** `moonbench fit` (train a plugin's model on a dataset into a bundle) and
-** `moonbench predict` (score a dataset with a bundle), the path a plugin
-** author uses to try a model without Lua.
+** `moonbench fit` (train a plugin's model on a dataset into a bundle), the
+** path a plugin author uses to try a model without Lua. (`predict` is an
+** alias of `score`, src/cli/score.c.)
 */
 #include <errno.h>
 #include <libgen.h>
@@ -21,7 +21,8 @@
 #include "plugin.h"
 
 /* Discover plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH. */
+** $MOONBENCH_PLUGIN_PATH; lazily: none is loaded until a model is looked
+** up (so predict with a portable bundle runs no plugin code). */
 static void open_registry(mb_registry *r)
 {
     char exe[4096];
@@ -29,9 +30,9 @@ static void open_registry(mb_registry *r)
     memset(r, 0, sizeof *r);
     if (n > 0) {
         exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
+        mb_registry_discover_lazy(r, dirname(exe));
     } else {
-        mb_registry_discover(r, NULL);
+        mb_registry_discover_lazy(r, NULL);
     }
 }
 
@@ -51,6 +52,7 @@ int mb_cmd_plugins(int argc, char **argv)
         return mb_cli_usage("plugins", "takes no arguments");
     mb_registry r;
     open_registry(&r);
+    mb_registry_load_pending(&r);
     if (r.nplugins == 0)
         printf("no plugins found (looked beside the executable, in its lib/moonbench/plugins and in "
                "$MOONBENCH_PLUGIN_PATH)\n");
@@ -210,6 +212,9 @@ int mb_cmd_fit(int argc, char **argv)
     const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
     mb_params params;
     memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
+    const char *inputs[] = {data, valid};
+    if (mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
+        goto fail;
     if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
         goto fail;
     if (mb_open(data, &f, &err) != MB_OK)
@@ -272,106 +277,5 @@ exit:
     mb_frame_free(&vf);
     mb_registry_close(&reg);
     mb_free(settings);
-    return status;
-}
-
-/* {====== predict ======} */
-
-int mb_cmd_predict(int argc, char **argv)
-{
-    const char *model = NULL, *data = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            out = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1])
-            return mb_cli_usage("predict", "unknown option or missing value: '%s'", argv[i]);
-        else if (!model)
-            model = argv[i];
-        else if (!data)
-            data = argv[i];
-        else
-            return mb_cli_usage("predict", "too many arguments ('%s')", argv[i]);
-    }
-    if (!model || !data)
-        return mb_cli_usage("predict", "name the model bundle and the dataset");
-    mb_error err;
-    mb_registry reg;
-    mb_bundle *b = NULL;
-    mb_frame *f = NULL;
-    mb_scorer sc;
-    memset(&sc, 0, sizeof sc);
-    float *label = NULL, *proba = NULL;
-    FILE *fp = NULL;
-    char *tmp = NULL;
-    int status = 1;
-    open_registry(&reg);
-    if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
-        mb_open(data, &f, &err) != MB_OK)
-        goto fail;
-    size_t n = f->nrows, k = b->nclasses;
-    label = mb_malloc((n ? n : 1) * sizeof *label);
-    if (k)
-        proba = mb_malloc((n ? n : 1) * k * sizeof *proba);
-    /* the bundle's pipeline (C transforms), then its model: features by name */
-    if (mb_scorer_predict_frame(&sc, f, label, proba, &err) != MB_OK)
-        goto fail;
-    if (out) {
-        /* written beside out and renamed when complete (io.h) */
-        int fd = mb_tmp_create(out, &tmp, &err);
-        if (fd < 0)
-            goto fail;
-        fp = fdopen(fd, "w");
-        if (!fp) {
-            close(fd);
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-    } else {
-        fp = stdout;
-    }
-    fprintf(fp, "prediction");
-    for (size_t c = 0; c < k; c++)
-        fprintf(fp, ",proba_%s", b->classes[c]);
-    fputc('\n', fp);
-    for (size_t i = 0; i < n; i++) {
-        if (k && !(label[i] >= 0 && label[i] < (float)k)) {
-            mb_fail(&err, MB_EFORMAT, "%s: the model predicted class %g, but the bundle names %zu classes", model,
-                    (double)label[i], k);
-            goto fail;
-        }
-        if (k)
-            fprintf(fp, "%s", b->classes[(size_t)label[i]]);
-        else
-            fprintf(fp, "%.9g", (double)label[i]);
-        for (size_t c = 0; c < k; c++)
-            fprintf(fp, ",%.6g", (double)proba[i * k + c]);
-        fputc('\n', fp);
-    }
-    if (out) {
-        int bad = ferror(fp) | fflush(fp) | fsync(fileno(fp));
-        bad |= fclose(fp);
-        fp = NULL;
-        if (bad) {
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-        if (mb_tmp_publish(-1, &tmp, out, &err) != MB_OK)
-            goto fail;
-        fprintf(stderr, "%zu predictions -> %s\n", n, out);
-    }
-    status = 0;
-    goto exit;
-fail:
-    status = mb_cli_error(&err);
-exit:
-    if (fp && fp != stdout)
-        fclose(fp);
-    mb_tmp_discard(&tmp);
-    mb_free(label);
-    mb_free(proba);
-    mb_scorer_close(&sc);
-    mb_frame_free(&f);
-    mb_bundle_free(&b);
-    mb_registry_close(&reg);
     return status;
 }

@@ -300,7 +300,7 @@ static int m_fit(lua_State *L)
         return lua_error(L); /* the callback's error, left on the stack */
     lua_settop(L, top);
     if (rc == MB_ECANCELLED && mbl_cancel)
-        return luaL_error(L, "interrupted");
+        return luaL_error(L, "%s", mbl_stop_reason(L)); /* "interrupted" or the timeout */
     if (rc != MB_OK)
         return mbl_error(L, &err);
     lua_settop(L, 1);
@@ -616,7 +616,8 @@ static int t_clone(lua_State *L)
     for (size_t i = 0; i < u->ncols; i++)
         c->cols[i] = mb_strdup(u->cols[i]);
     c->ncols = u->ncols;
-    c->opts.columns = u->cols ? (const char *const *)c->cols : NULL; /* NULL: all columns, as u */
+    /* NULL: all columns, as u (u->cols is an empty list in a clone, so test the option) */
+    c->opts.columns = u->opts.columns ? (const char *const *)c->cols : NULL;
     c->opts.strategy = u->opts.strategy ? mb_strdup(u->opts.strategy) : NULL;
     c->opts.fill_text = u->opts.fill_text ? mb_strdup(u->opts.fill_text) : NULL;
     c->opts.unknown = u->opts.unknown ? mb_strdup(u->opts.unknown) : NULL;
@@ -659,6 +660,8 @@ static int l_save_pipeline(lua_State *L)
     const char *source = (lua_getfield(L, 2, "source"), lua_tostring(L, -1));
     const char *source_file = (lua_getfield(L, 2, "source_file"), lua_tostring(L, -1));
     const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
+    /* rows the pipeline was fitted on (inputs is its 0-row schema) */
+    lua_Integer rows = (lua_getfield(L, 2, "rows"), luaL_optinteger(L, -1, 0));
     lua_getfield(L, 2, "steps");
     int steps = lua_gettop(L);
     size_t nsteps = lua_istable(L, steps) ? mbl_checklen(L, steps) : 0;
@@ -669,7 +672,7 @@ static int l_save_pipeline(lua_State *L)
     mb_bundle *b = *box;
     mb_error err;
     mb_status rc = mb_bundle_from_model(b, m->m, (const char *const *)m->features, m->nfeatures, m->target,
-                                        (const char *const *)m->classes, source_file, source, inputs->nrows, &err);
+                                        (const char *const *)m->classes, source_file, source, rows > 0 ? (size_t)rows : 0, &err);
     for (size_t i = 0; rc == MB_OK && i < m->monitoring.n; i++) {
         const mb_state_array *a = &m->monitoring.arrays[i];
         mb_state_writer w = mb_state_writer_for(&b->monitoring);
@@ -790,19 +793,10 @@ static int l_load_pipeline(lua_State *L)
         lua_pushstring(L, b->step_kinds[i]);
         lua_setfield(L, -2, "kind");
         if (strcmp(b->step_kinds[i], "lua") == 0) {
-            size_t n;
-            char **src = mb_state_get_strings(&b->steps[i], "source", &n, &err);
-            char **st = src ? mb_state_get_strings(&b->steps[i], "state", &n, &err) : NULL;
-            if (!src || !st) {
-                mbl_freestrings(src, src ? 1 : 0);
-                return mbl_error(L, &err);
-            }
-            lua_pushstring(L, src[0]);
+            mbl_push_state_string(L, &b->steps[i], "source", path, i);
             lua_setfield(L, -2, "source");
-            lua_pushstring(L, st[0]);
+            mbl_push_state_string(L, &b->steps[i], "state", path, i);
             lua_setfield(L, -2, "state");
-            mbl_freestrings(src, 1);
-            mbl_freestrings(st, 1);
         }
         lua_seti(L, -2, (lua_Integer)i + 1);
     }
