@@ -4,7 +4,6 @@
 ** What it answers is in serve_api.c and docs/deployment.md.
 */
 #include <errno.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,21 +12,6 @@
 
 #include "../cli/cli.h"
 #include "serve.h"
-
-/* Plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH, as `moonbench predict` finds them. */
-static void open_registry(mb_registry *r)
-{
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    memset(r, 0, sizeof *r);
-    if (n > 0) {
-        exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
-    } else {
-        mb_registry_discover(r, NULL);
-    }
-}
 
 /* A whole number in [lo, hi], optionally with a k or m suffix (x1024). */
 static int parse_count(const char *s, unsigned long long lo, unsigned long long hi, int suffix,
@@ -126,7 +110,10 @@ typedef struct serve_args {
     char *token;
     mbsv_options opt;
     unsigned long long window;
-    double threshold;
+    double threshold;             /* drift PSI threshold */
+    double decision;              /* binary decision threshold; 0: the bundle's */
+    int allow_lua;
+    mb_cli_trust trust;
 } serve_args;
 
 static int parse_args(int argc, char **argv, serve_args *a)
@@ -143,7 +130,15 @@ static int parse_args(int argc, char **argv, serve_args *a)
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         unsigned long long n;
-        int bad = 0;
+        int bad = 0, tr = mb_cli_trust_option(&a->trust, "serve", argc, argv, &i);
+        if (tr < 0)
+            return 2;
+        if (tr > 0)
+            continue;
+        if (!strcmp(o, "--allow-lua")) {
+            a->allow_lua = 1;
+            continue;
+        }
         if (o[0] != '-' || !o[1]) {
             if (a->model)
                 return mb_cli_usage("serve", "one model bundle only ('%s' and '%s')", a->model, o);
@@ -173,6 +168,8 @@ static int parse_args(int argc, char **argv, serve_args *a)
             bad = parse_count(v, 1, 1000000, 0, &a->window);
         else if (!strcmp(o, "--drift-threshold"))
             bad = parse_seconds(v, 0, 1e6, &a->threshold);
+        else if (!strcmp(o, "--threshold"))
+            bad = parse_seconds(v, 0, 1, &a->decision) || a->decision <= 0 || a->decision >= 1;
         else if (!strcmp(o, "--drain-timeout"))
             bad = parse_seconds(v, 0, 3600, &a->opt.drain_timeout);
         else
@@ -204,12 +201,13 @@ int mb_cmd_serve(int argc, char **argv)
     mb_error err;
     mb_registry reg;
     mb_bundle *b = NULL;
+    mb_runtime *rt = NULL;
     mbsv_server s;
     memset(&s, 0, sizeof s);
     atomic_init(&s.draining, 0);
     char *name = a.name ? mb_strdup(a.name) : default_name(a.model);
     status = 1;
-    open_registry(&reg);
+    mb_cli_registry(&reg);
     if (a.log_path) {
         a.opt.access_log = strcmp(a.log_path, "-") == 0 ? stderr : fopen(a.log_path, "a");
         if (!a.opt.access_log) {
@@ -217,12 +215,18 @@ int mb_cmd_serve(int argc, char **argv)
             goto exit;
         }
     }
-    if (mb_bundle_load(a.model, &b, &err) != MB_OK || mbsv_model_init(&s.model, b, name, &reg, &err) != MB_OK) {
+    mb_bundle_options bo = {a.trust.files, a.trust.n, NULL};
+    mb_runtime_opts ro = {&reg, a.allow_lua, a.decision};
+    if (mb_bundle_load_opts(a.model, &bo, &b, &err) != MB_OK ||
+        mb_runtime_open_bundle(&b, a.model, &ro, &rt, &err) != MB_OK) {
         status = mb_cli_error(&err);
         goto exit;
     }
+    mbsv_model_init(&s.model, rt, name);
+    fprintf(stderr, "moonbench serve: scoring with the %s\n", mb_runtime_describe(rt));
+    const mb_bundle *bundle = s.model.bundle;
     const char *note = NULL;
-    s.metrics = mbsv_metrics_new(b, (size_t)a.window, a.threshold, &note);
+    s.metrics = mbsv_metrics_new(bundle, (size_t)a.window, a.threshold, &note);
     if (note)
         fprintf(stderr, "moonbench serve: no drift metrics: %s\n", note);
     status = mbsv_http_run(&s, &a.opt);
@@ -231,7 +235,7 @@ exit:
         fclose(a.opt.access_log);
     mbsv_metrics_free(&s.metrics);
     mbsv_model_free(&s.model);
-    mb_bundle_free(&b);
+    mb_bundle_free(&b); /* when the runtime did not take it */
     mb_registry_close(&reg);
     mb_free(name);
     mb_free(a.token);

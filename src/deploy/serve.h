@@ -20,6 +20,7 @@
 #include <stdio.h>
 
 #include "bundle.h"
+#include "runtime.h"
 
 /* The endpoints, for routing and for the metrics' endpoint label:
 ** X(id, label). */
@@ -44,18 +45,14 @@ typedef enum mbsv_endpoint {
 
 typedef struct mbsv_metrics mbsv_metrics;
 
-/* The model being served: the bundle, its scorer and the columns a request
-** gives (the bundle's raw inputs when it has a pipeline, else its
-** features). */
+/* The model being served: the one inference runtime (runtime.h), shared
+** by every request thread, each scoring through its own row context. */
 typedef struct mbsv_model {
-    const mb_bundle *bundle;
-    mb_scorer scorer;
-    pthread_mutex_t lock;       /* the core scorer is not thread-safe */
+    mb_runtime *rt;             /* owned */
+    const mb_bundle *bundle;    /* the runtime's */
     const char *name;           /* the name in /v2/models/NAME */
-    const char *const *cols;    /* ncols request columns */
-    const char *const *col_types; /* "numeric"/"categorical", or NULL: all numeric */
-    size_t ncols;
-    int numeric_only;           /* no categorical request column */
+    size_t ninputs;             /* the columns a request gives (mb_runtime_input) */
+    pthread_key_t ctx_key;      /* each thread's mb_runtime_row_ctx */
 } mbsv_model;
 
 /* Everything a request handler reaches. */
@@ -100,10 +97,9 @@ void mbsv_route(mbsv_server *s, const char *method, const char *path, const char
 mbsv_endpoint mbsv_endpoint_of(const mbsv_server *s, const char *path);
 /* A JSON error reply {"error": msg}. */
 void mbsv_reply_error(mbsv_reply *r, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Set up the model's request columns; a bundle the server cannot score (a
-** Lua transform in its pipeline) is an error. */
-mb_status mbsv_model_init(mbsv_model *m, const mb_bundle *b, const char *name, const mb_registry *reg,
-                          mb_error *err);
+/* The model from an opened runtime, which it takes over (closed by
+** mbsv_model_free, after the request threads have ended). */
+void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name);
 void mbsv_model_free(mbsv_model *m);
 
 /* {====== serve_http.c ======} */
@@ -127,9 +123,10 @@ void mbsv_metrics_end(mbsv_metrics *m);
 int mbsv_metrics_in_flight(mbsv_metrics *m);
 /* One answered request (any thread). */
 void mbsv_metrics_request(mbsv_metrics *m, mbsv_endpoint ep, int code, double seconds);
-/* Scored rows: labels (class indices or values) and the model's feature
-** matrix, for predictions by class and the drift window (any thread). */
-void mbsv_metrics_scored(mbsv_metrics *m, const mb_matrix *X, const float *label);
+/* A scored row: its model features (nfeatures floats) and class index (-1
+** for regression), for predictions by class and the drift window (any
+** thread). */
+void mbsv_metrics_scored(mbsv_metrics *m, const float *x, long label);
 /* The Prometheus text exposition (version 0.0.4), mb_malloc'd. */
 char *mbsv_metrics_render(mbsv_metrics *m, size_t *len);
 

@@ -1,7 +1,7 @@
 /*
 ** serve_api.c: the endpoints of `moonbench serve`: routing by method and
-** path, request bodies parsed by jansson into a frame of the model's
-** request columns, scoring, and JSON replies. The request and reply shapes
+** path, request bodies parsed by jansson and scored row by row through the
+** one inference runtime (runtime.h), and JSON replies. The request and reply shapes
 ** are in docs/deployment.md ("HTTP server"):
 **   POST /predict                 {"instances": [[...]] or [{name: value}]}
 **   GET  /health, /metrics, /v2, /v2/health/live, /v2/health/ready
@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dataset.h"
+#include "dataset.h" /* mb_task_name */
 #include "serve.h"
 
 /* {====== replies ======} */
@@ -67,10 +67,10 @@ static json_t *jfloat(float f)
 /* "a, b, c" for messages, cut to fit. */
 static void col_list(const mbsv_model *m, char *buf, size_t n)
 {
-    size_t used = 0;
+    size_t used = 0, nin = mb_runtime_ninputs(m->rt);
     buf[0] = '\0';
-    for (size_t j = 0; j < m->ncols && used + 8 < n; j++) {
-        int w = snprintf(buf + used, n - used, "%s%s", j ? ", " : "", m->cols[j]);
+    for (size_t j = 0; j < nin && used + 8 < n; j++) {
+        int w = snprintf(buf + used, n - used, "%s%s", j ? ", " : "", mb_runtime_input(m->rt, j));
         if (w < 0 || (size_t)w >= n - used) {
             snprintf(buf + (used < n - 6 ? used : n - 6), 6, ", ...");
             return;
@@ -81,251 +81,173 @@ static void col_list(const mbsv_model *m, char *buf, size_t n)
 
 /* {====== the model ======} */
 
-mb_status mbsv_model_init(mbsv_model *m, const mb_bundle *b, const char *name, const mb_registry *reg,
-                          mb_error *err)
+/* Each request thread scores through its own row context (runtime.h),
+** made on its first request and freed when the thread ends. */
+static void free_row_ctx(void *p)
+{
+    mb_runtime_row_ctx *c = p;
+    mb_runtime_row_ctx_free(&c);
+}
+
+void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name)
 {
     memset(m, 0, sizeof *m);
-    for (size_t i = 0; i < b->nsteps; i++)
-        if (strcmp(b->step_kinds[i], "lua") == 0)
-            return mb_fail(err, MB_EARG, "the bundle's pipeline has a Lua transform (step %zu), which the "
-                           "server does not run; score it with `moonbench run`", i + 1);
-    mb_status rc = mb_scorer_open(&m->scorer, b, reg, err);
-    if (rc != MB_OK)
-        return rc;
-    m->bundle = b;
+    m->rt = rt;
+    m->bundle = mb_runtime_bundle(rt);
     m->name = name;
-    if (b->ninputs) {
-        m->cols = (const char *const *)b->inputs;
-        m->col_types = (const char *const *)b->input_types;
-        m->ncols = b->ninputs;
-    } else {
-        m->cols = (const char *const *)b->features;
-        m->ncols = b->nfeatures;
-    }
-    m->numeric_only = 1;
-    for (size_t j = 0; m->col_types && j < m->ncols; j++)
-        if (strcmp(m->col_types[j], "categorical") == 0)
-            m->numeric_only = 0;
-    pthread_mutex_init(&m->lock, NULL);
-    return MB_OK;
+    m->ninputs = mb_runtime_ninputs(rt);
+    pthread_key_create(&m->ctx_key, free_row_ctx);
 }
 
 void mbsv_model_free(mbsv_model *m)
 {
-    if (!m->bundle)
+    if (!m->rt)
         return;
-    mb_scorer_close(&m->scorer);
-    pthread_mutex_destroy(&m->lock);
+    pthread_key_delete(m->ctx_key);
+    mb_runtime_close(&m->rt);
     memset(m, 0, sizeof *m);
 }
 
-static int is_categorical(const mbsv_model *m, size_t j)
+static mb_runtime_row_ctx *row_ctx(mbsv_model *m)
 {
-    return m->col_types && strcmp(m->col_types[j], "categorical") == 0;
+    mb_runtime_row_ctx *c = pthread_getspecific(m->ctx_key);
+    if (!c) {
+        c = mb_runtime_row_ctx_new(m->rt);
+        pthread_setspecific(m->ctx_key, c);
+    }
+    return c;
 }
 
-/* A frame of n rows with the model's request columns, numeric ones in one
-** row-major block (so that a bundle without a pipeline scores from it
-** without a copy). NULL when memory ran out. */
-static mb_frame *request_frame(const mbsv_model *m, size_t n, size_t *nnum)
-{
-    mb_frame *f = mb_frame_new(n);
-    size_t p = 0;
-    for (size_t j = 0; j < m->ncols; j++)
-        p += !is_categorical(m, j);
-    size_t cells;
-    float *block = NULL;
-    if (!mb_mul_ok(n ? n : 1, p ? p : 1, &cells) || !mb_mul_ok(cells, sizeof(float), &cells) ||
-        !(block = mb_trymalloc(cells))) {
-        mb_frame_free(&f);
-        return NULL;
-    }
-    mb_frame_adopt_block(f, block);
-    size_t k = 0;
-    for (size_t j = 0; j < m->ncols; j++) {
-        mb_column *c = is_categorical(m, j) ? mb_frame_add_cat(f, m->cols[j], NULL)
-                                            : mb_frame_add_num(f, m->cols[j], block + k++, p, NULL);
-        if (!c) {
-            mb_frame_free(&f);
-            return NULL;
-        }
-    }
-    *nnum = p;
-    return f;
-}
-
-/* Store value v (a JSON number, null or, for a categorical column, string)
-** as row i of column j; 0, or -1 with a 422 reply. */
-static int put_value(const mbsv_model *m, mb_frame *f, mb_dict *dicts, size_t i, size_t j, const json_t *v,
+/* Set input j of row i from a JSON value: a number, null (missing) or a
+** string (a category, or a number as text: the runtime converts it);
+** 0, or -1 with a 422 reply naming the instance and the column. */
+static int put_value(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, size_t j, const json_t *v,
                      mbsv_reply *r)
 {
-    mb_column *c = &f->cols[j];
-    if (is_categorical(m, j)) {
-        if (json_is_null(v)) {
-            c->codes[i] = -1;
-        } else if (json_is_string(v)) {
-            int32_t code = mb_dict_intern(&dicts[j], json_string_value(v), json_string_length(v));
-            if (code < 0) {
-                mbsv_reply_error(r, 500, "out of memory");
-                return -1;
-            }
-            c->codes[i] = code;
-        } else {
-            mbsv_reply_error(r, 422, "instance %zu, '%s': expected a category (a string) or null", i, m->cols[j]);
-            return -1;
-        }
-        return 0;
-    }
+    mb_error err;
+    mb_status rc;
+    const char *col = mb_runtime_input(m->rt, j);
     if (json_is_null(v)) {
-        MB_NUM(c, i) = NAN;
+        rc = mb_runtime_row_set_number(ctx, j, (double)NAN, &err);
     } else if (json_is_number(v)) {
         double d = json_number_value(v);
         if (!(fabs(d) <= 3.4028234663852886e38)) {
-            mbsv_reply_error(r, 422, "instance %zu, '%s': %g is outside the float32 range", i, m->cols[j], d);
+            mbsv_reply_error(r, 422, "instance %zu, '%s': %g is outside the float32 range", i, col, d);
             return -1;
         }
-        MB_NUM(c, i) = (float)d;
+        rc = mb_runtime_row_set_number(ctx, j, d, &err);
+    } else if (json_is_string(v)) {
+        rc = mb_runtime_row_set_text(ctx, j, json_string_value(v), &err);
     } else {
-        mbsv_reply_error(r, 422, "instance %zu, '%s': expected a number or null", i, m->cols[j]);
+        mbsv_reply_error(r, 422, "instance %zu, '%s': expected a number, a string or null", i, col);
+        return -1;
+    }
+    if (rc != MB_OK) {
+        mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
         return -1;
     }
     return 0;
 }
 
-/* One instance: an array of ncols values in the model's order, or an object
-** naming every column (other names are ignored). */
-static int put_instance(const mbsv_model *m, mb_frame *f, mb_dict *dicts, size_t i, const json_t *row,
-                        mbsv_reply *r)
+/* One instance: an array of ninputs values in the model's order, or an
+** object naming every input (other names are ignored). */
+static int put_instance(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, const json_t *row, mbsv_reply *r)
 {
     char cols[512];
     if (json_is_array(row)) {
-        if (json_array_size(row) != m->ncols) {
+        if (json_array_size(row) != m->ninputs) {
             col_list(m, cols, sizeof cols);
             mbsv_reply_error(r, 422, "instance %zu has %zu values; the model takes %zu (%s)", i,
-                             json_array_size(row), m->ncols, cols);
+                             json_array_size(row), m->ninputs, cols);
             return -1;
         }
-        for (size_t j = 0; j < m->ncols; j++)
-            if (put_value(m, f, dicts, i, j, json_array_get(row, j), r))
+        for (size_t j = 0; j < m->ninputs; j++)
+            if (put_value(m, ctx, i, j, json_array_get(row, j), r))
                 return -1;
         return 0;
     }
     if (json_is_object(row)) {
-        for (size_t j = 0; j < m->ncols; j++) {
-            const json_t *v = json_object_get(row, m->cols[j]);
+        for (size_t j = 0; j < m->ninputs; j++) {
+            const json_t *v = json_object_get(row, mb_runtime_input(m->rt, j));
             if (!v) {
                 mbsv_reply_error(r, 422, "instance %zu has no value for '%s' (the model takes %zu named values)", i,
-                                 m->cols[j], m->ncols);
+                                 mb_runtime_input(m->rt, j), m->ninputs);
                 return -1;
             }
-            if (put_value(m, f, dicts, i, j, v, r))
+            if (put_value(m, ctx, i, j, v, r))
                 return -1;
         }
         return 0;
     }
     mbsv_reply_error(r, 422, "instance %zu: expected an array of %zu values or an object of name: value", i,
-                     m->ncols);
+                     m->ninputs);
     return -1;
-}
-
-/* The frame for an "instances" list; NULL with the reply set. */
-static mb_frame *instances_frame(const mbsv_model *m, const json_t *inst, mbsv_reply *r)
-{
-    size_t n = json_array_size(inst), nnum;
-    mb_frame *f = request_frame(m, n, &nnum);
-    if (!f) {
-        mbsv_reply_error(r, 500, "out of memory for %zu instances", n);
-        return NULL;
-    }
-    mb_dict *dicts = mb_calloc(m->ncols + 1, sizeof *dicts);
-    for (size_t j = 0; j < m->ncols; j++)
-        if (is_categorical(m, j))
-            mb_dict_init(&dicts[j], &f->cols[j]);
-    int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++)
-        bad = put_instance(m, f, dicts, i, json_array_get(inst, i), r);
-    for (size_t j = 0; j < m->ncols; j++)
-        if (is_categorical(m, j))
-            mb_dict_free(&dicts[j]);
-    mb_free(dicts);
-    if (bad)
-        mb_frame_free(&f);
-    return f;
 }
 
 /* {====== scoring ======} */
 
+/* Fill row i's inputs in ctx from src; 0, or -1 with the reply set. */
+typedef int (*row_fill)(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r);
+
 typedef struct scored {
     size_t n, k;
-    float *label, *proba;
+    json_t *labels;  /* class names, or values for regression */
+    float *proba;    /* n x k */
 } scored;
 
 static void scored_free(scored *sc)
 {
-    mb_free(sc->label);
+    json_decref(sc->labels);
     mb_free(sc->proba);
+    sc->labels = NULL;
+    sc->proba = NULL;
 }
 
-/* Score a frame of request columns: the pipeline's transforms, the model's
-** features by name, the model; the rows also feed the metrics. 0, or -1
-** with the reply set. */
-static int score_frame(mbsv_server *s, const mb_frame *f, scored *out, mbsv_reply *r)
+/* Score n rows, one at a time through this thread's row context; each
+** row's model features also feed the drift window. 0, or -1 with the
+** reply set (422 for a value the model cannot take, 500 for a failure). */
+static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, scored *out, mbsv_reply *r)
 {
     mbsv_model *m = &s->model;
-    const mb_bundle *b = m->bundle;
-    size_t n = f->nrows, k = b->nclasses;
+    mb_runtime_row_ctx *ctx = row_ctx(m);
+    size_t k = mb_runtime_nclasses(m->rt), cells;
     memset(out, 0, sizeof *out);
     out->n = n;
     out->k = k;
-    size_t cells;
-    out->label = mb_trymalloc((n ? n : 1) * sizeof(float));
-    if (k && mb_mul_ok(n ? n : 1, k * sizeof(float), &cells))
-        out->proba = mb_trymalloc(cells);
-    if (!out->label || (k && !out->proba)) {
+    out->labels = json_array();
+    if (k && (!mb_mul_ok(n ? n : 1, k * sizeof(float), &cells) || !(out->proba = mb_trymalloc(cells)))) {
         scored_free(out);
         mbsv_reply_error(r, 500, "out of memory for %zu rows", n);
         return -1;
     }
-    mb_error err;
-    mb_status rc = MB_OK;
-    mb_frame *cur = NULL;
-    const mb_frame *in = f;
-    float *x = NULL;
-    mb_matrix X;
-    pthread_mutex_lock(&m->lock);
-    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
-        mb_frame *next = NULL;
-        rc = mb_transform_apply(m->scorer.steps[i], in, &next, &err);
-        mb_frame_free(&cur);
-        in = cur = next;
-    }
-    if (rc == MB_OK)
-        rc = mb_matrix_by_names(in, (const char *const *)b->features, b->nfeatures, "the request", &X, &x, &err);
-    if (rc == MB_OK)
-        rc = mb_scorer_predict(&m->scorer, &X, out->label, out->proba, &err);
-    pthread_mutex_unlock(&m->lock);
-    if (rc == MB_OK)
-        mbsv_metrics_scored(s->metrics, &X, out->label);
-    mb_free(x);
-    mb_frame_free(&cur);
-    for (size_t i = 0; rc == MB_OK && k && i < n; i++)
-        if (!(out->label[i] >= 0 && out->label[i] < (float)k))
-            rc = mb_fail(&err, MB_EFORMAT, "the model predicted class %g, but the bundle names %zu classes",
-                         (double)out->label[i], k);
-    if (rc != MB_OK) {
-        scored_free(out);
-        mbsv_reply_error(r, 500, "cannot score: %s", err.msg);
-        return -1;
+    for (size_t i = 0; i < n; i++) {
+        mb_runtime_row_reset(ctx);
+        if (fill(m, ctx, src, i, r)) {
+            scored_free(out);
+            return -1;
+        }
+        mb_prediction p;
+        mb_error err;
+        mb_status rc = mb_runtime_row_predict(ctx, &p, &err);
+        if (rc != MB_OK) {
+            scored_free(out);
+            if (rc == MB_ETYPE || rc == MB_ENOTFOUND)
+                mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
+            else
+                mbsv_reply_error(r, 500, "cannot score instance %zu: %s", i, err.msg);
+            return -1;
+        }
+        json_array_append_new(out->labels, p.class_name ? json_string(p.class_name) : jfloat((float)p.value));
+        if (k)
+            memcpy(out->proba + i * k, p.proba, k * sizeof(float));
+        mbsv_metrics_scored(s->metrics, mb_runtime_row_features(ctx), p.label);
     }
     return 0;
 }
 
-static json_t *labels_json(const mb_bundle *b, const scored *sc)
+static int fill_instance(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < sc->n; i++)
-        json_array_append_new(a, sc->k ? json_string(b->classes[(size_t)sc->label[i]]) : jfloat(sc->label[i]));
-    return a;
+    return put_instance(m, ctx, i, json_array_get((const json_t *)src, i), r);
 }
 
 /* {====== endpoints ======} */
@@ -351,20 +273,17 @@ static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply 
     const json_t *inst = json_object_get(j, "instances");
     if (!json_is_array(inst)) {
         mbsv_reply_error(r, 422, "the body must be an object with \"instances\": a list of rows (arrays of "
-                         "%zu values, or objects of name: value)", s->model.ncols);
+                         "%zu values, or objects of name: value)", s->model.ninputs);
         json_decref(j);
         return;
     }
-    mb_frame *f = instances_frame(&s->model, inst, r);
-    json_decref(j);
     scored sc;
-    if (!f || score_frame(s, f, &sc, r)) {
-        mb_frame_free(&f);
+    int bad = score_rows(s, json_array_size(inst), fill_instance, inst, &sc, r);
+    json_decref(j);
+    if (bad)
         return;
-    }
-    mb_frame_free(&f);
     json_t *out = json_object();
-    json_object_set_new(out, "predictions", labels_json(s->model.bundle, &sc));
+    json_object_set(out, "predictions", sc.labels);
     if (sc.k) {
         json_t *pa = json_array();
         for (size_t i = 0; i < sc.n; i++) {
@@ -428,18 +347,16 @@ static long v2_flatten(const json_t *d, int integer, float *x, size_t want, size
     return (long)have + 1;
 }
 
-/* The frame from a v2 "inputs" list: one tensor "input", shape [n, ncols]. */
-static mb_frame *v2_frame(const mbsv_model *m, const json_t *inputs, mbsv_reply *r)
+/* A v2 "inputs" list: one tensor "input" of shape [n, ninputs] (or
+** [ninputs]: one row), row-major; the values in *x (n x ninputs, owned), n
+** in *rows. 0, or -1 with a 422 reply. */
+static int v2_tensor(const mbsv_model *m, const json_t *inputs, float **x, size_t *rows, mbsv_reply *r)
 {
     char cols[512];
     col_list(m, cols, sizeof cols);
-    if (!m->numeric_only) {
-        mbsv_reply_error(r, 422, "the model has categorical inputs; send rows by name to /predict");
-        return NULL;
-    }
     if (!json_is_array(inputs) || json_array_size(inputs) != 1) {
-        mbsv_reply_error(r, 422, "\"inputs\" must list one tensor, 'input' of shape [n, %zu] (%s)", m->ncols, cols);
-        return NULL;
+        mbsv_reply_error(r, 422, "\"inputs\" must list one tensor, 'input' of shape [n, %zu] (%s)", m->ninputs, cols);
+        return -1;
     }
     const json_t *t = json_array_get(inputs, 0), *name = json_object_get(t, "name"),
                  *shape = json_object_get(t, "shape"), *dt = json_object_get(t, "datatype"),
@@ -447,13 +364,13 @@ static mb_frame *v2_frame(const mbsv_model *m, const json_t *inputs, mbsv_reply 
     int integer = 0;
     if (!json_is_string(name) || strcmp(json_string_value(name), "input") != 0) {
         mbsv_reply_error(r, 422, "the input tensor must be named 'input'");
-        return NULL;
+        return -1;
     }
     if (!json_is_string(dt) || !v2_datatype(json_string_value(dt), &integer)) {
         mbsv_reply_error(r, 422, "input 'input': datatype %s%s%s is not supported (FP32, FP64, INT8..INT64, "
                          "UINT8..UINT64)", json_is_string(dt) ? "'" : "", json_is_string(dt) ? json_string_value(dt) : "(none)",
                          json_is_string(dt) ? "'" : "");
-        return NULL;
+        return -1;
     }
     size_t rank = json_array_size(shape), dims[2] = {1, 0};
     int ok = json_is_array(shape) && (rank == 1 || rank == 2);
@@ -463,30 +380,51 @@ static mb_frame *v2_frame(const mbsv_model *m, const json_t *inputs, mbsv_reply 
         if (ok)
             dims[rank == 1 ? 1 : i] = (size_t)json_integer_value(d);
     }
-    if (!ok || dims[1] != m->ncols) {
-        mbsv_reply_error(r, 422, "input 'input': shape must be [n, %zu] (%s)", m->ncols, cols);
-        return NULL;
+    if (!ok || dims[1] != m->ninputs) {
+        mbsv_reply_error(r, 422, "input 'input': shape must be [n, %zu] (%s)", m->ninputs, cols);
+        return -1;
     }
     if (!json_is_array(data)) {
         mbsv_reply_error(r, 422, "input 'input': \"data\" must be a list of values");
-        return NULL;
+        return -1;
     }
-    size_t nnum;
-    mb_frame *f = request_frame(m, dims[0], &nnum);
-    if (!f) {
-        mbsv_reply_error(r, 500, "out of memory for %zu rows", dims[0]);
-        return NULL;
-    }
+    /* The shape is the client's claim: the body limit bounds the values,
+    ** so a buffer is sized only after they are counted. */
+    long got = v2_flatten(data, integer, NULL, 0, 0, 0, r);
     size_t want = dims[0] * dims[1];
-    long got = v2_flatten(data, integer, m->ncols ? f->cols[0].num : NULL, want, 0, 0, r);
     if (got >= 0 && (size_t)got != want) {
         mbsv_reply_error(r, 422, "input 'input': data has %ld values, shape [%zu, %zu] needs %zu", got, dims[0],
                          dims[1], want);
-        got = -1;
+        return -1;
     }
     if (got < 0)
-        mb_frame_free(&f);
-    return f;
+        return -1;
+    *x = mb_trymalloc((want ? want : 1) * sizeof(float));
+    if (!*x) {
+        mbsv_reply_error(r, 500, "out of memory for %zu values", want);
+        return -1;
+    }
+    v2_flatten(data, integer, *x, want, 0, 0, r);
+    *rows = dims[0];
+    return 0;
+}
+
+typedef struct tensor_rows {
+    const float *x;
+    size_t p;
+} tensor_rows;
+
+static int fill_tensor_row(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
+{
+    const tensor_rows *t = src;
+    for (size_t j = 0; j < t->p; j++) {
+        mb_error err;
+        if (mb_runtime_row_set_number(ctx, j, (double)t->x[i * t->p + j], &err) != MB_OK) {
+            mbsv_reply_error(r, 422, "input 'input', row %zu, '%s': %s", i, mb_runtime_input(m->rt, j), err.msg);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Whether output `name` was asked for (all when "outputs" is absent). */
@@ -519,18 +457,25 @@ static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply
             return;
         }
     }
-    mb_frame *f = v2_frame(&s->model, json_object_get(j, "inputs"), r);
+    float *x = NULL;
+    size_t n = 0;
     scored sc;
-    if (!f || score_frame(s, f, &sc, r)) {
-        mb_frame_free(&f);
+    if (v2_tensor(&s->model, json_object_get(j, "inputs"), &x, &n, r)) {
         json_decref(j);
         return;
     }
-    mb_frame_free(&f);
+    tensor_rows t = {x, s->model.ninputs};
+    int bad = score_rows(s, n, fill_tensor_row, &t, &sc, r);
+    mb_free(x);
+    if (bad) {
+        json_decref(j);
+        return;
+    }
     json_t *outs = json_array();
     if (v2_wants(outputs, "label"))
         json_array_append_new(outs, json_pack("{sssss[I]so}", "name", "label", "datatype", sc.k ? "BYTES" : "FP32",
-                                              "shape", (json_int_t)sc.n, "data", labels_json(b, &sc)));
+                                              "shape", (json_int_t)sc.n, "data", sc.labels));
+    sc.labels = NULL; /* the reference went to the output */
     if (sc.k && v2_wants(outputs, "probabilities")) {
         json_t *d = json_array();
         for (size_t i = 0; i < sc.n * sc.k; i++)
@@ -556,6 +501,14 @@ static json_t *strings_json(const char *const *v, size_t n)
     return a;
 }
 
+static json_t *inputs_json(const mbsv_model *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->ninputs; i++)
+        json_array_append_new(a, json_string(mb_runtime_input(m->rt, i)));
+    return a;
+}
+
 static void on_v2_model(mbsv_server *s, mbsv_reply *r)
 {
     const mbsv_model *m = &s->model;
@@ -566,13 +519,13 @@ static void on_v2_model(mbsv_server *s, mbsv_reply *r)
     if (b->nclasses)
         json_array_append_new(outs, json_pack("{sssss[iI]}", "name", "probabilities", "datatype", "FP32", "shape", -1,
                                               (json_int_t)b->nclasses));
-    json_t *params = json_pack("{sssoss}", "task", mb_task_name(b->task), "inputs", strings_json(m->cols, m->ncols),
-                               "model", b->model ? b->model : "");
+    json_t *params = json_pack("{sssossss}", "task", mb_task_name(b->task), "inputs", inputs_json(m), "model",
+                               b->model ? b->model : "", "scorer", mb_runtime_describe(m->rt));
     if (b->nclasses)
         json_object_set_new(params, "classes", strings_json((const char *const *)b->classes, b->nclasses));
     reply_json(r, 200,
                json_pack("{sss[]sss[{sssss[iI]}]soso}", "name", m->name, "versions", "platform", "moonbench", "inputs",
-                         "name", "input", "datatype", "FP32", "shape", -1, (json_int_t)m->ncols, "outputs", outs,
+                         "name", "input", "datatype", "FP32", "shape", -1, (json_int_t)m->ninputs, "outputs", outs,
                          "parameters", params));
 }
 

@@ -184,31 +184,24 @@ static unsigned char bin_of(const double *edges, float v)
     return k;
 }
 
-void mbsv_metrics_scored(mbsv_metrics *m, const mb_matrix *X, const float *label)
+void mbsv_metrics_scored(mbsv_metrics *m, const float *x, long label)
 {
-    size_t k = m->b->nclasses;
-    atomic_fetch_add_explicit(&m->scored_rows, X->rows, memory_order_relaxed);
-    for (size_t i = 0; k && i < X->rows; i++)
-        if (label[i] >= 0 && label[i] < (float)k)
-            atomic_fetch_add_explicit(&m->by_class[(size_t)label[i]], 1, memory_order_relaxed);
-    if (m->drift_note || X->cols != m->p)
+    atomic_fetch_add_explicit(&m->scored_rows, 1, memory_order_relaxed);
+    if (label >= 0 && (size_t)label < m->b->nclasses)
+        atomic_fetch_add_explicit(&m->by_class[label], 1, memory_order_relaxed);
+    if (m->drift_note)
         return;
-    /* Only the last `window` rows of a large batch can stay in the window. */
-    size_t from = X->rows > m->window ? X->rows - m->window : 0;
     pthread_mutex_lock(&m->lock);
-    for (size_t i = from; i < X->rows; i++) {
-        unsigned char *slot = m->ring + m->next * m->p;
-        const float *x = X->x + i * X->ld;
-        for (size_t j = 0; j < m->p; j++) {
-            if (m->filled == m->window)
-                m->counts[j * NBINS + slot[j]]--;
-            slot[j] = bin_of(m->edges + j * NQ, x[j]);
-            m->counts[j * NBINS + slot[j]]++;
-        }
-        if (m->filled < m->window)
-            m->filled++;
-        m->next = (m->next + 1) % m->window;
+    unsigned char *slot = m->ring + m->next * m->p;
+    for (size_t j = 0; j < m->p; j++) {
+        if (m->filled == m->window)
+            m->counts[j * NBINS + slot[j]]--;
+        slot[j] = bin_of(m->edges + j * NQ, x[j]);
+        m->counts[j * NBINS + slot[j]]++;
     }
+    if (m->filled < m->window)
+        m->filled++;
+    m->next = (m->next + 1) % m->window;
     pthread_mutex_unlock(&m->lock);
 }
 

@@ -231,7 +231,10 @@ assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred
     assert_equal "$BODY" '{"error":"instance 0 has no value for '"'petal width (cm)'"' (the model takes 4 named values)"}'
     post /predict '{"instances": [[5.1, 3.5, 1.4, "x"]]}'
     assert_equal "$CODE" 422
-    [[ "$BODY" == *"instance 0, 'petal width (cm)': expected a number or null"* ]]
+    assert_equal "$BODY" '{"error":"instance 0: column '"'petal width (cm)': 'x'"' is not a number"}'
+    post /predict '{"instances": [[5.1, 3.5, 1.4, true]]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"instance 0, 'petal width (cm)': expected a number, a string or null"* ]]
     post /predict '{"rows": []}'
     assert_equal "$CODE" 422
     get /nowhere
