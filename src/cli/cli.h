@@ -20,6 +20,8 @@
       "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
     X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
       "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
+    X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
+      "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx")                          \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
 
