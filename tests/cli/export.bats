@@ -109,3 +109,87 @@ onnx_equal() {
 @test "export onnx: mlp, multiclass, standardize" { onnx_equal mlp_multi; }
 @test "export onnx: mlp (tanh), regression" { onnx_equal mlp_reg; }
 @test "export onnx: mlp (gelu), binary" { onnx_equal mlp_bin; }
+
+# Missing values (NaN: the trees' default direction) and a level not seen
+# in training (onehot: all zeros), in the same rows for predict, C and ONNX.
+@test "export c and onnx: missing numbers and an unseen level score as in the workbench" {
+    cd "$BATS_FILE_TMPDIR"
+    # credit_g: duration (2nd) and credit_amount (5th) blanked on every third
+    # row, purpose (4th) set to a level training never saw on every fifth
+    awk -F, -v OFS=, 'NR > 1 && NR % 3 == 0 { $2 = ""; $5 = "" } NR > 1 && NR % 5 == 0 { $4 = "spaceship" } 1' \
+        "$DATA/csv/credit_g.csv" > holes.csv
+    grep -q ',spaceship,' holes.csv
+    run "$MB" predict gbdt_bin.h5 holes.csv -o holes.ref.csv
+    assert_success
+    c_predict gbdt_bin holes.csv
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv gbdt_bin.c.out
+    assert_success
+    command -v node >/dev/null && [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] ||
+        skip "ONNX Runtime is not installed"
+    "$MB" export gbdt_bin.h5 --format onnx -o holes.onnx 2>/dev/null
+    ./gbdt_bin.drv --rows < holes.csv > holes.rows
+    grep -q ',-1,' holes.rows
+    grep -q 'nan' holes.rows
+    node "$ONNX_DIR/run.mjs" holes.onnx holes.rows > holes.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv holes.onnx.out
+    assert_success
+}
+
+@test "export c: model.h gives names, classes, levels and versions" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" export gbdt_bin.h5 --format c -o api.d 2>/dev/null
+    run cat api.d/model.h
+    assert_output --partial "#define MB_MODEL_NINPUTS 20 "
+    assert_output --partial "#define MB_MODEL_NCLASSES 2 "
+    assert_output --partial '#define MB_MODEL_TASK "binary"'
+    assert_output --partial "int mb_model_predict(const float *x, float *out);"
+    cat > api.c <<'C'
+#include <stdio.h>
+#include "model.h"
+int main(void)
+{
+    int j = 0;
+    while (j < MB_MODEL_NINPUTS && mb_model_levels[j] == 0)
+        j++;
+    printf("%s %s %s %d %d %s\n", mb_model_inputs[0], mb_model_classes[0], mb_model_classes[1], j,
+           mb_model_level(j, mb_model_levels[j][1]), MB_MODEL_MOONBENCH_VERSION);
+    printf("%d %d\n", mb_model_level(j, "no such level"), mb_model_level(1, "x"));
+    return 0;
+}
+C
+    cc -std=c99 -Wall -Wextra -Werror -Iapi.d -o api api.c api.d/model.c -lm
+    run ./api
+    assert_line --index 0 --regexp "^checking_status good bad 0 1 [0-9.]+$"
+    assert_line --index 1 "-1 -1"
+}
+
+@test "export: refusals name the reason (Lua step, no portable form, usage, output path)" {
+    cd "$BATS_FILE_TMPDIR"
+    cat > luastep.lua <<'LUA'
+local mb = require "moonbench"
+local t = mb.lua_transform [[
+return { apply = function(state, frame) return frame end }
+]]
+mb.pipeline { mb.standardize(), t, mb.model("linear") }:fit(mb.open(arg[1])):save(arg[2])
+LUA
+    "$MB" run luastep.lua "$DATA/iris.h5" luastep.h5 >/dev/null
+    run "$MB" export luastep.h5 --format c -o luastep.d
+    assert_failure 1
+    assert_output --partial "luastep.h5: cannot export: step 2 of the pipeline is a Lua transform"
+    "$MB" fit "$DATA/iris.h5" -m knn -o knn.h5 >/dev/null
+    run "$MB" export knn.h5 --format onnx -o knn.onnx
+    assert_failure 1
+    assert_output --partial "model 'knn' (plugin template) has no portable form"
+    [ ! -e knn.onnx ]
+    run "$MB" export lin_bin.h5 --format tflite -o x
+    assert_failure 2
+    assert_output --partial "--format is 'c' or 'onnx', not 'tflite'"
+    run "$MB" export lin_bin.h5 --format onnx
+    assert_failure 2
+    run "$MB" export lin_bin.h5 --format onnx -o no/such/folder/m.onnx
+    assert_failure 1
+    assert_output --partial "no/such/folder"
+    run "$MB" export "$DATA/iris.h5" --format c -o d
+    assert_failure 1
+    assert_output --partial "not a moonbench model bundle"
+}
