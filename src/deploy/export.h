@@ -53,6 +53,7 @@ typedef struct mbx_export {
     mb_portable form;
     mb_mlp_layer *layers;
     size_t noutputs;              /* raw outputs of the form */
+    double threshold;             /* binary: class 1 when P(class 1) > threshold */
 } mbx_export;
 
 /* Build the description; err names what cannot be exported. */

@@ -99,6 +99,11 @@ static void write_header(FILE *fp, const mbx_export *x)
     fprintf(fp, "#define MB_MODEL_NCLASSES %zu  /* 0 for regression */\n",
             b->task == MB_TASK_REGRESSION ? (size_t)0 : b->nclasses);
     fprintf(fp, "#define MB_MODEL_TASK \"%s\"\n", task_name(b->task));
+    if (b->task == MB_TASK_BINARY) {
+        fputs("#define MB_MODEL_THRESHOLD ", fp);
+        put_double(fp, x->threshold);
+        fputs("  /* class 1 when its probability is above this */\n", fp);
+    }
     fputs("#define MB_MODEL_NAME ", fp);
     put_string(fp, b->model ? b->model : "");
     fputs("\n#define MB_MODEL_CREATED ", fp);
@@ -413,7 +418,7 @@ static void write_predict(FILE *fp, const mbx_export *x)
     } else if (b->task == MB_TASK_BINARY) {
         fprintf(fp, "    double p1 = o[%d];\n"
                     "    out[0] = (float)(1 - p1);\n    out[1] = (float)p1;\n"
-                    "    return p1 > 0.5 ? 1 : 0;\n}\n",
+                    "    return p1 > MB_MODEL_THRESHOLD ? 1 : 0;\n}\n",
                 k == 2 ? 1 : 0);
     } else {
         fprintf(fp, "    int best = 0;\n"

@@ -717,14 +717,19 @@ static void outputs_graph(graph *g, const mbx_export *x, const char *r)
         identity(g, cast(g, p, F32), "variable");
         return;
     }
-    if (b->task == MB_TASK_BINARY) { /* [1 - p1, p1] as mb_scorer_predict */
+    if (b->task == MB_TASK_BINARY) { /* [1 - p1, p1]; class 1 when p1 > threshold */
         size_t col = x->noutputs == 2 ? 1 : 0;
         const char *p1 = gather(g, p, &col, 1);
         const char *parts[2] = {op2(g, "Sub", scalar_f64(g, 1), p1), p1};
-        p = concat(g, parts, 2);
+        identity(g, cast(g, concat(g, parts, 2), F32), "probabilities");
+        int64_t flat = -1, one = 1;
+        const char *in[2] = {cast(g, op2(g, "Greater", p1, scalar_f64(g, x->threshold)), I64),
+                             const_i64(g, &flat, &one, 1, 1)};
+        node(g, "Reshape", NULL, 2, in, "label");
+        return;
     }
     identity(g, cast(g, p, F32), "probabilities");
-    /* the first largest, as the workbench; for binary, p1 > 1 - p1 is p1 > 0.5 */
+    /* the first largest, as the workbench */
     Onnx__NodeProto *am = node(g, "ArgMax", NULL, 1, &p, "label");
     attr_i(g, am, "axis", 1);
     attr_i(g, am, "keepdims", 0);
