@@ -21,7 +21,7 @@
     X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
       "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
     X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
-      "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx")                          \
+      "export MODEL.h5 --format c|onnx [--tree-tables] -o DIR|FILE.onnx")          \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
 

@@ -13,8 +13,11 @@
 int mb_cmd_export(int argc, char **argv)
 {
     const char *model = NULL, *format = NULL, *out = NULL;
+    int tables = 0;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
+        if (!strcmp(argv[i], "--tree-tables"))
+            tables = 1;
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (!strcmp(argv[i], "--format") && i + 1 < argc)
             format = argv[++i];
@@ -30,6 +33,8 @@ int mb_cmd_export(int argc, char **argv)
     int c = !strcmp(format, "c"), onnx = !strcmp(format, "onnx");
     if (!c && !onnx)
         return mb_cli_usage("export", "--format is 'c' or 'onnx', not '%s'", format);
+    if (tables && !c)
+        return mb_cli_usage("export", "--tree-tables is an option of --format c");
     mb_error err;
     mb_bundle *b = NULL;
     mbx_export x;
@@ -43,6 +48,7 @@ int mb_cmd_export(int argc, char **argv)
         mb_fail(&err, err.code, "%s: cannot export: %s", model, why);
         goto fail;
     }
+    x.tree_tables = tables;
     if ((c ? mbx_write_c(&x, out, model, &err) : mbx_write_onnx(&x, out, model, &err)) != MB_OK)
         goto fail;
     fprintf(stderr, "%s (%s, %zu inputs, %zu transform%s) -> %s%s\n", model, mb_form_name(b->form), x.ninputs,

@@ -54,6 +54,7 @@ typedef struct mbx_export {
     mb_mlp_layer *layers;
     size_t noutputs;              /* raw outputs of the form */
     double threshold;             /* binary: class 1 when P(class 1) > threshold */
+    int tree_tables;              /* C: trees as tables and a loop, not nested ifs */
 } mbx_export;
 
 /* Build the description; err names what cannot be exported. */

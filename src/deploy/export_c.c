@@ -309,8 +309,104 @@ static void write_linear(FILE *fp, const mb_linear_form *l)
             l->noutputs, l->nfeatures, l->nfeatures, l->nfeatures);
 }
 
-static void write_trees(FILE *fp, const mb_tree_form *t)
+/* Trees as nested ifs: constants inlined, so a compiler lays each tree
+** out as branches (several times faster than walking tables). With
+** default_left the NaN test folds into the comparison: !(x > t) is true
+** for NaN, x <= t false. Used up to a depth and a size, tables beyond. */
+#define MBX_CODE_DEPTH 48
+#define MBX_CODE_NODES 200000
+
+static size_t tree_depth(const mb_tree_form *t, int32_t root)
 {
+    /* children come after their parent (mb_portable_check): one pass */
+    size_t *d = mb_calloc(t->nnodes, sizeof *d), best = 0;
+    for (size_t n = (size_t)root; n < t->nnodes; n++) {
+        if (n != (size_t)root && !d[n])
+            continue; /* not reached from this root */
+        size_t here = d[n] ? d[n] : 1;
+        best = here > best ? here : best;
+        if (t->feature[n] >= 0) {
+            size_t l = (size_t)t->left[n], r = (size_t)t->right[n];
+            d[l] = here + 1 > d[l] ? here + 1 : d[l];
+            d[r] = here + 1 > d[r] ? here + 1 : d[r];
+        }
+    }
+    mb_free(d);
+    return best;
+}
+
+static void indent(FILE *fp, size_t depth)
+{
+    for (size_t i = 0; i < depth + 1; i++)
+        fputs("    ", fp);
+}
+
+static void write_node(FILE *fp, const mb_tree_form *t, size_t tr, int32_t n, size_t depth)
+{
+    if (t->feature[n] < 0) {
+        for (size_t c = 0; c < t->leaf_width; c++) {
+            indent(fp, depth);
+            fprintf(fp, "o[%ld] += ", t->leaf_width == 1 ? (long)t->tree_output[tr] : (long)c);
+            put_double(fp, t->value[(size_t)n * t->leaf_width + c]);
+            fputs(";\n", fp);
+        }
+        return;
+    }
+    int f = t->feature[n];
+    float th = t->threshold[n];
+    indent(fp, depth);
+    if (isnan(th)) /* never equal: only the NaN side is the default */
+        fprintf(fp, "if (isnan(f[%d]) ? %d : 0) {\n", f, t->default_left[n] ? 1 : 0);
+    else if (t->default_left[n])
+        fprintf(fp, "if (!(f[%d] > ", f), put_float(fp, th), fputs(")) {\n", fp);
+    else
+        fprintf(fp, "if (f[%d] <= ", f), put_float(fp, th), fputs(") {\n", fp);
+    write_node(fp, t, tr, t->left[n], depth + 1);
+    indent(fp, depth);
+    fputs("} else {\n", fp);
+    write_node(fp, t, tr, t->right[n], depth + 1);
+    indent(fp, depth);
+    fputs("}\n", fp);
+}
+
+static int trees_as_code(const mb_tree_form *t)
+{
+    if (t->nnodes > MBX_CODE_NODES)
+        return 0;
+    for (size_t tr = 0; tr < t->ntrees; tr++)
+        if (tree_depth(t, t->root[tr]) > MBX_CODE_DEPTH)
+            return 0;
+    return 1;
+}
+
+static void write_trees_code(FILE *fp, const mb_tree_form *t)
+{
+    size_t k = t->noutputs;
+    double *base = mb_calloc(k, sizeof *base);
+    if (t->base_score)
+        memcpy(base, t->base_score, k * sizeof *base);
+    put_array(fp, "base_score", A_F64, base, k);
+    mb_free(base);
+    fprintf(fp, "\n/* Split: left when x <= threshold; NaN goes to the node's default side. */\n"
+                "static void model_raw(const float *f, double *o)\n{\n"
+                "    for (int c = 0; c < %zu; c++)\n        o[c] = 0;\n", k);
+    for (size_t tr = 0; tr < t->ntrees; tr++) {
+        fprintf(fp, "    /* tree %zu */\n", tr);
+        write_node(fp, t, tr, t->root[tr], 0);
+    }
+    fprintf(fp, "    for (int c = 0; c < %zu; c++)\n", k);
+    if (t->average)
+        fprintf(fp, "        o[c] = base_score[c] + o[c] / (double)%zu;\n}\n", t->ntrees);
+    else
+        fputs("        o[c] = base_score[c] + o[c];\n}\n", fp);
+}
+
+static void write_trees(FILE *fp, const mb_tree_form *t, int tables)
+{
+    if (!tables && trees_as_code(t)) {
+        write_trees_code(fp, t);
+        return;
+    }
     size_t k = t->noutputs;
     put_array(fp, "root", A_I32, t->root, t->ntrees);
     if (t->leaf_width == 1)
@@ -442,7 +538,7 @@ static void write_source(FILE *fp, const mbx_export *x)
     if (x->form.kind == MB_FORM_LINEAR)
         write_linear(fp, &x->form.u.linear);
     else if (x->form.kind == MB_FORM_TREES)
-        write_trees(fp, &x->form.u.trees);
+        write_trees(fp, &x->form.u.trees, x->tree_tables);
     else
         write_mlp(fp, &x->form.u.mlp);
     write_predict(fp, x);

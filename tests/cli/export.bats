@@ -35,6 +35,11 @@ setup_file() {
         "$MB" predict "$name.h5" "$DATA/csv/$data.csv" -o "$name.ref.csv" 2>/dev/null || return 1
         echo "$data" > "$name.data"
     done
+    # without transforms (moonbench fit: the inputs are the model's features)
+    "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=200 -o plain_gbdt.h5 >/dev/null || return 1
+    "$MB" predict plain_gbdt.h5 "$DATA/csv/breast_cancer.csv" -o plain_gbdt.ref.csv 2>/dev/null || return 1
+    echo breast_cancer > plain_gbdt.data
+    "$MB" fit "$DATA/iris.h5" -m gbdt -p n_trees=20 -o plain_iris.h5 >/dev/null || return 1
     # ONNX Runtime for node, once (the CPU library is in the npm package;
     # the postinstall would download CUDA parts: skipped)
     if command -v npm >/dev/null && [ ! -d "$ONNX_DIR/node_modules/onnxruntime-node" ]; then
@@ -42,10 +47,12 @@ setup_file() {
     fi
 }
 
-# Export NAME to C, build it with the driver, score the dataset's CSV.
+# Export NAME to C (options after the CSV), build it with the driver,
+# score the dataset's CSV.
 c_predict() {
     local name=$1 csv=$2
-    "$MB" export "$name.h5" --format c -o "$name.c.d" 2>/dev/null || return 1
+    shift 2
+    "$MB" export "$name.h5" --format c "$@" -o "$name.c.d" 2>/dev/null || return 1
     cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -I"$name.c.d" -o "$name.drv" \
         "$ROOT/tests/cli/export_driver.c" "$name.c.d/model.c" -lm || return 1
     "./$name.drv" < "$csv" > "$name.c.out"
@@ -53,8 +60,9 @@ c_predict() {
 
 c_equal() {
     local name=$1
+    shift
     cd "$BATS_FILE_TMPDIR"
-    c_predict "$name" "$DATA/csv/$(cat "$name.data").csv"
+    c_predict "$name" "$DATA/csv/$(cat "$name.data").csv" "$@"
     run /usr/bin/python3 "$ONNX_DIR/compare.py" "$name.ref.csv" "$name.c.out"
     echo "$output"
     assert_success
@@ -109,6 +117,42 @@ onnx_equal() {
 @test "export onnx: mlp, multiclass, standardize" { onnx_equal mlp_multi; }
 @test "export onnx: mlp (tanh), regression" { onnx_equal mlp_reg; }
 @test "export onnx: mlp (gelu), binary" { onnx_equal mlp_bin; }
+
+@test "export c: gbdt of 200 trees without transforms" { c_equal plain_gbdt; }
+@test "export c --tree-tables: gbdt and forest as tables" {
+    c_equal gbdt_multi --tree-tables
+    grep -q "static const float threshold" "$BATS_FILE_TMPDIR/gbdt_multi.c.d/model.c"
+    c_equal forest_bin --tree-tables
+}
+@test "export onnx: gbdt of 200 trees without transforms" { onnx_equal plain_gbdt; }
+
+# Inputs exactly on every split threshold and one float32 step either side:
+# the exports take the workbench's branch at each (x <= t goes left).
+@test "export c and onnx: rows on the split thresholds take the workbench's branches" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" export plain_iris.h5 --format c -o ties.d 2>/dev/null
+    run /usr/bin/python3 "$ONNX_DIR/tie_rows.py" ties.d "$DATA/csv/iris.csv" ties.csv
+    assert_success
+    "$MB" predict plain_iris.h5 ties.csv -o ties.ref.csv 2>/dev/null
+    cc -std=c99 -Wall -Wextra -Werror -Ities.d -o ties.drv "$ROOT/tests/cli/export_driver.c" ties.d/model.c -lm
+    ./ties.drv < ties.csv > ties.c.out
+    # the probabilities change across a threshold: the rows do test the branches
+    [ "$(sort -u ties.c.out | wc -l)" -gt 10 ]
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties.c.out
+    assert_success
+    "$MB" export plain_iris.h5 --format c --tree-tables -o ties_t.d 2>/dev/null
+    cc -std=c99 -Wall -Wextra -Werror -Ities_t.d -o ties_t.drv "$ROOT/tests/cli/export_driver.c" ties_t.d/model.c -lm
+    ./ties_t.drv < ties.csv > ties_t.c.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties_t.c.out
+    assert_success
+    command -v node >/dev/null && [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] ||
+        skip "ONNX Runtime is not installed"
+    "$MB" export plain_iris.h5 --format onnx -o ties.onnx 2>/dev/null
+    ./ties.drv --rows < ties.csv > ties.rows
+    node "$ONNX_DIR/run.mjs" ties.onnx ties.rows > ties.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties.onnx.out
+    assert_success
+}
 
 # Missing values (NaN: the trees' default direction) and a level not seen
 # in training (onehot: all zeros), in the same rows for predict, C and ONNX.
@@ -185,6 +229,8 @@ LUA
     assert_failure 2
     assert_output --partial "--format is 'c' or 'onnx', not 'tflite'"
     run "$MB" export lin_bin.h5 --format onnx
+    assert_failure 2
+    run "$MB" export lin_bin.h5 --format onnx --tree-tables -o x.onnx
     assert_failure 2
     run "$MB" export lin_bin.h5 --format onnx -o no/such/folder/m.onnx
     assert_failure 1
