@@ -203,6 +203,10 @@ mb_status mbx_open(mbx_export *x, const mb_bundle *b, mb_error *err)
         x->iscat[j] = raw && strcmp(b->input_types[j], "categorical") == 0;
         if (x->iscat[j])
             rc = collect_levels(x, j, err);
+        /* codes travel as floats: exact up to 2^24 */
+        if (rc == MB_OK && x->nlevels[j] > (size_t)1 << 24)
+            rc = mb_fail(err, MB_EARG, "input '%s' has %zu levels; exports take at most 2^24", x->inputs[j],
+                         x->nlevels[j]);
     }
     mb_frame *cur = NULL;
     if (rc == MB_OK)

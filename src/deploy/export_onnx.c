@@ -836,6 +836,23 @@ mb_status mbx_write_onnx(const mbx_export *x, const char *path, const char *bund
     for (size_t s = 0; s < x->nsteps; s++)
         if (!x->steps[s].nout)
             return mb_fail(err, MB_EARG, "step %zu (%s) leaves no columns", s + 1, x->steps[s].kind);
+    /* names go into the metadata as JSON text, which must be UTF-8 */
+    for (size_t j = 0; j < x->ninputs; j++) {
+        json_t *v = json_string(x->inputs[j]);
+        for (size_t l = 0; v && l < (x->iscat[j] ? x->nlevels[j] : 0); l++) {
+            json_decref(v);
+            v = json_string(x->levels[j][l]);
+        }
+        if (!v)
+            return mb_fail(err, MB_EFORMAT, "input %zu: its name or a level is not valid UTF-8", j + 1);
+        json_decref(v);
+    }
+    for (size_t c = 0; x->b->task != MB_TASK_REGRESSION && c < x->b->nclasses; c++) {
+        json_t *v = json_string(x->b->classes[c]);
+        if (!v)
+            return mb_fail(err, MB_EFORMAT, "class %zu: its name is not valid UTF-8", c + 1);
+        json_decref(v);
+    }
     graph g = {0};
     Onnx__ModelProto *m = model_proto(&g, x);
     size_t n = onnx__model_proto__get_packed_size(m);
