@@ -43,7 +43,7 @@ setup_file() {
     # ONNX Runtime for node, once (the CPU library is in the npm package;
     # the postinstall would download CUDA parts: skipped)
     if command -v npm >/dev/null && [ ! -d "$ONNX_DIR/node_modules/onnxruntime-node" ]; then
-        (cd "$ONNX_DIR" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund >/dev/null 2>&1)
+        (cd "$ONNX_DIR" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund) >npm.log 2>&1
     fi
 }
 
@@ -69,10 +69,17 @@ c_equal() {
     assert_output --partial "0 labels differ"
 }
 
+# ONNX Runtime is there, or npm is absent (skip), or its install failed.
+need_ort() {
+    command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are not installed"
+    [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] && return 0
+    cat "$BATS_FILE_TMPDIR/npm.log" 2>/dev/null
+    fail "npm ci in tests/onnx did not install onnxruntime-node (its output above)"
+}
+
 onnx_equal() {
     local name=$1
-    command -v node >/dev/null || skip "node is not installed"
-    [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] || skip "onnxruntime-node is not installed (npm is absent?)"
+    need_ort
     cd "$BATS_FILE_TMPDIR"
     local csv="$DATA/csv/$(cat "$name.data").csv"
     run "$MB" export "$name.h5" --format onnx -o "$name.onnx"
@@ -145,8 +152,7 @@ onnx_equal() {
     ./ties_t.drv < ties.csv > ties_t.c.out
     run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties_t.c.out
     assert_success
-    command -v node >/dev/null && [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] ||
-        skip "ONNX Runtime is not installed"
+    need_ort
     "$MB" export plain_iris.h5 --format onnx -o ties.onnx 2>/dev/null
     ./ties.drv --rows < ties.csv > ties.rows
     node "$ONNX_DIR/run.mjs" ties.onnx ties.rows > ties.onnx.out
@@ -168,8 +174,7 @@ onnx_equal() {
     c_predict gbdt_bin holes.csv
     run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv gbdt_bin.c.out
     assert_success
-    command -v node >/dev/null && [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] ||
-        skip "ONNX Runtime is not installed"
+    need_ort
     "$MB" export gbdt_bin.h5 --format onnx -o holes.onnx 2>/dev/null
     ./gbdt_bin.drv --rows < holes.csv > holes.rows
     grep -q ',-1,' holes.rows
