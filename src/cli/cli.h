@@ -41,6 +41,8 @@
       "tune DATA -m MODEL (--grid key=v1,v2...)... | (--random key=lo:hi[:int|log]... [--n N]) [-p key=value]... [-t ...]... [--prep auto|none] [--cv K] [--metric M] [--target COL] [--seed S] [--threads N] [-o BEST.h5]") \
     X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
       "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S] [--threshold T] [--allow-lua] [--trust KEY.pub]...") \
+    X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
+      "export MODEL.h5 --format c|onnx [--tree-tables] -o DIR|FILE.onnx")          \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
     X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
