@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "tui/mbtui.h"
 
 typedef struct command {
     const char *name;
@@ -54,10 +55,8 @@ int main(int argc, char **argv)
 {
     /* Numbers are read and written in the C locale whatever the user's. */
     setlocale(LC_CTYPE, "");
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) /* no command: the workbench (src/tui) */
+        return mb_tui_main(argc, argv);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
@@ -70,6 +69,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < NCOMMANDS; i++)
         if (strcmp(commands[i].name, cmd) == 0)
             return commands[i].fn(argc - 1, argv + 1);
+    if (mb_tui_is_path(cmd)) /* moonbench PATH: the workbench on it */
+        return mb_tui_main(argc, argv);
     fprintf(stderr, "moonbench: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
