@@ -58,7 +58,7 @@
     REQ_(ENTER, "enter", "Enter", "Open / choose / edit the item under the cursor")             \
     REQ_GROUP("Data")                                                                            \
     REQ_(GOTO, "goto-row", "g", "Go to a row number")                                            \
-    REQ_(FIND_COLUMN, "find-column", "/", "Go to a column by (part of) its name")               \
+    REQ_(FIND, "find", "/", "Find by (part of) a name: a column, a file in the tree, a model")               \
     REQ_(STATS, "stats", "s", "Statistics, histogram or frequency table of the column")         \
     REQ_(TARGET, "set-target", "T", "Make the column under the cursor the target")              \
     REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction and seed")                      \

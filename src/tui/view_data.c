@@ -386,7 +386,7 @@ static int data_request(mbtui_view *v, int req)
     case MBTUI_REQ_LEFT: if (d->col > 0) d->col--; if (d->col > 0 && d->col < d->left) d->left = d->col; return 1;
     case MBTUI_REQ_RIGHT: if (d->col + 1 < d->ncols) d->col++; return 1;
     case MBTUI_REQ_GOTO: mbtui_prompt(a, "go to row: ", "", goto_row, d); return 1;
-    case MBTUI_REQ_FIND_COLUMN: mbtui_prompt(a, "column: ", "", find_column, d); return 1;
+    case MBTUI_REQ_FIND: mbtui_prompt(a, "column: ", "", find_column, d); return 1;
     case MBTUI_REQ_STATS: d->show_stats = !d->show_stats; return 1;
     case MBTUI_REQ_ENTER: d->show_stats = !d->show_stats; return 1;
     case MBTUI_REQ_TARGET: {
@@ -407,7 +407,7 @@ static int data_request(mbtui_view *v, int req)
 }
 
 static const int data_hints[] = {MBTUI_REQ_STATS, MBTUI_REQ_TARGET, MBTUI_REQ_PLAN, MBTUI_REQ_GOTO,
-                                 MBTUI_REQ_FIND_COLUMN, MBTUI_REQ_TAB_MODELS, 0};
+                                 MBTUI_REQ_FIND, MBTUI_REQ_TAB_MODELS, 0};
 
 const mbtui_view_ops mbtui_data_ops = {
     .name = "Data",

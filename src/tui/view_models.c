@@ -267,6 +267,22 @@ static void train(mbtui_view *v)
         mbtui_say(a, MBTUI_A_OK, "run %d: training %s (x cancels); results in tab 4", id, row->type->name);
 }
 
+static void find_done(mbtui_app *a, const char *text, void *ud)
+{
+    models_view *m = ud;
+    for (int k = 1; k <= m->nrows; k++) {
+        int i = (m->cursor + k) % m->nrows;
+        char name[160];
+        snprintf(name, sizeof name, "%s/%s", m->rows[i].owner->plugin->name, m->rows[i].type->name);
+        if (strstr(name, text)) {
+            m->cursor = i;
+            m->pcursor = m->in_form = 0;
+            return;
+        }
+    }
+    mbtui_say(a, MBTUI_A_ERROR, "no model is named like '%s'", text);
+}
+
 static int models_request(mbtui_view *v, int req)
 {
     models_view *m = V(v);
@@ -306,6 +322,7 @@ static int models_request(mbtui_view *v, int req)
         }
         return 1;
     case MBTUI_REQ_TRAIN: train(v); return 1;
+    case MBTUI_REQ_FIND: mbtui_prompt(a, "find a model: ", "", find_done, m); return 1;
     case MBTUI_REQ_CANCEL:
         for (int i = 0; i < a->nruns; i++)
             if (a->runs[i]->state == MBTUI_RUN_RUNNING || a->runs[i]->state == MBTUI_RUN_QUEUED) {
@@ -318,7 +335,7 @@ static int models_request(mbtui_view *v, int req)
     return 0;
 }
 
-static const int models_hints[] = {MBTUI_REQ_TRAIN, MBTUI_REQ_ENTER, MBTUI_REQ_DELETE, MBTUI_REQ_CANCEL,
+static const int models_hints[] = {MBTUI_REQ_TRAIN, MBTUI_REQ_FIND, MBTUI_REQ_ENTER, MBTUI_REQ_DELETE, MBTUI_REQ_CANCEL,
                                    MBTUI_REQ_TAB_RESULTS, 0};
 
 const mbtui_view_ops mbtui_models_ops = {

@@ -266,6 +266,20 @@ static void enter(mbtui_view *v)
     }
 }
 
+static void find_done(mbtui_app *a, const char *text, void *ud)
+{
+    tree_view *t = ud;
+    for (int k = 1; k <= t->count; k++) {
+        int i = (t->cursor + k) % t->count;
+        if (t->n[i].kind != N_ATTR && strstr(t->n[i].label, text)) {
+            t->cursor = i;
+            t->top = i > 2 ? i - 2 : 0; /* what is under it shows too */
+            return;
+        }
+    }
+    mbtui_say(a, MBTUI_A_ERROR, "nothing in the tree is named like '%s'", text);
+}
+
 static int tree_request(mbtui_view *v, int req)
 {
     tree_view *t = T(v);
@@ -291,11 +305,12 @@ static int tree_request(mbtui_view *v, int req)
                 }
         return 1;
     case MBTUI_REQ_ENTER: enter(v); return 1;
+    case MBTUI_REQ_FIND: mbtui_prompt(v->app, "find in the tree: ", "", find_done, t); return 1;
     }
     return 0;
 }
 
-static const int tree_hints[] = {MBTUI_REQ_ENTER, MBTUI_REQ_RIGHT, MBTUI_REQ_LEFT, MBTUI_REQ_FOCUS, MBTUI_REQ_TREE, 0};
+static const int tree_hints[] = {MBTUI_REQ_ENTER, MBTUI_REQ_FIND, MBTUI_REQ_RIGHT, MBTUI_REQ_LEFT, MBTUI_REQ_FOCUS, MBTUI_REQ_TREE, 0};
 
 const mbtui_view_ops mbtui_tree_ops = {
     .name = "Files",
