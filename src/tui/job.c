@@ -372,7 +372,7 @@ static void parse_line(mbtui_run *r, char *line)
         }
         break;
     }
-    case 'E': snprintf(r->msg, sizeof r->msg, "%s", rest); break;
+    case 'E': snprintf(r->msg, sizeof r->msg, "%s", rest); r->said_error = 1; break;
     case 'D': r->fraction = 1; snprintf(r->msg, sizeof r->msg, "done"); break;
     }
 }
@@ -398,6 +398,27 @@ static void read_child(mbtui_run *r)
                 r->line[r->nline++] = buf[i];
         }
     }
+}
+
+/* The line of the child's log that says why it died (a sanitizer's
+** SUMMARY, else the last line). */
+static void log_reason(mbtui_app *a, const mbtui_run *r, char *why, size_t n)
+{
+    char path[600], line[512];
+    snprintf(path, sizeof path, "%s/run%d.log", a->session_dir, r->id);
+    snprintf(why, n, "no message (log: %.150s)", path);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return;
+    int summary = 0;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0] || summary)
+            continue;
+        summary = strstr(line, "SUMMARY:") != NULL;
+        snprintf(why, n, "%.190s", line);
+    }
+    fclose(fp);
 }
 
 static void finished(mbtui_app *a, mbtui_run *r, int status)
@@ -432,6 +453,12 @@ static void finished(mbtui_app *a, mbtui_run *r, int status)
         fail_run(r, "the plugin '%s' (model %s) crashed: %s (%s); the workbench is fine", r->plugin, r->model,
                  sig == SIGSEGV ? "SIGSEGV" : sig == SIGABRT ? "SIGABRT" : sig == SIGBUS ? "SIGBUS"
                  : sig == SIGKILL ? "SIGKILL" : sig == SIGFPE ? "SIGFPE" : "signal", strsignal(sig));
+    } else if (!r->said_error) {
+        /* died without a word: a sanitizer or the C library ended it */
+        char why[200];
+        log_reason(a, r, why, sizeof why);
+        fail_run(r, "the plugin '%s' (model %s) crashed: exit status %d: %s", r->plugin, r->model,
+                 WIFEXITED(status) ? WEXITSTATUS(status) : -1, why);
     } else
         r->state = MBTUI_RUN_FAILED; /* msg holds the E line */
     snprintf(comment, sizeof comment, "-- run %d (%s) %s: %.200s", r->id, r->model,

@@ -215,6 +215,7 @@ typedef struct mbtui_run {
     size_t nline;
     double cancel_at;             /* when cancel was asked (0: not) */
     int term_sent, kill_sent;
+    int said_error;               /* the child sent an E line */
 } mbtui_run;
 
 /* Queue a run (takes def and lua); starts it when no other runs. */

@@ -1,7 +1,7 @@
 /*
 ** crash_fit.c: a test plugin for the workbench (tests/cli/tui.bats; plugin
 ** name "crashy"), whose fits end in the ways a worker process must survive:
-**   crash     fit dereferences a null pointer (SIGSEGV)
+**   crash     fit writes to an unmapped address (SIGSEGV)
 **   aborts    fit calls abort() (SIGABRT)
 **   fine      fit does nothing (the stub's), for comparison
 **   sleepy    fit takes 30 s in 50 ms steps, reporting progress and a
@@ -20,8 +20,10 @@ static int crash_fit(void *model, const mb_dataset *train, const mb_dataset *val
                      char *err)
 {
     (void)model, (void)train, (void)valid, (void)ctx, (void)err;
-    volatile uintptr_t address = 0; /* the compiler cannot see it is null */
-    *(volatile int *)address = 42;  /* the bug a plugin may have */
+    /* an unmapped page (not NULL: UBSan would stop a null store before the
+    ** signal; this reaches the kernel, or ASan's SEGV report) */
+    volatile uintptr_t address = 16;
+    *(volatile int *)address = 42;
     return MB_PLUGIN_OK;
 }
 
