@@ -714,7 +714,7 @@ int mb_tui_main(int argc, char **argv)
     mbtui_tree_root(&a->tree, path);
     struct stat st;
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-    a->tree_shown = 1;
+    a->tree_shown = is_dir; /* a file opens full width; t shows its tree */
     a->tree_focus = is_dir;
     if (!is_dir)
         mbtui_open_data(a, path);

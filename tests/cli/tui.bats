@@ -159,7 +159,6 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
       print(string.format("%d %d %d", c:eq("y"):sum(), c:eq("n"):sum(), #c - c:count()))')
     assert_success
     read -r yes no missing <<<"$output"
-    keys t
     keys /
     wait_for "column:"
     type_text crime
@@ -330,4 +329,41 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     kill -TERM "$pid"
     wait_for "moonbench: stopped by SIGTERM; the terminal was restored"
     wait_for "[exit 143]"
+}
+
+@test "a CSV file: choose the target and the evaluation plan, then train on them" {
+    tui_start datasets/csv/iris.csv
+    wait_for "150 rows x 5 columns  target: (none: T sets it)"
+    keys 3 r
+    wait_for "no target: in the Data tab"
+    keys 1
+    find target
+    keys T
+    wait_for "target: target;"
+    keys e
+    wait_for "plan (hold-out fraction, seed): 0.25 1"
+    keys BSpace BSpace BSpace BSpace BSpace BSpace
+    type_text "0.3 7"
+    keys Enter
+    wait_for "hold out 0.30 of the rows (seed 7)"
+    keys 3 r
+    wait_for "run 1 (linear) done"
+    keys W Enter
+    wait_for "session saved"
+    grep -q 'data:set_target("target")' session.lua
+    grep -q 'mb.split(data, { test = 0.29999999999999999, seed = 7, stratify = true })' session.lua
+    run "$MB" run session.lua
+    assert_success
+    assert_output --partial "run1: accuracy="
+}
+
+@test "make run opens the workbench on datasets/ in a terminal" {
+    local build=${BUILD_DIR#"$ROOT/"} san=0
+    case "$build" in *asan*) san=1 ;; esac
+    tmux -L "$SOCK" -f /dev/null new-session -d -x 100 -y 30 -s t \
+        "cd '$ROOT' && make -s run BUILD='$build' SAN=$san; echo \"[exit \$?]\"; sleep 600"
+    wait_for "nested_example.h5" $((WAIT * 4))
+    wait_for "Choose a dataset in the tree"
+    keys q
+    wait_for "[exit 0]"
 }
