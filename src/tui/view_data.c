@@ -273,14 +273,14 @@ static void draw_stats(mbtui_view *v, mbtui_rect r)
                     mbtui_stats_progress(d->stats) * 100);
         return;
     }
-    mbtui_textf(r.y, r.x, r.w, MBTUI_A_TITLE, "%s (%s): %zu values, %zu missing", name,
-                cs->categorical ? "categorical" : "numeric", cs->count, cs->missing);
     mbtui_rect body = {r.y + 1, r.x, r.h - 1, r.w};
     if (cs->categorical) {
-        mbtui_textf(r.y, r.x + r.w / 2, r.w - r.w / 2, MBTUI_A_TITLE, "%zu distinct levels", cs->nlevels);
+        mbtui_textf(r.y, r.x, r.w, MBTUI_A_TITLE, "%s (categorical): %zu values, %zu missing, %zu distinct levels",
+                    name, cs->count, cs->missing, cs->nlevels);
         draw_freq(cs, body);
         return;
     }
+    mbtui_textf(r.y, r.x, r.w, MBTUI_A_TITLE, "%s (numeric): %zu values, %zu missing", name, cs->count, cs->missing);
     double sd = cs->count > 1 ? sqrt(cs->m2 / (double)(cs->count - 1)) : (double)NAN;
     int lw = 26;
     const char *lab[] = {"mean", "std", "min", "max"};

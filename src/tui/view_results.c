@@ -129,6 +129,15 @@ static void draw_details(const mbtui_run *r, mbtui_rect b)
     }
 }
 
+/* A metric in 8 columns; "-" when the run has none. */
+static void fmt_metric(char *buf, double v)
+{
+    if (isnan(v))
+        snprintf(buf, 16, "-");
+    else
+        snprintf(buf, 16, "%.4f", v);
+}
+
 static void results_draw(mbtui_view *v, mbtui_rect r)
 {
     results_view *rv = v->priv;
@@ -138,8 +147,8 @@ static void results_draw(mbtui_view *v, mbtui_rect r)
         mbtui_text(r.y, r.x, r.w, MBTUI_A_DIM, "No runs yet: train a model in the Models tab (3, then r).");
         return;
     }
-    mbtui_textf(r.y, r.x, r.w, MBTUI_A_HEADER, "%-4s %-1s %-10s %-22s %-9s %-9s %-9s %-9s %7s   (sorted by %s)", "run",
-                "", "model", "parameters", "state", "accuracy", "f1_macro", "r2/auc", "fit s", sort_names[rv->sort]);
+    mbtui_textf(r.y, r.x, r.w, MBTUI_A_HEADER, "%-3s %-1s %-9s %-18s %-9s %8s %8s %8s %6s  (by %s)", "run", "",
+                "model", "parameters", "state", "accuracy", "f1_macro", "auc/r2", "fit s", sort_names[rv->sort]);
     int lh = r.h / 2 - 1 < a->nruns ? r.h / 2 - 1 : a->nruns;
     if (lh < 1)
         lh = 1;
@@ -151,13 +160,17 @@ static void results_draw(mbtui_view *v, mbtui_rect r)
         const mbtui_run *run = a->runs[rv->order[p]];
         char line[512];
         if (run->is_compare)
-            snprintf(line, sizeof line, "%-4d %-1s %-10s %-22.22s %-9s", run->id, "", "compare", run->params,
+            snprintf(line, sizeof line, "%-3d %-1s %-9s %-18.18s %-9s", run->id, "", "compare", run->params,
                      state_name(run));
         else {
             double third = is_clf(run) ? mbtui_run_metric(run, "roc_auc") : mbtui_run_metric(run, "r2");
-            snprintf(line, sizeof line, "%-4d %-1s %-10.10s %-22.22s %-9s %-9.4f %-9.4f %-9.4f %7.2f", run->id,
+            char m[3][16];
+            fmt_metric(m[0], mbtui_run_metric(run, "accuracy"));
+            fmt_metric(m[1], mbtui_run_metric(run, "f1_macro"));
+            fmt_metric(m[2], third);
+            snprintf(line, sizeof line, "%-3d %-1s %-9.9s %-18.18s %-9s %8s %8s %8s %6.2f", run->id,
                      run->marked ? "*" : "", run->model, run->params[0] ? run->params : "(defaults)", state_name(run),
-                     mbtui_run_metric(run, "accuracy"), mbtui_run_metric(run, "f1_macro"), third, run->elapsed);
+                     m[0], m[1], m[2], run->elapsed);
         }
         int attr = p == rv->pos ? MBTUI_A_CURSOR : run->state == MBTUI_RUN_FAILED ? MBTUI_A_ERROR
                                                  : run->marked ? MBTUI_A_MARK : MBTUI_A_NORMAL;

@@ -163,8 +163,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     wait_for "column:"
     type_text crime
     keys Enter s
-    wait_for "crime (categorical): $((yes + no)) values, $missing missing"
-    wait_for "distinct levels"
+    wait_for "crime (categorical): $((yes + no)) values, $missing missing, 2 distinct levels"
     screen | grep -Eq "^y +$yes "
     screen | grep -Eq "^n +$no "
 }
