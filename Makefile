@@ -1,6 +1,6 @@
 # moonbench: one Makefile for the executable, the plugins and the tests.
 #
-#   make run      install missing Debian packages (when root), build, open the bundled datasets
+#   make run      install missing Debian packages (when root), build, open the workbench on datasets/
 #   make test     build, then run the whole suite twice: normal and ASan+UBSan
 #   make bench    benchmarks against peer tools (tests/bench; never part of make test)
 #   make fuzz     build the libFuzzer targets (tests/fuzz) and run each for FUZZ_SECONDS
@@ -171,8 +171,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/con
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
+# In a terminal: the workbench on the bundled datasets; otherwise (CI, a pipe)
+# what they hold, and how to open the workbench.
 run: all
-	@for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done
+	@if [ -t 0 ] && [ -t 1 ]; then exec $(BUILD)/moonbench datasets/; fi; \
+	for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done; \
+	echo "In a terminal, 'make run' opens the workbench: $(BUILD)/moonbench datasets/"
 
 # The whole suite, normal build then ASan+UBSan build; tests/run.sh prints
 # the closing "N passed, N failed" line and fails on any failure.

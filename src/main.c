@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "tui/mbtui.h"
 
 typedef struct command {
     const char *name;
@@ -227,10 +228,8 @@ int main(int argc, char **argv)
 {
     /* Numbers are read and written in the C locale whatever the user's. */
     setlocale(LC_CTYPE, "");
-    if (argc < 2) {
-        usage(stderr);
-        return 2;
-    }
+    if (argc < 2) /* no command: the workbench (src/tui) */
+        return mb_tui_main(argc, argv);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         if (strcmp(cmd, "help") == 0 && argc > 2) {
@@ -258,6 +257,8 @@ int main(int argc, char **argv)
             return mb_cli_help(stdout, cmd);
         return c->fn(argc - 1, argv + 1);
     }
+    if (mb_tui_is_path(cmd)) /* moonbench PATH: the workbench on it */
+        return mb_tui_main(argc, argv);
     fprintf(stderr, "moonbench: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
