@@ -330,7 +330,7 @@ int mb_cmd_predict(int argc, char **argv)
     const char *inputs[] = {model, data};
     if (out && mb_output_check_inputs(out, inputs, 2, &err) != MB_OK)
         goto fail;
-    mb_bundle_options bo = {trust.files, trust.n, NULL};
+    mb_bundle_options bo = {.trust_files = trust.files, .ntrust_files = trust.n};
     if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
         mb_open(data, &f, &err) != MB_OK)
         goto fail;

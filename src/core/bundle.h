@@ -68,6 +68,8 @@ typedef struct mb_bundle_options {
     const char *const *trust_files;
     size_t ntrust_files;
     const struct mb_trust *trust; /* keys already read (may be NULL) */
+    int ignore_env;               /* 1: $MOONBENCH_TRUST is not read (`moonbench sign`
+                                  ** checks what it signs, not who signed it) */
 } mb_bundle_options;
 
 /* Load; corrupt, truncated or newer-format files give an error naming the

@@ -262,7 +262,7 @@ static mb_status check_trust(const char *path, const mb_bundle_options *o, int *
     mb_trust t = {0};
     int env = 0;
     *fd = -1;
-    mb_status rc = mb_trust_add_env(&t, &env, err);
+    mb_status rc = o && o->ignore_env ? MB_OK : mb_trust_add_env(&t, &env, err);
     for (size_t i = 0; rc == MB_OK && o && i < o->ntrust_files; i++)
         rc = mb_trust_add_file(&t, o->trust_files[i], err);
     if (rc == MB_OK && o)
