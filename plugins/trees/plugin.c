@@ -175,7 +175,8 @@ static void put_info(mbt_model *m, const char *name, double v)
 /* Refresh what fit_info reports (after fit and load):
 **   cart:   n_leaves, depth
 **   forest: n_trees, oob_score (when computed)
-**   gbdt:   n_trees (kept), best_iteration (the best round, when early
+**   gbdt:   n_trees (kept; multiclass: also n_rounds and trees_per_round,
+**           one tree per class each round), best_iteration (the best round, when early
 **           stopping watched a validation loss), train_loss and valid_loss
 **           (mean losses of the kept model, when known), n_held_out (the
 **           training rows held out for early stopping, when any: train_loss
@@ -203,6 +204,10 @@ static void set_info(mbt_model *m)
         if (!isnan(m->oob_score))
             put_info(m, "oob_score", m->oob_score);
         return;
+    }
+    if (e->noutputs > 1 && e->leaf_width == 1) { /* multiclass: one tree per class each round */
+        put_info(m, "n_rounds", (double)(e->ntrees / e->noutputs));
+        put_info(m, "trees_per_round", (double)e->noutputs);
     }
     if (m->early_stopping != 0 && m->best_iteration > 0)
         put_info(m, "best_iteration", (double)m->best_iteration);

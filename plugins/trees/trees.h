@@ -192,8 +192,8 @@ typedef struct mbt_model {
     mbt_predictor *pred;          /* padded trees for predict (ensemble.c) */
     /* what fit_info reports (plugin.c), refreshed at each fit and load */
     size_t info_n;
-    const char *info_names[5];
-    double info_values[5];
+    const char *info_names[8]; /* at most 7 today (set_info in plugin.c) */
+    double info_values[8];
 } mbt_model;
 
 /* Fitting (gbdt.c, forest.c). On failure the model is left unfitted. */

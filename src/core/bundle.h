@@ -51,6 +51,9 @@ typedef struct mb_bundle {
     /* provenance */
     char *source, *source_sha256, *created, *moonbench_version, *script;
     size_t rows_used;
+    /* binary models: class 1 when P(class 1) > threshold; 0 = unset, the
+    ** default 0.5 (the /model attribute `threshold`, optional) */
+    double threshold;
     char *file;                   /* the file it was loaded from, for messages (NULL: built in memory) */
 } mb_bundle;
 
@@ -90,7 +93,8 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 
 /* Training statistics of a model's input matrix, per feature, as arrays
 ** (mean, std, min, max, missing: the fraction of NaN; quantiles: nfeatures
-** x 11 deciles 0..100%), from at most 4,096 evenly spaced rows
+** x 11 deciles 0..100%; bin_edges, bin_shares: the drift bins of
+** src/deploy/drift.h and their training shares), from at most 4,096 evenly spaced rows
 ** (rows_sampled), for scorers to compare serving data against (drift). */
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err);
 
@@ -106,6 +110,12 @@ typedef struct mb_scorer {
     mb_portable form;
     mb_mlp_layer *layers;
     mb_model *model;              /* non-portable bundles */
+    /* Lua steps (kind "lua", steps[i] NULL) are applied by lua_apply when
+    ** the caller allowed them (mb_lua_scorer_steps, src/script/lmb_run.h);
+    ** mb_scorer_close calls lua_free(lua_ud). Without it they are refused. */
+    mb_status (*lua_apply)(void *ud, size_t step, const mb_frame *in, mb_frame **out, mb_error *err);
+    void (*lua_free)(void *ud);
+    void *lua_ud;
 } mb_scorer;
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
@@ -115,7 +125,8 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, 
                             mb_error *err);
 /* The same from a raw frame: the pipeline's transforms are applied first,
 ** then the features are taken by name (a missing column is an error naming
-** it). A pipeline with a Lua transform cannot be scored here (MB_EARG). */
+** it). A pipeline with a Lua transform is scored only when lua_apply is set
+** (MB_EARG otherwise). */
 mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *out_label, float *proba,
                                   mb_error *err);
 void mb_scorer_close(mb_scorer *s);

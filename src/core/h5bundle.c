@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -205,6 +206,11 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         bad |= mbh5_write_string(g, "plugin_version", b->plugin_version);
         bad |= mbh5_write_string(g, "model", b->model);
         bad |= mbh5_write_string(g, "portable_form", mb_form_name(b->form));
+        if (b->threshold > 0 && b->threshold < 1) {
+            char t[32];
+            snprintf(t, sizeof t, "%.17g", b->threshold);
+            bad |= mbh5_write_string(g, "threshold", t);
+        }
         hid_t pg = H5Gcreate2(g, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         bad |= pg < 0;
         for (size_t i = 0; pg >= 0 && i < b->nparams; i++)
@@ -462,6 +468,16 @@ static mb_status read_model(hid_t fid, const char *path, mb_bundle *b, mb_error 
     form = need_string(g, "portable_form", path, "/model", err, &rc);
     if (rc != MB_OK)
         goto exit;
+    if (H5Aexists(g, "threshold") > 0) {
+        /* optional (bundles before it have none): text, in (0, 1) */
+        char *t = mbh5_attr_string(g, "threshold"), *end = NULL;
+        double v = t ? strtod(t, &end) : 0;
+        int good = t && end != t && *end == '\0' && v > 0 && v < 1;
+        mb_free(t);
+        if (!good)
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /model attribute threshold must be a number in (0, 1)", path));
+        b->threshold = v;
+    }
     b->form = !strcmp(form, "linear") ? MB_FORM_LINEAR
               : !strcmp(form, "trees") ? MB_FORM_TREES
               : !strcmp(form, "mlp")   ? MB_FORM_MLP

@@ -17,7 +17,7 @@ setup() {
     read -r ntr tl nho vl <<<"$(echo "$line" | sed -E 's/^training \(([0-9]+) rows\): loss ([0-9.e-]+); held out for early stopping \(([0-9]+) rows\): loss ([0-9.e-]+)$/\1 \2 \3 \4/')"
     [ $((ntr + nho)) -eq 569 ]
     [ "$nho" -gt 20 ] && [ "$nho" -lt 100 ]              # validation_fraction 0.1
-    assert_output --partial "n_held_out $nho"
+    assert_output --partial "n_held_out=$nho"
     # the oracle: the two parts' mean log-losses, weighted by their rows, are
     # the log-loss of the saved model's predictions over all 569 rows
     mb predict g.h5 "$DATA/csv/breast_cancer.csv" -o p.csv >/dev/null 2>&1
