@@ -268,7 +268,7 @@ static mb_status check_trust(const char *path, const mb_bundle_options *o, int *
     mb_trust t = {0};
     int env = 0;
     *fd = -1;
-    mb_status rc = o && o->ignore_env ? MB_OK : mb_trust_add_env(&t, &env, err);
+    mb_status rc = mb_trust_add_env(&t, &env, err);
     for (size_t i = 0; rc == MB_OK && o && i < o->ntrust_files; i++)
         rc = mb_trust_add_file(&t, o->trust_files[i], err);
     if (rc == MB_OK && o)
@@ -290,6 +290,12 @@ static mb_status load_file(const char *src, const char *path, mb_bundle **out, m
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
 {
     return mb_bundle_load_opts(path, NULL, out, err);
+}
+
+mb_status mb_bundle_load_unverified(const char *path, mb_bundle **out, mb_error *err)
+{
+    *out = NULL;
+    return load_file(path, path, out, err);
 }
 
 mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err)
