@@ -398,6 +398,7 @@ mb_status mb_bundle_sign(const char *path, const char *secret_file, char **pub, 
         rc = err ? err->code : MB_EIO;
         goto exit;
     }
+    (void)fchmod(out, st.st_mode & 07777); /* the signed file keeps its permissions */
     if (read_and_hash(in, out, head, digest) != 0) {
         rc = errno == EINVAL ? mb_fail(err, MB_EFORMAT, "%s: not a sealed moonbench file (shorter than its header)", path)
                              : mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));

@@ -91,9 +91,11 @@ open(p, 'wb').write(d)" "$1" "$off" "$3" "$4"
     run mb predict b.h5 "$DATA/iris.h5" --trust alice.pub
     assert_failure 1
     assert_output "moonbench: b.h5: not signed, and only bundles signed by a trusted key are loaded (--trust / \$MOONBENCH_TRUST); sign it with \`moonbench sign b.h5 --key KEY\`"
+    chmod 640 b.h5
     run mb sign b.h5 --key alice.key
     assert_success
     assert_output "b.h5: signed by key $(sed -n 2p alice.pub)"
+    [ "$(stat -c %a b.h5)" = 640 ]        # signing keeps the file's permissions
     mb predict b.h5 "$DATA/iris.h5" > plain.csv
     run mb predict b.h5 "$DATA/iris.h5" --trust alice.pub -o trusted.csv
     assert_success
@@ -162,7 +164,9 @@ LUA
     MOONBENCH_TRUST=$PWD/alice.pub run mb predict b.h5 "$DATA/iris.h5"
     assert_failure 1
     assert_output --partial "b.h5: not signed"
-    mb sign b.h5 --key alice.key >/dev/null
+    # sign checks what it signs, not who signed it: the variable does not stop it
+    MOONBENCH_TRUST=$PWD/alice.pub run mb sign b.h5 --key alice.key
+    assert_success
     MOONBENCH_TRUST=$PWD/alice.pub run mb run load.lua b.h5 "$DATA/iris.h5"
     assert_success
     assert_output "150"
