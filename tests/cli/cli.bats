@@ -20,7 +20,7 @@ COMMANDS="inspect import plugins fit predict evaluate compare tune run"
         run mb help "$c"
         assert_success
         assert_line --index 0 --regexp "^moonbench $c: "
-        assert_output --partial "usage: $c"
+        assert_output --partial "usage: moonbench $c"
         assert_output --partial "example:"
         assert_output --partial "moonbench $c"
         help="$output"
