@@ -22,6 +22,12 @@
 #include "plugin.h"
 #include "train.h"
 
+/* Plugins beside this executable, in the install and in $MOONBENCH_PLUGIN_PATH (train.c). */
+static void open_registry(mb_registry *r)
+{
+    mb_cli_registry(r);
+}
+
 static const char *tasks_text(unsigned t, char *buf, size_t n)
 {
     snprintf(buf, n, "%s%s%s%s%s", t & MB_TASK_REGRESSION ? "regression" : "",
@@ -37,7 +43,7 @@ int mb_cmd_plugins(int argc, char **argv)
     if (argc > 1)
         return mb_cli_usage("plugins", "takes no arguments");
     mb_registry r;
-    mb_cli_registry(&r);
+    open_registry(&r);
     if (r.nplugins == 0)
         printf("no plugins found (looked beside the executable, in its lib/moonbench/plugins and in "
                "$MOONBENCH_PLUGIN_PATH)\n");
@@ -426,7 +432,7 @@ int mb_cmd_predict(int argc, char **argv)
     FILE *fp = NULL;
     char *tmp = NULL;
     int status = 1;
-    mb_cli_registry(&reg);
+    open_registry(&reg);
     if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
         mb_open(data, &f, &err) != MB_OK)
         goto fail;
