@@ -64,6 +64,8 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+static void put_wrapped(FILE *fp, const char *s, int col, int indent);
+
 int mb_cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -73,8 +75,11 @@ int mb_cli_usage(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     const command *c = find_command(cmd);
-    if (c)
-        fprintf(stderr, "usage: moonbench %s\n(moonbench help %s for every option)\n", c->usage, cmd);
+    if (c) {
+        fprintf(stderr, "usage: moonbench ");
+        put_wrapped(stderr, c->usage, 17, 17);
+        fprintf(stderr, "(moonbench help %s for every option)\n", cmd);
+    }
     return 2;
 }
 
@@ -113,8 +118,8 @@ int mb_cli_help(FILE *fp, const char *cmd)
     const command *c = find_command(cmd);
     if (!c)
         return 2;
-    fprintf(fp, "moonbench %s: %s\n\nusage: ", c->name, c->help);
-    put_wrapped(fp, c->usage, 7, 17);
+    fprintf(fp, "moonbench %s: %s\n\nusage: moonbench ", c->name, c->help);
+    put_wrapped(fp, c->usage, 17, 17);
     int any = 0;
     for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
         const option_row *o = &options[i];

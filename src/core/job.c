@@ -585,7 +585,7 @@ static mb_status make_bundle(const mb_job *job, const mb_frame *base, const mb_d
             b->script = mb_strdup(job->script);
         }
         if (rc == MB_OK)
-            rc = mb_bundle_add_importance(b, ft->model, err);
+            rc = mb_bundle_add_model_facts(b, ft->model, err);
     }
     if (rc != MB_OK)
         mb_bundle_free(&b);
@@ -595,13 +595,11 @@ static mb_status make_bundle(const mb_job *job, const mb_frame *base, const mb_d
 
 static const char *const importance_names[2] = {"importance", "importance_gain"};
 
-mb_status mb_bundle_add_importance(mb_bundle *b, mb_model *m, mb_error *err)
+mb_status mb_bundle_add_model_facts(mb_bundle *b, mb_model *m, mb_error *err)
 {
-    if (!m->type->importance || !b->nfeatures)
-        return MB_OK;
-    double *imp = mb_calloc(b->nfeatures, sizeof *imp);
+    double *imp = mb_calloc(b->nfeatures + 1, sizeof *imp);
     mb_status rc = MB_OK;
-    for (int kind = 0; kind < 2 && rc == MB_OK; kind++) {
+    for (int kind = 0; kind < 2 && rc == MB_OK && m->type->importance && b->nfeatures; kind++) {
         char msg[MB_PLUGIN_ERRLEN] = "";
         if (m->type->importance(m->impl, kind, imp, msg) != MB_PLUGIN_OK)
             continue; /* this kind is not reported: nothing stored */
@@ -610,7 +608,38 @@ mb_status mb_bundle_add_importance(mb_bundle *b, mb_model *m, mb_error *err)
             rc = mb_fail(err, MB_ENOMEM, "bundle: cannot store the feature importance");
     }
     mb_free(imp);
+    mb_fit_info fi;
+    mb_error ignored; /* a model that reports nothing stores nothing */
+    if (rc == MB_OK && mb_model_fit_info(m, &fi, &ignored) == MB_OK && fi.n) {
+        mb_state_writer w = mb_state_writer_for(&b->monitoring);
+        rc = mb_state_put_strings(&b->monitoring, "fit_names", fi.names, fi.n, err);
+        if (rc == MB_OK && w.put(w.ud, "fit_values", MB_DT_F64, fi.values, fi.n) != MB_PLUGIN_OK)
+            rc = mb_fail(err, MB_ENOMEM, "bundle: cannot store the fit info");
+    }
     return rc;
+}
+
+char **mb_bundle_fit_info(const mb_bundle *b, const double **values, size_t *n)
+{
+    mb_error err;
+    char **names = NULL;
+    for (size_t i = 0; i < b->monitoring.n; i++) {
+        const mb_state_array *a = &b->monitoring.arrays[i];
+        if (!strcmp(a->name, "fit_names"))
+            names = mb_state_get_strings(&b->monitoring, "fit_names", n, &err);
+    }
+    for (size_t i = 0; names && i < b->monitoring.n; i++) {
+        const mb_state_array *a = &b->monitoring.arrays[i];
+        if (!strcmp(a->name, "fit_values") && a->type == MB_DT_F64 && a->count == *n) {
+            *values = a->data;
+            return names;
+        }
+    }
+    for (size_t i = 0; names && i < *n; i++)
+        mb_free(names[i]);
+    mb_free(names);
+    *n = 0;
+    return NULL;
 }
 
 const double *mb_bundle_importance(const mb_bundle *b, int kind)

@@ -128,14 +128,19 @@ typedef struct mb_job_result {
 mb_status mb_job_run(const mb_job *job, mb_job_result *out, mb_error *err);
 void mb_job_result_free(mb_job_result *r);
 
-/* Store the model's feature importances in the bundle's /monitoring
-** (arrays "importance" and "importance_gain", F64, one per feature,
-** as mb_model_type.importance kinds 0 and 1), so that a loaded bundle
-** answers importance() without its plugin. Nothing when the model has no
-** importance; called by the job and by pipeline:save / model:save in Lua. */
-mb_status mb_bundle_add_importance(mb_bundle *b, mb_model *m, mb_error *err);
+/* Store what the fitted model can tell about itself in the bundle's
+** /monitoring, so that a loaded bundle answers as the fresh model did,
+** without its plugin: the feature importances ("importance" and
+** "importance_gain", F64, one per feature: mb_model_type.importance kinds
+** 0 and 1, when reported) and the fit info ("fit_names", text, and
+** "fit_values", F64). Called by the job and by pipeline:save / model:save
+** in Lua. */
+mb_status mb_bundle_add_model_facts(mb_bundle *b, mb_model *m, mb_error *err);
 /* A stored importance (kind 0 or 1): b->nfeatures values, or NULL. */
 const double *mb_bundle_importance(const mb_bundle *b, int kind);
+/* The stored fit info: *n names (new strings: free each and the array
+** with mb_free) and their values (borrowed from b); NULL when absent. */
+char **mb_bundle_fit_info(const mb_bundle *b, const double **values, size_t *n);
 
 /* A metric of a report by its Lua name (accuracy, balanced_accuracy,
 ** f1_macro, f1_weighted, precision_macro, recall_macro, roc_auc, pr_auc,

@@ -583,7 +583,7 @@ static int m_save(lua_State *L)
             rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
     }
     if (rc == MB_OK)
-        rc = mb_bundle_add_importance(b, u->m, &err);
+        rc = mb_bundle_add_model_facts(b, u->m, &err);
     if (rc == MB_OK)
         rc = mb_bundle_save(path, b, &err);
     mb_bundle_free(&b);
@@ -787,7 +787,7 @@ static int l_save_pipeline(lua_State *L)
             rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
     }
     if (rc == MB_OK) /* so that mb.load(path).model:importance() needs no plugin */
-        rc = mb_bundle_add_importance(b, m->m, &err);
+        rc = mb_bundle_add_model_facts(b, m->m, &err);
     if (rc == MB_OK) {
         b->ninputs = 0;
         b->inputs = mb_calloc(inputs->ncols + 1, sizeof *b->inputs);
@@ -884,6 +884,20 @@ static int l_load_pipeline(lua_State *L)
     lua_setfield(L, -2, "plugin");
     lua_pushstring(L, b->target);
     lua_setfield(L, -2, "target");
+    /* as a fresh model's info(): name, fitted, and the fit info the bundle keeps */
+    lua_pushstring(L, b->model);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "fitted");
+    {
+        const double *values = NULL;
+        size_t nfit = 0;
+        char **names = mb_bundle_fit_info(b, &values, &nfit);
+        mb_fit_info fi = {nfit, (const char *const *)names, values};
+        push_fit_info(L, &fi); /* (only out of memory raises here, as for the steps below) */
+        mbl_freestrings(names, nfit);
+        lua_setfield(L, -2, "fit");
+    }
     lua_createtable(L, (int)b->nclasses, 0);
     for (size_t k = 0; k < b->nclasses; k++)
         lua_pushstring(L, b->classes[k]), lua_seti(L, -2, (lua_Integer)k + 1);

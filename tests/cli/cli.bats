@@ -13,6 +13,13 @@ COMMANDS="inspect import plugins fit predict evaluate compare tune run"
     # from the build tree the page is not installed yet: the source copy is named
     assert_output --partial "man -l $ROOT/docs/moonbench.1"
     [ -f "$ROOT/docs/moonbench.1" ]
+    # installed (make install's layout): plain man moonbench
+    mkdir -p "$BATS_TEST_TMPDIR/p/bin" "$BATS_TEST_TMPDIR/p/share/man/man1"
+    cp "$MB" "$BATS_TEST_TMPDIR/p/bin/moonbench"
+    cp "$ROOT/docs/moonbench.1" "$BATS_TEST_TMPDIR/p/share/man/man1/"
+    run "$BATS_TEST_TMPDIR/p/bin/moonbench" help
+    assert_success
+    assert_output --partial "The manual: man moonbench ($BATS_TEST_TMPDIR/p/bin/../share/man/man1/moonbench.1)"
 }
 
 @test "help CMD, CMD --help, CMD ... --help: usage, every option and an example" {
@@ -20,7 +27,7 @@ COMMANDS="inspect import plugins fit predict evaluate compare tune run"
         run mb help "$c"
         assert_success
         assert_line --index 0 --regexp "^moonbench $c: "
-        assert_output --partial "usage: $c"
+        assert_output --partial "usage: moonbench $c"
         assert_output --partial "example:"
         assert_output --partial "moonbench $c"
         help="$output"
