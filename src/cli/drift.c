@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "eval.h"
+#include "train.h"
 #include "../deploy/score.h"
 
 typedef struct sorted {

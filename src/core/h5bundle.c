@@ -3,6 +3,8 @@
 ** docs/model-format.md): saving atomically, loading with checks, so that
 ** a corrupt, truncated or foreign file is an error message, never a crash.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -257,21 +259,33 @@ static char *need_string(hid_t obj, const char *name, const char *file, const ch
 }
 
 /* The bundle's signature against o's trust files and $MOONBENCH_TRUST
-** (MB_OK when no trust list is set). */
-static mb_status check_trust(const char *path, const mb_bundle_options *o, mb_error *err)
+** (MB_OK and *fd = -1 when no trust list is set). When one is, the file is
+** opened once (*fd) and verified through that descriptor; the loader then
+** reads the same open file (/proc/self/fd/N), so replacing the name after
+** the check changes nothing. */
+static mb_status check_trust(const char *path, const mb_bundle_options *o, int *fd, mb_error *err)
 {
     mb_trust t = {0};
     int env = 0;
+    *fd = -1;
     mb_status rc = mb_trust_add_env(&t, &env, err);
     for (size_t i = 0; rc == MB_OK && o && i < o->ntrust_files; i++)
         rc = mb_trust_add_file(&t, o->trust_files[i], err);
     if (rc == MB_OK && o)
         mb_trust_add_keys(&t, o->trust);
-    if (rc == MB_OK && (env || (o && (o->ntrust_files || o->trust))))
-        rc = mb_bundle_verify(path, &t, NULL, err);
+    if (rc == MB_OK && (env || (o && (o->ntrust_files || o->trust)))) {
+        if ((*fd = open(path, O_RDONLY | O_NOCTTY)) < 0)
+            rc = mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
+        else if ((rc = mb_bundle_verify_fd(*fd, path, &t, NULL, err)) != MB_OK) {
+            close(*fd);
+            *fd = -1;
+        }
+    }
     mb_trust_free(&t);
     return rc;
 }
+
+static mb_status load_file(const char *src, const char *path, mb_bundle **out, mb_error *err);
 
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
 {
@@ -281,14 +295,27 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
 mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err)
 {
     *out = NULL;
-    mb_status trc = check_trust(path, o, err);
-    if (trc != MB_OK)
-        return trc;
+    int fd;
+    mb_status rc = check_trust(path, o, &fd, err);
+    if (rc != MB_OK)
+        return rc;
+    char src[64];
+    snprintf(src, sizeof src, "/proc/self/fd/%d", fd);
+    rc = load_file(fd >= 0 && access(src, R_OK) == 0 ? src : path, path, out, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* Load from src (path, or the verified open file), naming path in messages. */
+static mb_status load_file(const char *src, const char *path, mb_bundle **out, mb_error *err)
+{
     hid_t fid, g = H5I_INVALID_HID;
-    mb_status rc = mbh5_check_seal(path, err);
+    /* a verified file's seal was checked by the verifier, on these bytes */
+    mb_status rc = src == path ? mbh5_check_seal(path, err) : MB_OK;
     if (rc == MB_EFORMAT && mb_h5_is_hdf5(path) == 1 && !strstr(err->msg, "damaged"))
         rc = mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (an HDF5 file without its seal)", path);
-    if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
+    if (rc != MB_OK || (rc = mbh5_open(src, &fid, err)) != MB_OK)
         return rc;
     mb_bundle *b = mb_calloc(1, sizeof *b);
     b->file = mb_strdup(path);

@@ -171,3 +171,26 @@ LUA
     assert_failure 1
     assert_output --partial "\$MOONBENCH_TRUST: trust file $PWD/nope.pub: No such file or directory"
 }
+
+@test "plugins: Lua's mb.load of a portable bundle loads no plugin either; mb.plugins() still lists them" {
+    mkdir plug
+    cp "$TPLUG/marker.so" plug/
+    mb fit "$DATA/diabetes.h5" -m baseline -o b.h5 >/dev/null
+    cat > score.lua <<'LUA'
+local mb = require "moonbench"
+print(#mb.load(arg[1]):predict(mb.open(arg[2])))
+LUA
+    MOONBENCH_PLUGIN_PATH=$PWD/plug MB_TEST_MARKER=$PWD/marker run mb run score.lua b.h5 "$DATA/diabetes.h5"
+    assert_success
+    assert_output "442"
+    [ ! -e marker ]
+    cat > list.lua <<'LUA'
+local mb = require "moonbench"
+for _, p in ipairs(mb.plugins()) do io.write(p.name, " ") end
+print()
+LUA
+    MOONBENCH_PLUGIN_PATH=$PWD/plug MB_TEST_MARKER=$PWD/marker run mb run list.lua
+    assert_success
+    assert_output --partial "marker"
+    [ "$(cat marker)" = "marker plugin loaded" ]
+}
