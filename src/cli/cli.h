@@ -124,7 +124,7 @@
     X(score, "moonbench score credit.h5 datasets/csv/credit_g.csv -o scores.csv --id purpose")    \
     X(score, "tail -f events.ndjson | moonbench score credit.h5 --stream --batch 64")            \
     X(predict, "moonbench predict credit.h5 datasets/csv/credit_g.csv -o scores.csv")             \
-    X(drift, "moonbench drift credit.h5 last_week.csv --json || echo drifted")                    \
+    X(drift, "moonbench drift credit.h5 last_week.csv --json > drift.json; [ $? -eq 3 ] && echo drifted") \
     X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
