@@ -52,8 +52,9 @@ void mb_drift_ref_free(mb_drift_ref **pr)
     *pr = NULL;
 }
 
-/* Edges, training CDF and bin shares of one feature from its deciles q. */
-static void feature_ref(mb_drift_ref *r, size_t j, const double *q, double miss)
+/* Edges, training CDF and bin shares of one feature from its deciles q;
+** kv is the number of values they were taken from (0: unknown). */
+static void feature_ref(mb_drift_ref *r, size_t j, const double *q, double miss, double kv)
 {
     double *e = r->edges + j * 9, *F = r->ftrain + j * 9, *x = r->expect + j * MB_DRIFT_MAXBINS;
     size_t m = 0;
@@ -65,7 +66,9 @@ static void feature_ref(mb_drift_ref *r, size_t j, const double *q, double miss)
         for (int t = 0; t < NQ; t++)
             if (q[t] <= e[k])
                 best = t;
-        F[k] = best / 10.0;
+        /* q_t is value number round(t (k - 1) / 10) of the k sorted values
+        ** (mb_monitoring_compute), so at least that many + 1 are <= it */
+        F[k] = kv >= 2 ? ((double)(size_t)((double)best / 10.0 * (kv - 1) + 0.5) + 1) / kv : best / 10.0;
     }
     r->nedges[j] = m;
     double prev = 0, have = isnan(miss) ? 1 : 1 - miss;
@@ -127,6 +130,7 @@ mb_status mb_drift_ref_new(const mb_bundle *b, mb_drift_ref **out, mb_error *err
     if (mi->type != MB_DT_F64 || mi->count != nf)
         return mb_fail(err, MB_EFORMAT, "/monitoring/missing: expected %zu float64 values, got %zu", nf, mi->count);
     const double *qv = q->data, *mv = mi->data;
+    const mb_state_array *rs = find_array(&b->monitoring, "rows_sampled");
     for (size_t j = 0; j < nf; j++)
         for (int t = 1; t < NQ; t++)
             if (qv[j * NQ + (size_t)t] < qv[j * NQ + (size_t)t - 1])
@@ -142,7 +146,10 @@ mb_status mb_drift_ref_new(const mb_bundle *b, mb_drift_ref **out, mb_error *err
     r->ks_ok = mb_calloc(nf + 1, 1);
     for (size_t j = 0; j < nf; j++) {
         double m = mv[j];
-        feature_ref(r, j, qv + j * NQ, m >= 0 && m <= 1 ? m : (double)NAN);
+        feature_ref(r, j, qv + j * NQ, m >= 0 && m <= 1 ? m : (double)NAN,
+                    rs && rs->type == MB_DT_F64 && rs->count == 1 && m >= 0 && m <= 1
+                        ? floor(*(const double *)rs->data * (1 - m) + 0.5)
+                        : 0);
     }
     const mb_state_array *be = find_array(&b->monitoring, "bin_edges"), *bs = find_array(&b->monitoring, "bin_shares");
     if (be && bs && be->type == MB_DT_F64 && bs->type == MB_DT_F64 && be->count == nf * 9 &&
