@@ -177,7 +177,7 @@ static void child(const char *path, int fd)
         memcpy(r.msg, err.msg, sizeof r.msg);
     r.magic = REPORT_MAGIC;
     write_all(fd, &r, sizeof r);
-    _exit(0); /* no atexit handlers: the parent's HDF5 files stay as they are */
+    _exit(0); /* no atexit handlers, no stdio flush: the parent's files and output stay as they are */
 }
 
 /* {====== the parent ======} */
@@ -201,7 +201,6 @@ mb_status mbh5_probe(const char *path, mb_error *err)
         return mb_fail(err, MB_EIO, "%s: cannot check the file (pipe: %s)", path, strerror(errno));
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    fflush(NULL); /* the child must not write out the parent's buffered output */
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;
