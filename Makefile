@@ -225,9 +225,10 @@ $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(SCRIPT_OBJ) $(BUILD)/li
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \
 	  rm -rf build/fuzz/work/$$t; mkdir -p build/fuzz/corpus/$$t build/fuzz/crash/$$t build/fuzz/work/$$t; \
+	  cp datasets/iris.h5 datasets/csv/iris.csv build/fuzz/work/$$t/; \
 	  cp -n tests/fuzz/corpus/$$t/* tests/fuzz/regressions/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
-	  (cd build/fuzz/work/$$t && ../../fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
+	  (cd build/fuzz/work/$$t && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp ../../fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
 	    -close_fd_mask=1 -artifact_prefix=../../crash/$$t/ ../../corpus/$$t) || exit 1; \
 	done
 

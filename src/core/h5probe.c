@@ -140,8 +140,15 @@ static void write_all(int fd, const void *buf, size_t n)
     }
 }
 
+/* Under a sanitizer (the fuzz and ASan builds), a report in the child
+** must only end the child: no death callback (libFuzzer's would record
+** the input as a crash of the whole target). */
+extern void __sanitizer_set_death_callback(void (*callback)(void)) __attribute__((weak));
+
 static void child(const char *path, int fd)
 {
+    if (__sanitizer_set_death_callback)
+        __sanitizer_set_death_callback(NULL);
     const mbh5_limits *lim = mbh5_get_limits();
     /* Quiet: a crash here must not print into the user's terminal. */
     int devnull = open("/dev/null", O_RDWR);
@@ -170,7 +177,7 @@ static void child(const char *path, int fd)
         memcpy(r.msg, err.msg, sizeof r.msg);
     r.magic = REPORT_MAGIC;
     write_all(fd, &r, sizeof r);
-    _exit(0); /* no atexit handlers: the parent's HDF5 files stay as they are */
+    _exit(0); /* no atexit handlers, no stdio flush: the parent's files and output stay as they are */
 }
 
 /* {====== the parent ======} */
@@ -194,7 +201,6 @@ mb_status mbh5_probe(const char *path, mb_error *err)
         return mb_fail(err, MB_EIO, "%s: cannot check the file (pipe: %s)", path, strerror(errno));
     fcntl(fds[0], F_SETFD, FD_CLOEXEC);
     fcntl(fds[1], F_SETFD, FD_CLOEXEC);
-    fflush(NULL); /* the child must not write out the parent's buffered output */
     pid_t pid = fork();
     if (pid < 0) {
         int e = errno;

@@ -238,12 +238,25 @@ static int first_visit(walker *w, haddr_t addr)
     return 1;
 }
 
-static void walk_obj(walker *w, const char *path, int depth)
+/* A hard link whose object cannot be read is damage, not something to
+** skip: a reader opening that object later would meet HDF5 on its own
+** (the fuzzer found resealed bundles whose unreadable group crashed
+** H5Lget_name_by_idx in process). A dangling soft link is allowed. */
+static void walk_obj(walker *w, const char *path, int depth, int soft)
 {
     const mbh5_limits *lim = mbh5_get_limits();
     H5O_info_t info;
-    if (w->stop || H5Oget_info_by_name(w->fid, path, &info, H5P_DEFAULT) < 0)
+    if (w->stop)
         return;
+    if (H5Oget_info_by_name(w->fid, path, &info, H5P_DEFAULT) < 0) {
+        if (!soft) {
+            char why[256];
+            w->rc = mb_fail(w->err, MB_EH5, "%s:%s: damaged: cannot read the object's header: %s", w->file, path,
+                            mbh5_reason(why));
+            w->stop = 1;
+        }
+        return;
+    }
     if (!first_visit(w, info.addr))
         return; /* a second link to an object shown already (or a cycle) */
     if ((size_t)depth > lim->max_depth || w->nseen > lim->max_objects) {
@@ -254,26 +267,40 @@ static void walk_obj(walker *w, const char *path, int depth)
         return;
     }
     hid_t o = H5Oopen(w->fid, path, H5P_DEFAULT);
-    if (o < 0)
+    if (o < 0) {
+        if (!soft) {
+            w->rc = mb_fail(w->err, MB_EH5, "%s:%s: damaged: cannot open the object", w->file, path);
+            w->stop = 1;
+        }
         return;
+    }
     int is_group = info.type == H5O_TYPE_GROUP;
     if (info.type == H5O_TYPE_GROUP || info.type == H5O_TYPE_DATASET)
         describe(w, o, path, depth, is_group);
     if (is_group) {
         H5G_info_t gi = {0};
-        H5Gget_info(o, &gi);
+        if (H5Gget_info(o, &gi) < 0) {
+            w->rc = mb_fail(w->err, MB_EH5, "%s:%s: damaged: cannot read the group's links", w->file, path);
+            w->stop = 1;
+        }
         for (hsize_t i = 0; i < gi.nlinks && !w->stop; i++) {
             char name[512], child[1536];
             H5L_info_t li;
             ssize_t nl = H5Lget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
                                             H5P_DEFAULT);
-            if (nl < 0 || (size_t)nl >= sizeof name) /* a longer name would be cut: skip it */
+            if (nl < 0) {
+                w->rc = mb_fail(w->err, MB_EH5, "%s:%s: damaged: cannot read link %llu of the group", w->file,
+                                path, (unsigned long long)i);
+                w->stop = 1;
+                break;
+            }
+            if ((size_t)nl >= sizeof name) /* a longer name would be cut: skip it */
                 continue;
             if (H5Lget_info(o, name, &li, H5P_DEFAULT) < 0 ||
                 (li.type != H5L_TYPE_HARD && li.type != H5L_TYPE_SOFT))
                 continue; /* links to other files are not followed */
             mbh5_join_path(child, sizeof child, path, name);
-            walk_obj(w, child, depth + 1);
+            walk_obj(w, child, depth + 1, li.type == H5L_TYPE_SOFT);
         }
     }
     H5Oclose(o);
@@ -298,7 +325,7 @@ mb_status mbh5_walk_file(const char *path, const char *object, mb_h5_visit_fn fn
     if (strcmp(obj, "/") != 0 && !mbh5_link_exists(fid, obj))
         rc = mb_fail(err, MB_ENOTFOUND, "%s:%s: no such group or dataset in the file", path, obj);
     else
-        walk_obj(&w, obj, 0);
+        walk_obj(&w, obj, 0, 0);
     if (rc == MB_OK)
         rc = w.rc;
     mb_free(w.seen);

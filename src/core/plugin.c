@@ -15,13 +15,17 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* {====== host services ======} */
 
@@ -101,6 +105,66 @@ static const mb_model_type *find_model(const mb_registry *r, const char *name,
     return NULL;
 }
 
+/* {====== checking plugin files ======} */
+
+#if defined(__x86_64__)
+#define MB_ELF_MACHINE EM_X86_64
+#elif defined(__aarch64__)
+#define MB_ELF_MACHINE EM_AARCH64
+#endif
+
+/* Is path a shared object dlopen can map whole? dlopen of a directory, a
+** FIFO (it blocks) or a truncated file (a SIGBUS when a page past the end
+** is touched) must not happen: check the file type, then, through a
+** non-blocking descriptor, the ELF header and that every loadable segment
+** and the section table lie inside the file. NULL or why not. Not a
+** defence against someone who can write the plugin folder (such a one can
+** put any code there); a check against junk and accidents. */
+static const char *check_plugin_file(const char *path, char *why, size_t n)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return snprintf(why, n, "%s", strerror(errno)), why;
+    if (S_ISDIR(sb.st_mode))
+        return "a folder, not a shared object";
+    if (!S_ISREG(sb.st_mode))
+        return S_ISFIFO(sb.st_mode) ? "a FIFO, not a regular file" : "not a regular file (a device or socket)";
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return snprintf(why, n, "%s", strerror(errno)), why;
+    const char *bad = NULL;
+    Elf64_Ehdr eh;
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        bad = "not a regular file";
+    else if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
+        bad = "not an ELF shared object (no ELF header)";
+    else if (eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_type != ET_DYN)
+        bad = "not a 64-bit ELF shared object";
+#ifdef MB_ELF_MACHINE
+    else if (eh.e_machine != MB_ELF_MACHINE)
+        bad = "an ELF shared object for another machine";
+#endif
+    else if (eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 || eh.e_phnum > 256)
+        bad = "a damaged ELF header (program headers)";
+    uint64_t size = (uint64_t)sb.st_size, end = 0;
+    if (!bad && eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize > end)
+        end = eh.e_shoff + (uint64_t)eh.e_shnum * eh.e_shentsize;
+    for (unsigned i = 0; !bad && i < eh.e_phnum; i++) {
+        Elf64_Phdr ph;
+        if (pread(fd, &ph, sizeof ph, (off_t)(eh.e_phoff + (uint64_t)i * sizeof ph)) != (ssize_t)sizeof ph)
+            bad = "a damaged ELF header (program headers past the end)";
+        else if (ph.p_type == PT_LOAD && ph.p_offset + ph.p_filesz > end)
+            end = ph.p_offset + ph.p_filesz;
+    }
+    if (!bad && end > size) {
+        snprintf(why, n, "truncated: it ends at byte %llu, its ELF headers need %llu", (unsigned long long)size,
+                 (unsigned long long)end);
+        bad = why;
+    }
+    close(fd);
+    return bad;
+}
+
 mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err)
 {
     mb_status rc = MB_OK;
@@ -110,6 +174,10 @@ mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err)
         snprintf(local, sizeof local, "./%s", path);
         path = local;
     }
+    char fwhy[160];
+    const char *bad = check_plugin_file(path, fwhy, sizeof fwhy);
+    if (bad)
+        return mb_fail(err, MB_EFORMAT, "plugin %s: cannot load: %s", path, bad);
     dlerror();
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

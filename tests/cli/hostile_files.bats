@@ -90,3 +90,17 @@ bounded() {
     assert_failure 1
     assert_output --partial "pipe.h5: not an HDF5 file (no HDF5 signature)"
 }
+
+@test "plugin folder: a truncated .so, a FIFO and a folder are refused, the rest loads, nothing hangs" {
+    local p="$BATS_TEST_TMPDIR/plugins"
+    mkdir -p "$p/dir.so"
+    cp "${MOONBENCH_BUILD:-$ROOT/build}/plugins/template.so" "$p/cut.so"
+    truncate -s 8192 "$p/cut.so"
+    mkfifo "$p/fifo.so"
+    MOONBENCH_PLUGIN_PATH="$p" run timeout 20 "$MB" plugins
+    assert_success
+    assert_output --partial "plugin $p/cut.so: cannot load: truncated: it ends at byte 8192, its ELF headers need"
+    assert_output --partial "plugin $p/fifo.so: cannot load: a FIFO, not a regular file"
+    assert_output --partial "plugin $p/dir.so: cannot load: a folder, not a shared object"
+    assert_output --partial "knn"
+}

@@ -296,6 +296,58 @@ static void test_load_not_a_shared_object(void **state)
     tmp_remove(&t);
 }
 
+/* A truncated .so, a FIFO, a folder, an empty file and a foreign ELF file
+** named .so are refused with a message before dlopen (which could block
+** on the FIFO or die of SIGBUS on the truncated file); the folder's good
+** plugin still loads. */
+static void test_load_hostile_files(void **state)
+{
+    (void)state;
+    tmpdir t;
+    tmp_make(&t);
+    tmp_mkdir(&t, "p");
+    tmp_copy(&t, plugin_path("template"), "p/good.so");
+    /* the template cut to its first 8 KiB */
+    const char *cut = tmp_copy(&t, plugin_path("template"), "p/cut.so");
+    assert_int_equal(truncate(cut, 8192), 0);
+    const char *fifo = tmp_track(&t, "p/fifo.so");
+    assert_int_equal(mkfifo(fifo, 0644), 0);
+    const char *dir = tmp_mkdir(&t, "p/dir.so");
+    const char *empty = tmp_write(&t, "p/empty.so", "");
+    /* a relocatable object, not a shared one: the ELF type says so */
+    char elf[64] = {0x7f, 'E', 'L', 'F', 2, 1, 1};
+    elf[16] = 1; /* ET_REL */
+    const char *rel = tmp_track(&t, "p/rel.so");
+    FILE *fp = fopen(rel, "wb");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(elf, 1, sizeof elf, fp), sizeof elf);
+    fclose(fp);
+
+    mb_registry r = {0};
+    mb_error err;
+    assert_int_equal(mb_registry_load(&r, cut, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, cut);
+    CHECK_HAS(err.msg, "cannot load: truncated: it ends at byte 8192, its ELF headers need");
+    assert_int_equal(mb_registry_load(&r, fifo, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, "cannot load: a FIFO, not a regular file");
+    assert_int_equal(mb_registry_load(&r, dir, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, "cannot load: a folder, not a shared object");
+    assert_int_equal(mb_registry_load(&r, empty, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, "cannot load: not an ELF shared object (no ELF header)");
+    assert_int_equal(mb_registry_load(&r, rel, &err), MB_EFORMAT);
+    CHECK_HAS(err.msg, "cannot load: not a 64-bit ELF shared object");
+    assert_int_equal(r.nplugins, 0);
+
+    /* the folder: one plugin, five problems, no hang */
+    char folder[700];
+    snprintf(folder, sizeof folder, "%s/p", t.path);
+    mb_registry_load_dir(&r, folder);
+    assert_int_equal(r.nplugins, 1);
+    assert_int_equal(r.nproblems, 5);
+    mb_registry_close(&r);
+    tmp_remove(&t);
+}
+
 static void test_load_no_entry(void **state)
 {
     (void)state;
@@ -1488,6 +1540,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_load_template),
         cmocka_unit_test(test_load_not_a_shared_object),
+        cmocka_unit_test(test_load_hostile_files),
         cmocka_unit_test(test_load_no_entry),
         cmocka_unit_test(test_load_future_abi),
         cmocka_unit_test(test_load_refuses),
