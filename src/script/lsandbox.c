@@ -150,6 +150,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     ** Ctrl-C raises once, as in lua.c, so a pcall may save partial results */
     if (why == MB_LUA_INTERRUPTED)
         c->stop = MB_LUA_RUN;
+    else /* at every instruction of this thread from now on: a loop around pcall stops too */
+        lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     luaL_error(L, "%s", stop_text(why));
 }
 

@@ -2,7 +2,10 @@
 ** test_lua.c: the Lua binding from C: the module opens in a bare state,
 ** userdata check their types, closed objects and collected garbage are
 ** safe, errors from C calls become Lua errors with the C message, and
-** nothing leaks across many frames (the ASan build checks that).
+** nothing leaks across many frames (the ASan build checks that). The
+** sandbox's C entry points (lmb_run.h, the ones the fuzz target calls):
+** binary chunks refused, instruction budgets that hold in coroutines, a
+** memory budget, and C errors raised while C memory is held.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "lmb_run.h"
 
 int luaopen_moonbench(lua_State *L);
 
@@ -123,6 +128,56 @@ static void test_values_round_trip(void **state)
               "assert(#g == 3 and g:col('y'):sum() == 1 + 9 + 16)");
 }
 
+/* mb_lua_run_sandboxed(text) fails with a message containing part. */
+static void sandboxed_fails(const char *text, size_t len, unsigned long long steps, const char *part)
+{
+    char msg[1024];
+    int rc = mb_lua_run_sandboxed(text, len, steps, msg, sizeof msg);
+    if (rc != 1 || !strstr(msg, part))
+        fail_msg("sandboxed: %.60s\nexpected an error with '%s', got rc %d: %s", text, part, rc, msg);
+}
+
+static void test_sandbox_entry_point(void **state)
+{
+    (void)state;
+    char msg[1024];
+    const char *t = "assert(load('return 1')() == 1)";
+    assert_int_equal(0, mb_lua_run_sandboxed(t, strlen(t), 0, msg, sizeof msg));
+    /* a binary chunk as the input itself, and through load */
+    static const char bin[] = "\x1bLua\x54\x00garbage";
+    sandboxed_fails(bin, sizeof bin - 1, 0, "attempt to load a binary chunk");
+    t = "assert(not string.dump and not debug); return load('\\27Lua')";
+    assert_int_equal(0, mb_lua_run_sandboxed(t, strlen(t), 0, msg, sizeof msg));
+    t = "os.execute('true')";
+    sandboxed_fails(t, strlen(t), 0, "sandbox: os.execute is not allowed");
+    t = "require 'moonbench'.frame{a = {1}}:save('/tmp/moonbench_unit_sandbox.h5')";
+    sandboxed_fails(t, strlen(t), 0, "is not allowed (only under");
+    /* the instruction budget, also inside a coroutine and past a pcall */
+    t = "while true do end";
+    sandboxed_fails(t, strlen(t), 100, "instruction budget");
+    t = "coroutine.wrap(function() while true do pcall(function() while true do end end) end end)()";
+    sandboxed_fails(t, strlen(t), 100, "instruction budget");
+}
+
+static void test_memory_budget(void **state)
+{
+    (void)state;
+    mb_lua_budget(64u << 20);
+    /* Lua's allocations */
+    const char *t = "local s = string.rep('x', 1 << 27)";
+    sandboxed_fails(t, strlen(t), 0, "not enough memory");
+    /* C allocations on the script's behalf (a vector of 2^24 doubles is 128 MB) */
+    t = "local mb = require 'moonbench'; local v = mb.vector{1}; for i = 1, 30 do v = mb.frame{a = {1}}:col('a') end;"
+        "local big = {}; for i = 1, 1 << 20 do big[i] = i end; local w = mb.vector(big) local x = {} "
+        "for i = 1, 100 do x[i] = w * 2 end";
+    sandboxed_fails(t, strlen(t), 0, "no memory for a vector of 1048576 values");
+    assert_true(mb_lua_budget_hit());
+    mb_lua_budget(0); /* no limit again */
+    char msg[1024];
+    t = "local s = string.rep('x', 1 << 27)";
+    assert_int_equal(0, mb_lua_run_sandboxed(t, strlen(t), 0, msg, sizeof msg));
+}
+
 int main(void)
 {
     /* the real plugins first (beside this test binary are the broken test
@@ -137,6 +192,8 @@ int main(void)
         cmocka_unit_test(test_close_and_gc),
         cmocka_unit_test(test_c_errors_become_lua_errors),
         cmocka_unit_test(test_values_round_trip),
+        cmocka_unit_test(test_sandbox_entry_point),
+        cmocka_unit_test(test_memory_budget),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
