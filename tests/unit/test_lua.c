@@ -178,6 +178,80 @@ static void test_memory_budget(void **state)
     assert_int_equal(0, mb_lua_run_sandboxed(t, strlen(t), 0, msg, sizeof msg));
 }
 
+/* {====== allocation failure N (SQLite's faultsim) ======} */
+
+/* Lua's allocations fail from the Nth on (left: N, -1 for never); C's do
+** not. Every raise of "not enough memory" inside a binding call must leave
+** no C memory behind: LeakSanitizer (the ASan build) checks at exit. */
+typedef struct failer {
+    long left;
+    long failed;
+} failer;
+
+static void *failing_alloc(void *ud, void *p, size_t osize, size_t nsize)
+{
+    failer *f = ud;
+    if (nsize == 0) {
+        free(p);
+        return NULL;
+    }
+    if (nsize > (p ? osize : 0) && f->left == 0) {
+        f->failed++;
+        return NULL;
+    }
+    if (f->left > 0)
+        f->left--;
+    return realloc(p, nsize);
+}
+
+static int setup_faults(lua_State *L)
+{
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_moonbench);
+    lua_setfield(L, -2, "moonbench");
+    lua_pop(L, 1);
+    return luaL_dostring(L, "mb = require 'moonbench'; f = mb.open('datasets/iris.h5');"
+                            "m = mb.model('linear'):fit(f); t = mb.standardize():fit(f);"
+                            "p = m:predict(f); collectgarbage()") == LUA_OK ? 0 : lua_error(L);
+}
+
+static void test_allocation_failures_leak_nothing(void **state)
+{
+    (void)state;
+    const char *ops = "local g = f:head(3); g = f:select{'petal width (cm)', 'target'}; g = f:drop('target');"
+                      "g = f:take{1, 2, 3}; g = f:filter(function(r) return r['petal width (cm)'] > 1 end);"
+                      "g = f:derive('x', f:col('petal width (cm)') * 2); g = f:describe(); g = f:copy();"
+                      "g = m:clone{alpha = 2}; g = m:predict(f); g = m:predict_proba(f); g = t:clone();"
+                      "g = t:apply(f); g = mb.split(f, {test = 0.2, stratify = true});"
+                      "g = mb.kfold(f, {k = 3}); g = mb.evaluate(m, f); g = mb.vector{1, 2, 'a'};"
+                      "g = mb.transform_new('impute', {columns = {'a', 'b'}, strategy = 'mean'});"
+                      "g = mb.frame({a = {1, 2}, c = {'x', 'y'}}, {order = {'a', 'c'}}); g = g:col('c'):isin{'x', 1};"
+                      "g = mb.where(f:col('sepal width (cm)'):gt(3), 1, 0) + mb.clip(p:eq('setosa'), 0, 1);"
+                      "g = f:sample(0.5, 1):concat(f:head(2)); g = mb.ttest({1, 2, 3}, {1, 2, 4}, 0.25);"
+                      "g = mb.lua_transform('return {apply = function(s, x) return x end}'):fit(f):apply(f)";
+    long n = 0, done = 0;
+    for (; !done && n < 20000; n += n < 200 ? 1 : 1 + n / 50) {
+        failer fl = {-1, 0};
+        lua_State *L = lua_newstate(failing_alloc, &fl);
+        assert_non_null(L);
+        lua_pushcfunction(L, setup_faults);
+        if (lua_pcall(L, 0, 0, 0) != LUA_OK)
+            fail_msg("setup: %s", lua_tostring(L, -1));
+        fl.left = n;
+        int rc = luaL_loadstring(L, ops) == LUA_OK ? lua_pcall(L, 0, 0, 0) : LUA_ERRMEM;
+        done = rc == LUA_OK && fl.failed == 0;
+        if (rc != LUA_OK && rc != LUA_ERRMEM) {
+            const char *msg = lua_tostring(L, -1);
+            if (!msg || !strstr(msg, "memory"))
+                fail_msg("failing allocation %ld: %s", n, msg ? msg : "(no message)");
+        }
+        fl.left = -1;
+        lua_close(L);
+    }
+    assert_true(done); /* the ops ran to the end once no allocation failed */
+}
+
 int main(void)
 {
     /* the real plugins first (beside this test binary are the broken test
@@ -194,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_values_round_trip),
         cmocka_unit_test(test_sandbox_entry_point),
         cmocka_unit_test(test_memory_budget),
+        cmocka_unit_test(test_allocation_failures_leak_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
