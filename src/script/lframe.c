@@ -419,10 +419,10 @@ static int f_head(lua_State *L)
     mb_frame *f = mbl_checkframe(L, 1);
     lua_Integer n = luaL_optinteger(L, 2, 5);
     size_t k = n < 0 ? 0 : (size_t)n > f->nrows ? f->nrows : (size_t)n;
+    mbl_frame *u = mbl_pushframe(L, NULL); /* before idx: it may raise (memory) */
     size_t *idx = mb_malloc((k ? k : 1) * sizeof *idx);
     for (size_t i = 0; i < k; i++)
         idx[i] = i;
-    mbl_frame *u = mbl_pushframe(L, NULL);
     mb_error err;
     mb_status rc = mb_frame_take(f, idx, k, &u->f, &err);
     mb_free(idx);
@@ -434,15 +434,17 @@ static int select_drop(lua_State *L, int keep)
     mb_frame *f = mbl_checkframe(L, 1);
     size_t n;
     char **names;
-    if (lua_isstring(L, 2)) {
+    const char *one = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+    if (!one)
+        luaL_checktype(L, 2, LUA_TTABLE);
+    mbl_frame *u = mbl_pushframe(L, NULL); /* before the names: it may raise (memory) */
+    if (one) {
         n = 1;
         names = mb_calloc(2, sizeof *names);
-        names[0] = mb_strdup(lua_tostring(L, 2));
+        names[0] = mb_strdup(one);
     } else {
-        luaL_checktype(L, 2, LUA_TTABLE);
-        names = mbl_tostrings(L, 2, &n);
+        names = mbl_tostrings(L, 2, &n); /* raises only before allocating */
     }
-    mbl_frame *u = mbl_pushframe(L, NULL);
     mb_error err;
     mb_status rc = mb_frame_select(f, (const char *const *)names, n, keep, &u->f, &err);
     mbl_freestrings(names, n);

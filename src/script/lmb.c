@@ -61,9 +61,19 @@ char **mbl_tostrings(lua_State *L, int idx, size_t *n)
     char **v = mb_calloc(*n + 1, sizeof *v);
     for (size_t i = 0; i < *n; i++) {
         lua_rawgeti(L, idx, (lua_Integer)i + 1); /* raw: nothing can raise while v is held */
-        int t = lua_type(L, -1);
-        const char *s = t == LUA_TSTRING || t == LUA_TNUMBER ? lua_tostring(L, -1) : NULL;
-        v[i] = mb_strdup(s ? s : "");
+        char num[64];
+        const char *s = "";
+        if (lua_type(L, -1) == LUA_TSTRING)
+            s = lua_tostring(L, -1);
+        else if (lua_type(L, -1) == LUA_TNUMBER) {
+            /* formatted here: lua_tostring would allocate a Lua string, which may raise */
+            if (lua_isinteger(L, -1))
+                snprintf(num, sizeof num, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1));
+            else
+                snprintf(num, sizeof num, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, -1));
+            s = num;
+        }
+        v[i] = mb_strdup(s);
         lua_pop(L, 1);
     }
     return v;
@@ -325,6 +335,24 @@ static void set_num(lua_State *L, const char *k, double v)
     lua_setfield(L, -2, k);
 }
 
+typedef struct report_box {
+    char **classes;
+    size_t k;
+    mb_class_report r;
+    int has_r;
+} report_box;
+
+static int report_box_gc(lua_State *L)
+{
+    report_box *b = lua_touserdata(L, 1);
+    mbl_freestrings(b->classes, b->k);
+    b->classes = NULL;
+    if (b->has_r)
+        mb_class_report_free(&b->r);
+    b->has_r = 0;
+    return 0;
+}
+
 /* [-4, +1, e] mb._class_report(y, pred, proba_frame_or_nil, classes): the
 ** classification report as a table of numbers */
 static int l_class_report(lua_State *L)
@@ -336,16 +364,24 @@ static int l_class_report(lua_State *L)
     if (y->n != p->n)
         return luaL_error(L, "report: %d labels and %d predictions", (int)y->n, (int)p->n);
     mb_frame *pf = lua_isnoneornil(L, 3) ? NULL : mbl_checkframe(L, 3);
+    /* the class names and the report live in a box: building the result
+    ** table may raise (memory) and must not leak them */
+    report_box *box = lua_newuserdatauv(L, sizeof *box, 0);
+    memset(box, 0, sizeof *box);
+    if (luaL_newmetatable(L, "moonbench.reportbox")) {
+        lua_pushcfunction(L, report_box_gc);
+        lua_setfield(L, -2, "__gc");
+    }
+    lua_setmetatable(L, -2);
     size_t k;
-    char **classes = mbl_tostrings(L, 4, &k);
-    lua_newuserdatauv(L, 0, 0); /* placeholder keeps indices stable */
+    char **classes = box->classes = mbl_tostrings(L, 4, &k); /* raises only before allocating */
+    box->k = k;
     float *yi = NULL, *pi = NULL, *proba = NULL;
     char msg[512];
     yi = class_index(y, classes, k, "the label of", msg, sizeof msg);
     pi = yi ? class_index(p, classes, k, "the prediction of", msg, sizeof msg) : NULL;
     if (!pi) {
         mb_free(yi);
-        mbl_freestrings(classes, k);
         return luaL_error(L, "%s", msg);
     }
     int numeric = 1;
@@ -355,8 +391,7 @@ static int l_class_report(lua_State *L)
         if (pf->ncols != k || pf->nrows != y->n || !numeric) {
             mb_free(yi);
             mb_free(pi);
-            mbl_freestrings(classes, k);
-            return luaL_error(L, "report: probabilities must be %d rows x %d classes", (int)y->n, (int)k);
+                return luaL_error(L, "report: probabilities must be %d rows x %d classes", (int)y->n, (int)k);
         }
         proba = mb_malloc((y->n ? y->n : 1) * k * sizeof *proba);
         for (size_t i = 0; i < y->n; i++)
@@ -366,11 +401,14 @@ static int l_class_report(lua_State *L)
     mb_class_report r;
     mb_error err;
     mb_status rc = mb_class_report_compute(yi, pi, proba, y->n, k, &r, &err);
+    if (rc == MB_OK) {
+        box->r = r; /* freed by the box, also if what follows raises */
+        box->has_r = 1;
+    }
     mb_free(yi);
     mb_free(pi);
     mb_free(proba);
     if (rc != MB_OK) {
-        mbl_freestrings(classes, k);
         return mbl_error(L, &err);
     }
     lua_createtable(L, 0, 20);
@@ -411,9 +449,7 @@ static int l_class_report(lua_State *L)
         lua_seti(L, -2, (lua_Integer)a + 1);
     }
     lua_setfield(L, -2, "confusion");
-    mb_class_report_free(&r);
-    mbl_freestrings(classes, k);
-    return 1;
+    return 1; /* the box frees the names and the report when collected */
 }
 
 /* [-2, +1, e] mb._reg_report(y, pred) */

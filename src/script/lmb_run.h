@@ -12,7 +12,9 @@
 **   - a count hook (every MB_LUA_HOOK_EVERY instructions) that every
 **     coroutine inherits (lua_newthread copies the creator's hook): it
 **     raises when ctl->stop is set (Ctrl-C, a timeout) or when ctl's
-**     instruction budget is spent. Lua disables hooks inside __gc
+**     instruction budget is spent; once stopping, at every instruction.
+**     mb_lua_open's xpcall skips the user's message handler then (Lua
+**     would run it with hooks off). Lua disables hooks inside __gc
 **     finalizers and a long C call (string.find) never reaches one: the
 **     caller keeps a watchdog for those (run.c: a second SIGALRM).
 ** mb_lua_open then opens the standard libraries and preloads

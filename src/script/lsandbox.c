@@ -1,9 +1,10 @@
 /*
 ** lsandbox.c: running Lua code moonbench did not write (lmb_run.h): the
 ** memory budget shared by Lua and moonbench's C allocations, the stop hook
-** that every coroutine inherits, the --sandbox environment (text chunks
-** only, no process, C module or debug access), and mb._restrict, which
-** refuses file writes while a bundle's Lua step runs.
+** that every coroutine inherits (and an xpcall that respects it), the
+** --sandbox environment (text chunks only, no process, C module or debug
+** access), and mb._restrict, which refuses file writes while a bundle's
+** Lua step runs.
 */
 #define _GNU_SOURCE /* realpath, malloc_usable_size */
 #include <errno.h>
@@ -150,6 +151,8 @@ static void stop_hook(lua_State *L, lua_Debug *ar)
     ** Ctrl-C raises once, as in lua.c, so a pcall may save partial results */
     if (why == MB_LUA_INTERRUPTED)
         c->stop = MB_LUA_RUN;
+    else /* at every instruction of this thread from now on: a loop around pcall stops too */
+        lua_sethook(L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
     luaL_error(L, "%s", stop_text(why));
 }
 
@@ -164,6 +167,49 @@ lua_State *mb_lua_newstate(mb_lua_ctl *ctl)
     *(mb_lua_ctl **)lua_getextraspace(L) = ctl;
     lua_sethook(L, stop_hook, LUA_MASKCOUNT, MB_LUA_HOOK_EVERY);
     return L;
+}
+
+/* {====== xpcall: message handlers and the stop hook ======} */
+
+/* Lua calls a message handler for the hook's own error with hooks off (the
+** hook is still running), so a handler that loops could not be stopped.
+** This xpcall hands the user's handler only errors raised while the state
+** is not being stopped; otherwise the message passes through unchanged. */
+static int guarded_handler(lua_State *L)
+{
+    mb_lua_ctl *c = ctl_of(L);
+    if (c && c->stop != MB_LUA_RUN)
+        return 1;
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+/* as lbaselib's finishpcall */
+static int finish_xpcall(lua_State *L, int status, lua_KContext extra)
+{
+    if (status != LUA_OK && status != LUA_YIELD) {
+        lua_pushboolean(L, 0);
+        lua_pushvalue(L, -2);
+        return 2;
+    }
+    return lua_gettop(L) - (int)extra;
+}
+
+/* [-(n+2), +?, -] xpcall(f, handler, ...) */
+static int l_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, guarded_handler, 1);
+    lua_replace(L, 2);
+    lua_pushboolean(L, 1);
+    lua_pushvalue(L, 1);
+    lua_rotate(L, 3, 2); /* true, f below f's arguments */
+    int status = lua_pcallk(L, n - 2, LUA_MULTRET, 2, 2, finish_xpcall);
+    return finish_xpcall(L, status, 2);
 }
 
 /* {====== the sandbox ======} */
@@ -241,6 +287,8 @@ static void setup_sandbox(lua_State *L, const char *folder)
 void mb_lua_open(lua_State *L, int sandbox, const char *folder)
 {
     luaL_openlibs(L);
+    lua_pushcfunction(L, l_xpcall);
+    lua_setglobal(L, "xpcall");
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     lua_pushcfunction(L, luaopen_moonbench);
     lua_setfield(L, -2, "moonbench");

@@ -51,4 +51,23 @@ describe("hostile scripts", function()
     assert.are.equal(150, #f)
     assert.is_true(m:fit(f):info().fitted)
   end)
+
+  -- Calls that raise while C memory is held must free it first (STYLE 23);
+  -- the ASan build runs this file under LeakSanitizer, and test_lua.c fails
+  -- every Lua allocation in turn over the same calls.
+  it("errors raised in the middle of a call leak no C memory", function()
+    local f = mb.open("datasets/iris.h5")
+    local boom = setmetatable({}, { __index = function() error("boom from __index") end })
+    assert.matches("boom from __index", errmsg(mb.transform_new, "impute", boom), 1, true)
+    assert.matches("boom from __index", errmsg(mb.transform_new, "impute",
+      setmetatable({ columns = { "a", "b" } }, { __index = function() error("boom from __index") end })), 1, true)
+    assert.matches("no column named 'nope'", errmsg(f.select, f, { "petal width (cm)", "nope" }), 1, true)
+    local y = mb.vector { "a", "b", "c" }
+    assert.matches("not one of the model's classes", errmsg(mb._class_report, y, y, nil, { "a", "b" }), 1, true)
+    assert.matches("probabilities must be 3 rows x 3 classes",
+      errmsg(mb._class_report, y, y, mb.frame { p = { 1, 2 } }, { "a", "b", "c" }), 1, true)
+    local m = mb.model("linear")
+    assert.matches("n_neighbors", errmsg(m.clone, m, { n_neighbors = 3, alpha = 1 }), 1, true)
+    assert.matches("'x'", errmsg(mb.model, "linear", { alpha = "x", tol = 1, [1] = 2 }), 1, true)
+  end)
 end)
