@@ -10,6 +10,15 @@ setup_file() {
     "$MB" fit "$DATA/iris.h5" -m linear -o "$BUNDLES/iris_lin.h5" >/dev/null
     "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 -o "$BUNDLES/bc_gbdt.h5" >/dev/null
     "$MB" fit "$DATA/diabetes.h5" -m linear -o "$BUNDLES/diab_lin.h5" >/dev/null
+    # pipelines over credit_g's categorical and numeric columns (Lua)
+    cat > "$BUNDLES/fit.lua" <<'EOF'
+local mb = require "moonbench"
+local f = mb.open(arg[2] .. "/csv/credit_g.csv")
+f:set_target("class")
+mb.pipeline{ mb.impute{strategy = "most_frequent"}, mb.onehot(), mb.standardize(), mb.model("linear") }:fit(f):save(arg[1] .. "/credit_lin.h5")
+mb.pipeline{ mb.onehot{unknown = "error"}, mb.model("linear") }:fit(f):save(arg[1] .. "/credit_strict.h5")
+EOF
+    "$MB" run "$BUNDLES/fit.lua" "$BUNDLES" "$DATA" >/dev/null
 }
 
 setup() {
@@ -18,7 +27,7 @@ setup() {
 }
 
 teardown() {
-    stop_server KILL
+    stop_server
 }
 
 free_port() {
@@ -41,14 +50,19 @@ start_server() {
     return 1
 }
 
-# stop_server [TERM|KILL]: signal the server, wait at most 20 s, then kill it.
+# stop_server: SIGTERM, wait at most 20 s (then SIGKILL); the server must
+# exit 0 with nothing from a sanitizer on stderr (leaks included).
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
-    kill "-${1:-TERM}" "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local pid=$SERVER_PID rc=0
     SERVER_PID=
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || rc=$?
+    if [ "$rc" -ne 0 ] || grep -q Sanitizer "$BATS_TEST_TMPDIR/server.err"; then
+        echo "server exit $rc"; cat "$BATS_TEST_TMPDIR/server.err"; return 1
+    fi
 }
 
 # post PATH BODY: sets CODE and BODY (the reply).
@@ -73,11 +87,16 @@ instances() {
     python3 - "$1" "${2:-rows}" "${3:-100000}" <<'EOF'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))[: int(sys.argv[3])]
-names = [c for c in rows[0] if c != "target"]
+names = [c for c in rows[0] if c not in ("target", "class")]
+def value(s):  # a number, or the text of a category
+    try:
+        return float(s)
+    except ValueError:
+        return s
 if sys.argv[2] == "names":
-    inst = [{c: float(r[c]) for c in names} for r in rows]
+    inst = [{c: value(r[c]) for c in names} for r in rows]
 else:
-    inst = [[float(r[c]) for c in names] for r in rows]
+    inst = [[value(r[c]) for c in names] for r in rows]
 print(json.dumps({"instances": inst}))
 EOF
 }
@@ -126,6 +145,29 @@ EOF
     done
 }
 
+@test "serve: a pipeline with categorical inputs scores as predict does; an unseen level under onehot error is 422" {
+    start_server "$BUNDLES/credit_lin.h5"
+    instances "$DATA/csv/credit_g.csv" names 200 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+    head -201 "$DATA/csv/credit_g.csv" > "$BATS_TEST_TMPDIR/in.csv"
+    mb predict "$BUNDLES/credit_lin.h5" "$BATS_TEST_TMPDIR/in.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+    assert_success
+    get /v2/models/credit_lin
+    [[ "$BODY" == *'"shape":[-1,20]'* ]]
+    stop_server
+    start_server "$BUNDLES/credit_strict.h5"
+    instances "$DATA/csv/credit_g.csv" rows 2 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    sed -i 's|"radio/tv"|"spaceship"|' "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"instance 0: "*"purpose"*"spaceship"* ]]
+}
+
 @test "serve: Open Inference Protocol v2 metadata, health and infer" {
     start_server "$BUNDLES/iris_lin.h5" --name iris
     get /v2
@@ -164,6 +206,9 @@ assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "INT64", "data": [6, 3, 5, 2]}], "outputs": [{"name": "label"}]}'
     [ "$CODE" = 200 ]
     assert_equal "$(echo "$BODY" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r["outputs"]), r["outputs"][0]["data"][0])')" "1 $(echo "$pred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["predictions"][1])')"
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [4], "datatype": "FP32", "data": [6, 3, 5, 2]}], "outputs": [{"name": "probabilities"}]}'
+    [ "$CODE" = 200 ]
+    [[ "$BODY" == *'"outputs":[{"name":"probabilities","datatype":"FP32","shape":[1,3],'* ]]
     # refusals naming the problem
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}'
     assert_equal "$CODE" 422
