@@ -24,6 +24,8 @@
       "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
     X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
       "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S] [--threshold T] [--allow-lua] [--trust KEY.pub]...") \
+    X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
+      "drift MODEL.h5 DATA [--json] [--threshold 0.2] [--rejects FILE] [--allow-lua] [--trust KEY.pub]...") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
     X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \

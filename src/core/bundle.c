@@ -125,6 +125,45 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The drift bins (src/deploy/drift.h) with their exact training shares:
+** edges are a feature's distinct interior deciles (NaN-padded to 9), a
+** value goes to the first bin whose edge it does not exceed, and shares
+** (11 per feature: up to 10 value bins, then missing) are fractions of the
+** sampled rows. Deciles alone cannot say how much of a repeated value lies
+** at an edge; these can. Non-zero when storing failed. */
+static int monitoring_bins(const mb_matrix *X, size_t step, size_t ns, const double *q, mb_state *out)
+{
+    enum { NQ = 11, NB = 11 };
+    size_t p = X->cols;
+    double *edges = mb_malloc((p * 9 + 1) * sizeof *edges), *share = mb_calloc(p * NB + 1, sizeof *share);
+    for (size_t j = 0; j < p; j++) {
+        double *e = edges + j * 9;
+        size_t m = 0;
+        for (int t = 1; t <= 9; t++) {
+            double v = q[j * NQ + (size_t)t];
+            if (!isnan(v) && (m == 0 || v > e[m - 1]))
+                e[m++] = v;
+        }
+        for (size_t k = m; k < 9; k++)
+            e[k] = (double)NAN;
+        for (size_t r = 0; r < ns; r++) {
+            float v = X->x[r * step * X->ld + j];
+            size_t k = 0;
+            if (isnan(v))
+                k = NB - 1;
+            else
+                while (k < m && (double)v > e[k])
+                    k++;
+            share[j * NB + k] += 1.0 / (double)ns;
+        }
+    }
+    mb_state_writer w = mb_state_writer_for(out);
+    int bad = w.put(w.ud, "bin_edges", MB_DT_F64, edges, p * 9) || w.put(w.ud, "bin_shares", MB_DT_F64, share, p * NB);
+    mb_free(edges);
+    mb_free(share);
+    return bad;
+}
+
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err)
 {
     /* From evenly spaced rows only: cheap next to any fit (a few ms), and
@@ -162,7 +201,8 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
                                       : (double)NAN;
     }
     mb_state_writer w = mb_state_writer_for(out);
-    if (w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
+    if (monitoring_bins(X, step, ns, q, out) ||
+        w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
         w.put(w.ud, "min", MB_DT_F64, mn, p) || w.put(w.ud, "max", MB_DT_F64, mx, p) ||
         w.put(w.ud, "missing", MB_DT_F64, miss, p) || w.put(w.ud, "quantiles", MB_DT_F64, q, p * NQ) ||
         w.put(w.ud, "rows_sampled", MB_DT_F64, &rows, 1))

@@ -91,7 +91,8 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 
 /* Training statistics of a model's input matrix, per feature, as arrays
 ** (mean, std, min, max, missing: the fraction of NaN; quantiles: nfeatures
-** x 11 deciles 0..100%), from at most 4,096 evenly spaced rows
+** x 11 deciles 0..100%; bin_edges, bin_shares: the drift bins of
+** src/deploy/drift.h and their training shares), from at most 4,096 evenly spaced rows
 ** (rows_sampled), for scorers to compare serving data against (drift). */
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err);
 

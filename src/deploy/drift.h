@@ -9,9 +9,14 @@
 ** q1..q9; equal edges merge (a 0/1 feature has one edge), so a feature has
 ** 1 to 10 value bins plus a bin for missing values. A value x falls in the
 ** first bin whose edge e has x <= e, or in the last bin. The training
-** share of a bin is read off the deciles: F(e) = t/10 for the largest t
-** with q_t <= e (exact for distinct deciles, within 10% at ties), scaled
-** by the training share of non-missing values.
+** share of a bin is read off the deciles: q_t is value number
+** round(t (k - 1) / 10) of the k sorted training values, so F(e) = (that
+** number + 1) / k for the largest t with q_t <= e (t/10 when k is not
+** recorded): exact for distinct values, a lower bound within 10% at
+** repeated ones; scaled by the training share of non-missing values. Bundles made since the
+** drift bins carry each bin's exact training share (/monitoring
+** bin_edges, bin_shares, from the same sampled rows as the deciles): then
+** those are used, and only older bundles need the decile estimate.
 **
 ** PSI = sum over bins of (a - e) ln(a / e), a the data's share, e the
 ** training share, both floored at 1e-4 so an empty bin counts as rare, not
@@ -21,8 +26,8 @@
 ** KS: max |F_data(e) - F_train(e)| over the distinct decile edges, of the
 ** non-missing values. It is the two-sample KS statistic evaluated on the
 ** decile grid only, so a lower bound of the exact one (whose resolution
-** the deciles do not allow beyond that); NaN for a feature that had no
-** values or a single distinct value in training.
+** the deciles do not allow beyond that); NaN for a feature with no edge
+** (no values in training) or, with deciles only, a single distinct value.
 **
 ** Counting is separate from reporting, so a server can count in several
 ** threads (one mb_drift_counts each, merged) or keep a sliding window of

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 
+#include "drift.h"
 #include "runtime.h"
 
 typedef struct mb_score_opts {
@@ -43,5 +44,12 @@ void mb_score_stats_free(mb_score_stats *st);
 ** (MB_OK) or on a write or read error. */
 mb_status mb_score_stream(const mb_runtime *rt, int in, FILE *out, const mb_score_opts *o, mb_score_stats *st,
                           mb_error *err);
+
+/* Drift of a file (moonbench drift): every row's model features counted
+** into counts; rows that cannot be transformed are counted as rejected
+** (reasons to o->rejects, or stderr); with the target present, the rows
+** are also scored for metrics (st). */
+mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score_opts *o, mb_drift_counts *counts,
+                         mb_score_stats *st, mb_error *err);
 
 #endif

@@ -522,3 +522,65 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
     mb_free(ok);
     return rc;
 }
+
+/* {====== drift ======} */
+
+mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score_opts *o, mb_drift_counts *counts,
+                         mb_score_stats *st, mb_error *err)
+{
+    memset(st, 0, sizeof *st);
+    size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS, k = mb_runtime_nclasses(rt), nf = mb_runtime_nfeatures(rt);
+    reader rd;
+    rejects rj = {o->rejects, NULL, NULL, 0, 0, {0}, 0};
+    float *X = mb_malloc(chunk * (nf ? nf : 1) * sizeof *X), *label = mb_malloc(chunk * sizeof *label);
+    float *plab = mb_malloc(chunk * sizeof *plab), *pr = k ? mb_malloc(chunk * k * sizeof *pr) : NULL;
+    float *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
+    unsigned char *ok = mb_malloc(chunk);
+    const char *target = mb_runtime_bundle(rt)->target;
+    mb_frame *f = NULL;
+    mb_status rc = reader_open(&rd, input, chunk, err);
+    while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
+        rj.base = st->rows;
+        if ((rc = mb_runtime_transform_frame(rt, f, X, ok, on_reject, &rj, err)) != MB_OK)
+            break;
+        size_t m = 0;
+        for (size_t r = 0; r < f->nrows; r++)
+            if (ok[r]) {
+                mb_drift_counts_add(counts, X + r * nf);
+                if (m != r)
+                    memcpy(X + m * nf, X + r * nf, nf * sizeof *X);
+                m++;
+            }
+        st->scored += m;
+        long tj = target && target[0] ? mb_frame_find(f, target) : -1;
+        if (tj >= 0 && m) {
+            mb_matrix M = {X, m, nf, nf};
+            if ((rc = mb_runtime_score_matrix(rt, &M, plab, pr, err)) != MB_OK)
+                break;
+            for (size_t r = 0, i = 0; r < f->nrows; r++) {
+                label[r] = ok[r] ? plab[i] : NAN;
+                for (size_t c = 0; c < k; c++)
+                    proba[r * k + c] = ok[r] ? pr[i * k + c] : NAN;
+                i += ok[r];
+            }
+            keep_labels(st, rt, &f->cols[tj], label, proba, ok, f->nrows);
+        }
+        st->rows += f->nrows;
+    }
+    st->rejected = rj.n;
+    if (rc == MB_OK && rj.fp) {
+        rc = close_file(rj.path, &rj.fp, &rj.tmp, err);
+        snprintf(st->rejects_path, sizeof st->rejects_path, "%s", rj.path);
+    }
+    if (rj.fp)
+        fclose(rj.fp);
+    mb_tmp_discard(&rj.tmp);
+    reader_close(&rd);
+    mb_free(X);
+    mb_free(label);
+    mb_free(plab);
+    mb_free(pr);
+    mb_free(proba);
+    mb_free(ok);
+    return rc;
+}
