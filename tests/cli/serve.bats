@@ -347,17 +347,19 @@ print(json.dumps({"instances": [[float(r["sepal length (cm)"]), float(r["sepal w
     echo "$BODY" > "$BATS_TEST_TMPDIR/m2.txt"
     grep -qx 'moonbench_drift_flag{feature="petal length (cm)"} 1' "$BATS_TEST_TMPDIR/m2.txt"
     grep -qx 'moonbench_drift_window_rows 150' "$BATS_TEST_TMPDIR/m2.txt"
-    # the served PSI of every feature equals one computed here from the
-    # bundle's deciles over the window (the last 50 training rows + the 100 shifted)
-    h5dump -y -w 0 -d /monitoring/quantiles "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/q.txt"
-    h5dump -y -w 0 -d /monitoring/missing "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/miss.txt"
+    # the served PSI of every feature equals one computed here from the bundle's
+    # drift bins (/monitoring bin_edges, bin_shares) over the window: the
+    # last 50 training rows and the 100 shifted ones
+    for a in bin_edges bin_shares; do
+        h5dump -y -w 0 -d "/monitoring/$a" "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/$a.txt"
+    done
     run python3 - "$BATS_TEST_TMPDIR" <<'EOF'
 import json, math, re, sys
 d = sys.argv[1]
 def nums(f):
     body = open(f).read().split("DATA {", 1)[1].split("}", 1)[0]
-    return [float(x) for x in re.findall(r"[-+0-9.eE]+|nan", body)]
-q, miss = nums(d + "/q.txt"), nums(d + "/miss.txt")
+    return [float(x) for x in re.findall(r"[-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf)", body)]
+edges, shares = nums(d + "/bin_edges.txt"), nums(d + "/bin_shares.txt")
 window = json.load(open(d + "/req.json"))["instances"][100:] + json.load(open(d + "/shift.json"))["instances"]
 served = {}
 for line in open(d + "/m2.txt"):
@@ -366,25 +368,42 @@ for line in open(d + "/m2.txt"):
         served[m.group(1)] = float(m.group(2))
 names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 for j, name in enumerate(names):
-    e = q[j * 11:(j + 1) * 11]
-    # training share of each decile bin: 10% each; tied deciles pool into the first bin of the tie
-    exp = [0.0] * 11
-    for k in range(10):
-        first = min(i for i in range(k + 1) if e[i + 1] == e[k + 1])
-        exp[first] += (1 - miss[j]) / 10
-    exp[10] = miss[j]
+    e = [x for x in edges[j * 9:(j + 1) * 9] if not math.isnan(x)]
+    exp = shares[j * 11:(j + 1) * 11]
     cnt = [0] * 11
     for row in window:
         v = row[j]
-        cnt[next((k for k in range(10) if v <= e[k + 1]), 9)] += 1
+        cnt[10 if v is None else next((k for k in range(len(e)) if v <= e[k]), len(e))] += 1
     psi = 0.0
     for k in range(11):
-        if cnt[k] or exp[k] > 0:
-            a, x = max(cnt[k] / len(window), 1e-4), max(exp[k], 1e-4)
-            psi += (a - x) * math.log(a / x)
+        a, x = max(cnt[k] / len(window), 1e-4), max(exp[k], 1e-4)
+        psi += (a - x) * math.log(a / x)
     assert abs(psi - served[name]) <= 1e-4 * max(1, psi), (name, psi, served[name])
     print(name, round(psi, 4))
+# the window as a CSV, for moonbench drift
+with open(d + "/window.csv", "w") as f:
+    f.write(",".join(names) + "\n")
+    for row in window:
+        f.write(",".join(repr(v) for v in row) + "\n")
 assert served["petal length (cm)"] > 0.2
+EOF
+    assert_success
+    # and equals moonbench drift's figures on the same rows
+    mb drift "$BUNDLES/iris_lin.h5" "$BATS_TEST_TMPDIR/window.csv" --json > "$BATS_TEST_TMPDIR/drift.json" || true
+    run python3 - "$BATS_TEST_TMPDIR" <<'EOF'
+import json, re, sys
+d = sys.argv[1]
+rep = json.load(open(d + "/drift.json"))
+served = {}
+for line in open(d + "/m2.txt"):
+    m = re.match(r'moonbench_drift_(psi|ks|flag)\{feature="(.*)"\} (\S+)', line)
+    if m:
+        served[(m.group(1), m.group(2))] = float(m.group(3))
+assert rep["rows"] == 150
+for f in rep["features"]:
+    assert abs(f["psi"] - served[("psi", f["feature"])]) <= 1e-5 * max(1, f["psi"]), f
+    assert abs(f["ks"] - served[("ks", f["feature"])]) <= 1e-5, f
+    assert f["drift"] == (served[("flag", f["feature"])] == 1), f
 EOF
     assert_success
 }
