@@ -484,7 +484,7 @@ EOF
     assert_failure
 }
 
-@test "serve: refuses a bad bundle, a busy port and bad options with a message" {
+@test "serve: refuses a bad bundle, an untrusted one, a busy port and bad options with a message" {
     run mb serve "$DATA/iris.h5" --port 0
     assert_failure 1
     assert_output --partial "not a moonbench model bundle"
@@ -493,6 +493,15 @@ EOF
     assert_output --partial "--threads: '0' is not valid"
     run mb serve "$BUNDLES/iris_lin.h5" --name 'a/b'
     assert_failure 2
+    # --trust: an unsigned bundle is refused, a signed one served
+    mb keygen -o "$BATS_TEST_TMPDIR/k" >/dev/null 2>&1
+    run mb serve "$BUNDLES/iris_lin.h5" --trust "$BATS_TEST_TMPDIR/k.pub"
+    assert_failure 1
+    assert_output --partial "not signed, and only bundles signed by a trusted key are loaded"
+    cp "$BUNDLES/iris_lin.h5" "$BATS_TEST_TMPDIR/signed.h5"
+    mb sign "$BATS_TEST_TMPDIR/signed.h5" --key "$BATS_TEST_TMPDIR/k.key" >/dev/null
+    start_server "$BATS_TEST_TMPDIR/signed.h5" --trust "$BATS_TEST_TMPDIR/k.pub"
+    stop_server
     start_server "$BUNDLES/iris_lin.h5"
     run mb serve "$BUNDLES/iris_lin.h5" --port "$PORT"
     assert_failure 1
