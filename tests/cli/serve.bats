@@ -170,6 +170,31 @@ EOF
     [[ "$BODY" == *"instance 0: "*"purpose"*"spaceship"* ]]
 }
 
+@test "serve: a pipeline with a Lua step is served only with --allow-lua, as score scores it" {
+    cat > "$BATS_TEST_TMPDIR/luastep.lua" <<'EOS'
+local mb = require "moonbench"
+local step = mb.lua_transform [[
+return {
+  fit = function(state, frame) state.mean = frame:col("petal length (cm)"):mean() end,
+  apply = function(state, frame) return frame:derive("pc", frame:col("petal length (cm)") - state.mean) end,
+}]]
+mb.pipeline { step, mb.model("linear") }:fit(mb.open(arg[1])):save(arg[2])
+EOS
+    mb run "$BATS_TEST_TMPDIR/luastep.lua" "$DATA/iris.h5" "$BATS_TEST_TMPDIR/luab.h5" >/dev/null
+    run mb serve "$BATS_TEST_TMPDIR/luab.h5" --port 0
+    assert_failure 1
+    assert_output --partial "pass --allow-lua"
+    start_server "$BATS_TEST_TMPDIR/luab.h5" --allow-lua --threads 2
+    instances "$DATA/csv/iris.csv" rows 30 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+    head -31 "$DATA/csv/iris.csv" > "$BATS_TEST_TMPDIR/in.csv"
+    mb score "$BATS_TEST_TMPDIR/luab.h5" "$BATS_TEST_TMPDIR/in.csv" --allow-lua -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+    assert_success
+}
+
 @test "serve: Open Inference Protocol v2 metadata, health and infer" {
     start_server "$BUNDLES/iris_lin.h5" --name iris
     get /v2
