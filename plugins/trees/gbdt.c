@@ -1352,6 +1352,7 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         m->best_iteration = rounds_done;
     }
     m->early_stopping = track;
+    m->n_held_out = (int64_t)nhold; /* train_loss excludes them: hosts say so (fit_info) */
     m->train_loss = mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
     if (track && best_round > 0)
         m->valid_loss = best_loss;

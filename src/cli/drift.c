@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "train.h"
 #include "eval.h"
 #include "../deploy/score.h"
 

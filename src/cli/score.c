@@ -13,24 +13,10 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "train.h"
 #include "eval.h"
 #include "io.h"
 #include "../deploy/score.h"
-
-/* Lazily: no plugin is loaded until a bundle without a portable form
-** asks for its model (so scoring a portable bundle runs no plugin code). */
-void mb_cli_registry(mb_registry *r)
-{
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    memset(r, 0, sizeof *r);
-    if (n > 0) {
-        exe[n] = '\0';
-        mb_registry_discover_lazy(r, dirname(exe));
-    } else {
-        mb_registry_discover_lazy(r, NULL);
-    }
-}
 
 /* The metrics of the labelled rows, to stderr. */
 static void print_metrics(const mb_runtime *rt, const mb_score_stats *st)

@@ -68,8 +68,7 @@ int mb_cmd_sign(int argc, char **argv)
     mb_error err;
     mb_bundle *b = NULL;
     /* only a bundle that loads is signed: a signature vouches for a model */
-    mb_bundle_options none = {0};
-    if (mb_bundle_load_opts(bundle, &none, &b, &err) != MB_OK)
+    if (mb_bundle_load_unverified(bundle, &b, &err) != MB_OK)
         return mb_cli_error(&err);
     mb_bundle_free(&b);
     char *pub = NULL;

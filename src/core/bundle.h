@@ -79,6 +79,9 @@ typedef struct mb_bundle_options {
 mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err);
 /* mb_bundle_load_opts(path, NULL, out, err) */
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err);
+/* Load without checking any signature, $MOONBENCH_TRUST ignored: for
+** `moonbench sign`, which checks what it signs, not who signed it. */
+mb_status mb_bundle_load_unverified(const char *path, mb_bundle **out, mb_error *err);
 void mb_bundle_free(mb_bundle **b);
 
 /* Fill a bundle from a fitted model: schema from the training data, the

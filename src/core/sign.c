@@ -398,6 +398,7 @@ mb_status mb_bundle_sign(const char *path, const char *secret_file, char **pub, 
         rc = err ? err->code : MB_EIO;
         goto exit;
     }
+    (void)fchmod(out, st.st_mode & 07777); /* the signed file keeps its permissions */
     if (read_and_hash(in, out, head, digest) != 0) {
         rc = errno == EINVAL ? mb_fail(err, MB_EFORMAT, "%s: not a sealed moonbench file (shorter than its header)", path)
                              : mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
@@ -443,6 +444,16 @@ exit:
 
 mb_status mb_bundle_verify(const char *path, const mb_trust *t, size_t *signer, mb_error *err)
 {
+    int fd = open(path, O_RDONLY | O_NOCTTY);
+    if (fd < 0)
+        return mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
+    mb_status rc = mb_bundle_verify_fd(fd, path, t, signer, err);
+    close(fd);
+    return rc;
+}
+
+mb_status mb_bundle_verify_fd(int fd, const char *path, const mb_trust *t, size_t *signer, mb_error *err)
+{
     unsigned char digest[32], pk[32], sig[64], msg[sizeof MB_SIGN_DOMAIN + 32];
     char head[MB_SEAL_SIZE];
     mb_status rc = need_sodium(err);
@@ -450,16 +461,12 @@ mb_status mb_bundle_verify(const char *path, const mb_trust *t, size_t *signer, 
         return rc;
     if (!t || t->n == 0)
         return mb_fail(err, MB_EARG, "%s: no trusted keys to check its signature against", path);
-    int fd = open(path, O_RDONLY | O_NOCTTY);
-    if (fd < 0)
-        return mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         return mb_fail(err, MB_EFORMAT, "%s: not a regular file", path);
-    }
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
     int bad = read_and_hash(fd, -1, head, digest), e = errno;
-    close(fd);
     if (bad)
         return e == EINVAL ? mb_fail(err, MB_EFORMAT, "%s: not a sealed moonbench file (shorter than its header)", path)
                            : mb_fail(err, MB_EIO, "%s: %s", path, strerror(e));

@@ -75,5 +75,9 @@ mb_status mb_bundle_sign(const char *path, const char *secret_file, char **pub, 
 ** MB_EFORMAT with a message naming the file; MB_OK and *signer (may be
 ** NULL; index into t) when trusted. */
 mb_status mb_bundle_verify(const char *path, const mb_trust *t, size_t *signer, mb_error *err);
+/* The same on an open file (read from its start; path names it in
+** messages): a loader that then reads the file through this descriptor
+** reads what was verified, even if the name is replaced meanwhile. */
+mb_status mb_bundle_verify_fd(int fd, const char *path, const mb_trust *t, size_t *signer, mb_error *err);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "../cli/cli.h"
+#include "../cli/train.h"
 #include "serve.h"
 
 /* A whole number in [lo, hi], optionally with a k or m suffix (x1024). */

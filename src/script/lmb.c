@@ -111,7 +111,9 @@ mb_registry *mbl_registry(lua_State *L)
             dir = exe;
         }
     }
-    mb_registry_discover(r, dir);
+    /* lazily: no plugin is loaded until a model is looked up, so mb.load of
+    ** a portable bundle runs no plugin code (plugin.h) */
+    mb_registry_discover_lazy(r, dir);
     /* Inside a stock lua5.4 the executable is the interpreter: look beside
     ** this module too (build/lua/moonbench.so -> build/plugins; installed
     ** <prefix>/lib/lua/5.4/moonbench.so -> <prefix>/lib/moonbench/plugins). */

@@ -91,9 +91,11 @@ open(p, 'wb').write(d)" "$1" "$off" "$3" "$4"
     run mb predict b.h5 "$DATA/iris.h5" --trust alice.pub
     assert_failure 1
     assert_output "moonbench: b.h5: not signed, and only bundles signed by a trusted key are loaded (--trust / \$MOONBENCH_TRUST); sign it with \`moonbench sign b.h5 --key KEY\`"
+    chmod 640 b.h5
     run mb sign b.h5 --key alice.key
     assert_success
     assert_output "b.h5: signed by key $(sed -n 2p alice.pub)"
+    [ "$(stat -c %a b.h5)" = 640 ]        # signing keeps the file's permissions
     mb predict b.h5 "$DATA/iris.h5" > plain.csv
     run mb predict b.h5 "$DATA/iris.h5" --trust alice.pub -o trusted.csv
     assert_success
@@ -162,7 +164,9 @@ LUA
     MOONBENCH_TRUST=$PWD/alice.pub run mb predict b.h5 "$DATA/iris.h5"
     assert_failure 1
     assert_output --partial "b.h5: not signed"
-    mb sign b.h5 --key alice.key >/dev/null
+    # sign checks what it signs, not who signed it: the variable does not stop it
+    MOONBENCH_TRUST=$PWD/alice.pub run mb sign b.h5 --key alice.key
+    assert_success
     MOONBENCH_TRUST=$PWD/alice.pub run mb run load.lua b.h5 "$DATA/iris.h5"
     assert_success
     assert_output "150"
@@ -170,4 +174,27 @@ LUA
     MOONBENCH_TRUST=$PWD/nope.pub run mb predict b.h5 "$DATA/iris.h5"
     assert_failure 1
     assert_output --partial "\$MOONBENCH_TRUST: trust file $PWD/nope.pub: No such file or directory"
+}
+
+@test "plugins: Lua's mb.load of a portable bundle loads no plugin either; mb.plugins() still lists them" {
+    mkdir plug
+    cp "$TPLUG/marker.so" plug/
+    mb fit "$DATA/diabetes.h5" -m baseline -o b.h5 >/dev/null
+    cat > score.lua <<'LUA'
+local mb = require "moonbench"
+print(#mb.load(arg[1]):predict(mb.open(arg[2])))
+LUA
+    MOONBENCH_PLUGIN_PATH=$PWD/plug MB_TEST_MARKER=$PWD/marker run mb run score.lua b.h5 "$DATA/diabetes.h5"
+    assert_success
+    assert_output "442"
+    [ ! -e marker ]
+    cat > list.lua <<'LUA'
+local mb = require "moonbench"
+for _, p in ipairs(mb.plugins()) do io.write(p.name, " ") end
+print()
+LUA
+    MOONBENCH_PLUGIN_PATH=$PWD/plug MB_TEST_MARKER=$PWD/marker run mb run list.lua
+    assert_success
+    assert_output --partial "marker"
+    [ "$(cat marker)" = "marker plugin loaded" ]
 }

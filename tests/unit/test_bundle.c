@@ -297,11 +297,11 @@ static void test_signature_format(void **state)
 
     /* the loader */
     const char *files[] = {pub};
-    mb_bundle_options o = {files, 1, NULL};
+    mb_bundle_options o = {.trust_files = files, .ntrust_files = 1};
     assert_int_equal(mb_bundle_load_opts(path, &o, &c, &err), MB_OK);
     mb_bundle_free(&c);
     mb_trust none = {0};
-    mb_bundle_options empty = {NULL, 0, &none};
+    mb_bundle_options empty = {.trust = &none};
     assert_int_equal(mb_bundle_load_opts(path, &empty, &c, &err), MB_EARG);
     assert_non_null(strstr(err.msg, "no trusted keys"));
     /* change one byte of the model (the intercept's last byte) and reseal */
