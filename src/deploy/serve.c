@@ -35,7 +35,7 @@ static int parse_count(const char *s, unsigned long long lo, unsigned long long 
     return 0;
 }
 
-static int parse_seconds(const char *s, double lo, double hi, double *out)
+static int parse_real(const char *s, double lo, double hi, double *out)
 {
     char *end;
     double v = strtod(s, &end);
@@ -168,11 +168,11 @@ static int parse_args(int argc, char **argv, serve_args *a)
         else if (!strcmp(o, "--drift-window"))
             bad = parse_count(v, 1, 1000000, 0, &a->window);
         else if (!strcmp(o, "--drift-threshold"))
-            bad = parse_seconds(v, 0, 1e6, &a->threshold);
+            bad = parse_real(v, 0, 1e6, &a->threshold);
         else if (!strcmp(o, "--threshold"))
-            bad = parse_seconds(v, 0, 1, &a->decision) || a->decision <= 0 || a->decision >= 1;
+            bad = parse_real(v, 0, 1, &a->decision) || a->decision <= 0 || a->decision >= 1;
         else if (!strcmp(o, "--drain-timeout"))
-            bad = parse_seconds(v, 0, 3600, &a->opt.drain_timeout);
+            bad = parse_real(v, 0, 3600, &a->opt.drain_timeout);
         else
             return mb_cli_usage("serve", "unknown option '%s'", o);
         if (bad)

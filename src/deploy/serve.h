@@ -9,8 +9,9 @@
 **   serve_metrics.c  Prometheus counters, the latency histogram and drift
 **
 ** Threads: the HTTP layer calls mbsv_route from any of its pool threads at
-** once; everything reached from it is thread-safe (the scorer behind a
-** mutex, the counters atomic, the drift window behind its own mutex).
+** once; everything reached from it is thread-safe (the runtime, shared
+** read-only, with a row context per thread; atomic counters; drift.h's
+** thread-safe window).
 */
 #ifndef MB_SERVE_H
 #define MB_SERVE_H

@@ -231,7 +231,7 @@ static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, 
         mb_status rc = mb_runtime_row_predict(ctx, &p, &err);
         if (rc != MB_OK) {
             scored_free(out);
-            if (rc == MB_ETYPE || rc == MB_ENOTFOUND)
+            if (rc == MB_ETYPE || rc == MB_ENOTFOUND || rc == MB_EARG) /* the row's values (runtime.h) */
                 mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
             else
                 mbsv_reply_error(r, 500, "cannot score instance %zu: %s", i, err.msg);
@@ -472,10 +472,11 @@ static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply
         return;
     }
     json_t *outs = json_array();
-    if (v2_wants(outputs, "label"))
+    if (v2_wants(outputs, "label")) {
         json_array_append_new(outs, json_pack("{sssss[I]so}", "name", "label", "datatype", sc.k ? "BYTES" : "FP32",
                                               "shape", (json_int_t)sc.n, "data", sc.labels));
-    sc.labels = NULL; /* the reference went to the output */
+        sc.labels = NULL; /* the reference went to the output */
+    }
     if (sc.k && v2_wants(outputs, "probabilities")) {
         json_t *d = json_array();
         for (size_t i = 0; i < sc.n * sc.k; i++)

@@ -248,6 +248,21 @@ static int resolve(const char *host, unsigned port, struct sockaddr_storage *sa,
     return 0;
 }
 
+/* Wait for requests in flight; and, for a moment, for connections
+** accepted whose request has not begun (headers still coming): idle
+** keep-alive connections would otherwise hold the stop up. */
+static void drain(struct MHD_Daemon *d, mbsv_server *s, double timeout)
+{
+    double t0 = now_s(), deadline = t0 + timeout, idle_deadline = t0 + (timeout < 1 ? timeout : 1);
+    struct timespec tick = {0, 5 * 1000 * 1000};
+    for (double t = t0; t < deadline; t = now_s()) {
+        const union MHD_DaemonInfo *ci = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (mbsv_metrics_in_flight(s->metrics) == 0 && (!ci || ci->num_connections == 0 || t >= idle_deadline))
+            break;
+        nanosleep(&tick, NULL);
+    }
+}
+
 int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
 {
     http h;
@@ -296,18 +311,7 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
     sigwait(&stop, &sig);
     atomic_store(&s->draining, 1);
     MHD_socket ls = MHD_quiesce_daemon(d);
-    /* Wait for requests in flight; and, for a moment, for connections
-    ** accepted whose request has not begun (headers still coming): idle
-    ** keep-alive connections would otherwise hold the stop up. */
-    double t0 = now_s(), deadline = t0 + opt->drain_timeout,
-           idle_deadline = t0 + (opt->drain_timeout < 1 ? opt->drain_timeout : 1);
-    struct timespec tick = {0, 5 * 1000 * 1000};
-    for (double t = t0; t < deadline; t = now_s()) {
-        const union MHD_DaemonInfo *ci = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (mbsv_metrics_in_flight(s->metrics) == 0 && (!ci || ci->num_connections == 0 || t >= idle_deadline))
-            break;
-        nanosleep(&tick, NULL);
-    }
+    drain(d, s, opt->drain_timeout);
     int cut = mbsv_metrics_in_flight(s->metrics);
     MHD_stop_daemon(d);
     if (ls != MHD_INVALID_SOCKET)

@@ -6,18 +6,11 @@
 ** DESIGN
 ** ------
 ** Counters are C11 atomics (relaxed: each is read on its own), so request
-** threads never wait for each other to count. Drift keeps a sliding window
-** of the last `window` scored rows, as each value's bin rather than the
-** value, and per-feature bin counts updated as rows enter and leave, so
-** /metrics computes each feature's PSI from 11 counts whatever the window.
-** Bins come from the bundle's /monitoring deciles: a value goes to the first
-** decile bin whose upper edge is >= the value (below the minimum: the first,
-** above the maximum: the last); NaN goes to an eleventh, missing, bin. The
-** training share of a decile bin is 10% of the non-missing rate, and
-** deciles that tie (a feature with few distinct values) give their share
-** to the first bin of the tie, which is the one values equal to it enter.
-** PSI = sum over bins of (a - e) ln(a / e), shares clamped at 1e-4 so that
-** an empty bin gives a large, finite term.
+** threads never wait for each other to count. Drift is drift.h's sliding
+** window over the model features of the last `window` scored rows,
+** counted as rows arrive (thread-safe), against the bundle's /monitoring:
+** the same bins, shares and PSI as `moonbench drift`, so /metrics costs
+** the same whatever the window's size.
 */
 #include <math.h>
 #include <stdatomic.h>
@@ -25,9 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drift.h"
 #include "serve.h"
-
-enum { NQ = 11, NBINS = 11, MISSING_BIN = 10 };
 
 /* The status codes the server answers with; anything else counts as 500. */
 static const int codes[] = {200, 400, 401, 404, 405, 413, 422, 500, 503};
@@ -55,60 +47,13 @@ struct mbsv_metrics {
     counter *by_class;           /* nclasses, classification only */
     counter scored_rows;
     atomic_int in_flight;
-    /* drift */
-    const char *drift_note;      /* why there is no drift, or NULL */
-    size_t p, window;
+    /* drift (drift.h) */
+    char drift_note[1024];        /* why there is no drift, or "" */
+    mb_drift_ref *ref;
+    mb_drift_window *win;
+    size_t window;
     double threshold;
-    double *expected;            /* p x NBINS training shares */
-    double *edges;               /* p x NQ deciles */
-    pthread_mutex_t lock;        /* the window and its counts */
-    unsigned char *ring;         /* window x p bins */
-    size_t next, filled;
-    unsigned *counts;            /* p x NBINS */
 };
-
-static const mb_state_array *find_array(const mb_state *s, const char *name)
-{
-    for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->arrays[i].name, name) == 0)
-            return &s->arrays[i];
-    return NULL;
-}
-
-/* Training shares per bin from /monitoring; NULL when usable, else why not. */
-static const char *drift_setup(mbsv_metrics *m)
-{
-    const mb_bundle *b = m->b;
-    const mb_state_array *q = find_array(&b->monitoring, "quantiles"),
-                         *miss = find_array(&b->monitoring, "missing");
-    size_t p = b->nfeatures;
-    if (!q || !miss)
-        return "the bundle has no /monitoring training statistics (made by an older moonbench?)";
-    if (q->type != MB_DT_F64 || miss->type != MB_DT_F64 || q->count != p * NQ || miss->count != p)
-        return "the bundle's /monitoring quantiles or missing arrays do not match its features";
-    if (m->window == 0)
-        return "the drift window is 0 rows";
-    const double *qv = q->data, *mv = miss->data;
-    m->p = p;
-    m->expected = mb_calloc(p * NBINS + 1, sizeof *m->expected);
-    m->edges = mb_malloc((p * NQ + 1) * sizeof *m->edges);
-    memcpy(m->edges, qv, p * NQ * sizeof *qv);
-    for (size_t j = 0; j < p; j++) {
-        double present = mv[j] >= 0 && mv[j] <= 1 ? 1 - mv[j] : 1;
-        double *e = m->expected + j * NBINS;
-        const double *ed = m->edges + j * NQ;
-        e[MISSING_BIN] = 1 - present;
-        for (size_t k = 0; k < NQ - 1; k++) {
-            size_t first = k; /* the first bin whose upper edge ties with this one's */
-            while (first > 0 && ed[first] == ed[k + 1])
-                first--;
-            e[first] += present / (NQ - 1);
-        }
-    }
-    m->ring = mb_malloc(m->window * p + 1);
-    m->counts = mb_calloc(p * NBINS + 1, sizeof *m->counts);
-    return NULL;
-}
 
 mbsv_metrics *mbsv_metrics_new(const mb_bundle *b, size_t window, double threshold, const char **note)
 {
@@ -121,10 +66,15 @@ mbsv_metrics *mbsv_metrics_new(const mb_bundle *b, size_t window, double thresho
             atomic_init(&m->requests[e][c], 0);
     atomic_init(&m->in_flight, 0);
     m->by_class = mb_calloc(b->nclasses + 1, sizeof *m->by_class);
-    pthread_mutex_init(&m->lock, NULL);
-    m->drift_note = drift_setup(m);
+    mb_error err;
+    if (window == 0)
+        snprintf(m->drift_note, sizeof m->drift_note, "the drift window is 0 rows");
+    else if (mb_drift_ref_new(b, &m->ref, &err) != MB_OK)
+        snprintf(m->drift_note, sizeof m->drift_note, "%s", err.msg);
+    else
+        m->win = mb_drift_window_new(m->ref, window);
     if (note)
-        *note = m->drift_note;
+        *note = m->drift_note[0] ? m->drift_note : NULL;
     return m;
 }
 
@@ -133,12 +83,9 @@ void mbsv_metrics_free(mbsv_metrics **pm)
     mbsv_metrics *m = *pm;
     if (!m)
         return;
-    pthread_mutex_destroy(&m->lock);
+    mb_drift_window_free(&m->win);
+    mb_drift_ref_free(&m->ref);
     mb_free(m->by_class);
-    mb_free(m->expected);
-    mb_free(m->edges);
-    mb_free(m->ring);
-    mb_free(m->counts);
     mb_free(m);
     *pm = NULL;
 }
@@ -174,35 +121,13 @@ void mbsv_metrics_request(mbsv_metrics *m, mbsv_endpoint ep, int code, double se
     atomic_fetch_add_explicit(&m->nlatency, 1, memory_order_relaxed);
 }
 
-static unsigned char bin_of(const double *edges, float v)
-{
-    if (isnan(v))
-        return MISSING_BIN;
-    unsigned char k = 0;
-    while (k < NQ - 2 && (double)v > edges[k + 1])
-        k++;
-    return k;
-}
-
 void mbsv_metrics_scored(mbsv_metrics *m, const float *x, long label)
 {
     atomic_fetch_add_explicit(&m->scored_rows, 1, memory_order_relaxed);
     if (label >= 0 && (size_t)label < m->b->nclasses)
         atomic_fetch_add_explicit(&m->by_class[label], 1, memory_order_relaxed);
-    if (m->drift_note)
-        return;
-    pthread_mutex_lock(&m->lock);
-    unsigned char *slot = m->ring + m->next * m->p;
-    for (size_t j = 0; j < m->p; j++) {
-        if (m->filled == m->window)
-            m->counts[j * NBINS + slot[j]]--;
-        slot[j] = bin_of(m->edges + j * NQ, x[j]);
-        m->counts[j * NBINS + slot[j]]++;
-    }
-    if (m->filled < m->window)
-        m->filled++;
-    m->next = (m->next + 1) % m->window;
-    pthread_mutex_unlock(&m->lock);
+    if (m->win)
+        mb_drift_window_add(m->win, x);
 }
 
 /* {====== the text exposition ======} */
@@ -244,30 +169,14 @@ static void tb_label(textbuf *t, const char *v)
     }
 }
 
-static double psi(const double *e, const unsigned *count, size_t n)
-{
-    double s = 0;
-    for (size_t k = 0; k < NBINS; k++) {
-        double a = (double)count[k] / (double)n, x = e[k];
-        if (a < 1e-4)
-            a = 1e-4;
-        if (x < 1e-4)
-            x = 1e-4;
-        if (count[k] || e[k] > 0)
-            s += (a - x) * log(a / x);
-    }
-    return s;
-}
-
 static void render_drift(mbsv_metrics *m, textbuf *t)
 {
     const mb_bundle *b = m->b;
-    size_t p = m->p;
-    unsigned *counts = mb_malloc((p * NBINS + 1) * sizeof *counts);
-    pthread_mutex_lock(&m->lock);
-    size_t n = m->filled;
-    memcpy(counts, m->counts, p * NBINS * sizeof *counts);
-    pthread_mutex_unlock(&m->lock);
+    size_t p = mb_drift_ref_nfeatures(m->ref);
+    mb_drift_feature *f = mb_malloc((p + 1) * sizeof *f);
+    /* rows and figures from one look at the window, so they agree */
+    size_t n = mb_drift_window_rows(m->win);
+    mb_drift_window_report(m->win, m->threshold, f);
     tb_printf(t, "# HELP moonbench_drift_window_rows Scored rows in the drift window.\n"
                  "# TYPE moonbench_drift_window_rows gauge\nmoonbench_drift_window_rows %zu\n"
                  "# HELP moonbench_drift_window_size Rows the drift window holds when full.\n"
@@ -275,29 +184,25 @@ static void render_drift(mbsv_metrics *m, textbuf *t)
                  "# HELP moonbench_drift_threshold PSI above which a feature is flagged.\n"
                  "# TYPE moonbench_drift_threshold gauge\nmoonbench_drift_threshold %g\n",
               n, m->window, m->threshold);
-    if (n == 0) {
-        mb_free(counts);
-        return;
+    static const char *const names[] = {"psi", "ks", "flag"};
+    static const char *const help[] = {
+        "Population stability index of the window against training (moonbench drift's).",
+        "Kolmogorov-Smirnov statistic of the window on the training decile grid (NaN: not available).",
+        "1 when the feature's PSI is above the threshold."};
+    for (int g = 0; n && g < 3; g++) {
+        tb_printf(t, "# HELP moonbench_drift_%s %s\n# TYPE moonbench_drift_%s gauge\n", names[g], help[g], names[g]);
+        for (size_t j = 0; j < p; j++) {
+            tb_printf(t, "moonbench_drift_%s{feature=\"", names[g]);
+            tb_label(t, b->features[f[j].index < b->nfeatures ? f[j].index : j]);
+            if (g == 2)
+                tb_printf(t, "\"} %d\n", f[j].flagged);
+            else if (isnan(g == 0 ? f[j].psi : f[j].ks))
+                tb_printf(t, "\"} NaN\n");
+            else
+                tb_printf(t, "\"} %.6g\n", g == 0 ? f[j].psi : f[j].ks);
+        }
     }
-    double *v = mb_malloc(p * sizeof *v + 1);
-    for (size_t j = 0; j < p; j++)
-        v[j] = psi(m->expected + j * NBINS, counts + j * NBINS, n);
-    tb_printf(t, "# HELP moonbench_drift_psi Population stability index of the window against training.\n"
-                 "# TYPE moonbench_drift_psi gauge\n");
-    for (size_t j = 0; j < p; j++) {
-        tb_printf(t, "moonbench_drift_psi{feature=\"");
-        tb_label(t, b->features[j]);
-        tb_printf(t, "\"} %.6g\n", v[j]);
-    }
-    tb_printf(t, "# HELP moonbench_drift_flag 1 when the feature's PSI is above the threshold.\n"
-                 "# TYPE moonbench_drift_flag gauge\n");
-    for (size_t j = 0; j < p; j++) {
-        tb_printf(t, "moonbench_drift_flag{feature=\"");
-        tb_label(t, b->features[j]);
-        tb_printf(t, "\"} %d\n", v[j] > m->threshold);
-    }
-    mb_free(v);
-    mb_free(counts);
+    mb_free(f);
 }
 
 char *mbsv_metrics_render(mbsv_metrics *m, size_t *len)
@@ -348,7 +253,7 @@ char *mbsv_metrics_render(mbsv_metrics *m, size_t *len)
             tb_printf(&t, "\"} %llu\n", atomic_load_explicit(&m->by_class[c], memory_order_relaxed));
         }
     }
-    if (!m->drift_note)
+    if (m->win)
         render_drift(m, &t);
     *len = t.len;
     return t.s;

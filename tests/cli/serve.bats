@@ -10,6 +10,16 @@ setup_file() {
     "$MB" fit "$DATA/iris.h5" -m linear -o "$BUNDLES/iris_lin.h5" >/dev/null
     "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 -o "$BUNDLES/bc_gbdt.h5" >/dev/null
     "$MB" fit "$DATA/diabetes.h5" -m linear -o "$BUNDLES/diab_lin.h5" >/dev/null
+    "$MB" fit "$DATA/iris.h5" -m knn -o "$BUNDLES/iris_knn.h5" >/dev/null
+    # pipelines over credit_g's categorical and numeric columns (Lua)
+    cat > "$BUNDLES/fit.lua" <<'EOF'
+local mb = require "moonbench"
+local f = mb.open(arg[2] .. "/csv/credit_g.csv")
+f:set_target("class")
+mb.pipeline{ mb.impute{strategy = "most_frequent"}, mb.onehot(), mb.standardize(), mb.model("linear") }:fit(f):save(arg[1] .. "/credit_lin.h5")
+mb.pipeline{ mb.onehot{unknown = "error"}, mb.model("linear") }:fit(f):save(arg[1] .. "/credit_strict.h5")
+EOF
+    "$MB" run "$BUNDLES/fit.lua" "$BUNDLES" "$DATA" >/dev/null
 }
 
 setup() {
@@ -18,7 +28,7 @@ setup() {
 }
 
 teardown() {
-    stop_server KILL
+    stop_server
 }
 
 free_port() {
@@ -41,14 +51,19 @@ start_server() {
     return 1
 }
 
-# stop_server [TERM|KILL]: signal the server, wait at most 20 s, then kill it.
+# stop_server: SIGTERM, wait at most 20 s (then SIGKILL); the server must
+# exit 0 with nothing from a sanitizer on stderr (leaks included).
 stop_server() {
     [ -n "$SERVER_PID" ] || return 0
-    kill "-${1:-TERM}" "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 200); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-    wait "$SERVER_PID" 2>/dev/null || true
+    local pid=$SERVER_PID rc=0
     SERVER_PID=
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || rc=$?
+    if [ "$rc" -ne 0 ] || grep -q Sanitizer "$BATS_TEST_TMPDIR/server.err"; then
+        echo "server exit $rc"; cat "$BATS_TEST_TMPDIR/server.err"; return 1
+    fi
 }
 
 # post PATH BODY: sets CODE and BODY (the reply).
@@ -73,11 +88,16 @@ instances() {
     python3 - "$1" "${2:-rows}" "${3:-100000}" <<'EOF'
 import csv, json, sys
 rows = list(csv.DictReader(open(sys.argv[1])))[: int(sys.argv[3])]
-names = [c for c in rows[0] if c != "target"]
+names = [c for c in rows[0] if c not in ("target", "class")]
+def value(s):  # a number, or the text of a category
+    try:
+        return float(s)
+    except ValueError:
+        return s
 if sys.argv[2] == "names":
-    inst = [{c: float(r[c]) for c in names} for r in rows]
+    inst = [{c: value(r[c]) for c in names} for r in rows]
 else:
-    inst = [[float(r[c]) for c in names] for r in rows]
+    inst = [[value(r[c]) for c in names] for r in rows]
 print(json.dumps({"instances": inst}))
 EOF
 }
@@ -103,8 +123,8 @@ print("same", len(want))
 EOF
 }
 
-@test "serve: /predict equals moonbench predict for linear, tree and regression bundles" {
-    for spec in iris_lin:iris bc_gbdt:breast_cancer diab_lin:diabetes; do
+@test "serve: /predict equals moonbench predict for linear, tree, regression and plugin-scored bundles" {
+    for spec in iris_lin:iris bc_gbdt:breast_cancer diab_lin:diabetes iris_knn:iris; do
         b=${spec%%:*} d=${spec##*:}
         start_server "$BUNDLES/$b.h5" --threads 2 --max-body 4m
         instances "$DATA/csv/$d.csv" > "$BATS_TEST_TMPDIR/req.json"
@@ -124,6 +144,55 @@ EOF
         assert_success
         stop_server
     done
+    grep -q "scoring with the plugin template" "$BATS_TEST_TMPDIR/server.err"
+}
+
+@test "serve: a pipeline with categorical inputs scores as predict does; an unseen level under onehot error is 422" {
+    start_server "$BUNDLES/credit_lin.h5"
+    instances "$DATA/csv/credit_g.csv" names 200 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+    head -201 "$DATA/csv/credit_g.csv" > "$BATS_TEST_TMPDIR/in.csv"
+    mb predict "$BUNDLES/credit_lin.h5" "$BATS_TEST_TMPDIR/in.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+    assert_success
+    get /v2/models/credit_lin
+    [[ "$BODY" == *'"shape":[-1,20]'* ]]
+    stop_server
+    start_server "$BUNDLES/credit_strict.h5"
+    instances "$DATA/csv/credit_g.csv" rows 2 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    sed -i 's|"radio/tv"|"spaceship"|' "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"instance 0: "*"purpose"*"spaceship"* ]]
+}
+
+@test "serve: a pipeline with a Lua step is served only with --allow-lua, as score scores it" {
+    cat > "$BATS_TEST_TMPDIR/luastep.lua" <<'EOS'
+local mb = require "moonbench"
+local step = mb.lua_transform [[
+return {
+  fit = function(state, frame) state.mean = frame:col("petal length (cm)"):mean() end,
+  apply = function(state, frame) return frame:derive("pc", frame:col("petal length (cm)") - state.mean) end,
+}]]
+mb.pipeline { step, mb.model("linear") }:fit(mb.open(arg[1])):save(arg[2])
+EOS
+    mb run "$BATS_TEST_TMPDIR/luastep.lua" "$DATA/iris.h5" "$BATS_TEST_TMPDIR/luab.h5" >/dev/null
+    run mb serve "$BATS_TEST_TMPDIR/luab.h5" --port 0
+    assert_failure 1
+    assert_output --partial "pass --allow-lua"
+    start_server "$BATS_TEST_TMPDIR/luab.h5" --allow-lua --threads 2
+    instances "$DATA/csv/iris.csv" rows 30 > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+    head -31 "$DATA/csv/iris.csv" > "$BATS_TEST_TMPDIR/in.csv"
+    mb score "$BATS_TEST_TMPDIR/luab.h5" "$BATS_TEST_TMPDIR/in.csv" --allow-lua -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+    assert_success
 }
 
 @test "serve: Open Inference Protocol v2 metadata, health and infer" {
@@ -164,6 +233,9 @@ assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "INT64", "data": [6, 3, 5, 2]}], "outputs": [{"name": "label"}]}'
     [ "$CODE" = 200 ]
     assert_equal "$(echo "$BODY" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r["outputs"]), r["outputs"][0]["data"][0])')" "1 $(echo "$pred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["predictions"][1])')"
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [4], "datatype": "FP32", "data": [6, 3, 5, 2]}], "outputs": [{"name": "probabilities"}]}'
+    [ "$CODE" = 200 ]
+    [[ "$BODY" == *'"outputs":[{"name":"probabilities","datatype":"FP32","shape":[1,3],'* ]]
     # refusals naming the problem
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}'
     assert_equal "$CODE" 422
@@ -302,17 +374,19 @@ print(json.dumps({"instances": [[float(r["sepal length (cm)"]), float(r["sepal w
     echo "$BODY" > "$BATS_TEST_TMPDIR/m2.txt"
     grep -qx 'moonbench_drift_flag{feature="petal length (cm)"} 1' "$BATS_TEST_TMPDIR/m2.txt"
     grep -qx 'moonbench_drift_window_rows 150' "$BATS_TEST_TMPDIR/m2.txt"
-    # the served PSI of every feature equals one computed here from the
-    # bundle's deciles over the window (the last 50 training rows + the 100 shifted)
-    h5dump -y -w 0 -d /monitoring/quantiles "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/q.txt"
-    h5dump -y -w 0 -d /monitoring/missing "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/miss.txt"
+    # the served PSI of every feature equals one computed here from the bundle's
+    # drift bins (/monitoring bin_edges, bin_shares) over the window: the
+    # last 50 training rows and the 100 shifted ones
+    for a in bin_edges bin_shares; do
+        h5dump -y -w 0 -d "/monitoring/$a" "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/$a.txt"
+    done
     run python3 - "$BATS_TEST_TMPDIR" <<'EOF'
 import json, math, re, sys
 d = sys.argv[1]
 def nums(f):
     body = open(f).read().split("DATA {", 1)[1].split("}", 1)[0]
-    return [float(x) for x in re.findall(r"[-+0-9.eE]+|nan", body)]
-q, miss = nums(d + "/q.txt"), nums(d + "/miss.txt")
+    return [float(x) for x in re.findall(r"[-+]?(?:[0-9.]+(?:[eE][-+]?[0-9]+)?|nan|inf)", body)]
+edges, shares = nums(d + "/bin_edges.txt"), nums(d + "/bin_shares.txt")
 window = json.load(open(d + "/req.json"))["instances"][100:] + json.load(open(d + "/shift.json"))["instances"]
 served = {}
 for line in open(d + "/m2.txt"):
@@ -321,25 +395,42 @@ for line in open(d + "/m2.txt"):
         served[m.group(1)] = float(m.group(2))
 names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
 for j, name in enumerate(names):
-    e = q[j * 11:(j + 1) * 11]
-    # training share of each decile bin: 10% each; tied deciles pool into the first bin of the tie
-    exp = [0.0] * 11
-    for k in range(10):
-        first = min(i for i in range(k + 1) if e[i + 1] == e[k + 1])
-        exp[first] += (1 - miss[j]) / 10
-    exp[10] = miss[j]
+    e = [x for x in edges[j * 9:(j + 1) * 9] if not math.isnan(x)]
+    exp = shares[j * 11:(j + 1) * 11]
     cnt = [0] * 11
     for row in window:
         v = row[j]
-        cnt[next((k for k in range(10) if v <= e[k + 1]), 9)] += 1
+        cnt[10 if v is None else next((k for k in range(len(e)) if v <= e[k]), len(e))] += 1
     psi = 0.0
     for k in range(11):
-        if cnt[k] or exp[k] > 0:
-            a, x = max(cnt[k] / len(window), 1e-4), max(exp[k], 1e-4)
-            psi += (a - x) * math.log(a / x)
+        a, x = max(cnt[k] / len(window), 1e-4), max(exp[k], 1e-4)
+        psi += (a - x) * math.log(a / x)
     assert abs(psi - served[name]) <= 1e-4 * max(1, psi), (name, psi, served[name])
     print(name, round(psi, 4))
+# the window as a CSV, for moonbench drift
+with open(d + "/window.csv", "w") as f:
+    f.write(",".join(names) + "\n")
+    for row in window:
+        f.write(",".join(repr(v) for v in row) + "\n")
 assert served["petal length (cm)"] > 0.2
+EOF
+    assert_success
+    # and equals moonbench drift's figures on the same rows
+    mb drift "$BUNDLES/iris_lin.h5" "$BATS_TEST_TMPDIR/window.csv" --json > "$BATS_TEST_TMPDIR/drift.json" || true
+    run python3 - "$BATS_TEST_TMPDIR" <<'EOF'
+import json, re, sys
+d = sys.argv[1]
+rep = json.load(open(d + "/drift.json"))
+served = {}
+for line in open(d + "/m2.txt"):
+    m = re.match(r'moonbench_drift_(psi|ks|flag)\{feature="(.*)"\} (\S+)', line)
+    if m:
+        served[(m.group(1), m.group(2))] = float(m.group(3))
+assert rep["rows"] == 150
+for f in rep["features"]:
+    assert abs(f["psi"] - served[("psi", f["feature"])]) <= 1e-5 * max(1, f["psi"]), f
+    assert abs(f["ks"] - served[("ks", f["feature"])]) <= 1e-5, f
+    assert f["drift"] == (served[("flag", f["feature"])] == 1), f
 EOF
     assert_success
 }
@@ -418,7 +509,7 @@ EOF
     assert_failure
 }
 
-@test "serve: refuses a bad bundle, a busy port and bad options with a message" {
+@test "serve: refuses a bad bundle, an untrusted one, a busy port and bad options with a message" {
     run mb serve "$DATA/iris.h5" --port 0
     assert_failure 1
     assert_output --partial "not a moonbench model bundle"
@@ -427,6 +518,15 @@ EOF
     assert_output --partial "--threads: '0' is not valid"
     run mb serve "$BUNDLES/iris_lin.h5" --name 'a/b'
     assert_failure 2
+    # --trust: an unsigned bundle is refused, a signed one served
+    mb keygen -o "$BATS_TEST_TMPDIR/k" >/dev/null 2>&1
+    run mb serve "$BUNDLES/iris_lin.h5" --trust "$BATS_TEST_TMPDIR/k.pub"
+    assert_failure 1
+    assert_output --partial "not signed, and only bundles signed by a trusted key are loaded"
+    cp "$BUNDLES/iris_lin.h5" "$BATS_TEST_TMPDIR/signed.h5"
+    mb sign "$BATS_TEST_TMPDIR/signed.h5" --key "$BATS_TEST_TMPDIR/k.key" >/dev/null
+    start_server "$BATS_TEST_TMPDIR/signed.h5" --trust "$BATS_TEST_TMPDIR/k.pub"
+    stop_server
     start_server "$BUNDLES/iris_lin.h5"
     run mb serve "$BUNDLES/iris_lin.h5" --port "$PORT"
     assert_failure 1
