@@ -137,6 +137,7 @@ static mb_status describe_step(mbx_export *x, size_t s, const mb_frame *in, mb_f
     for (size_t i = 0; i < plan.n; i++) {
         const mb_step_col *p = &plan.cols[i];
         mbx_col *c = &st->cols[i];
+        c->name = mb_strdup(p->name);
         c->op = p->op;
         c->src = (size_t)p->src;
         c->src2 = p->src2 >= 0 ? (size_t)p->src2 : 0;
@@ -255,8 +256,10 @@ void mbx_close(mbx_export *x)
         mb_free(x->levels[j]);
     }
     for (size_t s = 0; x->steps && s < x->nsteps; s++) {
-        for (size_t i = 0; i < x->steps[s].nout; i++)
+        for (size_t i = 0; i < x->steps[s].nout; i++) {
             mb_free(x->steps[s].cols[i].table);
+            mb_free(x->steps[s].cols[i].name);
+        }
         mb_free(x->steps[s].cols);
     }
     mb_free(x->inputs);
