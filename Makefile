@@ -1,8 +1,9 @@
 # moonbench: one Makefile for the executable, the plugins and the tests.
 #
-#   make run      install missing Debian packages (when root), build, open the bundled datasets
+#   make run      install missing Debian packages (when root), build, open the workbench on datasets/
 #   make test     build, then run the whole suite twice: normal and ASan+UBSan
 #   make bench    benchmarks against peer tools (tests/bench; never part of make test)
+#   make fuzz     build the libFuzzer targets (tests/fuzz) and run each for FUZZ_SECONDS
 #   make install PREFIX=/usr/local   |   make uninstall   |   make clean
 #
 # Outputs go under $(BUILD) (build/ by default; build/asan for the sanitizer
@@ -59,8 +60,8 @@ PLUGIN_SO = $(PLUGINS:%=$(BUILD)/plugins/%.so)
 TPLUGIN_SO = $(patsubst tests/plugins/%.c,$(BUILD)/tests/plugins/%.so,$(wildcard tests/plugins/*.c))
 PLUGIN_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L $(OPT) $(WARN) -fPIC -Iplugins $(BLAS_CFLAGS) $(CFLAGS)
 
-.PHONY: all run test check unit bench install uninstall clean deps
-all: $(BUILD)/moonbench $(BUILD)/lua/moonbench.so $(PLUGIN_SO) $(TPLUGIN_SO) $(UNIT_BIN)
+.PHONY: all run test check unit bench install uninstall clean deps fuzz fuzz-build fuzzers
+all: $(BUILD)/moonbench $(BUILD)/lua/moonbench.so $(PLUGIN_SO) $(TPLUGIN_SO) $(UNIT_BIN) $(BUILD)/tests/make_hostile
 
 $(BUILD)/config.mk: Makefile
 	@$(MAKE) --no-print-directory deps
@@ -95,6 +96,8 @@ deps:
 # Only the workbench sees ncurses' flags, only src/deploy the server's and protobuf's.
 $(BUILD)/obj/src/tui/%.o: CFLAGS_ALL += $(TUI_CFLAGS)
 $(BUILD)/obj/src/deploy/%.o: CFLAGS_ALL += $(DEPLOY_CFLAGS)
+# evaluate --json (src/cli/study.c) writes its report with jansson
+$(BUILD)/obj/src/cli/%.o: CFLAGS_ALL += $(DEPLOY_CFLAGS)
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
@@ -157,19 +160,29 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c tests/plugins/stub.h plugins/moon
 	@mkdir -p $(@D)
 	$(CC) $(PLUGIN_CFLAGS) $(LDFLAGS_ALL) -shared -o $@ $< -lm
 
+# The hostile HDF5 fixtures' writer (tests/data/make_hostile.c), run by the tests.
+$(BUILD)/tests/make_hostile: tests/data/make_hostile.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(PKG_LIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS_ALL) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
+# In a terminal: the workbench on the bundled datasets; otherwise (CI, a pipe)
+# what they hold, and how to open the workbench.
 run: all
-	@for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done
+	@if [ -t 0 ] && [ -t 1 ]; then exec $(BUILD)/moonbench datasets/; fi; \
+	for f in datasets/*.h5 datasets/table/*.h5; do $(BUILD)/moonbench inspect "$$f" || exit 1; echo; done; \
+	echo "In a terminal, 'make run' opens the workbench: $(BUILD)/moonbench datasets/"
 
 # The whole suite, normal build then ASan+UBSan build; tests/run.sh prints
 # the closing "N passed, N failed" line and fails on any failure.
 test check: all
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all
+	@$(MAKE) --no-print-directory fuzz-build
 	@tests/run.sh build build/asan
 
 unit: all
@@ -185,6 +198,32 @@ bench: all
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_fit tests/bench/bench_fit.c \
 	  $(BUILD)/libmbcore.a $(PKG_LIBS)
 	@for s in $(BENCH); do MB_BUILD=$(BUILD) tests/bench/$$s.sh || exit 1; done
+
+# libFuzzer targets (tests/fuzz/README.md): the library and the Lua binding
+# rebuilt with clang under build/fuzz, one binary per tests/fuzz/fuzz_*.c.
+# `make fuzz` runs each for FUZZ_SECONDS on a copy of its seed corpus
+# (build/fuzz/corpus/T); crashes land in build/fuzz/crash/T. `make test`
+# runs each over tests/fuzz/corpus/T and tests/fuzz/regressions/T once
+# (tests/cli/fuzz.bats).
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_OPT = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+fuzz-build:
+	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="$(FUZZ_OPT)" fuzzers
+fuzzers: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
+# Every target links the library and the Lua binding; the Lua one also
+# src/cli/run.o, to drive `moonbench run --sandbox` in process.
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/obj/src/cli/run.o
+	$(CC) $(CFLAGS_ALL) -Isrc/cli -fsanitize=fuzzer -o $@ $< $(if $(filter %/fuzz_lua,$@),$(BUILD)/obj/src/cli/run.o) \
+	  $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS)
+fuzz: fuzz-build
+	@for t in $(FUZZ_TARGETS); do \
+	  rm -rf build/fuzz/work/$$t; mkdir -p build/fuzz/corpus/$$t build/fuzz/crash/$$t build/fuzz/work/$$t; \
+	  cp -n tests/fuzz/corpus/$$t/* tests/fuzz/regressions/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
+	  (cd build/fuzz/work/$$t && ../../fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
+	    -close_fd_mask=1 -artifact_prefix=../../crash/$$t/ ../../corpus/$$t) || exit 1; \
+	done
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

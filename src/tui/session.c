@@ -1,0 +1,297 @@
+/*
+** session.c: the workbench's session is Lua. One Lua state with the
+** moonbench module holds the data (`data`), the fitted runs (`run1`, ...,
+** loaded back from their bundles) and whatever `:` defines; every action
+** that changes data or a model is appended as the chunk it ran, and the
+** saved session is the prelude plus those chunks: `moonbench run FILE`
+** replays it headless and prints the same metrics (the prelude's report()).
+**
+** Chunks may be deferred: opening a file records `data = mb.open(...)` but
+** runs it only when the session is next needed (a `:` line, a training),
+** so the first screen of a huge file never waits for the whole of it.
+*/
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "tui.h"
+
+int luaopen_moonbench(lua_State *L);
+
+static const char prelude[] =
+    "-- moonbench session, written by the workbench; `moonbench run FILE` replays it\n"
+    "mb = require \"moonbench\"\n"
+    "runs = {}\n"
+    "-- evaluate a fitted pipeline on the held-out rows and print its metrics\n"
+    "function report(name, pipeline, test)\n"
+    "  local r = mb.evaluate(pipeline, test)\n"
+    "  runs[name] = r\n"
+    "  local keys, parts = {}, {}\n"
+    "  for k, v in pairs(r) do if type(v) == \"number\" and k ~= \"n\" then keys[#keys + 1] = k end end\n"
+    "  table.sort(keys)\n"
+    "  for _, k in ipairs(keys) do parts[#parts + 1] = string.format(\"%s=%.4f\", k, r[k]) end\n"
+    "  print(name .. \": \" .. table.concat(parts, \" \"))\n"
+    "  return r\n"
+    "end\n";
+
+static mbtui_app *owner;
+
+const char *mbtui_lua_quote(const char *s, char *buf, size_t n)
+{
+    size_t o = 0;
+    if (n < 3) {
+        buf[0] = 0;
+        return buf;
+    }
+    buf[o++] = '"';
+    for (; *s && o + 5 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            buf[o++] = '\\', buf[o++] = (char)c;
+        else if (c == '\n')
+            buf[o++] = '\\', buf[o++] = 'n';
+        else if (c < ' ')
+            o += (size_t)snprintf(buf + o, n - o, "\\%03u", c);
+        else
+            buf[o++] = (char)c;
+    }
+    buf[o++] = '"';
+    buf[o] = 0;
+    return buf;
+}
+
+static void output_add(mbtui_app *a, const char *s)
+{
+    size_t old = a->lua_output ? strlen(a->lua_output) : 0, add = strlen(s);
+    if (old > 64 * 1024) /* keep the pane bounded */
+        return;
+    a->lua_output = mb_realloc(a->lua_output, old + add + 1);
+    memcpy(a->lua_output + old, s, add + 1);
+}
+
+/* print() inside the session writes to the output pane. */
+static int session_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        output_add(owner, luaL_tolstring(L, i, NULL));
+        lua_pop(L, 1);
+        output_add(owner, i < n ? "\t" : "");
+    }
+    output_add(owner, "\n");
+    return 0;
+}
+
+static int msghandler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    if (!msg)
+        msg = luaL_tolstring(L, 1, NULL);
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+static int open_all(lua_State *L)
+{
+    luaL_openlibs(L);
+    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
+    lua_pushcfunction(L, luaopen_moonbench);
+    lua_setfield(L, -2, "moonbench");
+    lua_pop(L, 1);
+    if (luaL_loadbuffer(L, prelude, sizeof prelude - 1, "=session") != LUA_OK)
+        return lua_error(L);
+    lua_call(L, 0, 0);
+    lua_pushcfunction(L, session_print);
+    lua_setglobal(L, "print");
+    return 0;
+}
+
+int mbtui_session_init(mbtui_app *a, char *msg, size_t n)
+{
+    owner = a;
+    a->L = luaL_newstate();
+    if (!a->L) {
+        snprintf(msg, n, "cannot create the session's Lua state");
+        return -1;
+    }
+    lua_pushcfunction(a->L, open_all);
+    if (lua_pcall(a->L, 0, 0, 0) != LUA_OK) {
+        snprintf(msg, n, "session: %s", lua_tostring(a->L, -1));
+        lua_close(a->L);
+        a->L = NULL;
+        return -1;
+    }
+    a->session_saved_at = -1;
+    return 0;
+}
+
+void mbtui_session_close(mbtui_app *a)
+{
+    if (a->L)
+        lua_close(a->L);
+    a->L = NULL;
+    for (int i = 0; i < a->nchunks; i++)
+        mb_free(a->chunks[i]);
+    for (int i = 0; i < a->ndeferred; i++)
+        mb_free(a->deferred[i]);
+    mb_free(a->chunks);
+    mb_free(a->deferred);
+    mb_free(a->lua_output);
+    a->chunks = a->deferred = NULL;
+    a->lua_output = NULL;
+    a->nchunks = a->ndeferred = 0;
+}
+
+struct lua_State *mbtui_session_L(mbtui_app *a) { return a->L; }
+
+void mbtui_session_record(mbtui_app *a, const char *lua)
+{
+    if (a->nchunks == a->capchunks) {
+        a->capchunks = a->capchunks ? a->capchunks * 2 : 32;
+        a->chunks = mb_realloc(a->chunks, (size_t)a->capchunks * sizeof *a->chunks);
+    }
+    a->chunks[a->nchunks++] = mb_strdup(lua);
+}
+
+/* Run text as a chunk; with values, leave the results' text in *out. */
+static int run_chunk(mbtui_app *a, const char *text, int try_return)
+{
+    lua_State *L = a->L;
+    int base = lua_gettop(L);
+    lua_pushcfunction(L, msghandler);
+    int st = LUA_ERRSYNTAX;
+    if (try_return) {
+        size_t n = strlen(text) + 8;
+        char *ret = mb_malloc(n);
+        snprintf(ret, n, "return %s", text);
+        st = luaL_loadbuffer(L, ret, strlen(ret), "=lua");
+        mb_free(ret);
+        if (st != LUA_OK)
+            lua_pop(L, 1);
+    }
+    if (st != LUA_OK)
+        st = luaL_loadbuffer(L, text, strlen(text), "=lua");
+    if (st == LUA_OK)
+        st = lua_pcall(L, 0, LUA_MULTRET, base + 1);
+    if (st != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(a->lua_error, sizeof a->lua_error, "%s", msg ? msg : "(error object is not a string)");
+        lua_settop(L, base);
+        return -1;
+    }
+    int nres = lua_gettop(L) - base - 1;
+    for (int i = 1; i <= nres; i++) {
+        output_add(a, luaL_tolstring(L, base + 1 + i, NULL));
+        lua_pop(L, 1);
+        output_add(a, i < nres ? "\t" : "\n");
+    }
+    lua_settop(L, base);
+    return 0;
+}
+
+int mbtui_session_flush(mbtui_app *a)
+{
+    int rc = 0;
+    for (int i = 0; i < a->ndeferred; i++) {
+        if (rc == 0 && run_chunk(a, a->deferred[i], 0) == 0)
+            mbtui_session_record(a, a->deferred[i]);
+        else
+            rc = -1;
+        mb_free(a->deferred[i]);
+    }
+    a->ndeferred = 0;
+    return rc;
+}
+
+void mbtui_session_defer(mbtui_app *a, const char *lua)
+{
+    a->deferred = mb_realloc(a->deferred, (size_t)(a->ndeferred + 1) * sizeof *a->deferred);
+    a->deferred[a->ndeferred++] = mb_strdup(lua);
+}
+
+int mbtui_session_do(mbtui_app *a, const char *lua, int record)
+{
+    if (mbtui_session_flush(a) != 0)
+        return -1;
+    if (run_chunk(a, lua, 0) != 0)
+        return -1;
+    if (record)
+        mbtui_session_record(a, lua);
+    return 0;
+}
+
+void mbtui_session_eval(mbtui_app *a, const char *text)
+{
+    mb_free(a->lua_output);
+    a->lua_output = NULL;
+    output_add(a, "lua> ");
+    output_add(a, text);
+    output_add(a, "\n");
+    if (mbtui_session_flush(a) != 0 || run_chunk(a, text, 1) != 0) {
+        output_add(a, a->lua_error);
+        output_add(a, "\n");
+        char first[300];
+        snprintf(first, sizeof first, "%.290s", a->lua_error);
+        char *nl = strchr(first, '\n');
+        if (nl)
+            *nl = 0;
+        mbtui_say(a, MBTUI_A_ERROR, "lua error: %s (the session is unchanged; see the Pipeline tab)", first);
+        return;
+    }
+    mbtui_session_record(a, text);
+    /* the first line of the answer, the rest in the Pipeline tab */
+    const char *out = a->lua_output + 5 + strlen(text) + 1;
+    char first[400];
+    snprintf(first, sizeof first, "%s", *out ? out : "ok");
+    char *nl = strchr(first, '\n');
+    if (nl)
+        *nl = 0;
+    mbtui_say(a, MBTUI_A_OK, "= %s", first);
+}
+
+char *mbtui_session_text(const mbtui_app *a)
+{
+    size_t n = sizeof prelude + 64;
+    for (int i = 0; i < a->nchunks; i++)
+        n += strlen(a->chunks[i]) + 1;
+    for (int i = 0; i < a->ndeferred; i++)
+        n += strlen(a->deferred[i]) + 1;
+    char *s = mb_malloc(n);
+    size_t o = (size_t)snprintf(s, n, "%s\n", prelude);
+    for (int i = 0; i < a->nchunks; i++)
+        o += (size_t)snprintf(s + o, n - o, "%s\n", a->chunks[i]);
+    for (int i = 0; i < a->ndeferred; i++)
+        o += (size_t)snprintf(s + o, n - o, "%s\n", a->deferred[i]);
+    return s;
+}
+
+int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
+{
+    char *tmp = NULL;
+    int fd = mb_tmp_create(path, &tmp, err);
+    if (fd < 0)
+        return -1;
+    char *text = mbtui_session_text(a);
+    size_t len = strlen(text), off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, text + off, len - off);
+        if (w <= 0) {
+            mb_free(text);
+            close(fd);
+            mb_tmp_discard(&tmp);
+            mb_fail(err, MB_EIO, "%s: cannot write the session", path);
+            return -1;
+        }
+        off += (size_t)w;
+    }
+    mb_free(text);
+    if (mb_tmp_publish(fd, &tmp, path, err) != MB_OK)
+        return -1;
+    a->session_saved_at = a->nchunks + a->ndeferred;
+    return 0;
+}
