@@ -176,7 +176,8 @@ mb_status mbx_open(mbx_export *x, const mb_bundle *b, mb_error *err)
 {
     memset(x, 0, sizeof *x);
     x->b = b;
-    x->threshold = 0.5; /* mb_scorer_predict's; a bundle's own threshold, once it has one, goes here */
+    /* the bundle's binary decision threshold (0: unset), as the runtime's */
+    x->threshold = b->threshold > 0 && b->threshold < 1 ? b->threshold : 0.5;
     for (size_t s = 0; s < b->nsteps; s++)
         if (strcmp(b->step_kinds[s], "lua") == 0)
             return mb_fail(err, MB_EARG,

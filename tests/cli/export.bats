@@ -292,3 +292,42 @@ print(json.loads(m["moonbench.inputs"])[1]); print(sorted(json.loads(m["moonbenc
     assert_line --index 0 'q"uo\te é'
     assert_line --index 1 "['*/', '??=', 'x\"\\\\']"
 }
+
+@test "export --threshold: binary labels follow P(class 1) > T, as score --threshold" {
+    cd "$BATS_FILE_TMPDIR"
+    run "$MB" score lin_bin.h5 "$DATA/csv/breast_cancer.csv" --threshold 0.9 -o thr.ref.csv
+    assert_success
+    "$MB" export lin_bin.h5 --format c --threshold 0.9 -o thr.d 2>/dev/null
+    grep -q "#define MB_MODEL_THRESHOLD 0x1.ccccccccccccdp-1" thr.d/model.h
+    cc -std=c99 -Wall -Wextra -Werror -Ithr.d -o thr.drv "$ROOT/tests/cli/export_driver.c" thr.d/model.c -lm
+    ./thr.drv < "$DATA/csv/breast_cancer.csv" > thr.c.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr.ref.csv thr.c.out
+    assert_success
+    # the threshold matters here: 0.5 gives other labels
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" lin_bin.ref.csv thr.c.out
+    assert_failure
+    run "$MB" export lin_multi.h5 --format c --threshold 0.9 -o x.d
+    assert_failure 1
+    assert_output --partial "--threshold is for binary models"
+    run "$MB" export lin_bin.h5 --format c --threshold 1.5 -o x.d
+    assert_failure 2
+    need_ort
+    "$MB" export lin_bin.h5 --format onnx --threshold 0.9 -o thr.onnx 2>/dev/null
+    ./thr.drv --rows < "$DATA/csv/breast_cancer.csv" > thr.rows
+    node "$ONNX_DIR/run.mjs" thr.onnx thr.rows > thr.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr.ref.csv thr.onnx.out
+    assert_success
+}
+
+@test "export --trust: an unsigned bundle is refused, a signed one exported" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" keygen -o exkey >/dev/null 2>&1
+    run "$MB" export lin_bin.h5 --format c --trust exkey.pub -o trust.d
+    assert_failure 1
+    [ ! -e trust.d/model.c ]
+    cp lin_bin.h5 signed.h5
+    "$MB" sign signed.h5 --key exkey.key >/dev/null 2>&1
+    run "$MB" export signed.h5 --format c --trust exkey.pub -o trust.d
+    assert_success
+    [ -f trust.d/model.c ]
+}
