@@ -42,7 +42,7 @@
     X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
       "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S] [--threshold T] [--allow-lua] [--trust KEY.pub]...") \
     X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
-      "export MODEL.h5 --format c|onnx [--tree-tables] -o DIR|FILE.onnx")          \
+      "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx [--tree-tables] [--threshold T] [--trust KEY.pub]...") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
     X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
@@ -114,6 +114,11 @@
     X(tune, "--seed", "S", "seed of the folds and of the random search (default 0)")               \
     X(tune, "--threads", "N", "threads per fit")                                                   \
     X(tune, "-o", "BEST.h5", "save the best parameters refitted on all rows")                     \
+    X(export, "--format", "c|onnx", "c: DIR/model.h and DIR/model.c (C99, libm only); onnx: one ONNX file (IR 8, opset 13, ai.onnx.ml 3)") \
+    X(export, "-o", "DIR|FILE.onnx", "where to write (a folder for c, created if absent; written atomically)") \
+    X(export, "--tree-tables", "", "c: trees as node tables and a loop (smaller code) instead of nested ifs") \
+    X(export, "--threshold", "T", "binary models: class 1 when P(class 1) > T, in (0, 1) (default: the bundle's, else 0.5)") \
+    X(export, "--trust", "KEY.pub", "refuse the bundle unless signed by this key (repeatable)")   \
     X(run, "--sandbox", "", "for untrusted scripts: no processes, C modules or binary chunks; writes only under the working folder") \
     X(run, "--memory", "MB", "limit what Lua allocates")                                           \
     X(run, "--timeout", "S", "stop the script after S seconds")
@@ -132,6 +137,8 @@
     X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
+    X(export, "moonbench export credit.h5 --format c -o credit_c")                                \
+    X(export, "moonbench export credit.h5 --format onnx -o credit.onnx")                          \
     X(run, "moonbench run lua/examples/binary.lua")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);

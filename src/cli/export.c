@@ -5,6 +5,7 @@
 ** writers are in src/deploy (export.h).
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../deploy/export.h"
@@ -14,9 +15,22 @@ int mb_cmd_export(int argc, char **argv)
 {
     const char *model = NULL, *format = NULL, *out = NULL;
     int tables = 0;
+    double threshold = 0;
+    mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--tree-tables"))
+        int tr = mb_cli_trust_option(&trust, "export", argc, argv, &i);
+        if (tr < 0)
+            return 2;
+        if (tr)
+            continue;
+        if (!strcmp(argv[i], "--tree-tables")) {
             tables = 1;
+        } else if (!strcmp(argv[i], "--threshold") && i + 1 < argc) {
+            char *end;
+            threshold = strtod(argv[++i], &end);
+            if (*end || end == argv[i] || !(threshold > 0 && threshold < 1))
+                return mb_cli_usage("export", "--threshold takes a number in (0, 1), not '%s'", argv[i]);
+        }
         else if (!strcmp(argv[i], "-o") && i + 1 < argc)
             out = argv[++i];
         else if (!strcmp(argv[i], "--format") && i + 1 < argc)
@@ -40,7 +54,8 @@ int mb_cmd_export(int argc, char **argv)
     mbx_export x;
     memset(&x, 0, sizeof x);
     int status = 1;
-    if (mb_bundle_load(model, &b, &err) != MB_OK)
+    mb_bundle_options bo = {trust.files, trust.n, NULL};
+    if (mb_bundle_load_opts(model, &bo, &b, &err) != MB_OK)
         goto fail;
     if (mbx_open(&x, b, &err) != MB_OK) {
         char why[sizeof err.msg];
@@ -49,6 +64,14 @@ int mb_cmd_export(int argc, char **argv)
         goto fail;
     }
     x.tree_tables = tables;
+    if (threshold > 0) {
+        if (b->task != MB_TASK_BINARY) {
+            mb_fail(&err, MB_EARG, "%s: --threshold is for binary models; this one is %s", model,
+                    b->task == MB_TASK_REGRESSION ? "a regression" : "multiclass");
+            goto fail;
+        }
+        x.threshold = threshold;
+    }
     if ((c ? mbx_write_c(&x, out, model, &err) : mbx_write_onnx(&x, out, model, &err)) != MB_OK)
         goto fail;
     fprintf(stderr, "%s (%s, %zu inputs, %zu transform%s) -> %s%s\n", model, mb_form_name(b->form), x.ninputs,

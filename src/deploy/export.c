@@ -137,6 +137,7 @@ static mb_status describe_step(mbx_export *x, size_t s, const mb_frame *in, mb_f
     for (size_t i = 0; i < plan.n; i++) {
         const mb_step_col *p = &plan.cols[i];
         mbx_col *c = &st->cols[i];
+        c->name = mb_strdup(p->name);
         c->op = p->op;
         c->src = (size_t)p->src;
         c->src2 = p->src2 >= 0 ? (size_t)p->src2 : 0;
@@ -175,7 +176,8 @@ mb_status mbx_open(mbx_export *x, const mb_bundle *b, mb_error *err)
 {
     memset(x, 0, sizeof *x);
     x->b = b;
-    x->threshold = 0.5; /* mb_scorer_predict's; a bundle's own threshold, once it has one, goes here */
+    /* the bundle's binary decision threshold (0: unset), as the runtime's */
+    x->threshold = b->threshold > 0 && b->threshold < 1 ? b->threshold : 0.5;
     for (size_t s = 0; s < b->nsteps; s++)
         if (strcmp(b->step_kinds[s], "lua") == 0)
             return mb_fail(err, MB_EARG,
@@ -255,8 +257,10 @@ void mbx_close(mbx_export *x)
         mb_free(x->levels[j]);
     }
     for (size_t s = 0; x->steps && s < x->nsteps; s++) {
-        for (size_t i = 0; i < x->steps[s].nout; i++)
+        for (size_t i = 0; i < x->steps[s].nout; i++) {
             mb_free(x->steps[s].cols[i].table);
+            mb_free(x->steps[s].cols[i].name);
+        }
         mb_free(x->steps[s].cols);
     }
     mb_free(x->inputs);

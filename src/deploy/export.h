@@ -24,6 +24,7 @@
 
 /* One output column of a step. */
 typedef struct mbx_col {
+    char *name;                   /* the output column's name */
     mb_step_op op;
     size_t src, src2;             /* columns of the step's input */
     double a, b;                  /* as mb_step_col */

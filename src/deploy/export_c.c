@@ -55,6 +55,17 @@ static void put_string(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
+/* A column name in a comment: no end of comment, no trigraph, ASCII only. */
+static void put_comment(FILE *fp, const char *s)
+{
+    fputs(" /* ", fp);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        fputc(*p == '?' || *p < 0x20 || *p >= 0x7f || (*p == '/' && p > (const unsigned char *)s && p[-1] == '*')
+                  ? '.' : *p,
+              fp);
+    fputs(" */", fp);
+}
+
 typedef enum { A_F32, A_F64, A_I32, A_U8 } atype;
 
 /* static const TYPE name[n] = { ... }; eight values a line. */
@@ -179,7 +190,7 @@ static void write_names(FILE *fp, const mbx_export *x)
           fp);
 }
 
-/* One output column of step s: out[i] = ... of in[]. */
+/* One output column of step s: out[i] = ... of in[]; the column's name. */
 static void write_col(FILE *fp, size_t s, size_t i, const mbx_col *c)
 {
     char src[40], src2[40];
@@ -189,37 +200,37 @@ static void write_col(FILE *fp, size_t s, size_t i, const mbx_col *c)
     switch (c->op) {
     case MB_STEP_COPY:
     case MB_STEP_CATCOPY:
-        fprintf(fp, "%s;\n", src);
+        fprintf(fp, "%s;", src);
         break;
     case MB_STEP_AFFINE:
         fprintf(fp, "(float)(((double)%s - ", src);
         put_double(fp, c->a);
         fputs(") / ", fp);
         put_double(fp, c->b);
-        fputs(");\n", fp);
+        fputs(");", fp);
         break;
     case MB_STEP_FILL:
         fprintf(fp, "isnan(%s) ? ", src);
         put_float(fp, (float)c->a);
-        fprintf(fp, " : %s;\n", src);
+        fprintf(fp, " : %s;", src);
         break;
     case MB_STEP_ISNAN:
     case MB_STEP_ISMISS:
-        fprintf(fp, "isnan(%s) ? 1.0f : 0.0f;\n", src);
+        fprintf(fp, "isnan(%s) ? 1.0f : 0.0f;", src);
         break;
     case MB_STEP_ONEHOT: {
         int any = 0;
         for (size_t l = 0; l < c->ntable; l++)
             if (c->table[l] == c->k)
                 fprintf(fp, "%s%s == %zu.0f", any++ ? " || " : "(", src, l);
-        fputs(any ? ") ? 1.0f : 0.0f;\n" : "0.0f; /* the level is not in the dictionary */\n", fp);
+        fputs(any ? ") ? 1.0f : 0.0f;" : "0.0f; /* the level is not in the dictionary */", fp);
         break;
     }
     case MB_STEP_ORDINAL:
-        fprintf(fp, "ordinal(%s, ordinal_%zu_%zu, %zu);\n", src, s, i, c->ntable);
+        fprintf(fp, "ordinal(%s, ordinal_%zu_%zu, %zu);", src, s, i, c->ntable);
         break;
     case MB_STEP_LOG1P:
-        fprintf(fp, "%s < -1.0f ? NAN : (float)log1p((double)%s);\n", src, src);
+        fprintf(fp, "%s < -1.0f ? NAN : (float)log1p((double)%s);", src, src);
         break;
     case MB_STEP_CLIP:
         fprintf(fp, "(double)%s < ", src);
@@ -230,15 +241,17 @@ static void write_col(FILE *fp, size_t s, size_t i, const mbx_col *c)
         put_double(fp, c->b);
         fputs(" ? ", fp);
         put_float(fp, (float)c->b);
-        fprintf(fp, " : %s;\n", src);
+        fprintf(fp, " : %s;", src);
         break;
     case MB_STEP_PROD:
-        fprintf(fp, "%s * %s;\n", src, src2);
+        fprintf(fp, "%s * %s;", src, src2);
         break;
     case MB_STEP_CATFILL:
-        fprintf(fp, "isnan(%s) ? %ld.0f : %s;\n", src, (long)c->fillcode, src);
+        fprintf(fp, "isnan(%s) ? %ld.0f : %s;", src, (long)c->fillcode, src);
         break;
     }
+    put_comment(fp, c->name);
+    fputc('\n', fp);
 }
 
 static void write_steps(FILE *fp, const mbx_export *x)
@@ -498,8 +511,11 @@ static void write_predict(FILE *fp, const mbx_export *x)
         fprintf(fp, "    step%zu(%s, %s);\n", s + 1, in, out);
         last = out;
     }
-    for (size_t j = 0; j < x->nfeatures; j++)
-        fprintf(fp, "    f[%zu] = %s[%zu];\n", j, last, x->feature_col[j]);
+    for (size_t j = 0; j < x->nfeatures; j++) {
+        fprintf(fp, "    f[%zu] = %s[%zu];", j, last, x->feature_col[j]);
+        put_comment(fp, b->features[j]);
+        fputc('\n', fp);
+    }
     fputs("    model_raw(f, o);\n", fp);
     if (link == MB_LINK_LOGISTIC)
         fprintf(fp, "    for (int c = 0; c < %zu; c++)\n        o[c] = 1 / (1 + exp(-o[c]));\n", k);

@@ -385,7 +385,10 @@ static const char *step_group(graph *g, const mbx_step *st, const char *cur, con
         d = cast(g, x, F64);
         const char *u = op2(g, "Add", d, scalar_f64(g, 1)), *um = op2(g, "Sub", u, scalar_f64(g, 1));
         const char *q = op2(g, "Mul", op1(g, "Log", u), op2(g, "Div", d, um));
-        r = cast(g, where(g, op2(g, "Equal", um, scalar_f64(g, 0)), d, q), F32);
+        /* x, where u == 1 (tiny x) or x == +inf (where the ratio is inf / inf) */
+        const char *keep = op2(g, "Or", op2(g, "Equal", um, scalar_f64(g, 0)),
+                               op2(g, "Equal", d, scalar_f64(g, INFINITY)));
+        r = cast(g, where(g, keep, d, q), F32);
         break;
     }
     case MB_STEP_CLIP:

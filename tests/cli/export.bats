@@ -244,3 +244,90 @@ LUA
     assert_failure 1
     assert_output --partial "not a moonbench model bundle"
 }
+
+# Column names and levels are data: they reach the C source only as
+# escaped string literals or sanitised comments, and ONNX metadata as JSON.
+@test "export: odd column names and levels compile and come back intact" {
+    cd "$BATS_FILE_TMPDIR"
+    cat > odd.lua <<'LUA'
+local mb = require "moonbench"
+local n1, n2 = 'a*/b??/', 'q"uo\\te é'
+local x, c, y = {}, {}, {}
+for i = 1, 40 do
+  x[i] = i % 7
+  c[i] = ({ '*/', '??=', 'x"\\' })[i % 3 + 1]
+  y[i] = (i % 7 > 3) and 1 or 0
+end
+local f = mb.frame({ [n1] = x, [n2] = c, y = y }, { order = { n1, n2, "y" }, target = "y" })
+mb.pipeline { mb.onehot(), mb.standardize(), mb.model("linear") }:fit(f):save(arg[1])
+LUA
+    "$MB" run odd.lua odd.h5 >/dev/null
+    run "$MB" export odd.h5 --format c -o odd.d
+    assert_success
+    cat > odd.c <<'C'
+#include <stdio.h>
+#include "model.h"
+int main(void)
+{
+    for (int j = 0; j < MB_MODEL_NINPUTS; j++)
+        printf("[%s]\n", mb_model_inputs[j]);
+    for (int l = 0; l < mb_model_nlevels[1]; l++)
+        printf("<%s> %d\n", mb_model_levels[1][l], mb_model_level(1, mb_model_levels[1][l]));
+    return 0;
+}
+C
+    cc -std=c99 -Wall -Wextra -Werror -pedantic -Iodd.d -o odd odd.c odd.d/model.c -lm
+    run ./odd
+    assert_line --index 0 '[a*/b??/]'
+    assert_line --index 1 '[q"uo\te é]'
+    assert_output --partial '<*/> '
+    assert_output --partial '<??=> '
+    assert_output --partial '<x"\> '
+    run "$MB" export odd.h5 --format onnx -o odd.onnx
+    assert_success
+    run /usr/bin/python3 -c 'import json, onnx, sys
+m = {p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}
+print(json.loads(m["moonbench.inputs"])[1]); print(sorted(json.loads(m["moonbench.levels.q\"uo\\te é"])))' odd.onnx
+    assert_success
+    assert_line --index 0 'q"uo\te é'
+    assert_line --index 1 "['*/', '??=', 'x\"\\\\']"
+}
+
+@test "export --threshold: binary labels follow P(class 1) > T, as score --threshold" {
+    cd "$BATS_FILE_TMPDIR"
+    run "$MB" score lin_bin.h5 "$DATA/csv/breast_cancer.csv" --threshold 0.9 -o thr.ref.csv
+    assert_success
+    "$MB" export lin_bin.h5 --format c --threshold 0.9 -o thr.d 2>/dev/null
+    grep -q "#define MB_MODEL_THRESHOLD 0x1.ccccccccccccdp-1" thr.d/model.h
+    cc -std=c99 -Wall -Wextra -Werror -Ithr.d -o thr.drv "$ROOT/tests/cli/export_driver.c" thr.d/model.c -lm
+    ./thr.drv < "$DATA/csv/breast_cancer.csv" > thr.c.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr.ref.csv thr.c.out
+    assert_success
+    # the threshold matters here: 0.5 gives other labels
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" lin_bin.ref.csv thr.c.out
+    assert_failure
+    run "$MB" export lin_multi.h5 --format c --threshold 0.9 -o x.d
+    assert_failure 1
+    assert_output --partial "--threshold is for binary models"
+    run "$MB" export lin_bin.h5 --format c --threshold 1.5 -o x.d
+    assert_failure 2
+    need_ort
+    "$MB" export lin_bin.h5 --format onnx --threshold 0.9 -o thr.onnx 2>/dev/null
+    ./thr.drv --rows < "$DATA/csv/breast_cancer.csv" > thr.rows
+    node "$ONNX_DIR/run.mjs" thr.onnx thr.rows > thr.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr.ref.csv thr.onnx.out
+    assert_success
+}
+
+@test "export --trust: an unsigned bundle is refused, a signed one exported" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" keygen -o exkey >/dev/null 2>&1
+    run "$MB" export lin_bin.h5 --format c --trust exkey.pub -o trust.d
+    assert_failure 1
+    [ ! -e trust.d/model.c ]
+    cp lin_bin.h5 signed.h5
+    "$MB" sign signed.h5 --key exkey.key >/dev/null 2>&1
+    run "$MB" export signed.h5 --format c --trust exkey.pub -o trust.d
+    assert_success
+    [ -f trust.d/model.c ]
+}
