@@ -40,6 +40,7 @@ static const char prelude[] =
     "end\n";
 
 static mbtui_app *owner;
+static double deadline, chunk_seconds = 30; /* MOONBENCH_TUI_LUA_SECONDS sets it */
 
 const char *mbtui_lua_quote(const char *s, char *buf, size_t n)
 {
@@ -114,6 +115,9 @@ static int open_all(lua_State *L)
 int mbtui_session_init(mbtui_app *a, char *msg, size_t n)
 {
     owner = a;
+    const char *limit = getenv("MOONBENCH_TUI_LUA_SECONDS");
+    if (limit && atof(limit) > 0)
+        chunk_seconds = atof(limit);
     a->L = luaL_newstate();
     if (!a->L) {
         snprintf(msg, n, "cannot create the session's Lua state");
@@ -158,10 +162,25 @@ void mbtui_session_record(mbtui_app *a, const char *lua)
     a->chunks[a->nchunks++] = mb_strdup(lua);
 }
 
-/* Run text as a chunk; with values, leave the results' text in *out. */
+/* A `:` line (or a chunk) that runs past its time is stopped: the UI
+** thread runs it, and input must come back. Workers run without it. */
+
+static void time_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (deadline > 0 && mbtui_now() > deadline) {
+        deadline = 0;
+        luaL_error(L, "stopped: the Lua ran past %f s (long work belongs in a script: moonbench run)",
+                   chunk_seconds);
+    }
+}
+
+/* Run text as a chunk; values it returns are added to the output pane. */
 static int run_chunk(mbtui_app *a, const char *text, int try_return)
 {
     lua_State *L = a->L;
+    deadline = mbtui_now() + chunk_seconds;
+    lua_sethook(L, time_hook, LUA_MASKCOUNT, 100000);
     int base = lua_gettop(L);
     lua_pushcfunction(L, msghandler);
     int st = LUA_ERRSYNTAX;
@@ -178,6 +197,8 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
         st = luaL_loadbuffer(L, text, strlen(text), "=lua");
     if (st == LUA_OK)
         st = lua_pcall(L, 0, LUA_MULTRET, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    deadline = 0;
     if (st != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         snprintf(a->lua_error, sizeof a->lua_error, "%s", msg ? msg : "(error object is not a string)");

@@ -331,7 +331,7 @@ static void draw(mbtui_app *a)
                       M.label, M.nitems, menu_item);
     }
     if (M.mode == M_QUIT)
-        mbtui_say(a, MBTUI_A_WARN, "Runs are not exported and the session is not saved: quit anyway? (y/n)");
+        mbtui_say(a, MBTUI_A_WARN, "Runs are running, or not exported and the session not saved: quit anyway? (y/n)");
     draw_status(a, rows, cols);
     mbtui_flush();
 }

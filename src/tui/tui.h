@@ -32,7 +32,7 @@
 ** REQ_(ID, "name", "default keys (space-separated)", "help") */
 #define MBTUI_REQ_INFO(REQ_GROUP, REQ_)                                                          \
     REQ_GROUP("General")                                                                         \
-    REQ_(QUIT, "quit", "q", "Quit the workbench (asks first when runs are unsaved)")             \
+    REQ_(QUIT, "quit", "q C-c", "Quit the workbench (asks first when runs are unsaved or running)")             \
     REQ_(HELP, "help", "? F1", "Show every command and its keys")                                \
     REQ_(PALETTE, "palette", "C-p", "Command palette: run any command by (fuzzy) name")         \
     REQ_(LUA, "lua", ":", "Evaluate Lua against the session (data, runs, mb)")                  \

@@ -366,3 +366,26 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys q
     wait_for "[exit 0]"
 }
+
+@test "a Lua line that runs too long is stopped; SIGHUP and a crash of the workbench restore the terminal" {
+    open_iris MOONBENCH_TUI_LUA_SECONDS=1
+    keys :
+    type_text 'while true do end'
+    keys Enter
+    wait_for "stopped: the Lua ran past 1.0 s"
+    keys :
+    type_text '2 + 2'
+    keys Enter
+    wait_for "= 4"
+    pid=$(pgrep -n -f "$MB datasets/")
+    kill -HUP "$pid"
+    wait_for "moonbench: stopped by SIGHUP; the terminal was restored"
+    wait_for "[exit 129]"
+    tmux -L "$SOCK" kill-server
+    tui_start datasets/
+    wait_for "nested_example.h5"
+    pid=$(pgrep -n -f "$MB datasets/")
+    kill -SEGV "$pid"
+    wait_for "moonbench: the workbench crashed (SIGSEGV); the terminal was restored"
+    wait_for "[exit 139]"
+}
