@@ -716,8 +716,8 @@ int mb_tui_main(int argc, char **argv)
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     a->tree_shown = is_dir; /* a file opens full width; t shows its tree */
     a->tree_focus = is_dir;
-    if (!is_dir)
-        mbtui_open_data(a, path);
+    if (!is_dir && mbtui_open_data(a, path) != 0)
+        a->tree_shown = a->tree_focus = 1; /* its objects, to choose one */
     else
         mbtui_say(a, MBTUI_A_NORMAL, "Choose a dataset in the tree and press Enter (? lists every command)");
     if (keymsg[0])

@@ -389,3 +389,34 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     wait_for "moonbench: the workbench crashed (SIGSEGV); the terminal was restored"
     wait_for "[exit 139]"
 }
+
+@test "a file the workbench cannot read says why, and its tree offers the objects inside" {
+    cp "$FIX/bad_codes.h5" "$FIX/types.h5" "$FIX/zero_rows.h5" .
+    tui_start bad_codes.h5
+    wait_for "bad_codes.h5:/y: class code 5 in row 2 is outside target_names (2 names)"
+    keys q
+    wait_for "[exit 0]"
+    tmux -L "$SOCK" kill-server
+    tui_start zero_rows.h5
+    wait_for "zero_rows.h5:/X: the dataset has zero rows"
+    tmux -L "$SOCK" kill-server
+    tui_start types.h5
+    wait_for "no X dataset or pandas table here"
+    find col_f4
+    keys Enter
+    wait_for "types.h5:/col_f4  4 rows x 1 columns"
+    keys s
+    wait_for "(numeric): 4 values"
+}
+
+@test "colours, and the monochrome look with NO_COLOR" {
+    tui_start datasets/iris.h5
+    wait_for "150 rows"
+    tmux -L "$SOCK" capture-pane -e -p -t t | grep -q $'\e\\[3[0-7]m'
+    tmux -L "$SOCK" kill-server
+    tui_start NO_COLOR=1 datasets/iris.h5
+    wait_for "150 rows"
+    run tmux -L "$SOCK" capture-pane -e -p -t t
+    echo "$output" | grep -q $'\e\\[7m'            # reverse video for the tab and the cursor
+    if echo "$output" | grep -q $'\e\\[[34][0-7]m'; then false; fi  # and no colour at all
+}
