@@ -187,8 +187,8 @@ static mbtui_view *focused(mbtui_app *a) { return tree_on(a) && a->tree_focus ? 
 
 static void draw_tabs(mbtui_app *a, int cols)
 {
-    int x = mbtui_text(0, 0, 11, MBTUI_A_TITLE, " moonbench ");
-    x = 11;
+    mbtui_text(0, 0, 11, MBTUI_A_TITLE, " moonbench ");
+    int x = 11;
     for (int t = 0; t < MBTUI_NTABS && x < cols; t++) {
         char buf[64];
         snprintf(buf, sizeof buf, " %d %s ", t + 1, a->tabs[t].ops->name);

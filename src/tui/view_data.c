@@ -255,6 +255,10 @@ static void draw_freq(const mbtui_colstat *cs, mbtui_rect r)
         mbtui_textf(r.y + 1 + i, r.x, r.w, MBTUI_A_NORMAL, "%-20.20s %8zu %6.1f%% %s", cs->level[order[i]], n,
                     share * 100, bar);
     }
+    int shown = cs->nkept < r.h - 1 ? cs->nkept : r.h - 1;
+    if (cs->nlevels > (size_t)shown && shown + 1 < r.h)
+        mbtui_textf(r.y + 1 + shown, r.x, r.w, MBTUI_A_DIM, "... %zu more levels%s", cs->nlevels - (size_t)shown,
+                    cs->other_count ? " (past the first 64 seen, counted together)" : "");
 }
 
 static void draw_stats(mbtui_view *v, mbtui_rect r)

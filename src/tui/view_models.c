@@ -207,7 +207,13 @@ static void lua_value(const mb_param_spec *s, const char *text, char *out, size_
         snprintf(out + o, n - o, " }");
         break;
     }
-    default: snprintf(out, n, "%s", text);
+    default: /* a number; the validator's inf is Lua's math.huge */
+        if (!strcmp(text, "inf") || !strcmp(text, "+inf"))
+            snprintf(out, n, "math.huge");
+        else if (!strcmp(text, "-inf"))
+            snprintf(out, n, "-math.huge");
+        else
+            snprintf(out, n, "%s", text);
     }
 }
 

@@ -248,8 +248,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys 4
     wait_for "baseline"
     keys Home m Down m c
-    wait_for "comparing run1 vs run2"
-    wait_for "comparison done" 60
+    wait_for "comparison done" $((WAIT * 4))   # the message before it may be too quick to see
     keys End
     wait_for "run 3: comparison"
     screen | grep -q "run1"
