@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -153,6 +157,8 @@ void mbtui_session_close(mbtui_app *a)
 
 struct lua_State *mbtui_session_L(mbtui_app *a) { return a->L; }
 
+static void journal_write(mbtui_app *a);
+
 void mbtui_session_record(mbtui_app *a, const char *lua)
 {
     if (a->nchunks == a->capchunks) {
@@ -160,6 +166,7 @@ void mbtui_session_record(mbtui_app *a, const char *lua)
         a->chunks = mb_realloc(a->chunks, (size_t)a->capchunks * sizeof *a->chunks);
     }
     a->chunks[a->nchunks++] = mb_strdup(lua);
+    journal_write(a);
 }
 
 /* A `:` line (or a chunk) that runs past its time is stopped: the UI
@@ -233,6 +240,7 @@ void mbtui_session_defer(mbtui_app *a, const char *lua)
 {
     a->deferred = mb_realloc(a->deferred, (size_t)(a->ndeferred + 1) * sizeof *a->deferred);
     a->deferred[a->ndeferred++] = mb_strdup(lua);
+    journal_write(a);
 }
 
 int mbtui_session_do(mbtui_app *a, const char *lua, int record)
@@ -291,28 +299,118 @@ char *mbtui_session_text(const mbtui_app *a)
     return s;
 }
 
-int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
+/* {====== the journal ======} */
+
+static int write_text(const char *path, const char *text, mb_error *err)
 {
     char *tmp = NULL;
     int fd = mb_tmp_create(path, &tmp, err);
     if (fd < 0)
         return -1;
-    char *text = mbtui_session_text(a);
     size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w <= 0) {
-            mb_free(text);
             close(fd);
             mb_tmp_discard(&tmp);
-            mb_fail(err, MB_EIO, "%s: cannot write the session", path);
+            mb_fail(err, MB_EIO, "%s: cannot write", path);
             return -1;
         }
         off += (size_t)w;
     }
+    return mb_tmp_publish(fd, &tmp, path, err) == MB_OK ? 0 : -1;
+}
+
+static void journal_write(mbtui_app *a)
+{
+    if (!a->journal[0])
+        return;
+    mb_error err;
+    char *text = mbtui_session_text(a);
+    if (write_text(a->journal, text, &err) != 0)
+        a->journal[0] = 0; /* a full disk must not stop the work; the session still saves */
     mb_free(text);
-    if (mb_tmp_publish(fd, &tmp, path, err) != MB_OK)
+}
+
+static int state_dir(char *dir, size_t n)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, n, "%s/moonbench", xdg);
+    else if (home && *home)
+        snprintf(dir, n, "%s/.local/state/moonbench", home);
+    else
         return -1;
-    a->session_saved_at = a->nchunks + a->ndeferred;
-    return 0;
+    /* mkdir -p, private */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Is process pid running (a zombie, whose parent has not reaped it, is not)? */
+static int alive(pid_t pid)
+{
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 1;
+    size_t k = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[k] = 0;
+    const char *paren = strrchr(buf, ')'); /* "pid (name) S ..." */
+    return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+int mbtui_journal_start(mbtui_app *a, char *msg, size_t n)
+{
+    char dir[512];
+    a->journal[0] = 0;
+    if (state_dir(dir, sizeof dir) != 0)
+        return 0;
+    int found = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long pid;
+        char tail[8];
+        if (sscanf(e->d_name, "journal-%ld.%7s", &pid, tail) != 2 || strcmp(tail, "lua") || pid <= 0)
+            continue;
+        if (alive((pid_t)pid))
+            continue; /* that workbench is still running */
+        char from[1100], to[1100];
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        snprintf(to, sizeof to, "%s/recovered-%ld.lua", dir, pid);
+        if (rename(from, to) == 0) {
+            snprintf(msg, n, "the last session did not end cleanly; its Lua is in %.400s (moonbench run it)", to);
+            found = 1;
+        }
+    }
+    if (d)
+        closedir(d);
+    snprintf(a->journal, sizeof a->journal, "%.500s/journal-%ld.lua", dir, (long)getpid());
+    journal_write(a);
+    return found;
+}
+
+void mbtui_journal_end(mbtui_app *a)
+{
+    if (a->journal[0])
+        unlink(a->journal);
+    a->journal[0] = 0;
+}
+
+int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
+{
+    char *text = mbtui_session_text(a);
+    int rc = write_text(path, text, err);
+    mb_free(text);
+    if (rc == 0)
+        a->session_saved_at = a->nchunks + a->ndeferred;
+    return rc;
 }

@@ -716,13 +716,18 @@ int mb_tui_main(int argc, char **argv)
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     a->tree_shown = is_dir; /* a file opens full width; t shows its tree */
     a->tree_focus = is_dir;
-    if (!is_dir && mbtui_open_data(a, path) != 0)
-        a->tree_shown = a->tree_focus = 1; /* its objects, to choose one */
-    else
+    if (is_dir)
         mbtui_say(a, MBTUI_A_NORMAL, "Choose a dataset in the tree and press Enter (? lists every command)");
+    else if (mbtui_open_data(a, path) != 0)
+        a->tree_shown = a->tree_focus = 1; /* its objects, to choose one */
+    char recovered[700];
+    if (mbtui_journal_start(a, recovered, sizeof recovered))
+        mbtui_say(a, MBTUI_A_WARN, "%s", recovered);
     if (keymsg[0])
         mbtui_say(a, MBTUI_A_ERROR, "%s", keymsg);
     loop(a);
+    if (!got_signal) /* a clean end: nothing to recover */
+        mbtui_journal_end(a);
     mbtui_draw_end();
     mbtui_runs_kill_all(a);
     int sig = got_signal;

@@ -248,6 +248,13 @@ void mbtui_session_record(mbtui_app *a, const char *lua);
 /* The `:` prompt: evaluate, show the values or the error. */
 void mbtui_session_eval(mbtui_app *a, const char *text);
 int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err);
+/* The journal: the session text, rewritten after every recorded action to
+** journal-PID.lua in $XDG_STATE_HOME/moonbench (~/.local/state/moonbench),
+** removed by a clean quit. At start, the journal of a workbench that is no
+** longer running (killed terminal, signal, crash) is renamed
+** recovered-PID.lua; returns 1 with the message saying where. */
+int mbtui_journal_start(mbtui_app *a, char *msg, size_t n);
+void mbtui_journal_end(mbtui_app *a);
 /* The session's text: the prelude and every recorded chunk. */
 char *mbtui_session_text(const mbtui_app *a);
 /* Quote s as a Lua string literal into buf. */
@@ -290,6 +297,7 @@ struct mbtui_app {
     int ndeferred;
     int session_saved_at;         /* nchunks when last saved (-1: never) */
     char lua_error[1024];
+    char journal[600];            /* "" when there is no journal */
     char *lua_output;             /* the last `:` result */
     /* the model registry, for the forms */
     struct mb_registry *reg;

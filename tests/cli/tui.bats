@@ -419,3 +419,23 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     echo "$output" | grep -q $'\e\\[7m'            # reverse video for the tab and the cursor
     if echo "$output" | grep -q $'\e\\[[34][0-7]m'; then false; fi  # and no colour at all
 }
+
+@test "a session killed with its terminal is kept: the next start says where its Lua is" {
+    open_iris
+    keys 3 r
+    wait_for "run 1 (linear) done"
+    tmux -L "$SOCK" kill-server   # the terminal goes: SIGHUP
+    local end=$((SECONDS + WAIT))
+    while pgrep -f "$MB datasets/" >/dev/null && ((SECONDS < end)); do sleep 0.2; done
+    tui_start datasets/
+    wait_for "the last session did not end cleanly"
+    rec=$(ls "$HOME"/.local/state/moonbench/recovered-*.lua)
+    grep -q 'run1 = mb.pipeline { mb.model("linear") }' "$rec"
+    run "$MB" run "$rec"
+    assert_success
+    assert_output --partial "run1: accuracy=0.9737"
+    # a clean quit leaves no journal behind
+    keys q
+    wait_for "[exit 0]"
+    [ -z "$(ls "$HOME"/.local/state/moonbench/ | grep journal- || true)" ]
+}
