@@ -225,14 +225,17 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
 int mbtui_session_flush(mbtui_app *a)
 {
     int rc = 0;
-    for (int i = 0; i < a->ndeferred; i++) {
-        if (rc == 0 && run_chunk(a, a->deferred[i], 0) == 0)
-            mbtui_session_record(a, a->deferred[i]);
+    while (a->ndeferred > 0) {
+        /* off the list first: recording rewrites the journal from it */
+        char *chunk = a->deferred[0];
+        memmove(a->deferred, a->deferred + 1, (size_t)(a->ndeferred - 1) * sizeof *a->deferred);
+        a->ndeferred--;
+        if (rc == 0 && run_chunk(a, chunk, 0) == 0)
+            mbtui_session_record(a, chunk);
         else
-            rc = -1;
-        mb_free(a->deferred[i]);
+            rc = -1; /* the rest depended on it: dropped */
+        mb_free(chunk);
     }
-    a->ndeferred = 0;
     return rc;
 }
 

@@ -721,8 +721,14 @@ int mb_tui_main(int argc, char **argv)
     else if (mbtui_open_data(a, path) != 0)
         a->tree_shown = a->tree_focus = 1; /* its objects, to choose one */
     char recovered[700];
-    if (mbtui_journal_start(a, recovered, sizeof recovered))
-        mbtui_say(a, MBTUI_A_WARN, "%s", recovered);
+    if (mbtui_journal_start(a, recovered, sizeof recovered)) {
+        if (a->msg_attr == MBTUI_A_ERROR) { /* both matter: the file's problem first */
+            char first[sizeof a->msg];
+            memcpy(first, a->msg, sizeof first);
+            mbtui_say(a, MBTUI_A_ERROR, "%.200s; also: %.300s", first, recovered);
+        } else
+            mbtui_say(a, MBTUI_A_WARN, "%s", recovered);
+    }
     if (keymsg[0])
         mbtui_say(a, MBTUI_A_ERROR, "%s", keymsg);
     loop(a);

@@ -398,6 +398,8 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     tmux -L "$SOCK" kill-server
     tui_start zero_rows.h5
     wait_for "zero_rows.h5:/X: the dataset has zero rows"
+    keys q
+    wait_for "[exit 0]"
     tmux -L "$SOCK" kill-server
     tui_start types.h5
     wait_for "no X dataset or pandas table here"
