@@ -41,6 +41,20 @@ static const char prelude[] =
     "  for _, k in ipairs(keys) do parts[#parts + 1] = string.format(\"%s=%.4f\", k, r[k]) end\n"
     "  print(name .. \": \" .. table.concat(parts, \" \"))\n"
     "  return r\n"
+    "end\n"
+    "-- the same for a cross-validation: each metric's mean and std over the folds\n"
+    "function report_cv(name, cv)\n"
+    "  local r, keys, parts = {}, {}, {}\n"
+    "  for k, v in pairs(cv.mean) do\n"
+    "    if type(v) == \"number\" and k:sub(1, 2) ~= \"n_\" and k ~= \"n\" then\n"
+    "      r[k], r[k .. \"_std\"], keys[#keys + 1] = v, cv.std[k], k\n"
+    "    end\n"
+    "  end\n"
+    "  runs[name] = r\n"
+    "  table.sort(keys)\n"
+    "  for _, k in ipairs(keys) do parts[#parts + 1] = string.format(\"%s=%.4f+-%.4f\", k, r[k], r[k .. \"_std\"]) end\n"
+    "  print(name .. \": \" .. table.concat(parts, \" \"))\n"
+    "  return r\n"
     "end\n";
 
 static mbtui_app *owner;

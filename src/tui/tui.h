@@ -61,7 +61,7 @@
     REQ_(FIND, "find", "/", "Find by (part of) a name: a column, a file in the tree, a model")               \
     REQ_(STATS, "stats", "s", "Statistics, histogram or frequency table of the column")         \
     REQ_(TARGET, "set-target", "T", "Make the column under the cursor the target")              \
-    REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction and seed")                      \
+    REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction (or k=K folds) and seed")                      \
     REQ_GROUP("Pipeline")                                                                        \
     REQ_(ADD_STEP, "add-step", "a", "Add a transform step (menu of the transform kinds)")       \
     REQ_(DELETE, "delete", "d", "Delete the step / reset the parameter to its default")         \
@@ -182,7 +182,7 @@ enum { MBTUI_TAB_DATA, MBTUI_TAB_PIPELINE, MBTUI_TAB_MODELS, MBTUI_TAB_RESULTS, 
 typedef enum { MBTUI_RUN_QUEUED, MBTUI_RUN_RUNNING, MBTUI_RUN_DONE, MBTUI_RUN_FAILED,
                MBTUI_RUN_CANCELLED } mbtui_run_state;
 
-#define MBTUI_MAXMETRICS 24
+#define MBTUI_MAXMETRICS 48
 #define MBTUI_MAXLOSS 240
 #define MBTUI_MAXCLASSES 12
 
@@ -279,6 +279,7 @@ struct mbtui_app {
     char target[256];
     int target_categorical;
     double plan_test;
+    int plan_k;                   /* > 0: k-fold cross-validation instead of a hold-out */
     unsigned long plan_seed;
     /* the pipeline: each step as a Lua constructor */
     char *steps[MBTUI_MAXSTEPS];

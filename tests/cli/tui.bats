@@ -339,7 +339,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys T
     wait_for "target: target;"
     keys e
-    wait_for "plan (hold-out fraction, seed): 0.25 1"
+    wait_for "plan (hold-out fraction or k=K, seed): 0.25 1"
     keys BSpace BSpace BSpace BSpace BSpace BSpace
     type_text "0.3 7"
     keys Enter
@@ -440,4 +440,30 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys q
     wait_for "[exit 0]"
     [ -z "$(ls "$HOME"/.local/state/moonbench/ | grep journal- || true)" ]
+}
+
+@test "a k-fold plan: cross-validated mean and std per metric, the bundle fitted on all rows" {
+    open_iris
+    keys e
+    wait_for "plan (hold-out fraction or k=K, seed): 0.25 1"
+    keys BSpace BSpace BSpace BSpace BSpace BSpace
+    type_text "k=3 1"
+    keys Enter
+    wait_for "plan: 3-fold cross-validation (seed 1)"
+    keys 3 r
+    wait_for "run 1 (linear) done"
+    keys 4
+    wait_for "done (cv)"
+    wait_for "cross-validated metrics (mean ± std over the folds)"
+    acc=$(screen | sed -n 's/^accuracy  *\([0-9.]*\) ± \([0-9.]*\).*/\1+-\2/p' | head -1)
+    [ -n "$acc" ]
+    keys S Enter
+    wait_for "saved run 1 to run1.h5"
+    keys W Enter
+    wait_for "session saved"
+    run "$MB" run session.lua
+    assert_success
+    assert_output --partial "run1: accuracy=$acc"
+    run "$MB" predict run1.h5 datasets/iris.h5
+    assert_success
 }
