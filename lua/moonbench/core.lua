@@ -113,27 +113,111 @@ local lua_transform_mt = {}
 lua_transform_mt.__index = lua_transform_mt
 lua_transform_mt.__tostring = function(t) return "transform lua" .. (t.state and " (fitted)" or "") end
 
+-- {====== Lua steps from bundles: a restricted environment ======}
+-- A bundle's Lua step is code from whoever wrote the file. It runs only
+-- when the caller allows it (mb.load(path, {allow_lua = true})), in an
+-- environment of its own: the pure functions of the standard library
+-- (no os, io, package, debug, load, dofile, collectgarbage, string.dump,
+-- getmetatable or setmetatable: without metatables nothing it defines can
+-- run later, as a finalizer or metamethod, outside its calls), and from
+-- moonbench only vectors, frames and C transforms. While its code runs,
+-- moonbench refuses every file write (mb._restrict; frame:save and the
+-- others check it). docs/security.md lists what is guaranteed.
+local base = {
+  assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs, pcall = pcall,
+  rawequal = rawequal, rawget = rawget, rawlen = rawlen, rawset = rawset, select = select,
+  tonumber = tonumber, tostring = tostring, type = type, xpcall = xpcall,
+}
+local base_libs = { math = math, string = string, table = table, utf8 = utf8, coroutine = coroutine }
+local lib_denied = { dump = true, randomseed = true }
+local mb_allowed = {
+  "abs", "ceil", "clip", "concat", "cos", "exp", "expm1", "floor", "frame", "log", "log1p", "round",
+  "sin", "sqrt", "tanh", "vector", "where", "version", "ttest", "format_table", "transform_new",
+  "standardize", "minmax", "impute", "onehot", "ordinal", "poly2", "select_columns", "drop_columns",
+}
+local pcall_, error_, load_ = pcall, error, load
+
+local function restricted_env()
+  local env = {}
+  for k, v in pairs(base) do env[k] = v end
+  for name, lib in pairs(base_libs) do
+    local t = {}
+    for k, v in pairs(lib) do if not lib_denied[k] then t[k] = v end end
+    env[name] = t
+  end
+  local m = {}
+  for _, k in ipairs(mb_allowed) do m[k] = mb[k] end
+  env.require = function(name)
+    if name == "moonbench" then return m end
+    error_(fmt("require '%s': a Lua step from a bundle may require only \"moonbench\"", tostring(name)), 2)
+  end
+  env._G = env
+  return env
+end
+
+-- Run fn(...) (one result) with file writes refused, whatever it raises.
+local function contained(fn, ...)
+  mb._restrict(1)
+  local ok, res = pcall_(fn, ...)
+  mb._restrict(-1)
+  if not ok then error_(res, 0) end
+  return res
+end
+
+local function new_lua_transform(source, state, restricted, level)
+  if type(source) ~= "string" then error("mb.lua_transform: expected the transform's source text", level) end
+  local chunk, err
+  if restricted then
+    chunk, err = load_(source, "=lua_transform", "t", restricted_env())
+  else
+    chunk, err = load_(source, "=lua_transform", "t") -- the caller's globals: they wrote it
+  end
+  if not chunk then error("mb.lua_transform: " .. err, level) end
+  local impl = restricted and contained(chunk) or chunk()
+  if type(impl) ~= "table" or (restricted and type(rawget(impl, "apply")) or type(impl.apply)) ~= "function" then
+    error("mb.lua_transform: the source must return a table with an apply function (and optionally fit)", level)
+  end
+  return setmetatable({ source = source, impl = impl, state = state, restricted = restricted }, lua_transform_mt)
+end
+
 -- mb.lua_transform(source): source returns {fit = function(state, frame), apply = function(state, frame) -> frame}
 function mb.lua_transform(source, state)
-  if type(source) ~= "string" then error("mb.lua_transform: expected the transform's source text", 2) end
-  local chunk, err = load(source, "=lua_transform", "t")
-  if not chunk then error("mb.lua_transform: " .. err, 2) end
-  local impl = chunk()
-  if type(impl) ~= "table" or type(impl.apply) ~= "function" then
-    error("mb.lua_transform: the source must return a table with an apply function (and optionally fit)", 2)
-  end
-  return setmetatable({ source = source, impl = impl, state = state }, lua_transform_mt)
+  local t = new_lua_transform(source, state, false, 3) -- not a tail call: level 3 is our caller
+  return t
+end
+
+-- A Lua step of a bundle: its source and its state text (a table
+-- constructor written by serialize), both run in the restricted
+-- environment. what names the step in messages ("PATH: pipeline step 2").
+function mb._restricted_transform(source, state_text, what)
+  local f, err = load_(state_text, "=state", "t", { math = { huge = math.huge } })
+  if not f then error(fmt("%s: the Lua step's state does not parse: %s", what, err), 0) end
+  local ok, t = pcall_(function()
+    local state = contained(f)
+    if type(state) ~= "table" then error("the Lua step's state is not a table", 0) end
+    return new_lua_transform(source, state, true, 0)
+  end)
+  if not ok then error(fmt("%s: %s", what, tostring(t)), 0) end
+  return t
 end
 
 function lua_transform_mt:fit(frame)
   self.state = {}
-  if self.impl.fit then self.impl.fit(self.state, frame) end
+  local fit = self.restricted and rawget(self.impl, "fit") or self.impl.fit
+  if fit then
+    if self.restricted then contained(fit, self.state, frame) else fit(self.state, frame) end
+  end
   return self
 end
 
 function lua_transform_mt:apply(frame)
   if not self.state then error("transform 'lua' applied before fit", 2) end
-  local out = self.impl.apply(self.state, frame)
+  local out
+  if self.restricted then
+    out = contained(rawget(self.impl, "apply"), self.state, frame)
+  else
+    out = self.impl.apply(self.state, frame)
+  end
   if getmetatable(out) ~= getmetatable(frame) then
     error("transform 'lua': apply must return a frame", 2)
   end
@@ -142,7 +226,7 @@ end
 
 function lua_transform_mt:fitted() return self.state ~= nil end
 function lua_transform_mt:kind() return "lua" end
-function lua_transform_mt:clone() return mb.lua_transform(self.source) end
+function lua_transform_mt:clone() return new_lua_transform(self.source, nil, self.restricted, 2) end
 
 -- {====== pipelines ======}
 
@@ -188,7 +272,7 @@ function pipeline_mt:fit(frame, opts)
     for k, v in pairs(opts) do o[k] = v end
     o.weights, opts, frame = w, o, frame:drop(opts.weights)
   end
-  self.inputs = frame:head(0)
+  self.inputs, self.rows_used = frame:head(0), #frame
   for _, s in ipairs(self.steps) do
     s:fit(frame)
     frame = s:apply(frame)
@@ -266,21 +350,28 @@ function pipeline_mt:save(path, info)
   end
   local source = info.source or ""
   mb._save_pipeline(path, {
-    steps = steps, model = self.model, inputs = self.inputs,
+    steps = steps, model = self.model, inputs = self.inputs, rows = self.rows_used,
     source = source, source_file = info.source_file or source:match("^(.-):/") or source,
     script = info.script or mb.script_text,
   })
   return self
 end
 
--- mb.load(path): a pipeline that predicts as the saved one did
-function mb.load(path)
+-- mb.load(path[, {allow_lua = true}]): a pipeline that predicts as the saved
+-- one did. A Lua step is code from the bundle: refused unless allowed, and
+-- then run in the restricted environment above.
+function mb.load(path, opts)
+  local allow = type(opts) == "table" and opts.allow_lua == true
   local scorer, info = mb._load_pipeline(path)
   local steps = {}
   for i, s in ipairs(info.steps) do
+    local what = fmt("%s: pipeline step %d", path, i)
     if s.kind == "lua" then
-      local state = assert(load(s.state, "=state", "t", { math = math }))()
-      steps[i] = mb.lua_transform(s.source, state)
+      if not allow then
+        error(what .. " is a Lua transform; loading it runs code from the bundle: pass --allow-lua "
+          .. "(or {allow_lua=true}) if you trust it", 2)
+      end
+      steps[i] = mb._restricted_transform(s.source, s.state, what)
     else
       local idx = i
       steps[i] = {

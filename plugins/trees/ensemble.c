@@ -432,6 +432,7 @@ void mbt_model_clear(mbt_model *m)
     mbt_predictor_free(m->host, &m->pred);
     m->fitted = 0;
     m->info_n = 0;
+    m->n_held_out = 0;
 }
 
 int mbt_load(mbt_model *m, const mb_state_reader *r, char *err)

@@ -1324,7 +1324,9 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
             goto exit;
         }
         if (track) {
-            if (vl < best_loss - 1e-12 * fabs(best_loss)) {
+            /* the first round always improves on nothing: best_loss starts
+            ** at infinity, and inf - 1e-12 * inf is NaN, which no loss beats */
+            if (best_round == 0 || vl < best_loss - 1e-12 * fabs(best_loss)) {
                 best_loss = vl;
                 best_round = it + 1;
                 since_best = 0;
@@ -1350,6 +1352,7 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         m->best_iteration = rounds_done;
     }
     m->early_stopping = track;
+    m->n_held_out = (int64_t)nhold; /* train_loss excludes them: hosts say so (fit_info) */
     m->train_loss = mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
     if (track && best_round > 0)
         m->valid_loss = best_loss;

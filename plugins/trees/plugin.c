@@ -175,9 +175,12 @@ static void put_info(mbt_model *m, const char *name, double v)
 /* Refresh what fit_info reports (after fit and load):
 **   cart:   n_leaves, depth
 **   forest: n_trees, oob_score (when computed)
-**   gbdt:   n_trees (kept), best_iteration (the best round, when early
+**   gbdt:   n_trees (kept; multiclass: also n_rounds and trees_per_round,
+**           one tree per class each round), best_iteration (the best round, when early
 **           stopping watched a validation loss), train_loss and valid_loss
-**           (mean losses of the kept model, when known) */
+**           (mean losses of the kept model, when known), n_held_out (the
+**           training rows held out for early stopping, when any: train_loss
+**           is over the others, valid_loss over them) */
 static void set_info(mbt_model *m)
 {
     const mbt_ensemble *e = &m->ens;
@@ -202,12 +205,18 @@ static void set_info(mbt_model *m)
             put_info(m, "oob_score", m->oob_score);
         return;
     }
+    if (e->noutputs > 1 && e->leaf_width == 1) { /* multiclass: one tree per class each round */
+        put_info(m, "n_rounds", (double)(e->ntrees / e->noutputs));
+        put_info(m, "trees_per_round", (double)e->noutputs);
+    }
     if (m->early_stopping != 0 && m->best_iteration > 0)
         put_info(m, "best_iteration", (double)m->best_iteration);
     if (!isnan(m->train_loss))
         put_info(m, "train_loss", m->train_loss);
     if (!isnan(m->valid_loss))
         put_info(m, "valid_loss", m->valid_loss);
+    if (m->n_held_out > 0)
+        put_info(m, "n_held_out", (double)m->n_held_out);
 }
 
 static int trees_fit_info(void *model, mb_fit_info *out, char *err)

@@ -188,11 +188,12 @@ typedef struct mbt_model {
     ** optional "fit_stats" array */
     int early_stopping;
     double train_loss, valid_loss;
+    int64_t n_held_out;           /* gbdt: training rows held out for early stopping (0 after load) */
     mbt_predictor *pred;          /* padded trees for predict (ensemble.c) */
     /* what fit_info reports (plugin.c), refreshed at each fit and load */
     size_t info_n;
-    const char *info_names[4];
-    double info_values[4];
+    const char *info_names[8]; /* at most 7 today (set_info in plugin.c) */
+    double info_values[8];
 } mbt_model;
 
 /* Fitting (gbdt.c, forest.c). On failure the model is left unfitted. */

@@ -2,34 +2,153 @@
 ** cli.h: the subcommands of the moonbench executable. Each takes the
 ** arguments after its name and returns the process exit status: 0 on
 ** success, 1 on a failure (message already printed), 2 on a usage error.
+**
+** The help (`moonbench help`, `moonbench help CMD`, `CMD --help`) is
+** generated from the three tables below (src/main.c): MB_COMMANDS (one row
+** per command), MB_OPTIONS (one row per option, keyed by the command's
+** name) and MB_EXAMPLES (one or more examples per command). A command
+** without option or example rows is fine: its help shows the usage line.
 */
 #ifndef MB_CLI_H
 #define MB_CLI_H
+
+#include <stdint.h>
+#include <stdio.h>
 
 #include "mb.h"
 
 /* X(name, function, one-line help, usage) */
 #define MB_COMMANDS(X)                                                              \
     X(inspect, mb_cmd_inspect, "show a file's groups, datasets and column summary", \
-      "inspect FILE[:/PATH]...")                                                    \
+      "inspect [--all] FILE[:/PATH]...")                                            \
     X(import, mb_cmd_import, "convert a CSV file to HDF5 (streaming)",              \
       "import IN.csv -o OUT.h5 [--target COL] [--delimiter ,|;|tab]")                \
     X(plugins, mb_cmd_plugins, "list the model plugins, their models and parameters", \
       "plugins")                                                                    \
-    X(fit, mb_cmd_fit, "train a model on a dataset into a model bundle",            \
-      "fit DATA -m MODEL [-p key=value]... [--target COL] [--weights COL] [--valid DATA] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
-    X(predict, mb_cmd_predict, "score a dataset with a model bundle (CSV out)",    \
-      "predict MODEL.h5 DATA [-o OUT.csv]")                                          \
+    X(fit, mb_cmd_fit, "train a model (and its transforms) on a dataset into a model bundle", \
+      "fit DATA -m MODEL [-p key=value]... [-t KIND[:opt=value]...]... [--pipeline FILE.lua] [--prep auto|none] [--test F|N | --cv K] [--valid DATA] [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
+    X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+    X(predict, mb_cmd_score, "the same as score (its older name)",                \
+      "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
+    X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
+      "drift MODEL.h5 DATA [--json] [--threshold 0.2] [--rejects FILE] [--allow-lua] [--trust KEY.pub]...") \
+    X(evaluate, mb_cmd_evaluate, "report a bundle's metrics on labelled data",      \
+      "evaluate MODEL.h5 DATA [--json]")                                            \
+    X(compare, mb_cmd_compare, "cross-validate several models on the same folds: a leaderboard", \
+      "compare DATA -m MODEL [-p key=value]... [-m MODEL ...] [-t KIND[:opt=value]...]... [--prep auto|none] [--cv K] [--repeats R] [--metric M] [--target COL] [--seed S] [--threads N]") \
+    X(tune, mb_cmd_tune, "grid or random search of a model's parameters by cross-validation", \
+      "tune DATA -m MODEL (--grid key=v1,v2...)... | (--random key=lo:hi[:int|log]... [--n N]) [-p key=value]... [-t ...]... [--prep auto|none] [--cv K] [--metric M] [--target COL] [--seed S] [--threads N] [-o BEST.h5]") \
+    X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
+      "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S] [--threshold T] [--allow-lua] [--trust KEY.pub]...") \
+    X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
+      "export MODEL.h5 --format c|onnx [--tree-tables] -o DIR|FILE.onnx")          \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
-      "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")
+      "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
+    X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
+      "keygen -o KEYBASE   (writes KEYBASE.key, mode 0600, and KEYBASE.pub)")        \
+    X(sign, mb_cmd_sign, "sign a model bundle with a secret key",                   \
+      "sign MODEL.h5 --key KEYBASE.key")                                             \
+    X(verify, mb_cmd_verify, "check a bundle's signature against trusted keys",     \
+      "verify MODEL.h5 --trust KEY.pub...")
+
+/* X(command, option, argument ("" for a flag), help) */
+#define MB_OPTIONS(X)                                                                              \
+    X(inspect, "--all", "", "also show PyTables' index internals (_i_* groups)")                   \
+    X(import, "-o", "OUT.h5", "the HDF5 file to write (written atomically)")                       \
+    X(import, "--target", "COL", "mark COL as the target column")                                 \
+    X(import, "--delimiter", "C", "the field separator: one character or 'tab' (default: guessed)") \
+    X(fit, "-m", "MODEL", "the model: a name from `moonbench plugins`, or plugin/name")            \
+    X(fit, "-p", "key=value", "a model parameter (repeatable); `moonbench plugins` lists them")    \
+    X(fit, "-t", "KIND[:opt=value]...", "a transform, fitted on the training rows and saved in the bundle (repeatable, in order). " \
+      "Kinds: standardize minmax impute onehot ordinal log1p clip poly2 select drop; options: " \
+      "columns=a,b strategy=mean|median|most_frequent|constant fill=X fill_text=S add_indicator=true " \
+      "unknown=ignore|error lo=X hi=X (as mb.transform_new in Lua)")                               \
+    X(fit, "--pipeline", "FILE.lua", "a Lua file returning mb.pipeline{transforms..., model} (C transforms only)") \
+    X(fit, "--prep", "auto|none", "with no -t: auto (default) adds what the model needs (encoding, imputation, scaling) and prints it; none refuses") \
+    X(fit, "--test", "F|N", "hold out a fraction (0 < F < 1) or N rows, stratified for classification; report their metrics") \
+    X(fit, "--cv", "K", "K-fold cross-validation (stratified for classification) before the final fit on all rows") \
+    X(fit, "--valid", "DATA", "early-stopping data for models that use it (not a score)")          \
+    X(fit, "--target", "COL", "the target column (default: the file's)")                          \
+    X(fit, "--weights", "COL", "a column of sample weights (numbers >= 0), then not a feature")   \
+    X(fit, "--task", "T", "regression, binary or multiclass (default: the file's, or inferred)")  \
+    X(fit, "--threads", "N", "threads to use, 1 to the machine's cores (default: all)")           \
+    X(fit, "--seed", "S", "seed of the split and the model, an integer >= 0 (default 0)")         \
+    X(fit, "-o", "MODEL.h5", "the bundle to write")                                               \
+    X(predict, "-o", "OUT.csv", "write the predictions there (default: standard output)")         \
+    X(evaluate, "--json", "", "print the report as JSON")                                         \
+    X(compare, "-m", "MODEL", "a model to compare (repeatable); -p after it sets its parameters")  \
+    X(compare, "-p", "key=value", "a parameter of the model named before it")                     \
+    X(compare, "-t", "KIND[:opt=value]...", "a transform for every model (as fit -t)")             \
+    X(compare, "--prep", "auto|none", "with no -t: add what each model needs (as fit)")           \
+    X(compare, "--cv", "K", "folds (default 5)")                                                   \
+    X(compare, "--repeats", "R", "repeated cross-validation, R times with seeds S, S+1, ... (default 1)") \
+    X(compare, "--metric", "M", "accuracy, roc_auc, f1_macro, log_loss, rmse, r2, ... (default accuracy or rmse)") \
+    X(compare, "--target", "COL", "the target column")                                             \
+    X(compare, "--seed", "S", "seed of the folds (default 0)")                                     \
+    X(compare, "--threads", "N", "threads per fit")                                                \
+    X(tune, "-m", "MODEL", "the model to tune")                                                    \
+    X(tune, "--grid", "key=v1,v2,...", "values to try for a parameter (repeatable: every combination)") \
+    X(tune, "--random", "key=lo:hi[:int|log]", "a range to sample a parameter from (repeatable)")  \
+    X(tune, "--n", "N", "random search: candidates to draw (default 10)")                          \
+    X(tune, "-p", "key=value", "a fixed parameter")                                                \
+    X(tune, "-t", "KIND[:opt=value]...", "a transform (as fit -t)")                                \
+    X(tune, "--prep", "auto|none", "with no -t: add what the model needs (as fit)")               \
+    X(tune, "--cv", "K", "folds (default 5)")                                                      \
+    X(tune, "--metric", "M", "the metric to optimise (default accuracy or rmse)")                  \
+    X(tune, "--target", "COL", "the target column")                                                \
+    X(tune, "--seed", "S", "seed of the folds and of the random search (default 0)")               \
+    X(tune, "--threads", "N", "threads per fit")                                                   \
+    X(tune, "-o", "BEST.h5", "save the best parameters refitted on all rows")                     \
+    X(run, "--sandbox", "", "for untrusted scripts: no processes, C modules or binary chunks; writes only under the working folder") \
+    X(run, "--memory", "MB", "limit what Lua allocates")                                           \
+    X(run, "--timeout", "S", "stop the script after S seconds")
+
+/* X(command, example) */
+#define MB_EXAMPLES(X)                                                                             \
+    X(inspect, "moonbench inspect datasets/table/credit_g.h5")                                    \
+    X(import, "moonbench import datasets/csv/iris.csv -o iris.h5 --target target")                \
+    X(plugins, "moonbench plugins")                                                                \
+    X(fit, "moonbench fit datasets/table/credit_g.h5 -m gbdt --test 0.2 -o credit.h5")            \
+    X(fit, "moonbench fit datasets/table/vote.h5 -m linear -t impute:strategy=most_frequent -t onehot --cv 5 -o vote.h5") \
+    X(predict, "moonbench predict credit.h5 datasets/csv/credit_g.csv -o scores.csv")             \
+    X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
+    X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
+    X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
+    X(run, "moonbench run lua/examples/binary.lua")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)
 #undef MB_CMD_DECL_
 
+/* `--trust FILE` (repeatable) of every command that loads a bundle: the
+** files go to mb_bundle_options.trust_files (bundle.h). */
+#define MB_CLI_MAX_TRUST 16
+typedef struct mb_cli_trust {
+    const char *files[MB_CLI_MAX_TRUST];
+    size_t n;
+} mb_cli_trust;
+/* If argv[*i] is --trust, take its value (advancing *i) and return 1; 0
+** when it is another argument; -1 after printing a usage error (exit 2). */
+int mb_cli_trust_option(mb_cli_trust *t, const char *cmd, int argc, char **argv, int *i);
+
 /* Print "moonbench: <msg>" to stderr and return 1. */
 int mb_cli_error(const mb_error *err);
 /* Print a usage error for a command and return 2. */
 int mb_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The help of one command (usage, options, examples) to fp; returns 0, or
+** 2 when there is no such command. */
+int mb_cli_help(FILE *fp, const char *cmd);
+/* 1 when one of argv[1..argc) is --help or -h (the command then prints its
+** help and exits 0). */
+int mb_cli_wants_help(int argc, char **argv);
+
+/* Strict numbers for options: the whole text must be a number in range;
+** 0 on success, else a usage error was printed and 2 is returned. */
+int mb_cli_int(const char *cmd, const char *opt, const char *text, long long lo, long long hi, long long *out);
+int mb_cli_seed(const char *cmd, const char *text, uint64_t *out);
+/* --threads N: 1..the machine's online cores (larger values are capped to
+** it); *out = 0 when text is NULL (then all cores). */
+int mb_cli_threads(const char *cmd, const char *text, int *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "csv.h"
 #include "h5io.h"
+#include "io.h"
 
 #define CHUNK_ROWS 65536
 
@@ -41,7 +42,7 @@ int mb_cmd_import(int argc, char **argv)
     mb_h5w *w = NULL;
     mb_frame *chunk = NULL;
     int status = 1;
-    if (mb_csv_open(in, &opt, &csv, &err) != MB_OK)
+    if (mb_output_check_inputs(out, &in, 1, &err) != MB_OK || mb_csv_open(in, &opt, &csv, &err) != MB_OK)
         goto fail;
     mb_frame *schema = mb_csv_schema(csv);
     if (schema->nrows == 0) {

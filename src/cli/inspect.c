@@ -1,7 +1,9 @@
 /*
 ** inspect.c: `moonbench inspect FILE[:/PATH]`: the tree of groups and
 ** datasets (shape, type, chunks, filters, attributes) and a summary of the
-** columns of the table the file holds, laid out for an 80-column terminal.
+** columns of the table the file holds, laid out for an 80-column terminal
+** (a column name too long for its cell gets a line of its own, never cut;
+** PyTables' index groups are hidden unless --all).
 */
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +40,15 @@ static int put_cut(const char *s, int w)
         p = q;
     }
     return cols;
+}
+
+/* Display columns of UTF-8 text. */
+static int display_width(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += (*s & 0xC0) != 0x80;
+    return n;
 }
 
 /* s left-aligned in exactly w columns. */
@@ -79,12 +90,31 @@ static void put_wrapped(const char *s)
 
 /* {====== tree ======} */
 
+/* PyTables keeps a table's index in groups named _i_<table>: machinery,
+** not data. They are hidden unless --all. */
+static int in_index_internals(const char *path, int *root)
+{
+    const char *p = strstr(path, "/_i_");
+    if (!p && strncmp(path, "_i_", 3) != 0)
+        return 0;
+    if (!p)
+        p = path - 1;
+    *root = strchr(p + 1, '/') == NULL;
+    return 1;
+}
+
 static int print_node(const mb_h5_node *nd, void *ud)
 {
-    (void)ud;
+    const int *all = ud;
     const char *name = strrchr(nd->path, '/');
     name = (name && name[1]) ? name + 1 : nd->path;
-    int indent = 2 * nd->depth;
+    int indent = 2 * nd->depth, root = 0;
+    if (!*all && in_index_internals(nd->path, &root)) {
+        if (root)
+            printf("%*s%s%s  (PyTables index internals; --all shows them)\n", indent, "", name,
+                   nd->is_group ? "/" : "");
+        return 0;
+    }
     char head[512];
     snprintf(head, sizeof head, "%*s%s%s", indent, "", name,
              nd->is_group && strcmp(name, "/") ? "/" : "");
@@ -145,8 +175,14 @@ static int summarise(const mb_frame *f)
         mb_error err;
         if (mb_colstats_compute(f, c, &st, &err) != MB_OK)
             return mb_cli_error(&err);
-        char name[300];
+        char name[600];
         snprintf(name, sizeof name, "%s%s", c->name, (long)j == f->target ? "*" : "");
+        if (display_width(name) > NAMEW) {
+            /* a long name gets its own line, whole; its figures follow on the next */
+            put_cut(name, 1 << 20);
+            fputc('\n', stdout);
+            name[0] = '\0';
+        }
         put_cell(name, NAMEW);
         printf(" %7zu %5zu", st.count, st.missing);
         if (c->type == MB_COL_NUM) {
@@ -173,7 +209,7 @@ static int summarise(const mb_frame *f)
     return 0;
 }
 
-static int inspect_one(const char *spec)
+static int inspect_one(const char *spec, int all)
 {
     char *file, *object;
     mb_error err;
@@ -182,7 +218,7 @@ static int inspect_one(const char *spec)
     mb_format fmt = mb_guess_format(file);
     if (fmt == MB_FMT_HDF5) {
         printf("%s (HDF5)\n", file);
-        if (mb_h5_walk(file, object, print_node, NULL, &err) != MB_OK) {
+        if (mb_h5_walk(file, object, print_node, &all, &err) != MB_OK) {
             status = mb_cli_error(&err);
             goto exit;
         }
@@ -210,13 +246,24 @@ exit:
 
 int mb_cmd_inspect(int argc, char **argv)
 {
-    if (argc < 2)
-        return mb_cli_usage("inspect", "name a file");
-    int status = 0;
+    int all = 0, files = 0;
     for (int i = 1; i < argc; i++) {
-        if (i > 1)
+        if (!strcmp(argv[i], "--all"))
+            all = 1;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return mb_cli_usage("inspect", "unknown option '%s'", argv[i]);
+        else
+            files++;
+    }
+    if (!files)
+        return mb_cli_usage("inspect", "name a file");
+    int status = 0, shown = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--all"))
+            continue;
+        if (shown++)
             printf("\n");
-        int s = inspect_one(argv[i]);
+        int s = inspect_one(argv[i], all);
         if (s)
             status = s;
     }

@@ -1,8 +1,9 @@
 /*
 ** models.c: the model commands: `moonbench plugins` (what is installed),
-** `moonbench fit` (train a plugin's model on a dataset into a bundle) and
-** `moonbench predict` (score a dataset with a bundle), the path a plugin
-** author uses to try a model without Lua.
+** `moonbench fit` (train a plugin's model on a dataset into a bundle). fit
+** runs a training job (src/core/job.h): transforms from -t, --pipeline or
+** --prep auto, a held-out test part or cross-validation, early-stopping
+** data. (`predict` is an alias of `score`, src/cli/score.c.)
 */
 #include <errno.h>
 #include <libgen.h>
@@ -19,20 +20,12 @@
 #include "io.h"
 #include "metrics.h"
 #include "plugin.h"
+#include "train.h"
 
-/* Discover plugins beside this executable, in the install and in
-** $MOONBENCH_PLUGIN_PATH. */
+/* Plugins beside this executable, in the install and in $MOONBENCH_PLUGIN_PATH (train.c). */
 static void open_registry(mb_registry *r)
 {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    memset(r, 0, sizeof *r);
-    if (n > 0) {
-        exe[n] = '\0';
-        mb_registry_discover(r, dirname(exe));
-    } else {
-        mb_registry_discover(r, NULL);
-    }
+    mb_cli_registry(r);
 }
 
 static const char *tasks_text(unsigned t, char *buf, size_t n)
@@ -50,7 +43,8 @@ int mb_cmd_plugins(int argc, char **argv)
     if (argc > 1)
         return mb_cli_usage("plugins", "takes no arguments");
     mb_registry r;
-    open_registry(&r);
+    mb_cli_registry(&r);
+    mb_registry_load_pending(&r);
     if (r.nplugins == 0)
         printf("no plugins found (looked beside the executable, in its lib/moonbench/plugins and in "
                "$MOONBENCH_PLUGIN_PATH)\n");
@@ -110,268 +104,326 @@ static void show_progress(void *ud, double frac, const char *msg, double train_l
     fflush(stderr);
 }
 
-/* The score a user expects first: accuracy (and AUC) or RMSE and R^2. */
-static void print_score(const char *what, mb_model *m, const mb_dataset *d)
+/* The figures a user expects first: accuracy, log-loss, AUC (binary, or
+** one-vs-rest for multiclass), F1 macro; or RMSE, MAE and R^2. */
+static const char *const class_keys[] = {"accuracy", "log_loss", "roc_auc", "f1_macro"};
+static const char *const class_labels[] = {"accuracy", "log-loss", "ROC AUC", "F1 macro"};
+static const char *const reg_keys[] = {"rmse", "mae", "r2"};
+static const char *const reg_labels[] = {"RMSE", "MAE", "R2"};
+
+static void print_metrics(const char *label, const mb_job_metrics *m)
 {
-    size_t n = d->X.rows, k = d->nclasses;
-    float *pred = mb_malloc(n * sizeof(float));
+    int reg = m->task == MB_TASK_REGRESSION;
+    size_t n = reg ? 3 : 4;
+    printf("%s:", label);
+    for (size_t i = 0; i < n; i++) {
+        double v = mb_job_metric(m, reg ? reg_keys[i] : class_keys[i]);
+        if (!isnan(v))
+            printf(reg && i < 2 ? "%s %s %.6g" : "%s %s %.4f", i ? "," : "", reg ? reg_labels[i] : class_labels[i], v);
+    }
+    printf(" (%s)\n", m->what);
+}
+
+/* Mean and sample standard deviation over the folds, as mb.cross_validate. */
+static void print_cv(const mb_job_result *r, size_t k, int stratified, uint64_t seed)
+{
+    int reg = r->task == MB_TASK_REGRESSION;
+    size_t n = reg ? 3 : 4;
+    printf("cross-validation: %zu folds%s, seed %llu; each fold's figures are from its own test rows, "
+           "fitted on the others (mean +- std over folds):\n ",
+           k, stratified ? ", stratified" : "", (unsigned long long)seed);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = reg ? reg_keys[i] : class_keys[i];
+        double s = 0, s2 = 0;
+        for (size_t f = 0; f < r->nfolds; f++)
+            s += mb_job_metric(&r->folds[f], key);
+        double mean = s / (double)r->nfolds;
+        for (size_t f = 0; f < r->nfolds; f++)
+            s2 += pow(mb_job_metric(&r->folds[f], key) - mean, 2);
+        double sd = r->nfolds > 1 ? sqrt(s2 / (double)(r->nfolds - 1)) : (double)NAN;
+        if (!isnan(mean))
+            printf("%s %s %.4f +- %.4f", i ? "," : "", reg ? reg_labels[i] : class_labels[i], mean, sd);
+    }
+    printf("\n");
+}
+
+/* What the fit found, with counts as integers; and what it means. */
+/* A model that held rows of its training data out for early stopping
+** (fit_info n_held_out) trained on the others: scoring every row would mix
+** the held-out ones in, so report the model's own split. 1 when printed. */
+static int print_held_out(mb_model *m, size_t nrows)
+{
+    mb_fit_info fi;
     mb_error err;
-    if (mb_model_predict(m, &d->X, pred, &err) != MB_OK) {
-        fprintf(stderr, "moonbench: %s\n", err.msg);
-        mb_free(pred);
+    double held = 0, tl = NAN, vl = NAN;
+    if (mb_model_fit_info(m, &fi, &err) != MB_OK)
+        return 0;
+    for (size_t k = 0; k < fi.n; k++) {
+        held = !strcmp(fi.names[k], "n_held_out") ? fi.values[k] : held;
+        tl = !strcmp(fi.names[k], "train_loss") ? fi.values[k] : tl;
+        vl = !strcmp(fi.names[k], "valid_loss") ? fi.values[k] : vl;
+    }
+    if (!(held > 0 && held < (double)nrows))
+        return 0;
+    printf("training (%.0f rows): loss %.6g; held out for early stopping (%.0f rows): loss %.6g\n",
+           (double)nrows - held, tl, held, vl);
+    return 1;
+}
+
+static void print_fit_info(mb_model *m)
+{
+    mb_fit_info fi;
+    mb_error err;
+    if (mb_model_fit_info(m, &fi, &err) != MB_OK || !fi.n)
         return;
+    printf("fit:");
+    double epochs = NAN;
+    int shown = 0;
+    for (size_t k = 0; k < fi.n; k++) {
+        double v = fi.values[k];
+        char b[40];
+        if (isnan(v))
+            continue; /* not known for this fit */
+        if (!strcmp(fi.names[k], "converged"))
+            snprintf(b, sizeof b, "%s", v != 0 ? "yes" : "no");
+        else if (v == floor(v) && fabs(v) < 1e15)
+            snprintf(b, sizeof b, "%lld", (long long)v);
+        else
+            snprintf(b, sizeof b, "%.6g", v);
+        printf("%s %s=%s", shown++ ? "," : "", fi.names[k], b);
+        if (!strcmp(fi.names[k], "epochs"))
+            epochs = v;
     }
-    if (d->task == MB_TASK_REGRESSION) {
-        printf("%s: RMSE %.6g, R2 %.4f\n", what, mb_rmse(d->y, pred, n), mb_r2(d->y, pred, n));
-    } else {
-        printf("%s: accuracy %.4f", what, mb_accuracy(d->y, pred, n));
-        float *proba = mb_malloc(n * k * sizeof(float));
-        if (mb_model_predict_proba(m, &d->X, proba, &err) == MB_OK) {
-            printf(", log-loss %.4f", mb_log_loss(d->y, proba, n, k));
-            if (k == 2) {
-                for (size_t i = 0; i < n; i++)
-                    proba[i] = proba[2 * i + 1];
-                printf(", ROC AUC %.4f", mb_roc_auc(d->y, proba, n));
-            }
-        }
-        printf("\n");
-        mb_free(proba);
+    printf("\n");
+    for (size_t i = 0; i < m->params.n; i++) /* an MLP that used every epoch was stopped, not converged */
+        if (!strcmp(m->type->name, "mlp") && !strcmp(m->type->params[i].name, "epochs") &&
+            epochs == strtod(m->params.text[i], NULL))
+            printf("note: the MLP did not converge: it ran all %s epochs (raise -p epochs=, or the learning rate)\n",
+                   m->params.text[i]);
+    for (size_t k = 0; k < fi.n; k++)
+        if (!strcmp(fi.names[k], "converged") && fi.values[k] == 0)
+            printf("note: %s did not converge (raise -p max_iter= or -p tol=)\n", m->type->name);
+}
+
+typedef struct fit_args {
+    const char *data, *model, *out, *target, *task, *weights, *valid, *pipeline, *test, *cv;
+    const char **settings;
+    size_t nset;
+    char **owned_settings;        /* from --pipeline */
+    size_t nowned;
+    char *owned_model;
+    mb_cli_steps steps;
+    int threads;
+    uint64_t seed;
+} fit_args;
+
+static void fit_args_free(fit_args *a)
+{
+    mb_free(a->settings);
+    for (size_t i = 0; i < a->nowned; i++)
+        mb_free(a->owned_settings[i]);
+    mb_free(a->owned_settings);
+    mb_free(a->owned_model);
+    mb_cli_steps_free(&a->steps);
+}
+
+/* 0, or the exit status of a usage error (2) or bad input (1). */
+static int parse_fit(int argc, char **argv, fit_args *a)
+{
+    const char *threads = NULL;
+    memset(a, 0, sizeof *a);
+    a->settings = mb_calloc((size_t)argc + 1, sizeof *a->settings);
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int more = i + 1 < argc, rc = 0;
+        if (!strcmp(s, "-m") && more)
+            a->model = argv[++i];
+        else if (!strcmp(s, "-p") && more)
+            a->settings[a->nset++] = argv[++i];
+        else if (!strcmp(s, "-t") && more)
+            rc = mb_cli_steps_add(&a->steps, "fit", argv[++i]);
+        else if (!strcmp(s, "--prep") && more)
+            rc = mb_cli_steps_prep(&a->steps, "fit", argv[++i]);
+        else if (!strcmp(s, "--pipeline") && more)
+            a->pipeline = argv[++i];
+        else if (!strcmp(s, "--test") && more)
+            a->test = argv[++i];
+        else if (!strcmp(s, "--cv") && more)
+            a->cv = argv[++i];
+        else if (!strcmp(s, "-o") && more)
+            a->out = argv[++i];
+        else if (!strcmp(s, "--target") && more)
+            a->target = argv[++i];
+        else if (!strcmp(s, "--task") && more)
+            a->task = argv[++i];
+        else if (!strcmp(s, "--weights") && more)
+            a->weights = argv[++i];
+        else if (!strcmp(s, "--valid") && more)
+            a->valid = argv[++i];
+        else if (!strcmp(s, "--threads") && more)
+            threads = argv[++i];
+        else if (!strcmp(s, "--seed") && more)
+            rc = mb_cli_seed("fit", argv[++i], &a->seed);
+        else if (s[0] == '-' && s[1])
+            return mb_cli_usage("fit", "unknown option or missing value: '%s'", s);
+        else if (!a->data)
+            a->data = s;
+        else
+            return mb_cli_usage("fit", "one dataset only ('%s' and '%s')", a->data, s);
+        if (rc)
+            return rc;
     }
-    mb_free(pred);
+    if (mb_cli_threads("fit", threads, &a->threads))
+        return 2;
+    if (a->test && a->cv)
+        return mb_cli_usage("fit", "--test and --cv are two ways to judge the model: choose one");
+    if (a->pipeline && (a->steps.n || a->steps.prep_given))
+        return mb_cli_usage("fit", "--pipeline gives the transforms: no -t or --prep with it");
+    if (a->pipeline) {
+        char *model;
+        if (mb_cli_pipeline_file(a->pipeline, &a->steps, &model, &a->owned_settings, &a->nowned))
+            return 1;
+        a->steps.prep_none = 1; /* the pipeline is what the user wants, as it is */
+        a->owned_model = model;
+        if (a->model && strcmp(a->model, model) && !strstr(model, a->model))
+            return mb_cli_usage("fit", "-m %s, but the pipeline's model is %s", a->model, model);
+        a->model = model;
+        /* the pipeline's parameters first, -p after them (the last one wins) */
+        const char **all = mb_calloc(a->nowned + a->nset + 1, sizeof *all);
+        for (size_t i = 0; i < a->nowned; i++)
+            all[i] = a->owned_settings[i];
+        for (size_t i = 0; i < a->nset; i++)
+            all[a->nowned + i] = a->settings[i];
+        mb_free(a->settings);
+        a->settings = all;
+        a->nset += a->nowned;
+    }
+    if (!a->data || !a->model || !a->out)
+        return mb_cli_usage("fit", "%s", !a->data ? "name the dataset" : !a->model ? "name the model with -m" : "name the output bundle with -o");
+    return 0;
+}
+
+/* --test F|N and --cv K into the job. */
+static int eval_plan(const fit_args *a, mb_job *job)
+{
+    if (a->cv) {
+        long long k;
+        if (mb_cli_int("fit", "--cv", a->cv, 2, 1000000, &k))
+            return 2;
+        job->eval = MB_EVAL_CV;
+        job->k = (size_t)k;
+    } else if (a->test) {
+        char *end;
+        double t = strtod(a->test, &end);
+        if (!a->test[0] || *end || !(t > 0) || (t >= 1 && t != floor(t)) || t > 1e15)
+            return mb_cli_usage("fit", "--test takes a fraction in (0, 1) or a whole number of rows, not '%s'", a->test);
+        job->eval = MB_EVAL_TEST;
+        job->test = t;
+    }
+    return 0;
+}
+
+static mb_task task_of(const char *task)
+{
+    return !strcmp(task, "regression") ? MB_TASK_REGRESSION
+           : !strcmp(task, "binary")   ? MB_TASK_BINARY
+           : !strcmp(task, "multiclass") ? MB_TASK_MULTICLASS
+                                         : 0;
 }
 
 int mb_cmd_fit(int argc, char **argv)
 {
-    const char *data = NULL, *model = NULL, *out = NULL, *target = NULL, *task = NULL, *weights = NULL,
-               *valid = NULL;
-    const char **settings = mb_calloc((size_t)argc + 1, sizeof *settings);
-    size_t nset = 0;
-    int threads = 0;
-    unsigned long long seed = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int more = i + 1 < argc;
-        if (!strcmp(a, "-m") && more)
-            model = argv[++i];
-        else if (!strcmp(a, "-p") && more)
-            settings[nset++] = argv[++i];
-        else if (!strcmp(a, "-o") && more)
-            out = argv[++i];
-        else if (!strcmp(a, "--target") && more)
-            target = argv[++i];
-        else if (!strcmp(a, "--task") && more)
-            task = argv[++i];
-        else if (!strcmp(a, "--weights") && more)
-            weights = argv[++i];
-        else if (!strcmp(a, "--valid") && more)
-            valid = argv[++i];
-        else if (!strcmp(a, "--threads") && more)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--seed") && more)
-            seed = strtoull(argv[++i], NULL, 10);
-        else if (a[0] == '-' && a[1]) {
-            mb_free(settings);
-            return mb_cli_usage("fit", "unknown option or missing value: '%s'", a);
-        } else if (!data)
-            data = a;
-        else {
-            mb_free(settings);
-            return mb_cli_usage("fit", "one dataset only ('%s' and '%s')", data, a);
-        }
+    fit_args a;
+    int status = parse_fit(argc, argv, &a);
+    mb_job job = {0};
+    job.stratify = -1;
+    if (status || (status = eval_plan(&a, &job)) != 0) {
+        fit_args_free(&a);
+        return status;
     }
-    if (!data || !model || !out) {
-        mb_free(settings);
-        return mb_cli_usage("fit", "%s", !data ? "name the dataset" : !model ? "name the model with -m" : "name the output bundle with -o");
-    }
-    mb_task want = 0;
-    if (task) {
-        want = !strcmp(task, "regression") ? MB_TASK_REGRESSION
-               : !strcmp(task, "binary")   ? MB_TASK_BINARY
-               : !strcmp(task, "multiclass") ? MB_TASK_MULTICLASS
-                                             : 0;
-        if (!want) {
-            mb_free(settings);
-            return mb_cli_usage("fit", "--task is regression, binary or multiclass, not '%s'", task);
-        }
-    }
-    if (threads <= 0) {
-        long nc = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = nc > 0 ? (int)nc : 1;
+    if (a.task && !(job.task = task_of(a.task))) {
+        fit_args_free(&a);
+        return mb_cli_usage("fit", "--task is regression, binary or multiclass, not '%s'", a.task);
     }
     mb_error err;
     mb_registry reg;
     mb_frame *f = NULL, *vf = NULL;
-    mb_data d = {0}, vd = {0};
-    mb_model *m = NULL;
-    mb_bundle *b = mb_calloc(1, sizeof *b);
-    int status = 1;
-    open_registry(&reg);
+    mb_job_result res = {0};
+    mb_cli_steps steps = {0};
+    status = 1;
+    mb_cli_registry(&reg);
     const mb_loaded_plugin *owner;
-    const mb_model_type *type = mb_registry_find(&reg, model, &owner, &err);
-    mb_params params;
-    memset(&params, 0, sizeof params); /* freed at exit until mb_model_create takes it */
-    if (!type || mb_params_parse(&params, type, settings, nset, &err) != MB_OK)
+    const mb_model_type *type = mb_registry_find(&reg, a.model, &owner, &err);
+    const char *inputs[] = {a.data, a.valid};
+    if (!type || mb_output_check_inputs(a.out, inputs, 2, &err) != MB_OK)
         goto fail;
-    if (mb_open(data, &f, &err) != MB_OK)
-        goto fail;
-    if (target && mb_frame_set_target(f, target, &err) != MB_OK)
-        goto fail;
-    if (mb_data_from_frame_weighted(f, want, weights, &d, &err) != MB_OK)
-        goto fail;
-    if (valid) {
-        /* the validation data: the same target (by name), the task of the training data */
-        if (mb_open(valid, &vf, &err) != MB_OK ||
-            mb_frame_set_target(vf, f->cols[f->target].name, &err) != MB_OK ||
-            mb_data_from_frame_weighted(vf, d.ds.task, weights, &vd, &err) != MB_OK)
-            goto fail;
+    mb_params check;
+    if (mb_params_parse(&check, type, a.settings, a.nset, &err) != MB_OK) {
+        status = mb_cli_usage("fit", "%s", err.msg); /* a bad -p is a usage error */
+        goto exit;
     }
-    if (mb_model_create(&m, type, owner, &params, &err) != MB_OK)
+    mb_params_free(&check);
+    if (mb_open(a.data, &f, &err) != MB_OK || (a.target && mb_frame_set_target(f, a.target, &err) != MB_OK))
         goto fail;
+    if (f->target < 0) {
+        mb_fail(&err, MB_EARG, "%s: no target column; name one (--target COLUMN)", f->source ? f->source : a.data);
+        goto fail;
+    }
+    if (a.valid && (mb_open(a.valid, &vf, &err) != MB_OK ||
+                    mb_frame_set_target(vf, f->cols[f->target].name, &err) != MB_OK))
+        goto fail;
+    int added;
+    if (mb_cli_steps_for(&a.steps, f, a.weights, type, &steps, &added))
+        goto exit;
+    if (added) {
+        printf("prep auto (for %s): ", type->name);
+        mb_cli_steps_print(stdout, &steps);
+        printf("  (give these -t flags to change them, or --prep none)\n");
+    }
     progress_state ps = {now_s(), isatty(2)};
-    mb_fit_context ctx = {sizeof ctx, mb_host_services(), threads, seed, show_progress, &ps, NULL};
-    mb_status rc = mb_model_fit(m, &d.ds, valid ? &vd.ds : NULL, &ctx, &err);
+    job.data = f;
+    job.weights = a.weights;
+    job.valid = vf;
+    job.steps = steps.v;
+    job.nsteps = steps.n;
+    job.type = type;
+    job.owner = owner;
+    job.settings = a.settings;
+    job.nsettings = a.nset;
+    job.threads = a.threads;
+    job.seed = a.seed;
+    job.progress = show_progress;
+    job.progress_ud = &ps;
+    job.source = f->source ? f->source : a.data;
+    mb_status rc = mb_job_run(&job, &res, &err);
     if (ps.tty)
         fprintf(stderr, "\r\033[K");
-    if (rc != MB_OK)
+    if (rc != MB_OK || mb_bundle_save(a.out, res.bundle, &err) != MB_OK)
         goto fail;
-    double secs = now_s() - ps.start;
-    char *file, *object;
-    mb_split_spec(data, &file, &object);
-    rc = mb_bundle_from_model(b, m, d.feature_names, d.ds.X.cols, f->cols[f->target].name,
-                              (const char *const *)d.class_names, file, f->source ? f->source : data,
-                              d.ds.X.rows, &err);
-    mb_free(file);
-    mb_free(object);
-    if (rc == MB_OK)
-        rc = mb_monitoring_compute(&d.ds.X, &b->monitoring, &err);
-    if (rc != MB_OK || mb_bundle_save(out, b, &err) != MB_OK)
-        goto fail;
-    printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name,
-           mb_task_name(d.ds.task), d.ds.X.rows, d.ds.X.cols, secs, out);
-    mb_fit_info fi;
-    if (mb_model_fit_info(m, &fi, &err) == MB_OK && fi.n) {
-        printf("fit:");
-        for (size_t k = 0; k < fi.n; k++)
-            printf("%s %s %.6g", k ? "," : "", fi.names[k], fi.values[k]);
-        printf("\n");
-    }
-    print_score("training", m, &d.ds);
-    if (valid)
-        print_score("validation", m, &vd.ds);
+    if (job.eval == MB_EVAL_CV)
+        print_cv(&res, job.k, res.nclasses > 0, a.seed);
+    printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name, mb_task_name(res.task),
+           res.ntrain, res.nfeatures, res.seconds, a.out);
+    print_fit_info(res.model);
+    if (!print_held_out(res.model, res.ntrain))
+        print_metrics("training", &res.train);
+    if (res.test.done)
+        print_metrics("test", &res.test);
+    if (vf)
+        printf("early stopping watched %s (%zu rows; not a score: the model was tuned on it)\n",
+               vf->source ? vf->source : a.valid, vf->nrows);
+    if (job.eval == MB_EVAL_NONE)
+        printf("(no held-out figure: add --test 0.2 or --cv 5)\n");
     status = 0;
     goto exit;
 fail:
     status = mb_cli_error(&err);
 exit:
-    mb_params_free(&params);
-    mb_bundle_free(&b);
-    mb_model_free(&m);
-    mb_data_free(&d);
-    mb_data_free(&vd);
+    mb_job_result_free(&res);
+    mb_cli_steps_free(&steps);
     mb_frame_free(&f);
     mb_frame_free(&vf);
     mb_registry_close(&reg);
-    mb_free(settings);
-    return status;
-}
-
-/* {====== predict ======} */
-
-int mb_cmd_predict(int argc, char **argv)
-{
-    const char *model = NULL, *data = NULL, *out = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-o") && i + 1 < argc)
-            out = argv[++i];
-        else if (argv[i][0] == '-' && argv[i][1])
-            return mb_cli_usage("predict", "unknown option or missing value: '%s'", argv[i]);
-        else if (!model)
-            model = argv[i];
-        else if (!data)
-            data = argv[i];
-        else
-            return mb_cli_usage("predict", "too many arguments ('%s')", argv[i]);
-    }
-    if (!model || !data)
-        return mb_cli_usage("predict", "name the model bundle and the dataset");
-    mb_error err;
-    mb_registry reg;
-    mb_bundle *b = NULL;
-    mb_frame *f = NULL;
-    mb_scorer sc;
-    memset(&sc, 0, sizeof sc);
-    float *label = NULL, *proba = NULL;
-    FILE *fp = NULL;
-    char *tmp = NULL;
-    int status = 1;
-    open_registry(&reg);
-    if (mb_bundle_load(model, &b, &err) != MB_OK || mb_scorer_open(&sc, b, &reg, &err) != MB_OK ||
-        mb_open(data, &f, &err) != MB_OK)
-        goto fail;
-    size_t n = f->nrows, k = b->nclasses;
-    label = mb_malloc((n ? n : 1) * sizeof *label);
-    if (k)
-        proba = mb_malloc((n ? n : 1) * k * sizeof *proba);
-    /* the bundle's pipeline (C transforms), then its model: features by name */
-    if (mb_scorer_predict_frame(&sc, f, label, proba, &err) != MB_OK)
-        goto fail;
-    if (out) {
-        /* written beside out and renamed when complete (io.h) */
-        int fd = mb_tmp_create(out, &tmp, &err);
-        if (fd < 0)
-            goto fail;
-        fp = fdopen(fd, "w");
-        if (!fp) {
-            close(fd);
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-    } else {
-        fp = stdout;
-    }
-    fprintf(fp, "prediction");
-    for (size_t c = 0; c < k; c++)
-        fprintf(fp, ",proba_%s", b->classes[c]);
-    fputc('\n', fp);
-    for (size_t i = 0; i < n; i++) {
-        if (k && !(label[i] >= 0 && label[i] < (float)k)) {
-            mb_fail(&err, MB_EFORMAT, "%s: the model predicted class %g, but the bundle names %zu classes", model,
-                    (double)label[i], k);
-            goto fail;
-        }
-        if (k)
-            fprintf(fp, "%s", b->classes[(size_t)label[i]]);
-        else
-            fprintf(fp, "%.9g", (double)label[i]);
-        for (size_t c = 0; c < k; c++)
-            fprintf(fp, ",%.6g", (double)proba[i * k + c]);
-        fputc('\n', fp);
-    }
-    if (out) {
-        int bad = ferror(fp) | fflush(fp) | fsync(fileno(fp));
-        bad |= fclose(fp);
-        fp = NULL;
-        if (bad) {
-            mb_fail(&err, MB_EIO, "cannot write %s: %s", out, strerror(errno));
-            goto fail;
-        }
-        if (mb_tmp_publish(-1, &tmp, out, &err) != MB_OK)
-            goto fail;
-        fprintf(stderr, "%zu predictions -> %s\n", n, out);
-    }
-    status = 0;
-    goto exit;
-fail:
-    status = mb_cli_error(&err);
-exit:
-    if (fp && fp != stdout)
-        fclose(fp);
-    mb_tmp_discard(&tmp);
-    mb_free(label);
-    mb_free(proba);
-    mb_scorer_close(&sc);
-    mb_frame_free(&f);
-    mb_bundle_free(&b);
-    mb_registry_close(&reg);
+    fit_args_free(&a);
     return status;
 }

@@ -2,11 +2,12 @@
 ** run.c: `moonbench run [--sandbox] [--memory MB] [--timeout S] script.lua
 ** [args...]`: run a Lua script headless with the moonbench module, as
 ** lua.c runs one: `arg` as in lua, a traceback on error, exit status 1 on
-** failure. Ctrl-C (and the timeout) stop the script cleanly, also inside a
-** model's fit (plugins poll the cancel flag). The memory limit counts what
-** Lua allocates. --sandbox is for untrusted scripts: no os.execute,
-** io.popen, package.loadlib, C modules, debug library or binary chunks,
-** and no writes outside the working folder.
+** failure. Ctrl-C and the timeout stop the script cleanly through a hook
+** every coroutine inherits, also inside a model's fit (plugins poll the
+** cancel flag); a watchdog ends the process when the hook cannot run
+** (__gc finalizers, long C calls). The memory limit counts what Lua and
+** moonbench's C code allocate. --sandbox is for untrusted scripts
+** (src/script/lmb_run.h, docs/security.md).
 */
 #include <errno.h>
 #include <limits.h>
@@ -23,53 +24,69 @@
 
 #include "cli.h"
 #include "lmb.h"
+#include "lmb_run.h"
 
-int luaopen_moonbench(lua_State *L);
+/* {====== limits: the stop flag and the watchdog ======} */
 
-/* {====== limits ======} */
+/* Signal handlers reach the script through these (lmb_run.h: the hook that
+** every coroutine inherits polls ctl.stop). */
+static mb_lua_ctl run_ctl;
+static volatile sig_atomic_t alarms, interrupted;
+static char watchdog_msg[PATH_MAX + 128], memory_msg[PATH_MAX + 128];
+static size_t watchdog_len, memory_len;
 
-typedef struct limit {
-    size_t used, max;             /* bytes; max 0 = unlimited */
-} limit;
+#define RUN_GRACE_S 2        /* after the timeout, for the hook and plugins to stop */
+#define RUN_STATUS_WATCHDOG 3
+#define RUN_STATUS_MEMORY 4
 
-static void *limited_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+/* sigaction, not signal: with strict POSIX, signal() resets the handler
+** after the first delivery (System V semantics). */
+static void on(int sig, void (*fn)(int))
 {
-    limit *l = ud;
-    if (nsize == 0) {
-        free(ptr);
-        l->used -= ptr ? osize : 0;
-        return NULL;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+}
+
+/* First SIGALRM: ask the script to stop (the hook raises "timeout", plugins
+** see the cancel flag) and arm the watchdog. Second: the hook could not
+** run (a __gc finalizer, where Lua disables hooks, or a long C call such
+** as a pathological string.find): end the process. */
+static void on_alarm(int sig)
+{
+    (void)sig;
+    if (alarms++ == 0) {
+        mb_lua_stop(&run_ctl, MB_LUA_TIMEOUT);
+        mbl_cancel = 1;
+        alarm(RUN_GRACE_S);
+        return;
     }
-    size_t old = ptr ? osize : 0;
-    if (l->max && nsize > old && l->used + (nsize - old) > l->max)
-        return NULL; /* Lua raises "not enough memory" */
-    void *p = realloc(ptr, nsize);
-    if (p)
-        l->used = l->used - old + nsize;
-    return p;
+    ssize_t w = write(2, watchdog_msg, watchdog_len);
+    (void)w;
+    _exit(RUN_STATUS_WATCHDOG);
 }
 
-static lua_State *global_L;
-static volatile sig_atomic_t stop_reason; /* 1 Ctrl-C, 2 timeout */
-
-static void stop_hook(lua_State *L, lua_Debug *ar)
+static void on_interrupt(int sig)
 {
-    (void)ar;
-    if (stop_reason == 2) /* a timeout stays: a script that catches it stops again at once */
-        lua_sethook(L, stop_hook, LUA_MASKCOUNT, 1);
-    else
-        lua_sethook(L, NULL, 0, 0);
-    luaL_error(L, stop_reason == 2 ? "timeout: the script ran past its time limit" : "interrupted");
-}
-
-/* As lua.c's laction: set a hook that raises at the next Lua instruction,
-** and the cancel flag plugins poll while a fit runs in C. */
-static void on_signal(int sig)
-{
-    stop_reason = sig == SIGALRM ? 2 : 1;
+    mb_lua_stop(&run_ctl, MB_LUA_INTERRUPTED);
     mbl_cancel = 1;
-    signal(sig, SIG_DFL); /* a second Ctrl-C kills, as usual */
-    lua_sethook(global_L, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKCOUNT, 1);
+    interrupted = 1;
+    on(sig, SIG_DFL); /* a second Ctrl-C kills, as usual */
+}
+
+/* mb_malloc aborts when even the budget's refusal cannot become an error:
+** say why, briefly, instead of a core dump. */
+static void on_abort(int sig)
+{
+    if (mb_lua_budget_hit()) {
+        ssize_t w = write(2, memory_msg, memory_len);
+        (void)w;
+        _exit(RUN_STATUS_MEMORY);
+    }
+    on(sig, SIG_DFL);
+    raise(sig);
 }
 
 /* {====== progress bar ======} */
@@ -94,56 +111,11 @@ static int progress_bar(lua_State *L)
     return 0;
 }
 
-/* {====== sandbox ======} */
-
-/* [-2, +1, e] io.open replacement: writes only under the working folder */
-static int sandbox_open(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    const char *mode = luaL_optstring(L, 2, "r");
-    if (strpbrk(mode, "wa+"))
-        mbl_check_write(L, path);
-    lua_pushvalue(L, lua_upvalueindex(1));
-    lua_insert(L, 1);
-    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-    return lua_gettop(L);
-}
-
-static const char *const sandbox_lua =
-    /* text chunks only: binary chunks can crash the VM */
-    "local load, loadfile, dofile = load, loadfile, dofile\n"
-    "_G.load = function(chunk, name, mode, env) return load(chunk, name, 't', env) end\n"
-    "_G.loadfile = function(file, mode, env) return loadfile(file, 't', env) end\n"
-    "_G.dofile = function(file) local f = assert(loadfile(file, 't')); return f() end\n"
-    "local function deny(name) return function() error('sandbox: ' .. name .. ' is not allowed', 2) end end\n"
-    "for _, n in ipairs{'execute', 'remove', 'rename', 'tmpname', 'getenv'} do os[n] = deny('os.' .. n) end\n"
-    "io.popen, io.output = deny('io.popen'), deny('io.output')\n"
-    "package.loadlib, package.cpath = deny('package.loadlib'), ''\n"
-    "table.remove(package.searchers, 4); table.remove(package.searchers, 3)\n"
-    "debug, _G.debug, package.loaded.debug = nil, nil, nil\n";
-
-static int setup_sandbox(lua_State *L)
-{
-    char cwd[PATH_MAX];
-    if (!getcwd(cwd, sizeof cwd))
-        return luaL_error(L, "sandbox: cannot read the working folder: %s", strerror(errno));
-    lua_pushstring(L, cwd);
-    lua_setfield(L, LUA_REGISTRYINDEX, "moonbench.sandbox");
-    lua_getglobal(L, "io");
-    lua_getfield(L, -1, "open");
-    lua_pushcclosure(L, sandbox_open, 1);
-    lua_setfield(L, -2, "open");
-    lua_pop(L, 1);
-    if (luaL_dostring(L, sandbox_lua) != LUA_OK)
-        return lua_error(L);
-    return 0;
-}
-
 /* {====== running ======} */
 
+/* The stop hook stays set: a __tostring that loops is stopped too. */
 static int msghandler(lua_State *L)
 {
-    lua_sethook(L, NULL, 0, 0); /* the traceback runs to completion */
     const char *msg = lua_tostring(L, 1);
     if (!msg) {
         if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
@@ -165,17 +137,11 @@ typedef struct run_args {
 static int pmain(lua_State *L)
 {
     run_args *a = lua_touserdata(L, 1);
-    luaL_openlibs(L);
-    luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
-    lua_pushcfunction(L, luaopen_moonbench);
-    lua_setfield(L, -2, "moonbench");
-    lua_pop(L, 1);
+    mb_lua_open(L, a->sandbox, NULL);
     if (isatty(2)) {
         lua_pushcfunction(L, progress_bar);
         lua_setfield(L, LUA_REGISTRYINDEX, "moonbench.progress");
     }
-    if (a->sandbox)
-        setup_sandbox(L);
     /* arg as in lua.c: arg[0] is the script, arg[1..] its arguments */
     lua_createtable(L, a->argc, 1);
     lua_pushstring(L, a->script);
@@ -220,7 +186,7 @@ static int pmain(lua_State *L)
 int mb_cmd_run(int argc, char **argv)
 {
     run_args a = {NULL, NULL, 0, 0};
-    limit lim = {0, 0};
+    size_t max_bytes = 0;
     double timeout = 0;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -230,7 +196,7 @@ int mb_cmd_run(int argc, char **argv)
             double mb = strtod(argv[++i], NULL);
             if (!(mb >= 1.0 / 1024 && mb <= 1e9)) /* at least 1 KiB; a conversion C defines */
                 return mb_cli_usage("run", "--memory takes megabytes from 0.001 to 1e9, not '%s'", argv[i]);
-            lim.max = (size_t)(mb * 1048576.0);
+            max_bytes = (size_t)(mb * 1048576.0);
         } else if (!strcmp(argv[i], "--timeout") && i + 1 < argc) {
             timeout = strtod(argv[++i], NULL);
             if (!(timeout > 0 && timeout <= 1e8)) /* alarm() takes whole seconds in an unsigned */
@@ -246,34 +212,46 @@ int mb_cmd_run(int argc, char **argv)
     a.script = argv[i];
     a.argv = argv + i + 1;
     a.argc = argc - i - 1;
-    lua_State *L = lua_newstate(limited_alloc, &lim);
+    mb_lua_budget(max_bytes); /* before the state: Lua and C allocations count alike */
+    snprintf(watchdog_msg, sizeof watchdog_msg, "moonbench run: %s exceeded --timeout %g s\n", a.script, timeout);
+    watchdog_len = strlen(watchdog_msg);
+    snprintf(memory_msg, sizeof memory_msg, "moonbench run: %s exceeded --memory %g MB (in C code)\n", a.script,
+             (double)max_bytes / 1048576.0);
+    memory_len = strlen(memory_msg);
+    lua_State *L = mb_lua_newstate(&run_ctl);
     if (!L) {
         fprintf(stderr, "moonbench: cannot create a Lua state\n");
         return 1;
     }
-    global_L = L;
-    signal(SIGINT, on_signal);
+    on(SIGINT, on_interrupt);
+    if (max_bytes)
+        on(SIGABRT, on_abort);
     if (timeout > 0) {
-        signal(SIGALRM, on_signal);
+        on(SIGALRM, on_alarm);
         alarm((unsigned)ceil(timeout));
     }
     lua_pushcfunction(L, pmain);
     lua_pushlightuserdata(L, &a);
     int status = lua_pcall(L, 1, 0, 0);
-    alarm(0);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGALRM, SIG_DFL);
     int rc = 0;
     if (status != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
-        if (status == LUA_ERRMEM || (msg && strstr(msg, "not enough memory") && lim.max))
-            fprintf(stderr, "moonbench: %s: not enough memory (the limit is %.0f MB)\n", a.script,
-                    (double)lim.max / 1048576.0);
+        int mem = status == LUA_ERRMEM ||
+                  (max_bytes && msg && (strstr(msg, "not enough memory") || mb_lua_budget_hit()));
+        if (mem && msg && strcmp(msg, "not enough memory") != 0)
+            fprintf(stderr, "moonbench: %s: not enough memory (the limit is %g MB): %s\n", a.script,
+                    (double)max_bytes / 1048576.0, msg);
+        else if (mem)
+            fprintf(stderr, "moonbench: %s: not enough memory (the limit is %g MB)\n", a.script,
+                    (double)max_bytes / 1048576.0);
         else
             fprintf(stderr, "moonbench: %s\n", msg ? msg : "(error without a message)");
-        rc = stop_reason == 1 ? 130 : 1;
+        rc = interrupted && !alarms ? 130 : 1;
     }
-    lua_close(L);
-    global_L = NULL;
+    lua_close(L); /* finalizers run here: the watchdog still holds */
+    alarm(0);
+    on(SIGINT, SIG_DFL);
+    on(SIGALRM, SIG_DFL);
+    on(SIGABRT, SIG_DFL);
     return rc;
 }

@@ -57,6 +57,7 @@ void mb_bundle_free(mb_bundle **pb)
     mb_free(b->created);
     mb_free(b->moonbench_version);
     mb_free(b->script);
+    mb_free(b->file);
     mb_free(b);
     *pb = NULL;
 }
@@ -124,6 +125,45 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The drift bins (src/deploy/drift.h) with their exact training shares:
+** edges are a feature's distinct interior deciles (NaN-padded to 9), a
+** value goes to the first bin whose edge it does not exceed, and shares
+** (11 per feature: up to 10 value bins, then missing) are fractions of the
+** sampled rows. Deciles alone cannot say how much of a repeated value lies
+** at an edge; these can. Non-zero when storing failed. */
+static int monitoring_bins(const mb_matrix *X, size_t step, size_t ns, const double *q, mb_state *out)
+{
+    enum { NQ = 11, NB = 11 };
+    size_t p = X->cols;
+    double *edges = mb_malloc((p * 9 + 1) * sizeof *edges), *share = mb_calloc(p * NB + 1, sizeof *share);
+    for (size_t j = 0; j < p; j++) {
+        double *e = edges + j * 9;
+        size_t m = 0;
+        for (int t = 1; t <= 9; t++) {
+            double v = q[j * NQ + (size_t)t];
+            if (!isnan(v) && (m == 0 || v > e[m - 1]))
+                e[m++] = v;
+        }
+        for (size_t k = m; k < 9; k++)
+            e[k] = (double)NAN;
+        for (size_t r = 0; r < ns; r++) {
+            float v = X->x[r * step * X->ld + j];
+            size_t k = 0;
+            if (isnan(v))
+                k = NB - 1;
+            else
+                while (k < m && (double)v > e[k])
+                    k++;
+            share[j * NB + k] += 1.0 / (double)ns;
+        }
+    }
+    mb_state_writer w = mb_state_writer_for(out);
+    int bad = w.put(w.ud, "bin_edges", MB_DT_F64, edges, p * 9) || w.put(w.ud, "bin_shares", MB_DT_F64, share, p * NB);
+    mb_free(edges);
+    mb_free(share);
+    return bad;
+}
+
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err)
 {
     /* From evenly spaced rows only: cheap next to any fit (a few ms), and
@@ -161,7 +201,8 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
                                       : (double)NAN;
     }
     mb_state_writer w = mb_state_writer_for(out);
-    if (w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
+    if (monitoring_bins(X, step, ns, q, out) ||
+        w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
         w.put(w.ud, "min", MB_DT_F64, mn, p) || w.put(w.ud, "max", MB_DT_F64, mx, p) ||
         w.put(w.ud, "missing", MB_DT_F64, miss, p) || w.put(w.ud, "quantiles", MB_DT_F64, q, p * NQ) ||
         w.put(w.ud, "rows_sampled", MB_DT_F64, &rows, 1))
@@ -178,33 +219,47 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
 
 /* {====== scoring ======} */
 
-mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err)
+/* The bundle's model from the registry, by its plugin's name and its own:
+** a model of the same name from another plugin is not the saved one. */
+static const mb_model_type *find_bundle_model(const mb_bundle *b, const mb_registry *reg,
+                                              const mb_loaded_plugin **owner, mb_error *err)
 {
-    memset(s, 0, sizeof *s);
-    s->bundle = b;
-    if (b->nsteps) {
-        s->steps = mb_calloc(b->nsteps, sizeof *s->steps);
-        for (size_t i = 0; i < b->nsteps; i++) {
-            if (strcmp(b->step_kinds[i], "lua") == 0)
-                continue; /* applied by the Lua layer */
-            mb_status rc = mb_transform_load(b->step_kinds[i], &b->steps[i], &s->steps[i], err);
-            if (rc != MB_OK) {
-                mb_scorer_close(s);
-                return rc;
-            }
-        }
+    const char *file = b->file ? b->file : "bundle";
+    if (!reg) {
+        mb_fail(err, MB_ENOTFOUND, "%s: the model '%s' (plugin %s %s) has no portable form and no plugin registry "
+                "was given", file, b->model, b->plugin, b->plugin_version);
+        return NULL;
     }
-    if (b->form != MB_FORM_NONE) {
-        /* portable_from_state converts arrays in place: it needs a mutable state */
-        return mb_portable_from_state(b->form, (mb_state *)&b->portable_state, &s->form, &s->layers, err);
-    }
-    const mb_loaded_plugin *owner;
-    const mb_model_type *type = reg ? mb_registry_find(reg, b->model, &owner, err) : NULL;
+    size_t n = strlen(b->plugin) + strlen(b->model) + 2;
+    char *want = mb_malloc(n);
+    snprintf(want, n, "%s/%s", b->plugin, b->model);
+    mb_error e;
+    const mb_model_type *type = mb_registry_find(reg, want, owner, &e);
+    mb_free(want);
+    if (type)
+        return type;
+    const mb_loaded_plugin *other = NULL;
+    if (mb_registry_find(reg, b->model, &other, &e) && other)
+        mb_fail(err, MB_ENOTFOUND,
+                "%s: the model '%s' comes from plugin '%s' %s, which is not installed; plugin '%s' (%s) also "
+                "has a model named '%s', but it is another plugin's and is not used",
+                file, b->model, b->plugin, b->plugin_version, other->plugin->name, other->path, b->model);
+    else
+        mb_fail(err, MB_ENOTFOUND,
+                "%s: the bundle's model '%s' (plugin %s %s) has no portable form and its plugin is not "
+                "installed; install the plugin or set MOONBENCH_PLUGIN_PATH",
+                file, b->model, b->plugin, b->plugin_version);
+    return NULL;
+}
+
+/* The plugin's model, created with the saved parameters and loaded with
+** the saved state (non-portable bundles). */
+static mb_status open_plugin_model(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err)
+{
+    const mb_loaded_plugin *owner = NULL;
+    const mb_model_type *type = find_bundle_model(b, reg, &owner, err);
     if (!type)
-        return mb_fail(err, MB_ENOTFOUND,
-                       "the bundle's model '%s' (plugin %s %s) has no portable form and its plugin is "
-                       "not installed; install the plugin or set MOONBENCH_PLUGIN_PATH",
-                       b->model, b->plugin, b->plugin_version);
+        return err ? err->code : MB_ENOTFOUND;
     const char **settings = mb_calloc(b->nparams + 1, sizeof *settings);
     char **buf = mb_calloc(b->nparams + 1, sizeof *buf);
     for (size_t i = 0; i < b->nparams; i++) {
@@ -224,27 +279,43 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
     char msg[MB_PLUGIN_ERRLEN] = "";
     mb_state_reader r = mb_state_reader_for((mb_state *)&b->plugin_state);
     int prc = type->load(s->model->impl, &r, msg);
-    if (prc != MB_PLUGIN_OK) {
-        mb_model_free(&s->model);
+    if (prc != MB_PLUGIN_OK)
         return mb_fail(err, MB_EFORMAT, "model '%s' (load): %s", b->model, msg[0] ? msg : "failed");
-    }
     /* The loaded state must agree with the schema the host sizes its
     ** buffers by (a bundle can be rewritten and sealed again). */
     if (type->struct_size >= offsetof(mb_model_type, dims) + sizeof type->dims && type->dims) {
         size_t nf = 0, nc = 0;
         prc = type->dims(s->model->impl, &nf, &nc, msg);
-        if (prc != MB_PLUGIN_OK || nf != b->nfeatures || nc != b->nclasses) {
-            mb_model_free(&s->model);
+        if (prc != MB_PLUGIN_OK || nf != b->nfeatures || nc != b->nclasses)
             return mb_fail(err, MB_EFORMAT,
                            "model '%s': its saved state has %zu features and %zu classes, the bundle's schema "
                            "%zu and %zu",
                            b->model, nf, nc, b->nfeatures, b->nclasses);
-        }
     }
     s->model->task = b->task;
     s->model->nfeatures = b->nfeatures;
     s->model->nclasses = b->nclasses;
     return MB_OK;
+}
+
+mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err)
+{
+    memset(s, 0, sizeof *s);
+    s->bundle = b;
+    mb_status rc = MB_OK;
+    if (b->nsteps)
+        s->steps = mb_calloc(b->nsteps, sizeof *s->steps);
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++)
+        if (strcmp(b->step_kinds[i], "lua") != 0) /* a Lua step is applied by the Lua layer */
+            rc = mb_transform_load(b->step_kinds[i], &b->steps[i], &s->steps[i], err);
+    /* portable_from_state converts arrays in place: it needs a mutable state */
+    if (rc == MB_OK)
+        rc = b->form != MB_FORM_NONE
+                 ? mb_portable_from_state(b->form, (mb_state *)&b->portable_state, &s->form, &s->layers, err)
+                 : open_plugin_model(s, b, reg, err);
+    if (rc != MB_OK)
+        mb_scorer_close(s);
+    return rc;
 }
 
 mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, float *proba, mb_error *err)
@@ -296,13 +367,13 @@ mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label,
     const mb_frame *in = f;
     mb_status rc = MB_OK;
     for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
-        if (!s->steps[i]) {
-            rc = mb_fail(err, MB_EARG, "the pipeline has a Lua transform (step %zu); score it from Lua "
-                         "(mb.load) or `moonbench run`", i + 1);
+        if (!s->steps[i] && !s->lua_apply) {
+            rc = mb_fail(err, MB_EARG, "pipeline step %zu is a Lua transform; loading it runs code from the "
+                         "bundle: pass --allow-lua (or {allow_lua=true}) if you trust it", i + 1);
             break;
         }
         mb_frame *next = NULL;
-        rc = mb_transform_apply(s->steps[i], in, &next, err);
+        rc = s->steps[i] ? mb_transform_apply(s->steps[i], in, &next, err) : s->lua_apply(s->lua_ud, i, in, &next, err);
         mb_frame_free(&cur);
         cur = next;
         in = cur;
@@ -321,6 +392,8 @@ mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *label,
 
 void mb_scorer_close(mb_scorer *s)
 {
+    if (s->lua_free)
+        s->lua_free(s->lua_ud);
     for (size_t i = 0; s->steps && s->bundle && i < s->bundle->nsteps; i++)
         mb_transform_free(&s->steps[i]);
     mb_free(s->steps);

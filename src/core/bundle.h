@@ -51,13 +51,37 @@ typedef struct mb_bundle {
     /* provenance */
     char *source, *source_sha256, *created, *moonbench_version, *script;
     size_t rows_used;
+    /* binary models: class 1 when P(class 1) > threshold; 0 = unset, the
+    ** default 0.5 (the /model attribute `threshold`, optional) */
+    double threshold;
+    char *file;                   /* the file it was loaded from, for messages (NULL: built in memory) */
 } mb_bundle;
 
 /* Save atomically. */
 mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err);
+
+/* How a bundle may be loaded: the one option struct of every command and
+** binding that loads bundles (predict, score, serve, export, mb.load).
+** Zeroed: no options. */
+typedef struct mb_bundle_options {
+    /* Trust files (`--trust FILE`, sign.h): when any is given, or
+    ** $MOONBENCH_TRUST names any, or trust is set, the bundle must be
+    ** signed by one of their keys (mb_bundle_verify) or it is refused
+    ** before anything else of it is read. */
+    const char *const *trust_files;
+    size_t ntrust_files;
+    const struct mb_trust *trust; /* keys already read (may be NULL) */
+} mb_bundle_options;
+
 /* Load; corrupt, truncated or newer-format files give an error naming the
-** file and the reason. */
+** file and the reason; an unsigned or wrongly signed bundle when a trust
+** list is set (o, or $MOONBENCH_TRUST: honoured also with o NULL). */
+mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err);
+/* mb_bundle_load_opts(path, NULL, out, err) */
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err);
+/* Load without checking any signature, $MOONBENCH_TRUST ignored: for
+** `moonbench sign`, which checks what it signs, not who signed it. */
+mb_status mb_bundle_load_unverified(const char *path, mb_bundle **out, mb_error *err);
 void mb_bundle_free(mb_bundle **b);
 
 /* Fill a bundle from a fitted model: schema from the training data, the
@@ -70,19 +94,29 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 
 /* Training statistics of a model's input matrix, per feature, as arrays
 ** (mean, std, min, max, missing: the fraction of NaN; quantiles: nfeatures
-** x 11 deciles 0..100%), from at most 4,096 evenly spaced rows
+** x 11 deciles 0..100%; bin_edges, bin_shares: the drift bins of
+** src/deploy/drift.h and their training shares), from at most 4,096 evenly spaced rows
 ** (rows_sampled), for scorers to compare serving data against (drift). */
 mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err);
 
-/* A scorer made from a bundle: the portable form when there is one, else
-** the plugin found in the registry, created with the saved parameters and
-** loaded with the saved state. */
+/* A scorer made from a bundle: the portable form when there is one (reg is
+** not touched, so a lazy registry loads no plugin: mb_registry_discover_lazy),
+** else the model found in the registry as "plugin/model" -- the plugin's
+** own name must be the bundle's /model@plugin, a same-named model of
+** another plugin is refused -- created with the saved parameters and
+** loaded with the saved state. reg may be NULL (portable bundles only). */
 typedef struct mb_scorer {
     const mb_bundle *bundle;
     struct mb_transform **steps;  /* the pipeline, loaded */
     mb_portable form;
     mb_mlp_layer *layers;
     mb_model *model;              /* non-portable bundles */
+    /* Lua steps (kind "lua", steps[i] NULL) are applied by lua_apply when
+    ** the caller allowed them (mb_lua_scorer_steps, src/script/lmb_run.h);
+    ** mb_scorer_close calls lua_free(lua_ud). Without it they are refused. */
+    mb_status (*lua_apply)(void *ud, size_t step, const mb_frame *in, mb_frame **out, mb_error *err);
+    void (*lua_free)(void *ud);
+    void *lua_ud;
 } mb_scorer;
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
@@ -92,7 +126,8 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, 
                             mb_error *err);
 /* The same from a raw frame: the pipeline's transforms are applied first,
 ** then the features are taken by name (a missing column is an error naming
-** it). A pipeline with a Lua transform cannot be scored here (MB_EARG). */
+** it). A pipeline with a Lua transform is scored only when lua_apply is set
+** (MB_EARG otherwise). */
 mb_status mb_scorer_predict_frame(mb_scorer *s, const mb_frame *f, float *out_label, float *proba,
                                   mb_error *err);
 void mb_scorer_close(mb_scorer *s);

@@ -56,6 +56,7 @@
 #define MB_CSV_MAX_RECORD  ((size_t)64 << 20) /* longest record accepted */
 #define MB_CSV_SNIFF_BYTES ((size_t)64 << 10) /* sample for delimiter detection */
 #define MB_CSV_SNIFF_LINES 20
+#define MB_CSV_CHUNK_CELLS ((size_t)16 << 20) /* values in one chunk frame (64 MiB) */
 
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -559,6 +560,78 @@ static mb_status err_ragged(const mb_csv *c, size_t line, size_t nfields, mb_err
                    c->path, line, nfields, nfields == 1 ? "" : "s", c->ncols);
 }
 
+/* {====== text checks ======} */
+
+/* Is [b, e) plain ASCII without NUL bytes? Eight bytes at a time: the
+** common case costs one quick pass over each record. */
+static int bytes_plain(const char *b, const char *e)
+{
+    const uint64_t hi = 0x8080808080808080ull, lo = 0x0101010101010101ull;
+    for (; e - b >= 8; b += 8) {
+        uint64_t w;
+        memcpy(&w, b, 8);
+        if ((w & hi) | ((w - lo) & ~w & hi))
+            return 0;
+    }
+    for (; b < e; b++)
+        if (*b == 0 || (unsigned char)*b >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* Length of the valid UTF-8 sequence at p (before e), 0 if invalid:
+** overlong forms, surrogates and code points past U+10FFFF are refused. */
+static size_t utf8_len(const unsigned char *p, const unsigned char *e)
+{
+    unsigned c = p[0];
+    size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+    if (c < 0xC2 || c > 0xF4 || (size_t)(e - p) < n)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && p[1] < 0xA0) || (c == 0xED && p[1] >= 0xA0) || (c == 0xF0 && p[1] < 0x90) ||
+        (c == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* The record [b, e) starting on line `line` holds a NUL byte or invalid
+** UTF-8 somewhere (bytes_plain said so): find it and name the line, the
+** field and the column. Returns MB_OK when the text is valid UTF-8 after
+** all. names may be NULL (the header itself). */
+static mb_status check_text(const mb_csv *c, const char *b, const char *e, size_t line,
+                            char **names, size_t nnames, mb_error *err)
+{
+    const unsigned char *p = (const unsigned char *)b, *end = (const unsigned char *)e;
+    size_t field = 0;
+    int quoted = 0;
+    while (p < end) {
+        unsigned ch = *p;
+        size_t n = 1;
+        if (ch == '"')
+            quoted = !quoted;
+        else if (ch == '\n')
+            line++;
+        else if ((char)ch == c->delim && !quoted)
+            field++;
+        else if (ch == 0 || (ch >= 0x80 && !(n = utf8_len(p, end)))) {
+            char col[96] = "";
+            if (names && field < nnames)
+                snprintf(col, sizeof col, " ('%.80s')", names[field]);
+            if (ch == 0)
+                return mb_fail(err, MB_EFORMAT, "%s: line %zu: field %zu%s holds a NUL byte; CSV is text",
+                               c->path, line, field + 1, col);
+            return mb_fail(err, MB_EFORMAT,
+                           "%s: line %zu: field %zu%s: invalid UTF-8 (byte 0x%02x); moonbench reads CSV "
+                           "as UTF-8: convert the file first (e.g. iconv -f latin1 -t utf-8)",
+                           c->path, line, field + 1, col, ch);
+        }
+        p += n;
+    }
+    return MB_OK;
+}
+
 /* {====== reading the file ======} */
 
 /* Keep the record at r->pos (move it to the front) and read more after it;
@@ -814,10 +887,14 @@ static mb_status read_header(mb_csv *c, mb_error *err)
                 return mb_fail(err, MB_EEMPTY, "%s: empty file, expected a header row", c->path);
             if (p < end) {
                 int more;
+                size_t hline = line;
                 if ((st = scan_header(c, p, end, r->eof, &next, &line, &more, err)) != MB_OK)
                     return st;
                 if (!more) {
-                    r->pos = (size_t)(next > end ? end - base : next - base);
+                    const char *hend = next > end ? end : next;
+                    if (!bytes_plain(p, hend) && (st = check_text(c, p, hend, hline, NULL, 0, err)) != MB_OK)
+                        return st;
+                    r->pos = (size_t)(hend - base);
                     c->data_off = r->off + r->pos;
                     c->data_line = line;
                     return MB_OK;
@@ -959,6 +1036,9 @@ static mb_status pass1(mb_csv *c, mb_error *err)
                 p = q + 1;
                 if (unlikely(col + 1 != ncols))
                     return err_ragged(c, recline, col + 1, err);
+                if (unlikely(!bytes_plain(rec, p)) &&
+                    (st = check_text(c, rec, p, recline, c->names, c->nnames, err)) != MB_OK)
+                    return st;
                 nrows++;
                 break;
             }
@@ -1060,7 +1140,19 @@ exit:
 
 mb_frame *mb_csv_schema(mb_csv *c) { return c->schema; }
 
+static mb_frame *frame_like_schema(const mb_csv *c, size_t rows);
+
 mb_frame *mb_csv_chunk_new(const mb_csv *c, size_t rows)
+{
+    /* Bounded in the number of columns too: at most MB_CSV_CHUNK_CELLS
+    ** values, so a file of 100,000 columns streams in chunks of 167 rows. */
+    size_t ncols = c->schema->ncols ? c->schema->ncols : 1;
+    if (rows > MB_CSV_CHUNK_CELLS / ncols)
+        rows = MB_CSV_CHUNK_CELLS / ncols ? MB_CSV_CHUNK_CELLS / ncols : 1;
+    return frame_like_schema(c, rows);
+}
+
+static mb_frame *frame_like_schema(const mb_csv *c, size_t rows)
 {
     mb_frame *f = mb_frame_new(rows);
     for (size_t j = 0; j < c->schema->ncols; j++) {
@@ -1346,7 +1438,7 @@ mb_status mb_csv_load(const char *path, const mb_csv_options *opt, mb_frame **ou
     if ((st = mb_csv_open(path, opt, &c, err)) != MB_OK)
         goto exit;
     const mb_frame *s = mb_csv_schema(c);
-    if (!(f = mb_csv_chunk_new(c, s->nrows))) {
+    if (!(f = frame_like_schema(c, s->nrows))) {
         st = mb_fail(err, MB_ENOMEM, "%s: out of memory for %zu rows x %zu columns", path, s->nrows,
                      s->ncols);
         goto exit;

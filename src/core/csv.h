@@ -36,7 +36,11 @@
 ** file cannot be opened or read; MB_EEMPTY "f.csv: empty file, expected a
 ** header row"; MB_EFORMAT "f.csv: line 7: 5 fields, expected 4 (as in the
 ** header)", "f.csv: line 12: unterminated quoted field (opened on this
-** line)", or text after a closing quote. A header without data rows is not
+** line)", or text after a closing quote. The file is UTF-8 text: a NUL
+** byte or an invalid UTF-8 sequence anywhere (header included) is an
+** MB_EFORMAT error in pass 1 naming the line, the field and its column,
+** e.g. "f.csv: line 3: field 2 ('city'): invalid UTF-8 (byte 0xe9)";
+** nothing is replaced or cut silently. A header without data rows is not
 ** an error: the schema has nrows 0.
 */
 #ifndef MB_CSV_H
@@ -62,8 +66,10 @@ mb_status mb_csv_open(const char *path, const mb_csv_options *opt, mb_csv **out,
 mb_frame *mb_csv_schema(mb_csv *c);
 
 /* A frame of `rows` rows with the schema's columns and types, to pass to
-** mb_csv_read. Its categorical columns have no levels of their own. NULL
-** if memory ran out. */
+** mb_csv_read; fewer rows when the file is wide, so that one chunk holds
+** at most 16 Mi values (64 MiB) whatever the number of columns (its nrows
+** says how many; at least 1). Its categorical columns have no levels of
+** their own. NULL if memory ran out. */
 mb_frame *mb_csv_chunk_new(const mb_csv *c, size_t rows);
 
 /* Pass 2: read the next up to dst->nrows rows into rows 0.. of dst; *nread

@@ -21,6 +21,15 @@ const char *mb_task_name(mb_task t)
     return "unknown";
 }
 
+mb_task mb_task_from_name(const char *name)
+{
+    return !name                        ? 0
+           : !strcmp(name, "regression") ? MB_TASK_REGRESSION
+           : !strcmp(name, "binary")     ? MB_TASK_BINARY
+           : !strcmp(name, "multiclass") ? MB_TASK_MULTICLASS
+                                         : 0;
+}
+
 mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
 {
     const char *src = f->source ? f->source : "data";
@@ -106,16 +115,20 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
     }
     mb_task task = want;
     if (!task && f->task) {
-        task = !strcmp(f->task, "regression") ? MB_TASK_REGRESSION
-               : !strcmp(f->task, "binary")   ? MB_TASK_BINARY
-               : !strcmp(f->task, "multiclass") ? MB_TASK_MULTICLASS
-                                                : 0;
+        task = mb_task_from_name(f->task);
+        if (!task) {
+            mb_data_free(out);
+            return mb_fail(err, MB_EFORMAT, "%s: the file declares task '%s'; expected regression, binary or "
+                           "multiclass", src, f->task);
+        }
     }
+    /* Where the task came from, for messages. */
+    const char *asked = want ? "asked for" : "declared by the file";
     if (t->type == MB_COL_CAT) {
         if (task == MB_TASK_REGRESSION) {
             mb_data_free(out);
-            return mb_fail(err, MB_ETYPE, "%s: the target '%s' is categorical; regression needs numbers",
-                           src, t->name);
+            return mb_fail(err, MB_ETYPE, "%s: the target '%s' is categorical; regression (%s) needs numbers",
+                           src, t->name, asked);
         }
         out->class_names = mb_calloc(t->nlevels + 1, sizeof *out->class_names);
         for (size_t k = 0; k < t->nlevels; k++)
@@ -210,6 +223,12 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         if (out->ds.nclasses < 2) {
             mb_data_free(out);
             return mb_fail(err, MB_EARG, "%s: the target '%s' has only one class", src, t->name);
+        }
+        if (task == MB_TASK_BINARY && out->ds.nclasses > 2 && (want || f->task)) {
+            size_t k = out->ds.nclasses;
+            mb_data_free(out);
+            return mb_fail(err, MB_EARG, "%s: task binary (%s), but the target '%s' has %zu classes; "
+                           "use multiclass", src, asked, t->name, k);
         }
         if (task == MB_TASK_BINARY && out->ds.nclasses > 2)
             task = MB_TASK_MULTICLASS;

@@ -22,7 +22,11 @@ typedef struct mb_data {
 /* The task to use for a frame's target: `want` when not 0; else the file's
 ** declared task; else categorical targets are classification (2 levels:
 ** binary), and numeric ones classification only when every value is an
-** integer and there are at most 20 distinct values. */
+** integer and there are at most 20 distinct values. A task that disagrees
+** with the labels is an error, not a correction: binary (asked for or
+** declared) on more than 2 classes, regression on a categorical target, a
+** declared task name that is none of the three. Multiclass on 2 classes
+** is binary. */
 mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_error *err);
 
 /* Features only (for prediction): no target needed; if the frame has one,
@@ -48,5 +52,7 @@ void mb_data_free(mb_data *d);
 mb_dataset mb_dataset_rows(const mb_dataset *d, size_t start, size_t n);
 
 const char *mb_task_name(mb_task t);
+/* "regression", "binary", "multiclass" to the task; 0 for anything else. */
+mb_task mb_task_from_name(const char *name);
 
 #endif

@@ -3,13 +3,20 @@
 ** docs/model-format.md): saving atomically, loading with checks, so that
 ** a corrupt, truncated or foreign file is an error message, never a crash.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bundle.h"
 #include "h5int.h"
 #include "io.h"
+#include "sign.h"
+
+_Static_assert(MB_SEAL_SIZE == MBH5_SEAL_SIZE && sizeof MB_SEAL_TAG == sizeof MBH5_SEAL_TAG,
+               "sign.h and h5int.h describe the same user block");
 
 /* {====== named arrays as datasets ======} */
 
@@ -199,6 +206,11 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         bad |= mbh5_write_string(g, "plugin_version", b->plugin_version);
         bad |= mbh5_write_string(g, "model", b->model);
         bad |= mbh5_write_string(g, "portable_form", mb_form_name(b->form));
+        if (b->threshold > 0 && b->threshold < 1) {
+            char t[32];
+            snprintf(t, sizeof t, "%.17g", b->threshold);
+            bad |= mbh5_write_string(g, "threshold", t);
+        }
         hid_t pg = H5Gcreate2(g, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
         bad |= pg < 0;
         for (size_t i = 0; pg >= 0 && i < b->nparams; i++)
@@ -246,17 +258,69 @@ static char *need_string(hid_t obj, const char *name, const char *file, const ch
     return v;
 }
 
+/* The bundle's signature against o's trust files and $MOONBENCH_TRUST
+** (MB_OK and *fd = -1 when no trust list is set). When one is, the file is
+** opened once (*fd) and verified through that descriptor; the loader then
+** reads the same open file (/proc/self/fd/N), so replacing the name after
+** the check changes nothing. */
+static mb_status check_trust(const char *path, const mb_bundle_options *o, int *fd, mb_error *err)
+{
+    mb_trust t = {0};
+    int env = 0;
+    *fd = -1;
+    mb_status rc = mb_trust_add_env(&t, &env, err);
+    for (size_t i = 0; rc == MB_OK && o && i < o->ntrust_files; i++)
+        rc = mb_trust_add_file(&t, o->trust_files[i], err);
+    if (rc == MB_OK && o)
+        mb_trust_add_keys(&t, o->trust);
+    if (rc == MB_OK && (env || (o && (o->ntrust_files || o->trust)))) {
+        if ((*fd = open(path, O_RDONLY | O_NOCTTY)) < 0)
+            rc = mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
+        else if ((rc = mb_bundle_verify_fd(*fd, path, &t, NULL, err)) != MB_OK) {
+            close(*fd);
+            *fd = -1;
+        }
+    }
+    mb_trust_free(&t);
+    return rc;
+}
+
+static mb_status load_file(const char *src, const char *path, mb_bundle **out, mb_error *err);
+
 mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
 {
+    return mb_bundle_load_opts(path, NULL, out, err);
+}
+
+mb_status mb_bundle_load_unverified(const char *path, mb_bundle **out, mb_error *err)
+{
     *out = NULL;
-    hid_t fid, g = H5I_INVALID_HID;
-    mb_status rc = mbh5_check_seal(path, err);
-    if (rc == MB_EFORMAT && mb_h5_is_hdf5(path) == 1 && !strstr(err->msg, "damaged"))
-        rc = mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (an HDF5 file without its seal)", path);
-    if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
+    return load_file(path, path, out, err);
+}
+
+mb_status mb_bundle_load_opts(const char *path, const mb_bundle_options *o, mb_bundle **out, mb_error *err)
+{
+    *out = NULL;
+    int fd;
+    mb_status rc = check_trust(path, o, &fd, err);
+    if (rc != MB_OK)
         return rc;
-    mb_bundle *b = mb_calloc(1, sizeof *b);
-    char *fmt = mbh5_attr_string(fid, "format"), *task = NULL, *form = NULL;
+    char src[64];
+    snprintf(src, sizeof src, "/proc/self/fd/%d", fd);
+    rc = load_file(fd >= 0 && access(src, R_OK) == 0 ? src : path, path, out, err);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+/* {====== load, step by step ======}
+** Each step reads one group into b; a missing group or attribute is an
+** error naming it. */
+
+static mb_status read_root(hid_t fid, const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    char *fmt = mbh5_attr_string(fid, "format"), *task = NULL;
     long long ver = 0;
     if (!fmt || strcmp(fmt, MB_BUNDLE_FORMAT) != 0)
         BAIL(mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (no format attribute '%s')", path,
@@ -281,9 +345,18 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
                                             : 0;
     if (!b->task)
         BAIL(mb_fail(err, MB_EFORMAT, "%s: unknown task '%s'", path, task));
+exit:
+    mb_free(fmt);
+    mb_free(task);
+    return rc;
+}
 
-    if ((g = H5Gopen2(fid, "schema", H5P_DEFAULT)) < 0)
-        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /schema is missing", path));
+static mb_status read_schema(hid_t fid, const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    hid_t g = H5Gopen2(fid, "schema", H5P_DEFAULT);
+    if (g < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: bundle group /schema is missing", path);
     b->features = mbh5_attr_strings(g, "features", &b->nfeatures);
     if (!b->features || b->nfeatures == 0)
         BAIL(mb_fail(err, MB_EFORMAT, "%s: /schema@features is missing or empty", path));
@@ -300,126 +373,171 @@ mb_status mb_bundle_load(const char *path, mb_bundle **out, mb_error *err)
         if (!b->inputs || !b->input_types || nt != b->ninputs)
             rc = mb_fail(err, MB_EFORMAT, "%s: /schema inputs and input_types do not match", path);
     }
+exit:
     H5CLOSE(H5Gclose, g);
-    if (rc != MB_OK)
-        goto exit;
+    return rc;
+}
 
-    if ((g = H5Gopen2(fid, "pipeline", H5P_DEFAULT)) < 0)
-        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /pipeline is missing", path));
-    {
-        long long steps = 0;
-        mbh5_read_int(g, "steps", &steps);
-        if (steps < 0 || steps > 1000)
-            BAIL(mb_fail(err, MB_EFORMAT, "%s: /pipeline@steps = %lld", path, steps));
-        b->nsteps = (size_t)steps;
-        b->step_kinds = mb_calloc(b->nsteps + 1, sizeof *b->step_kinds);
-        b->steps = mb_calloc(b->nsteps + 1, sizeof *b->steps);
-        for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
-            /* step i is the group named NN_kind */
-            char prefix[32], name[128] = "";
-            snprintf(prefix, sizeof prefix, "%02u_", (unsigned)i);
-            H5G_info_t gi = {0};
-            H5Gget_info(g, &gi);
-            for (hsize_t k = 0; k < gi.nlinks; k++) {
-                char cand[128];
-                if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, cand, sizeof cand, H5P_DEFAULT) >= 0 &&
-                    strncmp(cand, prefix, strlen(prefix)) == 0)
-                    snprintf(name, sizeof name, "%s", cand);
-            }
-            if (!name[0]) {
-                rc = mb_fail(err, MB_EFORMAT, "%s: /pipeline step %zu is missing", path, i);
-                break;
-            }
-            b->step_kinds[i] = mb_strdup(name + strlen(prefix));
-            rc = read_state(path, g, name, &b->steps[i], err);
+static mb_status read_pipeline(hid_t fid, const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    hid_t g = H5Gopen2(fid, "pipeline", H5P_DEFAULT);
+    if (g < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: bundle group /pipeline is missing", path);
+    long long steps = 0;
+    mbh5_read_int(g, "steps", &steps);
+    if (steps < 0 || steps > 1000)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s: /pipeline@steps = %lld", path, steps));
+    b->nsteps = (size_t)steps;
+    b->step_kinds = mb_calloc(b->nsteps + 1, sizeof *b->step_kinds);
+    b->steps = mb_calloc(b->nsteps + 1, sizeof *b->steps);
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+        /* step i is the group named NN_kind */
+        char prefix[32], name[128] = "";
+        snprintf(prefix, sizeof prefix, "%02u_", (unsigned)i);
+        H5G_info_t gi = {0};
+        H5Gget_info(g, &gi);
+        for (hsize_t k = 0; k < gi.nlinks; k++) {
+            char cand[128];
+            if (H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, k, cand, sizeof cand, H5P_DEFAULT) >= 0 &&
+                strncmp(cand, prefix, strlen(prefix)) == 0)
+                snprintf(name, sizeof name, "%s", cand);
+        }
+        if (!name[0])
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /pipeline step %zu is missing", path, i));
+        b->step_kinds[i] = mb_strdup(name + strlen(prefix));
+        rc = read_state(path, g, name, &b->steps[i], err);
+    }
+exit:
+    H5CLOSE(H5Gclose, g);
+    return rc;
+}
+
+static mb_status read_params(hid_t g, const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    hid_t pg = H5Gopen2(g, "params", H5P_DEFAULT);
+    if (pg < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: /model/params is missing", path);
+    H5O_info_t oi;
+    H5Oget_info(pg, &oi);
+    b->param_names = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_names);
+    b->param_values = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_values);
+    for (hsize_t i = 0; i < oi.num_attrs && rc == MB_OK; i++) {
+        char name[256];
+        if (H5Aget_name_by_idx(pg, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
+            continue;
+        char *v = need_string(pg, name, path, "/model/params", err, &rc);
+        if (v) {
+            b->param_names[b->nparams] = mb_strdup(name);
+            b->param_values[b->nparams++] = v;
         }
     }
-    H5CLOSE(H5Gclose, g);
-    if (rc != MB_OK)
-        goto exit;
+    H5Gclose(pg);
+    return rc;
+}
 
-    if ((g = H5Gopen2(fid, "model", H5P_DEFAULT)) < 0)
-        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /model is missing", path));
+/* The portable form, checked now (a damaged form is a load error, not a
+** scoring one) and against the schema (scorers size their outputs by it). */
+static mb_status check_portable(const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_portable p;
+    mb_mlp_layer *layers = NULL;
+    mb_status rc = mb_portable_from_state(b->form, &b->portable_state, &p, &layers, err);
+    if (rc != MB_OK) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        return mb_fail(err, MB_EFORMAT, "%s: /model/portable: %s", path, why);
+    }
+    size_t k = mb_portable_noutputs(&p), nf = mb_portable_nfeatures(&p);
+    size_t want = b->task == MB_TASK_MULTICLASS ? b->nclasses : 1;
+    int mlp_binary = b->task == MB_TASK_BINARY && p.kind == MB_FORM_MLP && k == 2 && b->nclasses == 2;
+    if (nf != b->nfeatures || (k != want && !mlp_binary) || (b->task == MB_TASK_BINARY && b->nclasses != 2))
+        rc = mb_fail(err, MB_EFORMAT,
+                     "%s: /model/portable does not fit /schema: %zu outputs and %zu features for a %s model with "
+                     "%zu classes and %zu features",
+                     path, k, nf, task_text(b->task), b->nclasses, b->nfeatures);
+    mb_free(layers);
+    return rc;
+}
+
+static mb_status read_model(hid_t fid, const char *path, mb_bundle *b, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    char *form = NULL;
+    hid_t g = H5Gopen2(fid, "model", H5P_DEFAULT);
+    if (g < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: bundle group /model is missing", path);
     b->plugin = need_string(g, "plugin", path, "/model", err, &rc);
     b->plugin_version = need_string(g, "plugin_version", path, "/model", err, &rc);
     b->model = need_string(g, "model", path, "/model", err, &rc);
     form = need_string(g, "portable_form", path, "/model", err, &rc);
     if (rc != MB_OK)
         goto exit;
+    if (H5Aexists(g, "threshold") > 0) {
+        /* optional (bundles before it have none): text, in (0, 1) */
+        char *t = mbh5_attr_string(g, "threshold"), *end = NULL;
+        double v = t ? strtod(t, &end) : 0;
+        int good = t && end != t && *end == '\0' && v > 0 && v < 1;
+        mb_free(t);
+        if (!good)
+            BAIL(mb_fail(err, MB_EFORMAT, "%s: /model attribute threshold must be a number in (0, 1)", path));
+        b->threshold = v;
+    }
     b->form = !strcmp(form, "linear") ? MB_FORM_LINEAR
               : !strcmp(form, "trees") ? MB_FORM_TREES
               : !strcmp(form, "mlp")   ? MB_FORM_MLP
                                        : MB_FORM_NONE;
-    {
-        hid_t pg = H5Gopen2(g, "params", H5P_DEFAULT);
-        if (pg < 0)
-            BAIL(mb_fail(err, MB_EFORMAT, "%s: /model/params is missing", path));
-        H5O_info_t oi;
-        H5Oget_info(pg, &oi);
-        b->param_names = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_names);
-        b->param_values = mb_calloc((size_t)oi.num_attrs + 1, sizeof *b->param_values);
-        for (hsize_t i = 0; i < oi.num_attrs && rc == MB_OK; i++) {
-            char name[256];
-            if (H5Aget_name_by_idx(pg, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name, H5P_DEFAULT) < 0)
-                continue;
-            char *v = need_string(pg, name, path, "/model/params", err, &rc);
-            if (v) {
-                b->param_names[b->nparams] = mb_strdup(name);
-                b->param_values[b->nparams++] = v;
-            }
-        }
-        H5Gclose(pg);
-    }
-    if (rc == MB_OK)
-        rc = read_state(path, g, "state", &b->plugin_state, err);
-    if (rc == MB_OK && b->form != MB_FORM_NONE) {
-        rc = read_state(path, g, "portable", &b->portable_state, err);
-        /* Check the form now: a damaged form is a load error, not a scoring one. */
-        mb_portable p;
-        mb_mlp_layer *layers = NULL;
-        if (rc == MB_OK && (rc = mb_portable_from_state(b->form, &b->portable_state, &p, &layers, err)) != MB_OK) {
-            char why[sizeof err->msg];
-            snprintf(why, sizeof why, "%s", err ? err->msg : "");
-            rc = mb_fail(err, MB_EFORMAT, "%s: /model/portable: %s", path, why);
-        }
-        if (rc == MB_OK) {
-            /* the form must fit the schema: scorers size their outputs by it */
-            size_t k = mb_portable_noutputs(&p), nf = mb_portable_nfeatures(&p);
-            size_t want = b->task == MB_TASK_MULTICLASS ? b->nclasses : 1;
-            int mlp_binary = b->task == MB_TASK_BINARY && p.kind == MB_FORM_MLP && k == 2 && b->nclasses == 2;
-            if (nf != b->nfeatures || (k != want && !mlp_binary) || (b->task == MB_TASK_BINARY && b->nclasses != 2))
-                rc = mb_fail(err, MB_EFORMAT,
-                             "%s: /model/portable does not fit /schema: %zu outputs and %zu features for a %s "
-                             "model with %zu classes and %zu features",
-                             path, k, nf, b->task == MB_TASK_REGRESSION ? "regression" : b->task == MB_TASK_BINARY ? "binary" : "multiclass",
-                             b->nclasses, b->nfeatures);
-        }
-        mb_free(layers);
-    }
+    if ((rc = read_params(g, path, b, err)) != MB_OK ||
+        (rc = read_state(path, g, "state", &b->plugin_state, err)) != MB_OK)
+        goto exit;
+    if (b->form != MB_FORM_NONE && (rc = read_state(path, g, "portable", &b->portable_state, err)) == MB_OK)
+        rc = check_portable(path, b, err);
+exit:
+    mb_free(form);
     H5CLOSE(H5Gclose, g);
-    if (rc != MB_OK)
-        goto exit;
+    return rc;
+}
 
+static mb_status read_provenance(hid_t fid, const char *path, mb_bundle *b, mb_error *err)
+{
     /* optional: bundles without training statistics are fine */
-    if (H5Lexists(fid, "monitoring", H5P_DEFAULT) > 0 &&
-        (rc = read_state(path, fid, "monitoring", &b->monitoring, err)) != MB_OK)
-        goto exit;
-    if ((g = H5Gopen2(fid, "provenance", H5P_DEFAULT)) < 0)
-        BAIL(mb_fail(err, MB_EFORMAT, "%s: bundle group /provenance is missing", path));
+    if (H5Lexists(fid, "monitoring", H5P_DEFAULT) > 0) {
+        mb_status rc = read_state(path, fid, "monitoring", &b->monitoring, err);
+        if (rc != MB_OK)
+            return rc;
+    }
+    hid_t g = H5Gopen2(fid, "provenance", H5P_DEFAULT);
+    if (g < 0)
+        return mb_fail(err, MB_EFORMAT, "%s: bundle group /provenance is missing", path);
     b->source = mbh5_attr_string(g, "source");
     b->source_sha256 = mbh5_attr_string(g, "source_sha256");
     b->script = mbh5_attr_string(g, "script");
     long long rows = 0;
     mbh5_read_int(g, "rows_used", &rows);
     b->rows_used = rows > 0 ? (size_t)rows : 0;
-    H5CLOSE(H5Gclose, g);
-    *out = b;
-    b = NULL;
-exit:
-    H5CLOSE(H5Gclose, g);
-    mb_free(fmt);
-    mb_free(task);
-    mb_free(form);
+    H5Gclose(g);
+    return MB_OK;
+}
+
+/* Load from src (path, or the verified open file), naming path in messages. */
+static mb_status load_file(const char *src, const char *path, mb_bundle **out, mb_error *err)
+{
+    hid_t fid;
+    /* a verified file's seal was checked by the verifier, on these bytes */
+    mb_status rc = src == path ? mbh5_check_seal(path, err) : MB_OK;
+    if (rc == MB_EFORMAT && mb_h5_is_hdf5(path) == 1 && !strstr(err->msg, "damaged"))
+        rc = mb_fail(err, MB_EFORMAT, "%s: not a moonbench model bundle (an HDF5 file without its seal)", path);
+    if (rc != MB_OK || (rc = mbh5_open(src, &fid, err)) != MB_OK)
+        return rc;
+    mb_bundle *b = mb_calloc(1, sizeof *b);
+    b->file = mb_strdup(path);
+    if ((rc = read_root(fid, path, b, err)) == MB_OK && (rc = read_schema(fid, path, b, err)) == MB_OK &&
+        (rc = read_pipeline(fid, path, b, err)) == MB_OK && (rc = read_model(fid, path, b, err)) == MB_OK &&
+        (rc = read_provenance(fid, path, b, err)) == MB_OK) {
+        *out = b;
+        b = NULL;
+    }
     mb_bundle_free(&b);
     H5Fclose(fid);
     return rc;

@@ -1,7 +1,7 @@
 /*
 ** h5int.h: internals shared by the HDF5 I/O files of src/core (h5util.c,
-** h5read.c, h5write.c, h5walk.c): only these and this header include
-** hdf5.h. Nothing here is public API.
+** h5read.c, h5write.c, h5walk.c, h5probe.c): only these and this header
+** include hdf5.h. Nothing here is public API.
 */
 #ifndef MB_H5INT_H
 #define MB_H5INT_H
@@ -31,6 +31,37 @@ const char *mbh5_reason(char buf[256]);
 /* Open a file read-only, with messages for missing, non-HDF5 and damaged files. */
 mb_status mbh5_open(const char *path, hid_t *fid, mb_error *err);
 
+/* {====== limits for files not yet trusted ======} */
+
+/* What a data file may ask of moonbench (docs/security.md); each can be
+** raised with the environment variable named, read once. */
+typedef struct mbh5_limits {
+    size_t max_columns;    /* MOONBENCH_MAX_COLUMNS: frame columns from one object */
+    size_t max_string;     /* MOONBENCH_MAX_STRING: bytes of one fixed-length string type */
+    size_t max_attribute;  /* MOONBENCH_MAX_ATTRIBUTE: bytes of one attribute's value */
+    size_t max_depth;      /* MOONBENCH_MAX_DEPTH: nesting of groups */
+    size_t max_objects;    /* MOONBENCH_MAX_OBJECTS: objects a walk visits */
+    size_t expansion;      /* MOONBENCH_MAX_EXPANSION: bytes a read may produce per file byte */
+    size_t probe_mb;       /* MOONBENCH_PROBE_MEMORY: MiB the probe may add to the process */
+    size_t probe_seconds;  /* MOONBENCH_PROBE_SECONDS */
+} mbh5_limits;
+const mbh5_limits *mbh5_get_limits(void);
+/* Bytes a read from path may allocate: the larger of 64 MiB and the file
+** size times the expansion limit (gzip packs at most ~1032:1). */
+size_t mbh5_read_budget(const char *path);
+/* Does the file hold the HDF5 signature at 0, 512, 1024, ... (HDF5's own
+** rule)? 1 yes, 0 no, -1 cannot read it. Reads bytes only: no HDF5. */
+int mbh5_has_signature(const char *path);
+
+/* Validate a data file's metadata in a forked child (h5probe.c); MB_OK
+** when it is safe to read in this process. */
+mb_status mbh5_probe(const char *path, mb_error *err);
+/* mb_h5_walk without the probe (what the probe's child runs). */
+mb_status mbh5_walk_file(const char *path, const char *object, mb_h5_visit_fn fn, void *ud,
+                         mb_error *err);
+
+/* Is the attribute's value (npoints of type t) within MOONBENCH_MAX_ATTRIBUTE? */
+int mbh5_attr_size_ok(hid_t a, hid_t t, size_t npoints);
 /* A scalar string attribute as a new string; NULL when absent or not a string. */
 char *mbh5_attr_string(hid_t obj, const char *name);
 /* A 1-D string-array attribute as n new strings; NULL when absent. */
@@ -42,9 +73,26 @@ char **mbh5_pickle_names(const char *pk, size_t *n);
 int mbh5_is_numeric(H5T_class_t c);
 /* "float32", "uint8", "string[30]", "compound{6 fields}", ... */
 void mbh5_type_name(hid_t t, char *buf, size_t n);
-/* Does path exist (checking every step, as H5Lexists needs)? */
+/* Does path exist (checking every step, as H5Lexists needs)? Links to
+** other files (external, user-defined) are not followed: 0. */
 int mbh5_link_exists(hid_t loc, const char *path);
 void mbh5_join_path(char *buf, size_t n, const char *dir, const char *name);
+
+/* The row window [start, start+count) clipped to n rows. */
+static inline void mbh5_clip_rows(size_t n, size_t start, size_t count, size_t *s, size_t *c)
+{
+    *s = start > n ? n : start;
+    *c = (count == 0 || count > n - *s) ? n - *s : count;
+}
+
+/* Columns of a compound dataset (rows [start, start+count) of ds) added
+** to f. pandas is the table's group for a pandas table (its index field is
+** dropped, its names are read from the group), or H5I_INVALID_HID. */
+mb_status mbh5_read_compound(const char *file, const char *path, hid_t ds, size_t start,
+                             size_t count, mb_frame *f, hid_t pandas, mb_error *err);
+/* Can a read that allocates `bytes` from dataset ds of file go ahead
+** (within mbh5_read_budget, and chunks too)? An error names the limit. */
+mb_status mbh5_check_read(const char *file, const char *path, hid_t ds, size_t bytes, mb_error *err);
 
 /* {====== writing ======} */
 

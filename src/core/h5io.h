@@ -22,7 +22,23 @@
 
 #include "frame.h"
 
-/* Does the file start with the HDF5 signature? (-1: cannot open it.) */
+/* Files not yet trusted. Before a data file is read or walked, a forked
+** child walks all its metadata (h5probe.c); a crash or a timeout there
+** becomes "FILE: damaged (the HDF5 library failed reading it)". Sizes are
+** capped, each limit raised by an environment variable (docs/security.md):
+**   MOONBENCH_MAX_COLUMNS (1000000)    frame columns from one object
+**   MOONBENCH_MAX_STRING (1048576)     bytes of one fixed-length string
+**   MOONBENCH_MAX_ATTRIBUTE (64 MiB)   bytes of one attribute's value
+**   MOONBENCH_MAX_DEPTH (64)           nesting of groups
+**   MOONBENCH_MAX_OBJECTS (1000000)    objects in a walk
+**   MOONBENCH_MAX_EXPANSION (1100)     bytes a read may produce per byte of
+**                                      file (above 64 MiB; chunks included)
+**   MOONBENCH_PROBE_MEMORY (1024)      MiB the probe may map
+**   MOONBENCH_PROBE_SECONDS (20)       the probe's time limit
+** Links into other files (external links) are never followed. */
+
+/* Does the file hold the HDF5 signature (at 0, 512, 1024, ...)? Reads the
+** bytes only. (-1: cannot open it.) */
 int mb_h5_is_hdf5(const char *path);
 
 /* Read rows [row_start, row_start + row_count) of an object (row_count 0 =

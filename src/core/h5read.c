@@ -13,9 +13,7 @@
 ** Row ranges are hyperslabs, so only the chunks that hold them are read.
 **
 ** Compound datasets (pandas/PyTables tables, h5py record arrays) are read
-** in blocks of rows through a packed memory type in which every numeric
-** field is float32 and every string field a fixed or variable-length C
-** string; HDF5 converts, we scatter into columns and intern strings.
+** by h5compound.c.
 **
 ** Handles start at H5I_INVALID_HID and are closed at one `exit:` label.
 */
@@ -23,18 +21,52 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "h5int.h"
 
-int mb_h5_is_hdf5(const char *path)
+int mb_h5_is_hdf5(const char *path) { return mbh5_has_signature(path); }
+
+/* "2.0 GiB" */
+static void human_bytes(char *buf, size_t n, double b)
 {
-    mbh5_init();
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
-        return -1;
-    fclose(fp);
-    htri_t r = H5Fis_hdf5(path);
-    return r > 0;
+    const char *u[] = {"bytes", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    int k = 0;
+    while (b >= 1024 && k < 6) {
+        b /= 1024;
+        k++;
+    }
+    snprintf(buf, n, k ? "%.1f %s" : "%.0f %s", b, u[k]);
+}
+
+mb_status mbh5_check_read(const char *file, const char *path, hid_t ds, size_t bytes, mb_error *err)
+{
+    size_t budget = mbh5_read_budget(file), chunk = 0;
+    /* HDF5 allocates a whole chunk to decompress it, whatever we read. */
+    hid_t p = H5Dget_create_plist(ds), t = H5Dget_type(ds);
+    if (p >= 0 && t >= 0 && H5Pget_layout(p) == H5D_CHUNKED) {
+        hsize_t cd[H5S_MAX_RANK];
+        int r = H5Pget_chunk(p, H5S_MAX_RANK, cd);
+        chunk = H5Tget_size(t);
+        for (int i = 0; i < r && chunk; i++)
+            if (!mb_mul_ok(chunk, (size_t)cd[i], &chunk))
+                chunk = SIZE_MAX;
+    }
+    if (p >= 0)
+        H5Pclose(p);
+    if (t >= 0)
+        H5Tclose(t);
+    size_t need = bytes > chunk ? bytes : chunk;
+    if (need <= budget)
+        return MB_OK;
+    char nb[32], fb[32];
+    struct stat sb;
+    human_bytes(nb, sizeof nb, (double)need);
+    human_bytes(fb, sizeof fb, stat(file, &sb) == 0 ? (double)sb.st_size : 0.0);
+    return mb_fail(err, MB_EFORMAT,
+                   "%s:%s: reading it needs %s%s for a file of %s, more than %zu times its size "
+                   "(damaged or crafted? MOONBENCH_MAX_EXPANSION raises the limit)",
+                   file, path, nb, need == chunk ? " (one chunk)" : "", fb, mbh5_get_limits()->expansion);
 }
 
 /* {====== reading numeric datasets ======} */
@@ -58,12 +90,6 @@ static hid_t select_rows(hid_t ds, int rank, const hsize_t *dims, hsize_t start,
     return fs;
 }
 
-/* The row window [start, start+count) clipped to n rows. */
-static void clip_rows(size_t n, size_t start, size_t count, size_t *s, size_t *c)
-{
-    *s = start > n ? n : start;
-    *c = (count == 0 || count > n - *s) ? n - *s : count;
-}
 
 /* Read rows of a numeric dataset of any rank >= 1 as float32, row-major,
 ** into a new block of (*nrows x *width) floats. */
@@ -85,10 +111,15 @@ static mb_status read_numeric(const char *file, const char *path, hid_t ds, size
         if (!mb_mul_ok(w, (size_t)dims[i], &w))
             BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: row too large", file, path));
     size_t s, c;
-    clip_rows((size_t)dims[0], start, count, &s, &c);
+    mbh5_clip_rows((size_t)dims[0], start, count, &s, &c);
     size_t total;
+    if (w > mbh5_get_limits()->max_columns)
+        BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: %zu columns, more than %zu (MOONBENCH_MAX_COLUMNS raises it)",
+                     file, path, w, mbh5_get_limits()->max_columns));
     if (!mb_mul_ok(c, w, &total) || !mb_mul_ok(total, sizeof(float), &total))
         BAIL(mb_fail(err, MB_ENOMEM, "%s:%s: too large to read", file, path));
+    if ((rc = mbh5_check_read(file, path, ds, total, err)) != MB_OK)
+        goto exit;
     buf = mb_trymalloc_big(total);
     if (!buf)
         BAIL(mb_fail(err, MB_ENOMEM, "%s:%s: no memory for %zu x %zu values", file, path, c, w));
@@ -142,241 +173,6 @@ static long long dataset_rows(hid_t ds, int *rank)
 static mb_status read_strings(const char *file, const char *path, hid_t ds, size_t start,
                               size_t count, mb_column *col, const char *nan_rep, mb_error *err);
 
-/* {====== compound datasets ======} */
-
-typedef struct field_plan {
-    char *name;          /* field name in the file */
-    int kind;            /* 0 numeric, 1 fixed string, 2 variable string, -1 skipped */
-    size_t width;        /* array length (1 for scalars) */
-    int arank;           /* array rank, 0 for scalars */
-    hsize_t adims[MB_H5_MAXRANK];
-    size_t strsize;      /* fixed string size */
-    size_t offset;       /* in the packed memory record */
-    long col0;           /* first frame column */
-    mb_dict *dicts;      /* per element, for strings */
-} field_plan;
-
-/* Columns of a compound dataset, read in blocks of rows. pandas tables
-** name their array fields' columns in `values_block_N_kind` attributes and
-** store missing strings as nan_rep. `pandas` is the table's group for a
-** pandas table (its index field is dropped), or H5I_INVALID_HID. */
-static mb_status read_compound(const char *file, const char *path, hid_t ds, size_t start,
-                               size_t count, mb_frame *f, hid_t pandas, mb_error *err)
-{
-    mb_status rc = MB_OK;
-    hid_t ft = H5Dget_type(ds), mt = H5I_INVALID_HID, vstr = H5I_INVALID_HID;
-    int nm = ft >= 0 ? H5Tget_nmembers(ft) : -1;
-    field_plan *plan = NULL;
-    char *nan_rep = NULL;
-    unsigned char *rec = NULL;
-    int skipped = 0;
-    if (nm <= 0)
-        BAIL(mb_fail(err, MB_EFORMAT, "%s:%s: compound type without fields", file, path));
-    plan = mb_calloc((size_t)nm, sizeof *plan);
-    if (pandas >= 0)
-        nan_rep = mbh5_attr_string(pandas, "nan_rep");
-    vstr = H5Tcopy(H5T_C_S1);
-    H5Tset_size(vstr, H5T_VARIABLE);
-    H5Tset_cset(vstr, H5T_CSET_UTF8);
-    /* Plan the packed memory record. */
-    size_t off = 0;
-    for (int i = 0; i < nm; i++) {
-        field_plan *p = &plan[i];
-        p->name = H5Tget_member_name(ft, (unsigned)i);
-        p->kind = -1;
-        p->width = 1;
-        hid_t mtp = H5Tget_member_type(ft, (unsigned)i), base = H5Tcopy(mtp);
-        if (H5Tget_class(mtp) == H5T_ARRAY) {
-            int ar = H5Tget_array_ndims(mtp);
-            if (ar > 0 && ar <= MB_H5_MAXRANK) {
-                H5Tget_array_dims2(mtp, p->adims);
-                p->arank = ar;
-                for (int k = 0; k < ar; k++)
-                    if (!mb_mul_ok(p->width, (size_t)p->adims[k], &p->width) || p->width > ((size_t)1 << 24))
-                        p->width = 0; /* absurd: refused below */
-            }
-            H5Tclose(base);
-            base = H5Tget_super(mtp);
-        }
-        H5T_class_t bc = H5Tget_class(base);
-        if (pandas >= 0 && strcmp(p->name, "index") == 0)
-            p->kind = -1;
-        else if (mbh5_is_numeric(bc))
-            p->kind = 0;
-        else if (bc == H5T_STRING)
-            p->kind = H5Tis_variable_str(base) > 0 ? 2 : 1;
-        if (p->kind == 1)
-            p->strsize = H5Tget_size(base);
-        if (p->kind < 0 && !(pandas >= 0 && strcmp(p->name, "index") == 0))
-            skipped++;
-        H5Tclose(base);
-        H5Tclose(mtp);
-        p->offset = off;
-        size_t es = p->kind == 0 ? sizeof(float) : p->kind == 1 ? p->strsize : p->kind == 2 ? sizeof(char *) : 0;
-        size_t fb;
-        if (p->kind >= 0 && (p->width == 0 || es == 0 || !mb_mul_ok(p->width, es, &fb) || fb > ((size_t)1 << 26)))
-            BAIL(mb_fail(err, MB_EFORMAT, "%s:%s: field '%s' has an unusable size", file, path, p->name));
-        if (p->kind >= 0)
-            off += fb;
-    }
-    size_t recsize = off;
-    if (recsize == 0)
-        BAIL(mb_fail(err, MB_ETYPE, "%s:%s: no numeric or string fields to read", file, path));
-    mt = H5Tcreate(H5T_COMPOUND, recsize);
-    for (int i = 0; i < nm; i++) {
-        field_plan *p = &plan[i];
-        if (p->kind < 0)
-            continue;
-        hid_t et = p->kind == 0 ? H5Tcopy(H5T_NATIVE_FLOAT) : p->kind == 2 ? H5Tcopy(vstr) : H5Tcopy(H5T_C_S1);
-        if (p->kind == 1) {
-            /* NULLPAD keeps all bytes of a full-width string (numpy 'S5') */
-            H5Tset_size(et, p->strsize);
-            H5Tset_strpad(et, H5T_STR_NULLPAD);
-        }
-        hid_t it = et;
-        if (p->arank > 0) {
-            it = H5Tarray_create2(et, (unsigned)p->arank, p->adims);
-            H5Tclose(et);
-        }
-        herr_t ins = H5Tinsert(mt, p->name, p->offset, it);
-        H5Tclose(it);
-        if (ins < 0) {
-            char why[256];
-            BAIL(mb_fail(err, MB_EH5, "%s:%s: cannot read field '%s': %s", file, path, p->name, mbh5_reason(why)));
-        }
-    }
-    /* Make the frame's columns. */
-    for (int i = 0; i < nm; i++) {
-        field_plan *p = &plan[i];
-        if (p->kind < 0)
-            continue;
-        size_t nnames = 0;
-        char **names = NULL;
-        if (pandas >= 0) {
-            char key[256];
-            snprintf(key, sizeof key, "%s_kind", p->name);
-            char *pk = mbh5_attr_string(ds, key);
-            names = mbh5_pickle_names(pk, &nnames);
-            mb_free(pk);
-        }
-        p->col0 = (long)f->ncols;
-        if (p->kind != 0)
-            p->dicts = mb_calloc(p->width, sizeof *p->dicts);
-        for (size_t k = 0; k < p->width; k++) {
-            char gen[300];
-            const char *cname = gen;
-            if (k < nnames)
-                cname = names[k];
-            else if (p->width == 1)
-                cname = p->name;
-            else
-                snprintf(gen, sizeof gen, "%s_%zu", p->name, k);
-            mb_column *c = p->kind == 0 ? mb_frame_add_num(f, cname, NULL, 1, err)
-                                        : mb_frame_add_cat(f, cname, err);
-            if (!c) {
-                mbh5_free_strings(names, nnames);
-                BAIL(MB_ENOMEM);
-            }
-        }
-        mbh5_free_strings(names, nnames);
-    }
-    /* Only now: adding columns may move f->cols, and a dict keeps a pointer. */
-    for (int i = 0; i < nm; i++)
-        for (size_t k = 0; plan[i].kind > 0 && k < plan[i].width; k++)
-            mb_dict_init(&plan[i].dicts[k], &f->cols[plan[i].col0 + (long)k]);
-    /* Read blocks of rows and scatter them. */
-    hsize_t dims[H5S_MAX_RANK];
-    {
-        hid_t s = H5Dget_space(ds);
-        int r = H5Sget_simple_extent_ndims(s);
-        if (r != 1) {
-            H5Sclose(s);
-            BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: expected a 1-D table of records, found rank %d", file, path, r));
-        }
-        H5Sget_simple_extent_dims(s, dims, NULL);
-        H5Sclose(s);
-    }
-    size_t s0, cnt;
-    clip_rows((size_t)dims[0], start, count, &s0, &cnt);
-    size_t block = recsize > (1u << 22) ? 1 : (1u << 22) / recsize;
-    rec = mb_trymalloc(block * recsize);
-    if (!rec)
-        BAIL(mb_fail(err, MB_ENOMEM, "%s:%s: no memory for a block of records", file, path));
-    for (size_t done = 0; done < cnt;) {
-        size_t n = cnt - done < block ? cnt - done : block;
-        hsize_t off1 = s0 + done, n1 = n;
-        hid_t fs = H5Dget_space(ds), ms = H5Screate_simple(1, &n1, NULL);
-        H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off1, NULL, &n1, NULL);
-        herr_t r = H5Dread(ds, mt, ms, fs, H5P_DEFAULT, rec);
-        if (r < 0) {
-            H5Sclose(fs);
-            H5Sclose(ms);
-            char why[256];
-            BAIL(mb_fail(err, MB_EH5, "%s:%s: cannot read records %zu..%zu: %s", file, path,
-                         s0 + done, s0 + done + n, mbh5_reason(why)));
-        }
-        for (int i = 0; i < nm && rc == MB_OK; i++) {
-            field_plan *p = &plan[i];
-            for (size_t k = 0; k < p->width && p->kind >= 0; k++) {
-                mb_column *c = &f->cols[p->col0 + (long)k];
-                for (size_t row = 0; row < n; row++) {
-                    const unsigned char *fp = rec + row * recsize + p->offset;
-                    if (p->kind == 0) {
-                        memcpy(&c->num[done + row], fp + k * sizeof(float), sizeof(float));
-                        continue;
-                    }
-                    const char *sv;
-                    size_t len;
-                    if (p->kind == 1) {
-                        sv = (const char *)fp + k * p->strsize;
-                        len = strnlen(sv, p->strsize);
-                    } else {
-                        memcpy(&sv, fp + k * sizeof(char *), sizeof sv);
-                        len = sv ? strlen(sv) : 0;
-                    }
-                    if (!sv || (nan_rep && strlen(nan_rep) == len && memcmp(sv, nan_rep, len) == 0)) {
-                        c->codes[done + row] = -1;
-                        continue;
-                    }
-                    int32_t code = mb_dict_intern(&p->dicts[k], sv, len);
-                    if (code < 0) {
-                        rc = mb_fail(err, MB_ENOMEM, "%s:%s: no memory for categories", file, path);
-                        break;
-                    }
-                    c->codes[done + row] = code;
-                }
-            }
-        }
-        H5Dvlen_reclaim(mt, ms, H5P_DEFAULT, rec);
-        H5Sclose(fs);
-        H5Sclose(ms);
-        if (rc != MB_OK)
-            goto exit;
-        done += n;
-    }
-    if (skipped)
-        mb_frame_set_note(f, "%s:%s: %d field(s) of other types (enum, nested) were skipped", file,
-                          path, skipped);
-exit:
-    if (plan) {
-        for (int i = 0; i < nm; i++) {
-            if (plan[i].dicts) {
-                for (size_t k = 0; k < plan[i].width; k++)
-                    mb_dict_free(&plan[i].dicts[k]);
-                mb_free(plan[i].dicts);
-            }
-            H5free_memory(plan[i].name);
-        }
-        mb_free(plan);
-    }
-    mb_free(rec);
-    mb_free(nan_rep);
-    H5CLOSE(H5Tclose, vstr);
-    H5CLOSE(H5Tclose, mt);
-    H5CLOSE(H5Tclose, ft);
-    return rc;
-}
-
 static mb_status read_strings(const char *file, const char *path, hid_t ds, size_t start,
                               size_t count, mb_column *col, const char *nan_rep, mb_error *err)
 {
@@ -391,13 +187,20 @@ static mb_status read_strings(const char *file, const char *path, hid_t ds, size
     size_t w = vlen ? sizeof(char *) : H5Tget_size(ft);
     if (w == 0 || n < 0 || rank != 1)
         BAIL(mb_fail(err, MB_ESHAPE, "%s:%s: expected a 1-D dataset of strings", file, path));
+    if (w > mbh5_get_limits()->max_string)
+        BAIL(mb_fail(err, MB_EFORMAT, "%s:%s: strings of %zu bytes, more than %zu (MOONBENCH_MAX_STRING raises it)",
+                     file, path, w, mbh5_get_limits()->max_string));
+    size_t codes_bytes;
+    if (!mb_mul_ok((size_t)n, sizeof(int32_t), &codes_bytes) ||
+        (rc = mbh5_check_read(file, path, ds, codes_bytes, err)) != MB_OK)
+        BAIL(rc != MB_OK ? rc : mb_fail(err, MB_ESHAPE, "%s:%s: too many rows", file, path));
     mt = H5Tcopy(H5T_C_S1);
     H5Tset_size(mt, vlen ? H5T_VARIABLE : w);
     H5Tset_cset(mt, H5Tget_cset(ft));
     if (!vlen)
         H5Tset_strpad(mt, H5T_STR_NULLPAD);
     size_t s0, cnt;
-    clip_rows((size_t)(n < 0 ? 0 : n), start, count, &s0, &cnt);
+    mbh5_clip_rows((size_t)(n < 0 ? 0 : n), start, count, &s0, &cnt);
     size_t block = (1u << 22) / w + 1;
     buf = mb_trymalloc(block * w);
     if (!buf)
@@ -566,10 +369,19 @@ static mb_status read_categorical(const reader *rd, hid_t grp, const char *gpath
         ** values, in file order, are the levels. */
         int rank;
         long long nl = dataset_rows(lds, &rank);
+        size_t nlb = (size_t)(nl > 0 ? nl : 0) * sizeof(int32_t);
+        if ((rc = mbh5_check_read(rd->file, lname, lds, nl >= 0 && nl < (1ll << 40) ? nlb : SIZE_MAX, rd->err)) != MB_OK) {
+            H5Dclose(lds);
+            goto exit;
+        }
         mb_frame *lf = mb_frame_new((size_t)(nl > 0 ? nl : 0));
         mb_column *lc = mb_frame_add_cat(lf, "levels", rd->err);
         rc = lc ? read_strings(rd->file, lname, lds, 0, 0, lc, NULL, rd->err) : MB_ENOMEM;
         H5Dclose(lds);
+        if (rc == MB_OK && lc->nlevels != (size_t)nl)
+            rc = mb_fail(rd->err, MB_EFORMAT,
+                         "%s:%s/categorical/%s: %lld levels of which %zu distinct; levels must be distinct "
+                         "and not missing (codes index them)", rd->file, gpath, lname, nl, lc->nlevels);
         if (rc == MB_OK) {
             c->levels = lc->levels;
             c->nlevels = lc->nlevels;
@@ -580,9 +392,18 @@ static mb_status read_categorical(const reader *rd, hid_t grp, const char *gpath
         mb_frame_free(&lf);
         if (rc != MB_OK)
             goto exit;
+        /* -1 is a missing value (what moonbench writes); any other code
+        ** outside the levels is an error, not a silent missing value. */
         for (size_t i = 0; i < n; i++) {
             float v = codes[i * q + j];
-            c->codes[i] = (v >= 0 && v < (float)c->nlevels) ? (int32_t)v : -1;
+            if (v == -1.0f)
+                c->codes[i] = -1;
+            else if (v >= 0 && v < (float)c->nlevels && v == (float)(int32_t)v)
+                c->codes[i] = (int32_t)v;
+            else
+                BAIL(mb_fail(rd->err, MB_EFORMAT,
+                             "%s:%s: code %g in row %zu of column '%s' is outside its %zu levels "
+                             "(-1 is missing)", rd->file, path, (double)v, rd->start + i, names[j], c->nlevels));
         }
     }
 exit:
@@ -591,6 +412,34 @@ exit:
     H5CLOSE(H5Dclose, ds);
     H5CLOSE(H5Gclose, cg);
     return rc;
+}
+
+/* Integer class codes yv (n rows) with their names: a categorical target
+** column. -1 is a missing label (what moonbench writes for one); any
+** other code outside target_names, or a repeated name, is an error. */
+static mb_status target_codes(const reader *rd, const char *ypath, mb_frame *f, const char *tname,
+                              char **tn, size_t ntn, const float *yv, size_t n)
+{
+    mb_column *c = mb_frame_add_cat(f, tname, rd->err);
+    if (!c)
+        return MB_ENOMEM;
+    for (size_t k = 0; k < ntn; k++)
+        if (mb_column_add_level(c, tn[k], strlen(tn[k])) < 0)
+            return mb_fail(rd->err, MB_ENOMEM, "%s:%s: no memory for target_names", rd->file, ypath);
+    for (size_t k = 1; k < ntn; k++)
+        for (size_t m = 0; m < k && ntn <= 4096; m++)
+            if (strcmp(tn[k], tn[m]) == 0)
+                return mb_fail(rd->err, MB_EFORMAT, "%s:%s: target_names repeats '%s'", rd->file, ypath, tn[k]);
+    for (size_t i = 0; i < n; i++) {
+        if (yv[i] == -1.0f)
+            continue; /* codes start at -1 */
+        if (!(yv[i] >= 0 && yv[i] < (float)ntn))
+            return mb_fail(rd->err, MB_EFORMAT,
+                           "%s:%s: class code %g in row %zu is outside target_names (%zu names); -1 marks a missing label",
+                           rd->file, ypath, (double)yv[i], rd->start + i, ntn);
+        c->codes[i] = (int32_t)yv[i];
+    }
+    return MB_OK;
 }
 
 /* A group holding X (and maybe y, categorical). */
@@ -638,7 +487,7 @@ static mb_status read_matrix(const reader *rd, hid_t grp, const char *gpath, mb_
             goto exit;
     } else {
         size_t s0;
-        clip_rows((size_t)xrows, rd->start, rd->count, &s0, &n);
+        mbh5_clip_rows((size_t)xrows, rd->start, rd->count, &s0, &n);
     }
     f = mb_frame_new(n);
     if (block)
@@ -679,18 +528,13 @@ static mb_status read_matrix(const reader *rd, hid_t grp, const char *gpath, mb_
             float *yv = NULL;
             size_t yn, yw;
             rc = read_numeric(rd->file, ypath, y, rd->start, rd->count, &yv, &yn, &yw, rd->err);
-            if (rc == MB_OK && tn && yc == H5T_INTEGER) {
-                mb_column *c = mb_frame_add_cat(f, tname, rd->err);
-                for (size_t k = 0; c && k < ntn; k++)
-                    mb_column_add_level(c, tn[k], strlen(tn[k]));
-                for (size_t i = 0; c && i < yn && rc == MB_OK; i++) {
-                    if (yv[i] < 0 || yv[i] >= (float)ntn)
-                        rc = mb_fail(rd->err, MB_EFORMAT,
-                                     "%s:%s: class code %g in row %zu is outside target_names (%zu names)",
-                                     rd->file, ypath, (double)yv[i], rd->start + i, ntn);
-                    else
-                        c->codes[i] = (int32_t)yv[i];
-                }
+            if (rc == MB_OK && tn && yc != H5T_INTEGER) {
+                rc = mb_fail(rd->err, MB_ETYPE,
+                             "%s:%s: target_names (%zu names) on a float target; class codes must be "
+                             "integers (drop target_names for regression)", rd->file, ypath, ntn);
+                mb_free(yv);
+            } else if (rc == MB_OK && tn) {
+                rc = target_codes(rd, ypath, f, tname, tn, ntn, yv, yn);
                 mb_free(yv);
             } else if (rc == MB_OK) {
                 mb_frame_adopt_block(f, yv);
@@ -733,9 +577,9 @@ static mb_status read_pandas(const reader *rd, hid_t grp, const char *gpath, mb_
     if (n == 0)
         BAIL(mb_fail(rd->err, MB_EEMPTY, "%s:%s: the table has zero rows", rd->file, tpath));
     size_t s0, cnt;
-    clip_rows((size_t)n, rd->start, rd->count, &s0, &cnt);
+    mbh5_clip_rows((size_t)n, rd->start, rd->count, &s0, &cnt);
     f = mb_frame_new(cnt);
-    if ((rc = read_compound(rd->file, tpath, ds, rd->start, rd->count, f, grp, rd->err)) != MB_OK)
+    if ((rc = mbh5_read_compound(rd->file, tpath, ds, rd->start, rd->count, f, grp, rd->err)) != MB_OK)
         goto exit;
     size_t nn = 0;
     pk = mbh5_attr_string(grp, "non_index_axes");
@@ -787,11 +631,14 @@ static mb_status read_dataset(const reader *rd, const char *path, mb_frame **out
         BAIL(mb_fail(rd->err, MB_EEMPTY, "%s:%s: the dataset has zero rows", rd->file, path));
     const char *bn = base_name(path);
     size_t s0, cnt;
-    clip_rows((size_t)n, rd->start, rd->count, &s0, &cnt);
+    mbh5_clip_rows((size_t)n, rd->start, rd->count, &s0, &cnt);
     if (cls == H5T_COMPOUND && rank == 1) {
         f = mb_frame_new(cnt);
-        rc = read_compound(rd->file, path, ds, rd->start, rd->count, f, H5I_INVALID_HID, rd->err);
+        rc = mbh5_read_compound(rd->file, path, ds, rd->start, rd->count, f, H5I_INVALID_HID, rd->err);
     } else if (cls == H5T_STRING && rank == 1) {
+        size_t bytes;
+        if ((rc = mbh5_check_read(rd->file, path, ds, mb_mul_ok(cnt, 4, &bytes) ? bytes : SIZE_MAX, rd->err)) != MB_OK)
+            goto exit;
         f = mb_frame_new(cnt);
         mb_column *c = mb_frame_add_cat(f, bn, rd->err);
         rc = c ? read_strings(rd->file, path, ds, rd->start, rd->count, c, NULL, rd->err) : MB_ENOMEM;
@@ -892,7 +739,9 @@ static mb_status read_group(const reader *rd, const char *gpath, mb_frame **out)
                                    H5P_DEFAULT) < 0)
                 continue;
             H5O_info_t info;
-            if (H5Oget_info_by_name(g, name, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_GROUP)
+            H5L_info_t li;
+            if (H5Lget_info(g, name, &li, H5P_DEFAULT) < 0 || (li.type != H5L_TYPE_HARD && li.type != H5L_TYPE_SOFT) ||
+                H5Oget_info_by_name(g, name, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_GROUP)
                 continue;
             hid_t c = H5Gopen2(g, name, H5P_DEFAULT);
             if (c >= 0 && is_pandas_group(c)) {
@@ -930,8 +779,8 @@ mb_status mb_h5_read(const char *path, const char *object, size_t row_start, siz
 {
     *out = NULL;
     hid_t fid = H5I_INVALID_HID;
-    mb_status rc = mbh5_open(path, &fid, err);
-    if (rc != MB_OK)
+    mb_status rc = mbh5_probe(path, err);
+    if (rc != MB_OK || (rc = mbh5_open(path, &fid, err)) != MB_OK)
         return rc;
     reader rd = {path, fid, row_start, row_count, err};
     const char *obj = (object && object[0]) ? object : "/";

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sha2.h>
@@ -47,21 +48,79 @@ const char *mbh5_reason(char buf[256])
     return buf;
 }
 
+/* {====== limits ======} */
+
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    char *end;
+    errno = 0;
+    unsigned long long n = v && *v ? strtoull(v, &end, 10) : 0;
+    if (!v || !*v || errno || *end || n == 0 || v[0] == '-' || n > SIZE_MAX / 2)
+        return dflt;
+    return (size_t)n;
+}
+
+const mbh5_limits *mbh5_get_limits(void)
+{
+    static mbh5_limits lim;
+    static int done;
+    if (!done) {
+        lim.max_columns = env_size("MOONBENCH_MAX_COLUMNS", 1000000);
+        lim.max_string = env_size("MOONBENCH_MAX_STRING", (size_t)1 << 20);
+        lim.max_attribute = env_size("MOONBENCH_MAX_ATTRIBUTE", (size_t)64 << 20);
+        lim.max_depth = env_size("MOONBENCH_MAX_DEPTH", 64);
+        lim.max_objects = env_size("MOONBENCH_MAX_OBJECTS", 1000000);
+        lim.expansion = env_size("MOONBENCH_MAX_EXPANSION", 1100);
+        lim.probe_mb = env_size("MOONBENCH_PROBE_MEMORY", 1024);
+        lim.probe_seconds = env_size("MOONBENCH_PROBE_SECONDS", 20);
+        done = 1;
+    }
+    return &lim;
+}
+
+size_t mbh5_read_budget(const char *path)
+{
+    struct stat sb;
+    size_t floor = (size_t)64 << 20, b;
+    if (stat(path, &sb) != 0 || sb.st_size <= 0 ||
+        !mb_mul_ok((size_t)sb.st_size, mbh5_get_limits()->expansion, &b))
+        return sb.st_size > 0 ? SIZE_MAX : floor;
+    return b > floor ? b : floor;
+}
+
+int mbh5_has_signature(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return -1;
+    struct stat sb;
+    int found = 0;
+    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+        for (off_t at = 0; !found && at + 8 <= sb.st_size; at = at ? 2 * at : 512) {
+            char sig[8];
+            found = pread(fd, sig, 8, at) == 8 && memcmp(sig, "\211HDF\r\n\032\n", 8) == 0;
+        }
+    }
+    close(fd);
+    return found;
+}
+
 mb_status mbh5_open(const char *path, hid_t *fid, mb_error *err)
 {
     mbh5_init();
-    FILE *fp = fopen(path, "rb");
-    if (!fp)
+    struct stat sb;
+    if (stat(path, &sb) != 0)
         return mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
-    char sig[8] = {0};
-    size_t n = fread(sig, 1, sizeof sig, fp);
-    fclose(fp);
-    /* The signature may also sit at 512, 1024, ... (user block); let HDF5
-    ** decide when it is not at 0. */
-    if (n < 8 || memcmp(sig, "\211HDF\r\n\032\n", 8) != 0) {
-        if (H5Fis_hdf5(path) <= 0)
-            return mb_fail(err, MB_EFORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
-    }
+    if (!S_ISREG(sb.st_mode))
+        return mb_fail(err, MB_EFORMAT, "%s: not a regular file", path);
+    /* The signature may also sit at 512, 1024, ... (user block). Checked
+    ** here, byte by byte, because H5Fis_hdf5 already parses the superblock. */
+    int sig = mbh5_has_signature(path);
+    if (sig < 0)
+        return mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
+    if (!sig)
+        return mb_fail(err, MB_EFORMAT, "%s: not an HDF5 file (no HDF5 signature)", path);
     *fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (*fid < 0) {
         char why[256];
@@ -72,6 +131,14 @@ mb_status mbh5_open(const char *path, hid_t *fid, mb_error *err)
 }
 
 /* {====== attributes ======} */
+
+int mbh5_attr_size_ok(hid_t a, hid_t t, size_t npoints)
+{
+    size_t cap = mbh5_get_limits()->max_attribute, w = H5Tget_size(t), b;
+    if (H5Tget_class(t) == H5T_STRING && H5Tis_variable_str(t) > 0)
+        w = sizeof(char *); /* the strings themselves are bounded by the file's heap */
+    return w > 0 && mb_mul_ok(npoints, w, &b) && b <= cap && H5Aget_storage_size(a) <= cap;
+}
 
 /* Read a string attribute (scalar, fixed or variable length) as a new
 ** string; NULL when absent or not a string. */
@@ -85,7 +152,8 @@ char *mbh5_attr_string(hid_t obj, const char *name)
         return NULL;
     t = H5Aget_type(a);
     s = H5Aget_space(a);
-    if (t < 0 || s < 0 || H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(s) != 1)
+    if (t < 0 || s < 0 || H5Tget_class(t) != H5T_STRING || H5Sget_simple_extent_npoints(s) != 1 ||
+        !mbh5_attr_size_ok(a, t, 1))
         goto exit;
     if (H5Tis_variable_str(t) > 0) {
         char *v = NULL;
@@ -127,7 +195,7 @@ char **mbh5_attr_strings(hid_t obj, const char *name, size_t *n)
     t = H5Aget_type(a);
     s = H5Aget_space(a);
     hssize_t np = s >= 0 ? H5Sget_simple_extent_npoints(s) : -1;
-    if (t < 0 || np < 0 || H5Tget_class(t) != H5T_STRING)
+    if (t < 0 || np < 0 || H5Tget_class(t) != H5T_STRING || !mbh5_attr_size_ok(a, t, (size_t)np))
         goto exit;
     out = mb_calloc((size_t)np + 1, sizeof *out);
     if (H5Tis_variable_str(t) > 0) {
@@ -278,7 +346,10 @@ int mbh5_link_exists(hid_t loc, const char *path)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (strcmp(buf, "/") != 0 && buf[0] && H5Lexists(loc, buf, H5P_DEFAULT) <= 0)
+            H5L_info_t li;
+            if (strcmp(buf, "/") != 0 && buf[0] &&
+                (H5Lexists(loc, buf, H5P_DEFAULT) <= 0 || H5Lget_info(loc, buf, &li, H5P_DEFAULT) < 0 ||
+                 (li.type != H5L_TYPE_HARD && li.type != H5L_TYPE_SOFT)))
                 return 0;
             if (!c)
                 break;

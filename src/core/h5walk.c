@@ -1,7 +1,14 @@
 /*
 ** h5walk.c: the depth-first walk over a file's groups and datasets, with
 ** shapes, types, chunking, filters and attributes rendered as short text,
-** that `moonbench inspect` prints.
+** that `moonbench inspect` prints, and that the probe (h5probe.c) runs
+** over a whole file before moonbench trusts it.
+**
+** A file is a graph, not a tree: hard links can make cycles, and soft
+** links point anywhere. The walk keeps a set of the objects it has seen
+** (by address) and shows each once, stops at MOONBENCH_MAX_DEPTH levels
+** and MOONBENCH_MAX_OBJECTS objects with an error, and never follows links
+** into other files (external or user-defined links).
 */
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +22,10 @@ typedef struct walker {
     mb_h5_visit_fn fn;
     void *ud;
     int stop;
+    mb_status rc;        /* a limit hit: the walk stops with this error */
+    mb_error *err;
+    haddr_t *seen;       /* open-addressing set of object addresses (0 = empty slot) */
+    size_t nseen, capseen;
     mb_h5_attr *attrs;
     size_t nattrs, capattrs;
     char *text;          /* attribute renderings, packed */
@@ -51,8 +62,12 @@ static void render_attr(hid_t obj, const char *name, char *buf, size_t n)
     H5T_class_t c = H5Tget_class(t);
     hssize_t np = H5Sget_simple_extent_npoints(s);
     int scalar = H5Sget_simple_extent_type(s) == H5S_SCALAR;
-    if (H5Sget_simple_extent_type(s) == H5S_NULL) {
+    if (a < 0 || t < 0 || s < 0 || np < 0) {
+        snprintf(buf, n, "(unreadable)");
+    } else if (H5Sget_simple_extent_type(s) == H5S_NULL) {
         snprintf(buf, n, "(empty)");
+    } else if (!mbh5_attr_size_ok(a, t, (size_t)np)) {
+        snprintf(buf, n, "(%lld values, too large to show: MOONBENCH_MAX_ATTRIBUTE)", (long long)np);
     } else if (c == H5T_STRING && scalar) {
         char *v = mbh5_attr_string(obj, name);
         if (v && (strncmp(v, "(lp", 3) == 0 || strncmp(v, "(dp", 3) == 0)) {
@@ -80,8 +95,8 @@ static void render_attr(hid_t obj, const char *name, char *buf, size_t n)
         render_list(buf, n, v, nv);
         mbh5_free_strings(v, nv);
     } else if (mbh5_is_numeric(c) && np > 0) {
-        double *v = mb_calloc((size_t)np, sizeof *v);
-        if (H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) {
+        double *v = mb_trycalloc((size_t)np, sizeof *v);
+        if (v && H5Aread(a, H5T_NATIVE_DOUBLE, v) >= 0) {
             size_t k = scalar ? 0 : (size_t)snprintf(buf, n, "[");
             hssize_t i = 0;
             for (; i < np && k < 56; i++)
@@ -108,9 +123,9 @@ static void render_attr(hid_t obj, const char *name, char *buf, size_t n)
         mbh5_type_name(t, tn, sizeof tn);
         snprintf(buf, n, "(%s)", tn);
     }
-    H5Sclose(s);
-    H5Tclose(t);
-    H5Aclose(a);
+    H5CLOSE(H5Sclose, s);
+    H5CLOSE(H5Tclose, t);
+    H5CLOSE(H5Aclose, a);
 }
 
 static herr_t collect_attr(hid_t obj, const char *name, const H5A_info_t *info, void *ud)
@@ -194,11 +209,50 @@ static void describe(walker *w, hid_t obj, const char *path, int depth, int is_g
         w->stop = 1;
 }
 
+/* Add an object's address to the set; 0 when it was there already. */
+static int first_visit(walker *w, haddr_t addr)
+{
+    if (2 * (w->nseen + 1) > w->capseen) {
+        size_t cap = w->capseen ? 2 * w->capseen : 64;
+        haddr_t *old = w->seen, *set = mb_calloc(cap, sizeof *set);
+        for (size_t i = 0; i < w->capseen; i++)
+            if (old[i]) {
+                size_t h = (size_t)(old[i] * 0x9E3779B97F4A7C15ull) & (cap - 1);
+                while (set[h])
+                    h = (h + 1) & (cap - 1);
+                set[h] = old[i];
+            }
+        mb_free(old);
+        w->seen = set;
+        w->capseen = cap;
+    }
+    haddr_t key = addr + 1; /* address 0 is possible; 0 marks an empty slot */
+    size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull) & (w->capseen - 1);
+    while (w->seen[h]) {
+        if (w->seen[h] == key)
+            return 0;
+        h = (h + 1) & (w->capseen - 1);
+    }
+    w->seen[h] = key;
+    w->nseen++;
+    return 1;
+}
+
 static void walk_obj(walker *w, const char *path, int depth)
 {
+    const mbh5_limits *lim = mbh5_get_limits();
     H5O_info_t info;
     if (w->stop || H5Oget_info_by_name(w->fid, path, &info, H5P_DEFAULT) < 0)
         return;
+    if (!first_visit(w, info.addr))
+        return; /* a second link to an object shown already (or a cycle) */
+    if ((size_t)depth > lim->max_depth || w->nseen > lim->max_objects) {
+        w->rc = mb_fail(w->err, MB_EFORMAT, "%s:%s: %s (MOONBENCH_MAX_%s raises the limit)", w->file, path,
+                        (size_t)depth > lim->max_depth ? "groups nested too deep" : "too many objects",
+                        (size_t)depth > lim->max_depth ? "DEPTH" : "OBJECTS");
+        w->stop = 1;
+        return;
+    }
     hid_t o = H5Oopen(w->fid, path, H5P_DEFAULT);
     if (o < 0)
         return;
@@ -210,9 +264,14 @@ static void walk_obj(walker *w, const char *path, int depth)
         H5Gget_info(o, &gi);
         for (hsize_t i = 0; i < gi.nlinks && !w->stop; i++) {
             char name[512], child[1536];
-            if (H5Lget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
-                                   H5P_DEFAULT) < 0)
+            H5L_info_t li;
+            ssize_t nl = H5Lget_name_by_idx(o, ".", H5_INDEX_NAME, H5_ITER_INC, i, name, sizeof name,
+                                            H5P_DEFAULT);
+            if (nl < 0 || (size_t)nl >= sizeof name) /* a longer name would be cut: skip it */
                 continue;
+            if (H5Lget_info(o, name, &li, H5P_DEFAULT) < 0 ||
+                (li.type != H5L_TYPE_HARD && li.type != H5L_TYPE_SOFT))
+                continue; /* links to other files are not followed */
             mbh5_join_path(child, sizeof child, path, name);
             walk_obj(w, child, depth + 1);
         }
@@ -223,16 +282,26 @@ static void walk_obj(walker *w, const char *path, int depth)
 mb_status mb_h5_walk(const char *path, const char *object, mb_h5_visit_fn fn, void *ud,
                      mb_error *err)
 {
+    mb_status rc = mbh5_probe(path, err);
+    return rc == MB_OK ? mbh5_walk_file(path, object, fn, ud, err) : rc;
+}
+
+mb_status mbh5_walk_file(const char *path, const char *object, mb_h5_visit_fn fn, void *ud,
+                         mb_error *err)
+{
     hid_t fid;
     mb_status rc = mbh5_open(path, &fid, err);
     if (rc != MB_OK)
         return rc;
     const char *obj = (object && object[0]) ? object : "/";
-    walker w = {.file = path, .fid = fid, .fn = fn, .ud = ud};
+    walker w = {.file = path, .fid = fid, .fn = fn, .ud = ud, .err = err};
     if (strcmp(obj, "/") != 0 && !mbh5_link_exists(fid, obj))
         rc = mb_fail(err, MB_ENOTFOUND, "%s:%s: no such group or dataset in the file", path, obj);
     else
         walk_obj(&w, obj, 0);
+    if (rc == MB_OK)
+        rc = w.rc;
+    mb_free(w.seen);
     mb_free(w.attrs);
     mb_free(w.text);
     H5Fclose(fid);

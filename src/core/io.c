@@ -80,8 +80,64 @@ mb_status mb_open(const char *spec, mb_frame **out, mb_error *err)
 
 /* {====== atomic writes ======} */
 
+static const char *file_kind(mode_t m)
+{
+    return S_ISLNK(m)    ? "a symbolic link"
+           : S_ISDIR(m)  ? "a folder"
+           : S_ISFIFO(m) ? "a FIFO (named pipe)"
+           : S_ISSOCK(m) ? "a socket"
+           : S_ISCHR(m)  ? "a character device"
+           : S_ISBLK(m)  ? "a block device"
+                         : "not a regular file";
+}
+
+mb_status mb_output_check(const char *path, mb_error *err)
+{
+    struct stat st;
+    if (!path || !*path)
+        return mb_fail(err, MB_EARG, "an empty output path");
+    if (lstat(path, &st) != 0) {
+        if (errno == ENOENT)
+            return MB_OK; /* a new file */
+        return mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    if (!S_ISREG(st.st_mode))
+        return mb_fail(err, MB_EARG,
+                       "refusing to write %s: it is %s; moonbench writes only new files or replaces regular ones",
+                       path, file_kind(st.st_mode));
+    return MB_OK;
+}
+
+mb_status mb_output_check_inputs(const char *output, const char *const *inputs, size_t ninputs, mb_error *err)
+{
+    struct stat so, si;
+    mb_status rc = mb_output_check(output, err);
+    if (rc != MB_OK)
+        return rc;
+    if (stat(output, &so) != 0)
+        return MB_OK; /* a new file is no input */
+    for (size_t i = 0; i < ninputs; i++) {
+        if (!inputs[i])
+            continue;
+        char *file, *object;
+        mb_split_spec(inputs[i], &file, &object);
+        int same = stat(file, &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino;
+        mb_free(file);
+        mb_free(object);
+        if (same)
+            return mb_fail(err, MB_EARG,
+                           "refusing to write %s: it is the input %s (writing it would destroy what is read); "
+                           "choose another output name",
+                           output, inputs[i]);
+    }
+    return MB_OK;
+}
+
 int mb_tmp_create(const char *path, char **tmp, mb_error *err)
 {
+    *tmp = NULL;
+    if (mb_output_check(path, err) != MB_OK)
+        return -1;
     size_t tl = strlen(path) + 16;
     *tmp = mb_malloc(tl);
     snprintf(*tmp, tl, "%s.tmp-XXXXXX", path);
@@ -116,6 +172,8 @@ mb_status mb_tmp_publish(int fd, char **tmp, const char *path, mb_error *err)
             rc = mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(errno));
         close(fd);
     }
+    if (rc == MB_OK)
+        rc = mb_output_check(path, err);
     if (rc == MB_OK && rename(*tmp, path) < 0)
         rc = mb_fail(err, MB_EIO, "cannot rename %s to %s: %s", *tmp, path, strerror(errno));
     if (rc != MB_OK)

@@ -5,6 +5,7 @@
 #define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include "mb.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,4 +158,23 @@ _Noreturn void mb_panic_at(const char *file, int line, const char *what)
 {
     fprintf(stderr, "moonbench: internal error at %s:%d: %s\n", file, line, what);
     abort();
+}
+
+double mb_float_decimal(float x)
+{
+    double d = (double)x;
+    if (!isfinite(d) || d == 0 || d == floor(d))
+        return d;
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    int e = (int)floor(log10(fabs(d)));
+    for (int p = 6; p <= 9; p++) {
+        int k = p - 1 - e; /* round to k decimals; powers of ten are exact up to 1e22 */
+        if (k < -22 || k > 22)
+            break;
+        double r = k >= 0 ? round(d * p10[k]) / p10[k] : round(d / p10[-k]) * p10[-k];
+        if ((float)r == x)
+            return r;
+    }
+    return d;
 }

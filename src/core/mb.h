@@ -88,6 +88,12 @@ void mb_set_allocator(const mb_allocator *a);
 /* Multiply a*b, failing (returning 0) on overflow; used before allocating. */
 int mb_mul_ok(size_t a, size_t b, size_t *out);
 
+/* The double nearest to the shortest decimal (6 to 9 significant digits)
+** that reads back as float x: 5.4f gives 5.4, not 5.400000095367432, so a
+** float32 value shown or computed with in double has the digits it has.
+** NaN and infinities pass through. */
+double mb_float_decimal(float x);
+
 /* {====== logging ======} */
 
 typedef enum mb_log_level { MB_LOG_DEBUG, MB_LOG_INFO, MB_LOG_WARN } mb_log_level;

@@ -190,6 +190,11 @@ static int cmp_names(const void *a, const void *b)
 
 void mb_registry_load_dir(mb_registry *r, const char *dir)
 {
+    if (r->lazy) { /* mb_registry_discover_lazy: only remember the folder */
+        r->pending = mb_realloc(r->pending, (r->npending + 1) * sizeof *r->pending);
+        r->pending[r->npending++] = mb_strdup(dir);
+        return;
+    }
     DIR *d = opendir(dir);
     if (!d)
         return;
@@ -239,8 +244,29 @@ void mb_registry_discover(mb_registry *r, const char *exe_dir)
     }
 }
 
+void mb_registry_discover_lazy(mb_registry *r, const char *exe_dir)
+{
+    r->lazy = 1;
+    mb_registry_discover(r, exe_dir);
+}
+
+void mb_registry_load_pending(mb_registry *r)
+{
+    r->lazy = 0;
+    for (size_t i = 0; i < r->npending; i++) {
+        mb_registry_load_dir(r, r->pending[i]);
+        mb_free(r->pending[i]);
+    }
+    mb_free(r->pending);
+    r->pending = NULL;
+    r->npending = 0;
+}
+
 void mb_registry_close(mb_registry *r)
 {
+    for (size_t i = 0; i < r->npending; i++)
+        mb_free(r->pending[i]);
+    mb_free(r->pending);
     for (size_t i = 0; i < r->nplugins; i++) {
         dlclose(r->plugins[i].handle);
         mb_free(r->plugins[i].path);
@@ -255,6 +281,8 @@ void mb_registry_close(mb_registry *r)
 const mb_model_type *mb_registry_find(const mb_registry *r, const char *name,
                                       const mb_loaded_plugin **owner, mb_error *err)
 {
+    if (r->lazy) /* filled on first use (plugin.h): callers hold const pointers */
+        mb_registry_load_pending((mb_registry *)r);
     const char *slash = strchr(name, '/');
     const mb_model_type *t = NULL;
     const mb_loaded_plugin *o = NULL;

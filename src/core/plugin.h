@@ -26,6 +26,11 @@ typedef struct mb_registry {
     size_t nplugins;
     char **problems;              /* one message per file that was refused */
     size_t nproblems;
+    /* lazy discovery (mb_registry_discover_lazy): folders recorded, not yet
+    ** loaded; mb_registry_find and mb_registry_load_pending load them */
+    char **pending;
+    size_t npending;
+    int lazy;
 } mb_registry;
 
 /* The host services table handed to plugins (mb_malloc & co., mb_log). */
@@ -40,15 +45,27 @@ mb_status mb_registry_load(mb_registry *r, const char *path, mb_error *err);
 ** r->problems, not fatal. exe_dir is the executable's folder, or NULL. */
 void mb_registry_discover(mb_registry *r, const char *exe_dir);
 
+/* The same folders, but nothing is loaded yet: a plugin's code (its ELF
+** constructors included) runs only when a model is looked up
+** (mb_registry_find) or mb_registry_load_pending is called, so scoring a
+** bundle with a portable form loads no plugin at all. mb_registry_load_dir
+** on a lazy registry records its folder too (loaded in order, later). */
+void mb_registry_discover_lazy(mb_registry *r, const char *exe_dir);
+/* Load the folders a lazy registry recorded (once); then r->plugins and
+** r->problems are complete, as after mb_registry_discover. */
+void mb_registry_load_pending(mb_registry *r);
+
 /* Load every *.so of one folder (refusals recorded in r->problems). */
 void mb_registry_load_dir(mb_registry *r, const char *dir);
 
 /* Unload everything; r is left empty. */
 void mb_registry_close(mb_registry *r);
 
-/* Find a model type by "name" or "plugin/name"; NULL and err (listing the
-** available models) when there is none. *owner, when not NULL, gets its
-** plugin. */
+/* Find a model type by "name" or "plugin/name" (the plugin's own name must
+** match); NULL and err (listing the available models) when there is none.
+** *owner, when not NULL, gets its plugin. Loads a lazy registry's pending
+** folders first (the one change made through the const pointer: the
+** registry is filled on first use, as a cache; never a `static const`). */
 const mb_model_type *mb_registry_find(const mb_registry *r, const char *name,
                                       const mb_loaded_plugin **owner, mb_error *err);
 

@@ -123,14 +123,19 @@ static double activate(mb_activation a, float alpha, double x)
     }
 }
 
-mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *out, mb_error *err)
+size_t mb_portable_work_size(const mb_portable *p)
 {
-    mb_status rc = mb_portable_check(p, err);
-    if (rc != MB_OK)
-        return rc;
+    if (p->kind != MB_FORM_MLP)
+        return 0;
+    size_t width = mb_portable_nfeatures(p);
+    for (size_t l = 0; l < p->u.mlp.nlayers; l++)
+        width = p->u.mlp.layers[l].out > width ? p->u.mlp.layers[l].out : width;
+    return 2 * width;
+}
+
+void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *out, double *work)
+{
     size_t nf = mb_portable_nfeatures(p), k = mb_portable_noutputs(p);
-    if (X->cols != nf)
-        return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", nf, X->cols);
     if (p->kind == MB_FORM_LINEAR) {
         const mb_linear_form *l = &p->u.linear;
         for (size_t i = 0; i < X->rows; i++) {
@@ -168,16 +173,11 @@ mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *
                 o[c] = (t->base_score ? t->base_score[c] : 0) + (t->average ? o[c] / (double)t->ntrees : o[c]);
             apply_link(t->link, o, k);
         }
-    } else {
+    } else if (p->kind == MB_FORM_MLP) {
         const mb_mlp_form *m = &p->u.mlp;
-        size_t width = nf;
-        for (size_t l = 0; l < m->nlayers; l++)
-            width = m->layers[l].out > width ? m->layers[l].out : width;
-        double *a = mb_trymalloc(2 * width * sizeof *a);
-        if (!a)
-            return mb_fail(err, MB_ENOMEM, "no memory to score");
+        size_t width = mb_portable_work_size(p) / 2;
         for (size_t i = 0; i < X->rows; i++) {
-            double *h = a, *g = a + width;
+            double *h = work, *g = work + width;
             for (size_t j = 0; j < nf; j++)
                 h[j] = (double)X->x[i * X->ld + j];
             for (size_t l = 0; l < m->nlayers; l++) {
@@ -195,8 +195,22 @@ mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *
             apply_link(m->link, h, k);
             memcpy(out + i * k, h, k * sizeof *h);
         }
-        mb_free(a);
     }
+}
+
+mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *out, mb_error *err)
+{
+    mb_status rc = mb_portable_check(p, err);
+    if (rc != MB_OK)
+        return rc;
+    size_t nf = mb_portable_nfeatures(p), nw = mb_portable_work_size(p);
+    if (X->cols != nf)
+        return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", nf, X->cols);
+    double *work = nw ? mb_trymalloc(nw * sizeof *work) : NULL;
+    if (nw && !work)
+        return mb_fail(err, MB_ENOMEM, "no memory to score");
+    mb_portable_predict_rows(p, X, out, work);
+    mb_free(work);
     return MB_OK;
 }
 

@@ -21,6 +21,13 @@ size_t mb_portable_nfeatures(const mb_portable *p);
 ** (a node index out of range, a cycle-length path, ...). */
 mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *out, mb_error *err);
 
+/* The scoring loop alone, for callers that checked the form once
+** (mb_portable_check) and X's width: allocates nothing and writes no
+** shared state, so one form can score from many threads. work holds
+** mb_portable_work_size(p) doubles (0 for linear and trees forms). */
+size_t mb_portable_work_size(const mb_portable *p);
+void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *out, double *work);
+
 /* Check a form's internal consistency (indices in range, sizes). */
 mb_status mb_portable_check(const mb_portable *p, mb_error *err);
 

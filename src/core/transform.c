@@ -304,19 +304,20 @@ void mb_transform_free(mb_transform **pt)
 
 /* {====== apply: plan and run ======} */
 
+/* The same values as mb_step_op (transform.h), which exporters see. */
 typedef enum opcode {
-    OP_COPY,      /* numeric copy */
-    OP_AFFINE,    /* (x - a) / b */
-    OP_FILL,      /* NaN -> a */
-    OP_ISNAN,     /* x is NaN: 1, else 0 */
-    OP_ISMISS,    /* categorical code missing: 1, else 0 */
-    OP_ONEHOT,    /* training level of the code == k: 1, else 0 */
-    OP_ORDINAL,   /* training level of the code, NaN if none */
-    OP_LOG1P,
-    OP_CLIP,      /* to [a, b] */
-    OP_PROD,      /* x * y */
-    OP_CATCOPY,   /* categorical copy */
-    OP_CATFILL    /* categorical copy, missing -> level text[fit] */
+    OP_COPY = MB_STEP_COPY,         /* numeric copy */
+    OP_AFFINE = MB_STEP_AFFINE,     /* (x - a) / b */
+    OP_FILL = MB_STEP_FILL,         /* NaN -> a */
+    OP_ISNAN = MB_STEP_ISNAN,       /* x is NaN: 1, else 0 */
+    OP_ISMISS = MB_STEP_ISMISS,     /* categorical code missing: 1, else 0 */
+    OP_ONEHOT = MB_STEP_ONEHOT,     /* training level of the code == k: 1, else 0 */
+    OP_ORDINAL = MB_STEP_ORDINAL,   /* training level of the code, NaN if none */
+    OP_LOG1P = MB_STEP_LOG1P,
+    OP_CLIP = MB_STEP_CLIP,         /* to [a, b] */
+    OP_PROD = MB_STEP_PROD,         /* x * y */
+    OP_CATCOPY = MB_STEP_CATCOPY,   /* categorical copy */
+    OP_CATFILL = MB_STEP_CATFILL    /* categorical copy, missing -> level text[fit] */
 } opcode;
 
 /* One output column. */
@@ -754,6 +755,59 @@ mb_status mb_transform_apply(const mb_transform *t, const mb_frame *in, mb_frame
         rc = plan_run(t, &t->st, &p, in, out, err);
     plan_free(&p);
     return rc;
+}
+
+/* {====== the plan, read-only, for exporters ======} */
+
+struct mb_step_plan_impl {
+    plan p;
+};
+
+mb_status mb_transform_plan(const mb_transform *t, const mb_frame *in, mb_step_plan *out, mb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!t->fitted)
+        return mb_fail(err, MB_EARG, "transform '%s' described before fit", kinds[t->kind].name);
+    struct mb_step_plan_impl *impl = mb_calloc(1, sizeof *impl);
+    mb_status rc = plan_build(t, &t->st, in, &impl->p, err);
+    if (rc != MB_OK) {
+        plan_free(&impl->p);
+        mb_free(impl);
+        return rc;
+    }
+    const plan *p = &impl->p;
+    out->impl = impl;
+    out->n = p->n;
+    out->target = p->target;
+    out->cols = mb_calloc(p->n ? p->n : 1, sizeof *out->cols);
+    for (size_t i = 0; i < p->n; i++) {
+        const pcol *c = &p->c[i];
+        mb_step_col *o = &out->cols[i];
+        o->name = c->name;
+        o->op = (mb_step_op)c->op;
+        o->src = c->src;
+        o->src2 = c->src2;
+        o->a = c->a;
+        o->b = c->b;
+        o->k = c->k;
+        if (c->op == OP_ONEHOT || c->op == OP_ORDINAL) {
+            o->remap = p->remap[c->fit];
+            o->nremap = in->cols[c->src].nlevels + 1;
+        }
+        if (c->op == OP_CATFILL)
+            o->fill = t->st.text[c->fit];
+    }
+    return MB_OK;
+}
+
+void mb_step_plan_free(mb_step_plan *p)
+{
+    if (p->impl) {
+        plan_free(&p->impl->p);
+        mb_free(p->impl);
+    }
+    mb_free(p->cols);
+    memset(p, 0, sizeof *p);
 }
 
 /* {====== fit ======} */

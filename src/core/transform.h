@@ -106,6 +106,43 @@ mb_status mb_transform_save(const mb_transform *t, mb_state *s, mb_error *err);
 mb_status mb_transform_load(const char *kind, mb_state *s, mb_transform **out, mb_error *err);
 void mb_transform_free(mb_transform **t);
 
+/* {====== the plan, for exporters ======}
+** What apply would do to a frame with in's columns (rows are not read: a
+** frame of zero rows will do), one entry per output column in output
+** order, so an exporter can emit the same arithmetic (transform.c's row
+** loop is the reference: AFFINE is (float)(((double)x - a) / b), CLIP
+** compares (double)x with a and b and gives (float)a or (float)b, PROD is
+** a float product, LOG1P is NaN below -1 and (float)log1p((double)x)).
+** Categorical ops read codes of in's dictionary: ONEHOT is 1 when
+** remap[code + 1] == k, ORDINAL is remap[code + 1] (NaN when < 0), with
+** remap[0] for a missing code; CATFILL replaces a missing code with the
+** level named fill. The plan borrows from t and in: free it first. */
+typedef enum mb_step_op {
+    MB_STEP_COPY, MB_STEP_AFFINE, MB_STEP_FILL, MB_STEP_ISNAN, MB_STEP_ISMISS, MB_STEP_ONEHOT,
+    MB_STEP_ORDINAL, MB_STEP_LOG1P, MB_STEP_CLIP, MB_STEP_PROD, MB_STEP_CATCOPY, MB_STEP_CATFILL
+} mb_step_op;
+
+typedef struct mb_step_col {
+    const char *name;
+    mb_step_op op;
+    long src, src2;               /* columns of in (src2: PROD only, else -1) */
+    double a, b;                  /* AFFINE mean|min and scale; FILL a; CLIP [a, b] */
+    int32_t k;                    /* ONEHOT: the training level */
+    const int32_t *remap;         /* ONEHOT, ORDINAL: nremap entries */
+    size_t nremap;
+    const char *fill;             /* CATFILL */
+} mb_step_col;
+
+typedef struct mb_step_plan {
+    mb_step_col *cols;
+    size_t n;
+    long target;                  /* output index of in's target, or -1 */
+    struct mb_step_plan_impl *impl;
+} mb_step_plan;
+
+mb_status mb_transform_plan(const mb_transform *t, const mb_frame *in, mb_step_plan *out, mb_error *err);
+void mb_step_plan_free(mb_step_plan *p);
+
 /* Strings in an mb_state (a U8 array of NUL-terminated strings). */
 mb_status mb_state_put_strings(mb_state *s, const char *name, const char *const *v, size_t n, mb_error *err);
 /* New array of *n new strings (free each and the array with mb_free); NULL

@@ -275,7 +275,7 @@ static void push_column(lua_State *L, const mb_frame *f, const mb_column *c)
     mbl_vector *v = mbl_newvector(L, f->nrows);
     if (c->type == MB_COL_NUM) {
         for (size_t i = 0; i < f->nrows; i++)
-            v->v[i] = (double)MB_NUM(c, i);
+            v->v[i] = mb_float_decimal(MB_NUM(c, i)); /* 5.4, not 5.4000000953674 */
         return;
     }
     for (size_t i = 0; i < f->nrows; i++)
@@ -462,7 +462,7 @@ static void push_row(lua_State *L, const mb_frame *f, size_t i)
             float x = MB_NUM(c, i);
             if (isnan(x))
                 continue;
-            lua_pushnumber(L, (double)x);
+            lua_pushnumber(L, mb_float_decimal(x));
         } else {
             if (c->codes[i] < 0)
                 continue;

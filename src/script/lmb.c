@@ -111,7 +111,9 @@ mb_registry *mbl_registry(lua_State *L)
             dir = exe;
         }
     }
-    mb_registry_discover(r, dir);
+    /* lazily: no plugin is loaded until a model is looked up, so mb.load of
+    ** a portable bundle runs no plugin code (plugin.h) */
+    mb_registry_discover_lazy(r, dir);
     /* Inside a stock lua5.4 the executable is the interpreter: look beside
     ** this module too (build/lua/moonbench.so -> build/plugins; installed
     ** <prefix>/lib/lua/5.4/moonbench.so -> <prefix>/lib/moonbench/plugins). */
@@ -135,15 +137,26 @@ mb_registry *mbl_registry(lua_State *L)
 
 void mbl_check_write(lua_State *L, const char *path)
 {
+    if (mbl_restricted(L))
+        luaL_error(L, "writing '%s' is not allowed: a Lua step from a bundle is running", path);
     if (lua_getfield(L, LUA_REGISTRYINDEX, "moonbench.sandbox") != LUA_TSTRING) {
         lua_pop(L, 1);
         return;
     }
     const char *root = lua_tostring(L, -1);
-    /* an existing symbolic link could point anywhere: refuse it */
+    /* an existing symbolic link could point anywhere, and a second hard
+    ** link to a file may be outside the folder: refuse both (and devices
+    ** and FIFOs, which may block or be anything) */
     struct stat st;
-    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
-        luaL_error(L, "sandbox: writing '%s' is not allowed (a symbolic link)", path);
+    if (lstat(path, &st) == 0) {
+        if (S_ISLNK(st.st_mode))
+            luaL_error(L, "sandbox: writing '%s' is not allowed (a symbolic link)", path);
+        if (!S_ISREG(st.st_mode))
+            luaL_error(L, "sandbox: writing '%s' is not allowed (not a regular file)", path);
+        if (st.st_nlink > 1)
+            luaL_error(L, "sandbox: writing '%s' is not allowed (the file has %I hard links; another may be outside %s)",
+                       path, (lua_Integer)st.st_nlink, root);
+    }
     /* resolve the folder the file would go into */
     char dir[PATH_MAX], real[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", path);
@@ -153,7 +166,7 @@ void mbl_check_write(lua_State *L, const char *path)
     else
         snprintf(dir, sizeof dir, ".");
     if (!realpath(dir[0] ? dir : "/", real) || strncmp(real, root, strlen(root)) != 0 ||
-        (real[strlen(root)] != '\0' && real[strlen(root)] != '/'))
+        (real[strlen(root)] != '\0' && real[strlen(root)] != '/' && strcmp(root, "/") != 0))
         luaL_error(L, "sandbox: writing '%s' is not allowed (only under %s)", path, root);
     lua_pop(L, 1);
 }
@@ -572,6 +585,7 @@ int luaopen_moonbench(lua_State *L)
     mbl_open_vector(L);
     mbl_open_model(L);
     mbl_open_eval(L);
+    mbl_open_sandbox(L);
     lua_pushstring(L, MB_VERSION);
     lua_setfield(L, -2, "version");
     /* the Lua half completes the table: require "moonbench.core" (mb) */

@@ -1,7 +1,7 @@
 /*
 ** lmb.h: internals shared by the files of the Lua binding (src/script):
 ** the `moonbench` module's userdata types and helpers. Public entry points
-** are luaopen_moonbench (the module) and mb_lua_* in lmb_run.h.
+** are luaopen_moonbench (the module) and mb_lua_* in lmb_run.h (lsandbox.c, lsteps.c).
 **
 ** Userdata (registry name, check function):
 **   "moonbench.frame"     mbl_checkframe     a frame (frame.h)
@@ -79,20 +79,36 @@ int mbl_busy(lua_State *L, int delta);
 int mbl_error(lua_State *L, const mb_error *err);
 /* The cancel flag that plugins poll (set by Ctrl-C in `moonbench run`). */
 extern volatile int mbl_cancel;
-/* Check that a script may write to path (sandbox: only under the working
-** folder); raises an error otherwise. */
+/* Check that a script may write to path; raises an error otherwise. Under
+** the sandbox: only under its folder, never through a symbolic link or a
+** file with several hard links, never onto a device or FIFO. While a
+** bundle's Lua step runs (mbl_restricted): never. */
 void mbl_check_write(lua_State *L, const char *path);
+/* Why the state was stopped ("interrupted" unless a timeout or an
+** instruction budget; lsandbox.c) */
+const char *mbl_stop_reason(lua_State *L);
+/* Is a bundle's Lua step running (mb._restrict, lua/moonbench/core.lua)? */
+int mbl_restricted(lua_State *L);
+/* Raise "not enough memory: WHAT needs N MB ..." unless bytes more fit in
+** the memory budget of `moonbench run --memory` (lmb_run.h); call before
+** allocating C memory whose size a script chooses. */
+void mbl_reserve(lua_State *L, size_t bytes, const char *what);
 /* The length of the table at idx (luaL_len), refused when negative or too
 ** large to size a C buffer (a __len metamethod may return anything). */
 size_t mbl_checklen(lua_State *L, int idx);
 /* Read a string array from table at idx into new C strings (n returned). */
 char **mbl_tostrings(lua_State *L, int idx, size_t *n);
 void mbl_freestrings(char **v, size_t n);
+/* [-0, +1, e] Push the one string of the array name in st (a Lua step's
+** "source" or "state"), raising "PATH: pipeline step N: ..." if absent;
+** the C copy is freed even when pushing raises (lsteps.c). */
+void mbl_push_state_string(lua_State *L, const mb_state *st, const char *name, const char *path, size_t step);
 
 /* Registration of each file's functions into the module table at -1. */
 void mbl_open_frame(lua_State *L);
 void mbl_open_vector(lua_State *L);
 void mbl_open_model(lua_State *L);
 void mbl_open_eval(lua_State *L);
+void mbl_open_sandbox(lua_State *L);
 
 #endif

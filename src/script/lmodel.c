@@ -6,14 +6,18 @@
 **   mb._save_pipeline / mb._load_pipeline (the C half of pipeline:save and
 **   mb.load; lua/moonbench/pipeline.lua is the other half).
 */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bundle.h"
 #include "dataset.h"
 #include "frameops.h"
+#include "io.h"
+#include "job.h"
 #include "lmb.h"
 
 /* {====== plugins and models ======} */
@@ -22,6 +26,7 @@
 static int l_plugins(lua_State *L)
 {
     mb_registry *r = mbl_registry(L);
+    mb_registry_load_pending(r); /* the registry is lazy (lmb.c) */
     lua_createtable(L, (int)r->nplugins, 0);
     for (size_t i = 0; i < r->nplugins; i++) {
         const mb_plugin *p = r->plugins[i].plugin;
@@ -232,9 +237,19 @@ static int m_fit(lua_State *L)
         if (lua_getfield(L, 3, "valid") != LUA_TNIL)
             vf = mbl_checkframe(L, -1);
         if (lua_getfield(L, 3, "threads") != LUA_TNIL)
-            threads = (int)luaL_checkinteger(L, -1);
+        {
+            lua_Integer t = luaL_checkinteger(L, -1);
+            if (t < 1)
+                return luaL_error(L, "fit: threads = %d; expected 1 or more", (int)(t < INT_MIN ? INT_MIN : t));
+            long nc = sysconf(_SC_NPROCESSORS_ONLN); /* more threads than cores only cost */
+            threads = (int)(t > (nc > 0 ? nc : 1) ? (nc > 0 ? nc : 1) : t);
+        }
         if (lua_getfield(L, 3, "seed") != LUA_TNIL)
-            seed = (uint64_t)luaL_checkinteger(L, -1);
+        {
+            if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+                return luaL_error(L, "fit: seed must be a whole number >= 0");
+            seed = (uint64_t)lua_tointeger(L, -1);
+        }
         if (lua_getfield(L, 3, "weights") == LUA_TSTRING)
             wcol = lua_tostring(L, -1);
         else if (!lua_isnil(L, -1) && !(wvec = luaL_testudata(L, -1, MBL_VECTOR)))
@@ -300,7 +315,7 @@ static int m_fit(lua_State *L)
         return lua_error(L); /* the callback's error, left on the stack */
     lua_settop(L, top);
     if (rc == MB_ECANCELLED && mbl_cancel)
-        return luaL_error(L, "interrupted");
+        return luaL_error(L, "%s", mbl_stop_reason(L)); /* "interrupted" or the timeout */
     if (rc != MB_OK)
         return mbl_error(L, &err);
     lua_settop(L, 1);
@@ -423,6 +438,64 @@ static int m_clone(lua_State *L)
     return rc == MB_OK ? 1 : mbl_error(L, &err);
 }
 
+/* print(info.fit): "n_trees=100 train_loss=0.0123", names sorted */
+static int fit_info_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_newtable(L); /* 2: the names */
+    lua_Integer n = 0;
+    for (lua_pushnil(L); lua_next(L, 1); lua_pop(L, 1))
+        if (lua_type(L, -2) == LUA_TSTRING)
+            lua_pushvalue(L, -2), lua_seti(L, 2, ++n);
+    lua_getglobal(L, "table");
+    lua_getfield(L, -1, "sort");
+    lua_pushvalue(L, 2);
+    lua_call(L, 1, 0);
+    lua_pop(L, 1);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 2, i);
+        const char *k = lua_tostring(L, -1);
+        lua_rawget(L, 1);
+        char num[40];
+        if (lua_isinteger(L, -1))
+            snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, -1));
+        else
+            snprintf(num, sizeof num, "%.6g", lua_tonumber(L, -1));
+        lua_pop(L, 1);
+        lua_geti(L, 2, i);
+        k = lua_tostring(L, -1);
+        lua_pop(L, 1); /* the string stays alive in the names table */
+        if (i > 1)
+            luaL_addchar(&b, ' ');
+        luaL_addstring(&b, k);
+        luaL_addchar(&b, '=');
+        luaL_addstring(&b, num);
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* [-0, +1, m] what the fit found: counts as integers, and a __tostring */
+static void push_fit_info(lua_State *L, const mb_fit_info *fi)
+{
+    lua_createtable(L, 0, (int)fi->n);
+    for (size_t k = 0; k < fi->n; k++) {
+        double v = fi->values[k];
+        if (v == floor(v) && fabs(v) < 9e15)
+            lua_pushinteger(L, (lua_Integer)v);
+        else
+            lua_pushnumber(L, v);
+        lua_setfield(L, -2, fi->names[k]);
+    }
+    if (luaL_newmetatable(L, "moonbench.fit_info")) {
+        lua_pushcfunction(L, fit_info_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static int m_info(lua_State *L)
 {
     mbl_model *u = mbl_checkmodel(L, 1);
@@ -452,11 +525,7 @@ static int m_info(lua_State *L)
         mb_error err;
         if (mb_model_fit_info(u->m, &fi, &err) != MB_OK)
             return mbl_error(L, &err);
-        lua_createtable(L, 0, (int)fi.n);
-        for (size_t k = 0; k < fi.n; k++) {
-            lua_pushnumber(L, fi.values[k]);
-            lua_setfield(L, -2, fi.names[k]);
-        }
+        push_fit_info(L, &fi);
         lua_setfield(L, -2, "fit");
     }
     return 1;
@@ -486,6 +555,44 @@ static int m_importance(lua_State *L)
     return 1;
 }
 
+/* [-3, +1, e] model:save(path[, {source = "data.h5"}]): a bare fitted model
+** as a bundle (no transforms: its inputs are its features) */
+static int m_save(lua_State *L)
+{
+    mbl_model *u = mbl_checkmodel(L, 1);
+    const char *path = luaL_checkstring(L, 2);
+    const char *source = "";
+    if (lua_istable(L, 3) && lua_getfield(L, 3, "source") == LUA_TSTRING)
+        source = lua_tostring(L, -1);
+    if (!u->features)
+        return luaL_error(L, "save: model '%s' is not fitted", u->m->type->name);
+    mbl_check_write(L, path);
+    /* no Lua call that can raise from here until the bundle is freed */
+    mb_bundle *b = mb_calloc(1, sizeof *b);
+    mb_error err;
+    char *file, *object;
+    mb_split_spec(source, &file, &object);
+    mb_status rc = mb_bundle_from_model(b, u->m, (const char *const *)u->features, u->nfeatures, u->target,
+                                        (const char *const *)u->classes, file, source, 0, &err);
+    mb_free(file);
+    mb_free(object);
+    for (size_t i = 0; rc == MB_OK && i < u->monitoring.n; i++) {
+        const mb_state_array *a = &u->monitoring.arrays[i];
+        mb_state_writer w = mb_state_writer_for(&b->monitoring);
+        if (w.put(w.ud, a->name, a->type, a->data, a->count) != MB_PLUGIN_OK)
+            rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
+    }
+    if (rc == MB_OK)
+        rc = mb_bundle_add_model_facts(b, u->m, &err);
+    if (rc == MB_OK)
+        rc = mb_bundle_save(path, b, &err);
+    mb_bundle_free(&b);
+    if (rc != MB_OK)
+        return mbl_error(L, &err);
+    lua_settop(L, 1);
+    return 1;
+}
+
 static int m_tostring(lua_State *L)
 {
     mbl_model *u = luaL_checkudata(L, 1, MBL_MODEL);
@@ -499,7 +606,7 @@ static int m_tostring(lua_State *L)
 
 static const luaL_Reg model_methods[] = {
     {"fit", m_fit}, {"predict", m_predict}, {"predict_proba", m_predict_proba}, {"params", m_params},
-    {"clone", m_clone}, {"info", m_info}, {"importance", m_importance}, {NULL, NULL}};
+    {"clone", m_clone}, {"info", m_info}, {"importance", m_importance}, {"save", m_save}, {NULL, NULL}};
 
 /* {====== transforms ======} */
 
@@ -616,7 +723,8 @@ static int t_clone(lua_State *L)
     for (size_t i = 0; i < u->ncols; i++)
         c->cols[i] = mb_strdup(u->cols[i]);
     c->ncols = u->ncols;
-    c->opts.columns = u->cols ? (const char *const *)c->cols : NULL; /* NULL: all columns, as u */
+    /* NULL: all columns, as u (u->cols is an empty list in a clone, so test the option) */
+    c->opts.columns = u->opts.columns ? (const char *const *)c->cols : NULL;
     c->opts.strategy = u->opts.strategy ? mb_strdup(u->opts.strategy) : NULL;
     c->opts.fill_text = u->opts.fill_text ? mb_strdup(u->opts.fill_text) : NULL;
     c->opts.unknown = u->opts.unknown ? mb_strdup(u->opts.unknown) : NULL;
@@ -659,6 +767,8 @@ static int l_save_pipeline(lua_State *L)
     const char *source = (lua_getfield(L, 2, "source"), lua_tostring(L, -1));
     const char *source_file = (lua_getfield(L, 2, "source_file"), lua_tostring(L, -1));
     const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
+    /* rows the pipeline was fitted on (inputs is its 0-row schema) */
+    lua_Integer rows = (lua_getfield(L, 2, "rows"), luaL_optinteger(L, -1, 0));
     lua_getfield(L, 2, "steps");
     int steps = lua_gettop(L);
     size_t nsteps = lua_istable(L, steps) ? mbl_checklen(L, steps) : 0;
@@ -669,13 +779,15 @@ static int l_save_pipeline(lua_State *L)
     mb_bundle *b = *box;
     mb_error err;
     mb_status rc = mb_bundle_from_model(b, m->m, (const char *const *)m->features, m->nfeatures, m->target,
-                                        (const char *const *)m->classes, source_file, source, inputs->nrows, &err);
+                                        (const char *const *)m->classes, source_file, source, rows > 0 ? (size_t)rows : 0, &err);
     for (size_t i = 0; rc == MB_OK && i < m->monitoring.n; i++) {
         const mb_state_array *a = &m->monitoring.arrays[i];
         mb_state_writer w = mb_state_writer_for(&b->monitoring);
         if (w.put(w.ud, a->name, a->type, a->data, a->count) != MB_PLUGIN_OK)
             rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
     }
+    if (rc == MB_OK) /* so that mb.load(path).model:importance() needs no plugin */
+        rc = mb_bundle_add_model_facts(b, m->m, &err);
     if (rc == MB_OK) {
         b->ninputs = 0;
         b->inputs = mb_calloc(inputs->ncols + 1, sizeof *b->inputs);
@@ -772,6 +884,20 @@ static int l_load_pipeline(lua_State *L)
     lua_setfield(L, -2, "plugin");
     lua_pushstring(L, b->target);
     lua_setfield(L, -2, "target");
+    /* as a fresh model's info(): name, fitted, and the fit info the bundle keeps */
+    lua_pushstring(L, b->model);
+    lua_setfield(L, -2, "name");
+    lua_pushboolean(L, 1);
+    lua_setfield(L, -2, "fitted");
+    {
+        const double *values = NULL;
+        size_t nfit = 0;
+        char **names = mb_bundle_fit_info(b, &values, &nfit);
+        mb_fit_info fi = {nfit, (const char *const *)names, values};
+        push_fit_info(L, &fi); /* (only out of memory raises here, as for the steps below) */
+        mbl_freestrings(names, nfit);
+        lua_setfield(L, -2, "fit");
+    }
     lua_createtable(L, (int)b->nclasses, 0);
     for (size_t k = 0; k < b->nclasses; k++)
         lua_pushstring(L, b->classes[k]), lua_seti(L, -2, (lua_Integer)k + 1);
@@ -790,19 +916,10 @@ static int l_load_pipeline(lua_State *L)
         lua_pushstring(L, b->step_kinds[i]);
         lua_setfield(L, -2, "kind");
         if (strcmp(b->step_kinds[i], "lua") == 0) {
-            size_t n;
-            char **src = mb_state_get_strings(&b->steps[i], "source", &n, &err);
-            char **st = src ? mb_state_get_strings(&b->steps[i], "state", &n, &err) : NULL;
-            if (!src || !st) {
-                mbl_freestrings(src, src ? 1 : 0);
-                return mbl_error(L, &err);
-            }
-            lua_pushstring(L, src[0]);
+            mbl_push_state_string(L, &b->steps[i], "source", path, i);
             lua_setfield(L, -2, "source");
-            lua_pushstring(L, st[0]);
+            mbl_push_state_string(L, &b->steps[i], "state", path, i);
             lua_setfield(L, -2, "state");
-            mbl_freestrings(src, 1);
-            mbl_freestrings(st, 1);
         }
         lua_seti(L, -2, (lua_Integer)i + 1);
     }
@@ -865,6 +982,39 @@ static int s_predict(lua_State *L)
     return 2;
 }
 
+/* [-2, +1, e] scorer:importance([kind]): {feature = value}, as a fresh
+** model's importance(): stored in the bundle at save time, or asked of
+** the loaded plugin model */
+static int s_importance(lua_State *L)
+{
+    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
+    int kind = (int)luaL_optinteger(L, 2, 0);
+    if (!u->open)
+        return luaL_error(L, "scorer is closed");
+    const mb_bundle *b = u->b;
+    const double *imp = mb_bundle_importance(b, kind);
+    double *own = NULL;
+    if (!imp && u->s.model && u->s.model->type->importance) {
+        char msg[MB_PLUGIN_ERRLEN] = "";
+        own = mb_calloc(b->nfeatures + 1, sizeof *own);
+        if (u->s.model->type->importance(u->s.model->impl, kind, own, msg) != MB_PLUGIN_OK) {
+            mb_free(own);
+            return luaL_error(L, "importance: %s", msg);
+        }
+        imp = own;
+    }
+    if (!imp)
+        return luaL_error(L, "importance: the bundle's model '%s' stores no feature importance of kind %d "
+                          "(it reports none, or the bundle predates it)", b->model, kind);
+    lua_createtable(L, 0, (int)b->nfeatures);
+    for (size_t j = 0; j < b->nfeatures; j++) {
+        lua_pushnumber(L, imp[j]);
+        lua_setfield(L, -2, b->features[j]);
+    }
+    mb_free(own);
+    return 1;
+}
+
 static int s_tostring(lua_State *L)
 {
     mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
@@ -872,7 +1022,8 @@ static int s_tostring(lua_State *L)
     return 1;
 }
 
-static const luaL_Reg scorer_methods[] = {{"predict", s_predict}, {"step", s_step}, {NULL, NULL}};
+static const luaL_Reg scorer_methods[] = {
+    {"predict", s_predict}, {"step", s_step}, {"importance", s_importance}, {NULL, NULL}};
 
 /* {====== registration ======} */
 

@@ -10,7 +10,9 @@ load helpers
     assert_output --partial "@target_names = [setosa, versicolor, virginica]"
     assert_output --partial "150 rows x 5 columns, target: target"
     # sepal length: mean 5.843333, std 0.828066, min 4.3, quartiles 5.1 5.8 6.4, max 7.9 (pandas describe)
-    assert_output --regexp "sepal length \(~ +150 +0 +5.8433 +0.8281 +4.3 +5.1 +5.8 +6.4 +7.9"
+    # a name longer than its cell is shown whole on its own line, the figures below it
+    assert_line "sepal length (cm)"
+    assert_line --regexp "^ {15} +150 +0 +5.8433 +0.8281 +4.3 +5.1 +5.8 +6.4 +7.9$"
     assert_output --regexp "target\* +150 +0 3 distinct: setosa 50, versicolor 50, virginica 50"
 }
 
@@ -39,7 +41,8 @@ load helpers
     assert_success
     assert_output --partial "435 rows x 17 columns"
     # handicapped-infants has 12 missing votes (datasets/README.md: 392 cells in 16 columns)
-    assert_output --regexp "handicapped-in~ +423 +12 2 distinct"
+    assert_line "handicapped-infants"
+    assert_line --regexp "^ {15} +423 +12 2 distinct"
 }
 
 @test "inspect: nested groups, addressed as file.h5:/group/dataset" {
@@ -168,4 +171,26 @@ load helpers
     run mb frobnicate
     assert_failure 2
     assert_output --partial "unknown command 'frobnicate'"
+}
+
+@test "inspect: full column names, never cut (soybean-style one-hot names stay distinct)" {
+    run mb inspect "$DATA/vote.h5"
+    assert_success
+    # the matrix layout one-hot encodes: 'adoption-of-the-budget-resolution=y' and '=n'
+    assert_line "adoption-of-the-budget-resolution=y"
+    assert_line "adoption-of-the-budget-resolution=n"
+    refute_output --partial "~ "
+}
+
+@test "inspect: PyTables index internals hidden unless --all" {
+    run mb inspect "$DATA/table/credit_g.h5"
+    assert_success
+    assert_output --partial "_i_table/  (PyTables index internals; --all shows them)"
+    refute_output --partial "@CLASS = 'INDEX'"
+    run mb inspect --all "$DATA/table/credit_g.h5"
+    assert_success
+    assert_output --partial "@CLASS = 'INDEX'"
+    refute_output --partial "index internals"
+    run mb inspect --bogus "$DATA/table/credit_g.h5"
+    assert_failure 2
 }

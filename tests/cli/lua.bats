@@ -255,6 +255,142 @@ EOF
     [ ! -e "$BATS_TEST_TMPDIR/frame.h5" ]
 }
 
+@test "sandbox: binary chunks are refused on every path (require, load, loadfile, dofile); no string.dump" {
+    mkdir -p "$BATS_TEST_TMPDIR/work"
+    cd "$BATS_TEST_TMPDIR/work"
+    # bytecode written by an unsandboxed run, then offered to a sandboxed one
+    echo 'local f = assert(io.open("x.lua", "wb")); f:write(string.dump(function() return "ran bytecode" end)); f:close()' > dump.lua
+    run "$MB" run dump.lua
+    assert_success
+    script attack.lua <<'EOF'
+local f = assert(io.open("x.lua", "rb")); local bc = f:read("a"); f:close()
+print("dump", string.dump, ("").dump)
+print("require", pcall(require, "x"))
+print("load", load(bc))
+print("load b", load(bc, "bc", "b"))
+print("reader", load(function() local s = bc; bc = nil; return s end))
+print("loadfile", loadfile("x.lua", "b"))
+print("dofile", pcall(dofile, "x.lua"))
+print("text", load("return 1")(), load("return x", "t", "t", { x = 2 })(), dofile(arg[1]))
+EOF
+    echo 'return 3' > three.lua
+    run "$MB" run --sandbox "$BATS_TEST_TMPDIR/attack.lua" three.lua
+    assert_success
+    refute_output --partial "ran bytecode"
+    assert_line --index 0 "dump	nil	nil"
+    assert_line --index 1 --regexp "^require	false	error loading module 'x' from file './x.lua':"
+    assert_output --partial "attempt to load a binary chunk (mode is 't')"
+    assert_line --index 3 "load	nil	attempt to load a binary chunk (mode is 't')"
+    assert_line --index 4 "load b	nil	attempt to load a binary chunk (mode is 't')"
+    assert_line --index 5 "reader	nil	attempt to load a binary chunk (mode is 't')"
+    assert_line --index 6 "loadfile	nil	attempt to load a binary chunk (mode is 't')"
+    assert_line --index 7 --regexp "^dofile	false	.*attempt to load a binary chunk \(mode is 't'\)$"
+    assert_line --index 8 "text	1	2	3"
+    # without --sandbox the same script runs the bytecode
+    run "$MB" run "$BATS_TEST_TMPDIR/attack.lua" three.lua
+    assert_output --partial "ran bytecode"
+}
+
+@test "sandbox: the documented mb.lua_transform example runs (load keeps the globals)" {
+    cd "$ROOT"
+    awk '/^### mb.lua_transform/{f=1} f&&/^```lua/{g=1;next} g&&/^```/{exit} g' docs/lua-api.md > "$BATS_TEST_TMPDIR/lt.lua"
+    grep -q 'mb.lua_transform' "$BATS_TEST_TMPDIR/lt.lua"
+    run "$MB" run --sandbox "$BATS_TEST_TMPDIR/lt.lua"
+    assert_success
+    assert_output --regexp "^3\.75[0-9]*	lua	true"
+}
+
+@test "sandbox: no writing through a hard link, a FIFO or a device" {
+    mkdir -p "$BATS_TEST_TMPDIR/work"
+    cd "$BATS_TEST_TMPDIR/work"
+    echo "outside" > "$BATS_TEST_TMPDIR/outside.txt"
+    ln "$BATS_TEST_TMPDIR/outside.txt" linked.txt
+    mkfifo fifo
+    script write.lua <<'EOF'
+local mb = require "moonbench"
+print(pcall(io.open, "linked.txt", "w"))
+print(pcall(io.open, "linked.txt", "a"))
+print(pcall(function() mb.frame { a = { 1 } }:save("linked.txt") end))
+print(pcall(io.open, "fifo", "w"))
+print(io.open("linked.txt", "r") ~= nil)
+EOF
+    run "$MB" run --sandbox "$BATS_TEST_TMPDIR/write.lua"
+    assert_success
+    assert_line --index 0 --regexp "^false	.*sandbox: writing 'linked.txt' is not allowed \(the file has 2 hard links; another may be outside .*work\)$"
+    assert_line --index 1 --regexp "^false	.*the file has 2 hard links"
+    assert_line --index 2 --regexp "^false	.*the file has 2 hard links"
+    assert_line --index 3 --regexp "^false	.*sandbox: writing 'fifo' is not allowed \(not a regular file\)$"
+    assert_line --index 4 "true"
+    [ "$(cat "$BATS_TEST_TMPDIR/outside.txt")" = "outside" ]
+}
+
+# {====== Lua steps in bundles ======}
+
+# evil_bundle BUNDLE LABELS: a bundle whose Lua step runs os.execute('touch
+# ...') when its source is loaded and when it is applied (if os exists), and
+# centres a column the model uses, so a step that did not run cannot score;
+# LABELS gets the fitted pipeline's predictions on iris.
+evil_bundle() {
+    script evil.lua <<'EOF'
+local mb = require "moonbench"
+local step = mb.lua_transform [[
+if os then os.execute("touch PWNED_load") end
+return {
+  fit = function(state, frame) state.mean = frame:col("petal length (cm)"):mean() end,
+  apply = function(state, frame)
+    if os then os.execute("touch PWNED_apply") end
+    return frame:derive("pc", frame:col("petal length (cm)") - state.mean)
+  end,
+}]]
+local f = mb.open(arg[1])
+local p = mb.pipeline { step, mb.model("linear") }:fit(f)
+p:save(arg[2])
+local out = assert(io.open(arg[3], "w"))
+for _, y in ipairs(p:predict(f):totable()) do out:write(y, "\n") end
+out:close()
+EOF
+    run "$MB" run "$BATS_TEST_TMPDIR/evil.lua" "$DATA/iris.h5" "$1" "$2"
+    assert_success
+    rm -f PWNED_load PWNED_apply
+}
+
+@test "bundle: a Lua step is refused on load without {allow_lua=true}; with it, os is absent" {
+    mkdir -p "$BATS_TEST_TMPDIR/work"
+    cd "$BATS_TEST_TMPDIR/work"
+    evil_bundle evil.h5 expected.txt
+    script load.lua <<'EOF'
+local mb = require "moonbench"
+local p = mb.load(arg[1], arg[3] == "allow" and { allow_lua = true } or nil)
+local out = assert(io.open("got.txt", "w"))
+for _, y in ipairs(p:predict(mb.open(arg[2])):totable()) do out:write(y, "\n") end
+out:close()
+EOF
+    run "$MB" run "$BATS_TEST_TMPDIR/load.lua" evil.h5 "$DATA/iris.h5"
+    [ "$status" -eq 1 ]
+    assert_output --partial "evil.h5: pipeline step 1 is a Lua transform; loading it runs code from the bundle: pass --allow-lua (or {allow_lua=true}) if you trust it"
+    [ ! -e PWNED_load ] && [ ! -e PWNED_apply ] && [ ! -e got.txt ]
+    run "$MB" run "$BATS_TEST_TMPDIR/load.lua" evil.h5 "$DATA/iris.h5" allow
+    assert_success
+    [ ! -e PWNED_load ] && [ ! -e PWNED_apply ]
+    # the step ran (the model needs its column) and predicts as before saving
+    diff expected.txt got.txt
+}
+
+@test "bundle: moonbench predict refuses a Lua step without --allow-lua, scores it with" {
+    mkdir -p "$BATS_TEST_TMPDIR/work"
+    cd "$BATS_TEST_TMPDIR/work"
+    evil_bundle evil.h5 expected.txt
+    run "$MB" predict evil.h5 "$DATA/iris.h5" -o pred.csv
+    [ "$status" -ne 0 ]
+    assert_output --partial "evil.h5: pipeline step 1 is a Lua transform; loading it runs code from the bundle: pass --allow-lua (or {allow_lua=true}) if you trust it"
+    [ ! -e pred.csv ] && [ ! -e PWNED_load ] && [ ! -e PWNED_apply ]
+    run "$MB" predict --allow-lua evil.h5 "$DATA/iris.h5" -o pred.csv
+    assert_success
+    [ ! -e PWNED_load ] && [ ! -e PWNED_apply ]
+    # the same labels as the pipeline before it was saved
+    tail -n +2 pred.csv | cut -d, -f1 | diff expected.txt -
+}
+
 # {====== limits and Ctrl-C ======}
 
 @test "run: --timeout 1 stops a script that loops forever" {
@@ -296,6 +432,51 @@ EOF
     run timeout 60 "$MB" run --memory 50 "$BATS_TEST_TMPDIR/hog.lua"
     [ "$status" -eq 1 ]
     assert_output --partial "not enough memory (the limit is 50 MB)"
+}
+
+# Each way of running code that the hook may not reach ends within the
+# limit plus the watchdog's grace (2 s): the hook in coroutines, the
+# watchdog for __gc finalizers (Lua runs them without hooks), message
+# handlers (run with hooks off when the hook raised) and long C calls.
+# Exit status 1 (the hook) or 3 (the watchdog).
+@test "run: --timeout holds in coroutines, __gc finalizers, xpcall handlers and long string.find" {
+    cd "$BATS_TEST_TMPDIR"
+    echo 'local co = coroutine.wrap(function() while true do end end) co()' > co.lua
+    echo 'local co = coroutine.create(function() while true do end end) while true do coroutine.resume(co) end' > co2.lua
+    echo 'setmetatable({}, { __gc = function() while true do end end }) collectgarbage() print("not reached")' > gc.lua
+    echo 'while true do xpcall(error, function() while true do end end) end' > xpcall.lua
+    echo 'print(string.find(string.rep("a", 40), string.rep("a*", 40) .. "b"))' > find.lua
+    for s in co co2 gc xpcall find; do
+        start=$(date +%s%N)
+        run timeout -s KILL 20 "$MB" run --timeout 1 $s.lua
+        ms=$(( ($(date +%s%N) - start) / 1000000 ))
+        echo "$s: status $status after $ms ms: $output"
+        [ "$status" -eq 1 ] || [ "$status" -eq 3 ]
+        [ "$ms" -lt 4500 ]
+        refute_output --partial "not reached"
+        if [ "$status" -eq 3 ]; then assert_output "moonbench run: $s.lua exceeded --timeout 1 s"; fi
+        if [ "$status" -eq 1 ]; then assert_output --partial "timeout: the script ran past its time limit"; fi
+    done
+}
+
+@test "run: --memory bounds C allocations too (frames, a huge network) with a message" {
+    script frames.lua <<'EOF'
+local mb = require "moonbench"
+local f, keep = mb.open(arg[1]), {}
+for i = 1, 100000 do keep[i] = f:copy() end
+EOF
+    run timeout -s KILL 60 "$MB" run --memory 100 "$BATS_TEST_TMPDIR/frames.lua" "$DATA/digits.h5"
+    [ "$status" -eq 1 ]
+    assert_output --partial "not enough memory (the limit is 100 MB): no memory for 1797 x 64 values"
+    script mlp.lua <<'EOF'
+local mb = require "moonbench"
+mb.model("mlp", { hidden_layers = "65536,65536", epochs = 1 }):fit(mb.open(arg[1]))
+print("fitted")
+EOF
+    run timeout -s KILL 60 "$MB" run --memory 200 "$BATS_TEST_TMPDIR/mlp.lua" "$DATA/iris.h5"
+    [ "$status" -eq 1 ]
+    assert_output --partial "not enough memory (the limit is 200 MB): model 'mlp' (fit): no memory for the network's parameters"
+    refute_output --partial "fitted"
 }
 
 @test "run: Ctrl-C stops a running script with status 130 and 'interrupted'" {

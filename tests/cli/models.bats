@@ -19,7 +19,7 @@ TPLUG="$BUILD_DIR/tests/plugins"
     run mb fit "$DATA/iris.h5" -m knn -p n_neighbors=7 -o "$BATS_TEST_TMPDIR/knn.h5"
     assert_success
     assert_output --partial "fitted knn (multiclass) on 150 rows x 4 features"
-    assert_output --partial "fit: n_train 150, n_neighbors 7"
+    assert_output --partial "fit: n_train=150, n_neighbors=7"
     assert_output --regexp "training: accuracy 0\.9[5-9]"
     run mb predict "$BATS_TEST_TMPDIR/knn.h5" "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/p.csv"
     assert_success
@@ -91,19 +91,19 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_failure 1
     assert_output --regexp "no model named 'nope' \(available: .*knn"
     run mb fit "$DATA/iris.h5" -m knn -p k=3 -o "$BATS_TEST_TMPDIR/x.h5"
-    assert_failure 1
+    assert_failure 2
     assert_output --partial "unknown parameter in 'k=3' (parameters: n_neighbors, weights, standardize)"
     run mb fit "$DATA/iris.h5" -m knn -p n_neighbors=0 -o "$BATS_TEST_TMPDIR/x.h5"
-    assert_failure 1
+    assert_failure 2
     assert_output --partial "n_neighbors: '0' is out of range; n_neighbors: integer in [1, 1000]"
     run mb fit "$DATA/iris.h5" -m knn -p weights=far -o "$BATS_TEST_TMPDIR/x.h5"
-    assert_failure 1
+    assert_failure 2
     assert_output --partial "one of uniform, distance"
     [ ! -e "$BATS_TEST_TMPDIR/x.h5" ]
 }
 
-@test "bad input: categorical features and a missing target are refused clearly" {
-    run mb fit "$DATA/table/credit_g.h5" -m knn -o "$BATS_TEST_TMPDIR/x.h5"
+@test "bad input: categorical features (with --prep none) and a missing target are refused clearly" {
+    run mb fit "$DATA/table/credit_g.h5" -m knn --prep none -o "$BATS_TEST_TMPDIR/x.h5"
     assert_failure 1
     assert_output --partial "column 'checking_status' is categorical"
     run mb fit "$DATA/iris.h5" -m knn --target nope -o "$BATS_TEST_TMPDIR/x.h5"
@@ -133,7 +133,7 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_output --regexp "training: accuracy 0\.9[5-9][0-9]*, log-loss 0\.[0-9]+, ROC AUC 0\.99"
     run mb fit "$DATA/diabetes.h5" -m linear -o "$BATS_TEST_TMPDIR/ridge.h5"
     assert_success
-    assert_output --regexp "training: RMSE 5[0-9]\.[0-9]+, R2 0\.5"
+    assert_output --regexp "training: RMSE 5[0-9]\.[0-9]+, MAE [0-9.]+, R2 0\.5"
     run mb fit "$DATA/digits.h5" -m linear -p alpha=10 -o "$BATS_TEST_TMPDIR/soft.h5"
     assert_success
     assert_output --regexp "fitted linear \(multiclass\).*"
@@ -160,11 +160,13 @@ TPLUG="$BUILD_DIR/tests/plugins"
     assert_output --partial "weight -1 in row 6 of 'w'; weights must be finite and >= 0"
 }
 
-@test "fit --valid: validation data is scored (and given to models that stop early)" {
-    run mb fit "$DATA/nested_example.h5:/train" -m linear -p alpha=0.1 --valid "$DATA/nested_example.h5:/test" -o "$BATS_TEST_TMPDIR/v.h5"
+@test "fit --valid: early-stopping data only, never reported as a score" {
+    run mb fit "$DATA/nested_example.h5:/train" -m gbdt -p early_stopping_rounds=10 --valid "$DATA/nested_example.h5:/test" -o "$BATS_TEST_TMPDIR/v.h5"
     assert_success
-    assert_output --partial "fitted linear (binary) on 426 rows x 30 features"
-    assert_output --regexp "validation: accuracy 0\.9[0-9]+, log-loss 0\.1[0-9]+, ROC AUC 0\.99"
+    assert_output --partial "fitted gbdt (binary) on 426 rows x 30 features"
+    assert_output --partial "early stopping watched $DATA/nested_example.h5:/test (143 rows; not a score"
+    assert_output --regexp "best_iteration=[0-9]+"
+    refute_output --partial "validation:"
     run mb fit "$DATA/nested_example.h5:/train" -m linear --valid "$DATA/iris.h5" -o "$BATS_TEST_TMPDIR/v.h5"
     assert_failure 1
     assert_output --partial "no column named 'y' to use as target"

@@ -3,6 +3,7 @@
 # socket, keys sent with send-keys, the screen read with capture-pane and
 # polled for the expected text with a bounded wait (longer under ASan).
 # Screens that matter are compared with tests/tui/*.screen (tig's way).
+bats_require_minimum_version 1.5.0
 load helpers
 
 SOCK="mbtest$$"
@@ -260,7 +261,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys Enter
     wait_for "saved run 1 to run1.h5"
     [ -s run1.h5 ]
-    run "$MB" predict run1.h5 datasets/iris.h5
+    run --separate-stderr "$MB" predict run1.h5 datasets/iris.h5
     assert_success
     [ "$(echo "$output" | wc -l)" -eq 151 ]
 }

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include "bundle.h"
+#include "sign.h"
+
+#include <sodium.h>
 
 static char dir[64];
 
@@ -245,6 +248,90 @@ static void test_form_schema_mismatch(void **state)
     mb_bundle_free(&b);
 }
 
+/* The signature as docs/model-format.md specifies it, checked with
+** libsodium directly (not through sign.c): Ed25519 over the domain string,
+** a NUL and the SHA-256 of bytes 512..end, in the user block's second line,
+** by the key of the .pub file. Then the loader: trusted -> loads; one byte
+** changed and the seal recomputed -> refused; an empty trust list -> refused. */
+static void test_signature_format(void **state)
+{
+    (void)state;
+    double coef[3] = {1, 2, 3}, b0[1] = {0.5};
+    mb_portable p = {.kind = MB_FORM_LINEAR};
+    p.u.linear = (mb_linear_form){3, 1, coef, b0, MB_LINK_IDENTITY};
+    mb_bundle *b = make_bundle(&p, MB_TASK_REGRESSION, 0), *c = NULL;
+    char path[128], base[128], *sec = NULL, *pub = NULL, *signer = NULL;
+    snprintf(path, sizeof path, "%s/signed.h5", dir);
+    snprintf(base, sizeof base, "%s/k", dir);
+    mb_error err;
+    assert_int_equal(mb_bundle_save(path, b, &err), MB_OK);
+    assert_int_equal(mb_keygen(base, &sec, &pub, &err), MB_OK);
+    assert_int_equal(mb_bundle_sign(path, sec, &signer, &err), MB_OK);
+
+    /* the oracle: libsodium on the documented bytes */
+    assert_true(sodium_init() >= 0);
+    FILE *fp = fopen(path, "rb");
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    rewind(fp);
+    unsigned char *bytes = malloc((size_t)n);
+    assert_int_equal(fread(bytes, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    unsigned char msg[sizeof "moonbench-bundle-signature v1" + 32], pk[32], pk2[32], sig[64];
+    memcpy(msg, "moonbench-bundle-signature v1", sizeof "moonbench-bundle-signature v1");
+    crypto_hash_sha256(msg + sizeof "moonbench-bundle-signature v1", bytes + 512, (unsigned long long)(n - 512));
+    const char *line = memchr(bytes, '\n', 512);
+    assert_non_null(line);
+    char kb[64], sb[128], pubtext[256];
+    assert_int_equal(sscanf(line + 1, "moonbench signature v1 ed25519 %63s %127s", kb, sb), 2);
+    assert_string_equal(kb, signer);
+    assert_int_equal(sodium_base642bin(pk, 32, kb, strlen(kb), NULL, NULL, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    assert_int_equal(sodium_base642bin(sig, 64, sb, strlen(sb), NULL, NULL, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    assert_int_equal(crypto_sign_verify_detached(sig, msg, sizeof msg, pk), 0);
+    fp = fopen(pub, "r");
+    assert_int_equal(fread(pubtext, 1, sizeof pubtext - 1, fp) > 0, 1);
+    fclose(fp);
+    assert_int_equal(sscanf(pubtext, "moonbench-ed25519-public v1\n%63s", kb), 1);
+    assert_int_equal(sodium_base642bin(pk2, 32, kb, strlen(kb), NULL, NULL, NULL, sodium_base64_VARIANT_ORIGINAL), 0);
+    assert_memory_equal(pk, pk2, 32);
+
+    /* the loader */
+    const char *files[] = {pub};
+    mb_bundle_options o = {.trust_files = files, .ntrust_files = 1};
+    assert_int_equal(mb_bundle_load_opts(path, &o, &c, &err), MB_OK);
+    mb_bundle_free(&c);
+    mb_trust none = {0};
+    mb_bundle_options empty = {.trust = &none};
+    assert_int_equal(mb_bundle_load_opts(path, &empty, &c, &err), MB_EARG);
+    assert_non_null(strstr(err.msg, "no trusted keys"));
+    /* change one byte of the model (the intercept's last byte) and reseal */
+    for (long i = 512; i + 8 <= n; i++)
+        if (memcmp(bytes + i, b0, 8) == 0) {
+            bytes[i + 7] ^= 0x01;
+            break;
+        }
+    unsigned char d[32];
+    char hex[65];
+    crypto_hash_sha256(d, bytes + 512, (unsigned long long)(n - 512));
+    sodium_bin2hex(hex, sizeof hex, d, 32);
+    memcpy(bytes + strlen("moonbench sealed file; sha256 of bytes 512..end: "), hex, 64);
+    fp = fopen(path, "wb");
+    assert_int_equal(fwrite(bytes, 1, (size_t)n, fp), (size_t)n);
+    fclose(fp);
+    assert_int_equal(mb_bundle_load(path, &c, &err), MB_OK); /* the seal is fine... */
+    assert_true(c->portable_state.n > 0);
+    mb_bundle_free(&c);
+    assert_int_equal(mb_bundle_load_opts(path, &o, &c, &err), MB_EFORMAT); /* ...the signature is not */
+    assert_non_null(strstr(err.msg, "bad signature"));
+    assert_non_null(strstr(err.msg, path));
+    assert_null(c);
+    free(bytes);
+    mb_free(sec);
+    mb_free(pub);
+    mb_free(signer);
+    mb_bundle_free(&b);
+}
+
 int main(void)
 {
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
@@ -255,6 +342,7 @@ int main(void)
         cmocka_unit_test(test_newer_format_refused),
         cmocka_unit_test(test_truncated_everywhere),
         cmocka_unit_test(test_form_schema_mismatch),
+        cmocka_unit_test(test_signature_format),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -642,6 +642,84 @@ static void test_err_after_quote(void **state)
     assert_contains(msg, ": line 2: field 2: unexpected 'y' after the closing quote");
 }
 
+/* A NUL byte or invalid UTF-8 is an error naming the line, the field and
+** the column (never cut or replaced silently); valid UTF-8 passes. */
+static void test_err_nul_and_utf8(void **state)
+{
+    (void)state;
+    const char nul[] = "a,city\n1,x\n2,ab\0cd\n";
+    const char *path = write_tmp_n(nul, sizeof nul - 1);
+    const char *msg = load_fail(path, MB_EFORMAT);
+    assert_contains(msg, path);
+    assert_contains(msg, ": line 3: field 2 ('city') holds a NUL byte");
+
+    path = write_tmp("a,city\n1,x\n2,\"Z\xfcrich\nnorth\"\n3,Gen\xe8ve\n");
+    msg = load_fail(path, MB_EFORMAT);
+    assert_contains(msg, ": line 3: field 2 ('city'): invalid UTF-8 (byte 0xfc)");
+
+    /* the line is the byte's own line inside a multi-line quoted field */
+    path = write_tmp("a,city\n1,\"ok\nok\xff\"\n");
+    msg = load_fail(path, MB_EFORMAT);
+    assert_contains(msg, ": line 3: field 2 ('city'): invalid UTF-8 (byte 0xff)");
+
+    /* overlong '/', a surrogate, past U+10FFFF, a cut sequence */
+    const char *bad[] = {"a\n\xc0\xaf\n", "a\n\xed\xa0\x80\n", "a\n\xf4\x90\x80\x80\n", "a\n\xe2\x82\n"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        msg = load_fail(write_tmp(bad[i]), MB_EFORMAT);
+        assert_contains(msg, ": line 2: field 1 ('a'): invalid UTF-8");
+        teardown(NULL);
+    }
+
+    /* in the header */
+    const char hnul[] = "a,b\0c\n1,2\n";
+    msg = load_fail(write_tmp_n(hnul, sizeof hnul - 1), MB_EFORMAT);
+    assert_contains(msg, ": line 1: field 2 holds a NUL byte");
+
+    /* valid 2-, 3- and 4-byte sequences are kept byte for byte */
+    mb_frame *f = load_text("name,v\nZ\xc3\xbcrich,1\n\xe2\x82\xac,2\n\xf0\x9f\x8c\x99,3\n", NULL);
+    assert_int_equal(f->cols[0].nlevels, 3);
+    assert_string_equal(f->cols[0].levels[0], "Z\xc3\xbcrich");
+    assert_string_equal(f->cols[0].levels[1], "\xe2\x82\xac");
+    assert_string_equal(f->cols[0].levels[2], "\xf0\x9f\x8c\x99");
+    mb_frame_free(&f);
+}
+
+/* 100,000 columns stream in chunks of at most 16 Mi values: memory does
+** not grow with the chunk size asked for times the column count. */
+static void test_wide_file_bounded(void **state)
+{
+    (void)state;
+    enum { NC = 100000, NR = 170 };
+    size_t cap = (size_t)NC * 8 + 64;
+    char *text = malloc(cap * (NR + 1)), *w = text;
+    assert_non_null(text);
+    for (int j = 0; j < NC; j++)
+        w += sprintf(w, "c%d%c", j, j + 1 < NC ? ',' : '\n');
+    for (int i = 0; i < NR; i++)
+        for (int j = 0; j < NC; j++)
+            w += sprintf(w, "%d%c", (i + j) % 7, j + 1 < NC ? ',' : '\n');
+    const char *path = write_tmp_n(text, (size_t)(w - text));
+    free(text);
+    mb_error err;
+    mb_csv *c = NULL;
+    assert_int_equal(mb_csv_open(path, NULL, &c, &err), MB_OK);
+    assert_int_equal(mb_csv_schema(c)->ncols, NC);
+    mb_frame *chunk = mb_csv_chunk_new(c, 65536);
+    assert_non_null(chunk);
+    assert_int_equal(chunk->nrows, (16u << 20) / NC); /* 167 rows, not 65,536 */
+    size_t got = 0, n;
+    do {
+        assert_int_equal(mb_csv_read(c, chunk, &n, &err), MB_OK);
+        for (size_t i = 0; i < n; i += 97)
+            for (size_t j = 0; j < NC; j += 9973)
+                assert_true(num_at(chunk, j, i) == (float)((got + i + j) % 7));
+        got += n;
+    } while (n > 0);
+    assert_int_equal(got, NR);
+    mb_frame_free(&chunk);
+    mb_csv_close(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +746,8 @@ int main(void)
         cmocka_unit_test_teardown(test_err_ragged, teardown),
         cmocka_unit_test_teardown(test_err_unterminated_quote, teardown),
         cmocka_unit_test_teardown(test_err_after_quote, teardown),
+        cmocka_unit_test_teardown(test_err_nul_and_utf8, teardown),
+        cmocka_unit_test_teardown(test_wide_file_bounded, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,9 @@
 /*
-** test_h5io.c: HDF5 reading and writing of frames: round trips, row
-** ranges (hyperslabs), layouts of the bundled datasets, atomic writes.
+** test_h5io.c: HDF5 reading and writing of frames: round trips (missing
+** values in every column kind), row ranges (hyperslabs), layouts of the
+** bundled datasets, atomic writes; values outside their declared levels;
+** the hostile files of tests/data/make_hostile.c (each refused with its
+** message, none crashing); the probe's cost on the bundled datasets.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,8 +18,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+#include <time.h>
+
+#include "dataset.h"
 #include "h5io.h"
 #include "io.h"
+
+/* Test hook in h5probe.c: forget the files probed so far. */
+void mbh5_probe_forget(void);
+static char tooldir[256]; /* where this test binary (and make_hostile) live */
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -95,6 +106,13 @@ static void assert_same_rows(const mb_frame *a, size_t from, const mb_frame *b)
             }
         }
     }
+}
+
+static int count_nodes(const mb_h5_node *node, void *ud)
+{
+    (void)node;
+    ++*(size_t *)ud;
+    return 0;
 }
 
 static void test_round_trip(void **state)
@@ -269,7 +287,262 @@ static void test_spec_split(void **state)
     mb_free(obj);
 }
 
-int main(void)
+/* {====== missing values, levels, tasks ======} */
+
+/* Every column kind with missing values: NaN features, -1 codes, a
+** categorical column with no levels at all, a categorical target with
+** missing labels (moonbench once wrote -1 there and could not read it
+** back), then a numeric target with NaN; written whole and streamed in
+** two chunks, read back equal. */
+static void test_round_trip_missing_everywhere(void **state)
+{
+    (void)state;
+    char path[300];
+    tmp_path(path, sizeof path, "missing.h5");
+    mb_frame *f = sample_frame(50), *g = NULL;
+    mb_column *none = mb_frame_add_cat(f, "none", NULL); /* all missing, zero levels */
+    assert_non_null(none);
+    mb_column *t = &f->cols[f->target];
+    t->codes[0] = t->codes[7] = t->codes[49] = -1;
+    mb_error err;
+    assert_int_equal(mb_h5_write(path, f, &err), MB_OK);
+    mb_status rc = mb_h5_read(path, NULL, 0, 0, &g, &err);
+    if (rc != MB_OK)
+        print_error("%s\n", err.msg);
+    assert_int_equal(rc, MB_OK);
+    assert_same_rows(f, 0, g);
+    assert_int_equal(g->cols[g->target].codes[7], -1);
+    mb_frame_free(&g);
+
+    /* streamed: two appends, then commit */
+    mb_h5w *w = NULL;
+    assert_int_equal(mb_h5w_begin(path, f, &w, &err), MB_OK);
+    size_t full = f->nrows;
+    f->nrows = 20;
+    assert_int_equal(mb_h5w_append(w, f, &err), MB_OK);
+    f->nrows = full;
+    mb_frame tail = *f;
+    tail.nrows = full - 20;
+    tail.cols = mb_calloc(f->ncols, sizeof *tail.cols);
+    for (size_t j = 0; j < f->ncols; j++) {
+        tail.cols[j] = f->cols[j];
+        if (f->cols[j].type == MB_COL_CAT)
+            tail.cols[j].codes += 20;
+        else
+            tail.cols[j].num += 20 * f->cols[j].stride;
+    }
+    assert_int_equal(mb_h5w_append(w, &tail, &err), MB_OK);
+    mb_free(tail.cols);
+    assert_int_equal(mb_h5w_commit(&w, f, &err), MB_OK);
+    assert_int_equal(mb_h5_read(path, NULL, 0, 0, &g, &err), MB_OK);
+    assert_same_rows(f, 0, g);
+    mb_frame_free(&g);
+    mb_frame_free(&f);
+
+    /* a numeric target with NaN */
+    f = mb_frame_new(6);
+    mb_column *x = mb_frame_add_num(f, "x", NULL, 1, NULL), *y = mb_frame_add_num(f, "y", NULL, 1, NULL);
+    for (size_t i = 0; i < 6; i++) {
+        x->num[i] = (float)i;
+        y->num[i] = i == 2 ? NAN : 0.25f * (float)i;
+    }
+    f->target = 1;
+    assert_int_equal(mb_h5_write(path, f, &err), MB_OK);
+    assert_int_equal(mb_h5_read(path, NULL, 0, 0, &g, &err), MB_OK);
+    assert_same_rows(f, 0, g);
+    mb_frame_free(&g);
+    mb_frame_free(&f);
+}
+
+/* Overwrite one int32 element of a 2-D dataset (or 1-D with col 0). */
+static void poke_int(const char *path, const char *ds, hsize_t row, hsize_t col, int rank, int v)
+{
+    hid_t fid = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT), d = H5Dopen2(fid, ds, H5P_DEFAULT);
+    assert_true(fid >= 0 && d >= 0);
+    hid_t fs = H5Dget_space(d);
+    hsize_t off[2] = {row, col}, one[2] = {1, 1};
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, one, NULL);
+    hid_t ms = H5Screate_simple(rank, one, NULL);
+    assert_true(H5Dwrite(d, H5T_NATIVE_INT, ms, fs, H5P_DEFAULT, &v) >= 0);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+    H5Fclose(fid);
+}
+
+static void assert_read_fails(const char *path, const char *part)
+{
+    mb_frame *g = NULL;
+    mb_error err;
+    mb_status rc = mb_h5_read(path, NULL, 0, 0, &g, &err);
+    if (rc == MB_OK || !strstr(err.msg, part))
+        print_error("expected '%s', got %d '%s'\n", part, (int)rc, rc == MB_OK ? "" : err.msg);
+    assert_int_not_equal(rc, MB_OK);
+    assert_non_null(strstr(err.msg, part));
+    assert_non_null(strstr(err.msg, path));
+    assert_null(g);
+}
+
+/* Values outside their declared levels are errors, not missing values;
+** target_names on a float target is refused. */
+static void test_values_outside_levels(void **state)
+{
+    (void)state;
+    char path[300];
+    tmp_path(path, sizeof path, "levels.h5");
+    mb_frame *f = sample_frame(10);
+    mb_error err;
+    assert_int_equal(mb_h5_write(path, f, &err), MB_OK);
+    poke_int(path, "/categorical/codes", 3, 0, 2, 7);
+    assert_read_fails(path, "code 7 in row 3 of column 'colour' is outside its 2 levels");
+    poke_int(path, "/categorical/codes", 3, 0, 2, -2);
+    assert_read_fails(path, "code -2 in row 3 of column 'colour'");
+    poke_int(path, "/categorical/codes", 3, 0, 2, -1); /* -1: missing, fine */
+    mb_frame *g = NULL;
+    assert_int_equal(mb_h5_read(path, NULL, 0, 0, &g, &err), MB_OK);
+    assert_int_equal(g->cols[2].codes[3], -1);
+    mb_frame_free(&g);
+    poke_int(path, "/y", 5, 0, 1, 2);
+    assert_read_fails(path, "class code 2 in row 5 is outside target_names (2 names)");
+    mb_frame_free(&f);
+
+    /* y float32 with target_names */
+    tmp_path(path, sizeof path, "floaty.h5");
+    hid_t fid = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dx[2] = {3, 1}, dy = 3;
+    float xv[3] = {1, 2, 3}, yv[3] = {0, 1, 0};
+    hid_t sx = H5Screate_simple(2, dx, NULL), sy = H5Screate_simple(1, &dy, NULL);
+    hid_t X = H5Dcreate2(fid, "X", H5T_IEEE_F32LE, sx, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t Y = H5Dcreate2(fid, "y", H5T_IEEE_F32LE, sy, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    H5Dwrite(X, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, xv);
+    H5Dwrite(Y, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, yv);
+    hid_t st = H5Tcopy(H5T_C_S1);
+    H5Tset_size(st, 4);
+    hsize_t two = 2;
+    hid_t as = H5Screate_simple(1, &two, NULL), a = H5Acreate2(Y, "target_names", st, as, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, st, "no\0\0yes\0");
+    H5Aclose(a);
+    H5Sclose(as);
+    H5Tclose(st);
+    H5Dclose(X);
+    H5Dclose(Y);
+    H5Sclose(sx);
+    H5Sclose(sy);
+    H5Fclose(fid);
+    assert_read_fails(path, ":/y: target_names (2 names) on a float target");
+}
+
+/* A task that disagrees with the labels is an error: binary on 3
+** classes, asked for or declared; an unknown declared task. */
+static void test_task_disagrees(void **state)
+{
+    (void)state;
+    mb_frame *f = NULL;
+    mb_error err;
+    mb_data d;
+    assert_int_equal(mb_h5_read(SRCDIR "/datasets/iris.h5", NULL, 0, 0, &f, &err), MB_OK);
+    assert_int_equal(mb_data_from_frame(f, MB_TASK_BINARY, &d, &err), MB_EARG);
+    assert_non_null(strstr(err.msg, "task binary (asked for), but the target 'target' has 3 classes"));
+    mb_free(f->task);
+    f->task = mb_strdup("binary");
+    assert_int_equal(mb_data_from_frame(f, 0, &d, &err), MB_EARG);
+    assert_non_null(strstr(err.msg, "task binary (declared by the file)"));
+    mb_free(f->task);
+    f->task = mb_strdup("clustering");
+    assert_int_equal(mb_data_from_frame(f, 0, &d, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "declares task 'clustering'"));
+    assert_int_equal(mb_data_from_frame(f, MB_TASK_MULTICLASS, &d, &err), MB_OK);
+    assert_int_equal(d.ds.task, MB_TASK_MULTICLASS);
+    assert_int_equal(d.ds.nclasses, 3);
+    mb_data_free(&d);
+    mb_frame_free(&f);
+}
+
+/* {====== hostile files ======} */
+
+/* Every fixture of make_hostile: refused with its message (never a crash,
+** never gigabytes), or read safely (cycles, external links). */
+static void test_hostile_files(void **state)
+{
+    (void)state;
+    char cmd[1024], path[300];
+    snprintf(cmd, sizeof cmd, "'%s/make_hostile' '%s' '%s/datasets/iris.h5'", tooldir, tmpdir, SRCDIR);
+    assert_int_equal(system(cmd), 0);
+    struct {
+        const char *file, *part;
+    } bad[] = {
+        {"deep.h5", "groups nested too deep (MOONBENCH_MAX_DEPTH"},
+        {"bigread.h5", ":/X: reading it needs 2.0 GiB for a file of"},
+        {"bigchunk.h5", ":/X: reading it needs 1.0 GiB (one chunk)"},
+        {"wide.h5", ":/records: field 'v' is an array of more than 1000000 elements"},
+        {"longstr.h5", ":/names: strings of 16777216 bytes, more than 1048576 (MOONBENCH_MAX_STRING"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        tmp_path(path, sizeof path, bad[i].file);
+        assert_read_fails(path, bad[i].part);
+    }
+    /* a hard-link cycle: the walk shows each object once and ends */
+    tmp_path(path, sizeof path, "cycle.h5");
+    size_t nodes = 0;
+    mb_error err;
+    assert_int_equal(mb_h5_walk(path, NULL, count_nodes, &nodes, &err), MB_OK);
+    assert_int_equal(nodes, 5); /* /, X, a, a/b, y */
+    mb_frame *g = NULL;
+    assert_int_equal(mb_h5_read(path, NULL, 0, 0, &g, &err), MB_OK);
+    assert_int_equal(g->nrows, 4);
+    mb_frame_free(&g);
+    /* an external link is not followed */
+    tmp_path(path, sizeof path, "external.h5");
+    assert_int_equal(mb_h5_read(path, "/ext", 0, 0, &g, &err), MB_ENOTFOUND);
+    /* changed bytes: an error or a frame, never a crash */
+    size_t damaged = 0, failed = 0;
+    for (int k = 0; k < 64; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "flip-%03d.h5", k);
+        tmp_path(path, sizeof path, name);
+        nodes = 0;
+        if (mb_h5_walk(path, NULL, count_nodes, &nodes, &err) != MB_OK) {
+            failed++;
+            if (getenv("MB_DEBUG_FLIPS"))
+                print_message("# %s\n", err.msg);
+            damaged += strstr(err.msg, "damaged (the HDF5 library failed reading it)") != NULL;
+            assert_non_null(strstr(err.msg, path));
+        }
+        if (mb_h5_read(path, NULL, 0, 0, &g, &err) == MB_OK)
+            mb_frame_free(&g);
+        else
+            assert_non_null(strstr(err.msg, path));
+    }
+    print_message("# flipped files: %zu of 64 refused by the walk, %zu as damaged by the probe\n", failed, damaged);
+}
+
+/* The probe's cost: one fork and a metadata walk per new file. */
+static void test_probe_cost(void **state)
+{
+    (void)state;
+    const char *names[] = {"iris", "wine", "breast_cancer", "digits", "credit_g", "vote", "auto_mpg", "diabetes"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        char path[300];
+        snprintf(path, sizeof path, "%s/datasets/%s.h5", SRCDIR, names[i]);
+        double best = 1e9, total = 0;
+        for (int r = 0; r < 10; r++) {
+            struct timespec t0, t1;
+            mbh5_probe_forget();
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            size_t nodes = 0;
+            mb_error err;
+            assert_int_equal(mb_h5_walk(path, NULL, count_nodes, &nodes, &err), MB_OK);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+            best = ms < best ? ms : best;
+            total += ms;
+        }
+        print_message("# probe + walk of %s.h5: best %.2f ms, mean %.2f ms\n", names[i], best, total / 10);
+        assert_true(best < 100); /* loose: a shared, loaded machine */
+    }
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
@@ -281,6 +554,18 @@ int main(void)
         cmocka_unit_test(test_abort_leaves_nothing),
         cmocka_unit_test(test_overwrite_is_atomic),
         cmocka_unit_test(test_spec_split),
+        cmocka_unit_test(test_round_trip_missing_everywhere),
+        cmocka_unit_test(test_values_outside_levels),
+        cmocka_unit_test(test_task_disagrees),
+        cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_probe_cost),
     };
+    (void)argc;
+    snprintf(tooldir, sizeof tooldir, "%s", argv[0]);
+    char *slash = strrchr(tooldir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        snprintf(tooldir, sizeof tooldir, ".");
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -1,0 +1,569 @@
+/*
+** runtime.c: the one inference runtime (see runtime.h): a bundle opened
+** once into a compiled row program (runtime_pipe.c) and the core's scorer
+** (portable form or plugin, mb_scorer_open), then scored row by row or a
+** frame at a time, from any number of threads.
+*/
+#include "runtime.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dataset.h"
+#include "lmb_run.h"
+#include "runtime_pipe.h"
+
+struct mb_runtime {
+    mb_bundle *b;
+    char *path;
+    mb_runtime_kind kind;
+    char describe[256];
+    mbrt_pipe *pipe;
+    mb_scorer sc;               /* the model: sc.form (portable) or sc.model (plugin) */
+    int sc_open;
+    size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
+    double threshold;
+    pthread_mutex_t lock;       /* plugin calls, the Lua state */
+    int has_lock;
+};
+
+struct mb_runtime_row_ctx {
+    const mb_runtime *rt;
+    float *num;                 /* pipeline number slots */
+    const char **cat;           /* pipeline text slots */
+    unsigned char *set;         /* per input: given since the last reset */
+    char (*numtext)[32];        /* per input: a number given to a categorical input, as text */
+    float *x;                   /* the model's features */
+    double *out, *work;         /* portable outputs and scratch */
+    float *proba;
+    float label;
+};
+
+/* {====== opening ======} */
+
+mb_status mb_runtime_open(const char *path, const mb_runtime_opts *opts, mb_runtime **out, mb_error *err)
+{
+    *out = NULL;
+    mb_bundle *b = NULL;
+    mb_status rc = mb_bundle_load(path, &b, err);
+    if (rc != MB_OK)
+        return rc;
+    return mb_runtime_open_bundle(&b, path, opts, out, err);
+}
+
+static int has_lua_step(const mb_bundle *b, size_t *step)
+{
+    for (size_t i = 0; i < b->nsteps; i++)
+        if (strcmp(b->step_kinds[i], "lua") == 0) {
+            *step = i + 1;
+            return 1;
+        }
+    return 0;
+}
+
+mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runtime_opts *opts, mb_runtime **out,
+                                 mb_error *err)
+{
+    mb_runtime_opts none = {0};
+    const mb_runtime_opts *o = opts ? opts : &none;
+    mb_runtime *rt = mb_calloc(1, sizeof *rt);
+    rt->b = *pb;
+    *pb = NULL;
+    *out = NULL;
+    rt->path = mb_strdup(path ? path : "bundle");
+    mb_bundle *b = rt->b;
+    mb_status rc = MB_OK;
+    size_t lua_step = 0;
+    int lua = has_lua_step(b, &lua_step);
+    /* Lua steps: rows go through the scorer's frame path, whose Lua steps
+    ** run in a restricted private state, only when allowed (lmb_run.h) */
+    rc = lua ? mbrt_pipe_inputs(b, &rt->pipe, err) : mbrt_pipe_compile(b, &rt->pipe, err);
+    if (rc != MB_OK) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err ? err->msg : "");
+        rc = mb_fail(err, rc, "%s: %s", rt->path, why);
+        goto fail;
+    }
+    if ((rc = mb_scorer_open(&rt->sc, b, o->registry, err)) != MB_OK)
+        goto fail;
+    rt->sc_open = 1;
+    if (lua && (rc = mb_lua_scorer_steps(&rt->sc, rt->path, o->allow_lua, err)) != MB_OK)
+        goto fail;
+    if (rt->sc.model || lua) {
+        pthread_mutex_init(&rt->lock, NULL);
+        rt->has_lock = 1;
+    }
+    if (rt->sc.model) {
+        rt->kind = MB_RUNTIME_PLUGIN;
+        snprintf(rt->describe, sizeof rt->describe, "plugin %s %s (model %s; no portable form)", b->plugin,
+                 b->plugin_version, b->model);
+    } else {
+        /* checked once here, so scoring trusts every index */
+        if ((rc = mb_portable_check(&rt->sc.form, err)) != MB_OK)
+            goto fail;
+        rt->kind = MB_RUNTIME_PORTABLE;
+        rt->nout = mb_portable_noutputs(&rt->sc.form);
+        rt->nwork = mb_portable_work_size(&rt->sc.form);
+        snprintf(rt->describe, sizeof rt->describe, "portable %s form of %s/%s (no plugin loaded)",
+                 mb_form_name(b->form), b->plugin, b->model);
+    }
+    if (lua) {
+        char d[sizeof rt->describe];
+        snprintf(d, sizeof d, "%s", rt->describe);
+        snprintf(rt->describe, sizeof rt->describe, "embedded Lua for pipeline step %zu (allowed), then the %.180s",
+                 lua_step, d);
+        rt->kind = MB_RUNTIME_LUA;
+    }
+    rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold
+                    : b->threshold > 0 && b->threshold < 1 ? b->threshold
+                                                            : 0.5;
+    *out = rt;
+    return MB_OK;
+fail:
+    mb_runtime_close(&rt);
+    return rc;
+}
+
+void mb_runtime_close(mb_runtime **prt)
+{
+    if (!prt || !*prt)
+        return;
+    mb_runtime *rt = *prt;
+    if (rt->sc_open)
+        mb_scorer_close(&rt->sc);
+    if (rt->has_lock)
+        pthread_mutex_destroy(&rt->lock);
+    mbrt_pipe_free(&rt->pipe);
+    mb_bundle_free(&rt->b);
+    mb_free(rt->path);
+    mb_free(rt);
+    *prt = NULL;
+}
+
+/* {====== facts ======} */
+
+const mb_bundle *mb_runtime_bundle(const mb_runtime *rt) { return rt->b; }
+mb_runtime_kind mb_runtime_path(const mb_runtime *rt) { return rt->kind; }
+const char *mb_runtime_describe(const mb_runtime *rt) { return rt->describe; }
+mb_task mb_runtime_task(const mb_runtime *rt) { return rt->b->task; }
+size_t mb_runtime_nclasses(const mb_runtime *rt) { return rt->b->nclasses; }
+const char *mb_runtime_class(const mb_runtime *rt, size_t k) { return k < rt->b->nclasses ? rt->b->classes[k] : NULL; }
+double mb_runtime_threshold(const mb_runtime *rt) { return rt->threshold; }
+size_t mb_runtime_ninputs(const mb_runtime *rt) { return mbrt_pipe_ninputs(rt->pipe); }
+const char *mb_runtime_input(const mb_runtime *rt, size_t i) { return mbrt_pipe_input(rt->pipe, i); }
+int mb_runtime_input_categorical(const mb_runtime *rt, size_t i) { return mbrt_pipe_input_cat(rt->pipe, i); }
+size_t mb_runtime_nfeatures(const mb_runtime *rt) { return rt->b->nfeatures; }
+
+long mb_runtime_input_find(const mb_runtime *rt, const char *name)
+{
+    size_t n = mbrt_pipe_ninputs(rt->pipe);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(mbrt_pipe_input(rt->pipe, i), name) == 0)
+            return (long)i;
+    return -1;
+}
+
+/* {====== the model stage ======} */
+
+/* Labels (and probabilities) of X's rows. out holds rows x nout doubles
+** and work nwork (portable); proba may be NULL unless the model is a
+** binary one scored by its plugin. */
+static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *label, float *proba, double *out,
+                            double *work, mb_error *err)
+{
+    const mb_bundle *b = rt->b;
+    if (rt->sc.model) {
+        mb_runtime *w = (mb_runtime *)rt; /* the lock only */
+        pthread_mutex_lock(&w->lock);
+        mb_status rc = mb_model_predict(rt->sc.model, X, label, err);
+        if (rc == MB_OK && proba && b->task != MB_TASK_REGRESSION)
+            rc = mb_model_predict_proba(rt->sc.model, X, proba, err);
+        pthread_mutex_unlock(&w->lock);
+        if (rc == MB_OK && proba && b->task == MB_TASK_BINARY)
+            for (size_t i = 0; i < X->rows; i++)
+                label[i] = (double)proba[2 * i + 1] > rt->threshold ? 1.0f : 0.0f;
+        return rc;
+    }
+    size_t k = rt->nout;
+    mb_portable_predict_rows(&rt->sc.form, X, out, work);
+    for (size_t i = 0; i < X->rows; i++) {
+        const double *o = out + i * k;
+        if (b->task == MB_TASK_REGRESSION) {
+            label[i] = (float)o[0];
+        } else if (b->task == MB_TASK_BINARY) {
+            double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
+            label[i] = p1 > rt->threshold ? 1.0f : 0.0f;
+            if (proba) {
+                proba[2 * i] = (float)(1 - p1);
+                proba[2 * i + 1] = (float)p1;
+            }
+        } else {
+            size_t best = 0;
+            for (size_t c = 0; c < k; c++) {
+                if (o[c] > o[best])
+                    best = c;
+                if (proba)
+                    proba[i * k + c] = (float)o[c];
+            }
+            label[i] = (float)best;
+        }
+    }
+    return MB_OK;
+}
+
+mb_status mb_runtime_score_matrix(const mb_runtime *rt, const mb_matrix *X, float *label, float *proba,
+                                  mb_error *err)
+{
+    const mb_bundle *b = rt->b;
+    if (X->cols != b->nfeatures)
+        return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", b->nfeatures, X->cols);
+    size_t n = X->rows, k = b->nclasses;
+    double *out = NULL, *work = NULL;
+    float *pr = proba;
+    if (!rt->sc.model) {
+        size_t cells;
+        if (!mb_mul_ok(n ? n : 1, rt->nout, &cells) || !(out = mb_trymalloc(cells * sizeof *out)))
+            return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+        work = mb_malloc((rt->nwork ? rt->nwork : 1) * sizeof *work);
+    } else if (!pr && b->task == MB_TASK_BINARY) {
+        if (!(pr = mb_trymalloc((n ? n : 1) * k * sizeof *pr)))
+            return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+    }
+    mb_status rc = model_rows(rt, X, label, pr, out, work, err);
+    if (pr != proba)
+        mb_free(pr);
+    mb_free(out);
+    mb_free(work);
+    return rc;
+}
+
+/* {====== rows ======} */
+
+mb_runtime_row_ctx *mb_runtime_row_ctx_new(const mb_runtime *rt)
+{
+    mb_runtime_row_ctx *c = mb_calloc(1, sizeof *c);
+    size_t ni = mbrt_pipe_ninputs(rt->pipe), k = rt->b->nclasses;
+    c->rt = rt;
+    c->num = mb_calloc(mbrt_pipe_nnum(rt->pipe) + 1, sizeof *c->num);
+    c->cat = mb_calloc(mbrt_pipe_ncat(rt->pipe) + 1, sizeof *c->cat);
+    c->set = mb_calloc(ni + 1, 1);
+    c->numtext = mb_calloc(ni + 1, sizeof *c->numtext);
+    c->x = mb_calloc(rt->b->nfeatures + 1, sizeof *c->x);
+    c->out = mb_calloc(rt->nout + 1, sizeof *c->out);
+    c->work = mb_calloc(rt->nwork + 1, sizeof *c->work);
+    c->proba = mb_calloc(k + 1, sizeof *c->proba);
+    return c;
+}
+
+void mb_runtime_row_ctx_free(mb_runtime_row_ctx **pc)
+{
+    if (!pc || !*pc)
+        return;
+    mb_runtime_row_ctx *c = *pc;
+    mb_free(c->num);
+    mb_free(c->cat);
+    mb_free(c->set);
+    mb_free(c->numtext);
+    mb_free(c->x);
+    mb_free(c->out);
+    mb_free(c->work);
+    mb_free(c->proba);
+    mb_free(c);
+    *pc = NULL;
+}
+
+void mb_runtime_row_reset(mb_runtime_row_ctx *c)
+{
+    memset(c->set, 0, mbrt_pipe_ninputs(c->rt->pipe));
+}
+
+/* The CSV reader's missing-value texts (csv.h). */
+static int is_missing_text(const char *s, size_t n)
+{
+    static const char *const miss[] = {"na", "nan", "?", "null", "n/a"};
+    if (n == 0)
+        return 1;
+    for (size_t i = 0; i < sizeof miss / sizeof miss[0]; i++)
+        if (strlen(miss[i]) == n && strncasecmp(s, miss[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* A number as the CSV reader takes it: [+-] digits [. digits] [e [+-]
+** digits], or [+-] inf / infinity; surrounding blanks ignored. */
+static int parse_number(const char *s, double *v)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        n--;
+    if (is_missing_text(s, n)) {
+        *v = NAN;
+        return 1;
+    }
+    const char *p = s + (*s == '+' || *s == '-');
+    size_t rest = n - (size_t)(p - s);
+    if ((rest == 3 && !strncasecmp(p, "inf", 3)) || (rest == 8 && !strncasecmp(p, "infinity", 8))) {
+        *v = *s == '-' ? -INFINITY : INFINITY;
+        return 1;
+    }
+    int digits = 0;
+    for (size_t i = 0; i < rest; i++) {
+        char ch = p[i];
+        if (ch >= '0' && ch <= '9')
+            digits = 1;
+        else if (ch != '.' && ch != 'e' && ch != 'E' && ch != '+' && ch != '-')
+            return 0;
+    }
+    if (!digits || n >= 64)
+        return 0;
+    char buf[64], *end;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    *v = strtod(buf, &end);
+    return *end == '\0';
+}
+
+mb_status mb_runtime_row_set_number(mb_runtime_row_ctx *c, size_t i, double v, mb_error *err)
+{
+    const mbrt_pipe *p = c->rt->pipe;
+    if (i >= mbrt_pipe_ninputs(p))
+        return mb_fail(err, MB_EARG, "input %zu of %zu", i, mbrt_pipe_ninputs(p));
+    size_t slot = mbrt_pipe_input_slot(p, i);
+    if (mbrt_pipe_input_cat(p, i)) {
+        if (isnan(v)) {
+            c->cat[slot] = NULL;
+        } else {
+            snprintf(c->numtext[i], sizeof c->numtext[i], "%.9g", v);
+            c->cat[slot] = c->numtext[i];
+        }
+    } else {
+        c->num[slot] = (float)v;
+    }
+    c->set[i] = 1;
+    return MB_OK;
+}
+
+mb_status mb_runtime_row_set_text(mb_runtime_row_ctx *c, size_t i, const char *s, mb_error *err)
+{
+    const mbrt_pipe *p = c->rt->pipe;
+    if (i >= mbrt_pipe_ninputs(p))
+        return mb_fail(err, MB_EARG, "input %zu of %zu", i, mbrt_pipe_ninputs(p));
+    size_t slot = mbrt_pipe_input_slot(p, i);
+    if (mbrt_pipe_input_cat(p, i)) {
+        c->cat[slot] = s && !is_missing_text(s, strlen(s)) ? s : NULL;
+    } else {
+        double v = NAN;
+        if (s && !parse_number(s, &v))
+            return mb_fail(err, MB_ETYPE, "column '%s': '%.40s' is not a number", mbrt_pipe_input(p, i), s);
+        c->num[slot] = (float)v;
+    }
+    c->set[i] = 1;
+    return MB_OK;
+}
+
+/* Pipelines with Lua steps: the scorer's steps on a whole frame (one Lua
+** state: under the lock), then the model's features by name, into X. */
+static mb_status lua_features(const mb_runtime *rt, const mb_frame *f, float *X, mb_error *err)
+{
+    mb_runtime *w = (mb_runtime *)rt; /* the lock only */
+    const mb_bundle *b = rt->b;
+    mb_frame *cur = NULL;
+    const mb_frame *in = f;
+    mb_status rc = MB_OK;
+    pthread_mutex_lock(&w->lock);
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+        mb_frame *next = NULL;
+        rc = rt->sc.steps[i] ? mb_transform_apply(rt->sc.steps[i], in, &next, err)
+                             : rt->sc.lua_apply(rt->sc.lua_ud, i, in, &next, err);
+        mb_frame_free(&cur);
+        in = cur = next;
+    }
+    pthread_mutex_unlock(&w->lock);
+    float *owned = NULL;
+    mb_matrix M;
+    if (rc == MB_OK)
+        rc = mb_matrix_by_names(in, (const char *const *)b->features, b->nfeatures, rt->path, &M, &owned, err);
+    for (size_t r = 0; rc == MB_OK && r < M.rows; r++)
+        memcpy(X + r * b->nfeatures, M.x + r * M.ld, b->nfeatures * sizeof *X);
+    mb_free(owned);
+    mb_frame_free(&cur);
+    return rc;
+}
+
+/* A Lua pipeline's row: a one-row frame of the inputs (this allocates). */
+static mb_status lua_row(mb_runtime_row_ctx *c, mb_error *err)
+{
+    const mbrt_pipe *p = c->rt->pipe;
+    mb_frame *f = mb_frame_new(1);
+    mb_status rc = MB_OK;
+    for (size_t i = 0; i < mbrt_pipe_ninputs(p) && rc == MB_OK; i++) {
+        size_t slot = mbrt_pipe_input_slot(p, i);
+        mb_column *col = mbrt_pipe_input_cat(p, i) ? mb_frame_add_cat(f, mbrt_pipe_input(p, i), err)
+                                                   : mb_frame_add_num(f, mbrt_pipe_input(p, i), NULL, 1, err);
+        if (!col)
+            rc = MB_ENOMEM;
+        else if (col->type == MB_COL_NUM)
+            col->num[0] = c->num[slot];
+        else if (c->cat[slot])
+            col->codes[0] = mb_column_add_level(col, c->cat[slot], strlen(c->cat[slot]));
+    }
+    if (rc == MB_OK)
+        rc = lua_features(c->rt, f, c->x, err);
+    mb_frame_free(&f);
+    return rc;
+}
+
+/* Inputs to features, for one row. */
+static mb_status row_features(mb_runtime_row_ctx *c, mb_error *err)
+{
+    const mbrt_pipe *p = c->rt->pipe;
+    size_t ni = mbrt_pipe_ninputs(p);
+    for (size_t i = 0; i < ni; i++)
+        if (!c->set[i])
+            return mb_fail(err, MB_ENOTFOUND, "the row has no value for column '%s'", mbrt_pipe_input(p, i));
+    if (c->rt->kind == MB_RUNTIME_LUA)
+        return lua_row(c, err);
+    return mbrt_pipe_run(p, c->num, c->cat, c->x, err);
+}
+
+mb_status mb_runtime_row_predict(mb_runtime_row_ctx *c, mb_prediction *out, mb_error *err)
+{
+    const mb_runtime *rt = c->rt;
+    mb_status rc = row_features(c, err);
+    if (rc != MB_OK)
+        return rc;
+    mb_matrix X = {c->x, 1, rt->b->nfeatures, rt->b->nfeatures};
+    if ((rc = model_rows(rt, &X, &c->label, c->proba, c->out, c->work, err)) != MB_OK)
+        return rc;
+    size_t k = rt->b->nclasses;
+    out->value = (double)c->label;
+    out->label = -1;
+    out->class_name = NULL;
+    out->proba = NULL;
+    if (k) {
+        if (!(c->label >= 0 && c->label < (float)k))
+            return mb_fail(err, MB_EFORMAT, "%s: the model predicted class %g, but the bundle names %zu classes",
+                           rt->path, (double)c->label, k);
+        out->label = (long)c->label;
+        out->class_name = rt->b->classes[out->label];
+        out->proba = c->proba;
+    }
+    return MB_OK;
+}
+
+mb_status mb_runtime_row_transform(mb_runtime_row_ctx *c, float *x, mb_error *err)
+{
+    mb_status rc = row_features(c, err);
+    if (rc == MB_OK)
+        memcpy(x, c->x, c->rt->b->nfeatures * sizeof *x);
+    return rc;
+}
+
+const float *mb_runtime_row_features(const mb_runtime_row_ctx *c) { return c->x; }
+
+/* {====== frames ======} */
+
+mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, float *X, unsigned char *ok,
+                                     mb_runtime_reject_fn reject, void *ud, mb_error *err)
+{
+    size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
+    if (rt->kind == MB_RUNTIME_LUA) {
+        /* the frame as it is, through the steps: all rows or an error */
+        mb_status rc = lua_features(rt, f, X, err);
+        for (size_t r = 0; ok && rc == MB_OK && r < f->nrows; r++)
+            ok[r] = 1;
+        (void)reject;
+        (void)ud;
+        return rc;
+    }
+    long *col = mb_malloc((ni ? ni : 1) * sizeof *col);
+    for (size_t i = 0; i < ni; i++) {
+        col[i] = mb_frame_find(f, mb_runtime_input(rt, i));
+        if (col[i] < 0 || col[i] == f->target) {
+            mb_free(col);
+            return mb_fail(err, MB_ENOTFOUND, "%s: the data has no column '%s', which the model was trained on",
+                           f->source ? f->source : "data", mb_runtime_input(rt, i));
+        }
+    }
+    mb_runtime_row_ctx *c = mb_runtime_row_ctx_new(rt);
+    mb_error rowerr;
+    for (size_t r = 0; r < f->nrows; r++) {
+        mb_status rc = MB_OK;
+        mb_runtime_row_reset(c);
+        for (size_t i = 0; i < ni && rc == MB_OK; i++) {
+            const mb_column *fc = &f->cols[col[i]];
+            if (fc->type == MB_COL_NUM) {
+                rc = mb_runtime_row_set_number(c, i, (double)MB_NUM(fc, r), &rowerr);
+            } else {
+                int32_t code = fc->codes[r];
+                rc = mb_runtime_row_set_text(c, i, code >= 0 && (size_t)code < fc->nlevels ? fc->levels[code] : NULL,
+                                             &rowerr);
+            }
+        }
+        if (rc == MB_OK)
+            rc = row_features(c, &rowerr);
+        float *x = X + r * nf;
+        if (rc == MB_OK) {
+            memcpy(x, c->x, nf * sizeof *x);
+        } else {
+            for (size_t j = 0; j < nf; j++)
+                x[j] = NAN;
+            if (reject)
+                reject(ud, r, rowerr.msg);
+        }
+        if (ok)
+            ok[r] = rc == MB_OK;
+    }
+    mb_runtime_row_ctx_free(&c);
+    mb_free(col);
+    return MB_OK;
+}
+
+mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float *label, float *proba,
+                                 unsigned char *ok, mb_runtime_reject_fn reject, void *ud, mb_error *err)
+{
+    size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells;
+    if (!mb_mul_ok(n ? n : 1, nf ? nf : 1, &cells))
+        return mb_fail(err, MB_ENOMEM, "%zu rows x %zu features is too large", n, nf);
+    float *X = mb_trymalloc(cells * sizeof *X);
+    unsigned char *good = mb_trymalloc(n ? n : 1);
+    float *lab = mb_trymalloc((n ? n : 1) * sizeof *lab), *pr = k ? mb_trymalloc((n ? n : 1) * k * sizeof *pr) : NULL;
+    mb_status rc = MB_OK;
+    if (!X || !good || !lab || (k && !pr)) {
+        rc = mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+        goto exit;
+    }
+    if ((rc = mb_runtime_transform_frame(rt, f, X, good, reject, ud, err)) != MB_OK)
+        goto exit;
+    /* the good rows, packed in place, scored in one call */
+    size_t m = 0;
+    for (size_t r = 0; r < n; r++)
+        if (good[r]) {
+            if (m != r)
+                memcpy(X + m * nf, X + r * nf, nf * sizeof *X);
+            m++;
+        }
+    mb_matrix M = {X, m, nf, nf};
+    if (m && (rc = mb_runtime_score_matrix(rt, &M, lab, pr, err)) != MB_OK)
+        goto exit;
+    for (size_t r = 0, i = 0; r < n; r++) {
+        if (ok)
+            ok[r] = good[r];
+        label[r] = good[r] ? lab[i] : NAN;
+        for (size_t c = 0; proba && c < k; c++)
+            proba[r * k + c] = good[r] ? pr[i * k + c] : NAN;
+        i += good[r];
+    }
+exit:
+    mb_free(X);
+    mb_free(good);
+    mb_free(lab);
+    mb_free(pr);
+    return rc;
+}

@@ -1,0 +1,586 @@
+/*
+** score_batch.c: `moonbench score MODEL INPUT [-o OUTPUT]`: a file scored
+** a chunk of rows at a time through the runtime, so memory is bounded by
+** the chunk (and, when the input carries labels, by what metrics keep:
+** a label, a prediction and the probabilities per labelled row). CSV is
+** read with the core's streaming reader, HDF5 by row ranges; the output
+** and the rejects file are written beside their names and renamed when
+** complete (io.h).
+*/
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "csv.h"
+#include "h5io.h"
+#include "io.h"
+#include "score.h"
+
+#define CHUNK_ROWS 65536
+
+/* {====== input: chunks of a CSV or HDF5 file ======} */
+
+typedef struct reader {
+    const char *spec;
+    mb_csv *csv;
+    mb_frame *chunk;     /* CSV: the reusable chunk; HDF5: the last chunk read */
+    size_t cap;
+    char *file, *object;
+    size_t next, total;  /* total: 0 when unknown (HDF5) */
+    int done;
+} reader;
+
+static mb_status reader_open(reader *r, const char *spec, size_t chunk, mb_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->spec = spec;
+    r->cap = chunk;
+    mb_split_spec(spec, &r->file, &r->object);
+    if (mb_guess_format(r->file) == MB_FMT_HDF5)
+        return MB_OK;
+    mb_status rc = mb_csv_open(r->file, NULL, &r->csv, err);
+    if (rc != MB_OK)
+        return rc;
+    r->total = mb_csv_schema(r->csv)->nrows;
+    if (!(r->chunk = mb_csv_chunk_new(r->csv, chunk)))
+        return mb_fail(err, MB_ENOMEM, "no memory for a chunk of %zu rows", chunk);
+    return MB_OK;
+}
+
+/* A CSV chunk's categorical codes index the reader's schema levels: lend
+** them to the chunk while it is scored, take them back before the next
+** read (the chunk must never free them). */
+static void lend_levels(reader *r, int lend)
+{
+    mb_frame *s = mb_csv_schema(r->csv);
+    for (size_t j = 0; j < r->chunk->ncols; j++)
+        if (r->chunk->cols[j].type == MB_COL_CAT) {
+            r->chunk->cols[j].levels = lend ? s->cols[j].levels : NULL;
+            r->chunk->cols[j].nlevels = lend ? s->cols[j].nlevels : 0;
+        }
+}
+
+/* The next chunk (NULL at the end); valid until the next call. */
+static mb_status reader_next(reader *r, mb_frame **out, mb_error *err)
+{
+    *out = NULL;
+    if (r->done)
+        return MB_OK;
+    mb_status rc;
+    if (r->csv) {
+        lend_levels(r, 0);
+        r->chunk->nrows = r->cap;
+        size_t n = 0;
+        if ((rc = mb_csv_read(r->csv, r->chunk, &n, err)) != MB_OK)
+            return rc;
+        if (n == 0) {
+            r->done = 1;
+            return MB_OK;
+        }
+        r->chunk->nrows = n;
+        lend_levels(r, 1);
+    } else {
+        mb_frame_free(&r->chunk);
+        if ((rc = mb_h5_read(r->file, r->object, r->next, r->cap, &r->chunk, err)) != MB_OK)
+            return rc;
+        if (r->chunk->nrows == 0) {
+            r->done = 1;
+            return MB_OK;
+        }
+        r->done = r->chunk->nrows < r->cap;
+    }
+    r->next += r->chunk->nrows;
+    *out = r->chunk;
+    return MB_OK;
+}
+
+static void reader_close(reader *r)
+{
+    if (r->csv && r->chunk)
+        lend_levels(r, 0);
+    mb_frame_free(&r->chunk);
+    mb_csv_close(&r->csv);
+    mb_free(r->file);
+    mb_free(r->object);
+}
+
+/* {====== output: CSV or HDF5 ======} */
+
+typedef struct writer {
+    const char *path;    /* NULL: stdout */
+    int h5;
+    FILE *fp;
+    char *tmp;
+    mb_h5w *w;
+    mb_frame *schema;    /* HDF5: [id,] prediction, proba_* */
+    mb_dict ids;         /* HDF5: categorical id levels */
+    int id_cat;
+    size_t rows;
+} writer;
+
+static int has_ext(const char *p, const char *ext)
+{
+    size_t n = strlen(p), e = strlen(ext);
+    return n > e && strcmp(p + n - e, ext) == 0;
+}
+
+/* A CSV field: quoted when it holds a delimiter, a quote or a line end. */
+static void put_field(FILE *fp, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (; *s; s++) {
+        if (*s == '"')
+            fputc('"', fp);
+        fputc(*s, fp);
+    }
+    fputc('"', fp);
+}
+
+static mb_status open_file(const char *path, FILE **fp, char **tmp, mb_error *err)
+{
+    int fd = mb_tmp_create(path, tmp, err);
+    if (fd < 0)
+        return err ? err->code : MB_EIO;
+    if (!(*fp = fdopen(fd, "w"))) {
+        close(fd);
+        mb_tmp_discard(tmp);
+        return mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return MB_OK;
+}
+
+static mb_status close_file(const char *path, FILE **fp, char **tmp, mb_error *err)
+{
+    int bad = ferror(*fp) | fflush(*fp) | fsync(fileno(*fp));
+    bad |= fclose(*fp);
+    *fp = NULL;
+    if (bad) {
+        mb_tmp_discard(tmp);
+        return mb_fail(err, MB_EIO, "cannot write %s: %s", path, strerror(errno));
+    }
+    return mb_tmp_publish(-1, tmp, path, err);
+}
+
+static mb_status writer_open(writer *w, const mb_runtime *rt, const char *path, const char *id, int id_cat,
+                             mb_error *err)
+{
+    memset(w, 0, sizeof *w);
+    w->path = path;
+    w->id_cat = id_cat;
+    size_t k = mb_runtime_nclasses(rt);
+    w->h5 = path && (has_ext(path, ".h5") || has_ext(path, ".hdf5"));
+    if (!w->h5) {
+        mb_status rc = path ? open_file(path, &w->fp, &w->tmp, err) : MB_OK;
+        if (!path)
+            w->fp = stdout;
+        if (rc != MB_OK)
+            return rc;
+        if (id) {
+            put_field(w->fp, id);
+            fputc(',', w->fp);
+        }
+        fputs("prediction", w->fp);
+        for (size_t c = 0; c < k; c++) {
+            char name[512];
+            snprintf(name, sizeof name, "proba_%s", mb_runtime_class(rt, c));
+            fputc(',', w->fp);
+            put_field(w->fp, name);
+        }
+        fputc('\n', w->fp);
+        return MB_OK;
+    }
+    w->schema = mb_frame_new(0);
+    if (id) {
+        mb_column *c = id_cat ? mb_frame_add_cat(w->schema, id, err) : mb_frame_add_num(w->schema, id, NULL, 1, err);
+        if (id_cat)
+            mb_dict_init(&w->ids, c);
+    }
+    if (k) {
+        mb_column *c = mb_frame_add_cat(w->schema, "prediction", err);
+        for (size_t j = 0; j < k; j++)
+            mb_column_add_level(c, mb_runtime_class(rt, j), strlen(mb_runtime_class(rt, j)));
+    } else {
+        mb_frame_add_num(w->schema, "prediction", NULL, 1, err);
+    }
+    for (size_t j = 0; j < k; j++) {
+        char name[512];
+        snprintf(name, sizeof name, "proba_%s", mb_runtime_class(rt, j));
+        mb_frame_add_num(w->schema, name, NULL, 1, err);
+    }
+    return mb_h5w_begin(path, w->schema, &w->w, err);
+}
+
+/* The rows of a scored chunk with ok[i]; id is the id column or NULL. */
+static mb_status writer_put(writer *w, const mb_runtime *rt, const mb_column *id, const float *label,
+                            const float *proba, const unsigned char *ok, size_t n, mb_error *err)
+{
+    size_t k = mb_runtime_nclasses(rt), m = 0;
+    for (size_t i = 0; i < n; i++) {
+        m += ok[i];
+        if (ok[i] && k && !(label[i] >= 0 && label[i] < (float)k))
+            return mb_fail(err, MB_EFORMAT, "the model predicted class %g, but the bundle names %zu classes",
+                           (double)label[i], k);
+    }
+    if (!w->h5) {
+        for (size_t i = 0; i < n; i++) {
+            if (!ok[i])
+                continue;
+            if (id) {
+                if (id->type == MB_COL_NUM) {
+                    fprintf(w->fp, "%.9g,", (double)MB_NUM(id, i));
+                } else {
+                    int32_t c = id->codes[i];
+                    put_field(w->fp, c >= 0 && (size_t)c < id->nlevels ? id->levels[c] : "");
+                    fputc(',', w->fp);
+                }
+            }
+            if (k)
+                put_field(w->fp, mb_runtime_class(rt, (size_t)label[i]));
+            else
+                fprintf(w->fp, "%.9g", (double)label[i]);
+            for (size_t c = 0; c < k; c++)
+                fprintf(w->fp, ",%.6g", (double)proba[i * k + c]);
+            fputc('\n', w->fp);
+        }
+        w->rows += m;
+        return ferror(w->fp) ? mb_fail(err, MB_EIO, "cannot write %s: %s", w->path ? w->path : "the output",
+                                       strerror(errno))
+                             : MB_OK;
+    }
+    mb_frame *f = mb_frame_new(m);
+    size_t j = 0;
+    mb_column *idc = NULL, *pc;
+    if (id)
+        idc = w->id_cat ? mb_frame_add_cat(f, id->name, err) : mb_frame_add_num(f, id->name, NULL, 1, err);
+    pc = k ? mb_frame_add_cat(f, "prediction", err) : mb_frame_add_num(f, "prediction", NULL, 1, err);
+    mb_column **pcols = mb_calloc(k + 1, sizeof *pcols);
+    for (size_t c = 0; c < k; c++)
+        pcols[c] = mb_frame_add_num(f, "p", NULL, 1, err);
+    /* mb_frame_add_* may move the column array: take pointers again */
+    idc = id ? &f->cols[0] : NULL;
+    pc = &f->cols[id ? 1 : 0];
+    for (size_t c = 0; c < k; c++)
+        pcols[c] = &f->cols[(id ? 2 : 1) + c];
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        if (idc && id->type == MB_COL_NUM && !w->id_cat) {
+            idc->num[j] = MB_NUM(id, i);
+        } else if (idc) {
+            char buf[32];
+            const char *s = buf;
+            if (id->type == MB_COL_NUM)
+                snprintf(buf, sizeof buf, "%.9g", (double)MB_NUM(id, i));
+            else
+                s = id->codes[i] >= 0 && (size_t)id->codes[i] < id->nlevels ? id->levels[id->codes[i]] : NULL;
+            idc->codes[j] = s ? mb_dict_intern(&w->ids, s, strlen(s)) : -1;
+        }
+        if (k)
+            pc->codes[j] = (int32_t)label[i];
+        else
+            pc->num[j] = label[i];
+        for (size_t c = 0; c < k; c++)
+            pcols[c]->num[j] = proba[i * k + c];
+        j++;
+    }
+    mb_status rc = mb_h5w_append(w->w, f, err);
+    mb_free(pcols);
+    mb_frame_free(&f);
+    w->rows += m;
+    return rc;
+}
+
+static mb_status writer_close(writer *w, mb_error *err)
+{
+    mb_status rc = MB_OK;
+    if (w->h5) {
+        w->schema->nrows = w->rows;
+        rc = mb_h5w_commit(&w->w, w->schema, err);
+    } else if (w->path) {
+        rc = close_file(w->path, &w->fp, &w->tmp, err);
+    } else if (fflush(stdout) != 0) {
+        rc = mb_fail(err, MB_EIO, "cannot write the output: %s", strerror(errno));
+    }
+    return rc;
+}
+
+static void writer_abort(writer *w)
+{
+    if (w->fp && w->fp != stdout)
+        fclose(w->fp);
+    mb_tmp_discard(&w->tmp);
+    mb_h5w_abort(&w->w);
+    if (w->schema && w->id_cat && w->schema->ncols)
+        mb_dict_free(&w->ids);
+    mb_frame_free(&w->schema);
+}
+
+/* {====== rejects ======} */
+
+typedef struct rejects {
+    const char *path;    /* NULL: stderr */
+    FILE *fp;
+    char *tmp;
+    size_t base;         /* rows before this chunk */
+    size_t n;
+    mb_error err;        /* the first write error */
+    int failed;
+} rejects;
+
+static void on_reject(void *ud, size_t row, const char *reason)
+{
+    rejects *r = ud;
+    r->n++;
+    if (!r->path) {
+        fprintf(stderr, "moonbench: rejected row %zu: %s\n", r->base + row + 1, reason);
+        return;
+    }
+    if (!r->fp && !r->failed) {
+        if (open_file(r->path, &r->fp, &r->tmp, &r->err) != MB_OK) {
+            r->failed = 1;
+            return;
+        }
+        fputs("row,reason\n", r->fp);
+    }
+    if (r->fp) {
+        fprintf(r->fp, "%zu,", r->base + row + 1);
+        put_field(r->fp, reason);
+        fputc('\n', r->fp);
+    }
+}
+
+/* {====== metrics ======} */
+
+/* The class index of a target value, or -1 when it is none of the model's. */
+static long class_of(const mb_runtime *rt, const mb_column *t, size_t i)
+{
+    size_t k = mb_runtime_nclasses(rt);
+    char buf[32];
+    const char *s = buf;
+    if (t->type == MB_COL_NUM) {
+        float v = MB_NUM(t, i);
+        if (isnan(v))
+            return -1;
+        snprintf(buf, sizeof buf, "%.9g", (double)v);
+        for (size_t c = 0; c < k; c++)
+            if (strcmp(mb_runtime_class(rt, c), s) == 0)
+                return (long)c;
+        /* a numeric label as the class index (HDF5 y with target_names) */
+        return v >= 0 && v < (float)k && v == floorf(v) ? (long)v : -1;
+    }
+    int32_t code = t->codes[i];
+    if (code < 0 || (size_t)code >= t->nlevels)
+        return -1;
+    for (size_t c = 0; c < k; c++)
+        if (strcmp(mb_runtime_class(rt, c), t->levels[code]) == 0)
+            return (long)c;
+    return -1;
+}
+
+static void keep_labels(mb_score_stats *st, const mb_runtime *rt, const mb_column *t, const float *label,
+                        const float *proba, const unsigned char *ok, size_t n)
+{
+    size_t k = mb_runtime_nclasses(rt);
+    for (size_t i = 0; i < n; i++) {
+        if (!ok[i])
+            continue;
+        float y;
+        if (k) {
+            long c = class_of(rt, t, i);
+            if (c < 0) {
+                st->unknown_labels++;
+                continue;
+            }
+            y = (float)c;
+        } else {
+            if (t->type != MB_COL_NUM || isnan(MB_NUM(t, i))) {
+                st->unknown_labels++;
+                continue;
+            }
+            y = MB_NUM(t, i);
+        }
+        if (st->labelled == st->cap) {
+            st->cap = st->cap ? 2 * st->cap : 4096;
+            st->y = mb_realloc(st->y, st->cap * sizeof *st->y);
+            st->pred = mb_realloc(st->pred, st->cap * sizeof *st->pred);
+            if (k)
+                st->proba = mb_realloc(st->proba, st->cap * k * sizeof *st->proba);
+        }
+        st->y[st->labelled] = y;
+        st->pred[st->labelled] = label[i];
+        if (k)
+            memcpy(st->proba + st->labelled * k, proba + i * k, k * sizeof *proba);
+        st->labelled++;
+    }
+}
+
+void mb_score_stats_free(mb_score_stats *st)
+{
+    mb_free(st->y);
+    mb_free(st->pred);
+    mb_free(st->proba);
+    st->y = st->pred = st->proba = NULL;
+    st->labelled = st->cap = 0;
+}
+
+/* {====== the batch loop ======} */
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void progress(size_t done, size_t total, double t0)
+{
+    int w = 30, fill = total ? (int)((double)done / (double)total * w + 0.5) : 0;
+    char bar[64];
+    for (int i = 0; i < w; i++)
+        bar[i] = total ? (i < fill ? '#' : '.') : (i == (int)(done / CHUNK_ROWS) % w ? '#' : '.');
+    bar[w] = '\0';
+    if (total)
+        fprintf(stderr, "\r[%s] %3.0f%% %zu / %zu rows %5.1fs\033[K", bar, 100.0 * (double)done / (double)total, done,
+                total, now_s() - t0);
+    else
+        fprintf(stderr, "\r[%s] %zu rows %5.1fs\033[K", bar, done, now_s() - t0);
+    fflush(stderr);
+}
+
+mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *output, const mb_score_opts *o,
+                         mb_score_stats *st, mb_error *err)
+{
+    memset(st, 0, sizeof *st);
+    size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS, k = mb_runtime_nclasses(rt);
+    reader rd;
+    writer wr;
+    memset(&wr, 0, sizeof wr);
+    rejects rj = {o->rejects, NULL, NULL, 0, 0, {0}, 0};
+    float *label = mb_malloc(chunk * sizeof *label), *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
+    unsigned char *ok = mb_malloc(chunk);
+    const char *target = mb_runtime_bundle(rt)->target;
+    double t0 = now_s();
+    mb_frame *f = NULL;
+    int opened = 0;
+    mb_status rc = reader_open(&rd, input, chunk, err);
+    while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
+        long idj = o->id ? mb_frame_find(f, o->id) : -1;
+        if (o->id && idj < 0) {
+            rc = mb_fail(err, MB_ENOTFOUND, "%s: no column '%s' to pass through (--id)", input, o->id);
+            break;
+        }
+        rj.base = st->rows;
+        if ((rc = mb_runtime_score_frame(rt, f, label, proba, ok, on_reject, &rj, err)) != MB_OK)
+            break;
+        if (rj.failed) {
+            *err = rj.err;
+            rc = err->code;
+            break;
+        }
+        /* opened once the first chunk scored: a bad input leaves no output */
+        if (!opened) {
+            if ((rc = writer_open(&wr, rt, output, o->id, idj >= 0 && f->cols[idj].type == MB_COL_CAT, err)) != MB_OK)
+                break;
+            opened = 1;
+        }
+        if ((rc = writer_put(&wr, rt, idj >= 0 ? &f->cols[idj] : NULL, label, proba, ok, f->nrows, err)) != MB_OK)
+            break;
+        long tj = target && target[0] ? mb_frame_find(f, target) : -1;
+        if (tj >= 0)
+            keep_labels(st, rt, &f->cols[tj], label, proba, ok, f->nrows);
+        st->rows += f->nrows;
+        if (o->progress)
+            progress(st->rows, rd.total, t0);
+    }
+    if (o->progress)
+        fprintf(stderr, "\r\033[K");
+    if (rc == MB_OK && !opened)
+        rc = writer_open(&wr, rt, output, o->id, 0, err); /* no rows: an output with the header only */
+    st->rejected = rj.n;
+    st->scored = wr.rows;
+    if (rc == MB_OK)
+        rc = writer_close(&wr, err);
+    if (rc == MB_OK && rj.fp) {
+        rc = close_file(rj.path, &rj.fp, &rj.tmp, err);
+        snprintf(st->rejects_path, sizeof st->rejects_path, "%s", rj.path);
+    }
+    if (rj.fp)
+        fclose(rj.fp);
+    mb_tmp_discard(&rj.tmp);
+    writer_abort(&wr);
+    reader_close(&rd);
+    mb_free(label);
+    mb_free(proba);
+    mb_free(ok);
+    return rc;
+}
+
+/* {====== drift ======} */
+
+mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score_opts *o, mb_drift_counts *counts,
+                         mb_score_stats *st, mb_error *err)
+{
+    memset(st, 0, sizeof *st);
+    size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS, k = mb_runtime_nclasses(rt), nf = mb_runtime_nfeatures(rt);
+    reader rd;
+    rejects rj = {o->rejects, NULL, NULL, 0, 0, {0}, 0};
+    float *X = mb_malloc(chunk * (nf ? nf : 1) * sizeof *X), *label = mb_malloc(chunk * sizeof *label);
+    float *plab = mb_malloc(chunk * sizeof *plab), *pr = k ? mb_malloc(chunk * k * sizeof *pr) : NULL;
+    float *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
+    unsigned char *ok = mb_malloc(chunk);
+    const char *target = mb_runtime_bundle(rt)->target;
+    mb_frame *f = NULL;
+    mb_status rc = reader_open(&rd, input, chunk, err);
+    while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
+        rj.base = st->rows;
+        if ((rc = mb_runtime_transform_frame(rt, f, X, ok, on_reject, &rj, err)) != MB_OK)
+            break;
+        size_t m = 0;
+        for (size_t r = 0; r < f->nrows; r++)
+            if (ok[r]) {
+                mb_drift_counts_add(counts, X + r * nf);
+                if (m != r)
+                    memcpy(X + m * nf, X + r * nf, nf * sizeof *X);
+                m++;
+            }
+        st->scored += m;
+        long tj = target && target[0] ? mb_frame_find(f, target) : -1;
+        if (tj >= 0 && m) {
+            mb_matrix M = {X, m, nf, nf};
+            if ((rc = mb_runtime_score_matrix(rt, &M, plab, pr, err)) != MB_OK)
+                break;
+            for (size_t r = 0, i = 0; r < f->nrows; r++) {
+                label[r] = ok[r] ? plab[i] : NAN;
+                for (size_t c = 0; c < k; c++)
+                    proba[r * k + c] = ok[r] ? pr[i * k + c] : NAN;
+                i += ok[r];
+            }
+            keep_labels(st, rt, &f->cols[tj], label, proba, ok, f->nrows);
+        }
+        st->rows += f->nrows;
+    }
+    st->rejected = rj.n;
+    if (rc == MB_OK && rj.fp) {
+        rc = close_file(rj.path, &rj.fp, &rj.tmp, err);
+        snprintf(st->rejects_path, sizeof st->rejects_path, "%s", rj.path);
+    }
+    if (rj.fp)
+        fclose(rj.fp);
+    mb_tmp_discard(&rj.tmp);
+    reader_close(&rd);
+    mb_free(X);
+    mb_free(label);
+    mb_free(plab);
+    mb_free(pr);
+    mb_free(proba);
+    mb_free(ok);
+    return rc;
+}

@@ -1,0 +1,630 @@
+/*
+** serve_api.c: the endpoints of `moonbench serve`: routing by method and
+** path, request bodies parsed by jansson and scored row by row through the
+** one inference runtime (runtime.h), and JSON replies. The request and reply shapes
+** are in docs/deployment.md ("HTTP server"):
+**   POST /predict                 {"instances": [[...]] or [{name: value}]}
+**   GET  /health, /metrics, /v2, /v2/health/live, /v2/health/ready
+**   GET  /v2/models/NAME[/ready]  POST /v2/models/NAME/infer (Open Inference Protocol v2)
+** Status codes: 400 malformed JSON (jansson's line, column and text), 404
+** unknown path or model, 405 wrong method, 422 well-formed JSON that does not
+** fit the model (naming the instance and the column), 500 a scorer failure.
+*/
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dataset.h" /* mb_task_name */
+#include "serve.h"
+
+/* {====== replies ======} */
+
+/* The reply's body from j (reference stolen). Reals are dumped with 9
+** significant digits: enough for any float32, and jfloat gives the
+** shortest form that reads back as the same float. */
+static void reply_json(mbsv_reply *r, int code, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    json_decref(j);
+    r->code = code;
+    r->content_type = "application/json";
+    if (!s) {
+        r->code = 500;
+        r->body = mb_strdup("{\"error\":\"out of memory\"}");
+    } else {
+        r->body = mb_strdup(s);
+        free(s);
+    }
+    r->len = strlen(r->body);
+}
+
+void mbsv_reply_error(mbsv_reply *r, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    reply_json(r, code, json_pack("{ss}", "error", msg));
+}
+
+static json_t *jfloat(float f)
+{
+    if (!isfinite(f))
+        return json_null(); /* JSON has no NaN or infinity */
+    char buf[32];
+    for (int p = 6; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
+        if (strtof(buf, NULL) == f)
+            break;
+    }
+    return json_real(strtod(buf, NULL));
+}
+
+/* "a, b, c" for messages, cut to fit. */
+static void col_list(const mbsv_model *m, char *buf, size_t n)
+{
+    size_t used = 0, nin = mb_runtime_ninputs(m->rt);
+    buf[0] = '\0';
+    for (size_t j = 0; j < nin && used + 8 < n; j++) {
+        int w = snprintf(buf + used, n - used, "%s%s", j ? ", " : "", mb_runtime_input(m->rt, j));
+        if (w < 0 || (size_t)w >= n - used) {
+            snprintf(buf + (used < n - 6 ? used : n - 6), 6, ", ...");
+            return;
+        }
+        used += (size_t)w;
+    }
+}
+
+/* {====== the model ======} */
+
+/* Each request thread scores through its own row context (runtime.h),
+** made on its first request and freed when the thread ends. */
+static void free_row_ctx(void *p)
+{
+    mb_runtime_row_ctx *c = p;
+    mb_runtime_row_ctx_free(&c);
+}
+
+void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name)
+{
+    memset(m, 0, sizeof *m);
+    m->rt = rt;
+    m->bundle = mb_runtime_bundle(rt);
+    m->name = name;
+    m->ninputs = mb_runtime_ninputs(rt);
+    pthread_key_create(&m->ctx_key, free_row_ctx);
+}
+
+void mbsv_model_free(mbsv_model *m)
+{
+    if (!m->rt)
+        return;
+    pthread_key_delete(m->ctx_key);
+    mb_runtime_close(&m->rt);
+    memset(m, 0, sizeof *m);
+}
+
+static mb_runtime_row_ctx *row_ctx(mbsv_model *m)
+{
+    mb_runtime_row_ctx *c = pthread_getspecific(m->ctx_key);
+    if (!c) {
+        c = mb_runtime_row_ctx_new(m->rt);
+        pthread_setspecific(m->ctx_key, c);
+    }
+    return c;
+}
+
+/* Set input j of row i from a JSON value: a number, null (missing) or a
+** string (a category, or a number as text: the runtime converts it);
+** 0, or -1 with a 422 reply naming the instance and the column. */
+static int put_value(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, size_t j, const json_t *v,
+                     mbsv_reply *r)
+{
+    mb_error err;
+    mb_status rc;
+    const char *col = mb_runtime_input(m->rt, j);
+    if (json_is_null(v)) {
+        rc = mb_runtime_row_set_number(ctx, j, (double)NAN, &err);
+    } else if (json_is_number(v)) {
+        double d = json_number_value(v);
+        if (!(fabs(d) <= 3.4028234663852886e38)) {
+            mbsv_reply_error(r, 422, "instance %zu, '%s': %g is outside the float32 range", i, col, d);
+            return -1;
+        }
+        rc = mb_runtime_row_set_number(ctx, j, d, &err);
+    } else if (json_is_string(v)) {
+        rc = mb_runtime_row_set_text(ctx, j, json_string_value(v), &err);
+    } else {
+        mbsv_reply_error(r, 422, "instance %zu, '%s': expected a number, a string or null", i, col);
+        return -1;
+    }
+    if (rc != MB_OK) {
+        mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* One instance: an array of ninputs values in the model's order, or an
+** object naming every input (other names are ignored). */
+static int put_instance(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, const json_t *row, mbsv_reply *r)
+{
+    char cols[512];
+    if (json_is_array(row)) {
+        if (json_array_size(row) != m->ninputs) {
+            col_list(m, cols, sizeof cols);
+            mbsv_reply_error(r, 422, "instance %zu has %zu values; the model takes %zu (%s)", i,
+                             json_array_size(row), m->ninputs, cols);
+            return -1;
+        }
+        for (size_t j = 0; j < m->ninputs; j++)
+            if (put_value(m, ctx, i, j, json_array_get(row, j), r))
+                return -1;
+        return 0;
+    }
+    if (json_is_object(row)) {
+        for (size_t j = 0; j < m->ninputs; j++) {
+            const json_t *v = json_object_get(row, mb_runtime_input(m->rt, j));
+            if (!v) {
+                mbsv_reply_error(r, 422, "instance %zu has no value for '%s' (the model takes %zu named values)", i,
+                                 mb_runtime_input(m->rt, j), m->ninputs);
+                return -1;
+            }
+            if (put_value(m, ctx, i, j, v, r))
+                return -1;
+        }
+        return 0;
+    }
+    mbsv_reply_error(r, 422, "instance %zu: expected an array of %zu values or an object of name: value", i,
+                     m->ninputs);
+    return -1;
+}
+
+/* {====== scoring ======} */
+
+/* Fill row i's inputs in ctx from src; 0, or -1 with the reply set. */
+typedef int (*row_fill)(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r);
+
+typedef struct scored {
+    size_t n, k;
+    json_t *labels;  /* class names, or values for regression */
+    float *proba;    /* n x k */
+} scored;
+
+static void scored_free(scored *sc)
+{
+    json_decref(sc->labels);
+    mb_free(sc->proba);
+    sc->labels = NULL;
+    sc->proba = NULL;
+}
+
+/* Score n rows, one at a time through this thread's row context; each
+** row's model features also feed the drift window. 0, or -1 with the
+** reply set (422 for a value the model cannot take, 500 for a failure). */
+static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, scored *out, mbsv_reply *r)
+{
+    mbsv_model *m = &s->model;
+    mb_runtime_row_ctx *ctx = row_ctx(m);
+    size_t k = mb_runtime_nclasses(m->rt), cells;
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->k = k;
+    out->labels = json_array();
+    if (k && (!mb_mul_ok(n ? n : 1, k * sizeof(float), &cells) || !(out->proba = mb_trymalloc(cells)))) {
+        scored_free(out);
+        mbsv_reply_error(r, 500, "out of memory for %zu rows", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        mb_runtime_row_reset(ctx);
+        if (fill(m, ctx, src, i, r)) {
+            scored_free(out);
+            return -1;
+        }
+        mb_prediction p;
+        mb_error err;
+        mb_status rc = mb_runtime_row_predict(ctx, &p, &err);
+        if (rc != MB_OK) {
+            scored_free(out);
+            if (rc == MB_ETYPE || rc == MB_ENOTFOUND)
+                mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
+            else
+                mbsv_reply_error(r, 500, "cannot score instance %zu: %s", i, err.msg);
+            return -1;
+        }
+        json_array_append_new(out->labels, p.class_name ? json_string(p.class_name) : jfloat((float)p.value));
+        if (k)
+            memcpy(out->proba + i * k, p.proba, k * sizeof(float));
+        mbsv_metrics_scored(s->metrics, mb_runtime_row_features(ctx), p.label);
+    }
+    return 0;
+}
+
+static int fill_instance(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
+{
+    return put_instance(m, ctx, i, json_array_get((const json_t *)src, i), r);
+}
+
+/* {====== endpoints ======} */
+
+/* The parsed body, or NULL with a 400 reply giving jansson's position and text. */
+static json_t *parse_body(const char *body, size_t len, mbsv_reply *r)
+{
+    json_error_t e;
+    json_t *j = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &e);
+    if (!j) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "malformed JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        reply_json(r, 400, json_pack("{sssisiss}", "error", msg, "line", e.line, "column", e.column, "text", e.text));
+    }
+    return j;
+}
+
+static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply *r)
+{
+    json_t *j = parse_body(body, len, r);
+    if (!j)
+        return;
+    const json_t *inst = json_object_get(j, "instances");
+    if (!json_is_array(inst)) {
+        mbsv_reply_error(r, 422, "the body must be an object with \"instances\": a list of rows (arrays of "
+                         "%zu values, or objects of name: value)", s->model.ninputs);
+        json_decref(j);
+        return;
+    }
+    scored sc;
+    int bad = score_rows(s, json_array_size(inst), fill_instance, inst, &sc, r);
+    json_decref(j);
+    if (bad)
+        return;
+    json_t *out = json_object();
+    json_object_set(out, "predictions", sc.labels);
+    if (sc.k) {
+        json_t *pa = json_array();
+        for (size_t i = 0; i < sc.n; i++) {
+            json_t *row = json_array();
+            for (size_t c = 0; c < sc.k; c++)
+                json_array_append_new(row, jfloat(sc.proba[i * sc.k + c]));
+            json_array_append_new(pa, row);
+        }
+        json_object_set_new(out, "probabilities", pa);
+    }
+    scored_free(&sc);
+    reply_json(r, 200, out);
+}
+
+/* Open Inference Protocol datatypes a tensor may use here. */
+static int v2_datatype(const char *t, int *integer)
+{
+    static const char *const fp[] = {"FP32", "FP64"};
+    static const char *const in[] = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"};
+    for (size_t i = 0; i < 2; i++)
+        if (strcmp(t, fp[i]) == 0)
+            return *integer = 0, 1;
+    for (size_t i = 0; i < 8; i++)
+        if (strcmp(t, in[i]) == 0)
+            return *integer = 1, 1;
+    return 0;
+}
+
+/* Flatten data (row-major, flat or nested) into x[0..want); the number of
+** values seen (may exceed want), or -1 with a 422 reply. */
+static long v2_flatten(const json_t *d, int integer, float *x, size_t want, size_t have, int depth, mbsv_reply *r)
+{
+    if (json_is_array(d)) {
+        if (depth > 8) {
+            mbsv_reply_error(r, 422, "input 'input': data is nested too deeply");
+            return -1;
+        }
+        for (size_t i = 0; i < json_array_size(d); i++) {
+            long got = v2_flatten(json_array_get(d, i), integer, x, want, have, depth + 1, r);
+            if (got < 0)
+                return -1;
+            have = (size_t)got;
+        }
+        return (long)have;
+    }
+    double v;
+    if (json_is_integer(d) || (!integer && json_is_real(d)))
+        v = json_number_value(d);
+    else if (!integer && json_is_null(d))
+        v = (double)NAN;
+    else {
+        mbsv_reply_error(r, 422, "input 'input': value %zu is not %s", have, integer ? "an integer" : "a number");
+        return -1;
+    }
+    if (!isnan(v) && !(fabs(v) <= 3.4028234663852886e38)) {
+        mbsv_reply_error(r, 422, "input 'input': value %zu (%g) is outside the float32 range", have, v);
+        return -1;
+    }
+    if (have < want)
+        x[have] = (float)v;
+    return (long)have + 1;
+}
+
+/* A v2 "inputs" list: one tensor "input" of shape [n, ninputs] (or
+** [ninputs]: one row), row-major; the values in *x (n x ninputs, owned), n
+** in *rows. 0, or -1 with a 422 reply. */
+static int v2_tensor(const mbsv_model *m, const json_t *inputs, float **x, size_t *rows, mbsv_reply *r)
+{
+    char cols[512];
+    col_list(m, cols, sizeof cols);
+    if (!json_is_array(inputs) || json_array_size(inputs) != 1) {
+        mbsv_reply_error(r, 422, "\"inputs\" must list one tensor, 'input' of shape [n, %zu] (%s)", m->ninputs, cols);
+        return -1;
+    }
+    const json_t *t = json_array_get(inputs, 0), *name = json_object_get(t, "name"),
+                 *shape = json_object_get(t, "shape"), *dt = json_object_get(t, "datatype"),
+                 *data = json_object_get(t, "data");
+    int integer = 0;
+    if (!json_is_string(name) || strcmp(json_string_value(name), "input") != 0) {
+        mbsv_reply_error(r, 422, "the input tensor must be named 'input'");
+        return -1;
+    }
+    if (!json_is_string(dt) || !v2_datatype(json_string_value(dt), &integer)) {
+        mbsv_reply_error(r, 422, "input 'input': datatype %s%s%s is not supported (FP32, FP64, INT8..INT64, "
+                         "UINT8..UINT64)", json_is_string(dt) ? "'" : "", json_is_string(dt) ? json_string_value(dt) : "(none)",
+                         json_is_string(dt) ? "'" : "");
+        return -1;
+    }
+    size_t rank = json_array_size(shape), dims[2] = {1, 0};
+    int ok = json_is_array(shape) && (rank == 1 || rank == 2);
+    for (size_t i = 0; ok && i < rank; i++) {
+        const json_t *d = json_array_get(shape, i);
+        ok = json_is_integer(d) && json_integer_value(d) >= 0 && json_integer_value(d) < ((json_int_t)1 << 40);
+        if (ok)
+            dims[rank == 1 ? 1 : i] = (size_t)json_integer_value(d);
+    }
+    if (!ok || dims[1] != m->ninputs) {
+        mbsv_reply_error(r, 422, "input 'input': shape must be [n, %zu] (%s)", m->ninputs, cols);
+        return -1;
+    }
+    if (!json_is_array(data)) {
+        mbsv_reply_error(r, 422, "input 'input': \"data\" must be a list of values");
+        return -1;
+    }
+    /* The shape is the client's claim: the body limit bounds the values,
+    ** so a buffer is sized only after they are counted. */
+    long got = v2_flatten(data, integer, NULL, 0, 0, 0, r);
+    size_t want = dims[0] * dims[1];
+    if (got >= 0 && (size_t)got != want) {
+        mbsv_reply_error(r, 422, "input 'input': data has %ld values, shape [%zu, %zu] needs %zu", got, dims[0],
+                         dims[1], want);
+        return -1;
+    }
+    if (got < 0)
+        return -1;
+    *x = mb_trymalloc((want ? want : 1) * sizeof(float));
+    if (!*x) {
+        mbsv_reply_error(r, 500, "out of memory for %zu values", want);
+        return -1;
+    }
+    v2_flatten(data, integer, *x, want, 0, 0, r);
+    *rows = dims[0];
+    return 0;
+}
+
+typedef struct tensor_rows {
+    const float *x;
+    size_t p;
+} tensor_rows;
+
+static int fill_tensor_row(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
+{
+    const tensor_rows *t = src;
+    for (size_t j = 0; j < t->p; j++) {
+        mb_error err;
+        if (mb_runtime_row_set_number(ctx, j, (double)t->x[i * t->p + j], &err) != MB_OK) {
+            mbsv_reply_error(r, 422, "input 'input', row %zu, '%s': %s", i, mb_runtime_input(m->rt, j), err.msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Whether output `name` was asked for (all when "outputs" is absent). */
+static int v2_wants(const json_t *outputs, const char *name)
+{
+    if (!json_is_array(outputs))
+        return 1;
+    for (size_t i = 0; i < json_array_size(outputs); i++) {
+        const json_t *o = json_object_get(json_array_get(outputs, i), "name");
+        if (json_is_string(o) && strcmp(json_string_value(o), name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply *r)
+{
+    const mb_bundle *b = s->model.bundle;
+    json_t *j = parse_body(body, len, r);
+    if (!j)
+        return;
+    const json_t *outputs = json_object_get(j, "outputs");
+    for (size_t i = 0; json_is_array(outputs) && i < json_array_size(outputs); i++) {
+        const json_t *o = json_object_get(json_array_get(outputs, i), "name");
+        const char *on = json_is_string(o) ? json_string_value(o) : "";
+        if (strcmp(on, "label") != 0 && (strcmp(on, "probabilities") != 0 || !b->nclasses)) {
+            mbsv_reply_error(r, 422, "no output named '%s' (the model gives 'label'%s)", on,
+                             b->nclasses ? " and 'probabilities'" : "");
+            json_decref(j);
+            return;
+        }
+    }
+    float *x = NULL;
+    size_t n = 0;
+    scored sc;
+    if (v2_tensor(&s->model, json_object_get(j, "inputs"), &x, &n, r)) {
+        json_decref(j);
+        return;
+    }
+    tensor_rows t = {x, s->model.ninputs};
+    int bad = score_rows(s, n, fill_tensor_row, &t, &sc, r);
+    mb_free(x);
+    if (bad) {
+        json_decref(j);
+        return;
+    }
+    json_t *outs = json_array();
+    if (v2_wants(outputs, "label"))
+        json_array_append_new(outs, json_pack("{sssss[I]so}", "name", "label", "datatype", sc.k ? "BYTES" : "FP32",
+                                              "shape", (json_int_t)sc.n, "data", sc.labels));
+    sc.labels = NULL; /* the reference went to the output */
+    if (sc.k && v2_wants(outputs, "probabilities")) {
+        json_t *d = json_array();
+        for (size_t i = 0; i < sc.n * sc.k; i++)
+            json_array_append_new(d, jfloat(sc.proba[i]));
+        json_array_append_new(outs, json_pack("{sssss[II]so}", "name", "probabilities", "datatype", "FP32", "shape",
+                                              (json_int_t)sc.n, (json_int_t)sc.k, "data", d));
+    }
+    scored_free(&sc);
+    json_t *out = json_pack("{sssO}", "model_name", s->model.name, "outputs", outs);
+    json_decref(outs);
+    const json_t *id = json_object_get(j, "id");
+    if (out && json_is_string(id))
+        json_object_set(out, "id", (json_t *)id);
+    json_decref(j);
+    reply_json(r, 200, out);
+}
+
+static json_t *strings_json(const char *const *v, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_string(v[i]));
+    return a;
+}
+
+static json_t *inputs_json(const mbsv_model *m)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < m->ninputs; i++)
+        json_array_append_new(a, json_string(mb_runtime_input(m->rt, i)));
+    return a;
+}
+
+static void on_v2_model(mbsv_server *s, mbsv_reply *r)
+{
+    const mbsv_model *m = &s->model;
+    const mb_bundle *b = m->bundle;
+    json_t *outs = json_array();
+    json_array_append_new(outs, json_pack("{sssss[i]}", "name", "label", "datatype", b->nclasses ? "BYTES" : "FP32",
+                                          "shape", -1));
+    if (b->nclasses)
+        json_array_append_new(outs, json_pack("{sssss[iI]}", "name", "probabilities", "datatype", "FP32", "shape", -1,
+                                              (json_int_t)b->nclasses));
+    json_t *params = json_pack("{sssossss}", "task", mb_task_name(b->task), "inputs", inputs_json(m), "model",
+                               b->model ? b->model : "", "scorer", mb_runtime_describe(m->rt));
+    if (b->nclasses)
+        json_object_set_new(params, "classes", strings_json((const char *const *)b->classes, b->nclasses));
+    reply_json(r, 200,
+               json_pack("{sss[]sss[{sssss[iI]}]soso}", "name", m->name, "versions", "platform", "moonbench", "inputs",
+                         "name", "input", "datatype", "FP32", "shape", -1, (json_int_t)m->ninputs, "outputs", outs,
+                         "parameters", params));
+}
+
+/* {====== routing ======} */
+
+static int is_get(const char *method)
+{
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static void ready_reply(mbsv_server *s, mbsv_reply *r)
+{
+    int draining = atomic_load(&s->draining);
+    reply_json(r, draining ? 503 : 200, json_pack("{sb}", "ready", !draining));
+}
+
+/* /v2/models/NAME[/ready|/infer]: the endpoint, or OTHER for an unknown path. */
+static mbsv_endpoint v2_model_path(const char *rest, const char *name, int *known_name)
+{
+    size_t n = strlen(name);
+    *known_name = strncmp(rest, name, n) == 0 && (rest[n] == '\0' || rest[n] == '/');
+    const char *tail = *known_name ? rest + n : strchr(rest, '/');
+    if (!tail || !*tail)
+        return MBSV_EP_V2_MODEL;
+    if (strcmp(tail, "/ready") == 0)
+        return MBSV_EP_V2_MODEL_READY;
+    if (strcmp(tail, "/infer") == 0)
+        return MBSV_EP_V2_INFER;
+    return MBSV_EP_OTHER;
+}
+
+/* The endpoint of path; *known_name: the model named is this one. */
+static mbsv_endpoint classify(const mbsv_server *s, const char *path, int *known_name)
+{
+    *known_name = 1;
+    if (strcmp(path, "/predict") == 0)
+        return MBSV_EP_PREDICT;
+    if (strcmp(path, "/health") == 0)
+        return MBSV_EP_HEALTH;
+    if (strcmp(path, "/metrics") == 0)
+        return MBSV_EP_METRICS;
+    if (strcmp(path, "/v2") == 0)
+        return MBSV_EP_V2_SERVER;
+    if (strcmp(path, "/v2/health/live") == 0)
+        return MBSV_EP_V2_LIVE;
+    if (strcmp(path, "/v2/health/ready") == 0)
+        return MBSV_EP_V2_READY;
+    if (strncmp(path, "/v2/models/", 11) == 0 && path[11])
+        return v2_model_path(path + 11, s->model.name, known_name);
+    return MBSV_EP_OTHER;
+}
+
+mbsv_endpoint mbsv_endpoint_of(const mbsv_server *s, const char *path)
+{
+    int known;
+    return classify(s, path, &known);
+}
+
+void mbsv_route(mbsv_server *s, const char *method, const char *path, const char *body, size_t len,
+                mbsv_reply *r)
+{
+    memset(r, 0, sizeof *r);
+    int known_name;
+    mbsv_endpoint ep = classify(s, path, &known_name);
+    r->endpoint = ep;
+    if (ep == MBSV_EP_OTHER) {
+        mbsv_reply_error(r, 404, "no endpoint %s (see /v2, /predict, /metrics, /health)", path);
+        r->endpoint = ep;
+        return;
+    }
+    int post = ep == MBSV_EP_PREDICT || ep == MBSV_EP_V2_INFER;
+    if (post ? strcmp(method, "POST") != 0 : !is_get(method)) {
+        mbsv_reply_error(r, 405, "%s takes %s, not %s", path, post ? "POST" : "GET", method);
+        r->allow = post ? "POST" : "GET, HEAD";
+    } else if (!known_name) {
+        mbsv_reply_error(r, 404, "no model %s here (this server serves '%s')", path + 11, s->model.name);
+    } else {
+        switch (ep) {
+        case MBSV_EP_PREDICT: on_predict(s, body, len, r); break;
+        case MBSV_EP_V2_INFER: on_v2_infer(s, body, len, r); break;
+        case MBSV_EP_V2_MODEL: on_v2_model(s, r); break;
+        case MBSV_EP_V2_READY:
+        case MBSV_EP_V2_MODEL_READY: ready_reply(s, r); break;
+        case MBSV_EP_V2_LIVE: reply_json(r, 200, json_pack("{sb}", "live", 1)); break;
+        case MBSV_EP_HEALTH:
+            reply_json(r, atomic_load(&s->draining) ? 503 : 200,
+                       json_pack("{ssss}", "status", atomic_load(&s->draining) ? "draining" : "ok", "model",
+                                 s->model.name));
+            break;
+        case MBSV_EP_V2_SERVER:
+            reply_json(r, 200, json_pack("{ssss, s[]}", "name", "moonbench", "version", MB_VERSION, "extensions"));
+            break;
+        case MBSV_EP_METRICS:
+            r->code = 200;
+            r->body = mbsv_metrics_render(s->metrics, &r->len);
+            r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+            break;
+        default: mbsv_reply_error(r, 404, "no endpoint %s", path); break;
+        }
+    }
+    r->endpoint = ep;
+}

@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# moonbench export: C and ONNX exports of linear, tree (GBDT, forest) and
+# MLP bundles with transforms, each checked against `moonbench predict` on
+# a dataset (max abs difference <= 1e-5, identical classes). The C output
+# is compiled with cc -std=c99 -Wall -Wextra -Werror and a driver
+# (export_driver.c); the ONNX output passes onnx.checker (full check) and
+# runs in ONNX Runtime (npm onnxruntime-node, installed into tests/onnx).
+load helpers
+
+ONNX_DIR="$ROOT/tests/onnx"
+
+# name dataset(table layout) model params steps
+BUNDLES=(
+    "lin_bin breast_cancer linear - standardize"
+    "lin_multi wine linear - impute:strategy=median,minmax"
+    "lin_reg diabetes linear - log1p,poly2:columns=bmi|bp,standardize"
+    "gbdt_bin credit_g gbdt n_trees=30 onehot,standardize"
+    "gbdt_multi iris gbdt n_trees=20 clip:lo=1;hi=6"
+    "gbdt_reg auto_mpg gbdt n_trees=30 impute:add_indicator=true,ordinal"
+    "forest_bin vote forest n_trees=20 impute:strategy=most_frequent,onehot"
+    "forest_multi wine forest n_trees=10 select:columns=alcohol|flavanoids|proline|hue"
+    "forest_reg diabetes forest n_trees=10 drop:columns=sex,minmax"
+    "mlp_multi iris mlp hidden_layers=16,epochs=40 standardize"
+    "mlp_reg diabetes mlp hidden_layers=8,epochs=40,activation=tanh standardize"
+    "mlp_bin breast_cancer mlp hidden_layers=8,epochs=20,activation=gelu minmax"
+)
+
+setup_file() {
+    cd "$BATS_FILE_TMPDIR" || return 1
+    for spec in "${BUNDLES[@]}"; do
+        read -r name data model params steps <<<"$spec"
+        [ "$params" = - ] && params=""
+        "$MB" run "$ONNX_DIR/fit_pipeline.lua" "$DATA/table/$data.h5" "$name.h5" "$model" "$params" "$steps" \
+            >/dev/null || return 1
+        "$MB" predict "$name.h5" "$DATA/csv/$data.csv" -o "$name.ref.csv" 2>/dev/null || return 1
+        echo "$data" > "$name.data"
+    done
+    # without transforms (moonbench fit: the inputs are the model's features)
+    "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=200 -o plain_gbdt.h5 >/dev/null || return 1
+    "$MB" predict plain_gbdt.h5 "$DATA/csv/breast_cancer.csv" -o plain_gbdt.ref.csv 2>/dev/null || return 1
+    echo breast_cancer > plain_gbdt.data
+    "$MB" fit "$DATA/iris.h5" -m gbdt -p n_trees=20 -o plain_iris.h5 >/dev/null || return 1
+    # ONNX Runtime for node, once (the CPU library is in the npm package;
+    # the postinstall would download CUDA parts: skipped)
+    if command -v npm >/dev/null && [ ! -d "$ONNX_DIR/node_modules/onnxruntime-node" ]; then
+        (cd "$ONNX_DIR" && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund) >npm.log 2>&1
+    fi
+}
+
+# Export NAME to C (options after the CSV), build it with the driver,
+# score the dataset's CSV.
+c_predict() {
+    local name=$1 csv=$2
+    shift 2
+    "$MB" export "$name.h5" --format c "$@" -o "$name.c.d" 2>/dev/null || return 1
+    cc -std=c99 -Wall -Wextra -Werror -pedantic -O1 -I"$name.c.d" -o "$name.drv" \
+        "$ROOT/tests/cli/export_driver.c" "$name.c.d/model.c" -lm || return 1
+    "./$name.drv" < "$csv" > "$name.c.out"
+}
+
+c_equal() {
+    local name=$1
+    shift
+    cd "$BATS_FILE_TMPDIR"
+    c_predict "$name" "$DATA/csv/$(cat "$name.data").csv" "$@"
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" "$name.ref.csv" "$name.c.out"
+    echo "$output"
+    assert_success
+    assert_output --partial "0 labels differ"
+}
+
+# ONNX Runtime is there, or npm is absent (skip), or its install failed.
+need_ort() {
+    command -v node >/dev/null && command -v npm >/dev/null || skip "node and npm are not installed"
+    [ -d "$ONNX_DIR/node_modules/onnxruntime-node" ] && return 0
+    cat "$BATS_FILE_TMPDIR/npm.log" 2>/dev/null
+    fail "npm ci in tests/onnx did not install onnxruntime-node (its output above)"
+}
+
+onnx_equal() {
+    local name=$1
+    need_ort
+    cd "$BATS_FILE_TMPDIR"
+    local csv="$DATA/csv/$(cat "$name.data").csv"
+    run "$MB" export "$name.h5" --format onnx -o "$name.onnx"
+    assert_success
+    run /usr/bin/python3 "$ONNX_DIR/check_model.py" "$name.onnx"
+    assert_success
+    assert_output --partial "IR 8, opsets ai.onnx 13, ai.onnx.ml 3"
+    # the rows as the model's float inputs (names matched, level codes), by the C driver
+    [ -x "$name.drv" ] || c_predict "$name" "$csv"
+    "./$name.drv" --rows < "$csv" > "$name.rows"
+    run node "$ONNX_DIR/run.mjs" "$name.onnx" "$name.rows"
+    assert_success
+    echo "$output" > "$name.onnx.out"
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" "$name.ref.csv" "$name.onnx.out"
+    echo "$output"
+    assert_success
+    assert_output --partial "0 labels differ"
+}
+
+@test "export c: linear, binary, standardize" { c_equal lin_bin; }
+@test "export c: linear, multiclass, impute (median) + minmax" { c_equal lin_multi; }
+@test "export c: linear, regression, log1p + poly2 + standardize" { c_equal lin_reg; }
+@test "export c: gbdt, binary, onehot (categorical inputs) + standardize" { c_equal gbdt_bin; }
+@test "export c: gbdt, multiclass, clip" { c_equal gbdt_multi; }
+@test "export c: gbdt, regression, impute with indicators + ordinal" { c_equal gbdt_reg; }
+@test "export c: forest, binary, impute (most frequent, categorical) + onehot" { c_equal forest_bin; }
+@test "export c: forest, multiclass, select" { c_equal forest_multi; }
+@test "export c: forest, regression, drop + minmax" { c_equal forest_reg; }
+@test "export c: mlp, multiclass, standardize" { c_equal mlp_multi; }
+@test "export c: mlp (tanh), regression" { c_equal mlp_reg; }
+@test "export c: mlp (gelu), binary" { c_equal mlp_bin; }
+
+@test "export onnx: linear, binary, standardize" { onnx_equal lin_bin; }
+@test "export onnx: linear, multiclass, impute (median) + minmax" { onnx_equal lin_multi; }
+@test "export onnx: linear, regression, log1p + poly2 + standardize" { onnx_equal lin_reg; }
+@test "export onnx: gbdt, binary, onehot (categorical inputs) + standardize" { onnx_equal gbdt_bin; }
+@test "export onnx: gbdt, multiclass, clip" { onnx_equal gbdt_multi; }
+@test "export onnx: gbdt, regression, impute with indicators + ordinal" { onnx_equal gbdt_reg; }
+@test "export onnx: forest, binary, impute (most frequent, categorical) + onehot" { onnx_equal forest_bin; }
+@test "export onnx: forest, multiclass, select" { onnx_equal forest_multi; }
+@test "export onnx: forest, regression, drop + minmax" { onnx_equal forest_reg; }
+@test "export onnx: mlp, multiclass, standardize" { onnx_equal mlp_multi; }
+@test "export onnx: mlp (tanh), regression" { onnx_equal mlp_reg; }
+@test "export onnx: mlp (gelu), binary" { onnx_equal mlp_bin; }
+
+@test "export c: gbdt of 200 trees without transforms" { c_equal plain_gbdt; }
+@test "export c --tree-tables: gbdt and forest as tables" {
+    c_equal gbdt_multi --tree-tables
+    grep -q "static const float threshold" "$BATS_FILE_TMPDIR/gbdt_multi.c.d/model.c"
+    c_equal forest_bin --tree-tables
+}
+@test "export onnx: gbdt of 200 trees without transforms" { onnx_equal plain_gbdt; }
+
+# Inputs exactly on every split threshold and one float32 step either side:
+# the exports take the workbench's branch at each (x <= t goes left).
+@test "export c and onnx: rows on the split thresholds take the workbench's branches" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" export plain_iris.h5 --format c -o ties.d 2>/dev/null
+    run /usr/bin/python3 "$ONNX_DIR/tie_rows.py" ties.d "$DATA/csv/iris.csv" ties.csv
+    assert_success
+    "$MB" predict plain_iris.h5 ties.csv -o ties.ref.csv 2>/dev/null
+    cc -std=c99 -Wall -Wextra -Werror -Ities.d -o ties.drv "$ROOT/tests/cli/export_driver.c" ties.d/model.c -lm
+    ./ties.drv < ties.csv > ties.c.out
+    # the probabilities change across a threshold: the rows do test the branches
+    [ "$(sort -u ties.c.out | wc -l)" -gt 10 ]
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties.c.out
+    assert_success
+    "$MB" export plain_iris.h5 --format c --tree-tables -o ties_t.d 2>/dev/null
+    cc -std=c99 -Wall -Wextra -Werror -Ities_t.d -o ties_t.drv "$ROOT/tests/cli/export_driver.c" ties_t.d/model.c -lm
+    ./ties_t.drv < ties.csv > ties_t.c.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties_t.c.out
+    assert_success
+    need_ort
+    "$MB" export plain_iris.h5 --format onnx -o ties.onnx 2>/dev/null
+    ./ties.drv --rows < ties.csv > ties.rows
+    node "$ONNX_DIR/run.mjs" ties.onnx ties.rows > ties.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties.onnx.out
+    assert_success
+}
+
+# Missing values (NaN: the trees' default direction) and a level not seen
+# in training (onehot: all zeros), in the same rows for predict, C and ONNX.
+@test "export c and onnx: missing numbers and an unseen level score as in the workbench" {
+    cd "$BATS_FILE_TMPDIR"
+    # credit_g: duration (2nd) and credit_amount (5th) blanked on every third
+    # row, purpose (4th) set to a level training never saw on every fifth
+    awk -F, -v OFS=, 'NR > 1 && NR % 3 == 0 { $2 = ""; $5 = "" } NR > 1 && NR % 5 == 0 { $4 = "spaceship" } 1' \
+        "$DATA/csv/credit_g.csv" > holes.csv
+    grep -q ',spaceship,' holes.csv
+    run "$MB" predict gbdt_bin.h5 holes.csv -o holes.ref.csv
+    assert_success
+    c_predict gbdt_bin holes.csv
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv gbdt_bin.c.out
+    assert_success
+    need_ort
+    "$MB" export gbdt_bin.h5 --format onnx -o holes.onnx 2>/dev/null
+    ./gbdt_bin.drv --rows < holes.csv > holes.rows
+    grep -q ',-1,' holes.rows
+    grep -q 'nan' holes.rows
+    node "$ONNX_DIR/run.mjs" holes.onnx holes.rows > holes.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv holes.onnx.out
+    assert_success
+}
+
+@test "export c: model.h gives names, classes, levels and versions" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" export gbdt_bin.h5 --format c -o api.d 2>/dev/null
+    run cat api.d/model.h
+    assert_output --partial "#define MB_MODEL_NINPUTS 20 "
+    assert_output --partial "#define MB_MODEL_NCLASSES 2 "
+    assert_output --partial '#define MB_MODEL_TASK "binary"'
+    assert_output --partial "int mb_model_predict(const float *x, float *out);"
+    cat > api.c <<'C'
+#include <stdio.h>
+#include "model.h"
+int main(void)
+{
+    int j = 0;
+    while (j < MB_MODEL_NINPUTS && mb_model_levels[j] == 0)
+        j++;
+    printf("%s %s %s %d %d %s\n", mb_model_inputs[0], mb_model_classes[0], mb_model_classes[1], j,
+           mb_model_level(j, mb_model_levels[j][1]), MB_MODEL_MOONBENCH_VERSION);
+    printf("%d %d\n", mb_model_level(j, "no such level"), mb_model_level(1, "x"));
+    return 0;
+}
+C
+    cc -std=c99 -Wall -Wextra -Werror -Iapi.d -o api api.c api.d/model.c -lm
+    run ./api
+    assert_line --index 0 --regexp "^checking_status good bad 0 1 [0-9.]+$"
+    assert_line --index 1 "-1 -1"
+}
+
+@test "export: refusals name the reason (Lua step, no portable form, usage, output path)" {
+    cd "$BATS_FILE_TMPDIR"
+    cat > luastep.lua <<'LUA'
+local mb = require "moonbench"
+local t = mb.lua_transform [[
+return { apply = function(state, frame) return frame end }
+]]
+mb.pipeline { mb.standardize(), t, mb.model("linear") }:fit(mb.open(arg[1])):save(arg[2])
+LUA
+    "$MB" run luastep.lua "$DATA/iris.h5" luastep.h5 >/dev/null
+    run "$MB" export luastep.h5 --format c -o luastep.d
+    assert_failure 1
+    assert_output --partial "luastep.h5: cannot export: step 2 of the pipeline is a Lua transform"
+    "$MB" fit "$DATA/iris.h5" -m knn -o knn.h5 >/dev/null
+    run "$MB" export knn.h5 --format onnx -o knn.onnx
+    assert_failure 1
+    assert_output --partial "model 'knn' (plugin template) has no portable form"
+    [ ! -e knn.onnx ]
+    run "$MB" export lin_bin.h5 --format tflite -o x
+    assert_failure 2
+    assert_output --partial "--format is 'c' or 'onnx', not 'tflite'"
+    run "$MB" export lin_bin.h5 --format onnx
+    assert_failure 2
+    run "$MB" export lin_bin.h5 --format onnx --tree-tables -o x.onnx
+    assert_failure 2
+    run "$MB" export lin_bin.h5 --format onnx -o no/such/folder/m.onnx
+    assert_failure 1
+    assert_output --partial "no/such/folder"
+    run "$MB" export "$DATA/iris.h5" --format c -o d
+    assert_failure 1
+    assert_output --partial "not a moonbench model bundle"
+}

@@ -1,0 +1,434 @@
+#!/usr/bin/env bats
+# moonbench serve: the real server on a free port of 127.0.0.1, driven by
+# curl. Predictions are checked against `moonbench predict` on the same
+# rows, drift against a PSI computed here in Python from the bundle's
+# /monitoring deciles; every error code, concurrency and SIGTERM under load.
+load helpers
+
+setup_file() {
+    export BUNDLES="$BATS_FILE_TMPDIR"
+    "$MB" fit "$DATA/iris.h5" -m linear -o "$BUNDLES/iris_lin.h5" >/dev/null
+    "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 -o "$BUNDLES/bc_gbdt.h5" >/dev/null
+    "$MB" fit "$DATA/diabetes.h5" -m linear -o "$BUNDLES/diab_lin.h5" >/dev/null
+}
+
+setup() {
+    SERVER_PID=
+    AUTH=()
+}
+
+teardown() {
+    stop_server KILL
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_server BUNDLE [ARGS...]: start it in the background, wait (at most
+# 20 s) until /v2/health/ready answers; sets PORT, URL, SERVER_PID.
+start_server() {
+    PORT=$(free_port)
+    URL="http://127.0.0.1:$PORT"
+    "$MB" serve "$@" --port "$PORT" 2>"$BATS_TEST_TMPDIR/server.err" &
+    SERVER_PID=$!
+    for _ in $(seq 1 200); do
+        if curl -s -o /dev/null "${AUTH[@]}" "$URL/v2/health/ready"; then return 0; fi
+        if ! kill -0 "$SERVER_PID" 2>/dev/null; then cat "$BATS_TEST_TMPDIR/server.err"; return 1; fi
+        sleep 0.1
+    done
+    echo "server did not answer in 20 s"
+    return 1
+}
+
+# stop_server [TERM|KILL]: signal the server, wait at most 20 s, then kill it.
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill "-${1:-TERM}" "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 200); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+}
+
+# post PATH BODY: sets CODE and BODY (the reply).
+post() {
+    local out
+    out=$(curl -s -w '\n%{http_code}' "${AUTH[@]}" -X POST -H 'Content-Type: application/json' \
+        --data-binary "$2" "$URL$1")
+    CODE=${out##*$'\n'}
+    BODY=${out%$'\n'*}
+}
+
+get() {
+    local out
+    out=$(curl -s -w '\n%{http_code}' "${AUTH[@]}" "$URL$1")
+    CODE=${out##*$'\n'}
+    BODY=${out%$'\n'*}
+}
+
+# instances CSV [by-name] [first N rows]: a /predict body from a CSV file
+# without its target column.
+instances() {
+    python3 - "$1" "${2:-rows}" "${3:-100000}" <<'EOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))[: int(sys.argv[3])]
+names = [c for c in rows[0] if c != "target"]
+if sys.argv[2] == "names":
+    inst = [{c: float(r[c]) for c in names} for r in rows]
+else:
+    inst = [[float(r[c]) for c in names] for r in rows]
+print(json.dumps({"instances": inst}))
+EOF
+}
+
+# same_as_predict REPLY PREDICT.csv: labels identical, probabilities (or
+# values) within 1e-5 of `moonbench predict`'s CSV.
+same_as_predict() {
+    python3 - "$1" "$2" <<'EOF'
+import csv, json, sys
+got = json.load(open(sys.argv[1]))
+want = list(csv.reader(open(sys.argv[2])))[1:]
+assert len(got["predictions"]) == len(want), (len(got["predictions"]), len(want))
+for i, row in enumerate(want):
+    p = got["predictions"][i]
+    if "probabilities" in got:
+        assert p == row[0], (i, p, row[0])
+        for a, b in zip(got["probabilities"][i], row[1:]):
+            assert abs(a - float(b)) <= 1e-5, (i, a, b)
+        assert len(got["probabilities"][i]) == len(row) - 1
+    else:
+        assert abs(p - float(row[0])) <= 1e-5 * max(1, abs(float(row[0]))), (i, p, row[0])
+print("same", len(want))
+EOF
+}
+
+@test "serve: /predict equals moonbench predict for linear, tree and regression bundles" {
+    for spec in iris_lin:iris bc_gbdt:breast_cancer diab_lin:diabetes; do
+        b=${spec%%:*} d=${spec##*:}
+        start_server "$BUNDLES/$b.h5" --threads 2 --max-body 4m
+        instances "$DATA/csv/$d.csv" > "$BATS_TEST_TMPDIR/req.json"
+        post /predict "@$BATS_TEST_TMPDIR/req.json"
+        [ "$CODE" = 200 ]
+        echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+        mb predict "$BUNDLES/$b.h5" "$DATA/csv/$d.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+        run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+        assert_success
+        # rows by name give the same answers
+        instances "$DATA/csv/$d.csv" names 20 > "$BATS_TEST_TMPDIR/req.json"
+        post /predict "@$BATS_TEST_TMPDIR/req.json"
+        [ "$CODE" = 200 ]
+        echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+        head -21 "$BATS_TEST_TMPDIR/want.csv" > "$BATS_TEST_TMPDIR/want20.csv"
+        run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want20.csv"
+        assert_success
+        stop_server
+    done
+}
+
+@test "serve: Open Inference Protocol v2 metadata, health and infer" {
+    start_server "$BUNDLES/iris_lin.h5" --name iris
+    get /v2
+    [ "$CODE" = 200 ]
+    assert_equal "$(echo "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])')" moonbench
+    get /v2/health/live
+    assert_equal "$CODE $BODY" '200 {"live":true}'
+    get /v2/models/iris/ready
+    assert_equal "$CODE $BODY" '200 {"ready":true}'
+    get /health
+    assert_equal "$CODE $BODY" '200 {"status":"ok","model":"iris"}'
+    get /v2/models/iris
+    [ "$CODE" = 200 ]
+    run python3 -c '
+import json, sys
+m = json.loads(sys.argv[1])
+assert m["name"] == "iris" and m["platform"] == "moonbench", m
+assert m["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}], m["inputs"]
+assert [o["name"] for o in m["outputs"]] == ["label", "probabilities"], m["outputs"]
+assert m["outputs"][1]["shape"] == [-1, 3]' "$BODY"
+    assert_success
+    # the same two rows through /predict and /infer (FP64 nested, INT64 flat)
+    post /predict '{"instances": [[5.1, 3.5, 1.4, 0.2], [6, 3, 5, 2]]}'
+    pred=$BODY
+    post /v2/models/iris/infer '{"id": "r1", "inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP64", "data": [[5.1, 3.5, 1.4, 0.2], [6, 3, 5, 2]]}]}'
+    [ "$CODE" = 200 ]
+    run python3 -c '
+import json, sys
+p, r = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert r["model_name"] == "iris" and r["id"] == "r1", r
+lab, pro = r["outputs"]
+assert lab == {"name": "label", "datatype": "BYTES", "shape": [2], "data": p["predictions"]}, lab
+assert pro["name"] == "probabilities" and pro["datatype"] == "FP32" and pro["shape"] == [2, 3], pro
+assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred" "$BODY"
+    assert_success
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "INT64", "data": [6, 3, 5, 2]}], "outputs": [{"name": "label"}]}'
+    [ "$CODE" = 200 ]
+    assert_equal "$(echo "$BODY" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r["outputs"]), r["outputs"][0]["data"][0])')" "1 $(echo "$pred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["predictions"][1])')"
+    # refusals naming the problem
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}'
+    assert_equal "$CODE" 422
+    assert_equal "$BODY" '{"error":"input '"'"'input'"'"': shape must be [n, 4] (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm))"}'
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"data has 4 values, shape [2, 4] needs 8"* ]]
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"datatype 'BYTES' is not supported"* ]]
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "INT32", "data": [1.5, 2, 3, 4]}]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"value 0 is not an integer"* ]]
+    post /v2/models/other/infer '{}'
+    assert_equal "$CODE" 404
+    [[ "$BODY" == *"this server serves 'iris'"* ]]
+}
+
+@test "serve: 401 without or with a wrong token, constant-time checked; 200 with it" {
+    AUTH=(-H "Authorization: Bearer s3cret-token")
+    start_server "$BUNDLES/iris_lin.h5" --token s3cret-token
+    post /predict '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+    assert_equal "$CODE" 200
+    AUTH=()
+    post /predict '{"instances": [[5.1, 3.5, 1.4, 0.2]]}'
+    assert_equal "$CODE" 401
+    [[ "$BODY" == *"Authorization: Bearer TOKEN"* ]]
+    for bad in "Bearer s3cret-toke" "Bearer s3cret-token2" "Basic s3cret-token" "Bearer "; do
+        AUTH=(-H "Authorization: $bad")
+        get /metrics
+        assert_equal "$CODE" 401
+    done
+    run curl -s -D - -o /dev/null "$URL/health"
+    assert_output --partial "WWW-Authenticate: Bearer"
+    # the token file form
+    stop_server
+    printf 'from-a-file\n' > "$BATS_TEST_TMPDIR/token"
+    AUTH=(-H "Authorization: Bearer from-a-file")
+    start_server "$BUNDLES/iris_lin.h5" --token-file "$BATS_TEST_TMPDIR/token"
+    get /health
+    assert_equal "$CODE" 200
+    run mb serve "$BUNDLES/iris_lin.h5" --token 'has space'
+    assert_failure 2
+    assert_output --partial "printable ASCII characters without spaces"
+}
+
+@test "serve: 413 over --max-body, 400 with the parse error, 422 naming the problem, 404, 405" {
+    start_server "$BUNDLES/iris_lin.h5" --max-body 1k
+    body=$(python3 -c 'import json; print(json.dumps({"instances": [[5.1, 3.5, 1.4, 0.2]] * 60}))')
+    post /predict "$body"
+    assert_equal "$CODE" 413
+    [[ "$BODY" == *"limit of 1024 bytes"* ]]
+    # a chunked body (no Content-Length) over the limit
+    out=$(printf '%s' "$body" | curl -s -w '\n%{http_code}' -X POST -H 'Transfer-Encoding: chunked' --data-binary @- "$URL/predict")
+    assert_equal "${out##*$'\n'}" 413
+    post /predict '{"instances": [[5.1, 3.5,
+ 1.4, 0.2]'
+    assert_equal "$CODE" 400
+    assert_equal "$BODY" '{"error":"malformed JSON at line 2, column 10: '"']' expected near end of file"'","line":2,"column":10,"text":"'"']' expected near end of file"'"}'
+    post /predict '{"instances": [[5.1, 3.5, 1.4]]}'
+    assert_equal "$CODE" 422
+    assert_equal "$BODY" '{"error":"instance 0 has 3 values; the model takes 4 (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm))"}'
+    post /predict '{"instances": [{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width": 0.2}]}'
+    assert_equal "$CODE" 422
+    assert_equal "$BODY" '{"error":"instance 0 has no value for '"'petal width (cm)'"' (the model takes 4 named values)"}'
+    post /predict '{"instances": [[5.1, 3.5, 1.4, "x"]]}'
+    assert_equal "$CODE" 422
+    assert_equal "$BODY" '{"error":"instance 0: column '"'petal width (cm)': 'x'"' is not a number"}'
+    post /predict '{"instances": [[5.1, 3.5, 1.4, true]]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"instance 0, 'petal width (cm)': expected a number, a string or null"* ]]
+    post /predict '{"rows": []}'
+    assert_equal "$CODE" 422
+    get /nowhere
+    assert_equal "$CODE" 404
+    [[ "$BODY" == *"no endpoint /nowhere"* ]]
+    get /predict
+    assert_equal "$CODE" 405
+    run curl -s -D - -o /dev/null "$URL/predict"
+    assert_output --partial "Allow: POST"
+    post /metrics '{}'
+    assert_equal "$CODE" 405
+    # a missing value (null) is scored, as NaN
+    post /predict '{"instances": [[5.1, 3.5, 1.4, null]]}'
+    assert_equal "$CODE" 200
+}
+
+@test "serve: hostile bodies get 4xx and the server stays up" {
+    start_server "$BUNDLES/bc_gbdt.h5" --max-body 256k
+    deep=$(python3 -c 'print("[" * 5000 + "]" * 5000)')
+    for body in "" "null" "[]" '{"instances": 5}' '{"instances": [5]}' '{"instances": [[]]}' \
+        '{"instances": [[1e999]]}' '{"instances": [{"a": 1}]}' '{"a": 1, "a": 2}' "$deep" \
+        "$(printf '\xff\xfe{')" '{"instances": [[' '{"instances": [[1e39, 0]]}'; do
+        post /predict "$body"
+        [[ "$CODE" =~ ^4[0-9][0-9]$ ]] || { echo "body ${body:0:40}: $CODE $BODY"; false; }
+        post /v2/models/bc_gbdt/infer "$body"
+        [[ "$CODE" =~ ^4[0-9][0-9]$ ]] || { echo "infer ${body:0:40}: $CODE $BODY"; false; }
+    done
+    post /predict '{"instances": []}'
+    assert_equal "$CODE $BODY" '200 {"predictions":[],"probabilities":[]}'
+    get /v2/health/live
+    assert_equal "$CODE" 200
+    kill -0 "$SERVER_PID"
+}
+
+@test "serve: /metrics counts requests and classes; drift equals a PSI computed from /monitoring" {
+    start_server "$BUNDLES/iris_lin.h5" --drift-window 150
+    get /metrics
+    [[ "$BODY" != *'moonbench_requests_total{endpoint="/predict"'* ]]
+    [[ "$BODY" == *"moonbench_drift_window_rows 0"* ]]
+    # the training rows: no drift
+    instances "$DATA/csv/iris.csv" > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    post /predict '{"instances": [[1]]}'
+    get /metrics
+    echo "$BODY" > "$BATS_TEST_TMPDIR/m1.txt"
+    assert_equal "$(grep -c '^moonbench_requests_total{endpoint="/predict",code="200"} 1$' "$BATS_TEST_TMPDIR/m1.txt")" 1
+    assert_equal "$(grep -c '^moonbench_requests_total{endpoint="/predict",code="422"} 1$' "$BATS_TEST_TMPDIR/m1.txt")" 1
+    assert_equal "$(grep -c '^moonbench_request_errors_total{endpoint="/predict"} 1$' "$BATS_TEST_TMPDIR/m1.txt")" 1
+    assert_equal "$(grep -c '^moonbench_request_duration_seconds_count 4$' "$BATS_TEST_TMPDIR/m1.txt")" 1
+    assert_equal "$(grep -c '^moonbench_drift_window_rows 150$' "$BATS_TEST_TMPDIR/m1.txt")" 1
+    # predictions by class: the counts of the labels /predict returned
+    mb predict "$BUNDLES/iris_lin.h5" "$DATA/csv/iris.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    for c in setosa versicolor virginica; do
+        n=$(grep -c "^$c," "$BATS_TEST_TMPDIR/want.csv")
+        grep -qx "moonbench_predictions_total{class=\"$c\"} $n" "$BATS_TEST_TMPDIR/m1.txt"
+    done
+    ! grep -q '^moonbench_drift_flag{.*} 1$' "$BATS_TEST_TMPDIR/m1.txt"
+    # 100 rows with petal length 6.9 and more, pushed into the window: that feature drifts
+    python3 -c '
+import csv, json
+rows = list(csv.DictReader(open("'"$DATA/csv/iris.csv"'")))[:100]
+print(json.dumps({"instances": [[float(r["sepal length (cm)"]), float(r["sepal width (cm)"]), 6.9 + i / 100, float(r["petal width (cm)"])] for i, r in enumerate(rows)]}))' > "$BATS_TEST_TMPDIR/shift.json"
+    post /predict "@$BATS_TEST_TMPDIR/shift.json"
+    get /metrics
+    echo "$BODY" > "$BATS_TEST_TMPDIR/m2.txt"
+    grep -qx 'moonbench_drift_flag{feature="petal length (cm)"} 1' "$BATS_TEST_TMPDIR/m2.txt"
+    grep -qx 'moonbench_drift_window_rows 150' "$BATS_TEST_TMPDIR/m2.txt"
+    # the served PSI of every feature equals one computed here from the
+    # bundle's deciles over the window (the last 50 training rows + the 100 shifted)
+    h5dump -y -w 0 -d /monitoring/quantiles "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/q.txt"
+    h5dump -y -w 0 -d /monitoring/missing "$BUNDLES/iris_lin.h5" > "$BATS_TEST_TMPDIR/miss.txt"
+    run python3 - "$BATS_TEST_TMPDIR" <<'EOF'
+import json, math, re, sys
+d = sys.argv[1]
+def nums(f):
+    body = open(f).read().split("DATA {", 1)[1].split("}", 1)[0]
+    return [float(x) for x in re.findall(r"[-+0-9.eE]+|nan", body)]
+q, miss = nums(d + "/q.txt"), nums(d + "/miss.txt")
+window = json.load(open(d + "/req.json"))["instances"][100:] + json.load(open(d + "/shift.json"))["instances"]
+served = {}
+for line in open(d + "/m2.txt"):
+    m = re.match(r'moonbench_drift_psi\{feature="(.*)"\} (\S+)', line)
+    if m:
+        served[m.group(1)] = float(m.group(2))
+names = ["sepal length (cm)", "sepal width (cm)", "petal length (cm)", "petal width (cm)"]
+for j, name in enumerate(names):
+    e = q[j * 11:(j + 1) * 11]
+    # training share of each decile bin: 10% each; tied deciles pool into the first bin of the tie
+    exp = [0.0] * 11
+    for k in range(10):
+        first = min(i for i in range(k + 1) if e[i + 1] == e[k + 1])
+        exp[first] += (1 - miss[j]) / 10
+    exp[10] = miss[j]
+    cnt = [0] * 11
+    for row in window:
+        v = row[j]
+        cnt[next((k for k in range(10) if v <= e[k + 1]), 9)] += 1
+    psi = 0.0
+    for k in range(11):
+        if cnt[k] or exp[k] > 0:
+            a, x = max(cnt[k] / len(window), 1e-4), max(exp[k], 1e-4)
+            psi += (a - x) * math.log(a / x)
+    assert abs(psi - served[name]) <= 1e-4 * max(1, psi), (name, psi, served[name])
+    print(name, round(psi, 4))
+assert served["petal length (cm)"] > 0.2
+EOF
+    assert_success
+}
+
+@test "serve: 8 parallel clients, all answers correct" {
+    start_server "$BUNDLES/bc_gbdt.h5" --threads 4
+    mb predict "$BUNDLES/bc_gbdt.h5" "$DATA/csv/breast_cancer.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    python3 - "$DATA/csv/breast_cancer.csv" "$BATS_TEST_TMPDIR" <<'EOF'
+import csv, json, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+names = [c for c in rows[0] if c != "target"]
+for i in range(200):
+    json.dump({"instances": [[float(rows[i][c]) for c in names]]}, open("%s/row%d.json" % (sys.argv[2], i), "w"))
+EOF
+    pids=()
+    for w in $(seq 0 7); do
+        (
+            for r in $(seq 0 24); do
+                i=$((w * 25 + r))
+                echo "$i $(curl -s "$URL/predict" --data-binary "@$BATS_TEST_TMPDIR/row$i.json" |
+                    sed -E 's/^\{"predictions":\["([a-z]+)"\].*/\1/')"
+            done > "$BATS_TEST_TMPDIR/got$w.txt"
+        ) &
+        pids+=($!)
+    done
+    wait "${pids[@]}"
+    cat "$BATS_TEST_TMPDIR"/got*.txt | sort -n > "$BATS_TEST_TMPDIR/got.txt"
+    awk -F, 'NR > 1 && NR <= 201 { print NR - 2, $1 }' "$BATS_TEST_TMPDIR/want.csv" > "$BATS_TEST_TMPDIR/expect.txt"
+    [ "$(wc -l < "$BATS_TEST_TMPDIR/got.txt")" -eq 200 ]
+    run diff "$BATS_TEST_TMPDIR/expect.txt" "$BATS_TEST_TMPDIR/got.txt"
+    assert_success
+    get /metrics
+    [[ "$BODY" == *'moonbench_requests_total{endpoint="/predict",code="200"} 200'* ]]
+}
+
+@test "serve: SIGTERM under load drains in-flight requests and exits 0" {
+    start_server "$BUNDLES/iris_lin.h5" --threads 2 --access-log "$BATS_TEST_TMPDIR/access.log"
+    # a request in flight: headers sent, body still coming for a second
+    ( { printf '{"instances": [[5.1, 3.5, '; sleep 1.5; printf '1.4, 0.2]]}'; } |
+        curl -s -w '\n%{http_code}' -X POST -T - "$URL/predict" \
+        > "$BATS_TEST_TMPDIR/slow.txt" ) &
+    slow=$!
+    # wait (at most 20 s) until it is in flight, beside the /metrics request asking
+    for _ in $(seq 1 200); do
+        get /metrics
+        [[ "$BODY" == *"moonbench_requests_in_flight 2"* ]] && break
+        sleep 0.1
+    done
+    [[ "$BODY" == *"moonbench_requests_in_flight 2"* ]]
+    # and load: 4 loops of requests
+    pids=()
+    for w in 1 2 3 4; do
+        ( for _ in $(seq 1 40); do
+              curl -s -o /dev/null -w '%{http_code}\n' "$URL/predict" --data-binary '{"instances": [[6, 3, 5, 2]]}'
+          done > "$BATS_TEST_TMPDIR/load$w.txt" ) &
+        pids+=($!)
+    done
+    sleep 0.3
+    kill -TERM "$SERVER_PID"
+    rc=0
+    wait "$SERVER_PID" || rc=$?
+    SERVER_PID=
+    assert_equal "$rc" 0
+    wait "$slow"
+    assert_equal "$(cat "$BATS_TEST_TMPDIR/slow.txt")" '{"predictions":["setosa"],"probabilities":[[0.9815723,0.018427728,1.4714163e-8]]}
+200'
+    wait "${pids[@]}" || true # curl fails on a connection the kernel queued as the port closed
+    # every load request was answered 200, or found the port closed (000)
+    run grep -cvE '^(200|000)$' "$BATS_TEST_TMPDIR"/load*.txt
+    refute_output --regexp ':[1-9]'
+    grep -q 'stopped on SIGTERM' "$BATS_TEST_TMPDIR/server.err"
+    ! grep -q 'Sanitizer' "$BATS_TEST_TMPDIR/server.err"
+    grep -qE '^[0-9TZ:-]+ 127\.0\.0\.1 "POST /predict HTTP/1\.1" 200 [0-9]+ [0-9.]+$' "$BATS_TEST_TMPDIR/access.log"
+    # the port is closed
+    run curl -s "$URL/health"
+    assert_failure
+}
+
+@test "serve: refuses a bad bundle, a busy port and bad options with a message" {
+    run mb serve "$DATA/iris.h5" --port 0
+    assert_failure 1
+    assert_output --partial "not a moonbench model bundle"
+    run mb serve "$BUNDLES/iris_lin.h5" --threads 0
+    assert_failure 2
+    assert_output --partial "--threads: '0' is not valid"
+    run mb serve "$BUNDLES/iris_lin.h5" --name 'a/b'
+    assert_failure 2
+    start_server "$BUNDLES/iris_lin.h5"
+    run mb serve "$BUNDLES/iris_lin.h5" --port "$PORT"
+    assert_failure 1
+    assert_output --partial "cannot listen on 127.0.0.1 port $PORT"
+}
