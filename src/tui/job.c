@@ -544,6 +544,9 @@ double mbtui_run_metric(const mbtui_run *r, const char *name)
 
 int mbtui_runs_unsaved(const mbtui_app *a)
 {
+    for (int i = 0; i < a->nruns; i++) /* quitting would kill it */
+        if (a->runs[i]->state == MBTUI_RUN_RUNNING || a->runs[i]->state == MBTUI_RUN_QUEUED)
+            return 1;
     if (a->session_saved_at >= a->nchunks + a->ndeferred)
         return 0;
     for (int i = 0; i < a->nruns; i++)

@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "io.h"
@@ -37,9 +41,24 @@ static const char prelude[] =
     "  for _, k in ipairs(keys) do parts[#parts + 1] = string.format(\"%s=%.4f\", k, r[k]) end\n"
     "  print(name .. \": \" .. table.concat(parts, \" \"))\n"
     "  return r\n"
+    "end\n"
+    "-- the same for a cross-validation: each metric's mean and std over the folds\n"
+    "function report_cv(name, cv)\n"
+    "  local r, keys, parts = {}, {}, {}\n"
+    "  for k, v in pairs(cv.mean) do\n"
+    "    if type(v) == \"number\" and k:sub(1, 2) ~= \"n_\" and k ~= \"n\" then\n"
+    "      r[k], r[k .. \"_std\"], keys[#keys + 1] = v, cv.std[k], k\n"
+    "    end\n"
+    "  end\n"
+    "  runs[name] = r\n"
+    "  table.sort(keys)\n"
+    "  for _, k in ipairs(keys) do parts[#parts + 1] = string.format(\"%s=%.4f+-%.4f\", k, r[k], r[k .. \"_std\"]) end\n"
+    "  print(name .. \": \" .. table.concat(parts, \" \"))\n"
+    "  return r\n"
     "end\n";
 
 static mbtui_app *owner;
+static double deadline, chunk_seconds = 30; /* MOONBENCH_TUI_LUA_SECONDS sets it */
 
 const char *mbtui_lua_quote(const char *s, char *buf, size_t n)
 {
@@ -114,6 +133,9 @@ static int open_all(lua_State *L)
 int mbtui_session_init(mbtui_app *a, char *msg, size_t n)
 {
     owner = a;
+    const char *limit = getenv("MOONBENCH_TUI_LUA_SECONDS");
+    if (limit && atof(limit) > 0)
+        chunk_seconds = atof(limit);
     a->L = luaL_newstate();
     if (!a->L) {
         snprintf(msg, n, "cannot create the session's Lua state");
@@ -149,6 +171,8 @@ void mbtui_session_close(mbtui_app *a)
 
 struct lua_State *mbtui_session_L(mbtui_app *a) { return a->L; }
 
+static void journal_write(mbtui_app *a);
+
 void mbtui_session_record(mbtui_app *a, const char *lua)
 {
     if (a->nchunks == a->capchunks) {
@@ -156,12 +180,28 @@ void mbtui_session_record(mbtui_app *a, const char *lua)
         a->chunks = mb_realloc(a->chunks, (size_t)a->capchunks * sizeof *a->chunks);
     }
     a->chunks[a->nchunks++] = mb_strdup(lua);
+    journal_write(a);
 }
 
-/* Run text as a chunk; with values, leave the results' text in *out. */
+/* A `:` line (or a chunk) that runs past its time is stopped: the UI
+** thread runs it, and input must come back. Workers run without it. */
+
+static void time_hook(lua_State *L, lua_Debug *ar)
+{
+    (void)ar;
+    if (deadline > 0 && mbtui_now() > deadline) {
+        deadline = 0;
+        luaL_error(L, "stopped: the Lua ran past %f s (long work belongs in a script: moonbench run)",
+                   chunk_seconds);
+    }
+}
+
+/* Run text as a chunk; values it returns are added to the output pane. */
 static int run_chunk(mbtui_app *a, const char *text, int try_return)
 {
     lua_State *L = a->L;
+    deadline = mbtui_now() + chunk_seconds;
+    lua_sethook(L, time_hook, LUA_MASKCOUNT, 100000);
     int base = lua_gettop(L);
     lua_pushcfunction(L, msghandler);
     int st = LUA_ERRSYNTAX;
@@ -178,6 +218,8 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
         st = luaL_loadbuffer(L, text, strlen(text), "=lua");
     if (st == LUA_OK)
         st = lua_pcall(L, 0, LUA_MULTRET, base + 1);
+    lua_sethook(L, NULL, 0, 0);
+    deadline = 0;
     if (st != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         snprintf(a->lua_error, sizeof a->lua_error, "%s", msg ? msg : "(error object is not a string)");
@@ -197,14 +239,17 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
 int mbtui_session_flush(mbtui_app *a)
 {
     int rc = 0;
-    for (int i = 0; i < a->ndeferred; i++) {
-        if (rc == 0 && run_chunk(a, a->deferred[i], 0) == 0)
-            mbtui_session_record(a, a->deferred[i]);
+    while (a->ndeferred > 0) {
+        /* off the list first: recording rewrites the journal from it */
+        char *chunk = a->deferred[0];
+        memmove(a->deferred, a->deferred + 1, (size_t)(a->ndeferred - 1) * sizeof *a->deferred);
+        a->ndeferred--;
+        if (rc == 0 && run_chunk(a, chunk, 0) == 0)
+            mbtui_session_record(a, chunk);
         else
-            rc = -1;
-        mb_free(a->deferred[i]);
+            rc = -1; /* the rest depended on it: dropped */
+        mb_free(chunk);
     }
-    a->ndeferred = 0;
     return rc;
 }
 
@@ -212,6 +257,7 @@ void mbtui_session_defer(mbtui_app *a, const char *lua)
 {
     a->deferred = mb_realloc(a->deferred, (size_t)(a->ndeferred + 1) * sizeof *a->deferred);
     a->deferred[a->ndeferred++] = mb_strdup(lua);
+    journal_write(a);
 }
 
 int mbtui_session_do(mbtui_app *a, const char *lua, int record)
@@ -270,28 +316,118 @@ char *mbtui_session_text(const mbtui_app *a)
     return s;
 }
 
-int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
+/* {====== the journal ======} */
+
+static int write_text(const char *path, const char *text, mb_error *err)
 {
     char *tmp = NULL;
     int fd = mb_tmp_create(path, &tmp, err);
     if (fd < 0)
         return -1;
-    char *text = mbtui_session_text(a);
     size_t len = strlen(text), off = 0;
     while (off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w <= 0) {
-            mb_free(text);
             close(fd);
             mb_tmp_discard(&tmp);
-            mb_fail(err, MB_EIO, "%s: cannot write the session", path);
+            mb_fail(err, MB_EIO, "%s: cannot write", path);
             return -1;
         }
         off += (size_t)w;
     }
+    return mb_tmp_publish(fd, &tmp, path, err) == MB_OK ? 0 : -1;
+}
+
+static void journal_write(mbtui_app *a)
+{
+    if (!a->journal[0])
+        return;
+    mb_error err;
+    char *text = mbtui_session_text(a);
+    if (write_text(a->journal, text, &err) != 0)
+        a->journal[0] = 0; /* a full disk must not stop the work; the session still saves */
     mb_free(text);
-    if (mb_tmp_publish(fd, &tmp, path, err) != MB_OK)
+}
+
+static int state_dir(char *dir, size_t n)
+{
+    const char *xdg = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+    if (xdg && *xdg)
+        snprintf(dir, n, "%s/moonbench", xdg);
+    else if (home && *home)
+        snprintf(dir, n, "%s/.local/state/moonbench", home);
+    else
         return -1;
-    a->session_saved_at = a->nchunks + a->ndeferred;
-    return 0;
+    /* mkdir -p, private */
+    for (char *p = dir + 1; *p; p++)
+        if (*p == '/') {
+            *p = 0;
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    return mkdir(dir, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* Is process pid running (a zombie, whose parent has not reaped it, is not)? */
+static int alive(pid_t pid)
+{
+    if (kill(pid, 0) != 0 && errno != EPERM)
+        return 0;
+    char path[64], buf[256];
+    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 1;
+    size_t k = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[k] = 0;
+    const char *paren = strrchr(buf, ')'); /* "pid (name) S ..." */
+    return !(paren && paren[1] == ' ' && paren[2] == 'Z');
+}
+
+int mbtui_journal_start(mbtui_app *a, char *msg, size_t n)
+{
+    char dir[512];
+    a->journal[0] = 0;
+    if (state_dir(dir, sizeof dir) != 0)
+        return 0;
+    int found = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long pid;
+        char tail[8];
+        if (sscanf(e->d_name, "journal-%ld.%7s", &pid, tail) != 2 || strcmp(tail, "lua") || pid <= 0)
+            continue;
+        if (alive((pid_t)pid))
+            continue; /* that workbench is still running */
+        char from[1100], to[1100];
+        snprintf(from, sizeof from, "%s/%s", dir, e->d_name);
+        snprintf(to, sizeof to, "%s/recovered-%ld.lua", dir, pid);
+        if (rename(from, to) == 0) {
+            snprintf(msg, n, "the last session did not end cleanly; its Lua is in %.400s (moonbench run it)", to);
+            found = 1;
+        }
+    }
+    if (d)
+        closedir(d);
+    snprintf(a->journal, sizeof a->journal, "%.500s/journal-%ld.lua", dir, (long)getpid());
+    journal_write(a);
+    return found;
+}
+
+void mbtui_journal_end(mbtui_app *a)
+{
+    if (a->journal[0])
+        unlink(a->journal);
+    a->journal[0] = 0;
+}
+
+int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
+{
+    char *text = mbtui_session_text(a);
+    int rc = write_text(path, text, err);
+    mb_free(text);
+    if (rc == 0)
+        a->session_saved_at = a->nchunks + a->ndeferred;
+    return rc;
 }

@@ -187,8 +187,8 @@ static mbtui_view *focused(mbtui_app *a) { return tree_on(a) && a->tree_focus ? 
 
 static void draw_tabs(mbtui_app *a, int cols)
 {
-    int x = mbtui_text(0, 0, 11, MBTUI_A_TITLE, " moonbench ");
-    x = 11;
+    mbtui_text(0, 0, 11, MBTUI_A_TITLE, " moonbench ");
+    int x = 11;
     for (int t = 0; t < MBTUI_NTABS && x < cols; t++) {
         char buf[64];
         snprintf(buf, sizeof buf, " %d %s ", t + 1, a->tabs[t].ops->name);
@@ -331,7 +331,7 @@ static void draw(mbtui_app *a)
                       M.label, M.nitems, menu_item);
     }
     if (M.mode == M_QUIT)
-        mbtui_say(a, MBTUI_A_WARN, "Runs are not exported and the session is not saved: quit anyway? (y/n)");
+        mbtui_say(a, MBTUI_A_WARN, "Runs are running, or not exported and the session not saved: quit anyway? (y/n)");
     draw_status(a, rows, cols);
     mbtui_flush();
 }
@@ -716,13 +716,24 @@ int mb_tui_main(int argc, char **argv)
     int is_dir = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
     a->tree_shown = is_dir; /* a file opens full width; t shows its tree */
     a->tree_focus = is_dir;
-    if (!is_dir)
-        mbtui_open_data(a, path);
-    else
+    if (is_dir)
         mbtui_say(a, MBTUI_A_NORMAL, "Choose a dataset in the tree and press Enter (? lists every command)");
+    else if (mbtui_open_data(a, path) != 0)
+        a->tree_shown = a->tree_focus = 1; /* its objects, to choose one */
+    char recovered[700];
+    if (mbtui_journal_start(a, recovered, sizeof recovered)) {
+        if (a->msg_attr == MBTUI_A_ERROR) { /* both matter: the file's problem first */
+            char first[sizeof a->msg];
+            memcpy(first, a->msg, sizeof first);
+            mbtui_say(a, MBTUI_A_ERROR, "%.200s; also: %.300s", first, recovered);
+        } else
+            mbtui_say(a, MBTUI_A_WARN, "%s", recovered);
+    }
     if (keymsg[0])
         mbtui_say(a, MBTUI_A_ERROR, "%s", keymsg);
     loop(a);
+    if (!got_signal) /* a clean end: nothing to recover */
+        mbtui_journal_end(a);
     mbtui_draw_end();
     mbtui_runs_kill_all(a);
     int sig = got_signal;

@@ -32,7 +32,7 @@
 ** REQ_(ID, "name", "default keys (space-separated)", "help") */
 #define MBTUI_REQ_INFO(REQ_GROUP, REQ_)                                                          \
     REQ_GROUP("General")                                                                         \
-    REQ_(QUIT, "quit", "q", "Quit the workbench (asks first when runs are unsaved)")             \
+    REQ_(QUIT, "quit", "q C-c", "Quit the workbench (asks first when runs are unsaved or running)")             \
     REQ_(HELP, "help", "? F1", "Show every command and its keys")                                \
     REQ_(PALETTE, "palette", "C-p", "Command palette: run any command by (fuzzy) name")         \
     REQ_(LUA, "lua", ":", "Evaluate Lua against the session (data, runs, mb)")                  \
@@ -61,7 +61,7 @@
     REQ_(FIND, "find", "/", "Find by (part of) a name: a column, a file in the tree, a model")               \
     REQ_(STATS, "stats", "s", "Statistics, histogram or frequency table of the column")         \
     REQ_(TARGET, "set-target", "T", "Make the column under the cursor the target")              \
-    REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction and seed")                      \
+    REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction (or k=K folds) and seed")                      \
     REQ_GROUP("Pipeline")                                                                        \
     REQ_(ADD_STEP, "add-step", "a", "Add a transform step (menu of the transform kinds)")       \
     REQ_(DELETE, "delete", "d", "Delete the step / reset the parameter to its default")         \
@@ -182,7 +182,7 @@ enum { MBTUI_TAB_DATA, MBTUI_TAB_PIPELINE, MBTUI_TAB_MODELS, MBTUI_TAB_RESULTS, 
 typedef enum { MBTUI_RUN_QUEUED, MBTUI_RUN_RUNNING, MBTUI_RUN_DONE, MBTUI_RUN_FAILED,
                MBTUI_RUN_CANCELLED } mbtui_run_state;
 
-#define MBTUI_MAXMETRICS 24
+#define MBTUI_MAXMETRICS 48
 #define MBTUI_MAXLOSS 240
 #define MBTUI_MAXCLASSES 12
 
@@ -248,6 +248,13 @@ void mbtui_session_record(mbtui_app *a, const char *lua);
 /* The `:` prompt: evaluate, show the values or the error. */
 void mbtui_session_eval(mbtui_app *a, const char *text);
 int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err);
+/* The journal: the session text, rewritten after every recorded action to
+** journal-PID.lua in $XDG_STATE_HOME/moonbench (~/.local/state/moonbench),
+** removed by a clean quit. At start, the journal of a workbench that is no
+** longer running (killed terminal, signal, crash) is renamed
+** recovered-PID.lua; returns 1 with the message saying where. */
+int mbtui_journal_start(mbtui_app *a, char *msg, size_t n);
+void mbtui_journal_end(mbtui_app *a);
 /* The session's text: the prelude and every recorded chunk. */
 char *mbtui_session_text(const mbtui_app *a);
 /* Quote s as a Lua string literal into buf. */
@@ -272,6 +279,7 @@ struct mbtui_app {
     char target[256];
     int target_categorical;
     double plan_test;
+    int plan_k;                   /* > 0: k-fold cross-validation instead of a hold-out */
     unsigned long plan_seed;
     /* the pipeline: each step as a Lua constructor */
     char *steps[MBTUI_MAXSTEPS];
@@ -290,6 +298,7 @@ struct mbtui_app {
     int ndeferred;
     int session_saved_at;         /* nchunks when last saved (-1: never) */
     char lua_error[1024];
+    char journal[600];            /* "" when there is no journal */
     char *lua_output;             /* the last `:` result */
     /* the model registry, for the forms */
     struct mb_registry *reg;

@@ -255,6 +255,10 @@ static void draw_freq(const mbtui_colstat *cs, mbtui_rect r)
         mbtui_textf(r.y + 1 + i, r.x, r.w, MBTUI_A_NORMAL, "%-20.20s %8zu %6.1f%% %s", cs->level[order[i]], n,
                     share * 100, bar);
     }
+    int shown = cs->nkept < r.h - 1 ? cs->nkept : r.h - 1;
+    if (cs->nlevels > (size_t)shown && shown + 1 < r.h)
+        mbtui_textf(r.y + 1 + shown, r.x, r.w, MBTUI_A_DIM, "... %zu more levels%s", cs->nlevels - (size_t)shown,
+                    cs->other_count ? " (past the first 64 seen, counted together)" : "");
 }
 
 static void draw_stats(mbtui_view *v, mbtui_rect r)
@@ -304,7 +308,10 @@ static void data_draw(mbtui_view *v, mbtui_rect r)
     }
     mbtui_app *a = v->app;
     char plan[96];
-    snprintf(plan, sizeof plan, "hold-out %.2f, seed %lu", a->plan_test, a->plan_seed);
+    if (a->plan_k)
+        snprintf(plan, sizeof plan, "%d-fold CV, seed %lu", a->plan_k, a->plan_seed);
+    else
+        snprintf(plan, sizeof plan, "hold-out %.2f, seed %lu", a->plan_test, a->plan_seed);
     mbtui_textf(r.y, r.x, r.w, MBTUI_A_TITLE, "%s  %zu rows x %zu columns  target: %s  plan: %s", a->data_spec,
                 d->nrows, d->ncols, a->target[0] ? a->target : "(none: T sets it)", plan);
     int sh = d->show_stats && d->ncols ? (r.h - 1) * 2 / 5 : 0;
@@ -352,13 +359,23 @@ static void set_plan(mbtui_app *a, const char *text, void *ud)
 {
     (void)ud;
     double test;
+    int k;
     unsigned long seed;
     char extra;
+    if (sscanf(text, "k=%d %lu %c", &k, &seed, &extra) == 2 && k >= 2 && k <= 100) {
+        a->plan_k = k;
+        a->plan_seed = seed;
+        mbtui_say(a, MBTUI_A_OK, "plan: %d-fold cross-validation (seed %lu); the bundle is fitted on all rows", k,
+                  seed);
+        return;
+    }
     if (sscanf(text, "%lf %lu %c", &test, &seed, &extra) != 2 || !(test > 0 && test < 1)) {
-        mbtui_say(a, MBTUI_A_ERROR, "plan: expected 'FRACTION SEED' with a fraction in (0, 1), e.g. '0.25 1'");
+        mbtui_say(a, MBTUI_A_ERROR,
+                  "plan: expected 'FRACTION SEED' (a fraction in (0, 1), e.g. '0.25 1') or 'k=K SEED' (K in 2..100)");
         return;
     }
     a->plan_test = test;
+    a->plan_k = 0;
     a->plan_seed = seed;
     mbtui_say(a, MBTUI_A_OK, "plan: hold out %.2f of the rows (seed %lu) for the metrics", test, seed);
 }
@@ -398,8 +415,11 @@ static int data_request(mbtui_view *v, int req)
     }
     case MBTUI_REQ_PLAN: {
         char init[64];
-        snprintf(init, sizeof init, "%g %lu", a->plan_test, a->plan_seed);
-        mbtui_prompt(a, "plan (hold-out fraction, seed): ", init, set_plan, NULL);
+        if (a->plan_k)
+            snprintf(init, sizeof init, "k=%d %lu", a->plan_k, a->plan_seed);
+        else
+            snprintf(init, sizeof init, "%g %lu", a->plan_test, a->plan_seed);
+        mbtui_prompt(a, "plan (hold-out fraction or k=K, seed): ", init, set_plan, NULL);
         return 1;
     }
     }

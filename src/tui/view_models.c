@@ -207,7 +207,13 @@ static void lua_value(const mb_param_spec *s, const char *text, char *out, size_
         snprintf(out + o, n - o, " }");
         break;
     }
-    default: snprintf(out, n, "%s", text);
+    default: /* a number; the validator's inf is Lua's math.huge */
+        if (!strcmp(text, "inf") || !strcmp(text, "+inf"))
+            snprintf(out, n, "math.huge");
+        else if (!strcmp(text, "-inf"))
+            snprintf(out, n, "-math.huge");
+        else
+            snprintf(out, n, "%s", text);
     }
 }
 
@@ -255,14 +261,23 @@ static void train(mbtui_view *v)
     int id = a->nruns + 1;
     size_t ln = strlen(def) + 1024;
     char *lua = mb_malloc(ln);
-    snprintf(lua, ln,
-             "-- run %d: %s\n"
-             "train, test = mb.split(data, { test = %.17g, seed = %lu%s })\n"
-             "run%d = %s\n"
-             "run%d:fit(train, { seed = %lu, progress = progress })\n"
-             "report(\"run%d\", run%d, test)",
-             id, row->type->name, a->plan_test, a->plan_seed, a->target_categorical ? ", stratify = true" : "", id,
-             def, id, a->plan_seed, id, id);
+    if (a->plan_k)
+        snprintf(lua, ln,
+                 "-- run %d: %s, %d-fold cross-validation, then fitted on all rows\n"
+                 "run%d = %s\n"
+                 "report_cv(\"run%d\", mb.cross_validate(run%d, data, { k = %d, seed = %lu%s, progress = progress }))\n"
+                 "run%d:fit(data, { seed = %lu })",
+                 id, row->type->name, a->plan_k, id, def, id, id, a->plan_k, a->plan_seed,
+                 a->target_categorical ? ", stratify = true" : "", id, a->plan_seed);
+    else
+        snprintf(lua, ln,
+                 "-- run %d: %s\n"
+                 "train, test = mb.split(data, { test = %.17g, seed = %lu%s })\n"
+                 "run%d = %s\n"
+                 "run%d:fit(train, { seed = %lu, progress = progress })\n"
+                 "report(\"run%d\", run%d, test)",
+                 id, row->type->name, a->plan_test, a->plan_seed, a->target_categorical ? ", stratify = true" : "", id,
+                 def, id, a->plan_seed, id, id);
     if (mbtui_run_queue(a, 0, row->type->name, row->owner->plugin->name, shown, def, lua))
         mbtui_say(a, MBTUI_A_OK, "run %d: training %s (x cancels); results in tab 4", id, row->type->name);
 }

@@ -70,10 +70,16 @@ static int results_open(mbtui_view *v)
 
 static void results_done(mbtui_view *v) { (void)v; }
 
+/* A cross-validated run reports each metric's std as NAME_std. */
+static int is_cv(const mbtui_run *r)
+{
+    return !isnan(mbtui_run_metric(r, "accuracy_std")) || !isnan(mbtui_run_metric(r, "r2_std"));
+}
+
 static const char *state_name(const mbtui_run *r)
 {
     const char *st[] = {"queued", "running", "done", "failed", "cancelled"};
-    return st[r->state];
+    return r->state == MBTUI_RUN_DONE && is_cv(r) ? "done (cv)" : st[r->state];
 }
 
 static void draw_details(const mbtui_run *r, mbtui_rect b)
@@ -94,16 +100,27 @@ static void draw_details(const mbtui_run *r, mbtui_rect b)
         }
         return;
     }
-    mbtui_textf(b.y, b.x, b.w, MBTUI_A_TITLE, "run %d: %s %s, held-out metrics", r->id, r->model, r->params);
-    int cw = 26, ncol = b.w / cw > 0 ? b.w / cw : 1, nshown = 0;
+    int cv = is_cv(r);
+    mbtui_textf(b.y, b.x, b.w, MBTUI_A_TITLE, "run %d: %s %s, %s", r->id, r->model, r->params,
+                cv ? "cross-validated metrics (mean ± std over the folds)" : "held-out metrics");
+    int cw = cv ? 36 : 26, ncol = b.w / cw > 0 ? b.w / cw : 1, nshown = 0;
     int mh = r->nclasses ? 4 : b.h - 1;
     for (int i = 0; i < r->nmetrics; i++) {
-        if (!strcmp(r->metric_name[i], "n"))
+        const char *name = r->metric_name[i];
+        size_t len = strlen(name);
+        if (!strcmp(name, "n") || (len > 4 && !strcmp(name + len - 4, "_std")))
             continue;
         int row = nshown / ncol, col = nshown % ncol;
         if (row >= mh)
             break;
-        mbtui_textf(b.y + 1 + row, b.x + col * cw, cw, MBTUI_A_NORMAL, "%-18s %.4f", r->metric_name[i], r->metric[i]);
+        char stdname[40];
+        snprintf(stdname, sizeof stdname, "%.30s_std", name);
+        double sd = mbtui_run_metric(r, stdname);
+        if (isnan(sd))
+            mbtui_textf(b.y + 1 + row, b.x + col * cw, cw, MBTUI_A_NORMAL, "%-18s %.4f", name, r->metric[i]);
+        else
+            mbtui_textf(b.y + 1 + row, b.x + col * cw, cw, MBTUI_A_NORMAL, "%-18s %.4f ± %.4f", name, r->metric[i],
+                        sd);
         nshown++;
     }
     if (!r->nclasses)

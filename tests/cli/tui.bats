@@ -249,8 +249,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys 4
     wait_for "baseline"
     keys Home m Down m c
-    wait_for "comparing run1 vs run2"
-    wait_for "comparison done" 60
+    wait_for "comparison done" $((WAIT * 4))   # the message before it may be too quick to see
     keys End
     wait_for "run 3: comparison"
     screen | grep -q "run1"
@@ -341,7 +340,7 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     keys T
     wait_for "target: target;"
     keys e
-    wait_for "plan (hold-out fraction, seed): 0.25 1"
+    wait_for "plan (hold-out fraction or k=K, seed): 0.25 1"
     keys BSpace BSpace BSpace BSpace BSpace BSpace
     type_text "0.3 7"
     keys Enter
@@ -366,4 +365,106 @@ board_row() { screen | grep -E "^$1 +[* ] *[a-z]" | head -1; }
     wait_for "Choose a dataset in the tree"
     keys q
     wait_for "[exit 0]"
+}
+
+@test "a Lua line that runs too long is stopped; SIGHUP and a crash of the workbench restore the terminal" {
+    open_iris MOONBENCH_TUI_LUA_SECONDS=1
+    keys :
+    type_text 'while true do end'
+    keys Enter
+    wait_for "stopped: the Lua ran past 1.0 s"
+    keys :
+    type_text '2 + 2'
+    keys Enter
+    wait_for "= 4"
+    pid=$(pgrep -n -f "$MB datasets/")
+    kill -HUP "$pid"
+    wait_for "moonbench: stopped by SIGHUP; the terminal was restored"
+    wait_for "[exit 129]"
+    tmux -L "$SOCK" kill-server
+    tui_start datasets/
+    wait_for "nested_example.h5"
+    pid=$(pgrep -n -f "$MB datasets/")
+    kill -SEGV "$pid"
+    wait_for "moonbench: the workbench crashed (SIGSEGV); the terminal was restored"
+    wait_for "[exit 139]"
+}
+
+@test "a file the workbench cannot read says why, and its tree offers the objects inside" {
+    cp "$FIX/bad_codes.h5" "$FIX/types.h5" "$FIX/zero_rows.h5" .
+    tui_start bad_codes.h5
+    wait_for "bad_codes.h5:/y: class code 5 in row 2 is outside target_names (2 names)"
+    keys q
+    wait_for "[exit 0]"
+    tmux -L "$SOCK" kill-server
+    tui_start zero_rows.h5
+    wait_for "zero_rows.h5:/X: the dataset has zero rows"
+    keys q
+    wait_for "[exit 0]"
+    tmux -L "$SOCK" kill-server
+    tui_start types.h5
+    wait_for "no X dataset or pandas table here"
+    find col_f4
+    keys Enter
+    wait_for "types.h5:/col_f4  4 rows x 1 columns"
+    keys s
+    wait_for "(numeric): 4 values"
+}
+
+@test "colours, and the monochrome look with NO_COLOR" {
+    tui_start datasets/iris.h5
+    wait_for "150 rows"
+    tmux -L "$SOCK" capture-pane -e -p -t t | grep -q $'\e\\[3[0-7]m'
+    tmux -L "$SOCK" kill-server
+    tui_start NO_COLOR=1 datasets/iris.h5
+    wait_for "150 rows"
+    run tmux -L "$SOCK" capture-pane -e -p -t t
+    echo "$output" | grep -q $'\e\\[7m'            # reverse video for the tab and the cursor
+    if echo "$output" | grep -q $'\e\\[[34][0-7]m'; then false; fi  # and no colour at all
+}
+
+@test "a session killed with its terminal is kept: the next start says where its Lua is" {
+    open_iris
+    keys 3 r
+    wait_for "run 1 (linear) done"
+    tmux -L "$SOCK" kill-server   # the terminal goes: SIGHUP
+    local end=$((SECONDS + WAIT))
+    while pgrep -f "$MB datasets/" >/dev/null && ((SECONDS < end)); do sleep 0.2; done
+    tui_start datasets/
+    wait_for "the last session did not end cleanly"
+    rec=$(ls "$HOME"/.local/state/moonbench/recovered-*.lua)
+    grep -q 'run1 = mb.pipeline { mb.model("linear") }' "$rec"
+    run "$MB" run "$rec"
+    assert_success
+    assert_output --partial "run1: accuracy=0.9737"
+    # a clean quit leaves no journal behind
+    keys q
+    wait_for "[exit 0]"
+    [ -z "$(ls "$HOME"/.local/state/moonbench/ | grep journal- || true)" ]
+}
+
+@test "a k-fold plan: cross-validated mean and std per metric, the bundle fitted on all rows" {
+    open_iris
+    keys e
+    wait_for "plan (hold-out fraction or k=K, seed): 0.25 1"
+    keys BSpace BSpace BSpace BSpace BSpace BSpace
+    type_text "k=3 1"
+    keys Enter
+    wait_for "plan: 3-fold cross-validation (seed 1)"
+    keys 3 r
+    wait_for "run 1 (linear) done"
+    keys 4
+    wait_for "done (cv)"
+    wait_for "cross-validated metrics (mean ± std over the folds)"
+    acc=$(screen | sed -n 's/^accuracy  *\([0-9.]*\) ± \([0-9.]*\).*/\1+-\2/p' | head -1)
+    [ -n "$acc" ]
+    keys S Enter
+    wait_for "saved run 1 to run1.h5"
+    keys W Enter
+    wait_for "session saved"
+    run "$MB" run session.lua
+    assert_success
+    assert_output --partial "run1: accuracy=$acc"
+    run "$MB" predict run1.h5 datasets/iris.h5
+    assert_success
 }
