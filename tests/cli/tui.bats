@@ -31,8 +31,14 @@ teardown() {
 tui_start() {
     local envs=""
     while [[ "${1:-}" == *=* ]]; do envs+="$1 "; shift; done
-    tmux -L "$SOCK" -f /dev/null new-session -d -x "${TUI_W:-100}" -y "${TUI_H:-30}" -s t \
-        "cd '$BATS_TEST_TMPDIR' && env $envs '$MB' $* ; echo \"[exit \$?]\"; sleep 600"
+    # a server just killed on this socket may still be going away: retry
+    local try
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        tmux -L "$SOCK" -f /dev/null new-session -d -x "${TUI_W:-100}" -y "${TUI_H:-30}" -s t \
+            "cd '$BATS_TEST_TMPDIR' && env $envs '$MB' $* ; echo \"[exit \$?]\"; sleep 600" && return 0
+        sleep 0.3
+    done
+    return 1
 }
 keys() { tmux -L "$SOCK" send-keys -t t "$@"; }
 # type TEXT: literal text into the terminal
