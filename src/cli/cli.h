@@ -75,7 +75,21 @@
     X(fit, "--threads", "N", "threads to use, 1 to the machine's cores (default: all)")           \
     X(fit, "--seed", "S", "seed of the split and the model, an integer >= 0 (default 0)")         \
     X(fit, "-o", "MODEL.h5", "the bundle to write")                                               \
-    X(predict, "-o", "OUT.csv", "write the predictions there (default: standard output)")         \
+    X(score, "-o", "OUT.csv|OUT.h5", "write the predictions there, CSV or HDF5 by extension (default: CSV on standard output)") \
+    X(score, "--id", "COL", "pass column COL through to the output, first (and into --stream answers)") \
+    X(score, "--rejects", "FILE", "rows that cannot be scored, as row,reason (default OUT.rejects.csv, or stderr)") \
+    X(score, "--threshold", "T", "binary models: class 1 when its probability is above T (default: the bundle's, or 0.5)") \
+    X(score, "--chunk", "N", "rows read and scored at a time (default 65536)")                     \
+    X(score, "--stream", "", "score NDJSON or CSV lines on standard input, one JSON line out per line") \
+    X(score, "--format", "ndjson|csv", "--stream: the input format (default: from the first character)") \
+    X(score, "--batch", "N", "--stream: score up to N lines per model call, in order")            \
+    X(score, "--allow-lua", "", "run the bundle's Lua steps (restricted); refused without it")     \
+    X(score, "--trust", "KEY.pub", "refuse a bundle not signed by one of these keys (repeatable)") \
+    X(drift, "--json", "", "print the report as JSON")                                           \
+    X(drift, "--threshold", "P", "flag a feature whose PSI is above P (default 0.2); exit 3 when any is") \
+    X(drift, "--rejects", "FILE", "rows that cannot be transformed, as row,reason (default: stderr)") \
+    X(drift, "--allow-lua", "", "run the bundle's Lua steps (restricted)")                        \
+    X(drift, "--trust", "KEY.pub", "refuse a bundle not signed by one of these keys (repeatable)") \
     X(evaluate, "--json", "", "print the report as JSON")                                         \
     X(compare, "-m", "MODEL", "a model to compare (repeatable); -p after it sets its parameters")  \
     X(compare, "-p", "key=value", "a parameter of the model named before it")                     \
@@ -111,7 +125,10 @@
     X(plugins, "moonbench plugins")                                                                \
     X(fit, "moonbench fit datasets/table/credit_g.h5 -m gbdt --test 0.2 -o credit.h5")            \
     X(fit, "moonbench fit datasets/table/vote.h5 -m linear -t impute:strategy=most_frequent -t onehot --cv 5 -o vote.h5") \
+    X(score, "moonbench score credit.h5 datasets/csv/credit_g.csv -o scores.csv --id purpose")    \
+    X(score, "tail -f events.ndjson | moonbench score credit.h5 --stream --batch 64")            \
     X(predict, "moonbench predict credit.h5 datasets/csv/credit_g.csv -o scores.csv")             \
+    X(drift, "moonbench drift credit.h5 last_week.csv --json > drift.json; [ $? -eq 3 ] && echo drifted") \
     X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "train.h"
 #include "eval.h"
+#include "train.h"
 #include "../deploy/score.h"
 
 typedef struct sorted {

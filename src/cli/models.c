@@ -22,12 +22,6 @@
 #include "plugin.h"
 #include "train.h"
 
-/* Plugins beside this executable, in the install and in $MOONBENCH_PLUGIN_PATH (train.c). */
-static void open_registry(mb_registry *r)
-{
-    mb_cli_registry(r);
-}
-
 static const char *tasks_text(unsigned t, char *buf, size_t n)
 {
     snprintf(buf, n, "%s%s%s%s%s", t & MB_TASK_REGRESSION ? "regression" : "",

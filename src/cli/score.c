@@ -5,7 +5,6 @@
 ** scored (portable form or plugin), counts scored and rejected rows, and
 ** prints the metrics when the input carries the bundle's target.
 */
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "train.h"
 #include "eval.h"
 #include "io.h"
+#include "train.h"
 #include "../deploy/score.h"
 
 /* The metrics of the labelled rows, to stderr. */

@@ -29,7 +29,7 @@ local f, q = mb.open(arg[2]), mb.load(arg[1])
 local v = q:predict(f)
 if q:info().task == "regression" then
   print("prediction")
-  for r = 1, #v do print(string.format("%.9g", v[r])) end
+  for r = 1, #v do print(string.format("%.9g", (string.unpack("f", string.pack("f", v[r]))))) end
   return
 end
 local pr = q:predict_proba(f)
@@ -38,7 +38,8 @@ for i, c in ipairs(cols) do h[#h + 1] = "proba_" .. c; pc[i] = pr:col(c) end
 print(table.concat(h, ","))
 for r = 1, #v do
   local t = {tostring(v[r])}
-  for i = 1, #cols do t[#t + 1] = string.format("%.6g", pc[i][r]) end
+  -- the float itself (Lua gets its shortest decimal), formatted as C does
+  for i = 1, #cols do t[#t + 1] = string.format("%.6g", (string.unpack("f", string.pack("f", pc[i][r])))) end
   print(table.concat(t, ","))
 end
 EOF
