@@ -68,6 +68,7 @@ typedef struct worker {
     char **why;               /* per entry: the dead-letter reason */
     char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
     double last_claim, last_gauges;
+    unsigned long long nscored, ndead; /* for the exit message */
 } worker;
 
 enum { BATCH_OK = 0, BATCH_LOST = -1, BATCH_FATAL = -2 };
@@ -300,8 +301,10 @@ static int handle_batch(worker *w, const redisReply *entries)
                         r->str);
                 rc = BATCH_FATAL; /* the rest stays pending */
             } else if (w->row[i] < 0) {
+                w->ndead++;
                 mbwk_metrics_dead(w->m);
             } else {
+                w->nscored++;
                 mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
             }
             freeReplyObject(r);
@@ -473,7 +476,8 @@ static int run(worker *w)
     }
     if (rc == BATCH_FATAL)
         return 1;
-    fprintf(stderr, "moonbench worker: stopped (signal); every entry read was acknowledged\n");
+    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; every entry read was "
+                    "acknowledged\n", w->nscored, w->ndead);
     return 0;
 }
 

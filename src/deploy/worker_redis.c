@@ -117,7 +117,10 @@ static int simple(redisContext *c, int argc, const char **argv, char *msg, size_
     int bad = r->type == REDIS_REPLY_ERROR;
     if (bad) {
         snprintf(msg, msgsz, "%s", r->str);
-        *fatal = 1;
+        /* a server still loading its data (or a replica without its
+        ** master) will answer later: worth retrying */
+        *fatal = strncmp(r->str, "LOADING", 7) != 0 && strncmp(r->str, "MASTERDOWN", 10) != 0 &&
+                 strncmp(r->str, "BUSY", 4) != 0;
     }
     freeReplyObject(r);
     return bad ? -1 : 0;
