@@ -283,3 +283,21 @@ EOF
     [ "$WSTATUS" = 0 ]
     ! grep -q s3cr3t "$RTMP/ok.err"
 }
+
+@test "worker: bad options and URLs are usage errors naming what was expected" {
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1:99999" --in rows --group g
+    assert_failure 2
+    assert_output --partial "the port is not a number in 1..65535"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "http://127.0.0.1" --in rows --group g
+    assert_failure 2
+    assert_output --partial "expected redis://[user:password@]host[:port][/db]"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1" --in rows
+    assert_failure 2
+    assert_output --partial "--group G are required"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1" --in rows --group g --batch 0
+    assert_failure 2
+    assert_output --partial "--batch: '0' is not valid"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://u:p%40ss@127.0.0.1" --in rows --group g --batch x
+    assert_failure 2
+    refute_output --partial "p%40ss"
+}
