@@ -104,8 +104,12 @@ static int parse_args(int argc, char **argv, wk_args *a)
             return 2;
         if (tr > 0)
             continue;
-        if (!strcmp(o, "--allow-lua") || !strcmp(o, "--create-group")) {
-            *(o[2] == 'a' ? &a->allow_lua : &a->create_group) = 1;
+        if (!strcmp(o, "--allow-lua")) {
+            a->allow_lua = 1;
+            continue;
+        }
+        if (!strcmp(o, "--create-group")) {
+            a->create_group = 1;
             continue;
         }
         if (o[0] != '-' || !o[1]) {

@@ -92,6 +92,8 @@ wait_len() {
 
 pending() { rcli XPENDING rows g | head -1; }
 
+ghost_pending() { rcli --json XPENDING rows g - + 100 ghost | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'; }
+
 # stop_worker PID [SIGNAL]: signal it and wait (10 s at most); sets WSTATUS.
 stop_worker() {
     kill "-${2:-TERM}" "$1"
@@ -206,23 +208,28 @@ EOF
     [ "$(pending)" = 0 ]
 }
 
-@test "worker: killed with SIGKILL mid-way, its pending entries are finished by the next worker" {
+@test "worker: killed with SIGKILL mid-way and restarted, every entry is finished; a dead consumer's entries are claimed" {
     start_redis
     feed 3000
-    start_worker a --batch 50
+    # a consumer that read 7 entries and died: its entries stay pending until claimed
+    rcli XGROUP CREATE rows g 0 >/dev/null
+    rcli XREADGROUP GROUP g ghost COUNT 7 STREAMS rows '>' >/dev/null
+    [ "$(ghost_pending)" = 7 ]
+    start_worker a --batch 50 --claim-idle 300
     wait_len rows:out 100
     stop_worker "$WPID" KILL
     left=$(pending)
-    # another consumer: it claims a's entries once idle 200 ms (XAUTOCLAIM)
-    start_worker b --batch 50 --claim-idle 200
+    # the same consumer again: it first finishes its own pending batch (XREADGROUP from 0)
+    start_worker a --batch 50 --claim-idle 300
     wait_len rows:out 3000
     for _ in $(seq 1 100); do [ "$(pending)" = 0 ] && break; sleep 0.1; done
     [ "$(pending)" = 0 ]
+    [ "$(ghost_pending)" = 0 ]
     DUPS_OK=1 run check_outputs 3000
     assert_success
-    # duplicates only for what a had in hand: at most one batch
+    # duplicates only for what a had in hand when killed: at most one batch
     [ "$output" -le $((3000 + 50)) ]
-    echo "pending at the kill: $left; outputs: $output"
+    echo "pending at the kill: $left; outputs: $output" >&3
 }
 
 @test "worker: Redis restarted under a running worker: it reconnects and finishes" {
