@@ -274,6 +274,10 @@ static int handle_batch(worker *w, const redisReply *entries)
     size_t n = entries->elements;
     if (!n)
         return BATCH_OK;
+    if (n > w->a->batch) { /* the arrays hold --batch entries: never trust a reply's size */
+        fprintf(stderr, "moonbench worker: Redis answered %zu entries to a read of at most %llu\n", n, w->a->batch);
+        return BATCH_FATAL;
+    }
     double t0 = now_s();
     for (size_t i = 0; i < n; i++)
         if (!entry_ok(entries->element[i])) {

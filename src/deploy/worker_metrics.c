@@ -9,7 +9,6 @@
 ** HTTP thread (libmicrohttpd's internal polling thread); the drift window
 ** locks itself.
 */
-#define _POSIX_C_SOURCE 200809L
 #include <arpa/inet.h>
 #include <math.h>
 #include <microhttpd.h>
