@@ -20,8 +20,8 @@ CC       ?= cc
 DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libmd-dev \
            libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support lua-busted tmux \
            libsodium-dev libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
-           python3-onnx clang libclang-rt-14-dev curl
-PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd libsodium libmicrohttpd jansson libprotobuf-c
+           python3-onnx clang libclang-rt-14-dev curl libhiredis-dev redis-server
+PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd libsodium libmicrohttpd jansson libprotobuf-c hiredis
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings \
@@ -72,8 +72,8 @@ $(BUILD)/config.mk: Makefile
 	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd libsodium) -lm -ldl -lpthread"; \
 	   echo "TUI_CFLAGS := $$(pkg-config --cflags ncursesw)"; \
 	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
-	   echo "DEPLOY_CFLAGS := $$(pkg-config --cflags libmicrohttpd jansson libprotobuf-c)"; \
-	   echo "DEPLOY_LIBS := $$(pkg-config --libs libmicrohttpd jansson libprotobuf-c)"; \
+	   echo "DEPLOY_CFLAGS := $$(pkg-config --cflags libmicrohttpd jansson libprotobuf-c hiredis)"; \
+	   echo "DEPLOY_LIBS := $$(pkg-config --libs libmicrohttpd jansson libprotobuf-c hiredis)"; \
 	   echo "TEST_LIBS := $$(pkg-config --libs cmocka)"; } > $@
 
 # Check the build dependencies; install them when we are root with apt-get,
@@ -81,7 +81,7 @@ $(BUILD)/config.mk: Makefile
 deps:
 	@missing=0; command -v pkg-config >/dev/null || missing=1; \
 	for m in $(PKG_MODULES); do pkg-config --exists $$m 2>/dev/null || missing=1; done; \
-	for t in bats busted h5dump lua5.4 tmux clang protoc-c curl; do command -v $$t >/dev/null || missing=1; done; \
+	for t in bats busted h5dump lua5.4 tmux clang protoc-c curl redis-server; do command -v $$t >/dev/null || missing=1; done; \
 	[ -f /usr/lib/bats/bats-assert/load.bash ] || missing=1; \
 	if [ $$missing = 1 ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \

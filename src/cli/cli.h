@@ -41,6 +41,8 @@
       "tune DATA -m MODEL (--grid key=v1,v2...)... | (--random key=lo:hi[:int|log]... [--n N]) [-p key=value]... [-t ...]... [--prep auto|none] [--cv K] [--metric M] [--target COL] [--seed S] [--threads N] [-o BEST.h5]") \
     X(serve, mb_cmd_serve, "serve a model bundle over HTTP: /predict, Open Inference Protocol v2, /metrics", \
       "serve MODEL.h5 [--host 127.0.0.1] [--port 8080] [--threads N] [--token TOKEN | --token-file F] [--max-body BYTES] [--access-log FILE|-] [--name NAME] [--drift-window ROWS] [--drift-threshold PSI] [--drain-timeout S] [--threshold T] [--allow-lua] [--trust KEY.pub]...") \
+    X(worker, mb_cmd_worker, "score a Redis Streams consumer group: entries in, predictions out, at-least-once", \
+      "worker MODEL.h5 --redis redis://[user:pass@]host[:port][/db] --in STREAM --group G [--consumer NAME] [--out STREAM] [--dead STREAM] [--create-group] [--batch N] [--claim-idle MS] [--metrics-port P] [--allow-lua] [--trust KEY.pub]...") \
     X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
       "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx [--tree-tables] [--threshold T] [--trust KEY.pub]...") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
@@ -119,6 +121,16 @@
     X(export, "--tree-tables", "", "c: trees as node tables and a loop (smaller code) instead of nested ifs") \
     X(export, "--threshold", "T", "binary models: class 1 when P(class 1) > T, in (0, 1) (default: the bundle's, else 0.5)") \
     X(export, "--trust", "KEY.pub", "refuse the bundle unless signed by this key (repeatable)")   \
+    X(worker, "--redis", "URL", "redis://[user:password@]host[:port][/db]; the password is never printed (no TLS: rediss:// is refused)") \
+    X(worker, "--in", "STREAM", "the stream to read")                                            \
+    X(worker, "--group", "G", "the consumer group to read it in")                                \
+    X(worker, "--consumer", "NAME", "this worker's name in the group (default: HOST-PID)")       \
+    X(worker, "--out", "STREAM", "where predictions go (default: IN:out)")                       \
+    X(worker, "--dead", "STREAM", "where entries that cannot be scored go, with the reason (default: IN:dead)") \
+    X(worker, "--create-group", "", "create the group (and the stream) if missing, from the first entry") \
+    X(worker, "--batch", "N", "entries per read, 1..10000 (default 64)")                         \
+    X(worker, "--claim-idle", "MS", "take over entries another consumer left pending this long (default 30000)") \
+    X(worker, "--metrics-port", "P", "Prometheus /metrics on 127.0.0.1:P")                       \
     X(run, "--sandbox", "", "for untrusted scripts: no processes, C modules or binary chunks; writes only under the working folder") \
     X(run, "--memory", "MB", "limit what Lua allocates")                                           \
     X(run, "--timeout", "S", "stop the script after S seconds")
@@ -139,6 +151,7 @@
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
     X(export, "moonbench export credit.h5 --format c -o credit_c")                                \
     X(export, "moonbench export credit.h5 --format onnx -o credit.onnx")                          \
+    X(worker, "moonbench worker iris.h5 --redis redis://127.0.0.1:6379 --in rows --group scorers --create-group") \
     X(run, "moonbench run lua/examples/binary.lua")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);

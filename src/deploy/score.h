@@ -45,6 +45,14 @@ void mb_score_stats_free(mb_score_stats *st);
 mb_status mb_score_stream(const mb_runtime *rt, int in, FILE *out, const mb_score_opts *o, mb_score_stats *st,
                           mb_error *err);
 
+/* One JSON record (text of n bytes: an object by input name, or an array
+** in input order, as a --stream line) into the model's features x
+** (nfeatures floats) through ctx, which is reset first. Errors name the
+** column (as mb_runtime_row_transform's) or the JSON fault. For callers
+** that take records one by one (the Redis worker, worker.c). */
+mb_status mb_score_json_features(const mb_runtime *rt, mb_runtime_row_ctx *ctx, const char *text, size_t n,
+                                 float *x, mb_error *err);
+
 /* Drift of a file (moonbench drift): every row's model features counted
 ** into counts; rows that cannot be transformed are counted as rejected
 ** (reasons to o->rejects, or stderr); with the target present, the rows

@@ -252,17 +252,44 @@ static mb_status flush_batch(stream *s, mb_error *err)
 }
 
 /* One JSON value into input i. */
-static mb_status set_json(stream *s, size_t i, json_t *v, mb_error *err)
+static mb_status set_json(const mb_runtime *rt, mb_runtime_row_ctx *ctx, size_t i, json_t *v, mb_error *err)
 {
     if (json_is_number(v))
-        return mb_runtime_row_set_number(s->ctx, i, json_number_value(v), err);
+        return mb_runtime_row_set_number(ctx, i, json_number_value(v), err);
     if (json_is_string(v))
-        return mb_runtime_row_set_text(s->ctx, i, json_string_value(v), err);
+        return mb_runtime_row_set_text(ctx, i, json_string_value(v), err);
     if (json_is_null(v))
-        return mb_runtime_row_set_number(s->ctx, i, NAN, err);
+        return mb_runtime_row_set_number(ctx, i, NAN, err);
     return mb_fail(err, MB_ETYPE, "column '%s': expected a number, a string or null, got %s",
-                   mb_runtime_input(s->rt, i),
+                   mb_runtime_input(rt, i),
                    json_is_object(v) ? "an object" : json_is_array(v) ? "an array" : "true/false");
+}
+
+/* A parsed JSON record (an object by input name, or an array in input
+** order) into the context. */
+static mb_status json_into_row(const mb_runtime *rt, mb_runtime_row_ctx *ctx, json_t *j, mb_error *err)
+{
+    size_t ni = mb_runtime_ninputs(rt);
+    mb_status rc = MB_OK;
+    if (json_is_array(j)) {
+        if (json_array_size(j) != ni)
+            return mb_fail(err, MB_ESHAPE, "an array of %zu values; the model takes %zu (its inputs in order)",
+                           json_array_size(j), ni);
+        for (size_t i = 0; i < ni && rc == MB_OK; i++)
+            rc = set_json(rt, ctx, i, json_array_get(j, i), err);
+        return rc;
+    }
+    if (!json_is_object(j))
+        return mb_fail(err, MB_EFORMAT, "expected a JSON object (inputs by name) or an array");
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        long i = mb_runtime_input_find(rt, key);
+        if (i >= 0 && (rc = set_json(rt, ctx, (size_t)i, v, err)) != MB_OK)
+            return rc;
+    }
+    return MB_OK;
 }
 
 /* A JSON line into the context; *id gets the passthrough value. */
@@ -272,29 +299,24 @@ static mb_status row_json(stream *s, const char *line, size_t n, json_t **root, 
     json_t *j = *root = json_loadb(line, n, 0, &je);
     if (!j)
         return mb_fail(err, MB_EFORMAT, "not JSON: %s (column %d)", je.text, je.column);
-    size_t ni = mb_runtime_ninputs(s->rt);
-    mb_status rc = MB_OK;
-    if (json_is_array(j)) {
-        if (json_array_size(j) != ni)
-            return mb_fail(err, MB_ESHAPE, "an array of %zu values; the model takes %zu (its inputs in order)",
-                           json_array_size(j), ni);
-        for (size_t i = 0; i < ni && rc == MB_OK; i++)
-            rc = set_json(s, i, json_array_get(j, i), err);
-        return rc;
-    }
-    if (!json_is_object(j))
-        return mb_fail(err, MB_EFORMAT, "expected a JSON object (inputs by name) or an array");
-    if (s->o->id && (*id = json_object_get(j, s->o->id)))
+    if (s->o->id && json_is_object(j) && (*id = json_object_get(j, s->o->id)))
         json_incref(*id);
-    const char *key;
-    json_t *v;
-    json_object_foreach(j, key, v)
-    {
-        long i = mb_runtime_input_find(s->rt, key);
-        if (i >= 0 && (rc = set_json(s, (size_t)i, v, err)) != MB_OK)
-            return rc;
-    }
-    return MB_OK;
+    return json_into_row(s->rt, s->ctx, j, err);
+}
+
+mb_status mb_score_json_features(const mb_runtime *rt, mb_runtime_row_ctx *ctx, const char *text, size_t n,
+                                 float *x, mb_error *err)
+{
+    json_error_t je;
+    mb_runtime_row_reset(ctx);
+    json_t *j = json_loadb(text, n, 0, &je);
+    if (!j)
+        return mb_fail(err, MB_EFORMAT, "not JSON: %s (column %d)", je.text, je.column);
+    mb_status rc = json_into_row(rt, ctx, j, err);
+    if (rc == MB_OK)
+        rc = mb_runtime_row_transform(ctx, x, err);
+    json_decref(j); /* text values are borrowed until the transform above */
+    return rc;
 }
 
 /* A CSV line into the context (or the header: *header set). */

@@ -1,0 +1,583 @@
+/*
+** worker.c: `moonbench worker MODEL.h5 --redis URL --in STREAM --group G`:
+** a Redis Streams consumer-group worker. It reads entries in bounded
+** batches (XREADGROUP), scores them through the inference runtime, writes
+** each prediction to the output stream with the input entry's id, and
+** acknowledges an entry only after its output is written (docs/deployment.md,
+** "Event-driven: Redis Streams worker").
+**
+** DESIGN
+** ------
+** At-least-once: an entry leaves the group's pending list (XACK) only once
+** Redis has answered the XADD of its output (or of its dead letter). A
+** crash between the two leaves it pending; on start, and after every
+** reconnection, the worker first finishes its own pending entries
+** (XREADGROUP from id 0), and it takes over entries another consumer has
+** left pending longer than --claim-idle (XAUTOCLAIM, on start and then
+** whenever it is idle). So an output can be written twice only after a
+** crash, and both copies carry the same input id.
+** One batch: the entries' features are computed row by row, the model runs
+** once on the batch, the XADDs are pipelined (redisAppendCommandArgv) and
+** their replies read, then one XACK names every entry whose XADD succeeded.
+** Memory is bounded by --batch entries (COUNT) of Redis's own size limits.
+** Signals: SIGTERM and SIGINT set a flag; XREADGROUP blocks at most 1 s, so
+** the flag is seen within a second, after the batch in hand is finished.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../cli/cli.h"
+#include "../cli/train.h"
+#include "runtime.h"
+#include "score.h"
+#include "worker.h"
+
+#define MAX_BATCH 10000
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop = 1;
+}
+
+typedef struct wk_args {
+    const char *model, *redis, *in, *group, *consumer, *out, *dead;
+    int create_group, allow_lua;
+    unsigned long long batch, claim_idle, metrics_port;
+    mb_cli_trust trust;
+} wk_args;
+
+typedef struct worker {
+    const wk_args *a;
+    mbwk_url url;
+    redisContext *c;
+    mb_runtime *rt;
+    mb_runtime_row_ctx *ctx;
+    mbwk_metrics *m;
+    size_t nf, k;
+    long json_input;          /* the model's input named "json", or -1 */
+    float *X, *label, *proba;
+    long *row;                /* per entry: its row in X, or -1 (dead) */
+    char **why;               /* per entry: the dead-letter reason */
+    char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
+    double last_claim, last_gauges;
+    unsigned long long nscored, ndead; /* for the exit message */
+} worker;
+
+enum { BATCH_OK = 0, BATCH_LOST = -1, BATCH_FATAL = -2 };
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int parse_count(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
+{
+    char *end;
+    errno = 0;
+    if (!*s || *s == '-')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, wk_args *a)
+{
+    a->batch = 64;
+    a->claim_idle = 30000;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        int tr = mb_cli_trust_option(&a->trust, "worker", argc, argv, &i), bad = 0;
+        if (tr < 0)
+            return 2;
+        if (tr > 0)
+            continue;
+        if (!strcmp(o, "--allow-lua")) {
+            a->allow_lua = 1;
+            continue;
+        }
+        if (!strcmp(o, "--create-group")) {
+            a->create_group = 1;
+            continue;
+        }
+        if (o[0] != '-' || !o[1]) {
+            if (a->model)
+                return mb_cli_usage("worker", "one model bundle only ('%s' and '%s')", a->model, o);
+            a->model = o;
+            continue;
+        }
+        if (!v)
+            return mb_cli_usage("worker", "unknown option or missing value: '%s'", o);
+        i++;
+        if (!strcmp(o, "--redis"))
+            a->redis = v;
+        else if (!strcmp(o, "--in"))
+            a->in = v;
+        else if (!strcmp(o, "--group"))
+            a->group = v;
+        else if (!strcmp(o, "--consumer"))
+            a->consumer = v;
+        else if (!strcmp(o, "--out"))
+            a->out = v;
+        else if (!strcmp(o, "--dead"))
+            a->dead = v;
+        else if (!strcmp(o, "--batch"))
+            bad = parse_count(v, 1, MAX_BATCH, &a->batch);
+        else if (!strcmp(o, "--claim-idle"))
+            bad = parse_count(v, 1, 86400000ull, &a->claim_idle);
+        else if (!strcmp(o, "--metrics-port"))
+            bad = parse_count(v, 1, 65535, &a->metrics_port);
+        else
+            return mb_cli_usage("worker", "unknown option '%s'", o);
+        if (bad)
+            return mb_cli_usage("worker", "%s: '%s' is not valid (see docs/deployment.md)", o, v);
+    }
+    if (!a->model)
+        return mb_cli_usage("worker", "name the model bundle");
+    if (!a->redis || !a->in || !a->group)
+        return mb_cli_usage("worker", "--redis URL, --in STREAM and --group G are required");
+    if (!*a->in || !*a->group || (a->consumer && !*a->consumer))
+        return mb_cli_usage("worker", "stream, group and consumer names must not be empty");
+    return 0;
+}
+
+/* {====== one batch ======} */
+
+static int is_str(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+/* An entry's fields into X row `row`: one JSON field "json" (unless the
+** model has an input of that name), else fields by input name. */
+static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_error *err)
+{
+    if (!f || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
+        return mb_fail(err, MB_EFORMAT, "the entry's fields are not name/value pairs");
+    for (size_t j = 0; j < f->elements; j++)
+        if (!is_str(f->element[j]))
+            return mb_fail(err, MB_EFORMAT, "field %zu is not a string", j / 2 + 1);
+    if (w->json_input < 0)
+        for (size_t j = 0; j < f->elements; j += 2)
+            if (strcmp(f->element[j]->str, "json") == 0) {
+                const redisReply *v = f->element[j + 1];
+                return mb_score_json_features(w->rt, w->ctx, v->str, v->len, x, err);
+            }
+    mb_runtime_row_reset(w->ctx);
+    for (size_t j = 0; j < f->elements; j += 2) {
+        long i = mb_runtime_input_find(w->rt, f->element[j]->str);
+        mb_status rc;
+        if (i >= 0 && (rc = mb_runtime_row_set_text(w->ctx, (size_t)i, f->element[j + 1]->str, err)) != MB_OK)
+            return rc;
+    }
+    return mb_runtime_row_transform(w->ctx, x, err);
+}
+
+/* The XADD of entry e's prediction (row r) or dead letter, appended. */
+static int append_output(worker *w, const redisReply *e, size_t i)
+{
+    const redisReply *id = e->element[0], *f = e->element[1];
+    long r = w->row[i];
+    if (r < 0) {
+        size_t nf = f && f->type == REDIS_REPLY_ARRAY ? f->elements : 0, argc = 7 + nf;
+        const char **av = mb_malloc(argc * sizeof *av);
+        size_t *len = mb_malloc(argc * sizeof *len);
+        const char *head[7] = {"XADD", w->dead, "*", "id", id->str, "reason", w->why[i]};
+        for (size_t j = 0; j < 7; j++)
+            av[j] = head[j], len[j] = strlen(head[j]);
+        len[4] = id->len;
+        for (size_t j = 0; j < nf; j++) {
+            const redisReply *v = f->element[j];
+            av[7 + j] = is_str(v) ? v->str : "";
+            len[7 + j] = is_str(v) ? v->len : 0;
+        }
+        int rc = redisAppendCommandArgv(w->c, (int)argc, av, len);
+        mb_free(av);
+        mb_free(len);
+        return rc;
+    }
+    size_t argc = 7 + 2 * w->k;
+    const char **av = mb_malloc(argc * sizeof *av);
+    char *num = mb_malloc((w->k + 1) * 32), *names = mb_malloc((w->k + 1) * 256);
+    av[0] = "XADD", av[1] = w->out, av[2] = "*", av[3] = "id", av[4] = id->str, av[5] = "prediction";
+    if (w->k) {
+        av[6] = mb_runtime_class(w->rt, (size_t)w->label[r]);
+        for (size_t c = 0; c < w->k; c++) {
+            snprintf(names + 256 * c, 256, "proba_%s", mb_runtime_class(w->rt, c));
+            snprintf(num + 32 * c, 32, "%.6g", (double)w->proba[(size_t)r * w->k + c]);
+            av[7 + 2 * c] = names + 256 * c;
+            av[8 + 2 * c] = num + 32 * c;
+        }
+    } else {
+        snprintf(num + 32 * w->k, 32, "%.9g", (double)w->label[r]);
+        av[6] = num + 32 * w->k;
+    }
+    int rc = redisAppendCommandArgv(w->c, (int)argc, av, NULL);
+    mb_free(av);
+    mb_free(num);
+    mb_free(names);
+    return rc;
+}
+
+/* Score the entries of one batch into X/label/proba, or a reason each. */
+static void score_entries(worker *w, const redisReply *entries)
+{
+    size_t nrows = 0;
+    for (size_t i = 0; i < entries->elements; i++) {
+        const redisReply *e = entries->element[i];
+        mb_error err;
+        w->row[i] = -1;
+        w->why[i] = NULL;
+        if (entry_features(w, e->element[1], w->X + nrows * w->nf, &err) == MB_OK)
+            w->row[i] = (long)nrows++;
+        else
+            w->why[i] = mb_strdup(err.msg);
+    }
+    if (!nrows)
+        return;
+    mb_error err;
+    mb_matrix X = {w->X, nrows, w->nf, w->nf};
+    int failed = mb_runtime_score_matrix(w->rt, &X, w->label, w->k ? w->proba : NULL, &err) != MB_OK;
+    for (size_t i = 0; i < entries->elements; i++) {
+        long r = w->row[i];
+        if (r < 0)
+            continue;
+        if (failed || (w->k && !(w->label[r] >= 0 && w->label[r] < (float)w->k))) {
+            w->why[i] = mb_strdup(failed ? err.msg : "the model predicted a class the bundle does not name");
+            w->row[i] = -1;
+        }
+    }
+}
+
+/* The well-formed entries of a reply ([id, fields] pairs); a deleted
+** entry (fields nil) is only acknowledged. */
+static int entry_ok(const redisReply *e)
+{
+    return e && e->type == REDIS_REPLY_ARRAY && e->elements == 2 && is_str(e->element[0]);
+}
+
+/* Score, write and acknowledge one batch (an array of entries). */
+static int handle_batch(worker *w, const redisReply *entries)
+{
+    size_t n = entries->elements;
+    if (!n)
+        return BATCH_OK;
+    if (n > w->a->batch) { /* the arrays hold --batch entries: never trust a reply's size */
+        fprintf(stderr, "moonbench worker: Redis answered %zu entries to a read of at most %llu\n", n, w->a->batch);
+        return BATCH_FATAL;
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++)
+        if (!entry_ok(entries->element[i])) {
+            fprintf(stderr, "moonbench worker: Redis answered an entry that is not [id, fields]\n");
+            return BATCH_FATAL;
+        }
+    mbwk_metrics_read(w->m, n);
+    score_entries(w, entries);
+    int rc = BATCH_OK;
+    for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
+        if (entries->element[i]->element[1]->type == REDIS_REPLY_NIL)
+            continue; /* deleted before we read it: nothing to score */
+        if (append_output(w, entries->element[i], i) != REDIS_OK)
+            rc = BATCH_LOST;
+    }
+    const char **ack = mb_malloc((n + 3) * sizeof *ack);
+    size_t nack = 0;
+    ack[nack++] = "XACK", ack[nack++] = w->a->in, ack[nack++] = w->a->group;
+    for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
+        const redisReply *e = entries->element[i];
+        if (e->element[1]->type != REDIS_REPLY_NIL) {
+            redisReply *r = NULL;
+            if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
+                rc = BATCH_LOST;
+                break;
+            }
+            if (r->type == REDIS_REPLY_ERROR) {
+                fprintf(stderr, "moonbench worker: XADD to '%s' failed: %s\n", w->row[i] < 0 ? w->dead : w->out,
+                        r->str);
+                rc = BATCH_FATAL; /* the rest stays pending */
+            } else if (w->row[i] < 0) {
+                w->ndead++;
+                mbwk_metrics_dead(w->m);
+            } else {
+                w->nscored++;
+                mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
+            }
+            freeReplyObject(r);
+            if (rc != BATCH_OK)
+                break;
+        }
+        ack[nack++] = e->element[0]->str;
+    }
+    if (rc == BATCH_OK && nack > 3) {
+        redisReply *r = mbwk_command(w->c, (int)nack, ack);
+        if (!r)
+            rc = BATCH_LOST;
+        freeReplyObject(r);
+    }
+    mb_free(ack);
+    for (size_t i = 0; i < n; i++)
+        mb_free(w->why[i]);
+    if (rc == BATCH_OK)
+        mbwk_metrics_batch(w->m, now_s() - t0);
+    return rc;
+}
+
+/* {====== reading ======} */
+
+/* A reply that is an error: fatal, with a hint for a missing group. */
+static int reply_error(worker *w, const char *what, const redisReply *r)
+{
+    fprintf(stderr, "moonbench worker: %s on '%s' failed: %s%s\n", what, w->a->in, r->str,
+            strncmp(r->str, "NOGROUP", 7) == 0 ? " (create the group, or pass --create-group)" : "");
+    return BATCH_FATAL;
+}
+
+/* XREADGROUP from id `from` (">" new entries, else this consumer's
+** pending ones after it); *got: the count read, *last: the last id. */
+static int read_group(worker *w, const char *from, int block, size_t *got, char *last, size_t lastsz)
+{
+    const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count,
+                        "BLOCK",      "1000",  "STREAMS",   w->a->in,    from};
+    const char *noblock[] = {av[0], av[1], av[2], av[3], av[4], av[5], av[8], av[9], av[10]};
+    redisReply *r = block ? mbwk_command(w->c, 11, av) : mbwk_command(w->c, 9, noblock);
+    *got = 0;
+    if (!r)
+        return BATCH_LOST;
+    int rc = BATCH_OK;
+    if (r->type == REDIS_REPLY_ERROR)
+        rc = reply_error(w, "XREADGROUP", r);
+    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+             r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
+        const redisReply *entries = r->element[0]->element[1];
+        *got = entries->elements;
+        if (*got && entry_ok(entries->element[*got - 1]))
+            snprintf(last, lastsz, "%s", entries->element[*got - 1]->element[0]->str);
+        rc = handle_batch(w, entries);
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Finish this consumer's own pending entries (left by a crash or a lost
+** connection), then claim those idle longer than --claim-idle. */
+static int recover(worker *w)
+{
+    char last[128] = "0";
+    size_t got;
+    int rc;
+    do
+        rc = read_group(w, last, 0, &got, last, sizeof last);
+    while (rc == BATCH_OK && got);
+    char cursor[128] = "0-0";
+    w->last_claim = now_s();
+    do {
+        const char *av[] = {"XAUTOCLAIM", w->a->in, w->a->group, w->consumer, w->claim_ms, cursor, "COUNT", w->count};
+        redisReply *r = mbwk_command(w->c, 8, av);
+        if (!r)
+            return BATCH_LOST;
+        if (r->type == REDIS_REPLY_ERROR) {
+            rc = reply_error(w, "XAUTOCLAIM", r);
+        } else if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 && is_str(r->element[0]) &&
+                   r->element[1]->type == REDIS_REPLY_ARRAY) {
+            snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+            rc = handle_batch(w, r->element[1]);
+        } else {
+            snprintf(cursor, sizeof cursor, "0-0");
+        }
+        freeReplyObject(r);
+    } while (rc == BATCH_OK && strcmp(cursor, "0-0") != 0);
+    return rc;
+}
+
+/* The group's pending count and lag for /metrics (XINFO GROUPS). */
+static void update_gauges(worker *w)
+{
+    w->last_gauges = now_s();
+    const char *av[] = {"XINFO", "GROUPS", w->a->in};
+    redisReply *r = w->m ? mbwk_command(w->c, 3, av) : NULL;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(r);
+        return;
+    }
+    for (size_t g = 0; g < r->elements; g++) {
+        const redisReply *m = r->element[g];
+        long long pending = -1, lag = -1;
+        int ours = 0;
+        for (size_t j = 0; m->type == REDIS_REPLY_ARRAY && j + 1 < m->elements; j += 2) {
+            const redisReply *k = m->element[j], *v = m->element[j + 1];
+            if (!is_str(k))
+                continue;
+            if (!strcmp(k->str, "name"))
+                ours = is_str(v) && !strcmp(v->str, w->a->group);
+            else if (!strcmp(k->str, "pending") && v->type == REDIS_REPLY_INTEGER)
+                pending = v->integer;
+            else if (!strcmp(k->str, "lag") && v->type == REDIS_REPLY_INTEGER)
+                lag = v->integer;
+        }
+        if (ours)
+            mbwk_metrics_group(w->m, pending, lag);
+    }
+    freeReplyObject(r);
+}
+
+/* Create the group (and the stream) from the stream's first entry, so
+** entries already queued are scored too; an existing group is fine. */
+static int create_group(worker *w)
+{
+    const char *av[] = {"XGROUP", "CREATE", w->a->in, w->a->group, "0", "MKSTREAM"};
+    redisReply *r = mbwk_command(w->c, 6, av);
+    if (!r)
+        return BATCH_LOST;
+    int rc = BATCH_OK;
+    if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
+        rc = reply_error(w, "XGROUP CREATE", r);
+    freeReplyObject(r);
+    return rc;
+}
+
+/* Connect (again), then the group and the recovery; BATCH_OK when ready. */
+static int start(worker *w)
+{
+    for (;;) {
+        redisFree(w->c);
+        if (!(w->c = mbwk_connect_retry(&w->url, &stop)))
+            return stop ? BATCH_LOST : BATCH_FATAL;
+        int rc = w->a->create_group ? create_group(w) : BATCH_OK;
+        if (rc == BATCH_OK)
+            rc = recover(w);
+        if (rc != BATCH_LOST)
+            return rc;
+        fprintf(stderr, "moonbench worker: lost the connection to %s: %s\n", w->url.shown, w->c->errstr);
+    }
+}
+
+static int run(worker *w)
+{
+    int rc = start(w);
+    while (rc == BATCH_OK && !stop) {
+        size_t got;
+        char last[128];
+        rc = read_group(w, ">", 1, &got, last, sizeof last);
+        double t = now_s();
+        if (rc == BATCH_OK && !got && t - w->last_claim >= (double)w->a->claim_idle / 1000)
+            rc = recover(w);
+        if (rc == BATCH_OK && w->m && t - w->last_gauges >= 1)
+            update_gauges(w);
+        if (rc == BATCH_LOST && !stop) {
+            fprintf(stderr, "moonbench worker: lost the connection to %s: %s; reconnecting\n", w->url.shown,
+                    w->c->errstr);
+            rc = start(w);
+        }
+    }
+    if (rc == BATCH_FATAL)
+        return 1;
+    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; every entry read was "
+                    "acknowledged\n", w->nscored, w->ndead);
+    return 0;
+}
+
+/* {====== the command ======} */
+
+static void worker_free(worker *w)
+{
+    redisFree(w->c);
+    mbwk_metrics_stop(&w->m);
+    mb_runtime_row_ctx_free(&w->ctx);
+    mb_runtime_close(&w->rt);
+    mbwk_url_free(&w->url);
+    mb_free(w->X);
+    mb_free(w->label);
+    mb_free(w->proba);
+    mb_free(w->row);
+    mb_free(w->why);
+}
+
+static void names(worker *w, const wk_args *a)
+{
+    char host[64] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    if (a->consumer)
+        snprintf(w->consumer, sizeof w->consumer, "%s", a->consumer);
+    else
+        snprintf(w->consumer, sizeof w->consumer, "%s-%ld", host, (long)getpid());
+    snprintf(w->out, sizeof w->out, a->out ? "%s" : "%s:out", a->out ? a->out : a->in);
+    snprintf(w->dead, sizeof w->dead, a->dead ? "%s" : "%s:dead", a->dead ? a->dead : a->in);
+    snprintf(w->claim_ms, sizeof w->claim_ms, "%llu", a->claim_idle);
+    snprintf(w->count, sizeof w->count, "%llu", a->batch);
+}
+
+int mb_cmd_worker(int argc, char **argv)
+{
+    wk_args a;
+    memset(&a, 0, sizeof a);
+    int status = parse_args(argc, argv, &a);
+    if (status)
+        return status;
+    worker w;
+    memset(&w, 0, sizeof w);
+    w.a = &a;
+    char msg[512];
+    if (mbwk_url_parse(a.redis, &w.url, msg, sizeof msg) != 0) {
+        mbwk_url_free(&w.url);
+        return mb_cli_usage("worker", "%s", msg);
+    }
+    names(&w, &a);
+    mb_error err;
+    mb_registry reg;
+    mb_bundle *b = NULL;
+    mb_cli_registry(&reg);
+    mb_bundle_options bo = {a.trust.files, a.trust.n, NULL};
+    mb_runtime_opts ro = {&reg, a.allow_lua, 0};
+    status = 1;
+    if (mb_bundle_load_opts(a.model, &bo, &b, &err) != MB_OK ||
+        mb_runtime_open_bundle(&b, a.model, &ro, &w.rt, &err) != MB_OK) {
+        status = mb_cli_error(&err);
+        goto exit;
+    }
+    w.ctx = mb_runtime_row_ctx_new(w.rt);
+    w.nf = mb_runtime_nfeatures(w.rt);
+    w.k = mb_runtime_nclasses(w.rt);
+    w.json_input = mb_runtime_input_find(w.rt, "json");
+    w.X = mb_malloc(a.batch * (w.nf + 1) * sizeof *w.X);
+    w.label = mb_malloc(a.batch * sizeof *w.label);
+    w.proba = mb_malloc(a.batch * (w.k + 1) * sizeof *w.proba);
+    w.row = mb_malloc(a.batch * sizeof *w.row);
+    w.why = mb_calloc(a.batch, sizeof *w.why);
+    if (a.metrics_port) {
+        const char *note = NULL;
+        if (!(w.m = mbwk_metrics_start(mb_runtime_bundle(w.rt), (unsigned)a.metrics_port, 1000, MB_DRIFT_THRESHOLD,
+                                       &note)))
+            goto exit;
+        if (note)
+            fprintf(stderr, "moonbench worker: no drift metrics: %s\n", note);
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN); /* a Redis that went away is an error reply, not a signal */
+    fprintf(stderr, "moonbench worker: scoring with the %s; %s stream '%s' group '%s' as '%s' -> '%s' (dead: '%s')\n",
+            mb_runtime_describe(w.rt), w.url.shown, a.in, a.group, w.consumer, w.out, w.dead);
+    status = run(&w);
+exit:
+    worker_free(&w);
+    mb_bundle_free(&b);
+    mb_registry_close(&reg);
+    return status;
+}
