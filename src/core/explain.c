@@ -11,9 +11,12 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "bundle.h"
+#include "dataset.h"
 #include "metrics.h"
 #include "portable.h"
 
@@ -449,4 +452,246 @@ exit:
     mb_free(col);
     mb_free(perm);
     return rc;
+}
+
+/* {====== a bundle's explanation ======} */
+
+void mb_explanation_free(mb_explanation *e)
+{
+    for (size_t j = 0; e->cols && j < e->ncols; j++)
+        mb_free(e->cols[j]);
+    mb_free(e->cols);
+    mb_free(e->phi);
+    memset(e, 0, sizeof *e);
+}
+
+/* SHAP on the model's features: phi is rows x K x (nfeatures + 1). */
+static mb_status shap_features(const mb_scorer *s, const mb_matrix *X, int nthreads, double *phi,
+                               const char **method, mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    const char *file = b->file ? b->file : "the bundle";
+    if (b->form == MB_FORM_TREES) {
+        *method = "treeshap";
+        if (!s->form.u.trees.cover)
+            return mb_fail(err, MB_EFORMAT,
+                           "%s: the tree model has no node covers (bundles saved before moonbench stored them), "
+                           "which path-dependent TreeSHAP needs: refit it to explain it, or use --permutation",
+                           file);
+        return mb_treeshap(&s->form.u.trees, X, nthreads, phi, err);
+    }
+    if (b->form == MB_FORM_LINEAR) {
+        *method = "linear";
+        const mb_state_array *mean = NULL;
+        for (size_t i = 0; i < b->monitoring.n; i++)
+            if (!strcmp(b->monitoring.arrays[i].name, "mean"))
+                mean = &b->monitoring.arrays[i];
+        if (!mean || mean->type != MB_DT_F64 || mean->count != s->form.u.linear.nfeatures)
+            return mb_fail(err, MB_EFORMAT, "%s: /monitoring has no training means of the %zu features, which "
+                           "linear SHAP needs: refit the model, or use --permutation", file,
+                           s->form.u.linear.nfeatures);
+        return mb_linear_shap(&s->form.u.linear, mean->data, X, phi, err);
+    }
+    return mb_fail(err, MB_EARG, "%s: exact SHAP needs a tree or linear model (this one is %s): use --permutation",
+                   file, b->form == MB_FORM_MLP ? "an MLP" : "a plugin model without a portable form");
+}
+
+/* Add weight w of frame column c of stage `stage` to the input columns:
+** follow the plans back to the first frame (W: ncols of frames[0]). */
+static void trace_back(const mb_step_plan *plans, size_t stage, long c, double w, double *W)
+{
+    if (c < 0 || w == 0)
+        return;
+    if (stage == 0) {
+        W[c] += w;
+        return;
+    }
+    const mb_step_plan *p = &plans[stage - 1];
+    if ((size_t)c >= p->n)
+        return;
+    const mb_step_col *sc = &p->cols[c];
+    if (sc->op == MB_STEP_PROD && sc->src2 >= 0 && sc->src2 != sc->src) {
+        trace_back(plans, stage - 1, sc->src, w / 2, W);
+        trace_back(plans, stage - 1, sc->src2, w / 2, W);
+    } else {
+        trace_back(plans, stage - 1, sc->src, w, W);
+    }
+}
+
+/* The reported columns and the features -> columns weights (nf x ncols). */
+static mb_status map_columns(const mb_bundle *b, mb_frame **frames, const mb_step_plan *plans, mb_explanation *e,
+                             double **weights, mb_error *err)
+{
+    const mb_frame *f0 = frames[0], *last = frames[b->nsteps];
+    size_t nf = b->nfeatures;
+    int mapped = b->nsteps > 0 && b->ninputs > 0;
+    e->ncols = mapped ? b->ninputs : nf;
+    e->cols = mb_calloc(e->ncols, sizeof *e->cols);
+    for (size_t j = 0; j < e->ncols; j++)
+        e->cols[j] = mb_strdup(mapped ? b->inputs[j] : b->features[j]);
+    e->mapped = mapped;
+    double *M = mb_calloc(nf * e->ncols, sizeof *M), *W = mb_calloc(f0->ncols ? f0->ncols : 1, sizeof *W);
+    for (size_t j = 0; j < nf; j++) {
+        if (!mapped) {
+            M[j * e->ncols + j] = 1;
+            continue;
+        }
+        memset(W, 0, f0->ncols * sizeof *W);
+        trace_back(plans, b->nsteps, mb_frame_find(last, b->features[j]), 1, W);
+        for (size_t c = 0; c < f0->ncols; c++) {
+            if (W[c] == 0)
+                continue;
+            size_t k = 0;
+            while (k < b->ninputs && strcmp(b->inputs[k], f0->cols[c].name))
+                k++;
+            if (k == b->ninputs) {
+                mb_free(M);
+                mb_free(W);
+                return mb_fail(err, MB_EFORMAT, "feature '%s' comes from column '%s', which is not a pipeline input",
+                               b->features[j], f0->cols[c].name);
+            }
+            M[j * e->ncols + k] += W[c];
+        }
+    }
+    mb_free(W);
+    *weights = M;
+    return MB_OK;
+}
+
+/* Apply the pipeline, keeping every stage's frame and plan. */
+static mb_status run_pipeline(const mb_scorer *s, const mb_frame *f, mb_frame **frames, mb_step_plan *plans,
+                              mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    frames[0] = (mb_frame *)f; /* borrowed: never freed here */
+    for (size_t i = 0; i < b->nsteps; i++) {
+        if (!s->steps[i])
+            return mb_fail(err, MB_EARG, "pipeline step %zu is a Lua transform: explanations map only built-in "
+                           "transforms back to input columns", i + 1);
+        mb_status rc = mb_transform_plan(s->steps[i], frames[i], &plans[i], err);
+        if (rc == MB_OK)
+            rc = mb_transform_apply(s->steps[i], frames[i], &frames[i + 1], err);
+        if (rc != MB_OK)
+            return rc;
+    }
+    return MB_OK;
+}
+
+mb_status mb_explain_frame(const mb_scorer *s, const mb_frame *f, int nthreads, mb_explanation *out, mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    memset(out, 0, sizeof *out);
+    size_t ns = b->nsteps, K = b->task == MB_TASK_MULTICLASS ? b->nclasses : 1, nf = b->nfeatures;
+    mb_frame **frames = mb_calloc(ns + 1, sizeof *frames);
+    mb_step_plan *plans = mb_calloc(ns ? ns : 1, sizeof *plans);
+    float *xo = NULL;
+    double *phi = NULL, *M = NULL;
+    mb_matrix X;
+    mb_status rc = run_pipeline(s, f, frames, plans, err);
+    if (rc == MB_OK)
+        rc = mb_matrix_by_names(frames[ns], (const char *const *)b->features, nf, f->source ? f->source : "data",
+                                &X, &xo, err);
+    if (rc == MB_OK && !(phi = mb_trymalloc_big(X.rows * K * (nf + 1) * sizeof *phi)))
+        rc = mb_fail(err, MB_ENOMEM, "no memory for the contributions of %zu rows", X.rows);
+    if (rc == MB_OK)
+        rc = shap_features(s, &X, nthreads, phi, &out->method, err);
+    if (rc == MB_OK)
+        rc = map_columns(b, frames, plans, out, &M, err);
+    if (rc == MB_OK && !(out->phi = mb_trycalloc(X.rows * K * (out->ncols + 1), sizeof *out->phi)))
+        rc = mb_fail(err, MB_ENOMEM, "no memory for the contributions of %zu rows", X.rows);
+    if (rc == MB_OK) {
+        size_t C1 = out->ncols + 1;
+        out->rows = X.rows;
+        out->noutputs = K;
+        out->link = b->form == MB_FORM_TREES ? s->form.u.trees.link : s->form.u.linear.link;
+        for (size_t r = 0; r < X.rows * K; r++) {
+            const double *p = phi + r * (nf + 1);
+            double *o = out->phi + r * C1;
+            for (size_t j = 0; j < nf; j++)
+                for (size_t c = 0; c < out->ncols; c++)
+                    o[c] += p[j] * M[j * out->ncols + c];
+            o[out->ncols] = p[nf];
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        mb_step_plan_free(&plans[i]);
+        mb_frame_free(&frames[i + 1]);
+    }
+    mb_free(frames);
+    mb_free(plans);
+    mb_free(xo);
+    mb_free(phi);
+    mb_free(M);
+    if (rc != MB_OK)
+        mb_explanation_free(out);
+    return rc;
+}
+
+mb_status mb_explain_matrix(const mb_scorer *s, const mb_frame *f, mb_matrix *X, float **owned, mb_error *err)
+{
+    const mb_bundle *b = s->bundle;
+    mb_frame *cur = NULL;
+    const mb_frame *in = f;
+    mb_status rc = MB_OK;
+    for (size_t i = 0; i < b->nsteps && rc == MB_OK; i++) {
+        mb_frame *next = NULL;
+        if (!s->steps[i] && !s->lua_apply)
+            rc = mb_fail(err, MB_EARG, "pipeline step %zu is a Lua transform: pass --allow-lua if you trust it", i + 1);
+        else
+            rc = s->steps[i] ? mb_transform_apply(s->steps[i], in, &next, err)
+                             : s->lua_apply(s->lua_ud, i, in, &next, err);
+        mb_frame_free(&cur);
+        in = cur = next;
+    }
+    *owned = NULL;
+    if (rc == MB_OK)
+        rc = mb_matrix_by_names(in, (const char *const *)b->features, b->nfeatures, f->source ? f->source : "data",
+                                X, owned, err);
+    if (rc == MB_OK && !*owned) { /* a view into cur: copy it out */
+        float *c = mb_trymalloc_big(X->rows * X->cols * sizeof *c + 1);
+        if (!c)
+            rc = mb_fail(err, MB_ENOMEM, "no memory for %zu rows of features", X->rows);
+        for (size_t i = 0; c && i < X->rows; i++)
+            memcpy(c + i * X->cols, X->x + i * X->ld, X->cols * sizeof *c);
+        *owned = c;
+        *X = (mb_matrix){c, X->rows, X->cols, X->cols};
+    }
+    mb_frame_free(&cur);
+    return rc;
+}
+
+mb_status mb_explain_labels(const mb_bundle *b, const mb_frame *f, float **y, mb_error *err)
+{
+    long t = b->target ? mb_frame_find(f, b->target) : -1;
+    const char *src = f->source ? f->source : "the data";
+    if (t < 0)
+        return mb_fail(err, MB_ENOTFOUND, "%s has no column '%s', the model's target", src, b->target ? b->target : "?");
+    const mb_column *c = &f->cols[t];
+    float *out = mb_trymalloc(f->nrows * sizeof *out + 1);
+    if (!out)
+        return mb_fail(err, MB_ENOMEM, "no memory for %zu labels", f->nrows);
+    for (size_t i = 0; i < f->nrows; i++) {
+        char num[64];
+        const char *text = NULL;
+        if (c->type == MB_COL_CAT)
+            text = c->codes[i] >= 0 && (size_t)c->codes[i] < c->nlevels ? c->levels[c->codes[i]] : NULL;
+        else if (!isnan(MB_NUM(c, i)))
+            snprintf(num, sizeof num, "%g", (double)MB_NUM(c, i)), text = num;
+        if (b->task == MB_TASK_REGRESSION && c->type == MB_COL_NUM && text) {
+            out[i] = MB_NUM(c, i);
+            continue;
+        }
+        size_t k = 0;
+        while (text && k < b->nclasses && strcmp(b->classes[k], text))
+            k++;
+        if (!text || k == b->nclasses || b->task == MB_TASK_REGRESSION) {
+            mb_free(out);
+            return mb_fail(err, MB_EARG, "%s: row %zu of column '%s' is %s%s%s, not one of the model's %s", src, i + 1,
+                           c->name, text ? "'" : "missing", text ? text : "", text ? "'" : "",
+                           b->task == MB_TASK_REGRESSION ? "numbers" : "classes");
+        }
+        out[i] = (float)k;
+    }
+    *y = out;
+    return MB_OK;
 }

@@ -19,6 +19,7 @@
 #define MB_EXPLAIN_H
 
 #include "mb.h"
+#include "bundle.h"
 #include "moonbench_plugin.h"
 
 /* Deepest tree TreeSHAP accepts (its path memory is quadratic in depth). */
@@ -90,3 +91,38 @@ mb_status mb_permutation_importance(mb_pi_predict_fn predict, void *ud, const mb
                                     double *sd, mb_error *err);
 
 #endif
+
+/* {====== a bundle's explanation ======}
+** SHAP of a scorer's model (mb_scorer_open) on a raw frame: the pipeline
+** is applied as the scorer applies it, SHAP is computed on the model's
+** features (TreeSHAP for a tree form, linear SHAP against /monitoring's
+** means for a linear form), then mapped back to the bundle's input columns
+** through each step's plan (transform.h): a feature made from one column
+** (copy, standardize, minmax, impute, log1p, clip, ordinal, a one-hot
+** level, a missing indicator) gives its whole contribution to that column,
+** so one-hot levels sum back to their column; a poly2 product gives half
+** to each of its two columns (a square all to its one). A model without a
+** pipeline reports its features. Lua steps are refused (MB_EARG). */
+typedef struct mb_explanation {
+    size_t rows, noutputs;
+    size_t ncols;                 /* reported columns */
+    char **cols;                  /* their names (owned) */
+    double *phi;                  /* rows x noutputs x (ncols + 1), the layout above */
+    const char *method;           /* "treeshap" or "linear" (static) */
+    int mapped;                   /* 1: model features were mapped back to input columns */
+    mb_link link;                 /* the form's link: what the raw margin is */
+} mb_explanation;
+
+mb_status mb_explain_frame(const mb_scorer *s, const mb_frame *f, int nthreads, mb_explanation *out,
+                           mb_error *err);
+void mb_explanation_free(mb_explanation *e);
+
+/* The model's feature matrix of a raw frame (the pipeline applied as the
+** scorer applies it; Lua steps through s->lua_apply when set); *owned is
+** freed by the caller with mb_free. */
+mb_status mb_explain_matrix(const mb_scorer *s, const mb_frame *f, mb_matrix *X, float **owned, mb_error *err);
+/* The frame's target as the bundle's labels: class indices matched by the
+** class names (a number matched by its %g text), or regression values.
+** MB_ENOTFOUND without the bundle's target column; MB_EARG naming the first
+** row whose label is missing or none of the model's classes. */
+mb_status mb_explain_labels(const mb_bundle *b, const mb_frame *f, float **y, mb_error *err);
