@@ -201,6 +201,73 @@ static void test_no_cover(void **state)
     assert_int_equal(mb_treeshap(&f.t, &m, 1, phi, &err), MB_ESHAPE);
 }
 
+/* Covers survive the bundle's named arrays; a form stored without them
+** (older bundles) still loads, with cover NULL, and explaining it names
+** the bundle and says to refit. */
+static void test_cover_state(void **state)
+{
+    (void)state;
+    rforest f;
+    random_forest(&f, 3, 1, 1, 2, 0, MB_LINK_LOGISTIC);
+    mb_portable p = {.kind = MB_FORM_TREES}, q;
+    p.u.trees = f.t;
+    mb_state st;
+    memset(&st, 0, sizeof st);
+    mb_mlp_layer *layers = NULL;
+    assert_int_equal(mb_portable_to_state(&p, &st, NULL), MB_OK);
+    assert_int_equal(mb_portable_from_state(MB_FORM_TREES, &st, &q, &layers, NULL), MB_OK);
+    assert_non_null(q.u.trees.cover);
+    assert_memory_equal(q.u.trees.cover, f.cover, f.nnodes * sizeof(double));
+    mb_state_clear(&st);
+    p.u.trees.cover = NULL;
+    assert_int_equal(mb_portable_to_state(&p, &st, NULL), MB_OK);
+    assert_int_equal(mb_portable_from_state(MB_FORM_TREES, &st, &q, &layers, NULL), MB_OK);
+    assert_null(q.u.trees.cover);
+
+    char a0[] = "a", a1[] = "b", a2[] = "c", *features[] = {a0, a1, a2};
+    mb_bundle b;
+    memset(&b, 0, sizeof b);
+    b.features = features;
+    b.nfeatures = 3;
+    b.task = MB_TASK_BINARY;
+    b.nclasses = 2;
+    b.form = MB_FORM_TREES;
+    b.file = "old.h5";
+    mb_scorer sc;
+    memset(&sc, 0, sizeof sc);
+    sc.bundle = &b;
+    sc.form = q;
+    mb_frame *fr = mb_frame_new(2);
+    mb_error err;
+    for (int j = 0; j < 3; j++)
+        assert_non_null(mb_frame_add_num(fr, features[j], NULL, 1, &err));
+    mb_explanation e;
+    assert_int_equal(mb_explain_frame(&sc, fr, 1, &e, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "old.h5: the tree model has no node covers"));
+    assert_non_null(strstr(err.msg, "refit"));
+    /* with covers, the same frame is explained per feature and adds up */
+    sc.form.u.trees.cover = f.cover;
+    for (int j = 0; j < 3; j++)
+        for (size_t i = 0; i < 2; i++)
+            fr->cols[j].num[i] = (float)(j - (int)i);
+    assert_int_equal(mb_explain_frame(&sc, fr, 1, &e, &err), MB_OK);
+    assert_int_equal(e.ncols, 3);
+    assert_int_equal(e.mapped, 0);
+    sc.form.u.trees.link = MB_LINK_IDENTITY;
+    double raw[2];
+    float X[6];
+    for (int j = 0; j < 3; j++)
+        for (size_t i = 0; i < 2; i++)
+            X[i * 3 + (size_t)j] = fr->cols[j].num[i];
+    mb_matrix m = {X, 2, 3, 3};
+    assert_int_equal(mb_portable_predict(&sc.form, &m, raw, NULL), MB_OK);
+    for (size_t i = 0; i < 2; i++)
+        assert_true(fabs(e.phi[i * 4] + e.phi[i * 4 + 1] + e.phi[i * 4 + 2] + e.phi[i * 4 + 3] - raw[i]) < 1e-12);
+    mb_explanation_free(&e);
+    mb_frame_free(&fr);
+    mb_state_clear(&st);
+}
+
 /* {====== additivity on fitted models ======} */
 
 static mb_registry reg;
@@ -368,7 +435,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_brute_binary),     cmocka_unit_test(test_brute_multiclass),
-        cmocka_unit_test(test_brute_regression), cmocka_unit_test(test_no_cover),
+        cmocka_unit_test(test_brute_regression), cmocka_unit_test(test_no_cover), cmocka_unit_test(test_cover_state),
         cmocka_unit_test(test_additivity),       cmocka_unit_test(test_linear),
         cmocka_unit_test(test_permutation),
     };
