@@ -232,7 +232,8 @@ static void test_cover_state(void **state)
     b.task = MB_TASK_BINARY;
     b.nclasses = 2;
     b.form = MB_FORM_TREES;
-    b.file = "old.h5";
+    char old[] = "old.h5";
+    b.file = old;
     mb_scorer sc;
     memset(&sc, 0, sizeof sc);
     sc.bundle = &b;
