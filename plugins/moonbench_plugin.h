@@ -187,7 +187,12 @@ typedef struct mb_linear_form {
 ** starts at node root[t]. Each tree's leaf adds to the raw outputs: with
 ** leaf_width == 1 to output tree_output[t], with leaf_width == noutputs to
 ** every output. raw = base_score + (sum over trees) / (average ? ntrees : 1),
-** then the link. Boosting: sum, no average; random forests: average. */
+** then the link. Boosting: sum, no average; random forests: average.
+** Appended in ABI 1 (this form has no struct_size: the host zeroes the
+** mb_portable it passes, so a plugin built before leaves cover NULL):
+** cover[n], the training weight that reached node n (the hessian sum for
+** boosting, the sample weight sum for forests and CART), which
+** path-dependent TreeSHAP needs; NULL when the plugin does not know it. */
 typedef struct mb_tree_form {
     size_t nfeatures, noutputs;
     size_t ntrees, nnodes;
@@ -202,6 +207,7 @@ typedef struct mb_tree_form {
     const double *base_score;     /* noutputs */
     int average;
     mb_link link;
+    const double *cover;          /* nnodes, or NULL (appended) */
 } mb_tree_form;
 
 typedef enum mb_activation {

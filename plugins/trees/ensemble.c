@@ -39,6 +39,7 @@ void mbt_ens_free(mbt_ensemble *e, const mb_host *h)
     mbt_free(h, e->default_left);
     mbt_free(h, e->value);
     mbt_free(h, e->gain);
+    mbt_free(h, e->cover);
     mbt_free(h, e->base_score);
     memset(e, 0, sizeof *e);
 }
@@ -57,6 +58,7 @@ int32_t mbt_ens_add_node(mbt_ensemble *e, const mb_host *h)
         MBT_GROW(h, e->threshold, c);
         MBT_GROW(h, e->default_left, c);
         MBT_GROW(h, e->gain, c);
+        MBT_GROW(h, e->cover, c);
         MBT_GROW(h, e->value, c * e->leaf_width);
         e->cap_nodes = c;
     }
@@ -67,6 +69,7 @@ int32_t mbt_ens_add_node(mbt_ensemble *e, const mb_host *h)
     e->threshold[n] = 0.0f;
     e->default_left[n] = 0;
     e->gain[n] = 0.0;
+    e->cover[n] = 0.0;
     for (size_t k = 0; k < e->leaf_width; k++)
         e->value[n * e->leaf_width + k] = 0.0;
     return (int32_t)n;
@@ -398,6 +401,8 @@ int mbt_save(const mbt_model *m, const mb_state_writer *w, char *err)
     rc |= w->put(w->ud, "default_left", MB_DT_U8, e->default_left, e->nnodes);
     rc |= w->put(w->ud, "value", MB_DT_F64, e->value, e->nnodes * e->leaf_width);
     rc |= w->put(w->ud, "gain", MB_DT_F64, e->gain, e->nnodes);
+    if (e->cover) /* NULL for a model loaded from a state saved before covers */
+        rc |= w->put(w->ud, "cover", MB_DT_F64, e->cover, e->nnodes);
     rc |= w->put(w->ud, "base_score", MB_DT_F64, e->base_score, e->noutputs);
     rc |= w->put(w->ud, "bin_offset", MB_DT_I32, m->bins.offset, m->bins.nfeatures + 1);
     rc |= w->put(w->ud, "bin_edges", MB_DT_F32, m->bins.edges, (size_t)m->bins.offset[m->bins.nfeatures]);
@@ -503,6 +508,10 @@ int mbt_load(mbt_model *m, const mb_state_reader *r, char *err)
             rc = mbt_fail(err, MB_PLUGIN_EFORMAT, "saved node %zu is malformed", i);
             goto exit;
         }
+    /* optional: states saved before covers have none (TreeSHAP then refuses) */
+    if (r->size(r->ud, "cover", &t, &n) == MB_PLUGIN_OK &&
+        (rc = read_array(m, r, "cover", MB_DT_F64, 8, NN, (void **)&e->cover, err)))
+        goto exit;
     m->task = (mb_task)meta[META_TASK];
     m->nclasses = (size_t)meta[META_NCLASSES];
     m->nfeatures = (size_t)nf;

@@ -33,6 +33,7 @@ typedef struct ltree {
     int32_t *feature, *tbin, *left, *right;
     uint8_t *dl;
     double *gain, *cost, *value;
+    double *cover;                /* weight sum of the node's rows */
 } ltree;
 
 static void ltree_free(const mb_host *h, ltree *t)
@@ -44,6 +45,7 @@ static void ltree_free(const mb_host *h, ltree *t)
     mbt_free(h, t->dl);
     mbt_free(h, t->gain);
     mbt_free(h, t->cost);
+    mbt_free(h, t->cover);
     mbt_free(h, t->value);
     memset(t, 0, sizeof *t);
 }
@@ -60,6 +62,7 @@ static int32_t ltree_add(const mb_host *h, ltree *t)
         MBT_GROW(h, t->dl, c);
         MBT_GROW(h, t->gain, c);
         MBT_GROW(h, t->cost, c);
+        MBT_GROW(h, t->cover, c);
         MBT_GROW(h, t->value, c * t->lw);
         t->cap = c;
     }
@@ -68,7 +71,7 @@ static int32_t ltree_add(const mb_host *h, ltree *t)
     t->tbin[i] = 0;
     t->left[i] = t->right[i] = -1;
     t->dl[i] = 0;
-    t->gain[i] = t->cost[i] = 0.0;
+    t->gain[i] = t->cost[i] = t->cover[i] = 0.0;
     return (int32_t)i;
 }
 
@@ -297,6 +300,7 @@ static int grow(const fctx *c, fws *ws, uint32_t m, mbt_rng *rng)
         if (wroot < 0)
             wroot = W;
         t->cost[e.node] = pc;
+        t->cover[e.node] = W;
         leaf_value(c, tot, t->value + (size_t)e.node * t->lw);
         if ((p->max_depth > 0 && e.depth >= p->max_depth) || e.count < (uint64_t)p->min_samples_split ||
             e.count < 2 * (uint64_t)p->min_samples_leaf || !(W > 0))
@@ -420,6 +424,7 @@ static int prune(const mb_host *h, ltree *t, double alpha, double wroot)
         nt.left[j] = leaf ? -1 : map[t->left[i]];
         nt.right[j] = leaf ? -1 : map[t->right[i]];
         nt.cost[j] = t->cost[i];
+        nt.cover[j] = t->cover[i];
         memcpy(nt.value + (size_t)j * nt.lw, t->value + i * t->lw, t->lw * sizeof(double));
     }
     ltree_free(h, t);
@@ -545,6 +550,7 @@ static int append_tree(mbt_model *m, const ltree *t)
         e->left[j] = f >= 0 ? base + t->left[i] : -1;
         e->right[j] = f >= 0 ? base + t->right[i] : -1;
         e->gain[j] = f >= 0 ? t->gain[i] : 0.0;
+        e->cover[j] = t->cover[i];
         memcpy(e->value + j * e->leaf_width, t->value + i * t->lw, t->lw * sizeof(double));
     }
     return MB_PLUGIN_OK;

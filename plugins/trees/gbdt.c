@@ -605,6 +605,8 @@ static int split_leaf(gb *g, size_t li)
     L->child[1] = (int32_t)(g->nleaves - 1);
     leaf_set_sums(g, A, L->best.ql);
     leaf_set_sums(g, B, L->q - L->best.ql);
+    e->cover[a] = A->h; /* the hessian sum, as XGBoost's cover */
+    e->cover[b] = B->h;
     A->depth = B->depth = L->depth + 1;
     A->node = a;
     B->node = b;
@@ -660,6 +662,7 @@ static int grow_tree(gb *g, int32_t root, uint32_t nrows, hbin q)
     R->count = nrows;
     leaf_set_sums(g, R, q);
     R->node = root;
+    g->ens->cover[root] = R->h;
     R->best.feature = -1;
     if (may_split(g, R)) {
         R->hist = hist_get(g);

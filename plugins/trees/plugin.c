@@ -369,6 +369,7 @@ static int trees_portable(void *model, mb_portable *out, char *err)
     t->base_score = e->base_score;
     t->average = e->average;
     t->link = e->link;
+    t->cover = e->cover;
     return MB_PLUGIN_OK;
 }
 

@@ -129,6 +129,7 @@ typedef struct mbt_ensemble {
     uint8_t *default_left;
     double *value;                /* nnodes * leaf_width */
     double *gain;                 /* nnodes: split gain (0 for leaves) */
+    double *cover;                /* nnodes: training hessian / weight sum that reached the node */
     double *base_score;           /* noutputs */
     int average;
     mb_link link;

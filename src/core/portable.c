@@ -262,7 +262,8 @@ mb_status mb_portable_to_state(const mb_portable *p, mb_state *s, mb_error *err)
             (rc = put(s, "left", MB_DT_I32, t->left, nn, err)) ||
             (rc = put(s, "right", MB_DT_I32, t->right, nn, err)) ||
             (rc = put(s, "value", MB_DT_F64, t->value, nn * t->leaf_width, err)) ||
-            (t->base_score && (rc = put(s, "base_score", MB_DT_F64, t->base_score, t->noutputs, err))))
+            (t->base_score && (rc = put(s, "base_score", MB_DT_F64, t->base_score, t->noutputs, err))) ||
+            (t->cover && (rc = put(s, "cover", MB_DT_F64, t->cover, nn, err))))
             return rc;
     } else if (p->kind == MB_FORM_MLP) {
         const mb_mlp_form *m = &p->u.mlp;
@@ -374,6 +375,8 @@ mb_status mb_portable_from_state(mb_form_kind kind, mb_state *s, mb_portable *p,
         t->value = get(s, "value", MB_DT_F64, t->nnodes * t->leaf_width, err, &rc);
         if (has(s, "base_score"))
             t->base_score = get(s, "base_score", MB_DT_F64, t->noutputs, err, &rc);
+        if (has(s, "cover")) /* optional: bundles before it have none */
+            t->cover = get(s, "cover", MB_DT_F64, t->nnodes, err, &rc);
     } else if (kind == MB_FORM_MLP) {
         mb_mlp_form *m = &p->u.mlp;
         m->nlayers = get_size(s, "nlayers", err, &rc);

@@ -847,6 +847,13 @@ typedef struct mbl_scorer {
     int open;
 } mbl_scorer;
 
+/* For lexplain.c: the open scorer of the userdata at idx, or NULL. */
+mb_scorer *mbl_toscorer(lua_State *L, int idx)
+{
+    mbl_scorer *u = luaL_testudata(L, idx, MBL_SCORER);
+    return u && u->open ? &u->s : NULL;
+}
+
 static int scorer_gc(lua_State *L)
 {
     mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);

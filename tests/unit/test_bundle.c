@@ -122,7 +122,7 @@ static void test_trees(void **state)
     uint8_t dl[5] = {0, 1, 0, 0, 0};
     double value[5] = {0, 0, 0.1, 0.2, 0.3}, base[1] = {-0.5};
     mb_portable p = {.kind = MB_FORM_TREES};
-    p.u.trees = (mb_tree_form){3, 1, 1, 5, 1, root, out, feature, thr, dl, left, right, value, base, 0, MB_LINK_LOGISTIC};
+    p.u.trees = (mb_tree_form){3, 1, 1, 5, 1, root, out, feature, thr, dl, left, right, value, base, 0, MB_LINK_LOGISTIC, NULL};
     round_trip(&p, MB_TASK_BINARY, 2, "trees");
     mb_matrix m = {X, 4, 3, 3};
     double o[4];
