@@ -182,7 +182,9 @@ static void man_hint(FILE *fp)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "moonbench %s: a terminal machine-learning workbench\n\ncommands:\n", MB_VERSION);
+    fprintf(fp, "moonbench %s: a terminal machine-learning workbench\n\n"
+                "moonbench [PATH]   the workbench (a full-screen terminal UI) on a folder or data file\n\n"
+                "commands:\n", MB_VERSION);
     for (size_t i = 0; i < NCOMMANDS; i++)
         fprintf(fp, "  %-10s %s\n", commands[i].name, commands[i].help);
     fprintf(fp, "\nmoonbench help COMMAND (or moonbench COMMAND --help): its usage, every option and "
