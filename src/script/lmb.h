@@ -110,5 +110,6 @@ void mbl_open_vector(lua_State *L);
 void mbl_open_model(lua_State *L);
 void mbl_open_eval(lua_State *L);
 void mbl_open_sandbox(lua_State *L);
+void mbl_open_blas(lua_State *L);
 
 #endif
