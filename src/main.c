@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "cli/cli.h"
 #include "tui/mbtui.h"
 
@@ -233,6 +234,8 @@ int mb_cli_threads(const char *cmd, const char *text, int *out)
 
 int main(int argc, char **argv)
 {
+    /* before any plugin loads OpenBLAS (src/core/blas.h) */
+    const mb_blas_info *blas = mb_blas_select();
     /* Numbers are read and written in the C locale whatever the user's. */
     setlocale(LC_CTYPE, "");
     if (argc < 2) /* no command: the workbench (src/tui) */
@@ -250,7 +253,9 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
-        printf("moonbench %s\n", MB_VERSION);
+        char line[256];
+        mb_blas_describe(blas, line, sizeof line);
+        printf("moonbench %s\n%s\n", MB_VERSION, line);
         return 0;
     }
     const command *c = find_command(cmd);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "blas.h"
 #include "bundle.h"
 #include "cli.h"
 #include "dataset.h"
@@ -60,6 +61,11 @@ int mb_cmd_plugins(int argc, char **argv)
     }
     for (size_t i = 0; i < r.nproblems; i++)
         printf("refused: %s\n", r.problems[i]);
+    char blas[256], running[32];
+    mb_blas_describe(mb_blas_select(), blas, sizeof blas);
+    printf("%s\n", blas);
+    if (mb_blas_loaded(running) == 0) /* what the plugins loaded really runs */
+        printf("  loaded by the plugins: kernel %s\n", running);
     mb_registry_close(&r);
     return 0;
 }

@@ -617,6 +617,7 @@ int luaopen_moonbench(lua_State *L)
     }
     lua_pop(L, 1);
     lua_newtable(L);
+    mbl_open_blas(L);
     mbl_open_frame(L);
     mbl_open_vector(L);
     mbl_open_model(L);
