@@ -336,7 +336,8 @@ function pipeline_mt:clone(params)
   return mb.pipeline(steps)
 end
 
--- p:save(path[, {source = "data.h5", script = text}])
+-- p:save(path[, {source = "data.h5", script = text, threshold = P}]); threshold:
+-- a binary model's decision threshold, stored for every scoring path
 function pipeline_mt:save(path, info)
   if not self.fitted then error("save: the pipeline is not fitted", 2) end
   info = info or {}
@@ -352,7 +353,7 @@ function pipeline_mt:save(path, info)
   mb._save_pipeline(path, {
     steps = steps, model = self.model, inputs = self.inputs, rows = self.rows_used,
     source = source, source_file = info.source_file or source:match("^(.-):/") or source,
-    script = info.script or mb.script_text,
+    script = info.script or mb.script_text, threshold = info.threshold,
   })
   return self
 end

@@ -26,7 +26,7 @@
     X(plugins, mb_cmd_plugins, "list the model plugins, their models and parameters", \
       "plugins")                                                                    \
     X(fit, mb_cmd_fit, "train a model (and its transforms) on a dataset into a model bundle", \
-      "fit DATA -m MODEL [-p key=value]... [-t KIND[:opt=value]...]... [--pipeline FILE.lua] [--prep auto|none] [--test F|N | --cv K] [--valid DATA] [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] -o MODEL.h5") \
+      "fit DATA -m MODEL [-p key=value]... [-t KIND[:opt=value]...]... [--pipeline FILE.lua] [--prep auto|none] [--test F|N | --cv K] [--valid DATA] [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] [--threshold P] -o MODEL.h5") \
     X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
       "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
     X(predict, mb_cmd_score, "the same as score (its older name)",                \
@@ -78,6 +78,7 @@
     X(fit, "--task", "T", "regression, binary or multiclass (default: the file's, or inferred)")  \
     X(fit, "--threads", "N", "threads to use, 1 to the machine's cores (default: all)")           \
     X(fit, "--seed", "S", "seed of the split and the model, an integer >= 0 (default 0)")         \
+    X(fit, "--threshold", "P", "binary models: class 1 when its probability is above P, in (0, 1) (default 0.5); stored in the bundle for every scoring path") \
     X(fit, "-o", "MODEL.h5", "the bundle to write")                                               \
     X(score, "-o", "OUT.csv|OUT.h5", "write the predictions there, CSV or HDF5 by extension (default: CSV on standard output)") \
     X(score, "--id", "COL", "pass column COL through to the output, first (and into --stream answers)") \

@@ -215,6 +215,7 @@ typedef struct fit_args {
     mb_cli_steps steps;
     int threads;
     uint64_t seed;
+    double threshold;             /* --threshold; 0: none */
 } fit_args;
 
 static void fit_args_free(fit_args *a)
@@ -225,6 +226,15 @@ static void fit_args_free(fit_args *a)
     mb_free(a->owned_settings);
     mb_free(a->owned_model);
     mb_cli_steps_free(&a->steps);
+}
+
+static int fit_threshold(const char *v, double *out)
+{
+    char *end;
+    *out = strtod(v, &end);
+    if (!v[0] || *end || !(*out > 0 && *out < 1))
+        return mb_cli_usage("fit", "--threshold takes a probability in (0, 1), not '%s'", v);
+    return 0;
 }
 
 /* 0, or the exit status of a usage error (2) or bad input (1). */
@@ -264,6 +274,8 @@ static int parse_fit(int argc, char **argv, fit_args *a)
             threads = argv[++i];
         else if (!strcmp(s, "--seed") && more)
             rc = mb_cli_seed("fit", argv[++i], &a->seed);
+        else if (!strcmp(s, "--threshold") && more)
+            rc = fit_threshold(argv[++i], &a->threshold);
         else if (s[0] == '-' && s[1])
             return mb_cli_usage("fit", "unknown option or missing value: '%s'", s);
         else if (!a->data)
@@ -392,6 +404,7 @@ int mb_cmd_fit(int argc, char **argv)
     job.nsettings = a.nset;
     job.threads = a.threads;
     job.seed = a.seed;
+    job.threshold = a.threshold;
     job.progress = show_progress;
     job.progress_ud = &ps;
     job.source = f->source ? f->source : a.data;
@@ -405,6 +418,9 @@ int mb_cmd_fit(int argc, char **argv)
     printf("fitted %s (%s) on %zu rows x %zu features in %.2f s -> %s\n", type->name, mb_task_name(res.task),
            res.ntrain, res.nfeatures, res.seconds, a.out);
     print_fit_info(res.model);
+    if (a.threshold > 0)
+        printf("decision threshold %g stored: class '%s' when its probability is above it (in the figures below too)\n",
+               a.threshold, res.classes[1]);
     if (!print_held_out(res.model, res.ntrain))
         print_metrics("training", &res.train);
     if (res.test.done)

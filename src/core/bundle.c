@@ -62,6 +62,22 @@ void mb_bundle_free(mb_bundle **pb)
     *pb = NULL;
 }
 
+double mb_bundle_threshold(const mb_bundle *b)
+{
+    return b->threshold > 0 && b->threshold < 1 ? b->threshold : 0.5;
+}
+
+mb_status mb_bundle_set_threshold(mb_bundle *b, double t, mb_error *err)
+{
+    if (b->task != MB_TASK_BINARY)
+        return mb_fail(err, MB_EARG, "a decision threshold is for binary models; this one is %s",
+                       mb_task_name(b->task));
+    if (!(t > 0 && t < 1))
+        return mb_fail(err, MB_EARG, "the decision threshold must be a number in (0, 1), not %g", t);
+    b->threshold = t;
+    return MB_OK;
+}
+
 mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *features,
                                size_t nfeatures, const char *target, const char *const *classes,
                                const char *source_file, const char *source_spec, size_t rows,
@@ -323,10 +339,19 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
     const mb_bundle *b = s->bundle;
     if (X->cols != b->nfeatures)
         return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", b->nfeatures, X->cols);
+    double thr = mb_bundle_threshold(b);
     if (s->model) {
+        /* a binary label at a threshold other than 0.5 comes from P(class 1) */
+        int relabel = b->task == MB_TASK_BINARY && thr != 0.5;
+        float *p = proba, *own = NULL;
+        if (relabel && !p && !(p = own = mb_trymalloc((X->rows ? X->rows : 1) * 2 * sizeof *p)))
+            return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", X->rows);
         mb_status rc = mb_model_predict(s->model, X, label, err);
-        if (rc == MB_OK && proba && b->task != MB_TASK_REGRESSION)
-            rc = mb_model_predict_proba(s->model, X, proba, err);
+        if (rc == MB_OK && p && b->task != MB_TASK_REGRESSION)
+            rc = mb_model_predict_proba(s->model, X, p, err);
+        for (size_t i = 0; rc == MB_OK && relabel && i < X->rows; i++)
+            label[i] = (double)p[2 * i + 1] > thr ? 1.0f : 0.0f;
+        mb_free(own);
         return rc;
     }
     size_t k = mb_portable_noutputs(&s->form), n = X->rows;
@@ -340,7 +365,7 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
             label[i] = (float)o[0];
         } else if (b->task == MB_TASK_BINARY) {
             double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
-            label[i] = p1 > 0.5 ? 1.0f : 0.0f;
+            label[i] = p1 > thr ? 1.0f : 0.0f;
             if (proba) {
                 proba[2 * i] = (float)(1 - p1);
                 proba[2 * i + 1] = (float)p1;

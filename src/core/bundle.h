@@ -57,6 +57,14 @@ typedef struct mb_bundle {
     char *file;                   /* the file it was loaded from, for messages (NULL: built in memory) */
 } mb_bundle;
 
+/* The binary decision threshold scoring uses: b->threshold when set, else
+** 0.5. Class 1 when P(class 1) > it (mb_scorer_predict, the runtime, the
+** exports). */
+double mb_bundle_threshold(const mb_bundle *b);
+/* Store a decision threshold (fit --threshold, save{threshold = T} in Lua):
+** MB_EARG unless the bundle is binary and t is in (0, 1). */
+mb_status mb_bundle_set_threshold(mb_bundle *b, double t, mb_error *err);
+
 /* Save atomically. */
 mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err);
 
@@ -121,7 +129,9 @@ typedef struct mb_scorer {
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
 /* Per row: out_label[i] (class index or value) and, for classification,
-** proba[i * nclasses + k] (may be NULL). X holds the model's features. */
+** proba[i * nclasses + k] (may be NULL). X holds the model's features.
+** Binary labels follow the bundle's threshold (mb_bundle_threshold), also
+** for a model scored by its plugin. */
 mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, float *proba,
                             mb_error *err);
 /* The same from a raw frame: the pipeline's transforms are applied first,

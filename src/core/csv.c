@@ -1292,6 +1292,11 @@ static mb_status bind_slots(mb_csv *c, const mb_frame *dst, mb_error *err)
 
 mb_status mb_csv_read(mb_csv *c, mb_frame *dst, size_t *nread, mb_error *err)
 {
+    return mb_csv_read_lines(c, dst, nread, NULL, err);
+}
+
+mb_status mb_csv_read_lines(mb_csv *c, mb_frame *dst, size_t *nread, size_t *lines, mb_error *err)
+{
     rdr *r = &c->r;
     const char d = c->delim;
     const size_t ncols = c->ncols, want = dst->nrows;
@@ -1404,6 +1409,8 @@ mb_status mb_csv_read(mb_csv *c, mb_frame *dst, size_t *nread, mb_error *err)
                     st = err_ragged(c, recline, col + 1, err);
                     goto fail;
                 }
+                if (lines)
+                    lines[row] = recline;
                 row++;
                 break;
             }

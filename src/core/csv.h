@@ -77,6 +77,10 @@ mb_frame *mb_csv_chunk_new(const mb_csv *c, size_t rows);
 ** (MB_EARG otherwise); numeric columns may have any stride. After an error
 ** the reader can only be closed. */
 mb_status mb_csv_read(mb_csv *c, mb_frame *dst, size_t *nread, mb_error *err);
+/* The same, and lines[i] (when not NULL; dst->nrows entries) is the file
+** line on which row i's record starts (1-based, the header is line 1), for
+** messages that name a row (moonbench score's rejects). */
+mb_status mb_csv_read_lines(mb_csv *c, mb_frame *dst, size_t *nread, size_t *lines, mb_error *err);
 
 void mb_csv_close(mb_csv **c);
 

@@ -207,8 +207,10 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         bad |= mbh5_write_string(g, "model", b->model);
         bad |= mbh5_write_string(g, "portable_form", mb_form_name(b->form));
         if (b->threshold > 0 && b->threshold < 1) {
-            char t[32];
-            snprintf(t, sizeof t, "%.17g", b->threshold);
+            char t[32]; /* the shortest text that reads back as it: 0.3, not 0.29999999999999999 */
+            for (int prec = 1; prec <= 17; prec++)
+                if (snprintf(t, sizeof t, "%.*g", prec, b->threshold), strtod(t, NULL) == b->threshold)
+                    break;
             bad |= mbh5_write_string(g, "threshold", t);
         }
         hid_t pg = H5Gcreate2(g, "params", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);

@@ -499,8 +499,8 @@ exit:
 }
 
 /* Score the fitted pipeline on rows idx[0..n) of base (all when NULL). */
-static mb_status eval_part(const fitted *ft, const mb_frame *base, const mb_data *lab, const size_t *idx, size_t n,
-                           mb_job_metrics *m, mb_error *err)
+static mb_status eval_part(const mb_job *job, const fitted *ft, const mb_frame *base, const mb_data *lab,
+                           const size_t *idx, size_t n, mb_job_metrics *m, mb_error *err)
 {
     mb_frame *rows = NULL, *owned = NULL;
     const mb_frame *in = base;
@@ -531,6 +531,8 @@ static mb_status eval_part(const fitted *ft, const mb_frame *base, const mb_data
             mb_free(proba);
             proba = NULL;
         }
+        for (size_t i = 0; proba && job->threshold > 0 && lab->ds.task == MB_TASK_BINARY && i < n; i++)
+            pred[i] = (double)proba[2 * i + 1] > job->threshold ? 1.0f : 0.0f; /* the bundle's rule */
         if ((rc = mb_class_report_compute(y, pred, proba, n, k, &m->cls, err)) != MB_OK)
             goto exit;
     } else {
@@ -586,6 +588,8 @@ static mb_status make_bundle(const mb_job *job, const mb_frame *base, const mb_d
         }
         if (rc == MB_OK)
             rc = mb_bundle_add_model_facts(b, ft->model, err);
+        if (rc == MB_OK && job->threshold > 0)
+            rc = mb_bundle_set_threshold(b, job->threshold, err);
     }
     if (rc != MB_OK)
         mb_bundle_free(&b);
@@ -714,6 +718,15 @@ mb_status mb_job_run(const mb_job *job, mb_job_result *out, mb_error *err)
     if ((rc = get_labels(job, base, &lab, &labframe, err)) != MB_OK)
         goto exit;
     size_t n = base->nrows, k = lab.ds.nclasses;
+    if (job->threshold != 0 && lab.ds.task != MB_TASK_BINARY) {
+        rc = mb_fail(err, MB_EARG, "a decision threshold is for binary models; this task is %s (%zu classes)",
+                     mb_task_name(lab.ds.task), k);
+        goto exit;
+    }
+    if (job->threshold != 0 && !(job->threshold > 0 && job->threshold < 1)) {
+        rc = mb_fail(err, MB_EARG, "the decision threshold must be in (0, 1), not %g", job->threshold);
+        goto exit;
+    }
     int stratify = job->stratify < 0 ? k > 0 : job->stratify;
     if (stratify)
         strata = strata_of(base);
@@ -742,7 +755,7 @@ mb_status mb_job_run(const mb_job *job, mb_job_result *out, mb_error *err)
             snprintf(pp.label, sizeof pp.label, "fold %zu/%zu", f + 1, job->k);
             if ((rc = fit_part(job, base, &lab, w, tr, ntr, &pp, 0, &part, err)) != MB_OK)
                 goto exit;
-            rc = eval_part(&part, base, &lab, te, nte, &out->folds[f], err);
+            rc = eval_part(job, &part, base, &lab, te, nte, &out->folds[f], err);
             describe_rows(&out->folds[f], "fold %zu: %zu test rows, fitted on the other %zu", f + 1, nte, ntr);
             out->nfolds++;
             fitted_free(&part);
@@ -765,14 +778,14 @@ mb_status mb_job_run(const mb_job *job, mb_job_result *out, mb_error *err)
     if ((rc = fit_part(job, base, &lab, w, tr, ntr, &pp, 1, &ft, err)) != MB_OK)
         goto exit;
     out->seconds = now_s() - t0;
-    if ((rc = eval_part(&ft, base, &lab, tr, ntr, &out->train, err)) != MB_OK)
+    if ((rc = eval_part(job, &ft, base, &lab, tr, ntr, &out->train, err)) != MB_OK)
         goto exit;
     if (tr)
         describe_rows(&out->train, "%zu training rows of %zu; optimistic: the model saw them", ntr, n);
     else
         describe_rows(&out->train, "all %zu rows, the training rows; optimistic: the model saw them", n);
     if (te) {
-        if ((rc = eval_part(&ft, base, &lab, te, nte, &out->test, err)) != MB_OK)
+        if ((rc = eval_part(job, &ft, base, &lab, te, nte, &out->test, err)) != MB_OK)
             goto exit;
         describe_rows(&out->test, "%zu held-out test rows of %zu%s, seed %llu", nte, n,
                       stratify ? ", stratified" : "", (unsigned long long)job->seed);

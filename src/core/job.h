@@ -94,6 +94,8 @@ typedef struct mb_job {
     void (*progress)(void *ud, double fraction, const char *msg, double train_loss, double valid_loss);
     void *progress_ud;
     const volatile int *cancel;
+    double threshold;             /* binary: class 1 when P(class 1) > it, in every figure and the
+                                  ** bundle (mb_bundle_set_threshold); 0: 0.5, none stored */
     const char *source;           /* the data's name for provenance ("file.h5:/X") */
     const char *script;           /* text for provenance, or NULL */
 } mb_job;

@@ -176,8 +176,8 @@ mb_status mbx_open(mbx_export *x, const mb_bundle *b, mb_error *err)
 {
     memset(x, 0, sizeof *x);
     x->b = b;
-    /* the bundle's binary decision threshold (0: unset), as the runtime's */
-    x->threshold = b->threshold > 0 && b->threshold < 1 ? b->threshold : 0.5;
+    /* the bundle's binary decision threshold, as the runtime's */
+    x->threshold = mb_bundle_threshold(b);
     for (size_t s = 0; s < b->nsteps; s++)
         if (strcmp(b->step_kinds[s], "lua") == 0)
             return mb_fail(err, MB_EARG,

@@ -118,9 +118,7 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
                  lua_step, d);
         rt->kind = MB_RUNTIME_LUA;
     }
-    rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold
-                    : b->threshold > 0 && b->threshold < 1 ? b->threshold
-                                                            : 0.5;
+    rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold : mb_bundle_threshold(b);
     *out = rt;
     return MB_OK;
 fail:

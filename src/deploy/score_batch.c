@@ -28,6 +28,7 @@ typedef struct reader {
     const char *spec;
     mb_csv *csv;
     mb_frame *chunk;     /* CSV: the reusable chunk; HDF5: the last chunk read */
+    size_t *lines;       /* CSV: the file line of each row of the chunk */
     size_t cap;
     char *file, *object;
     size_t next, total;  /* total: 0 when unknown (HDF5) */
@@ -48,6 +49,8 @@ static mb_status reader_open(reader *r, const char *spec, size_t chunk, mb_error
     r->total = mb_csv_schema(r->csv)->nrows;
     if (!(r->chunk = mb_csv_chunk_new(r->csv, chunk)))
         return mb_fail(err, MB_ENOMEM, "no memory for a chunk of %zu rows", chunk);
+    r->cap = r->chunk->nrows; /* fewer for a wide file (csv.h) */
+    r->lines = mb_malloc(r->cap * sizeof *r->lines);
     return MB_OK;
 }
 
@@ -75,7 +78,7 @@ static mb_status reader_next(reader *r, mb_frame **out, mb_error *err)
         lend_levels(r, 0);
         r->chunk->nrows = r->cap;
         size_t n = 0;
-        if ((rc = mb_csv_read(r->csv, r->chunk, &n, err)) != MB_OK)
+        if ((rc = mb_csv_read_lines(r->csv, r->chunk, &n, r->lines, err)) != MB_OK)
             return rc;
         if (n == 0) {
             r->done = 1;
@@ -103,6 +106,7 @@ static void reader_close(reader *r)
     if (r->csv && r->chunk)
         lend_levels(r, 0);
     mb_frame_free(&r->chunk);
+    mb_free(r->lines);
     mb_csv_close(&r->csv);
     mb_free(r->file);
     mb_free(r->object);
@@ -325,10 +329,14 @@ static void writer_abort(writer *w)
 
 /* {====== rejects ======} */
 
+/* A rejected row is named where a user finds it: by its line in a CSV
+** file (1-based, the header is line 1: what an editor or `sed -n Np`
+** shows), by its row index in an HDF5 dataset (0-based: X[i] in h5py). */
 typedef struct rejects {
     const char *path;    /* NULL: stderr */
     FILE *fp;
     char *tmp;
+    const size_t *lines; /* CSV: each chunk row's line (reader.lines); NULL: HDF5 */
     size_t base;         /* rows before this chunk */
     size_t n;
     mb_error err;        /* the first write error */
@@ -338,9 +346,10 @@ typedef struct rejects {
 static void on_reject(void *ud, size_t row, const char *reason)
 {
     rejects *r = ud;
+    size_t where = r->lines ? r->lines[row] : r->base + row;
     r->n++;
     if (!r->path) {
-        fprintf(stderr, "moonbench: rejected row %zu: %s\n", r->base + row + 1, reason);
+        fprintf(stderr, "moonbench: rejected %s %zu: %s\n", r->lines ? "line" : "row", where, reason);
         return;
     }
     if (!r->fp && !r->failed) {
@@ -348,10 +357,10 @@ static void on_reject(void *ud, size_t row, const char *reason)
             r->failed = 1;
             return;
         }
-        fputs("row,reason\n", r->fp);
+        fputs(r->lines ? "line,reason\n" : "row,reason\n", r->fp);
     }
     if (r->fp) {
-        fprintf(r->fp, "%zu,", r->base + row + 1);
+        fprintf(r->fp, "%zu,", where);
         put_field(r->fp, reason);
         fputc('\n', r->fp);
     }
@@ -463,7 +472,7 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
     reader rd;
     writer wr;
     memset(&wr, 0, sizeof wr);
-    rejects rj = {o->rejects, NULL, NULL, 0, 0, {0}, 0};
+    rejects rj = {o->rejects, NULL, NULL, NULL, 0, 0, {0}, 0};
     float *label = mb_malloc(chunk * sizeof *label), *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
     unsigned char *ok = mb_malloc(chunk);
     const char *target = mb_runtime_bundle(rt)->target;
@@ -478,6 +487,7 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
             break;
         }
         rj.base = st->rows;
+        rj.lines = rd.lines;
         if ((rc = mb_runtime_score_frame(rt, f, label, proba, ok, on_reject, &rj, err)) != MB_OK)
             break;
         if (rj.failed) {
@@ -531,7 +541,7 @@ mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score
     memset(st, 0, sizeof *st);
     size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS, k = mb_runtime_nclasses(rt), nf = mb_runtime_nfeatures(rt);
     reader rd;
-    rejects rj = {o->rejects, NULL, NULL, 0, 0, {0}, 0};
+    rejects rj = {o->rejects, NULL, NULL, NULL, 0, 0, {0}, 0};
     float *X = mb_malloc(chunk * (nf ? nf : 1) * sizeof *X), *label = mb_malloc(chunk * sizeof *label);
     float *plab = mb_malloc(chunk * sizeof *plab), *pr = k ? mb_malloc(chunk * k * sizeof *pr) : NULL;
     float *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
@@ -541,6 +551,7 @@ mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score
     mb_status rc = reader_open(&rd, input, chunk, err);
     while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
         rj.base = st->rows;
+        rj.lines = rd.lines;
         if ((rc = mb_runtime_transform_frame(rt, f, X, ok, on_reject, &rj, err)) != MB_OK)
             break;
         size_t m = 0;

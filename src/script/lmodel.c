@@ -555,13 +555,28 @@ static int m_importance(lua_State *L)
     return 1;
 }
 
-/* [-3, +1, e] model:save(path[, {source = "data.h5"}]): a bare fitted model
-** as a bundle (no transforms: its inputs are its features) */
+/* The optional decision threshold of a save's options table at idx
+** (field `threshold`): 0 when absent; raises unless a number in (0, 1). */
+static double save_threshold(lua_State *L, int idx)
+{
+    if (!lua_istable(L, idx))
+        return 0;
+    int type = lua_getfield(L, idx, "threshold");
+    double t = type == LUA_TNIL ? 0 : lua_tonumber(L, -1);
+    if (type != LUA_TNIL && (type != LUA_TNUMBER || !(t > 0 && t < 1)))
+        luaL_error(L, "save: threshold must be a probability in (0, 1), not %s", luaL_tolstring(L, -1, NULL));
+    lua_pop(L, 1);
+    return t;
+}
+
+/* [-3, +1, e] model:save(path[, {source = "data.h5", threshold = P}]): a
+** bare fitted model as a bundle (no transforms: its inputs are its features) */
 static int m_save(lua_State *L)
 {
     mbl_model *u = mbl_checkmodel(L, 1);
     const char *path = luaL_checkstring(L, 2);
     const char *source = "";
+    double threshold = save_threshold(L, 3);
     if (lua_istable(L, 3) && lua_getfield(L, 3, "source") == LUA_TSTRING)
         source = lua_tostring(L, -1);
     if (!u->features)
@@ -584,6 +599,8 @@ static int m_save(lua_State *L)
     }
     if (rc == MB_OK)
         rc = mb_bundle_add_model_facts(b, u->m, &err);
+    if (rc == MB_OK && threshold > 0)
+        rc = mb_bundle_set_threshold(b, threshold, &err);
     if (rc == MB_OK)
         rc = mb_bundle_save(path, b, &err);
     mb_bundle_free(&b);
@@ -750,7 +767,7 @@ static const luaL_Reg transform_methods[] = {{"fit", t_fit},       {"apply", t_a
 /* {====== saved pipelines ======} */
 
 /* [-3, +0, e] mb._save_pipeline(path, {steps = {...}, model = m, inputs = frame,
-** source = spec, source_file = path, script = text})
+** source = spec, source_file = path, script = text, threshold = P})
 ** Each step is a transform userdata or a table {kind = "lua", source = text,
 ** state = text} (a Lua transform, serialised by lua/moonbench). */
 static int l_save_pipeline(lua_State *L)
@@ -769,6 +786,7 @@ static int l_save_pipeline(lua_State *L)
     const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
     /* rows the pipeline was fitted on (inputs is its 0-row schema) */
     lua_Integer rows = (lua_getfield(L, 2, "rows"), luaL_optinteger(L, -1, 0));
+    double threshold = save_threshold(L, 2);
     lua_getfield(L, 2, "steps");
     int steps = lua_gettop(L);
     size_t nsteps = lua_istable(L, steps) ? mbl_checklen(L, steps) : 0;
@@ -833,6 +851,8 @@ static int l_save_pipeline(lua_State *L)
         }
         lua_pop(L, 1);
     }
+    if (rc == MB_OK && threshold > 0)
+        rc = mb_bundle_set_threshold(b, threshold, &err);
     if (rc == MB_OK)
         rc = mb_bundle_save(path, b, &err);
     mb_bundle_free(box);

@@ -319,6 +319,25 @@ print(json.loads(m["moonbench.inputs"])[1]); print(sorted(json.loads(m["moonbenc
     assert_success
 }
 
+@test "export: a bundle stored with threshold 0.3 (fit --threshold) exports that rule to C and ONNX" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" fit "$DATA/breast_cancer.h5" -m linear --threshold 0.3 -o thr3.h5 >/dev/null
+    "$MB" score thr3.h5 "$DATA/csv/breast_cancer.csv" -o thr3.ref.csv 2>/dev/null
+    # the reference does follow P(benign) > 0.3, and the threshold moves labels
+    run awk -F, 'NR > 1 && (($3 > 0.3) != ($1 == "benign")) { bad++ } NR > 1 && $3 > 0.3 && $3 <= 0.5 { mid++ } END { print bad + 0, (mid > 0) }' thr3.ref.csv
+    assert_output "0 1"
+    c_predict thr3 "$DATA/csv/breast_cancer.csv"
+    grep -q "#define MB_MODEL_THRESHOLD 0x1.3333333333333p-2" thr3.c.d/model.h
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr3.ref.csv thr3.c.out
+    assert_success
+    need_ort
+    "$MB" export thr3.h5 --format onnx -o thr3.onnx 2>/dev/null
+    ./thr3.drv --rows < "$DATA/csv/breast_cancer.csv" > thr3.rows
+    node "$ONNX_DIR/run.mjs" thr3.onnx thr3.rows > thr3.onnx.out
+    run /usr/bin/python3 "$ONNX_DIR/compare.py" thr3.ref.csv thr3.onnx.out
+    assert_success
+}
+
 @test "export --trust: an unsigned bundle is refused, a signed one exported" {
     cd "$BATS_FILE_TMPDIR"
     "$MB" keygen -o exkey >/dev/null 2>&1

@@ -132,29 +132,46 @@ same_csv() {
     assert_line --index 1 "$(printf 'good\tbad\t5951.0')"
 }
 
-@test "score: rows that cannot be scored go to the rejects file with row and reason" {
+@test "score: rejected rows go to the rejects file with their CSV line (HDF5: row index) and reason" {
     T="$BATS_FILE_TMPDIR"
-    { head -1 "$DATA/csv/credit_g.csv"; sed -n 2,6p "$DATA/csv/credit_g.csv"; } > "$T/bad.csv"
-    sed -i '3s/,48,/,forty,/; 5s/,42,/,4x2,/' "$T/bad.csv"
+    # blank lines (skipped, as pandas does): a line is not a row + 1
+    { head -1 "$DATA/csv/credit_g.csv"; echo; sed -n 2p "$DATA/csv/credit_g.csv"; echo "  ";
+      sed -n 3,6p "$DATA/csv/credit_g.csv"; } > "$T/bad.csv"
+    sed -i '5s/,48,/,forty,/; 7s/,42,/,4x2,/' "$T/bad.csv"
+    sed -n 5p "$T/bad.csv" | grep -q '^0<=X<200,forty,'   # line 5 holds data row 2
     run -0 --separate-stderr mb score "$T/lin.h5" "$T/bad.csv" -o "$T/bad.out.csv" --id credit_amount
     [[ "$stderr" == *"3 rows scored, 2 rejected (-> $T/bad.out.csv.rejects.csv)"* ]]
     run cat "$T/bad.out.csv.rejects.csv"
+    assert_line --index 0 "line,reason"
+    assert_line --index 1 "5,column 'duration': 'forty' is not a number"
+    assert_line --index 2 "7,column 'duration': '4x2' is not a number"
+    # with chunks of 2 rows the lines are the same
+    run -0 --separate-stderr mb score "$T/lin.h5" "$T/bad.csv" -o "$T/bad2.csv" --chunk 2
+    assert_equal "$(cat "$T/bad2.csv.rejects.csv")" "$(cat "$T/bad.out.csv.rejects.csv")"
+    # the same rows from HDF5 are named by their 0-based row index (X[i])
+    cat > "$T/toh5.lua" <<'EOS'
+require("moonbench").open(arg[1]):save(arg[2])
+EOS
+    mb run "$T/toh5.lua" "$T/bad.csv" "$T/bad.h5"
+    run -0 --separate-stderr mb score "$T/lin.h5" "$T/bad.h5" -o "$T/badh.csv" --rejects "$T/badh.rej"
+    run cat "$T/badh.rej"
     assert_line --index 0 "row,reason"
-    assert_line --index 1 "2,column 'duration': 'forty' is not a number"
-    assert_line --index 2 "4,column 'duration': '4x2' is not a number"
+    assert_line --index 1 "1,column 'duration': 'forty' is not a number"
+    assert_line --index 2 "3,column 'duration': '4x2' is not a number"
     # the others are scored as in the clean file
     run -0 --separate-stderr mb score "$T/lin.h5" "$DATA/csv/credit_g.csv" -o "$T/clean.csv" --id credit_amount
     [ "$(sed -n '2p;4p;6p' "$T/clean.csv")" = "$(tail -n 3 "$T/bad.out.csv")" ]
     # an unseen level: onehot "ignore" scores it, onehot "error" rejects the row naming it
-    sed -i '4s/,education,/,spaceship,/' "$T/bad.csv"
+    sed -i '6s/,education,/,spaceship,/' "$T/bad.csv"
+    sed -n 6p "$T/bad.csv" | grep -q ',spaceship,'
     run -0 --separate-stderr mb score "$T/lin.h5" "$T/bad.csv" -o "$T/u.csv" --rejects "$T/u.rej"
     [[ "$stderr" == *"3 rows scored, 2 rejected (-> $T/u.rej)"* ]]
     run -0 --separate-stderr mb score "$T/mlp.h5" "$T/bad.csv" -o "$T/u.csv" --rejects "$T/u.rej"
     [[ "$stderr" == *"2 rows scored, 3 rejected"* ]]
-    grep -qx "3,\"column 'purpose' has level 'spaceship', which was not seen in training\"" "$T/u.rej"
+    grep -qx "6,\"column 'purpose' has level 'spaceship', which was not seen in training\"" "$T/u.rej"
     # to stdout, rejects are reported on stderr
     run -0 --separate-stderr mb score "$T/lin.h5" "$T/bad.csv"
-    [[ "$stderr" == *"rejected row 2: column 'duration': 'forty' is not a number"* ]]
+    [[ "$stderr" == *"rejected line 5: column 'duration': 'forty' is not a number"* ]]
 }
 
 @test "score: bad input is refused by name, with no output left behind" {
@@ -183,6 +200,61 @@ same_csv() {
     run -0 --separate-stderr mb score "$T/lin.h5" "$DATA/csv/credit_g.csv" -o "$T/t5.csv"
     n05=$(awk -F, 'NR > 1 && $1 == "bad"' "$T/t5.csv" | wc -l)
     [ "$n08" -lt "$n05" ]
+}
+
+@test "fit --threshold and p:save{threshold}: the bundle's threshold decides score's labels, fit's figures and mb.load's" {
+    T="$BATS_FILE_TMPDIR"
+    run -0 mb fit "$DATA/breast_cancer.h5" -m linear --threshold 0.3 -o "$T/thr.h5"
+    assert_output --partial "decision threshold 0.3 stored: class 'benign'"
+    fit_acc=$(echo "$output" | sed -n 's/^training: accuracy \([0-9.]*\),.*/\1/p')
+    run -0 mb inspect "$T/thr.h5"
+    assert_output --partial "@threshold = '0.3'"
+    run -0 --separate-stderr mb score "$T/thr.h5" "$DATA/breast_cancer.h5" -o "$T/thr.csv"
+    # fit's training figure (all rows) is the accuracy at 0.3 that score measures
+    [[ "$stderr" == *"metrics on 569 labelled rows: accuracy $fit_acc,"* ]]
+    # class 1 ("benign") exactly when its probability (column 3) is above 0.3
+    run awk -F, 'NR > 1 && (($3 > 0.3) != ($1 == "benign")) { bad++ } NR > 1 && $3 > 0.3 && $3 <= 0.5 { mid++ } END { print bad + 0, mid + 0 }' "$T/thr.csv"
+    [ "${output% *}" = 0 ]
+    [ "${output#* }" -gt 0 ]   # rows between 0.3 and 0.5: the threshold changed their label
+    # --threshold on the command line still wins over the bundle's
+    run -0 --separate-stderr mb score "$T/thr.h5" "$DATA/breast_cancer.h5" -o "$T/thr5.csv" --threshold 0.5
+    run awk -F, 'NR > 1 && (($3 > 0.5) != ($1 == "benign")) { bad++ } END { print bad + 0 }' "$T/thr5.csv"
+    [ "$output" = 0 ]
+    # the same from Lua: p:save{threshold = 0.3}; mb.load predicts with it, and
+    # a plugin-scored bundle (knn: no portable form) follows it too
+    cat > "$T/thr.lua" <<'EOS'
+local mb = require "moonbench"
+local f = mb.open(arg[1])
+local p = mb.pipeline{ mb.standardize(), mb.model("linear") }:fit(f)
+p:save(arg[2] .. "/thr_lua.h5", { threshold = 0.3 })
+mb.model("knn"):fit(f):save(arg[2] .. "/thr_knn.h5", { threshold = 0.7 })
+for _, c in ipairs{ { "thr_lua.h5", 0.3 }, { "thr_knn.h5", 0.7 } } do
+  local q = mb.load(arg[2] .. "/" .. c[1])
+  local lab, pr = q:predict(f), q:predict_proba(f):col("benign")
+  local moved = 0
+  for i = 1, #lab do
+    assert((pr[i] > c[2]) == (lab[i] == "benign"), c[1] .. " row " .. i)
+    if (pr[i] > c[2]) ~= (pr[i] > 0.5) then moved = moved + 1 end
+  end
+  assert(moved > 0, c[1] .. ": no row between the thresholds")
+end
+local ok, e = pcall(p.save, p, arg[2] .. "/bad.h5", { threshold = 1.5 })
+assert(not ok and e:find("threshold must be a probability in %(0, 1%)"), e)
+print("ok")
+EOS
+    run -0 mb run "$T/thr.lua" "$DATA/breast_cancer.h5" "$T"
+    assert_output "ok"
+    run -0 mb inspect "$T/thr_knn.h5"
+    assert_output --partial "@threshold = '0.7'"
+    run -0 --separate-stderr mb score "$T/thr_knn.h5" "$DATA/breast_cancer.h5" -o "$T/knn.csv"
+    run awk -F, 'NR > 1 && (($3 > 0.7) != ($1 == "benign")) { bad++ } END { print bad + 0 }' "$T/knn.csv"
+    [ "$output" = 0 ]
+    # refused: a multiclass model, a value outside (0, 1)
+    run -1 mb fit "$DATA/iris.h5" -m linear --threshold 0.3 -o "$T/no.h5"
+    assert_output --partial "a decision threshold is for binary models; this task is multiclass (3 classes)"
+    run -2 mb fit "$DATA/breast_cancer.h5" -m linear --threshold 1 -o "$T/no.h5"
+    assert_output --partial "--threshold takes a probability in (0, 1), not '1'"
+    [ ! -e "$T/no.h5" ]
 }
 
 @test "score --stream: NDJSON objects and arrays, errors per line, order kept" {

@@ -195,6 +195,35 @@ EOS
     assert_success
 }
 
+@test "serve: a bundle stored with threshold 0.3 labels class 1 when P > 0.3, as score does" {
+    mb fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 --threshold 0.3 -o "$BATS_TEST_TMPDIR/thr.h5" >/dev/null
+    start_server "$BATS_TEST_TMPDIR/thr.h5"
+    instances "$DATA/csv/breast_cancer.csv" > "$BATS_TEST_TMPDIR/req.json"
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    echo "$BODY" > "$BATS_TEST_TMPDIR/reply.json"
+    mb score "$BATS_TEST_TMPDIR/thr.h5" "$DATA/csv/breast_cancer.csv" -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
+    run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
+    assert_success
+    run python3 - "$BATS_TEST_TMPDIR/reply.json" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+moved = 0
+for lab, (p0, p1) in zip(r["predictions"], r["probabilities"]):
+    assert lab == ("benign" if p1 > 0.3 else "malignant"), (lab, p1)
+    moved += 0.3 < p1 <= 0.5
+assert moved > 0, "no row between 0.3 and 0.5"
+print("ok", moved)
+EOF
+    assert_success
+    # the v2 infer endpoint answers the same labels
+    python3 -c 'import json,sys; r = json.load(open(sys.argv[1]))["instances"]; print(json.dumps({"inputs": [{"name": "input", "shape": [len(r), len(r[0])], "datatype": "FP32", "data": r}], "outputs": [{"name": "label"}]}))' "$BATS_TEST_TMPDIR/req.json" > "$BATS_TEST_TMPDIR/v2.json"
+    post /v2/models/thr/infer "@$BATS_TEST_TMPDIR/v2.json"
+    [ "$CODE" = 200 ]
+    run python3 -c 'import json,sys; a = json.loads(sys.argv[1])["outputs"][0]["data"]; b = json.load(open(sys.argv[2]))["predictions"]; assert a == b; print(len(a))' "$BODY" "$BATS_TEST_TMPDIR/reply.json"
+    assert_success
+}
+
 @test "serve: Open Inference Protocol v2 metadata, health and infer" {
     start_server "$BUNDLES/iris_lin.h5" --name iris
     get /v2
