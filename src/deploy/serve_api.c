@@ -5,7 +5,8 @@
 ** are in docs/deployment.md ("HTTP server"):
 **   POST /predict                 {"instances": [[...]] or [{name: value}]}
 **   GET  /health, /metrics, /v2, /v2/health/live, /v2/health/ready
-**   GET  /v2/models/NAME[/ready]  POST /v2/models/NAME/infer (Open Inference Protocol v2)
+**   GET  /v2/models/NAME[/ready]  POST /v2/models/NAME/infer (Open Inference Protocol v2:
+**        one [n, inputs] tensor, or one [n] tensor per input named by it)
 ** Status codes: 400 malformed JSON (jansson's line, column and text), 404
 ** unknown path or model, 405 wrong method, 422 well-formed JSON that does not
 ** fit the model (naming the instance and the column), 500 a scorer failure.
@@ -298,129 +299,268 @@ static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply 
     reply_json(r, 200, out);
 }
 
-/* Open Inference Protocol datatypes a tensor may use here. */
-static int v2_datatype(const char *t, int *integer)
+/* {====== Open Inference Protocol v2 infer ======} */
+
+/* The request's values, borrowed from its JSON: one tensor [n, ninputs]
+** (row-major: value (i, j) at v[i * ninputs + j]) or one tensor [n] per
+** input (value (i, j) at v[j * n + i]); kind[j] is the datatype class of
+** input j's tensor (all the same for the one tensor). */
+enum { V2_FP = 1, V2_INT, V2_BYTES };
+
+typedef struct v2_rows {
+    const json_t **v;             /* n x ninputs values, owned */
+    const char **tensor;          /* per input: its tensor's name (borrowed) */
+    unsigned char *kind;
+    size_t n;
+    int per_input;
+} v2_rows;
+
+static void v2_rows_free(v2_rows *t)
 {
-    static const char *const fp[] = {"FP32", "FP64"};
+    mb_free(t->v);
+    mb_free(t->tensor);
+    mb_free(t->kind);
+}
+
+/* Open Inference Protocol datatypes a tensor may use here: V2_*, or 0. */
+static int v2_datatype(const char *t)
+{
     static const char *const in[] = {"INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"};
-    for (size_t i = 0; i < 2; i++)
-        if (strcmp(t, fp[i]) == 0)
-            return *integer = 0, 1;
+    if (strcmp(t, "FP32") == 0 || strcmp(t, "FP64") == 0)
+        return V2_FP;
+    if (strcmp(t, "BYTES") == 0)
+        return V2_BYTES;
     for (size_t i = 0; i < 8; i++)
         if (strcmp(t, in[i]) == 0)
-            return *integer = 1, 1;
+            return V2_INT;
     return 0;
 }
 
-/* Flatten data (row-major, flat or nested) into x[0..want); the number of
-** values seen (may exceed want), or -1 with a 422 reply. */
-static long v2_flatten(const json_t *d, int integer, float *x, size_t want, size_t have, int depth, mbsv_reply *r)
+/* Flatten tensor `name`'s data (row-major, flat or nested) into out[0..want)
+** (out may be NULL: count only), each value checked against the datatype;
+** the number of values seen (may exceed want), or -1 with a 422 reply. */
+static long v2_flatten(const json_t *d, const char *name, int kind, const json_t **out, size_t want, size_t have,
+                       int depth, mbsv_reply *r)
 {
     if (json_is_array(d)) {
         if (depth > 8) {
-            mbsv_reply_error(r, 422, "input 'input': data is nested too deeply");
+            mbsv_reply_error(r, 422, "input '%s': data is nested too deeply", name);
             return -1;
         }
         for (size_t i = 0; i < json_array_size(d); i++) {
-            long got = v2_flatten(json_array_get(d, i), integer, x, want, have, depth + 1, r);
+            long got = v2_flatten(json_array_get(d, i), name, kind, out, want, have, depth + 1, r);
             if (got < 0)
                 return -1;
             have = (size_t)got;
         }
         return (long)have;
     }
-    double v;
-    if (json_is_integer(d) || (!integer && json_is_real(d)))
-        v = json_number_value(d);
-    else if (!integer && json_is_null(d))
-        v = (double)NAN;
-    else {
-        mbsv_reply_error(r, 422, "input 'input': value %zu is not %s", have, integer ? "an integer" : "a number");
+    int ok = kind == V2_BYTES ? json_is_string(d) || json_is_null(d)
+             : kind == V2_INT ? json_is_integer(d)
+                              : json_is_number(d) || json_is_null(d);
+    if (!ok) {
+        mbsv_reply_error(r, 422, "input '%s': value %zu is not %s", name, have,
+                         kind == V2_BYTES ? "a string (BYTES)" : kind == V2_INT ? "an integer" : "a number");
         return -1;
     }
-    if (!isnan(v) && !(fabs(v) <= 3.4028234663852886e38)) {
-        mbsv_reply_error(r, 422, "input 'input': value %zu (%g) is outside the float32 range", have, v);
+    double v = json_is_number(d) ? json_number_value(d) : 0;
+    if (!(fabs(v) <= 3.4028234663852886e38)) {
+        mbsv_reply_error(r, 422, "input '%s': value %zu (%g) is outside the float32 range", name, have, v);
         return -1;
     }
     if (have < want)
-        x[have] = (float)v;
+        out[have] = d;
     return (long)have + 1;
 }
 
-/* A v2 "inputs" list: one tensor "input" of shape [n, ninputs] (or
-** [ninputs]: one row), row-major; the values in *x (n x ninputs, owned), n
-** in *rows. 0, or -1 with a 422 reply. */
-static int v2_tensor(const mbsv_model *m, const json_t *inputs, float **x, size_t *rows, mbsv_reply *r)
+/* A tensor's name, datatype class and shape (rank 1 or 2); 0, or -1 with a
+** 422 reply. */
+static int v2_header(const json_t *t, const char **name, int *kind, size_t dims[2], size_t *rank, mbsv_reply *r)
 {
-    char cols[512];
-    col_list(m, cols, sizeof cols);
-    if (!json_is_array(inputs) || json_array_size(inputs) != 1) {
-        mbsv_reply_error(r, 422, "\"inputs\" must list one tensor, 'input' of shape [n, %zu] (%s)", m->ninputs, cols);
+    const json_t *jn = json_object_get(t, "name"), *shape = json_object_get(t, "shape"),
+                 *dt = json_object_get(t, "datatype");
+    if (!json_is_object(t) || !json_is_string(jn)) {
+        mbsv_reply_error(r, 422, "each of \"inputs\" must be an object with a \"name\"");
         return -1;
     }
-    const json_t *t = json_array_get(inputs, 0), *name = json_object_get(t, "name"),
-                 *shape = json_object_get(t, "shape"), *dt = json_object_get(t, "datatype"),
-                 *data = json_object_get(t, "data");
-    int integer = 0;
-    if (!json_is_string(name) || strcmp(json_string_value(name), "input") != 0) {
-        mbsv_reply_error(r, 422, "the input tensor must be named 'input'");
+    *name = json_string_value(jn);
+    if (!json_is_string(dt) || !(*kind = v2_datatype(json_string_value(dt)))) {
+        mbsv_reply_error(r, 422, "input '%s': datatype %s%s%s is not supported (FP32, FP64, INT8..INT64, "
+                         "UINT8..UINT64, BYTES)", *name, json_is_string(dt) ? "'" : "",
+                         json_is_string(dt) ? json_string_value(dt) : "(none)", json_is_string(dt) ? "'" : "");
         return -1;
     }
-    if (!json_is_string(dt) || !v2_datatype(json_string_value(dt), &integer)) {
-        mbsv_reply_error(r, 422, "input 'input': datatype %s%s%s is not supported (FP32, FP64, INT8..INT64, "
-                         "UINT8..UINT64)", json_is_string(dt) ? "'" : "", json_is_string(dt) ? json_string_value(dt) : "(none)",
-                         json_is_string(dt) ? "'" : "");
-        return -1;
-    }
-    size_t rank = json_array_size(shape), dims[2] = {1, 0};
-    int ok = json_is_array(shape) && (rank == 1 || rank == 2);
-    for (size_t i = 0; ok && i < rank; i++) {
+    *rank = json_array_size(shape);
+    int ok = json_is_array(shape) && (*rank == 1 || *rank == 2);
+    for (size_t i = 0; ok && i < *rank; i++) {
         const json_t *d = json_array_get(shape, i);
         ok = json_is_integer(d) && json_integer_value(d) >= 0 && json_integer_value(d) < ((json_int_t)1 << 40);
         if (ok)
-            dims[rank == 1 ? 1 : i] = (size_t)json_integer_value(d);
+            dims[i] = (size_t)json_integer_value(d);
     }
-    if (!ok || dims[1] != m->ninputs) {
-        mbsv_reply_error(r, 422, "input 'input': shape must be [n, %zu] (%s)", m->ninputs, cols);
+    if (!ok) {
+        mbsv_reply_error(r, 422, "input '%s': \"shape\" must be a list of one or two sizes", *name);
         return -1;
     }
-    if (!json_is_array(data)) {
-        mbsv_reply_error(r, 422, "input 'input': \"data\" must be a list of values");
+    if (!json_is_array(json_object_get(t, "data"))) {
+        mbsv_reply_error(r, 422, "input '%s': \"data\" must be a list of values", *name);
         return -1;
     }
-    /* The shape is the client's claim: the body limit bounds the values,
-    ** so a buffer is sized only after they are counted. */
-    long got = v2_flatten(data, integer, NULL, 0, 0, 0, r);
-    size_t want = dims[0] * dims[1];
-    if (got >= 0 && (size_t)got != want) {
-        mbsv_reply_error(r, 422, "input 'input': data has %ld values, shape [%zu, %zu] needs %zu", got, dims[0],
-                         dims[1], want);
-        return -1;
-    }
-    if (got < 0)
-        return -1;
-    *x = mb_trymalloc((want ? want : 1) * sizeof(float));
-    if (!*x) {
-        mbsv_reply_error(r, 500, "out of memory for %zu values", want);
-        return -1;
-    }
-    v2_flatten(data, integer, *x, want, 0, 0, r);
-    *rows = dims[0];
     return 0;
 }
 
-typedef struct tensor_rows {
-    const float *x;
-    size_t p;
-} tensor_rows;
+/* Tensor t's values into out[0..want), exactly want of them; 0, or -1 with
+** a 422 reply. The shape is the client's claim: the body limit bounds the
+** values, so buffers were sized from the shape only after the count. */
+static int v2_values(const json_t *t, const char *name, int kind, const json_t **out, size_t want,
+                     const char *shape, mbsv_reply *r)
+{
+    long got = v2_flatten(json_object_get(t, "data"), name, kind, out, want, 0, 0, r);
+    if (got >= 0 && (size_t)got != want)
+        mbsv_reply_error(r, 422, "input '%s': data has %ld values, shape %s needs %zu", name, got, shape, want);
+    return got >= 0 && (size_t)got == want ? 0 : -1;
+}
+
+/* The one-tensor form: [n, ninputs] (or [ninputs]: one row). */
+static int v2_matrix(const mbsv_model *m, const json_t *t, v2_rows *out, mbsv_reply *r)
+{
+    char cols[512], shape[64];
+    const char *name;
+    int kind;
+    size_t dims[2] = {1, 0}, rank, p = m->ninputs, cells;
+    if (v2_header(t, &name, &kind, dims, &rank, r))
+        return -1;
+    if (rank == 1) {
+        dims[1] = dims[0];
+        dims[0] = 1;
+    }
+    if (dims[1] != p) {
+        col_list(m, cols, sizeof cols);
+        mbsv_reply_error(r, 422, "input '%s': shape must be [n, %zu] (%s), or one tensor of shape [n] per input "
+                         "named by it", name, p, cols);
+        return -1;
+    }
+    long got = v2_flatten(json_object_get(t, "data"), name, kind, NULL, 0, 0, 0, r);
+    if (got < 0)
+        return -1;
+    snprintf(shape, sizeof shape, "[%zu, %zu]", dims[0], dims[1]);
+    if (!mb_mul_ok(dims[0], p, &cells) || (size_t)got != cells) {
+        mbsv_reply_error(r, 422, "input '%s': data has %ld values, shape %s needs %zu", name, got, shape,
+                         dims[0] * p);
+        return -1;
+    }
+    out->n = dims[0];
+    out->v = mb_trymalloc((cells ? cells : 1) * sizeof *out->v);
+    out->tensor = mb_calloc(p + 1, sizeof *out->tensor);
+    out->kind = mb_calloc(p + 1, 1);
+    if (!out->v) {
+        mbsv_reply_error(r, 500, "out of memory for %zu values", cells);
+        return -1;
+    }
+    for (size_t j = 0; j < p; j++) {
+        out->tensor[j] = name;
+        out->kind[j] = (unsigned char)kind;
+    }
+    return v2_values(t, name, kind, out->v, cells, shape, r);
+}
+
+/* The per-input form: one tensor of shape [n] (or [n, 1]) named by each
+** input, all with the same n. Every input needs its tensor; a tensor that
+** names no input is an error (a misspelt name would otherwise go unseen). */
+static int v2_columns(const mbsv_model *m, const json_t *inputs, v2_rows *out, mbsv_reply *r)
+{
+    char cols[512], shape[64];
+    size_t p = m->ninputs, nt = json_array_size(inputs), cells;
+    const json_t **by = mb_calloc(p + 1, sizeof *by);
+    out->tensor = mb_calloc(p + 1, sizeof *out->tensor);
+    out->kind = mb_calloc(p + 1, 1);
+    out->per_input = 1;
+    int bad = 0;
+    for (size_t k = 0; !bad && k < nt; k++) {
+        const json_t *t = json_array_get(inputs, k);
+        const char *name;
+        int kind;
+        size_t dims[2] = {0, 1}, rank;
+        if ((bad = v2_header(t, &name, &kind, dims, &rank, r)) != 0)
+            break;
+        long j = mb_runtime_input_find(m->rt, name);
+        if (j < 0) {
+            col_list(m, cols, sizeof cols);
+            mbsv_reply_error(r, 422, "input '%s': the model has no input of that name (it takes %s)", name, cols);
+            bad = -1;
+        } else if (by[j]) {
+            mbsv_reply_error(r, 422, "input '%s' is given twice", name);
+            bad = -1;
+        } else if (dims[1] != 1 || (k > 0 && dims[0] != out->n)) {
+            mbsv_reply_error(r, 422, "input '%s': shape must be [%zu] (one value per row, as the first input)",
+                             name, k ? out->n : dims[0]);
+            bad = -1;
+        } else {
+            by[j] = t;
+            out->tensor[j] = name;
+            out->kind[j] = (unsigned char)kind;
+            out->n = dims[0];
+        }
+    }
+    for (size_t j = 0; !bad && j < p; j++)
+        if (!by[j]) {
+            mbsv_reply_error(r, 422, "no input tensor named '%s' (the model takes %zu, one tensor of shape [n] each)",
+                             mb_runtime_input(m->rt, j), p);
+            bad = -1;
+        }
+    /* sized from the claimed n only once every tensor's count is known */
+    for (size_t j = 0; !bad && j < p; j++) {
+        long got = v2_flatten(json_object_get(by[j], "data"), out->tensor[j], out->kind[j], NULL, 0, 0, 0, r);
+        if (got < 0 || (size_t)got != out->n) {
+            if (got >= 0)
+                mbsv_reply_error(r, 422, "input '%s': data has %ld values, shape [%zu] needs %zu", out->tensor[j],
+                                 got, out->n, out->n);
+            bad = -1;
+        }
+    }
+    if (!bad && (!mb_mul_ok(out->n ? out->n : 1, p, &cells) || !(out->v = mb_trymalloc(cells * sizeof *out->v)))) {
+        mbsv_reply_error(r, 500, "out of memory for %zu rows", out->n);
+        bad = -1;
+    }
+    for (size_t j = 0; !bad && j < p; j++) {
+        snprintf(shape, sizeof shape, "[%zu]", out->n);
+        bad = v2_values(by[j], out->tensor[j], out->kind[j], out->v + j * out->n, out->n, shape, r);
+    }
+    mb_free(by);
+    return bad;
+}
+
+/* A v2 "inputs" list in either form: one tensor that names no input is the
+** [n, ninputs] matrix; otherwise one tensor per input, by name. */
+static int v2_inputs(const mbsv_model *m, const json_t *inputs, v2_rows *out, mbsv_reply *r)
+{
+    char cols[512];
+    memset(out, 0, sizeof *out);
+    if (!json_is_array(inputs) || json_array_size(inputs) == 0) {
+        col_list(m, cols, sizeof cols);
+        mbsv_reply_error(r, 422, "\"inputs\" must list one tensor of shape [n, %zu], or one tensor of shape [n] "
+                         "per input named by it (%s)", m->ninputs, cols);
+        return -1;
+    }
+    const json_t *first = json_object_get(json_array_get(inputs, 0), "name");
+    if (json_array_size(inputs) == 1 &&
+        !(json_is_string(first) && mb_runtime_input_find(m->rt, json_string_value(first)) >= 0))
+        return v2_matrix(m, json_array_get(inputs, 0), out, r);
+    return v2_columns(m, inputs, out, r);
+}
 
 static int fill_tensor_row(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
 {
-    const tensor_rows *t = src;
-    for (size_t j = 0; j < t->p; j++) {
+    const v2_rows *t = src;
+    for (size_t j = 0; j < m->ninputs; j++) {
+        const json_t *v = t->per_input ? t->v[j * t->n + i] : t->v[i * m->ninputs + j];
         mb_error err;
-        if (mb_runtime_row_set_number(ctx, j, (double)t->x[i * t->p + j], &err) != MB_OK) {
-            mbsv_reply_error(r, 422, "input 'input', row %zu, '%s': %s", i, mb_runtime_input(m->rt, j), err.msg);
+        mb_status rc = json_is_string(v) ? mb_runtime_row_set_text(ctx, j, json_string_value(v), &err)
+                       : json_is_null(v) ? t->kind[j] == V2_BYTES ? mb_runtime_row_set_text(ctx, j, NULL, &err)
+                                                                   : mb_runtime_row_set_number(ctx, j, (double)NAN, &err)
+                                         : mb_runtime_row_set_number(ctx, j, json_number_value(v), &err);
+        if (rc != MB_OK) {
+            mbsv_reply_error(r, 422, "input '%s', row %zu: %s", t->tensor[j], i, err.msg);
             return -1;
         }
     }
@@ -457,16 +597,12 @@ static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply
             return;
         }
     }
-    float *x = NULL;
-    size_t n = 0;
+    v2_rows t;
     scored sc;
-    if (v2_tensor(&s->model, json_object_get(j, "inputs"), &x, &n, r)) {
-        json_decref(j);
-        return;
-    }
-    tensor_rows t = {x, s->model.ninputs};
-    int bad = score_rows(s, n, fill_tensor_row, &t, &sc, r);
-    mb_free(x);
+    int bad = v2_inputs(&s->model, json_object_get(j, "inputs"), &t, r);
+    if (!bad)
+        bad = score_rows(s, t.n, fill_tensor_row, &t, &sc, r);
+    v2_rows_free(&t);
     if (bad) {
         json_decref(j);
         return;
@@ -487,9 +623,12 @@ static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply
     scored_free(&sc);
     json_t *out = json_pack("{sssO}", "model_name", s->model.name, "outputs", outs);
     json_decref(outs);
-    const json_t *id = json_object_get(j, "id");
+    /* the request's id and parameters come back with the reply, as the protocol has it */
+    const json_t *id = json_object_get(j, "id"), *params = json_object_get(j, "parameters");
     if (out && json_is_string(id))
         json_object_set(out, "id", (json_t *)id);
+    if (out && json_is_object(params))
+        json_object_set(out, "parameters", (json_t *)params);
     json_decref(j);
     reply_json(r, 200, out);
 }

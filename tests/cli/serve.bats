@@ -268,19 +268,92 @@ assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred
     # refusals naming the problem
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 3], "datatype": "FP32", "data": [1, 2, 3]}]}'
     assert_equal "$CODE" 422
-    assert_equal "$BODY" '{"error":"input '"'"'input'"'"': shape must be [n, 4] (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm))"}'
+    assert_equal "$BODY" '{"error":"input '"'"'input'"'"': shape must be [n, 4] (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm)), or one tensor of shape [n] per input named by it"}'
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3, 4]}]}'
     assert_equal "$CODE" 422
     [[ "$BODY" == *"data has 4 values, shape [2, 4] needs 8"* ]]
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "BYTES", "data": ["a", "b", "c", "d"]}]}'
     assert_equal "$CODE" 422
-    [[ "$BODY" == *"datatype 'BYTES' is not supported"* ]]
+    [[ "$BODY" == *"input 'input', row 0: column 'sepal length (cm)': 'a' is not a number"* ]]
+    post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP16", "data": [1, 2, 3, 4]}]}'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"datatype 'FP16' is not supported"* ]]
     post /v2/models/iris/infer '{"inputs": [{"name": "input", "shape": [1, 4], "datatype": "INT32", "data": [1.5, 2, 3, 4]}]}'
     assert_equal "$CODE" 422
     [[ "$BODY" == *"value 0 is not an integer"* ]]
     post /v2/models/other/infer '{}'
     assert_equal "$CODE" 404
     [[ "$BODY" == *"this server serves 'iris'"* ]]
+}
+
+@test "serve: v2 infer with one tensor per input (by feature name, BYTES for categories), parameters and id echoed" {
+    start_server "$BUNDLES/credit_lin.h5" --name credit
+    # the first 5 rows of credit_g as /predict instances and as per-input tensors
+    instances "$DATA/csv/credit_g.csv" names 5 > "$BATS_TEST_TMPDIR/req.json"
+    python3 - "$BATS_TEST_TMPDIR/req.json" > "$BATS_TEST_TMPDIR/v2.json" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))["instances"]
+tensors = []
+for c in reversed(list(rows[0])):  # any order: matched by name
+    v = [r[c] for r in rows]
+    text = isinstance(v[0], str)
+    tensors.append({"name": c, "shape": [len(v)], "datatype": "BYTES" if text else "FP64", "data": v})
+print(json.dumps({"id": "q7", "parameters": {"trace": "abc", "n": 2}, "inputs": tensors}))
+EOF
+    post /predict "@$BATS_TEST_TMPDIR/req.json"
+    [ "$CODE" = 200 ]
+    pred=$BODY
+    post /v2/models/credit/infer "@$BATS_TEST_TMPDIR/v2.json"
+    [ "$CODE" = 200 ]
+    run python3 -c '
+import json, sys
+p, r = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+assert r["id"] == "q7" and r["parameters"] == {"trace": "abc", "n": 2} and r["model_name"] == "credit", r
+lab, pro = r["outputs"]
+assert lab == {"name": "label", "datatype": "BYTES", "shape": [5], "data": p["predictions"]}, (lab, p)
+assert pro["shape"] == [5, 2] and pro["data"] == sum(p["probabilities"], []), pro
+print("same")' "$pred" "$BODY"
+    assert_output same
+    # [n, 1] shapes and nested data are the same tensors
+    python3 -c 'import json,sys; q = json.load(open(sys.argv[1]))
+for t in q["inputs"]: t["shape"] = [5, 1]; t["data"] = [[x] for x in t["data"]]
+print(json.dumps(q))' "$BATS_TEST_TMPDIR/v2.json" > "$BATS_TEST_TMPDIR/v2b.json"
+    post /v2/models/credit/infer "@$BATS_TEST_TMPDIR/v2b.json"
+    [ "$CODE" = 200 ]
+    [ "$(echo "$BODY" | python3 -c 'import json,sys; print(json.load(sys.stdin)["outputs"][0]["data"])')" = \
+      "$(echo "$pred" | python3 -c 'import json,sys; print(json.load(sys.stdin)["predictions"])')" ]
+    # refusals, each naming the tensor and the problem
+    edit() { python3 -c "import json,sys; q = json.load(open(sys.argv[1])); t = q['inputs']; $1
+print(json.dumps(q))" "$BATS_TEST_TMPDIR/v2.json" > "$BATS_TEST_TMPDIR/bad.json"; post /v2/models/credit/infer "@$BATS_TEST_TMPDIR/bad.json"; }
+    edit 'del t[3]'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"no input tensor named '"*"' (the model takes 20, one tensor of shape [n] each)"* ]]
+    edit 't[0]["name"] = "durashun"'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"input 'durashun': the model has no input of that name (it takes checking_status, duration,"* ]]
+    edit 't.append(dict(t[0]))'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"input '"*"' is given twice"* ]]
+    edit 't[2]["shape"] = [4]; t[2]["data"] = t[2]["data"][:4]'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"shape must be [5] (one value per row, as the first input)"* ]]
+    edit 't[2]["data"] = t[2]["data"][:4]'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"data has 4 values, shape [5] needs 5"* ]]
+    edit 'c = [x for x in t if x["name"] == "duration"][0]; c["datatype"] = "INT32"; c["data"] = [int(x) for x in c["data"]]; c["data"][1] = 1.5'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"input 'duration': value 1 is not an integer"* ]]
+    edit 'c = [x for x in t if x["name"] == "duration"][0]; c["datatype"] = "BYTES"; c["data"] = ["12", "x", "1", "2", "3"]'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *"input 'duration', row 1: column 'duration': 'x' is not a number"* ]]
+    edit 'q["inputs"] = []'
+    assert_equal "$CODE" 422
+    [[ "$BODY" == *'"inputs\" must list one tensor of shape [n, 20], or one tensor of shape [n] per input'* ]]
+    post /v2/models/credit/infer '{"inputs": [{"name": "duration", "shape": [1], "datatype": "FP32", "data": [1]'
+    assert_equal "$CODE" 400
+    [[ "$BODY" == *"malformed JSON"* ]]
+    get /metrics
+    [ "$CODE" = 200 ]
 }
 
 @test "serve: 401 without or with a wrong token, constant-time checked; 200 with it" {
@@ -326,7 +399,7 @@ assert pro["data"] == p["probabilities"][0] + p["probabilities"][1], pro' "$pred
     assert_equal "$BODY" '{"error":"malformed JSON at line 2, column 10: '"']' expected near end of file"'","line":2,"column":10,"text":"'"']' expected near end of file"'"}'
     post /predict '{"instances": [[5.1, 3.5, 1.4]]}'
     assert_equal "$CODE" 422
-    assert_equal "$BODY" '{"error":"instance 0 has 3 values; the model takes 4 (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm))"}'
+    assert_equal "$BODY" '{"error":"instance 0 has 3 values; the model takes 4 (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm)), or one tensor of shape [n] per input named by it"}'
     post /predict '{"instances": [{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width": 0.2}]}'
     assert_equal "$CODE" 422
     assert_equal "$BODY" '{"error":"instance 0 has no value for '"'petal width (cm)'"' (the model takes 4 named values)"}'
