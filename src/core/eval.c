@@ -65,72 +65,27 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "rng.h"
 
 #define DNAN ((double)NAN)
 #define DINF ((double)INFINITY)
 
 /* {====== random numbers ======} */
 
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-/* xoshiro256** 1.0 */
-static uint64_t rng_next(rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, m), m >= 1, without modulo bias. */
-static uint64_t rng_below(rng *r, uint64_t m)
-{
-    uint64_t min = (0 - m) % m; /* 2^64 mod m */
-    for (;;) {
-        uint64_t x = rng_next(r);
-        if (x >= min)
-            return x % m;
-    }
-}
-
-static void shuffle_size(rng *r, size_t *a, size_t n)
+static void shuffle_size(mb_rng *r, size_t *a, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rng_below(r, i);
+        size_t j = (size_t)mb_rng_below(r, i);
         size_t t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
     }
 }
 
-static void shuffle_i32(rng *r, int32_t *a, size_t n)
+static void shuffle_i32(mb_rng *r, int32_t *a, size_t n)
 {
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)rng_below(r, i);
+        size_t j = (size_t)mb_rng_below(r, i);
         int32_t t = a[i - 1];
         a[i - 1] = a[j];
         a[j] = t;
@@ -230,7 +185,7 @@ static int cmp_ranked(const void *pa, const void *pb)
 
 /* Test rows per class (see DESIGN): alloc[c] for nc classes of cnt[c]
 ** rows, summing to ntest. */
-static mb_status stratified_alloc(const size_t *cnt, size_t nc, size_t n, size_t ntest, rng *r,
+static mb_status stratified_alloc(const size_t *cnt, size_t nc, size_t n, size_t ntest, mb_rng *r,
                                   size_t *alloc, mb_error *err)
 {
     mb_status rc = MB_OK;
@@ -305,7 +260,7 @@ mb_status mb_split_train_test(size_t n, double test_size, const float *strata, u
     unsigned char *is_test = NULL;
     size_t *perm = NULL, *cnt = NULL, *alloc = NULL, *start = NULL, nt, nc = 0;
     int32_t *code = NULL;
-    rng r;
+    mb_rng r;
     *train = *test = NULL;
     *ntrain = *ntest = 0;
     if (n < 2) {
@@ -328,7 +283,7 @@ mb_status mb_split_train_test(size_t n, double test_size, const float *strata, u
                      test_size, n, (double)(n - 1) / (double)n);
         goto exit;
     }
-    rng_seed(&r, seed);
+    mb_rng_seed(&r, seed);
     is_test = mb_calloc(n, 1);
     perm = mb_malloc(n * sizeof *perm);
     if (!strata) {
@@ -426,7 +381,7 @@ static void heap_down(size_t *heap, size_t k, const size_t *rows, size_t i)
     }
 }
 
-static mb_status group_folds(size_t n, size_t k, int shuffle, const int64_t *groups, rng *r,
+static mb_status group_folds(size_t n, size_t k, int shuffle, const int64_t *groups, mb_rng *r,
                              int32_t *fold, mb_error *err)
 {
     mb_status rc = MB_OK;
@@ -477,7 +432,7 @@ exit:
     return rc;
 }
 
-static mb_status stratified_folds(size_t n, size_t k, int shuffle, const float *strata, rng *r,
+static mb_status stratified_folds(size_t n, size_t k, int shuffle, const float *strata, mb_rng *r,
                                   int32_t *fold, mb_error *err)
 {
     mb_status rc = MB_OK;
@@ -512,7 +467,7 @@ exit:
 mb_status mb_kfold(size_t n, size_t k, int shuffle, const float *strata, const int64_t *groups,
                    uint64_t seed, int32_t *fold, mb_error *err)
 {
-    rng r;
+    mb_rng r;
     if (n < 2)
         return mb_fail(err, MB_EARG, "k-fold: %zu rows; need at least 2", n);
     if (k < 2 || k > n || k > INT32_MAX)
@@ -524,7 +479,7 @@ mb_status mb_kfold(size_t n, size_t k, int shuffle, const float *strata, const i
         return mb_fail(err, MB_EARG,
                        "k-fold: give strata or groups, not both (stratified group folds are "
                        "not supported)");
-    rng_seed(&r, seed);
+    mb_rng_seed(&r, seed);
     if (groups)
         return group_folds(n, k, shuffle, groups, &r, fold, err);
     if (strata)

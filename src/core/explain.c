@@ -8,6 +8,7 @@
 ** split repeats it.
 */
 #include "explain.h"
+#include "rng.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -345,37 +346,12 @@ static double pi_score(const mb_pi_opts *o, const float *y, const float *label, 
     return NAN;
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t xoshiro(uint64_t *s)
-{
-    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return r;
-}
-
-static void shuffle(size_t *perm, size_t n, uint64_t *rng)
+static void shuffle(size_t *perm, size_t n, mb_rng *rng)
 {
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)(xoshiro(rng) % i); /* modulo bias below 2^-40 for n < 2^24 */
+        size_t j = (size_t)(mb_rng_next(rng) % i); /* modulo bias below 2^-40 for n < 2^24 */
         size_t tmp = perm[i - 1];
         perm[i - 1] = perm[j];
         perm[j] = tmp;
@@ -418,9 +394,8 @@ mb_status mb_permutation_importance(mb_pi_predict_fn predict, void *ud, const mb
     if ((rc = predict(ud, &W, label, proba, err)) != MB_OK)
         goto exit;
     *baseline = pi_score(o, y, label, proba, n, pos);
-    uint64_t sm = o->seed, rng[4];
-    for (int k = 0; k < 4; k++)
-        rng[k] = splitmix64(&sm);
+    mb_rng rng;
+    mb_rng_seed(&rng, o->seed);
     for (size_t j = 0; j < M; j++) {
         for (size_t i = 0; i < n; i++)
             col[i] = Xc[i * M + j];
@@ -428,7 +403,7 @@ mb_status mb_permutation_importance(mb_pi_predict_fn predict, void *ud, const mb
         for (size_t r = 0; r < o->repeats; r++) {
             const size_t *pm = o->perms ? o->perms[r] : perm;
             if (!o->perms)
-                shuffle(perm, n, rng);
+                shuffle(perm, n, &rng);
             for (size_t i = 0; i < n; i++)
                 Xc[i * M + j] = col[pm[i]];
             if ((rc = predict(ud, &W, label, proba, err)) != MB_OK)

@@ -4,7 +4,6 @@
 ** What it answers is in serve_api.c and docs/deployment.md.
 */
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,38 +11,8 @@
 
 #include "../cli/cli.h"
 #include "../cli/train.h"
+#include "options.h"
 #include "serve.h"
-
-/* A whole number in [lo, hi], optionally with a k or m suffix (x1024). */
-static int parse_count(const char *s, unsigned long long lo, unsigned long long hi, int suffix,
-                       unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return -1;
-    if (suffix && (*end == 'k' || *end == 'K') && v <= ULLONG_MAX / 1024)
-        v *= 1024, end++;
-    else if (suffix && (*end == 'm' || *end == 'M') && v <= ULLONG_MAX / (1024 * 1024))
-        v *= 1024 * 1024, end++;
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_real(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* A token goes in a header: printable ASCII without spaces, 1..4096 bytes. */
 static int token_ok(const char *t)
@@ -120,64 +89,39 @@ typedef struct serve_args {
 static int parse_args(int argc, char **argv, serve_args *a)
 {
     long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *token = NULL;
+    unsigned long long port = 8080, threads = nc > 0 ? (unsigned long long)(nc < 64 ? nc : 64) : 1,
+                       max_body = 1024 * 1024;
     a->opt.host = "127.0.0.1";
-    a->opt.port = 8080;
-    a->opt.threads = nc > 0 ? (unsigned)(nc < 64 ? nc : 64) : 1;
-    a->opt.max_body = 1024 * 1024;
     a->opt.drain_timeout = 10;
     a->opt.conn_timeout = 30;
     a->window = 1000;
     a->threshold = 0.2;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        unsigned long long n;
-        int bad = 0, tr = mb_cli_trust_option(&a->trust, "serve", argc, argv, &i);
-        if (tr < 0)
-            return 2;
-        if (tr > 0)
-            continue;
-        if (!strcmp(o, "--allow-lua")) {
-            a->allow_lua = 1;
-            continue;
-        }
-        if (o[0] != '-' || !o[1]) {
-            if (a->model)
-                return mb_cli_usage("serve", "one model bundle only ('%s' and '%s')", a->model, o);
-            a->model = o;
-            continue;
-        }
-        if (!v)
-            return mb_cli_usage("serve", "unknown option or missing value: '%s'", o);
-        i++;
-        if (!strcmp(o, "--host"))
-            a->opt.host = v;
-        else if (!strcmp(o, "--port"))
-            bad = parse_count(v, 0, 65535, 0, &n) || (a->opt.port = (unsigned)n, 0);
-        else if (!strcmp(o, "--threads"))
-            bad = parse_count(v, 1, 256, 0, &n) || (a->opt.threads = (unsigned)n, 0);
-        else if (!strcmp(o, "--token"))
-            a->token = mb_strdup(v);
-        else if (!strcmp(o, "--token-file"))
-            a->token_file = v;
-        else if (!strcmp(o, "--max-body"))
-            bad = parse_count(v, 1, (unsigned long long)1 << 30, 1, &n) || (a->opt.max_body = (size_t)n, 0);
-        else if (!strcmp(o, "--access-log"))
-            a->log_path = v;
-        else if (!strcmp(o, "--name"))
-            bad = !name_ok(a->name = v);
-        else if (!strcmp(o, "--drift-window"))
-            bad = parse_count(v, 1, 1000000, 0, &a->window);
-        else if (!strcmp(o, "--drift-threshold"))
-            bad = parse_real(v, 0, 1e6, &a->threshold);
-        else if (!strcmp(o, "--threshold"))
-            bad = parse_real(v, 0, 1, &a->decision) || a->decision <= 0 || a->decision >= 1;
-        else if (!strcmp(o, "--drain-timeout"))
-            bad = parse_real(v, 0, 3600, &a->opt.drain_timeout);
-        else
-            return mb_cli_usage("serve", "unknown option '%s'", o);
-        if (bad)
-            return mb_cli_usage("serve", "%s: '%s' is not valid (see docs/deployment.md)", o, v);
-    }
+    const mbo_option opts[] = {
+        {"--allow-lua", MBO_FLAG, &a->allow_lua, 0, 0},
+        {"--host", MBO_TEXT, &a->opt.host, 0, 0},
+        {"--port", MBO_COUNT, &port, 0, 65535},
+        {"--threads", MBO_COUNT, &threads, 1, 256},
+        {"--token", MBO_TEXT, &token, 0, 0},
+        {"--token-file", MBO_TEXT, &a->token_file, 0, 0},
+        {"--max-body", MBO_BYTES, &max_body, 1, 1 << 30},
+        {"--access-log", MBO_TEXT, &a->log_path, 0, 0},
+        {"--name", MBO_TEXT, &a->name, 0, 0},
+        {"--drift-window", MBO_COUNT, &a->window, 1, 1000000},
+        {"--drift-threshold", MBO_REAL, &a->threshold, 0, 1e6},
+        {"--threshold", MBO_PROB, &a->decision, 0, 0},
+        {"--drain-timeout", MBO_REAL, &a->opt.drain_timeout, 0, 3600},
+    };
+    int rc = mbo_parse("serve", argc, argv, opts, sizeof opts / sizeof *opts, &a->trust, &a->model);
+    if (rc)
+        return rc;
+    a->opt.port = (unsigned)port;
+    a->opt.threads = (unsigned)threads;
+    a->opt.max_body = (size_t)max_body;
+    if (a->name && !name_ok(a->name))
+        return mb_cli_usage("serve", "--name: '%s' is not valid (letters, digits, '.', '_' and '-', at most 128)",
+                            a->name);
+    a->token = token ? mb_strdup(token) : NULL;
     if (!a->model)
         return mb_cli_usage("serve", "name the model bundle");
     if (a->token && a->token_file)

@@ -23,7 +23,6 @@
 ** Signals: SIGTERM and SIGINT set a flag; XREADGROUP blocks at most 1 s, so
 ** the flag is seen within a second, after the batch in hand is finished.
 */
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 
 #include "../cli/cli.h"
 #include "../cli/train.h"
+#include "options.h"
 #include "runtime.h"
 #include "score.h"
 #include "worker.h"
@@ -80,70 +80,26 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static int parse_count(const char *s, unsigned long long lo, unsigned long long hi, unsigned long long *out)
-{
-    char *end;
-    errno = 0;
-    if (!*s || *s == '-')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, wk_args *a)
 {
     a->batch = 64;
     a->claim_idle = 30000;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        int tr = mb_cli_trust_option(&a->trust, "worker", argc, argv, &i), bad = 0;
-        if (tr < 0)
-            return 2;
-        if (tr > 0)
-            continue;
-        if (!strcmp(o, "--allow-lua")) {
-            a->allow_lua = 1;
-            continue;
-        }
-        if (!strcmp(o, "--create-group")) {
-            a->create_group = 1;
-            continue;
-        }
-        if (o[0] != '-' || !o[1]) {
-            if (a->model)
-                return mb_cli_usage("worker", "one model bundle only ('%s' and '%s')", a->model, o);
-            a->model = o;
-            continue;
-        }
-        if (!v)
-            return mb_cli_usage("worker", "unknown option or missing value: '%s'", o);
-        i++;
-        if (!strcmp(o, "--redis"))
-            a->redis = v;
-        else if (!strcmp(o, "--in"))
-            a->in = v;
-        else if (!strcmp(o, "--group"))
-            a->group = v;
-        else if (!strcmp(o, "--consumer"))
-            a->consumer = v;
-        else if (!strcmp(o, "--out"))
-            a->out = v;
-        else if (!strcmp(o, "--dead"))
-            a->dead = v;
-        else if (!strcmp(o, "--batch"))
-            bad = parse_count(v, 1, MAX_BATCH, &a->batch);
-        else if (!strcmp(o, "--claim-idle"))
-            bad = parse_count(v, 1, 86400000ull, &a->claim_idle);
-        else if (!strcmp(o, "--metrics-port"))
-            bad = parse_count(v, 1, 65535, &a->metrics_port);
-        else
-            return mb_cli_usage("worker", "unknown option '%s'", o);
-        if (bad)
-            return mb_cli_usage("worker", "%s: '%s' is not valid (see docs/deployment.md)", o, v);
-    }
+    const mbo_option opts[] = {
+        {"--allow-lua", MBO_FLAG, &a->allow_lua, 0, 0},
+        {"--create-group", MBO_FLAG, &a->create_group, 0, 0},
+        {"--redis", MBO_TEXT, &a->redis, 0, 0},
+        {"--in", MBO_TEXT, &a->in, 0, 0},
+        {"--group", MBO_TEXT, &a->group, 0, 0},
+        {"--consumer", MBO_TEXT, &a->consumer, 0, 0},
+        {"--out", MBO_TEXT, &a->out, 0, 0},
+        {"--dead", MBO_TEXT, &a->dead, 0, 0},
+        {"--batch", MBO_COUNT, &a->batch, 1, MAX_BATCH},
+        {"--claim-idle", MBO_COUNT, &a->claim_idle, 1, 86400000},
+        {"--metrics-port", MBO_COUNT, &a->metrics_port, 1, 65535},
+    };
+    int rc = mbo_parse("worker", argc, argv, opts, sizeof opts / sizeof *opts, &a->trust, &a->model);
+    if (rc)
+        return rc;
     if (!a->model)
         return mb_cli_usage("worker", "name the model bundle");
     if (!a->redis || !a->in || !a->group)

@@ -12,6 +12,7 @@
 #include "h5io.h"
 #include "io.h"
 #include "lmb.h"
+#include "rng.h"
 #include "stats.h"
 
 /* {====== the userdata ======} */
@@ -585,15 +586,6 @@ static int f_derive(lua_State *L)
     return rc == MB_OK ? 1 : mbl_error(L, &err);
 }
 
-/* splitmix64: the documented generator behind sample(). */
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* [-3, +1, e] f:sample(n or fraction[, seed]): rows without replacement, in random order */
 static int f_sample(lua_State *L)
 {
@@ -611,7 +603,7 @@ static int f_sample(lua_State *L)
     for (size_t i = 0; i < f->nrows; i++)
         idx[i] = i;
     for (size_t i = 0; i < k; i++) {
-        size_t j = i + (size_t)(splitmix(&seed) % (f->nrows - i));
+        size_t j = i + (size_t)(mb_splitmix64(&seed) % (f->nrows - i)); /* rng.h: the documented generator */
         size_t t = idx[i];
         idx[i] = idx[j];
         idx[j] = t;

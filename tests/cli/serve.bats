@@ -399,7 +399,7 @@ print(json.dumps(q))" "$BATS_TEST_TMPDIR/v2.json" > "$BATS_TEST_TMPDIR/bad.json"
     assert_equal "$BODY" '{"error":"malformed JSON at line 2, column 10: '"']' expected near end of file"'","line":2,"column":10,"text":"'"']' expected near end of file"'"}'
     post /predict '{"instances": [[5.1, 3.5, 1.4]]}'
     assert_equal "$CODE" 422
-    assert_equal "$BODY" '{"error":"instance 0 has 3 values; the model takes 4 (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm)), or one tensor of shape [n] per input named by it"}'
+    assert_equal "$BODY" '{"error":"instance 0 has 3 values; the model takes 4 (sepal length (cm), sepal width (cm), petal length (cm), petal width (cm))"}'
     post /predict '{"instances": [{"sepal length (cm)": 5.1, "sepal width (cm)": 3.5, "petal length (cm)": 1.4, "petal width": 0.2}]}'
     assert_equal "$CODE" 422
     assert_equal "$BODY" '{"error":"instance 0 has no value for '"'petal width (cm)'"' (the model takes 4 named values)"}'
@@ -620,6 +620,19 @@ EOF
     assert_output --partial "--threads: '0' is not valid"
     run mb serve "$BUNDLES/iris_lin.h5" --name 'a/b'
     assert_failure 2
+    assert_output --partial "--name: 'a/b' is not valid"
+    run mb serve "$BUNDLES/iris_lin.h5" --threshold 1
+    assert_failure 2
+    assert_output --partial "--threshold: '1' is not valid"
+    run mb serve "$BUNDLES/iris_lin.h5" --max-body 2x
+    assert_failure 2
+    assert_output --partial "--max-body: '2x' is not valid"
+    run mb serve "$BUNDLES/iris_lin.h5" --port
+    assert_failure 2
+    assert_output --partial "--port needs a value"
+    run mb serve "$BUNDLES/iris_lin.h5" --bogus
+    assert_failure 2
+    assert_output --partial "unknown option '--bogus'"
     # --trust: an unsigned bundle is refused, a signed one served
     mb keygen -o "$BATS_TEST_TMPDIR/k" >/dev/null 2>&1
     run mb serve "$BUNDLES/iris_lin.h5" --trust "$BATS_TEST_TMPDIR/k.pub"

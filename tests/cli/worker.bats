@@ -307,4 +307,17 @@ EOF
     run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://u:p%40ss@127.0.0.1" --in rows --group g --batch x
     assert_failure 2
     refute_output --partial "p%40ss"
+    # the option loop serve shares (src/deploy/options.c)
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1" --in rows --group g --metrics-port 70000
+    assert_failure 2
+    assert_output --partial "--metrics-port: '70000' is not valid"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1" --in rows --group g --out
+    assert_failure 2
+    assert_output --partial "--out needs a value"
+    run "$MB" worker "$BUNDLES/iris.h5" --redis "redis://127.0.0.1" --in rows --group g --bogus 1
+    assert_failure 2
+    assert_output --partial "unknown option '--bogus'"
+    run "$MB" worker "$BUNDLES/iris.h5" other.h5 --redis "redis://127.0.0.1" --in rows --group g
+    assert_failure 2
+    assert_output --partial "one model bundle only"
 }
