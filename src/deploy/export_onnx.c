@@ -639,8 +639,9 @@ static const char *mlp_graph(graph *g, const mb_mlp_form *m, const char *f)
         mb_free(w);
         mb_free(b);
         switch (L->act) {
-        case MB_ACT_RELU:
-            h = op1(g, "Relu", s);
+        case MB_ACT_RELU: /* s > 0 ? s : 0, as portable.c: NaN (inf - inf in a sum) gives 0, where
+                           ** ONNX's Relu would carry NaN on to the output */
+            h = where(g, op2(g, "Greater", s, scalar_f64(g, 0)), s, scalar_f64(g, 0));
             break;
         case MB_ACT_LEAKY_RELU:
             h = where(g, op2(g, "Greater", s, scalar_f64(g, 0)), s,

@@ -338,6 +338,37 @@ print(json.loads(m["moonbench.inputs"])[1]); print(sorted(json.loads(m["moonbenc
     assert_success
 }
 
+# An infinite input makes inf - inf = NaN in a layer's sum; the workbench's
+# ReLU (s > 0 ? s : 0) turns that NaN into 0, so the export must too (ONNX's
+# Relu would carry it: the ONNX export uses Greater and Where).
+@test "export: infinite inputs give the workbench's outputs in C and ONNX (MLP with ReLU, plain and with transforms)" {
+    cd "$BATS_FILE_TMPDIR"
+    "$MB" fit "$DATA/diabetes.h5" -m mlp -p hidden_layers=8 -p epochs=5 --prep none -o mlp_plain.h5 >/dev/null
+    { head -1 "$DATA/csv/diabetes.csv"; sed -n 2,4p "$DATA/csv/diabetes.csv"
+      sed -n 2p "$DATA/csv/diabetes.csv" | awk -F, -v OFS=, '{ $1 = "inf"; $2 = "-inf"; print }'
+      sed -n 3p "$DATA/csv/diabetes.csv" | awk -F, -v OFS=, '{ $1 = "inf"; print }'
+      sed -n 4p "$DATA/csv/diabetes.csv" | awk -F, -v OFS=, '{ $3 = "-inf"; $7 = "inf"; print }'; } > inf_d.csv
+    { head -1 "$DATA/csv/iris.csv"; sed -n 2,3p "$DATA/csv/iris.csv"
+      echo "inf,-inf,1.4,0.2,0"; echo "5.1,3.5,inf,-inf,0"; echo "-inf,-inf,-inf,-inf,0"; } > inf_i.csv
+    for spec in mlp_plain:inf_d mlp_multi:inf_i; do
+        name=${spec%%:*} csv=${spec##*:}.csv
+        "$MB" score "$name.h5" "$csv" -o "$name.inf.ref.csv" 2>/dev/null
+        c_predict "$name" "$csv"
+        run /usr/bin/python3 "$ONNX_DIR/compare.py" "$name.inf.ref.csv" "$name.c.out"
+        assert_success
+        "./$name.drv" --rows < "$csv" > "$name.inf.rows"
+    done
+    # the rows do reach the case: the plain MLP's outputs include inf or NaN
+    grep -qiE 'inf|nan' mlp_plain.inf.ref.csv
+    need_ort
+    for name in mlp_plain mlp_multi; do
+        "$MB" export "$name.h5" --format onnx -o "$name.inf.onnx" 2>/dev/null
+        node "$ONNX_DIR/run.mjs" "$name.inf.onnx" "$name.inf.rows" > "$name.inf.onnx.out"
+        run /usr/bin/python3 "$ONNX_DIR/compare.py" "$name.inf.ref.csv" "$name.inf.onnx.out"
+        assert_success
+    done
+}
+
 @test "export --trust: an unsigned bundle is refused, a signed one exported" {
     cd "$BATS_FILE_TMPDIR"
     "$MB" keygen -o exkey >/dev/null 2>&1

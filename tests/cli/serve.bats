@@ -193,11 +193,13 @@ EOS
     mb score "$BATS_TEST_TMPDIR/luab.h5" "$BATS_TEST_TMPDIR/in.csv" --allow-lua -o "$BATS_TEST_TMPDIR/want.csv" 2>/dev/null
     run same_as_predict "$BATS_TEST_TMPDIR/reply.json" "$BATS_TEST_TMPDIR/want.csv"
     assert_success
+    grep -q "scoring with the embedded Lua for pipeline step 1 (allowed), then the portable linear form" "$BATS_TEST_TMPDIR/server.err"
 }
 
 @test "serve: a bundle stored with threshold 0.3 labels class 1 when P > 0.3, as score does" {
     mb fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 --threshold 0.3 -o "$BATS_TEST_TMPDIR/thr.h5" >/dev/null
     start_server "$BATS_TEST_TMPDIR/thr.h5"
+    grep -q "scoring with the portable trees form of trees/gbdt (no plugin loaded)" "$BATS_TEST_TMPDIR/server.err"
     instances "$DATA/csv/breast_cancer.csv" > "$BATS_TEST_TMPDIR/req.json"
     post /predict "@$BATS_TEST_TMPDIR/req.json"
     [ "$CODE" = 200 ]

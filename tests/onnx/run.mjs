@@ -5,7 +5,7 @@
 //   node run.mjs MODEL.onnx ROWS.csv
 //
 // ROWS.csv: one row of the model's input X per line, comma-separated numbers
-// ("nan" or an empty field is NaN), no header. Prints one line per row:
+// ("nan" or an empty field is NaN, "inf" and "-inf" infinities), no header. Prints one line per row:
 // "label,p_0,...,p_k" (the class index and the probabilities) for a
 // classifier, the value for a regressor, numbers with 9 significant digits.
 // Exit status 1 with "run.mjs: ..." on stderr when loading or running fails.
@@ -25,7 +25,9 @@ try {
 }
 
 const lines = readFileSync(rowsPath, 'utf8').split('\n').filter((l) => l.length > 0);
-const rows = lines.map((l) => l.split(',').map((v) => (v === '' || v === 'nan' || v === '-nan' ? NaN : Number(v))));
+// C's printf spells infinities "inf" ("-inf"), which Number() would read as NaN
+const num = (v) => (v === '' || v === 'nan' || v === '-nan' ? NaN : v === 'inf' ? Infinity : v === '-inf' ? -Infinity : Number(v));
+const rows = lines.map((l) => l.split(',').map(num));
 const width = rows.length ? rows[0].length : 0;
 rows.forEach((r, i) => { if (r.length !== width) fail(`${rowsPath}: line ${i + 1} has ${r.length} values, not ${width}`); });
 const flat = Float32Array.from(rows.flat());
