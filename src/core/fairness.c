@@ -116,7 +116,7 @@ static int cmp_level(const void *a, const void *b)
     return strcmp(((const level_ref *)a)->text, ((const level_ref *)b)->text);
 }
 
-static mb_status rank_column(const mb_column *c, size_t n, col_rank *r, mb_error *err)
+static mb_status rank_column(const mb_column *c, size_t n, const char *src, col_rank *r, mb_error *err)
 {
     r->rank = mb_malloc(n * sizeof *r->rank + 1);
     if (c->type == MB_COL_CAT) {
@@ -161,9 +161,9 @@ static mb_status rank_column(const mb_column *c, size_t n, col_rank *r, mb_error
         if (j == m) {
             if (m == MB_FAIR_MAX_LEVELS)
                 return mb_fail(err, MB_EARG,
-                               "group column '%s' is numeric with more than %d distinct values; group by a "
-                               "categorical column or one with few values (bin it first)",
-                               c->name, MB_FAIR_MAX_LEVELS);
+                               "%s: group column '%s' is numeric with more than %d distinct values; group by "
+                               "a categorical column or one with few values (bin it first)",
+                               src, c->name, MB_FAIR_MAX_LEVELS);
             vals[m++] = v;
         }
     }
@@ -275,7 +275,7 @@ mb_status mb_fair_groups_make(const mb_frame *f, const char *const *cols, size_t
     memset(r, 0, sizeof r);
     mb_status rc = MB_OK;
     for (size_t c = 0; c < ncols && rc == MB_OK; c++)
-        rc = rank_column(&f->cols[mb_frame_find(f, cols[c])], f->nrows, &r[c], err);
+        rc = rank_column(&f->cols[mb_frame_find(f, cols[c])], f->nrows, src, &r[c], err);
     if (rc == MB_OK) {
         g->n = f->nrows;
         g->ncols = ncols;
