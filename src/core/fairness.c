@@ -562,6 +562,9 @@ mb_status mb_fairness_of_scorer(mb_scorer *s, const mb_frame *f, const char *con
     memset(g, 0, sizeof *g);
     memset(out, 0, sizeof *out);
     mb_status rc = !pred || (K && !proba) ? mb_fail(err, MB_ENOMEM, "no memory for %zu predictions", n) : MB_OK;
+    for (size_t c = 0; c < ncols && rc == MB_OK; c++)
+        if (b->target && !strcmp(cols[c], b->target))
+            rc = mb_fail(err, MB_EARG, "group column '%s' is the model's target; group by another column", cols[c]);
     if (rc == MB_OK)
         rc = mb_fair_groups_make(f, cols, ncols, g, err);
     if (rc == MB_OK)
