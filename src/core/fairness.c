@@ -204,6 +204,16 @@ static int cmp_u64(const void *a, const void *b)
 ** significant, so keys sort as pandas' groupby) -> codes and names. */
 static mb_status number_groups(col_rank *r, size_t ncols, size_t n, mb_fair_groups *g, mb_error *err)
 {
+    uint64_t span = 1;
+    for (size_t c = 0; c < ncols; c++) {
+        /* a key must fit 64 bits: refuse before the product can overflow */
+        if (r[c].nvals > MB_FAIR_MAX_GROUPS)
+            return mb_fail(err, MB_EARG, "group column '%s' has %zu values (at most %d groups are reported)", g->cols[c],
+                           r[c].nvals, MB_FAIR_MAX_GROUPS);
+        if (span > UINT64_MAX / (r[c].nvals + 1))
+            return mb_fail(err, MB_EARG, "the %zu group columns have too many combinations of values", ncols);
+        span *= r[c].nvals + 1;
+    }
     uint64_t *key = mb_malloc(n * sizeof *key + 1), *uniq = mb_malloc(n * sizeof *uniq + 1);
     for (size_t i = 0; i < n; i++) {
         uint64_t k = 0;

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fairness.h"
@@ -212,6 +213,17 @@ static void test_intersection(void **state)
     const char *xc[] = {"x"};
     assert_int_equal(mb_fair_groups_make(f, xc, 1, &g, &err), MB_EARG);
     assert_non_null(strstr(err.msg, "'x'"));
+    mb_frame_free(&f);
+
+    /* a categorical column of 1500 distinct values: too many groups, refused by name */
+    enum { N = 1500 };
+    static char text[N][8];
+    static const char *ids[N];
+    for (int i = 0; i < N; i++)
+        snprintf(text[i], sizeof text[i], "id%d", i), ids[i] = text[i];
+    f = cat_frame(ids, N);
+    assert_int_equal(mb_fair_groups_make(f, cols, 1, &g, &err), MB_EARG);
+    assert_non_null(strstr(err.msg, "group column 'g' has 1500 values"));
     mb_frame_free(&f);
 }
 
