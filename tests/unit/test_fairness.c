@@ -217,7 +217,7 @@ static void test_intersection(void **state)
 
     /* a categorical column of 1500 distinct values: too many groups, refused by name */
     enum { N = 1500 };
-    static char text[N][8];
+    static char text[N][16];
     static const char *ids[N];
     for (int i = 0; i < N; i++)
         snprintf(text[i], sizeof text[i], "id%d", i), ids[i] = text[i];
