@@ -34,9 +34,11 @@
     X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
       "drift MODEL.h5 DATA [--json] [--threshold 0.2] [--rejects FILE] [--allow-lua] [--trust KEY.pub]...") \
     X(evaluate, mb_cmd_evaluate, "report a bundle's metrics on labelled data",      \
-      "evaluate MODEL.h5 DATA [--json]")                                            \
+      "evaluate MODEL.h5 DATA [--group COL]... [--boot N] [--seed S] [--json]")     \
     X(explain, mb_cmd_explain, "explain a bundle's predictions: exact SHAP per row and feature, or permutation importance", \
       "explain MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--rows A:B] [--top K] [--threads N] [--trust KEY.pub]... | explain MODEL.h5 DATA --permutation [--repeats N] [--metric M] [--seed S] [--top K]") \
+    X(card, mb_cmd_card, "a model card from the bundle's facts and test data: metrics, importance, fairness by group", \
+      "card MODEL.h5 [--data TEST] [--group COL]... [--top K] [--boot N] [--seed S] [--html] [-o CARD.md|CARD.html] [--trust KEY.pub]...") \
     X(compare, mb_cmd_compare, "cross-validate several models on the same folds: a leaderboard", \
       "compare DATA -m MODEL [-p key=value]... [-m MODEL ...] [-t KIND[:opt=value]...]... [--prep auto|none] [--cv K] [--repeats R] [--metric M] [--target COL] [--seed S] [--threads N]") \
     X(tune, mb_cmd_tune, "grid or random search of a model's parameters by cross-validation", \
@@ -96,6 +98,9 @@
     X(drift, "--allow-lua", "", "run the bundle's Lua steps (restricted)")                        \
     X(drift, "--trust", "KEY.pub", "refuse a bundle not signed by one of these keys (repeatable)") \
     X(evaluate, "--json", "", "print the report as JSON")                                         \
+    X(evaluate, "--group", "COL", "fairness by group: metrics per value of COL and the disparities between groups (repeatable: the columns' intersection)") \
+    X(evaluate, "--boot", "N", "--group: bootstrap resamples of the intervals (default 1000; 0: none)") \
+    X(evaluate, "--seed", "S", "--group: seed of the bootstrap (default 0)")                       \
     X(explain, "-o", "OUT.csv|OUT.h5", "write each row's contributions: a column per input column (per class for multiclass) and expected_value") \
     X(explain, "--rows", "A:B", "explain rows A to B-1 of the data, counting from 0 (either side may be left out)") \
     X(explain, "--top", "K", "show the K most important columns in the summary")                 \
@@ -104,6 +109,14 @@
     X(explain, "--repeats", "N", "permutations per feature (default 5)")                           \
     X(explain, "--metric", "M", "accuracy, roc_auc, neg_log_loss, r2 or neg_rmse (default accuracy or r2)") \
     X(explain, "--seed", "S", "seed of the permutations (default 0)")                              \
+    X(card, "--data", "TEST", "labelled data to measure: metrics with intervals, importance, fairness (without it the card says so)") \
+    X(card, "--group", "COL", "add fairness by group (repeatable: the columns' intersection); needs --data") \
+    X(card, "--top", "K", "the K most important columns (default 10)")                           \
+    X(card, "--boot", "N", "bootstrap resamples of the intervals (default 200; 0: none)")         \
+    X(card, "--seed", "S", "seed of the bootstrap and of permutation importance (default 0)")     \
+    X(card, "--html", "", "a standalone HTML page (inline SVG bars, no external assets) instead of Markdown") \
+    X(card, "-o", "CARD.md|CARD.html", "where to write (atomically; default: standard output)")  \
+    X(card, "--trust", "KEY.pub", "refuse the bundle unless signed by one of these keys (repeatable)") \
     X(compare, "-m", "MODEL", "a model to compare (repeatable); -p after it sets its parameters")  \
     X(compare, "-p", "key=value", "a parameter of the model named before it")                     \
     X(compare, "-t", "KIND[:opt=value]...", "a transform for every model (as fit -t)")             \
@@ -158,8 +171,11 @@
     X(predict, "moonbench predict credit.h5 datasets/csv/credit_g.csv -o scores.csv")             \
     X(drift, "moonbench drift credit.h5 last_week.csv --json > drift.json; [ $? -eq 3 ] && echo drifted") \
     X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
+    X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --group personal_status --group foreign_worker") \
     X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 -o shap.csv --top 10")     \
     X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 --permutation --repeats 10") \
+    X(card, "moonbench card credit.h5 --data datasets/table/credit_g.h5 --group personal_status -o credit_card.md") \
+    X(card, "moonbench card credit.h5 --data datasets/table/credit_g.h5 --html -o credit_card.html") \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
     X(export, "moonbench export credit.h5 --format c -o credit_c")                                \

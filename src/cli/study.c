@@ -2,6 +2,7 @@
 ** study.c: the commands that judge models through the Lua layer, so that
 ** there is one implementation (lua/moonbench/core.lua):
 **   moonbench evaluate MODEL DATA [--json]   the report of mb.evaluate
+**     [--group COL]...                       and fairness by group (C, fairness.h)
 **   moonbench compare DATA -m A -m B ...     mb.compare's leaderboard
 **   moonbench tune DATA -m M --grid k=a,b    mb.grid_search / mb.random_search
 ** The command line builds the pipelines (transforms from -t or --prep auto,
@@ -16,6 +17,7 @@
 #include <lauxlib.h>
 
 #include "cli.h"
+#include "doc.h"
 #include "io.h"
 #include "train.h"
 
@@ -70,40 +72,103 @@ static const char *const evaluate_lua =
     "if not json then print(string.format('%s on %s (target %s)', model, data, tostring(target))); print(r) end\n"
     "return r\n";
 
+/* evaluate --group: the bundle's predictions on the data by group, before
+** the Lua report, so that a missing column is named before any output. */
+typedef struct fair_run {
+    mb_registry reg;
+    mb_bundle *b;
+    mb_scorer s;
+    mb_frame *f;
+    mb_fair_groups g;
+    mb_fairness r;
+} fair_run;
+
+static int fair_open(fair_run *fr, const char *model, const char *data, const char *const *cols, size_t ncols,
+                     const mb_fair_opts *o)
+{
+    mb_error err;
+    memset(fr, 0, sizeof *fr);
+    mb_cli_registry(&fr->reg);
+    if (mb_bundle_load(model, &fr->b, &err) != MB_OK || mb_scorer_open(&fr->s, fr->b, &fr->reg, &err) != MB_OK ||
+        mb_open(data, &fr->f, &err) != MB_OK ||
+        mb_fairness_of_scorer(&fr->s, fr->f, cols, ncols, o, &fr->g, &fr->r, &err) != MB_OK)
+        return mb_cli_error(&err);
+    return 0;
+}
+
+static void fair_close(fair_run *fr)
+{
+    mb_fairness_free(&fr->r);
+    mb_fair_groups_free(&fr->g);
+    mb_frame_free(&fr->f);
+    mb_scorer_close(&fr->s);
+    mb_bundle_free(&fr->b);
+    mb_registry_close(&fr->reg);
+}
+
 int mb_cmd_evaluate(int argc, char **argv)
 {
     const char *model = NULL, *data = NULL;
-    int json = 0;
-    for (int i = 1; i < argc; i++) {
+    const char **groups = mb_calloc((size_t)argc + 1, sizeof *groups);
+    size_t ngroups = 0;
+    long long boot = 1000;
+    mb_fair_opts fo = {0, 0, 0.95};
+    int json = 0, status = 0;
+    for (int i = 1; i < argc && !status; i++) {
+        int more = i + 1 < argc;
         if (!strcmp(argv[i], "--json"))
             json = 1;
+        else if (!strcmp(argv[i], "--group") && more)
+            groups[ngroups++] = argv[++i];
+        else if (!strcmp(argv[i], "--boot") && more)
+            status = mb_cli_int("evaluate", "--boot", argv[++i], 0, 100000, &boot);
+        else if (!strcmp(argv[i], "--seed") && more)
+            status = mb_cli_seed("evaluate", argv[++i], &fo.seed);
         else if (argv[i][0] == '-' && argv[i][1])
-            return mb_cli_usage("evaluate", "unknown option '%s'", argv[i]);
+            status = mb_cli_usage("evaluate", "unknown option or missing value: '%s'", argv[i]);
         else if (!model)
             model = argv[i];
         else if (!data)
             data = argv[i];
         else
-            return mb_cli_usage("evaluate", "too many arguments ('%s')", argv[i]);
+            status = mb_cli_usage("evaluate", "too many arguments ('%s')", argv[i]);
     }
-    if (!model || !data)
-        return mb_cli_usage("evaluate", "name the model bundle and the labelled data");
-    lua_State *L = mb_cli_lua();
-    if (!L)
-        return 1;
-    lua_pushstring(L, model);
-    lua_pushstring(L, data);
-    lua_pushboolean(L, json);
-    int status = mb_cli_lua_call(L, evaluate_lua, "=evaluate", 3, 1);
+    if (!status && (!model || !data))
+        status = mb_cli_usage("evaluate", "name the model bundle and the labelled data");
+    fo.boot = (size_t)boot;
+    fair_run fr;
+    memset(&fr, 0, sizeof fr);
+    if (!status && ngroups)
+        status = fair_open(&fr, model, data, groups, ngroups, &fo);
+    lua_State *L = status ? NULL : mb_cli_lua();
+    if (!status && !L)
+        status = 1;
+    if (!status) {
+        lua_pushstring(L, model);
+        lua_pushstring(L, data);
+        lua_pushboolean(L, json);
+        status = mb_cli_lua_call(L, evaluate_lua, "=evaluate", 3, 1);
+    }
     if (!status && json) {
         json_t *j = to_json(L, -1, 0);
+        if (ngroups)
+            json_object_set_new(j, "fairness", mb_cli_fairness_json(&fr.r, &fr.g, fr.b->classes));
         char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS | JSON_REAL_PRECISION(10));
         if (text)
             printf("%s\n", text);
         free(text);
         json_decref(j);
+    } else if (!status && ngroups) {
+        mb_doc *d = mb_doc_new("");
+        mb_cli_fairness_doc(d, 2, &fr.r, &fr.g, fr.b->classes);
+        printf("\n");
+        mb_doc_write(d, stdout, MB_DOC_TEXT);
+        mb_doc_free(&d);
     }
-    lua_close(L);
+    if (L)
+        lua_close(L);
+    fair_close(&fr);
+    mb_free(groups);
     return status;
 }
 

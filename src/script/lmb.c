@@ -624,6 +624,7 @@ int luaopen_moonbench(lua_State *L)
     mbl_open_eval(L);
     mbl_open_sandbox(L);
     mbl_open_explain(L);
+    mbl_open_fairness(L);
     lua_pushstring(L, MB_VERSION);
     lua_setfield(L, -2, "version");
     /* the Lua half completes the table: require "moonbench.core" (mb) */

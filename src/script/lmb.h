@@ -111,6 +111,7 @@ void mbl_open_model(lua_State *L);
 void mbl_open_eval(lua_State *L);
 void mbl_open_sandbox(lua_State *L);
 void mbl_open_explain(lua_State *L);                /* lexplain.c */
+void mbl_open_fairness(lua_State *L);               /* lfairness.c */
 struct mb_scorer *mbl_toscorer(lua_State *L, int idx); /* lmodel.c: the open scorer at idx, or NULL */
 void mbl_open_blas(lua_State *L);                   /* lblas.c */
 
