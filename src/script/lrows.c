@@ -14,7 +14,8 @@
 ** identifier is reached as col["sepal length (cm)"] and, when it maps to
 ** one unambiguously, as an identifier made of its letters, digits and
 ** underscores (sepal_length_cm). Other names are the script's globals
-** (math, string, functions defined earlier).
+** (math, string, functions defined earlier); a name that is neither is an
+** error (a misspelt column must not silently be nil).
 */
 #include <math.h>
 #include <stdio.h>
@@ -76,14 +77,22 @@ static int env_index(lua_State *L)
     if (type == LUA_TSTRING) /* an ambiguous identifier */
         return luaL_error(L, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
-    if (lua_isnil(L, lua_upvalueindex(3)))
-        return 0;
+    if (lua_isnil(L, lua_upvalueindex(3))) { /* col[...]: exact names only */
+        char list[512];
+        mb_frame_column_list(r->f, list, sizeof list);
+        return luaL_error(L, "col[\"%s\"]: no such column (columns: %s)", luaL_tolstring(L, 2, NULL), list);
+    }
     if (lua_type(L, 2) == LUA_TSTRING && strcmp(lua_tostring(L, 2), "col") == 0) {
         lua_pushvalue(L, lua_upvalueindex(3));
         return 1;
     }
     lua_pushvalue(L, 2);
-    lua_gettable(L, lua_upvalueindex(4));
+    if (lua_gettable(L, lua_upvalueindex(4)) == LUA_TNIL && lua_type(L, 2) == LUA_TSTRING) {
+        /* a misspelt column would be nil: say so instead */
+        char list[512];
+        mb_frame_column_list(r->f, list, sizeof list);
+        return luaL_error(L, "'%s' is not a column (columns: %s) nor a global", lua_tostring(L, 2), list);
+    }
     return 1;
 }
 
