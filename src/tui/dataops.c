@@ -33,7 +33,7 @@
 static struct {
     pthread_t thread;
     int running;                  /* a thread to join (UI thread's view) */
-    atomic_int done, cancel;
+    atomic_int done, cancel, progressed;
     atomic_uint permille;
     lua_State *L;
     char what[64];
@@ -53,7 +53,10 @@ const char *mbtui_data_busy(const mbtui_app *a)
     return op.running ? op.what : NULL;
 }
 
-double mbtui_dataop_progress(void) { return atomic_load(&op.permille) / 1000.0; }
+double mbtui_dataop_progress(void)
+{
+    return atomic_load(&op.progressed) ? atomic_load(&op.permille) / 1000.0 : -1;
+}
 double mbtui_dataop_elapsed(void) { return op.running ? mbtui_now() - op.started : 0; }
 void mbtui_dataop_cancel(void) { atomic_store(&op.cancel, 1); }
 
@@ -62,6 +65,7 @@ static int op_progress(lua_State *L)
 {
     double f = luaL_optnumber(L, 1, 0);
     atomic_store(&op.permille, (unsigned)(f < 0 ? 0 : f > 1 ? 1000 : f * 1000));
+    atomic_store(&op.progressed, 1);
     if (atomic_load(&op.cancel))
         return luaL_error(L, "cancelled");
     return 0;
@@ -162,6 +166,7 @@ int mbtui_dataop_start(mbtui_app *a, const char *what, const char *lua, int leve
     atomic_store(&op.done, 0);
     atomic_store(&op.cancel, 0);
     atomic_store(&op.permille, 0);
+    atomic_store(&op.progressed, 0);
     op.started = mbtui_now();
     if (pthread_create(&op.thread, NULL, worker, NULL) != 0) {
         mbtui_say(a, MBTUI_A_ERROR, "%s: cannot start a thread", what);

@@ -367,6 +367,8 @@ int mbtui_dataop_start(mbtui_app *a, const char *what, const char *lua, int leve
 /* 0 while running (or none), 1 done (*result: the new `data`), -1 failed
 ** (err). Records the deferred chunks that ran; not the op's chunk. */
 int mbtui_dataop_poll(mbtui_app *a, const struct mb_frame **result, double *seconds, char *err, size_t n);
+/* Progress in [0, 1], or -1 before the operation proper started (while
+** the deferred chunks load the data). */
 double mbtui_dataop_progress(void);
 double mbtui_dataop_elapsed(void);
 void mbtui_dataop_cancel(void);

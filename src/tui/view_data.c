@@ -362,7 +362,7 @@ static int draw_title(mbtui_view *v, mbtui_rect r)
     if (busy && d->lua) {
         double p = mbtui_dataop_progress(), t = mbtui_dataop_elapsed();
         char head[160];
-        if (p > 0)
+        if (p >= 0)
             snprintf(head, sizeof head, "%s %.0f%% %.1fs (x cancels) ", busy, p * 100, t);
         else
             snprintf(head, sizeof head, "%s: loading the data %.1fs (x cancels) ", busy, t);
