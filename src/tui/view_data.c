@@ -375,7 +375,7 @@ static int draw_title(mbtui_view *v, mbtui_rect r)
     for (int i = 1; i < d->n && o < sizeof title; i++)
         o += (size_t)snprintf(title + o, sizeof title - o, " · %s", d->lv[i].what);
     if (o < sizeof title)
-        snprintf(title + o, sizeof title - o, "  (u undoes)");
+        snprintf(title + o, sizeof title - o, "  (u undoes; = derives a column)");
     mbtui_text(r.y + 1, r.x, r.w, MBTUI_A_DIM, title);
     return 2;
 }
@@ -703,9 +703,9 @@ static int data_request(mbtui_view *v, int req)
     return 0;
 }
 
-static const int data_hints[] = {MBTUI_REQ_STATS, MBTUI_REQ_TARGET, MBTUI_REQ_PLAN, MBTUI_REQ_SORT_ROWS,
-                                 MBTUI_REQ_FILTER, MBTUI_REQ_DERIVE, MBTUI_REQ_UNDO, MBTUI_REQ_GOTO,
-                                 MBTUI_REQ_FIND, MBTUI_REQ_TAB_MODELS, 0};
+/* what fits in 100 columns with ? C-p q; the views line names u and = */
+static const int data_hints[] = {MBTUI_REQ_STATS, MBTUI_REQ_TARGET, MBTUI_REQ_PLAN, MBTUI_REQ_FILTER,
+                                 MBTUI_REQ_SORT_ROWS, MBTUI_REQ_TAB_MODELS, 0};
 
 const mbtui_view_ops mbtui_data_ops = {
     .name = "Data",
