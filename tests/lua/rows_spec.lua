@@ -105,6 +105,8 @@ describe("frames: expressions over rows", function()
     assert.are.same({ 1, 6 }, ids(f:filter("x and x > 2")))
     assert.matches("filter: row 3: .*attempt to compare", errmsg(f.filter, f, "x > 1"))
     assert.matches("filter: the expression is not valid Lua", errmsg(f.filter, f, "x >"), 1, true)
+    assert.matches("'nope' is not a column (columns: x, c, id) nor a global", errmsg(f.filter, f, "nope > 1"), 1, true)
+    assert.matches([[col["z"]: no such column (columns: x, c, id)]], errmsg(f.filter, f, 'col["z"] > 1'), 1, true)
     assert.matches("filter: row 2: boom", errmsg(f.filter, f, function(r) if r.id == 2 then error("boom", 0) end end))
   end)
 
