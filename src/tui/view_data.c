@@ -463,7 +463,7 @@ static void set_plan(mbtui_app *a, const char *text, void *ud)
 
 /* {====== sort, filter, derive, undo ======} */
 
-/* Start the chunk `local view = CALL ...` for the new level next (its what,
+/* Start the chunk `do local view = CALL ... end` for the new level next (its what,
 ** cursor column and sort filled in). */
 static void start_op(mbtui_app *a, data_view *d, const char *verb, const char *call, const level *next)
 {
@@ -488,7 +488,9 @@ static void start_op(mbtui_app *a, data_view *d, const char *verb, const char *c
     }
     size_t n = strlen(call) + 256;
     char *lua = mb_malloc(n);
-    snprintf(lua, n, "local view = %s\nviews = views or {}\nviews[#views + 1], data = data, view", call);
+    /* in a block: a saved session is one chunk, which may hold 200 locals at most */
+    snprintf(lua, n, "do\n  local view = %s\n  views = views or {}\n  views[#views + 1], data = data, view\nend",
+             call);
     if (mbtui_dataop_start(a, verb, lua, d->n) != 0) {
         mb_free(lua);
         return;

@@ -101,39 +101,36 @@ class Pty:
         fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
         self.out = bytearray()
 
-    def read_for(self, seconds):
-        """Read for that long; returns the bytes and the time of the last one."""
-        got, last, end = bytearray(), None, time.monotonic() + seconds
+    def _read(self, got, quiet, until):
+        """Add to got what comes; stop after `quiet` s of silence (None: never)
+        or at time `until`. Returns the time of the last byte (or None)."""
+        last = None
         while True:
-            left = end - time.monotonic()
+            left = until - time.monotonic()
             if left <= 0:
                 break
-            r, _, _ = select.select([self.fd], [], [], left)
-            if r:
-                try:
-                    b = os.read(self.fd, 65536)
-                except OSError:
+            r, _, _ = select.select([self.fd], [], [], min(left, quiet) if quiet else left)
+            if not r:
+                if quiet:
                     break
-                got += b
-                last = time.monotonic()
+                continue
+            try:
+                got += os.read(self.fd, 65536)
+            except OSError:
+                break
+            last = time.monotonic()
         self.out += got
-        return got, last
+        return last
+
+    def read_for(self, seconds):
+        """Read for that long; returns the bytes and the time of the last one."""
+        got = bytearray()
+        return got, self._read(got, None, time.monotonic() + seconds)
 
     def until_quiet(self, quiet=0.15, limit=30):
         """Read until nothing came for `quiet` s; the bytes and the last one's time."""
-        got, last, start = bytearray(), None, time.monotonic()
-        while time.monotonic() - start < limit:
-            r, _, _ = select.select([self.fd], [], [], quiet)
-            if not r:
-                break
-            try:
-                b = os.read(self.fd, 65536)
-            except OSError:
-                break
-            got += b
-            last = time.monotonic()
-        self.out += got
-        return got, last
+        got = bytearray()
+        return got, self._read(got, quiet, time.monotonic() + limit)
 
     def wait_text(self, text, limit=60, since=None):
         """Read until text was written (since offset `since` of all output, else from now)."""
