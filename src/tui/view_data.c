@@ -670,7 +670,7 @@ static int data_request(mbtui_view *v, int req)
     case MBTUI_REQ_LEFT: if (d->col > 0) d->col--; if (d->col > 0 && d->col < d->left) d->left = d->col; return 1;
     case MBTUI_REQ_RIGHT: if (d->col + 1 < d->ncols) d->col++; return 1;
     case MBTUI_REQ_GOTO: mbtui_prompt(a, "go to row: ", "", goto_row, dv); return 1;
-    case MBTUI_REQ_FIND: mbtui_prompt(a, "column: ", "", find_column, dv); return 1;
+    case MBTUI_REQ_FIND: mbtui_prompt(a, "find column: ", "", find_column, dv); return 1;
     case MBTUI_REQ_STATS: dv->show_stats = !dv->show_stats; return 1;
     case MBTUI_REQ_ENTER: dv->show_stats = !dv->show_stats; return 1;
     case MBTUI_REQ_SORT_ROWS: sort_rows(a, dv); return 1;
