@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Append to out a copy of column c taking rows idx (or all rows in order
@@ -278,4 +279,126 @@ mb_status mb_frame_with_column(const mb_frame *f, const char *name, const float 
     copy_meta(g, f);
     *out = g;
     return MB_OK;
+}
+
+/* {====== sorting ======} */
+
+typedef struct keyed {
+    double k;
+    size_t i;
+} keyed;
+
+/* qsort of pointers into a level array: the text they point at */
+static int level_cmp(const void *a, const void *b)
+{
+    return strcmp(**(char *const *const *)a, **(char *const *const *)b);
+}
+
+/* The rank of each level in text order, so codes sort as numbers. */
+static mb_status level_ranks(const mb_column *c, double *rank, mb_error *err)
+{
+    char *const **order = mb_trymalloc((c->nlevels ? c->nlevels : 1) * sizeof *order);
+    if (!order)
+        return mb_fail(err, MB_ENOMEM, "no memory to sort the %zu levels of '%s'", c->nlevels, c->name);
+    for (size_t l = 0; l < c->nlevels; l++)
+        order[l] = &c->levels[l];
+    qsort(order, c->nlevels, sizeof *order, level_cmp);
+    for (size_t r = 0; r < c->nlevels; r++)
+        rank[order[r] - c->levels] = (double)r;
+    mb_free(order);
+    return MB_OK;
+}
+
+/* Bottom-up merge sort of a[0..n) by k (stable: ties keep their order). */
+static int merge_sort(keyed *a, keyed *tmp, size_t n, int (*progress)(void *, double), void *ud)
+{
+    const size_t run = 16;
+    for (size_t s = 0; s < n; s += run) { /* insertion sort of short runs */
+        size_t e = s + run < n ? s + run : n;
+        for (size_t i = s + 1; i < e; i++) {
+            keyed x = a[i];
+            size_t j = i;
+            for (; j > s && a[j - 1].k > x.k; j--)
+                a[j] = a[j - 1];
+            a[j] = x;
+        }
+    }
+    double passes = 1, done = 0;
+    for (size_t w = run; w < n; w *= 2)
+        passes++;
+    keyed *src = a, *dst = tmp;
+    for (size_t w = run; w < n; w *= 2) {
+        if (progress && progress(ud, ++done / passes))
+            return -1;
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi)
+                dst[o++] = src[j].k < src[i].k ? src[j++] : src[i++];
+            while (i < mid)
+                dst[o++] = src[i++];
+            while (j < hi)
+                dst[o++] = src[j++];
+        }
+        keyed *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != a)
+        memcpy(a, src, n * sizeof *a);
+    return 0;
+}
+
+mb_status mb_frame_order(const mb_frame *f, size_t col, int desc, size_t *idx,
+                         int (*progress)(void *ud, double fraction), void *ud, mb_error *err)
+{
+    if (col >= f->ncols)
+        return mb_fail(err, MB_EARG, "sort: column %zu of a frame with %zu columns", col + 1, f->ncols);
+    const mb_column *c = &f->cols[col];
+    size_t n = f->nrows, m = 0, bytes;
+    keyed *a = NULL, *tmp = NULL;
+    double *rank = NULL;
+    mb_status rc = MB_OK;
+    if (!mb_mul_ok(n ? n : 1, sizeof *a, &bytes) || !(a = mb_trymalloc_big(bytes)) ||
+        !(tmp = mb_trymalloc_big(bytes))) {
+        rc = mb_fail(err, MB_ENOMEM, "sort: no memory to order %zu rows by '%s'", n, c->name);
+        goto exit;
+    }
+    if (c->type == MB_COL_CAT) {
+        if (!(rank = mb_trymalloc((c->nlevels ? c->nlevels : 1) * sizeof *rank))) {
+            rc = mb_fail(err, MB_ENOMEM, "sort: no memory for the levels of '%s'", c->name);
+            goto exit;
+        }
+        if ((rc = level_ranks(c, rank, err)) != MB_OK)
+            goto exit;
+    }
+    /* present values first (to be sorted), missing ones after, in row order */
+    size_t nmiss = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v;
+        if (c->type == MB_COL_NUM)
+            v = MB_NUM(c, i);
+        else
+            v = c->codes[i] >= 0 && (size_t)c->codes[i] < c->nlevels ? rank[c->codes[i]] : (double)NAN;
+        if (isnan(v))
+            idx[n - 1 - nmiss++] = i; /* reversed below */
+        else
+            a[m++] = (keyed){desc ? -v : v, i};
+    }
+    if (merge_sort(a, tmp, m, progress, ud) != 0) {
+        rc = mb_fail(err, MB_ECANCELLED, "sort by '%s': cancelled", c->name);
+        goto exit;
+    }
+    for (size_t i = 0; i < m; i++)
+        idx[i] = a[i].i;
+    for (size_t lo = m, hi = n; hi > lo + 1; lo++, hi--) { /* the missing rows back in order */
+        size_t t = idx[lo];
+        idx[lo] = idx[hi - 1];
+        idx[hi - 1] = t;
+    }
+exit:
+    mb_free(a);
+    mb_free(tmp);
+    mb_free(rank);
+    return rc;
 }

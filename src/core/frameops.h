@@ -28,6 +28,14 @@ mb_status mb_frame_with_column(const mb_frame *f, const char *name, const float 
                                const int32_t *codes, char *const *levels, size_t nlevels,
                                mb_frame **out, mb_error *err);
 
+/* The stable order of f's rows by column col into idx (f->nrows indices):
+** ascending, or descending when desc; missing values (NaN, code -1) last
+** either way; a categorical column by its levels' text (strcmp). A merge
+** sort: progress(ud, fraction), when not NULL, is called after each pass,
+** and a nonzero return stops it with MB_ECANCELLED. */
+mb_status mb_frame_order(const mb_frame *f, size_t col, int desc, size_t *idx,
+                         int (*progress)(void *ud, double fraction), void *ud, mb_error *err);
+
 /* A deep copy. */
 mb_status mb_frame_copy(const mb_frame *f, mb_frame **out, mb_error *err);
 

@@ -1,7 +1,8 @@
 /*
 ** lframe.c: frames in Lua: mb.open, mb.frame{...}, and the frame methods
-** (shape, columns, head, describe, select/drop, filter, derive, target,
-** sample, concat, save) plus `f.column` access as a vector.
+** (shape, columns, head, describe, select/drop, target, sample, concat,
+** save) plus `f.column` access as a vector; filter, derive and sort are in
+** lrows.c.
 */
 #include <math.h>
 #include <stdio.h>
@@ -455,137 +456,6 @@ static int select_drop(lua_State *L, int keep)
 static int f_select(lua_State *L) { return select_drop(L, 1); }
 static int f_drop(lua_State *L) { return select_drop(L, 0); }
 
-/* Push the row table {col = value} of row i (for predicates). */
-static void push_row(lua_State *L, const mb_frame *f, size_t i)
-{
-    lua_createtable(L, 0, (int)f->ncols);
-    for (size_t j = 0; j < f->ncols; j++) {
-        const mb_column *c = &f->cols[j];
-        if (c->type == MB_COL_NUM) {
-            float x = MB_NUM(c, i);
-            if (isnan(x))
-                continue;
-            lua_pushnumber(L, mb_float_decimal(x));
-        } else {
-            if (c->codes[i] < 0)
-                continue;
-            lua_pushstring(L, c->levels[c->codes[i]]);
-        }
-        lua_setfield(L, -2, c->name);
-    }
-}
-
-/* [-2, +1, e] f:filter(mask) or f:filter(function(row) return bool end) */
-static int f_filter(lua_State *L)
-{
-    mb_frame *f = mbl_checkframe(L, 1);
-    size_t *idx = NULL, k = 0;
-    mbl_vector *m = luaL_testudata(L, 2, MBL_VECTOR);
-    if (m) {
-        if (m->n != f->nrows)
-            return luaL_error(L, "filter: the mask has %d values, the frame %d rows", (int)m->n, (int)f->nrows);
-        idx = mb_malloc((f->nrows ? f->nrows : 1) * sizeof *idx);
-        for (size_t i = 0; i < f->nrows; i++)
-            if (m->v[i] != 0 && !isnan(m->v[i]))
-                idx[k++] = i;
-    } else {
-        luaL_checktype(L, 2, LUA_TFUNCTION);
-        /* the index buffer lives in a userdata so an error in the
-        ** predicate does not leak it */
-        idx = lua_newuserdatauv(L, (f->nrows ? f->nrows : 1) * sizeof *idx, 0);
-        int keep = lua_gettop(L);
-        mbl_frame *self = luaL_checkudata(L, 1, MBL_FRAME);
-        for (size_t i = 0; i < f->nrows; i++) {
-            lua_pushvalue(L, 2);
-            push_row(L, f, i);
-            lua_call(L, 1, 1);
-            if (self->f != f) /* the predicate closed the frame */
-                return luaL_error(L, "filter: the frame was closed by the predicate");
-            if (lua_toboolean(L, -1))
-                idx[k++] = i;
-            lua_pop(L, 1);
-        }
-        (void)keep;
-    }
-    mbl_frame *u = mbl_pushframe(L, NULL);
-    mb_error err;
-    mb_status rc = mb_frame_take(f, idx, k, &u->f, &err);
-    if (m)
-        mb_free(idx);
-    return rc == MB_OK ? 1 : mbl_error(L, &err);
-}
-
-/* [-3, +1, e] f:derive(name, vector | function(row) return value end) */
-static int f_derive(lua_State *L)
-{
-    mb_frame *f = mbl_checkframe(L, 1);
-    const char *name = luaL_checkstring(L, 2);
-    mbl_vector *v = luaL_testudata(L, 3, MBL_VECTOR);
-    if (!v) {
-        luaL_checktype(L, 3, LUA_TFUNCTION);
-        lua_createtable(L, (int)f->nrows, 0);
-        int t = lua_gettop(L);
-        mbl_frame *self = luaL_checkudata(L, 1, MBL_FRAME);
-        for (size_t i = 0; i < f->nrows; i++) {
-            lua_pushvalue(L, 3);
-            push_row(L, f, i);
-            lua_call(L, 1, 1);
-            if (self->f != f) /* the function closed the frame */
-                return luaL_error(L, "derive: the frame was closed by the function");
-            if (lua_isnil(L, -1)) {
-                lua_pop(L, 1);
-                lua_pushboolean(L, 0); /* keep the array hole-free: false = missing */
-            }
-            lua_seti(L, t, (lua_Integer)i + 1);
-        }
-        /* to a column through mb.frame's converter (numbers or strings) */
-        mb_frame *tmp = mb_frame_new(f->nrows);
-        mbl_pushframe(L, tmp);
-        int cat = 0;
-        for (size_t i = 1; i <= f->nrows && !cat; i++) {
-            lua_geti(L, t, (lua_Integer)i);
-            cat = lua_type(L, -1) == LUA_TSTRING;
-            lua_pop(L, 1);
-        }
-        if (!cat)
-            for (size_t i = 1; i <= f->nrows; i++) {
-                lua_geti(L, t, (lua_Integer)i);
-                if (lua_isboolean(L, -1)) {
-                    lua_pop(L, 1);
-                    lua_pushnumber(L, (double)NAN);
-                    lua_seti(L, t, (lua_Integer)i);
-                } else {
-                    lua_pop(L, 1);
-                }
-            }
-        add_from_lua(L, tmp, name, t);
-        mbl_frame *u = mbl_pushframe(L, NULL);
-        mb_error err;
-        const mb_column *c = &tmp->cols[0];
-        mb_status rc = mb_frame_with_column(f, name, c->num, c->codes, c->levels, c->nlevels, &u->f, &err);
-        return rc == MB_OK ? 1 : mbl_error(L, &err);
-    }
-    if (v->n != f->nrows)
-        return luaL_error(L, "derive: the vector has %d values, the frame %d rows", (int)v->n, (int)f->nrows);
-    mbl_frame *u = mbl_pushframe(L, NULL);
-    mb_error err;
-    mb_status rc;
-    if (v->levels) {
-        int32_t *codes = mb_malloc((v->n ? v->n : 1) * sizeof *codes);
-        for (size_t i = 0; i < v->n; i++)
-            codes[i] = isnan(v->v[i]) ? -1 : (int32_t)v->v[i];
-        rc = mb_frame_with_column(f, name, NULL, codes, v->levels, v->nlevels, &u->f, &err);
-        mb_free(codes);
-    } else {
-        float *x = mb_malloc((v->n ? v->n : 1) * sizeof *x);
-        for (size_t i = 0; i < v->n; i++)
-            x[i] = (float)v->v[i];
-        rc = mb_frame_with_column(f, name, x, NULL, NULL, 0, &u->f, &err);
-        mb_free(x);
-    }
-    return rc == MB_OK ? 1 : mbl_error(L, &err);
-}
-
 /* [-3, +1, e] f:sample(n or fraction[, seed]): rows without replacement, in random order */
 static int f_sample(lua_State *L)
 {
@@ -667,9 +537,8 @@ static int f_save(lua_State *L)
 static const luaL_Reg frame_methods[] = {
     {"shape", f_shape}, {"columns", f_columns}, {"types", f_types}, {"target", f_target},
     {"set_target", f_set_target}, {"col", f_col}, {"head", f_head}, {"describe", f_describe},
-    {"select", f_select}, {"drop", f_drop}, {"filter", f_filter}, {"derive", f_derive},
-    {"sample", f_sample}, {"take", f_take}, {"concat", f_concat}, {"copy", f_copy},
-    {"save", f_save}, {NULL, NULL}};
+    {"select", f_select}, {"drop", f_drop}, {"sample", f_sample}, {"take", f_take},
+    {"concat", f_concat}, {"copy", f_copy}, {"save", f_save}, {NULL, NULL}};
 
 /* f:method, or f.column as a vector */
 static int f_index(lua_State *L)

@@ -619,6 +619,7 @@ int luaopen_moonbench(lua_State *L)
     lua_newtable(L);
     mbl_open_blas(L);
     mbl_open_frame(L);
+    mbl_open_rows(L);
     mbl_open_vector(L);
     mbl_open_model(L);
     mbl_open_eval(L);

@@ -106,6 +106,7 @@ void mbl_push_state_string(lua_State *L, const mb_state *st, const char *name, c
 
 /* Registration of each file's functions into the module table at -1. */
 void mbl_open_frame(lua_State *L);
+void mbl_open_rows(lua_State *L);                  /* lrows.c: filter, derive, sort */
 void mbl_open_vector(lua_State *L);
 void mbl_open_model(lua_State *L);
 void mbl_open_eval(lua_State *L);

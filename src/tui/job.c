@@ -477,6 +477,9 @@ int mbtui_runs_poll(mbtui_app *a)
         changed = 1;
         if (r->from_child >= 0)
             read_child(r);
+        busy = 1;
+        if (mbtui_data_busy(a)) /* the session's Lua is in use (dataops.c): reap the run after */
+            continue;
         int status;
         pid_t w = waitpid(r->pid, &status, WNOHANG);
         if (w == r->pid) {
@@ -501,7 +504,7 @@ int mbtui_runs_poll(mbtui_app *a)
         }
         busy = 1;
     }
-    if (!busy)
+    if (!busy && !mbtui_data_busy(a))
         for (int i = 0; i < a->nruns; i++)
             if (a->runs[i]->state == MBTUI_RUN_QUEUED) {
                 start(a, a->runs[i]);

@@ -236,9 +236,21 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
     return 0;
 }
 
+/* A sort, filter or derive owns the Lua state while it runs (dataops.c). */
+static int busy(mbtui_app *a)
+{
+    const char *what = mbtui_data_busy(a);
+    if (what)
+        snprintf(a->lua_error, sizeof a->lua_error,
+                 "the session is busy with a %s (the Data tab: x cancels it); try again when it ends", what);
+    return what != NULL;
+}
+
 int mbtui_session_flush(mbtui_app *a)
 {
     int rc = 0;
+    if (busy(a))
+        return -1;
     while (a->ndeferred > 0) {
         /* off the list first: recording rewrites the journal from it */
         char *chunk = a->deferred[0];
@@ -262,7 +274,7 @@ void mbtui_session_defer(mbtui_app *a, const char *lua)
 
 int mbtui_session_do(mbtui_app *a, const char *lua, int record)
 {
-    if (mbtui_session_flush(a) != 0)
+    if (busy(a) || mbtui_session_flush(a) != 0)
         return -1;
     if (run_chunk(a, lua, 0) != 0)
         return -1;
@@ -278,7 +290,7 @@ void mbtui_session_eval(mbtui_app *a, const char *text)
     output_add(a, "lua> ");
     output_add(a, text);
     output_add(a, "\n");
-    if (mbtui_session_flush(a) != 0 || run_chunk(a, text, 1) != 0) {
+    if (busy(a) || mbtui_session_flush(a) != 0 || run_chunk(a, text, 1) != 0) {
         output_add(a, a->lua_error);
         output_add(a, "\n");
         char first[300];

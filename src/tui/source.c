@@ -3,7 +3,9 @@
 ** An HDF5 object is read a page of rows at a time through the core's
 ** row-range reads (mb_h5_read: hyperslabs), with a small page cache, so
 ** the first screen of a ten-million-row file costs a few small reads; a
-** CSV file has no random access and is loaded whole (mb_open).
+** CSV file has no random access and is loaded whole (mb_open). A view
+** made by a sort, filter or derived column (dataops.c) is a frame in
+** memory that the session owns: the source only borrows it.
 **
 ** The row count of an HDF5 object is found with reads of one row at
 ** growing, then halving, offsets (a start past the end reads no rows):
@@ -12,6 +14,7 @@
 */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "frame.h"
 #include "h5io.h"
@@ -26,6 +29,7 @@ pthread_mutex_t mbtui_core_lock = PTHREAD_MUTEX_INITIALIZER;
 struct mbtui_source {
     char *file, *object;
     int hdf5;
+    int borrowed;                 /* whole belongs to the session (mbtui_source_wrap) */
     size_t nrows;
     mb_frame *whole;              /* CSV: everything */
     mb_frame *schema;             /* HDF5: the first rows (column names, types) */
@@ -125,11 +129,21 @@ void mbtui_source_free(mbtui_source **sp)
         if (s->page[i].f != s->schema)
             mb_frame_free(&s->page[i].f);
     mb_frame_free(&s->schema);
-    mb_frame_free(&s->whole);
+    if (!s->borrowed)
+        mb_frame_free(&s->whole);
     mb_free(s->file);
     mb_free(s->object);
     mb_free(s);
     *sp = NULL;
+}
+
+mbtui_source *mbtui_source_wrap(const mb_frame *f)
+{
+    mbtui_source *s = mb_calloc(1, sizeof *s);
+    s->whole = (mb_frame *)f; /* never written through: borrowed */
+    s->borrowed = 1;
+    s->nrows = f->nrows;
+    return s;
 }
 
 size_t mbtui_source_rows(const mbtui_source *s) { return s->nrows; }
@@ -202,8 +216,21 @@ const mb_frame *mbtui_source_page(mbtui_source *s, size_t i, size_t *first, mb_e
         if (s->page[p].used < s->page[victim].used)
             victim = p;
     }
+    /* a data operation may hold the lock for seconds (loading the whole
+    ** file): then the row shows "busy" and the next frame tries again */
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 40 * 1000000L;
+    if (until.tv_nsec >= 1000000000L)
+        until.tv_sec++, until.tv_nsec -= 1000000000L;
+    if (pthread_mutex_timedlock(&mbtui_core_lock, &until) != 0) {
+        mb_fail(err, MB_EIO, "busy: the file is being read for %s", mbtui_data_busy(NULL) ? mbtui_data_busy(NULL) : "statistics");
+        return NULL;
+    }
     mb_frame *f = NULL;
-    if (h5_rows(s, start, PAGE_ROWS, &f, err) < 0)
+    mb_status rc = mb_h5_read(s->file, s->object, start, PAGE_ROWS, &f, err);
+    pthread_mutex_unlock(&mbtui_core_lock);
+    if (rc != MB_OK)
         return NULL;
     if (s->page[victim].f != s->schema)
         mb_frame_free(&s->page[victim].f);

@@ -655,6 +655,7 @@ static void loop(mbtui_app *a)
     while (!want_quit && !got_signal) {
         draw(a);
         int key = mbtui_getkey(80);
+        mbtui_data_poll(a);
         mbtui_runs_poll(a);
         if (key == MBTUI_KEY_NONE || mbtui_key_is_resize(key))
             continue;

@@ -62,6 +62,10 @@
     REQ_(STATS, "stats", "s", "Statistics, histogram or frequency table of the column")         \
     REQ_(TARGET, "set-target", "T", "Make the column under the cursor the target")              \
     REQ_(PLAN, "plan", "e", "Evaluation plan: hold-out fraction (or k=K folds) and seed")                      \
+    REQ_(SORT_ROWS, "sort-rows", "O", "Sort the rows by the column under the cursor (again: descending)") \
+    REQ_(FILTER, "filter", "|", "Filter the rows by a Lua expression over the columns")        \
+    REQ_(DERIVE, "derive", "=", "Add a column: name = Lua expression over the columns")        \
+    REQ_(UNDO, "undo", "u", "Undo the last sort, filter or derived column")                    \
     REQ_GROUP("Pipeline")                                                                        \
     REQ_(ADD_STEP, "add-step", "a", "Add a transform step (menu of the transform kinds)")       \
     REQ_(DELETE, "delete", "d", "Delete the step / reset the parameter to its default")         \
@@ -350,6 +354,32 @@ const mbtui_colstat *mbtui_stats_column(mbtui_stats *s, size_t c, const char **e
 /* Stop the thread and free everything; *s becomes NULL. */
 void mbtui_stats_stop(mbtui_stats **s);
 
+/* {====== sort, filter, derive in the background (dataops.c) ======} */
+
+struct mb_frame;
+
+/* What runs ("filter", ...) while a data operation owns the session's Lua
+** state, else NULL: the UI thread must not touch the state then. */
+const char *mbtui_data_busy(const mbtui_app *a);
+/* Run lua (a chunk that sets `data`) on a thread after the deferred
+** chunks; its frame is kept as registry mbtui.views[level]. 0 or -1. */
+int mbtui_dataop_start(mbtui_app *a, const char *what, const char *lua, int level);
+/* 0 while running (or none), 1 done (*result: the new `data`), -1 failed
+** (err). Records the deferred chunks that ran; not the op's chunk. */
+int mbtui_dataop_poll(mbtui_app *a, const struct mb_frame **result, double *seconds, char *err, size_t n);
+/* Progress in [0, 1], or -1 before the operation proper started (while
+** the deferred chunks load the data). */
+double mbtui_dataop_progress(void);
+double mbtui_dataop_elapsed(void);
+void mbtui_dataop_cancel(void);
+/* Cancel and wait (exit paths, another file opened). */
+void mbtui_dataop_stop(mbtui_app *a);
+/* Let the frame of a view that is gone be collected. */
+void mbtui_dataop_forget(mbtui_app *a, int level);
+double mbtui_dataop_limit_mb(void);
+/* Called by the event loop: finishes a data operation that ended. */
+void mbtui_data_poll(mbtui_app *a);
+
 /* {====== the open data (data.c) ======} */
 
 struct mb_frame;
@@ -359,7 +389,11 @@ size_t mbtui_source_rows(const mbtui_source *s);
 /* Rows [start, start + n) as a frame (owned by the caller); locks itself. */
 int mbtui_source_read(mbtui_source *s, size_t start, size_t n, struct mb_frame **out, mb_error *err);
 const struct mb_frame *mbtui_source_schema(const mbtui_source *s);
-/* The cached page holding row i (UI thread only); *first is its first row. */
+/* A source over a frame in memory that stays alive and unchanged while
+** the source lives (a view of the Data tab's stack); not freed with it. */
+mbtui_source *mbtui_source_wrap(const struct mb_frame *f);
+/* The cached page holding row i (UI thread only); *first is its first row.
+** NULL with err "busy" when the file is being read by a data operation. */
 const struct mb_frame *mbtui_source_page(mbtui_source *s, size_t i, size_t *first, mb_error *err);
 
 #endif

@@ -16,18 +16,35 @@
 
 #define MAXW 24
 
-typedef struct data_view {
+#define MAXLEVELS 32
+
+/* One view of the stack: the file (level 0), then each sort, filter or
+** derived column over the one below, with its own cursor and statistics. */
+typedef struct level {
     mbtui_source *src;
     mbtui_stats *stats;
     size_t nrows, ncols;
     int *width;
     size_t top, row, col, left;
+    char what[1200];              /* "sorted by x ↓", "filter: E", "+ name = E" */
+    int sort_col, sort_desc;      /* a sort: its column (else -1) */
+} level;
+
+typedef struct data_view {
+    level lv[MAXLEVELS];
+    int n;                        /* levels; 0 when no data is open */
     int show_stats;
     int page_rows;
-    char error[512];
+    /* the operation running (dataops.c): what its level will show */
+    level next;
+    char next_name[256];          /* a derived column's name, for the cursor */
+    char *lua;
 } data_view;
 
 static data_view *D(mbtui_view *v) { return v->priv; }
+static data_view *pending; /* the view whose operation runs (one at a time) */
+/* The view on top of the stack: what the table shows. */
+static level *top_of(data_view *d) { return &d->lv[d->n ? d->n - 1 : 0]; }
 
 static void cell_text(const mb_column *c, size_t i, char *buf, size_t n)
 {
@@ -45,7 +62,7 @@ static void cell_text(const mb_column *c, size_t i, char *buf, size_t n)
         snprintf(buf, n, "%.6g", v);
 }
 
-static void size_columns(data_view *d, const mb_frame *f, size_t nrows)
+static void size_columns(level *d, const mb_frame *f, size_t nrows)
 {
     for (size_t c = 0; c < d->ncols && c < f->ncols; c++) {
         int w = mbtui_width(f->cols[c].name) + 1;
@@ -63,33 +80,57 @@ static void size_columns(data_view *d, const mb_frame *f, size_t nrows)
     }
 }
 
+static void level_free(level *l)
+{
+    mbtui_stats_stop(&l->stats);
+    mbtui_source_free(&l->src);
+    free(l->width);
+    memset(l, 0, sizeof *l);
+}
+
+/* Make l show src: columns sized, statistics started. */
+static void level_set(level *l, mbtui_source *src)
+{
+    const mb_frame *f = mbtui_source_schema(src);
+    l->src = src;
+    l->nrows = mbtui_source_rows(src);
+    l->ncols = f->ncols;
+    l->width = calloc(l->ncols ? l->ncols : 1, sizeof *l->width);
+    size_columns(l, f, f->nrows);
+    l->stats = mbtui_stats_start(src);
+    l->sort_col = -1;
+}
+
 /* Called by mbtui_open_data with a new source (or NULL to close). */
 void mbtui_data_set(mbtui_view *v, mbtui_source *src);
 void mbtui_data_set(mbtui_view *v, mbtui_source *src)
 {
     data_view *d = D(v);
-    mbtui_stats_stop(&d->stats);
-    mbtui_source_free(&d->src);
-    free(d->width);
-    memset(d, 0, sizeof *d);
-    d->src = src;
+    mbtui_dataop_stop(v->app);
+    mb_free(d->lua);
+    d->lua = NULL;
+    for (int i = d->n - 1; i >= 0; i--) {
+        level_free(&d->lv[i]);
+        if (i > 0)
+            mbtui_dataop_forget(v->app, i);
+    }
+    d->n = 0;
+    if (pending == d)
+        pending = NULL;
     if (!src)
         return;
-    const mb_frame *f = mbtui_source_schema(src);
-    d->nrows = mbtui_source_rows(src);
-    d->ncols = f->ncols;
-    d->width = calloc(d->ncols ? d->ncols : 1, sizeof *d->width);
-    size_columns(d, f, f->nrows);
-    d->stats = mbtui_stats_start(src);
+    level_set(&d->lv[0], src);
+    d->n = 1;
 }
 
 const char *mbtui_data_column(mbtui_view *v, int *categorical);
 const char *mbtui_data_column(mbtui_view *v, int *categorical)
 {
     data_view *d = D(v);
-    if (!d->src || d->col >= d->ncols)
+    level *l = top_of(d);
+    if (!d->n || l->col >= l->ncols)
         return NULL;
-    const mb_column *c = &mbtui_source_schema(d->src)->cols[d->col];
+    const mb_column *c = &mbtui_source_schema(l->src)->cols[l->col];
     *categorical = c->type == MB_COL_CAT;
     return c->name;
 }
@@ -119,17 +160,18 @@ static void draw_cell(int y, int x, int w, int attr, const char *s, int right)
 
 static void draw_table(mbtui_view *v, mbtui_rect r)
 {
-    data_view *d = D(v);
+    data_view *dv = D(v);
+    level *d = top_of(dv);
     const mb_frame *schema = mbtui_source_schema(d->src);
     char buf[256];
     int numw = snprintf(buf, sizeof buf, "%zu", d->nrows ? d->nrows : 1) + 1;
-    d->page_rows = r.h - 1;
-    if (d->page_rows < 1)
-        d->page_rows = 1;
+    dv->page_rows = r.h - 1;
+    if (dv->page_rows < 1)
+        dv->page_rows = 1;
     if (d->row < d->top)
         d->top = d->row;
-    if (d->row >= d->top + (size_t)d->page_rows)
-        d->top = d->row - (size_t)d->page_rows + 1;
+    if (d->row >= d->top + (size_t)dv->page_rows)
+        d->top = d->row - (size_t)dv->page_rows + 1;
     /* columns: 0 frozen, then from left; keep the cursor's column visible */
     if (d->col > 0 && d->col < d->left)
         d->left = d->col;
@@ -163,7 +205,7 @@ static void draw_table(mbtui_view *v, mbtui_rect r)
     if (x < r.x + r.w)
         mbtui_text(y, x, r.x + r.w - x, MBTUI_A_NORMAL, "");
     /* rows */
-    for (int k = 0; k < d->page_rows; k++) {
+    for (int k = 0; k < dv->page_rows; k++) {
         size_t i = d->top + (size_t)k;
         y = r.y + 1 + k;
         if (i >= d->nrows) {
@@ -218,14 +260,14 @@ static void draw_hist(const mbtui_colstat *cs, mbtui_rect r)
         for (int b = 0; b < MBTUI_HBINS; b++) {
             /* eighths of a cell, counted from the bottom row up */
             double eighths = (double)cs->hist[b] / (double)peak * h * 8;
-            int level = (int)lround(eighths) - (h - 1 - row) * 8;
-            if (level < 0)
-                level = 0;
-            if (level > 8)
-                level = 8;
-            if (cs->hist[b] > 0 && row == h - 1 && level == 0)
-                level = 1; /* a non-empty bin always shows */
-            strcat(line, blocks[level]);
+            int lvl = (int)lround(eighths) - (h - 1 - row) * 8;
+            if (lvl < 0)
+                lvl = 0;
+            if (lvl > 8)
+                lvl = 8;
+            if (cs->hist[b] > 0 && row == h - 1 && lvl == 0)
+                lvl = 1; /* a non-empty bin always shows */
+            strcat(line, blocks[lvl]);
         }
         mbtui_text(r.y + row, r.x, r.w, MBTUI_A_BAR, line);
     }
@@ -263,7 +305,7 @@ static void draw_freq(const mbtui_colstat *cs, mbtui_rect r)
 
 static void draw_stats(mbtui_view *v, mbtui_rect r)
 {
-    data_view *d = D(v);
+    level *d = top_of(D(v));
     const mb_frame *schema = mbtui_source_schema(d->src);
     const char *error = NULL;
     const mbtui_colstat *cs = mbtui_stats_column(d->stats, d->col, &error);
@@ -296,30 +338,69 @@ static void draw_stats(mbtui_view *v, mbtui_rect r)
         draw_hist(cs, (mbtui_rect){body.y, body.x + lw, body.h, body.w - lw});
 }
 
+/* The title: the file, rows, target and plan, after the progress of an
+** operation that runs; below it, when there is one, the stack of views.
+** Returns the lines it took. */
+static int draw_title(mbtui_view *v, mbtui_rect r)
+{
+    data_view *d = D(v);
+    mbtui_app *a = v->app;
+    level *l = top_of(d);
+    char plan[96], title[1400], rows[96];
+    if (a->plan_k)
+        snprintf(plan, sizeof plan, "%d-fold CV, seed %lu", a->plan_k, a->plan_seed);
+    else
+        snprintf(plan, sizeof plan, "hold-out %.2f, seed %lu", a->plan_test, a->plan_seed);
+    if (d->n > 1)
+        snprintf(rows, sizeof rows, "%zu -> %zu rows", d->lv[0].nrows, l->nrows);
+    else
+        snprintf(rows, sizeof rows, "%zu rows", l->nrows);
+    snprintf(title, sizeof title, "%s  %s x %zu columns  target: %s  plan: %s", a->data_spec, rows, l->ncols,
+             a->target[0] ? a->target : "(none: T sets it)", plan);
+    int x = 0;
+    const char *busy = mbtui_data_busy(a);
+    if (busy && d->lua) {
+        double p = mbtui_dataop_progress(), t = mbtui_dataop_elapsed();
+        char head[160];
+        if (p >= 0)
+            snprintf(head, sizeof head, "%s %.0f%% %.1fs (x cancels) ", busy, p * 100, t);
+        else
+            snprintf(head, sizeof head, "%s: loading the data %.1fs (x cancels) ", busy, t);
+        x = mbtui_text(r.y, r.x, r.w, MBTUI_A_WARN, head);
+    }
+    mbtui_text(r.y, r.x + x, r.w - x, MBTUI_A_TITLE, title);
+    if (d->n < 2)
+        return 1;
+    size_t o = (size_t)snprintf(title, sizeof title, "views: %s", d->lv[0].src ? "file" : "");
+    for (int i = 1; i < d->n && o < sizeof title; i++)
+        o += (size_t)snprintf(title + o, sizeof title - o, " · %s", d->lv[i].what);
+    if (o < sizeof title)
+        snprintf(title + o, sizeof title - o, "  (u undoes; = derives a column)");
+    mbtui_text(r.y + 1, r.x, r.w, MBTUI_A_DIM, title);
+    return 2;
+}
+
 static void data_draw(mbtui_view *v, mbtui_rect r)
 {
     data_view *d = D(v);
-    if (!d->src) {
+    if (!d->n) {
         mbtui_text(r.y, r.x, r.w, MBTUI_A_DIM, "No data open. Choose a file in the tree on the left (t shows it)");
         mbtui_text(r.y + 1, r.x, r.w, MBTUI_A_DIM, "and press Enter: HDF5 (.h5), pandas tables or CSV.");
         for (int y = r.y + 2; y < r.y + r.h; y++)
             mbtui_text(y, r.x, r.w, MBTUI_A_NORMAL, "");
         return;
     }
-    mbtui_app *a = v->app;
-    char plan[96];
-    if (a->plan_k)
-        snprintf(plan, sizeof plan, "%d-fold CV, seed %lu", a->plan_k, a->plan_seed);
-    else
-        snprintf(plan, sizeof plan, "hold-out %.2f, seed %lu", a->plan_test, a->plan_seed);
-    mbtui_textf(r.y, r.x, r.w, MBTUI_A_TITLE, "%s  %zu rows x %zu columns  target: %s  plan: %s", a->data_spec,
-                d->nrows, d->ncols, a->target[0] ? a->target : "(none: T sets it)", plan);
-    int sh = d->show_stats && d->ncols ? (r.h - 1) * 2 / 5 : 0;
+    level *l = top_of(d);
+    int th = draw_title(v, r);
+    int sh = d->show_stats && l->ncols ? (r.h - th) * 2 / 5 : 0;
     if (sh < 6 && d->show_stats)
-        sh = r.h - 1 > 12 ? 6 : (r.h - 1) / 2;
-    mbtui_rect t = {r.y + 1, r.x, r.h - 1 - sh, r.w};
-    if (d->ncols)
+        sh = r.h - th > 12 ? 6 : (r.h - th) / 2;
+    mbtui_rect t = {r.y + th, r.x, r.h - th - sh, r.w};
+    if (l->ncols)
         draw_table(v, t);
+    else
+        for (int y = t.y; y < t.y + t.h; y++)
+            mbtui_text(y, r.x, r.w, MBTUI_A_NORMAL, "");
     if (sh) {
         mbtui_text(t.y + t.h, r.x, r.w, MBTUI_A_DIM, "");
         draw_stats(v, (mbtui_rect){t.y + t.h + 1, r.x, sh - 1, r.w});
@@ -330,7 +411,7 @@ static void data_draw(mbtui_view *v, mbtui_rect r)
 
 static void goto_row(mbtui_app *a, const char *text, void *ud)
 {
-    data_view *d = ud;
+    level *d = top_of(ud);
     char *end;
     unsigned long long n = strtoull(text, &end, 10);
     if (end == text || n < 1 || n > d->nrows) {
@@ -343,7 +424,7 @@ static void goto_row(mbtui_app *a, const char *text, void *ud)
 
 static void find_column(mbtui_app *a, const char *text, void *ud)
 {
-    data_view *d = ud;
+    level *d = top_of(ud);
     const mb_frame *f = mbtui_source_schema(d->src);
     for (size_t k = 1; k <= f->ncols; k++) {
         size_t c = (d->col + k) % f->ncols;
@@ -380,14 +461,200 @@ static void set_plan(mbtui_app *a, const char *text, void *ud)
     mbtui_say(a, MBTUI_A_OK, "plan: hold out %.2f of the rows (seed %lu) for the metrics", test, seed);
 }
 
+/* {====== sort, filter, derive, undo ======} */
+
+/* Start the chunk `do local view = CALL ... end` for the new level next (its what,
+** cursor column and sort filled in). */
+static void start_op(mbtui_app *a, data_view *d, const char *verb, const char *call, const level *next)
+{
+    level *l = top_of(d);
+    const char *busy = mbtui_data_busy(a);
+    if (busy) {
+        mbtui_say(a, MBTUI_A_ERROR, "%s: wait for the %s to end (x cancels it)", verb, busy);
+        return;
+    }
+    if (d->n == MAXLEVELS) {
+        mbtui_say(a, MBTUI_A_ERROR, "%s: %d views at most; u undoes the last", verb, MAXLEVELS);
+        return;
+    }
+    /* the whole data in memory, and the copy the operation makes */
+    double mb = (double)l->nrows * (double)(l->ncols + 1) * 4 * 2 / 1048576, limit = mbtui_dataop_limit_mb();
+    if (mb > limit) {
+        mbtui_say(a, MBTUI_A_ERROR,
+                  "%s: %zu rows x %zu columns need about %.0f MB in memory, over the limit of %.0f MB "
+                  "(MOONBENCH_TUI_MAX_MB; a quarter of the RAM by default): use moonbench run on a sample",
+                  verb, l->nrows, l->ncols, mb, limit);
+        return;
+    }
+    size_t n = strlen(call) + 256;
+    char *lua = mb_malloc(n);
+    /* in a block: a saved session is one chunk, which may hold 200 locals at most */
+    snprintf(lua, n, "do\n  local view = %s\n  views = views or {}\n  views[#views + 1], data = data, view\nend",
+             call);
+    if (mbtui_dataop_start(a, verb, lua, d->n) != 0) {
+        mb_free(lua);
+        return;
+    }
+    mb_free(d->lua);
+    d->lua = lua;
+    d->next = *next;
+    pending = d;
+    mbtui_say(a, MBTUI_A_NORMAL, "%s: running in the background (x cancels; the table stays live)", verb);
+}
+
+static void sort_rows(mbtui_app *a, data_view *d)
+{
+    level *l = top_of(d);
+    int cat;
+    const char *name = mbtui_data_column(&a->tabs[MBTUI_TAB_DATA], &cat);
+    if (!name)
+        return;
+    int desc = l->sort_col == (int)l->col && !l->sort_desc; /* again: descending */
+    char q[600], call[800];
+    snprintf(call, sizeof call, "data:sort(%s, { desc = %s, progress = progress })", mbtui_lua_quote(name, q, sizeof q),
+             desc ? "true" : "false");
+    level next = {.sort_col = (int)l->col, .sort_desc = desc, .col = l->col};
+    snprintf(next.what, sizeof next.what, "sorted by %s %s", name, desc ? "↓" : "↑");
+    start_op(a, d, "sort", call, &next);
+}
+
+static void filter_done(mbtui_app *a, const char *text, void *ud)
+{
+    data_view *d = ud;
+    if (!text[0])
+        return;
+    char q[2200], call[2400];
+    snprintf(call, sizeof call, "data:filter(%s, { progress = progress })", mbtui_lua_quote(text, q, sizeof q));
+    level next = {.sort_col = -1, .col = top_of(d)->col};
+    snprintf(next.what, sizeof next.what, "filter: %s", text);
+    start_op(a, d, "filter", call, &next);
+}
+
+/* "name = expression": the first '=' that is not part of ==, ~=, <= or >=. */
+static void derive_done(mbtui_app *a, const char *text, void *ud)
+{
+    data_view *d = ud;
+    const char *eq = NULL;
+    for (const char *p = text; *p && !eq; p++)
+        if (*p == '=' && p[1] != '=' && (p == text || !strchr("=~<>", p[-1])))
+            eq = p;
+    char name[256];
+    size_t nl = eq ? (size_t)(eq - text) : 0;
+    while (nl && text[nl - 1] == ' ')
+        nl--;
+    const char *name0 = text;
+    while (*name0 == ' ' && name0 < text + nl)
+        name0++, nl--;
+    const char *expr = eq ? eq + 1 : "";
+    while (*expr == ' ')
+        expr++;
+    if (!eq || nl == 0 || nl >= sizeof name || !*expr) {
+        mbtui_say(a, MBTUI_A_ERROR, "derive: expected 'name = expression', e.g. 'ratio = petal_length_cm / petal_width_cm'");
+        return;
+    }
+    memcpy(name, name0, nl);
+    name[nl] = 0;
+    char qn[600], qe[2200], call[3000];
+    snprintf(call, sizeof call, "data:derive(%s, %s, { progress = progress })", mbtui_lua_quote(name, qn, sizeof qn),
+             mbtui_lua_quote(expr, qe, sizeof qe));
+    level next = {.sort_col = -1, .col = (size_t)-1}; /* the cursor: the new column, found by name when done */
+    snprintf(next.what, sizeof next.what, "+ %s = %s", name, expr);
+    if (!mbtui_data_busy(a))
+        snprintf(d->next_name, sizeof d->next_name, "%s", name);
+    start_op(a, d, "derive", call, &next);
+}
+
+void mbtui_data_poll(mbtui_app *a)
+{
+    const mb_frame *f = NULL;
+    double secs = 0;
+    char err[1100];
+    int rc = mbtui_dataop_poll(a, &f, &secs, err, sizeof err);
+    if (!rc || !pending)
+        return;
+    data_view *d = pending;
+    pending = NULL;
+    if (rc < 0) {
+        int cancelled = strstr(err, "cancelled") != NULL;
+        char first[600];
+        snprintf(first, sizeof first, "%.590s", err);
+        first[strcspn(first, "\n")] = 0;
+        mbtui_say(a, cancelled ? MBTUI_A_WARN : MBTUI_A_ERROR, "%s%s (the view is unchanged)",
+                  cancelled ? "cancelled: " : "", first);
+        mb_free(d->lua);
+        d->lua = NULL;
+        return;
+    }
+    level *below = top_of(d), *l = &d->lv[d->n];
+    size_t before = below->nrows;
+    *l = d->next;
+    level_set(l, mbtui_source_wrap(f));
+    l->sort_col = d->next.sort_col;
+    l->sort_desc = d->next.sort_desc;
+    if (d->next.col == (size_t)-1) { /* derived: the cursor on the new column */
+        long c = mb_frame_find(f, d->next_name);
+        l->col = c >= 0 ? (size_t)c : 0;
+    }
+    if (l->col >= l->ncols)
+        l->col = 0;
+    d->n++;
+    size_t n = strlen(d->lua) + 200;
+    char *chunk = mb_malloc(n);
+    snprintf(chunk, n, "-- %s: %zu -> %zu rows\n%s", l->what, before, l->nrows, d->lua);
+    for (char *p = chunk + 3; *p && *p != '\n'; p++)
+        if (*p == '\r')
+            *p = ' ';
+    mbtui_session_record(a, chunk);
+    mb_free(chunk);
+    mb_free(d->lua);
+    d->lua = NULL;
+    mbtui_say(a, MBTUI_A_OK, "%s: %zu -> %zu rows in %.2f s (u undoes)", l->what, before, l->nrows, secs);
+}
+
+static void undo(mbtui_app *a, data_view *d)
+{
+    if (mbtui_data_busy(a)) {
+        mbtui_say(a, MBTUI_A_ERROR, "undo: wait for the %s to end (x cancels it)", mbtui_data_busy(a));
+        return;
+    }
+    if (d->n < 2) {
+        mbtui_say(a, MBTUI_A_DIM, "undo: nothing to undo (sort O, filter |, derive = make new views)");
+        return;
+    }
+    level *gone = top_of(d), *back = &d->lv[d->n - 2];
+    char lua[1400], q[600];
+    int o = snprintf(lua, sizeof lua, "data = table.remove(views) -- undo %.1000s", gone->what);
+    for (char *p = lua; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    /* the target follows the data: set again if that view has the column */
+    if (a->target[0]) {
+        const mb_frame *f = mbtui_source_schema(back->src);
+        if (mb_frame_find(f, a->target) >= 0)
+            snprintf(lua + o, sizeof lua - (size_t)o, "\ndata:set_target(%s)", mbtui_lua_quote(a->target, q, sizeof q));
+        else
+            a->target[0] = 0;
+    }
+    if (mbtui_session_do(a, lua, 1) != 0) {
+        mbtui_say(a, MBTUI_A_ERROR, "undo: %s", a->lua_error);
+        return;
+    }
+    char what[sizeof gone->what];
+    snprintf(what, sizeof what, "%s", gone->what);
+    level_free(gone);
+    mbtui_dataop_forget(a, d->n - 1);
+    d->n--;
+    mbtui_say(a, MBTUI_A_OK, "undone: %s; back to %zu rows", what, back->nrows);
+}
 
 static int data_request(mbtui_view *v, int req)
 {
-    data_view *d = D(v);
+    data_view *dv = D(v);
     mbtui_app *a = v->app;
-    if (!d->src)
+    if (!dv->n)
         return 0;
-    size_t page = d->page_rows > 0 ? (size_t)d->page_rows : 10;
+    level *d = top_of(dv);
+    size_t page = dv->page_rows > 0 ? (size_t)dv->page_rows : 10;
     switch (req) {
     case MBTUI_REQ_UP: if (d->row > 0) d->row--; return 1;
     case MBTUI_REQ_DOWN: if (d->row + 1 < d->nrows) d->row++; return 1;
@@ -402,10 +669,22 @@ static int data_request(mbtui_view *v, int req)
     case MBTUI_REQ_LAST: d->row = d->nrows ? d->nrows - 1 : 0; return 1;
     case MBTUI_REQ_LEFT: if (d->col > 0) d->col--; if (d->col > 0 && d->col < d->left) d->left = d->col; return 1;
     case MBTUI_REQ_RIGHT: if (d->col + 1 < d->ncols) d->col++; return 1;
-    case MBTUI_REQ_GOTO: mbtui_prompt(a, "go to row: ", "", goto_row, d); return 1;
-    case MBTUI_REQ_FIND: mbtui_prompt(a, "column: ", "", find_column, d); return 1;
-    case MBTUI_REQ_STATS: d->show_stats = !d->show_stats; return 1;
-    case MBTUI_REQ_ENTER: d->show_stats = !d->show_stats; return 1;
+    case MBTUI_REQ_GOTO: mbtui_prompt(a, "go to row: ", "", goto_row, dv); return 1;
+    case MBTUI_REQ_FIND: mbtui_prompt(a, "find column: ", "", find_column, dv); return 1;
+    case MBTUI_REQ_STATS: dv->show_stats = !dv->show_stats; return 1;
+    case MBTUI_REQ_ENTER: dv->show_stats = !dv->show_stats; return 1;
+    case MBTUI_REQ_SORT_ROWS: sort_rows(a, dv); return 1;
+    case MBTUI_REQ_FILTER:
+        mbtui_prompt(a, "filter rows where (Lua; columns by name, col[\"a b\"] or a_b): ", "", filter_done, dv);
+        return 1;
+    case MBTUI_REQ_DERIVE: mbtui_prompt(a, "derive column (name = Lua expression): ", "", derive_done, dv); return 1;
+    case MBTUI_REQ_UNDO: undo(a, dv); return 1;
+    case MBTUI_REQ_CANCEL:
+        if (!mbtui_data_busy(a))
+            return 0; /* the Models tab's cancel */
+        mbtui_dataop_cancel();
+        mbtui_say(a, MBTUI_A_WARN, "%s: cancelling", mbtui_data_busy(a));
+        return 1;
     case MBTUI_REQ_TARGET: {
         int cat = 0;
         const char *name = mbtui_data_column(v, &cat);
@@ -426,8 +705,9 @@ static int data_request(mbtui_view *v, int req)
     return 0;
 }
 
-static const int data_hints[] = {MBTUI_REQ_STATS, MBTUI_REQ_TARGET, MBTUI_REQ_PLAN, MBTUI_REQ_GOTO,
-                                 MBTUI_REQ_FIND, MBTUI_REQ_TAB_MODELS, 0};
+/* what fits in 100 columns with ? C-p q; the views line names u and = */
+static const int data_hints[] = {MBTUI_REQ_STATS, MBTUI_REQ_TARGET, MBTUI_REQ_PLAN, MBTUI_REQ_FILTER,
+                                 MBTUI_REQ_SORT_ROWS, MBTUI_REQ_TAB_MODELS, 0};
 
 const mbtui_view_ops mbtui_data_ops = {
     .name = "Data",
