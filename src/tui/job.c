@@ -15,6 +15,9 @@
 **     M name value                                 a held-out metric
 **     L i class | R i c0 c1 ...                    class names, confusion rows
 **     T text                                       a line of a comparison
+**     F what ...                                   a figure: curve points,
+**                                                  importances, explanations
+**                                                  (figures.c; from figures_lua)
 **     E message                                    the Lua error that ended it
 **     D                                            done, bundle written
 ** Cancelling writes "C" to the child's own pipe; its progress callback
@@ -38,7 +41,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tui.h"
+#include "results.h"
 
 static int child_w = -1, child_r = -1;
 static double child_last;
@@ -48,7 +51,7 @@ static double child_last;
 static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void send_line(const char *fmt, ...)
 {
-    char buf[4096];
+    char buf[16384];
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
@@ -130,6 +133,112 @@ static void send_report(lua_State *L, int id)
     }
 }
 
+/* The figures of a finished run, computed in the worker from the saved
+** bundle (mb.load: the form the explainers read) on the evaluation rows:
+** the held-out part, or for a cross-validated run the data the final
+** model was fitted on (explanations only: it has no held-out rows). Each
+** figure goes out as an F line; a failure of one says why and the others
+** still go. Nothing here changes the session, so nothing is recorded. */
+static const char figures_lua[] =
+    "local id, bundle, emit = ...\n"
+    "local fmt = string.format\n"
+    "local q = mb.load(bundle)\n"
+    "local rep = runs['run' .. id] or {}\n"
+    "local held = rep.task ~= nil and test ~= nil\n"
+    "local ev = held and test or data\n"
+    "local target = ev:target()\n"
+    "local function points(kind, xs, ys, zs)\n"
+    "  local n = #xs\n"
+    "  local step = math.max(1, n // 240)\n"
+    "  for i = 1, n, step do\n"
+    "    emit(fmt('point %s %.9g %.9g %.9g', kind, xs[i], ys[i], zs and zs[i] or 0))\n"
+    "  end\n"
+    "  if (n - 1) % step ~= 0 then emit(fmt('point %s %.9g %.9g %.9g', kind, xs[n], ys[n], zs and zs[n] or 0)) end\n"
+    "end\n"
+    "emit(fmt('eval %s', held and fmt('on the %d held-out rows', #ev)\n"
+    "  or fmt('on the %d rows the model was fitted on (k-fold plan: no held-out rows)', #ev)))\n"
+    "if not held then\n"
+    "  emit('nocurve curves, calibration and residuals need held-out rows: choose a hold-out plan (e) and train again')\n"
+    "elseif rep.task == 'binary' then\n"
+    "  for _, k in ipairs({ 'roc', 'pr', 'calibration' }) do\n"
+    "    local ok, c = pcall(mb.curve, k, q, ev, 10)\n"
+    "    if ok then points(k:sub(1, 1), c.x, c.y, k == 'calibration' and c.threshold or nil)\n"
+    "    else emit('nocurve ' .. k .. ': ' .. tostring(c)) end\n"
+    "  end\n"
+    "elseif rep.task == 'multiclass' then\n"
+    "  emit('nocurve ROC, PR and calibration curves are drawn for two classes; the metrics give the one-vs-rest AUCs')\n"
+    "else\n"
+    "  local y, p = ev:col(target), q:predict(ev)\n"
+    "  local xs, ys = {}, {}\n"
+    "  for i = 1, #y do xs[i], ys[i] = p[i], y[i] - p[i] end\n"
+    "  points('s', xs, ys)\n"
+    "end\n"
+    "local function importance(kind)\n"
+    "  local ok, t = pcall(function() return q.model:importance(kind) end)\n"
+    "  if ok and type(t) == 'table' and next(t) then return t end\n"
+    "end\n"
+    "local imp, kind = importance(1), 'total gain'\n"
+    "if not imp then imp, kind = importance(0), '|coefficient| or split count' end\n"
+    "if imp then\n"
+    "  emit('impkind ' .. kind)\n"
+    "  for name, v in pairs(imp) do emit(fmt('imp %.9g %s', v, name)) end\n"
+    "end\n"
+    "local n = math.min(#ev, 1000)\n"
+    "local e = ev:head(n)\n"
+    "local ok, contrib, info = pcall(mb.explain, q, e)\n"
+    "if ok then\n"
+    "  emit(fmt('shap %s %d %d', info.method, info.mapped and 1 or 0, n))\n"
+    "  for i, c in ipairs(info.columns) do emit(fmt('g %.9g nan %d %s', info.mean_abs[c], i, c)) end\n"
+    "  local names, cols = contrib:columns(), {}\n"
+    "  emit(fmt('cols %d %d', #info.columns + 1, #names // (#info.columns + 1)))\n"
+    "  for _, c in ipairs(info.columns) do emit('col ' .. c) end\n"
+    "  for j, c in ipairs(names) do\n"
+    "    cols[j] = contrib:col(c)\n"
+    "    local class = c:match('^expected_value:(.*)$')\n"
+    "    if class then emit('out ' .. class) end\n"
+    "  end\n"
+    "  local m = math.min(n, 200)\n"
+    "  local head = e:head(m)\n"
+    "  local pred, truth = q:predict(head), head:col(target)\n"
+    "  for i = 1, m do\n"
+    "    local v = {}\n"
+    "    for j = 1, #cols do v[j] = fmt('%.9g', cols[j][i]) end\n"
+    "    emit(fmt('row %s\\t%s\\t%s', tostring(truth[i]), tostring(pred[i]), table.concat(v, ' ')))\n"
+    "  end\n"
+    "else\n"
+    "  local why = tostring(contrib)\n"
+    "  local ok2, pi = pcall(mb.permutation_importance, q, e, { repeats = 3, seed = 0 })\n"
+    "  if not ok2 then emit('xnote no explanation: ' .. why .. '; permutation importance: ' .. tostring(pi)) return end\n"
+    "  emit(fmt('shap permutation 0 %d', n))\n"
+    "  emit(fmt('xnote no SHAP (%s): permutation importance instead, the drop of %s when a feature is shuffled (3 repeats, seed 0)', why, pi.metric))\n"
+    "  for i, name in ipairs(pi.ranking) do\n"
+    "    local f = pi.features[name]\n"
+    "    emit(fmt('g %.9g %.9g %d %s', f.mean, f.std, i, name))\n"
+    "  end\n"
+    "end\n";
+
+static int figure_emit(lua_State *L)
+{
+    send_line("F %s", luaL_checkstring(L, 1));
+    return 0;
+}
+
+static void send_figures(lua_State *L, const mbtui_run *r)
+{
+    if (luaL_loadbuffer(L, figures_lua, sizeof figures_lua - 1, "=figures") != LUA_OK) {
+        send_line("F xnote figures: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushinteger(L, r->id);
+    lua_pushstring(L, r->bundle);
+    lua_pushcfunction(L, figure_emit);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+        send_line("F xnote figures: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_pop(L, 1);
+    }
+}
+
 static int child_body(lua_State *L)
 {
     mbtui_run *r = lua_touserdata(L, 1);
@@ -157,6 +266,8 @@ static int child_body(lua_State *L)
     if (luaL_dostring(L, save) != LUA_OK)
         return lua_error(L);
     send_report(L, r->id);
+    send_line("P 1 nan nan explaining");
+    send_figures(L, r);
     return 0;
 }
 
@@ -296,6 +407,8 @@ mbtui_run *mbtui_run_queue(mbtui_app *a, int is_compare, const char *model, cons
     r->def = def;
     r->lua = lua;
     r->from_child = r->to_child = -1;
+    if (!is_compare)
+        r->fig = mbtui_figures_new();
     r->state = MBTUI_RUN_QUEUED;
     snprintf(r->msg, sizeof r->msg, "queued");
     a->runs[a->nruns++] = r;
@@ -313,6 +426,14 @@ static void parse_line(mbtui_run *r, char *line)
         if (sscanf(rest, "%lf %lf %lf %n", &f, &tl, &vl, &off) >= 3) {
             r->fraction = f;
             snprintf(r->msg, sizeof r->msg, "%s", rest + off);
+            if (isfinite(vl) && r->fig) {
+                mbtui_figures *g = r->fig;
+                if (g->nvloss == MBTUI_MAXLOSS) {
+                    memmove(g->vloss, g->vloss + 1, (MBTUI_MAXLOSS - 1) * sizeof *g->vloss);
+                    g->nvloss--;
+                }
+                g->vloss[g->nvloss++] = vl;
+            }
             if (isfinite(tl)) {
                 if (r->nloss == MBTUI_MAXLOSS) {
                     memmove(r->loss, r->loss + 1, (MBTUI_MAXLOSS - 1) * sizeof *r->loss);
@@ -372,6 +493,10 @@ static void parse_line(mbtui_run *r, char *line)
         }
         break;
     }
+    case 'F':
+        if (r->fig)
+            mbtui_figures_parse(r->fig, rest);
+        break;
     case 'E': snprintf(r->msg, sizeof r->msg, "%s", rest); r->said_error = 1; break;
     case 'D': r->fraction = 1; snprintf(r->msg, sizeof r->msg, "done"); break;
     }
@@ -508,7 +633,7 @@ int mbtui_runs_poll(mbtui_app *a)
                 changed = 1;
                 break;
             }
-    return changed;
+    return mbtui_export_poll(a) | changed;
 }
 
 void mbtui_run_cancel(mbtui_app *a, mbtui_run *r)
@@ -532,6 +657,7 @@ void mbtui_runs_kill_all(mbtui_app *a)
     for (int i = 0; i < a->nruns; i++)
         if (a->runs[i] && a->runs[i]->pid > 0)
             kill(a->runs[i]->pid, SIGKILL);
+    mbtui_export_kill_all();
 }
 
 double mbtui_run_metric(const mbtui_run *r, const char *name)
@@ -557,6 +683,7 @@ int mbtui_runs_unsaved(const mbtui_app *a)
 
 void mbtui_runs_free(mbtui_app *a)
 {
+    mbtui_export_stop_all();
     for (int i = 0; i < a->nruns; i++) {
         mbtui_run *r = a->runs[i];
         if (r->pid > 0)
@@ -573,6 +700,7 @@ void mbtui_runs_free(mbtui_app *a)
         mb_free(r->def);
         mb_free(r->lua);
         mb_free(r->text);
+        mbtui_figures_free(&r->fig);
         mb_free(r);
     }
     a->nruns = 0;
