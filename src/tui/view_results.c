@@ -216,7 +216,7 @@ static void draw_residuals(const mbtui_run *r, mbtui_rect b)
                                            : r->fig->curve_note);
         return;
     }
-    mbtui_textf(b.y, b.x, b.w, MBTUI_A_TITLE, "residuals (true - predicted) against the prediction %s: RMSE %.4g, R2 %.4f",
+    mbtui_textf(b.y, b.x, b.w, MBTUI_A_TITLE, "residuals (true - predicted) against the prediction %s: RMSE %.4f, R2 %.4f",
                 r->fig->eval_note, mbtui_run_metric(r, "rmse"), mbtui_run_metric(r, "r2"));
     mbtui_plot p = {"predicted", "resid.", 0, 0, 0, 0, 0, 1};
     range(c->x, c->n, &p.x0, &p.x1);
