@@ -35,6 +35,12 @@ void mbtui_figures_free(mbtui_figures **pf)
         mb_free(f->curve[k].y);
         mb_free(f->curve[k].z);
     }
+    for (int c = 0; c < MBTUI_MAXCLASSES; c++)
+        for (int k = 0; k < 2; k++) {
+            mb_free(f->ovr[c][k].x);
+            mb_free(f->ovr[c][k].y);
+            mb_free(f->ovr[c][k].z);
+        }
     mbtui_ranked *rk[] = {&f->importance, &f->shap};
     for (int k = 0; k < 2; k++) {
         free_names(rk[k]->name, rk[k]->n);
@@ -129,14 +135,39 @@ int mbtui_figures_parse(mbtui_figures *f, const char *line)
             snprintf(f->curve_note, sizeof f->curve_note, "%s", rest);
     } else if (!strcmp(what, "point")) {
         char k;
+        int cls = -1, n = 0;
         double x, y, z;
-        if (sscanf(rest, "%c %lf %lf %lf", &k, &x, &y, &z) != 4)
+        if (sscanf(rest, "%c%n", &k, &n) != 1)
             return 0;
+        if (rest[n] != ' ' && (sscanf(rest + n, "%d%n", &cls, &n) != 1 || cls < 0 || cls >= f->nclasses))
+            return 0; /* "rK" / "pK": class K against the rest */
+        if (sscanf(rest + n, "%lf %lf %lf", &x, &y, &z) != 3)
+            return 0;
+        if (cls >= 0) {
+            if (k != 'r' && k != 'p')
+                return 0;
+            add_point(&f->ovr[cls][k == 'p'], x, y, z);
+            return 1;
+        }
         int c = k == 'r' ? MBTUI_CURVE_ROC : k == 'p' ? MBTUI_CURVE_PR : k == 'c' ? MBTUI_CURVE_CAL
               : k == 's' ? MBTUI_CURVE_RESID : -1;
         if (c < 0)
             return 0;
         add_point(&f->curve[c], x, y, z);
+    } else if (!strcmp(what, "class")) {
+        int c, n = 0;
+        if (sscanf(rest, "%d %n", &c, &n) < 1 || c != f->nclasses || c >= MBTUI_MAXCLASSES || !rest[n])
+            return 0; /* in order, 0 first */
+        snprintf(f->classname[c], sizeof f->classname[c], "%s", rest + n);
+        f->ovr_area[c][0] = f->ovr_area[c][1] = NAN;
+        f->nclasses++;
+    } else if (!strcmp(what, "area")) {
+        int c;
+        char kind[8];
+        double v;
+        if (sscanf(rest, "%d %7s %lf", &c, kind, &v) != 3 || c < 0 || c >= f->nclasses)
+            return 0;
+        f->ovr_area[c][strcmp(kind, "pr") == 0] = v;
     } else if (!strcmp(what, "impkind"))
         snprintf(f->importance_kind, sizeof f->importance_kind, "%s", rest);
     else if (!strcmp(what, "imp")) {

@@ -29,6 +29,12 @@ typedef struct mbtui_figures {
     char eval_note[200];          /* on which rows the figures were computed */
     mbtui_series curve[MBTUI_NCURVES];
     char curve_note[200];         /* why there are no curves ("" when there are) */
+    /* multiclass: ROC (0) and PR (1) of each class against the rest, with
+    ** their areas (ROC AUC, average precision) on the full curves */
+    int nclasses;
+    char classname[MBTUI_MAXCLASSES][24];
+    mbtui_series ovr[MBTUI_MAXCLASSES][2];
+    double ovr_area[MBTUI_MAXCLASSES][2];
     double vloss[MBTUI_MAXLOSS];  /* validation loss, as the plugin reported it */
     int nvloss;
     mbtui_ranked importance;      /* the model's own importances */

@@ -26,6 +26,7 @@ typedef struct results_view {
     int order[MBTUI_MAXRUNS];
     int pane;
     int xrow;                     /* the explained row shown (0-based) */
+    int cls;                      /* multiclass ROC / PR: the class against the rest */
 } results_view;
 
 static const char *const sort_names[] = {"run", "score", "fit time"};
@@ -161,10 +162,35 @@ static void say_none(mbtui_rect b, const char *what, const char *why)
     mbtui_textf(b.y, b.x, b.w, MBTUI_A_DIM, "no %s for this run%s%s", what, why && *why ? ": " : "", why ? why : "");
 }
 
-/* ROC, PR and calibration: binary scores on the held-out rows. */
-static void draw_curve(const mbtui_run *r, int pane, mbtui_rect b)
+/* Multiclass ROC or PR: class cls against the rest. */
+static void draw_ovr(const mbtui_run *r, int pane, int cls, mbtui_rect b)
 {
     const mbtui_figures *f = r->fig;
+    int k = pane == PANE_PR;
+    const mbtui_series *c = &f->ovr[cls][k];
+    char kl[16], kr[16];
+    mbtui_textf(b.y, b.x, b.w, MBTUI_A_TITLE, "%s, class %s against the rest: %s %.4f (%s %s: class %d of %d) %s",
+                k ? "precision-recall" : "ROC curve", f->classname[cls], k ? "average precision" : "AUC",
+                f->ovr_area[cls][k], mbtui_keys_for(MBTUI_REQ_LEFT, kl, sizeof kl),
+                mbtui_keys_for(MBTUI_REQ_RIGHT, kr, sizeof kr), cls + 1, f->nclasses, f->eval_note);
+    mbtui_textf(b.y + 1, b.x, b.w, MBTUI_A_DIM, "macro average over the classes (the metrics' %s): %.4f",
+                k ? "pr_auc" : "roc_auc", mbtui_run_metric(r, k ? "pr_auc" : "roc_auc"));
+    if (!c->n)
+        return;
+    mbtui_plot p = {k ? "recall" : "false positive rate", k ? "prec." : "TPR", 0, 1, 0, 1, !k, 0};
+    const double *xs[] = {c->x}, *ys[] = {c->y};
+    int ns[] = {c->n};
+    mbtui_chart((mbtui_rect){b.y + 2, b.x, b.h - 2, b.w}, &p, xs, ys, ns, 1, 1);
+}
+
+/* ROC, PR and calibration: binary scores on the held-out rows. */
+static void draw_curve(const mbtui_run *r, int pane, int cls, mbtui_rect b)
+{
+    const mbtui_figures *f = r->fig;
+    if (f->nclasses && pane != PANE_CAL) {
+        draw_ovr(r, pane, cls < f->nclasses ? cls : 0, b);
+        return;
+    }
     int k = pane == PANE_ROC ? MBTUI_CURVE_ROC : pane == PANE_PR ? MBTUI_CURVE_PR : MBTUI_CURVE_CAL;
     const mbtui_series *c = &f->curve[k];
     if (!c->n) {
@@ -383,7 +409,7 @@ static void draw_pane(results_view *rv, const mbtui_run *r, mbtui_rect b)
     b.y++, b.h--;
     switch (rv->pane) {
     case PANE_METRICS: draw_details(r, b); break;
-    case PANE_ROC: case PANE_PR: case PANE_CAL: draw_curve(r, rv->pane, b); break;
+    case PANE_ROC: case PANE_PR: case PANE_CAL: draw_curve(r, rv->pane, rv->cls, b); break;
     case PANE_RESID: draw_residuals(r, b); break;
     case PANE_LOSS: draw_loss(r, b); break;
     case PANE_IMPORTANCE: draw_importance(r, b); break;
@@ -507,6 +533,11 @@ static int results_request(mbtui_view *v, int req)
     case MBTUI_REQ_PANE: rv->pane = (rv->pane + 1) % NPANES; return 1;
     case MBTUI_REQ_LEFT:
     case MBTUI_REQ_RIGHT:
+        if ((rv->pane == PANE_ROC || rv->pane == PANE_PR) && cur && cur->fig && cur->fig->nclasses) {
+            int n = cur->fig->nclasses;
+            rv->cls = (rv->cls + (req == MBTUI_REQ_RIGHT ? 1 : n - 1)) % n;
+            return 1;
+        }
         if (rv->pane != PANE_EXPLAIN || !cur || !cur->fig || !cur->fig->nrows)
             return 0;
         rv->xrow += req == MBTUI_REQ_RIGHT ? 1 : -1;

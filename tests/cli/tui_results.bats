@@ -244,3 +244,25 @@ EOF
     run curl -s "$url/health"
     assert_failure
 }
+
+@test "Results: multiclass ROC and PR, one class against the rest; their mean is the macro AUC" {
+    open_iris
+    train gbdt 1
+    keys 4
+    pane ROC
+    wait_for "ROC curve, class setosa against the rest"
+    aucs=""
+    for cls in setosa versicolor virginica; do
+        wait_for "class $cls against the rest"
+        aucs+=" $(screen | sed -nE 's/.* against the rest: AUC ([0-9.]+) .*/\1/p')"
+        keys Right
+    done
+    macro=$(screen | sed -nE "s/^macro average over the classes \(the metrics' roc_auc\): ([0-9.]+)/\1/p")
+    echo "$aucs / $macro"
+    awk -v a="$aucs" -v m="$macro" 'BEGIN { n = split(a, v, " "); s = 0; for (i = 1; i <= n; i++) s += v[i];
+        d = s / n - m; exit !(n == 3 && d < 2e-4 && d > -2e-4) }'
+    pane PR
+    wait_for "precision-recall, class setosa against the rest"
+    pane calibration
+    wait_for "calibration is drawn for two classes"
+}

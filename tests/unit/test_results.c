@@ -44,6 +44,17 @@ static void test_curves_and_notes(void **state)
     for (int i = 0; i < 5000; i++) /* capped, not unbounded */
         mbtui_figures_parse(f, "point s 1 2 0");
     assert_int_equal(f->curve[MBTUI_CURVE_RESID].n, 4096);
+    /* one class against the rest: classes come in order, points name theirs */
+    assert_int_equal(mbtui_figures_parse(f, "point r0 0 0 0"), 0); /* no class 0 yet */
+    assert_int_equal(mbtui_figures_parse(f, "class 1 b"), 0);      /* out of order */
+    assert_int_equal(mbtui_figures_parse(f, "class 0 a"), 1);
+    assert_int_equal(mbtui_figures_parse(f, "point r0 0.5 0.75 0"), 1);
+    assert_int_equal(mbtui_figures_parse(f, "point c0 0.5 0.75 0"), 0); /* no calibration per class */
+    assert_int_equal(mbtui_figures_parse(f, "point p-1 0.5 0.75 0"), 0);
+    assert_int_equal(mbtui_figures_parse(f, "area 0 pr 0.625"), 1);
+    assert_int_equal(mbtui_figures_parse(f, "area 3 pr 0.625"), 0);
+    assert_int_equal(f->ovr[0][0].n, 1);
+    assert_true(f->ovr_area[0][1] == 0.625 && isnan(f->ovr_area[0][0]));
     mbtui_figures_free(&f);
     assert_null(f);
     mbtui_figures_free(&f); /* twice: harmless */
