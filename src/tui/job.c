@@ -48,14 +48,10 @@ static double child_last;
 
 /* {====== the child ======} */
 
-static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void send_line(const char *fmt, ...)
+void mbtui_vsend(int fd, const char *fmt, va_list ap)
 {
     char buf[16384];
-    va_list ap;
-    va_start(ap, fmt);
     int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n > sizeof buf - 2)
@@ -65,11 +61,52 @@ static void send_line(const char *fmt, ...)
             buf[i] = ' ';
     buf[n++] = '\n';
     for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(child_w, buf + off, (size_t)(n - off));
+        ssize_t w = write(fd, buf + off, (size_t)(n - off));
         if (w <= 0 && errno != EINTR)
             _exit(4); /* the workbench is gone */
         if (w > 0)
             off += w;
+    }
+}
+
+static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void send_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mbtui_vsend(child_w, fmt, ap);
+    va_end(ap);
+}
+
+void mbtui_child_init(void)
+{
+    setpgid(0, 0);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL); /* a plugin's crash must kill the child, visibly */
+    signal(SIGPIPE, SIG_IGN);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0)
+        dup2(null, 0);
+}
+
+int mbtui_read_lines(int fd, char *line, size_t cap, size_t *nline, void (*fn)(void *ud, char *line), void *ud)
+{
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        if (n <= 0)
+            return -1;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[*nline] = 0;
+                fn(ud, line);
+                *nline = 0;
+            } else if (*nline + 1 < cap)
+                line[(*nline)++] = buf[i];
+        }
     }
 }
 
@@ -298,14 +335,7 @@ static int child_msgh(lua_State *L)
 
 static _Noreturn void child_main(mbtui_app *a, mbtui_run *r)
 {
-    setpgid(0, 0);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], SIG_DFL); /* a plugin's crash must kill the child, visibly */
-    signal(SIGPIPE, SIG_IGN);
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0)
-        dup2(null, 0);
+    mbtui_child_init();
     char log[600];
     snprintf(log, sizeof log, "%s/run%d.log", a->session_dir, r->id);
     int lf = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -520,26 +550,13 @@ static void parse_line(mbtui_run *r, char *line)
     }
 }
 
+static void on_line(void *ud, char *line) { parse_line(ud, line); }
+
 static void read_child(mbtui_run *r)
 {
-    for (;;) {
-        char buf[4096];
-        ssize_t n = read(r->from_child, buf, sizeof buf);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0) {
-            close(r->from_child);
-            r->from_child = -1;
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                r->line[r->nline] = 0;
-                parse_line(r, r->line);
-                r->nline = 0;
-            } else if (r->nline + 1 < sizeof r->line)
-                r->line[r->nline++] = buf[i];
-        }
+    if (mbtui_read_lines(r->from_child, r->line, sizeof r->line, &r->nline, on_line, r) < 0) {
+        close(r->from_child);
+        r->from_child = -1;
     }
 }
 

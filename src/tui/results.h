@@ -79,6 +79,20 @@ void mbtui_chart(mbtui_rect r, const mbtui_plot *p, const double *const *xs, con
 /* A horizontal bar of v / max in w cells (eighths, or '#'). */
 void mbtui_hbar(int y, int x, int w, int attr, double v, double max);
 
+/* {====== forked children (job.c) ======} */
+
+#include <stdarg.h>
+
+/* In a fresh child: its own process group, default fatal signals (a crash
+** kills it, visibly), SIGPIPE ignored, standard input /dev/null. */
+void mbtui_child_init(void);
+/* One line (newlines inside become spaces) to fd; _exit(4) when the
+** workbench is gone. */
+void mbtui_vsend(int fd, const char *fmt, va_list ap);
+/* Read what fd has (non-blocking), calling fn for each whole line (a line
+** longer than cap is cut); -1 at end of file or on an error, else 0. */
+int mbtui_read_lines(int fd, char *line, size_t cap, size_t *nline, void (*fn)(void *ud, char *line), void *ud);
+
 /* {====== the Export tab's tasks (view_export.c) ======} */
 
 /* The run the Export tab works on: the one selected in Results when it

@@ -67,21 +67,10 @@ static int out_fd = -1;
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
-    char buf[1200];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
+    mbtui_vsend(out_fd, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n > sizeof buf - 2)
-        n = (int)sizeof buf - 2;
-    for (int i = 0; i < n; i++)
-        if (buf[i] == '\n')
-            buf[i] = ' ';
-    buf[n++] = '\n';
-    if (write(out_fd, buf, (size_t)n) < 0)
-        _exit(4);
 }
 
 static _Noreturn void fail_exit(const mb_error *err)
@@ -191,10 +180,18 @@ static void close_fds(mbtui_app *a)
             close(tasks[t].fd);
 }
 
-/* Fork task t; in the child, run(): never returns. 0, or -1 said. */
-static int start(mbtui_app *a, int t, const mbtui_run *run, const char *bundle, const char *in, const char *out,
-                 unsigned port)
+/* What a task works on: the run's bundle, and per task the data file and
+** output (score), the output and its format (export) or the port (serve). */
+typedef struct task_args {
+    const char *in, *out;
+    int onnx;
+    unsigned port;
+} task_args;
+
+/* Fork task t on run's bundle; the child never returns. 0, or -1 said. */
+static int start(mbtui_app *a, int t, const mbtui_run *run, const task_args *g)
 {
+    const char *bundle = run->bundle;
     task *k = &tasks[t];
     if (k->running) {
         mbtui_say(a, MBTUI_A_ERROR, "a %s task is still running (%s)", task_names[t], k->what);
@@ -215,21 +212,15 @@ static int start(mbtui_app *a, int t, const mbtui_run *run, const char *bundle, 
         pthread_mutex_unlock(&mbtui_core_lock);
         close(p[0]);
         close_fds(a);
-        setpgid(0, 0);
-        int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGHUP};
-        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-            signal(sigs[i], SIG_DFL);
-        signal(SIGPIPE, SIG_IGN);
-        int null = open("/dev/null", O_RDWR);
-        if (null >= 0)
-            dup2(null, 0), dup2(null, 1);
+        mbtui_child_init();
+        dup2(0, 1); /* /dev/null; errors go to the pipe */
         dup2(p[1], 2);
         out_fd = p[1];
         if (t == T_SCORE)
-            child_score(a, bundle, in, out);
+            child_score(a, bundle, g->in, g->out);
         else if (t == T_EXPORT)
-            child_export(bundle, out, in != NULL);
-        child_serve(a, bundle, port);
+            child_export(bundle, g->out, g->onnx);
+        child_serve(a, bundle, g->port);
     }
     pthread_mutex_unlock(&mbtui_core_lock);
     close(p[1]);
@@ -294,29 +285,24 @@ static void task_line(mbtui_app *a, task *k, int t, char *line)
         snprintf(k->msg, sizeof k->msg, "%.500s", line); /* a library's own words on stderr */
 }
 
+typedef struct line_ctx {
+    mbtui_app *a;
+    int t;
+} line_ctx;
+
+static void on_line(void *ud, char *line)
+{
+    line_ctx *c = ud;
+    task_line(c->a, &tasks[c->t], c->t, line);
+}
+
 static void read_task(mbtui_app *a, int t)
 {
     task *k = &tasks[t];
-    for (;;) {
-        char buf[4096];
-        ssize_t n = read(k->fd, buf, sizeof buf);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0) {
-            close(k->fd);
-            k->fd = -1;
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                char line[sizeof k->line];
-                memcpy(line, k->line, k->nline);
-                line[k->nline] = 0;
-                task_line(a, k, t, line);
-                k->nline = 0;
-            } else if (k->nline + 1 < sizeof k->line)
-                k->line[k->nline++] = buf[i];
-        }
+    line_ctx c = {a, t};
+    if (mbtui_read_lines(k->fd, k->line, sizeof k->line, &k->nline, on_line, &c) < 0) {
+        close(k->fd);
+        k->fd = -1;
     }
 }
 
@@ -496,7 +482,7 @@ static void score_out_done(mbtui_app *a, const char *out, void *ud)
     char *in = r->score_in;
     if (!out[0] || !in)
         return;
-    if (start(a, T_SCORE, r, r->bundle, in, out, 0) == 0) {
+    if (start(a, T_SCORE, r, &(task_args){in, out, 0, 0}) == 0) {
         char q1[600], q2[600], q3[600];
         snprintf(tasks[T_SCORE].what, sizeof tasks[T_SCORE].what, "moonbench score %s %s -o %s",
                  shq(bundle_name(r), q1, sizeof q1), shq(in, q2, sizeof q2), shq(out, q3, sizeof q3));
@@ -521,7 +507,7 @@ static void code_done(mbtui_app *a, const char *out, void *ud)
         return;
     size_t n = strlen(out);
     int onnx = n > 5 && !strcmp(out + n - 5, ".onnx");
-    if (start(a, T_EXPORT, r, r->bundle, onnx ? "onnx" : NULL, out, 0) == 0) {
+    if (start(a, T_EXPORT, r, &(task_args){NULL, out, onnx, 0}) == 0) {
         char q1[600], q2[600];
         snprintf(tasks[T_EXPORT].what, sizeof tasks[T_EXPORT].what, "moonbench export %s --format %s -o %s",
                  shq(bundle_name(r), q1, sizeof q1), onnx ? "onnx" : "c", shq(out, q2, sizeof q2));
@@ -539,7 +525,7 @@ static void serve_done(mbtui_app *a, const char *text, void *ud)
         mbtui_say(a, MBTUI_A_ERROR, "'%s': a port from 1 to 65535, or 0 for any free port", text);
         return;
     }
-    if (start(a, T_SERVE, r, r->bundle, NULL, NULL, (unsigned)port) == 0) {
+    if (start(a, T_SERVE, r, &(task_args){NULL, NULL, 0, (unsigned)port}) == 0) {
         char q[600];
         snprintf(tasks[T_SERVE].what, sizeof tasks[T_SERVE].what, "moonbench serve %s --host 127.0.0.1 --port %ld",
                  shq(bundle_name(r), q, sizeof q), port);

@@ -81,11 +81,7 @@ EOF
 }
 
 @test "Results: the global SHAP summary equals moonbench explain's; a row's contributions add up" {
-    tui_start datasets/
-    wait_for "iris.h5"
-    find iris.h5
-    keys Enter
-    wait_for "150 rows x 5 columns"
+    open_iris
     keys e
     wait_for "plan (hold-out fraction or k=K, seed)"
     answer "k=3 1"
@@ -156,11 +152,7 @@ EOF
 }
 
 @test "Export: score a file, export C and ONNX, as the CLI does; the session records them" {
-    tui_start datasets/
-    wait_for "iris.h5"
-    find iris.h5
-    keys Enter
-    wait_for "150 rows x 5 columns"
+    open_iris
     train linear 1
     keys 5
     wait_for "P      score a data file"
@@ -205,11 +197,7 @@ EOF
 }
 
 @test "Export: serve over HTTP from the tab, a request is counted, K stops it" {
-    tui_start datasets/
-    wait_for "iris.h5"
-    find iris.h5
-    keys Enter
-    wait_for "150 rows x 5 columns"
+    open_iris
     train linear 1
     keys 5 H
     wait_for "port on 127.0.0.1 (0: any free port): 0"
