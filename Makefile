@@ -178,6 +178,11 @@ DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o 
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
+# The workbench's figure lines and the server's live summary (tests/unit/test_results.c).
+RESULTS_UNIT_OBJ = $(BUILD)/obj/src/tui/figures.o $(addprefix $(BUILD)/obj/src/deploy/,serve_metrics.o drift.o)
+$(BUILD)/tests/test_results: $(RESULTS_UNIT_OBJ)
+$(BUILD)/tests/test_results: UNIT_OBJ = $(RESULTS_UNIT_OBJ)
+$(BUILD)/tests/test_results: UNIT_CFLAGS = -Isrc/deploy -Isrc/tui
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

@@ -128,6 +128,18 @@ void mbsv_metrics_request(mbsv_metrics *m, mbsv_endpoint ep, int code, double se
 ** for regression), for predictions by class and the drift window (any
 ** thread). */
 void mbsv_metrics_scored(mbsv_metrics *m, const float *x, long label);
+/* The counters at a glance, for a live view (the workbench's Export tab):
+** requests answered and those with a 4xx/5xx code (every endpoint), rows
+** scored, latency quantiles (interpolated in the histogram's buckets, as
+** Prometheus' histogram_quantile; NaN before the first request), and the
+** drift window's flagged features (their names, comma-separated). */
+typedef struct mbsv_summary {
+    unsigned long long requests, errors, scored;
+    double p50, p99;
+    size_t window_rows, drifting;
+    char drifting_names[256];
+} mbsv_summary;
+void mbsv_metrics_summary(mbsv_metrics *m, mbsv_summary *out);
 /* The Prometheus text exposition (version 0.0.4), mb_malloc'd. */
 char *mbsv_metrics_render(mbsv_metrics *m, size_t *len);
 

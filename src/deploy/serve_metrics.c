@@ -205,6 +205,58 @@ static void render_drift(mbsv_metrics *m, textbuf *t)
     mb_free(f);
 }
 
+/* The q quantile of the latency histogram, linear within its bucket. */
+static double quantile(const unsigned long long *h, unsigned long long total, double q)
+{
+    if (!total)
+        return NAN;
+    double rank = q * (double)total, cum = 0;
+    for (size_t k = 0; k <= NBUCKETS; k++) {
+        if (cum + (double)h[k] >= rank && h[k]) {
+            if (k == NBUCKETS)
+                return buckets[NBUCKETS - 1]; /* +Inf: the last finite bound, as Prometheus */
+            double lo = k ? buckets[k - 1] : 0;
+            return lo + (buckets[k] - lo) * (rank - cum) / (double)h[k];
+        }
+        cum += (double)h[k];
+    }
+    return buckets[NBUCKETS - 1];
+}
+
+void mbsv_metrics_summary(mbsv_metrics *m, mbsv_summary *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t e = 0; e < MBSV_EP_COUNT_; e++)
+        for (size_t c = 0; c < NCODES; c++) {
+            unsigned long long n = atomic_load_explicit(&m->requests[e][c], memory_order_relaxed);
+            out->requests += n;
+            out->errors += codes[c] >= 400 ? n : 0;
+        }
+    unsigned long long h[NBUCKETS + 1], total = 0;
+    for (size_t k = 0; k <= NBUCKETS; k++)
+        total += h[k] = atomic_load_explicit(&m->hist[k], memory_order_relaxed);
+    out->p50 = quantile(h, total, 0.5);
+    out->p99 = quantile(h, total, 0.99);
+    out->scored = atomic_load_explicit(&m->scored_rows, memory_order_relaxed);
+    if (!m->win)
+        return;
+    size_t p = mb_drift_ref_nfeatures(m->ref), o = 0;
+    mb_drift_feature *f = mb_malloc((p + 1) * sizeof *f);
+    out->window_rows = mb_drift_window_rows(m->win);
+    mb_drift_window_report(m->win, m->threshold, f);
+    for (size_t j = 0; out->window_rows && j < p; j++)
+        if (f[j].flagged) {
+            out->drifting++;
+            const char *name = m->b->features[f[j].index < m->b->nfeatures ? f[j].index : j];
+            if (o < sizeof out->drifting_names - 1)
+                o += (size_t)snprintf(out->drifting_names + o, sizeof out->drifting_names - o, "%s%s", o ? "," : "",
+                                      name);
+        }
+    if (o >= sizeof out->drifting_names)
+        o = sizeof out->drifting_names - 1;
+    mb_free(f);
+}
+
 char *mbsv_metrics_render(mbsv_metrics *m, size_t *len)
 {
     textbuf t = {mb_malloc(4096), 0, 4096};

@@ -15,6 +15,9 @@
 **     M name value                                 a held-out metric
 **     L i class | R i c0 c1 ...                    class names, confusion rows
 **     T text                                       a line of a comparison
+**     F what ...                                   a figure: curve points,
+**                                                  importances, explanations
+**                                                  (figures.c; from figures_lua)
 **     E message                                    the Lua error that ended it
 **     D                                            done, bundle written
 ** Cancelling writes "C" to the child's own pipe; its progress callback
@@ -38,21 +41,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tui.h"
+#include "results.h"
 
 static int child_w = -1, child_r = -1;
 static double child_last;
 
 /* {====== the child ======} */
 
-static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void send_line(const char *fmt, ...)
+void mbtui_vsend(int fd, const char *fmt, va_list ap)
 {
-    char buf[4096];
-    va_list ap;
-    va_start(ap, fmt);
+    char buf[16384];
     int n = vsnprintf(buf, sizeof buf - 1, fmt, ap);
-    va_end(ap);
     if (n < 0)
         return;
     if ((size_t)n > sizeof buf - 2)
@@ -62,11 +61,52 @@ static void send_line(const char *fmt, ...)
             buf[i] = ' ';
     buf[n++] = '\n';
     for (ssize_t off = 0; off < n;) {
-        ssize_t w = write(child_w, buf + off, (size_t)(n - off));
+        ssize_t w = write(fd, buf + off, (size_t)(n - off));
         if (w <= 0 && errno != EINTR)
             _exit(4); /* the workbench is gone */
         if (w > 0)
             off += w;
+    }
+}
+
+static void send_line(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void send_line(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    mbtui_vsend(child_w, fmt, ap);
+    va_end(ap);
+}
+
+void mbtui_child_init(void)
+{
+    setpgid(0, 0);
+    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        signal(sigs[i], SIG_DFL); /* a plugin's crash must kill the child, visibly */
+    signal(SIGPIPE, SIG_IGN);
+    int null = open("/dev/null", O_RDWR);
+    if (null >= 0)
+        dup2(null, 0);
+}
+
+int mbtui_read_lines(int fd, char *line, size_t cap, size_t *nline, void (*fn)(void *ud, char *line), void *ud)
+{
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            return 0;
+        if (n <= 0)
+            return -1;
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] == '\n') {
+                line[*nline] = 0;
+                fn(ud, line);
+                *nline = 0;
+            } else if (*nline + 1 < cap)
+                line[(*nline)++] = buf[i];
+        }
     }
 }
 
@@ -130,6 +170,130 @@ static void send_report(lua_State *L, int id)
     }
 }
 
+/* The figures of a finished run, computed in the worker from the saved
+** bundle (mb.load: the form the explainers read) on the evaluation rows:
+** the held-out part, or for a cross-validated run the data the final
+** model was fitted on (explanations only: it has no held-out rows). Each
+** figure goes out as an F line; a failure of one says why and the others
+** still go. Nothing here changes the session, so nothing is recorded. */
+static const char figures_lua[] =
+    "local id, bundle, emit = ...\n"
+    "local fmt = string.format\n"
+    "local q = mb.load(bundle)\n"
+    "local rep = runs['run' .. id] or {}\n"
+    "local held = rep.task ~= nil and test ~= nil\n"
+    "local ev = held and test or data\n"
+    "local target = ev:target()\n"
+    "local function points(kind, xs, ys, zs)\n"
+    "  local n = #xs\n"
+    "  local step = math.max(1, n // 240)\n"
+    "  for i = 1, n, step do\n"
+    "    emit(fmt('point %s %.9g %.9g %.9g', kind, xs[i], ys[i], zs and zs[i] or 0))\n"
+    "  end\n"
+    "  if (n - 1) % step ~= 0 then emit(fmt('point %s %.9g %.9g %.9g', kind, xs[n], ys[n], zs and zs[n] or 0)) end\n"
+    "end\n"
+    "emit(fmt('eval %s', held and fmt('on the %d held-out rows', #ev)\n"
+    "  or fmt('on the %d rows the model was fitted on (k-fold plan: no held-out rows)', #ev)))\n"
+    "if not held then\n"
+    "  emit('nocurve curves, calibration and residuals need held-out rows: choose a hold-out plan (e) and train again')\n"
+    "elseif rep.task == 'binary' then\n"
+    "  for _, k in ipairs({ 'roc', 'pr', 'calibration' }) do\n"
+    "    local ok, c = pcall(mb.curve, k, q, ev, 10)\n"
+    "    if ok then points(k:sub(1, 1), c.x, c.y, k == 'calibration' and c.threshold or nil)\n"
+    "    else emit('nocurve ' .. k .. ': ' .. tostring(c)) end\n"
+    "  end\n"
+    "elseif rep.task == 'multiclass' then\n"
+    "  emit('nocurve calibration is drawn for two classes; ROC and PR are one class against the rest')\n"
+    "  local y, proba = ev:col(target), q:predict_proba(ev)\n"
+    "  for k, c in ipairs(proba:columns()) do\n"
+    "    if k > 12 then break end\n"
+    "    local y01 = y:levels() and y:eq(c) or y:eq(tonumber(c) or 1)\n"
+    "    emit(fmt('class %d %s', k - 1, c))\n"
+    "    for _, kind in ipairs({ 'roc', 'pr' }) do\n"
+    "      local ok, cv = pcall(mb._curve, kind, y01, proba:col(c))\n"
+    "      if ok then\n"
+    "        local area = 0 -- ROC: trapezoids (= the Mann-Whitney AUC); PR: average precision\n"
+    "        for i = 1, #cv.x - 1 do\n"
+    "          area = area + (kind == 'roc' and (cv.x[i + 1] - cv.x[i]) * (cv.y[i + 1] + cv.y[i]) / 2\n"
+    "                         or (cv.x[i] - cv.x[i + 1]) * cv.y[i])\n"
+    "        end\n"
+    "        emit(fmt('area %d %s %.17g', k - 1, kind, area))\n"
+    "        points(kind:sub(1, 1) .. (k - 1), cv.x, cv.y)\n"
+    "      end\n"
+    "    end\n"
+    "  end\n"
+    "else\n"
+    "  local y, p = ev:col(target), q:predict(ev)\n"
+    "  local xs, ys = {}, {}\n"
+    "  for i = 1, #y do xs[i], ys[i] = p[i], y[i] - p[i] end\n"
+    "  points('s', xs, ys)\n"
+    "end\n"
+    "local function importance(kind)\n"
+    "  local ok, t = pcall(function() return q.model:importance(kind) end)\n"
+    "  if ok and type(t) == 'table' and next(t) then return t end\n"
+    "end\n"
+    "local imp, kind = importance(1), 'total gain'\n"
+    "if not imp then imp, kind = importance(0), '|coefficient| or split count' end\n"
+    "if imp then\n"
+    "  emit('impkind ' .. kind)\n"
+    "  for name, v in pairs(imp) do emit(fmt('imp %.9g %s', v, name)) end\n"
+    "end\n"
+    "local n = math.min(#ev, 1000)\n"
+    "local e = ev:head(n)\n"
+    "local ok, contrib, info = pcall(mb.explain, q, e)\n"
+    "if ok then\n"
+    "  emit(fmt('shap %s %d %d', info.method, info.mapped and 1 or 0, n))\n"
+    "  for i, c in ipairs(info.columns) do emit(fmt('g %.9g nan %d %s', info.mean_abs[c], i, c)) end\n"
+    "  local names, cols = contrib:columns(), {}\n"
+    "  emit(fmt('cols %d %d', #info.columns + 1, #names // (#info.columns + 1)))\n"
+    "  for _, c in ipairs(info.columns) do emit('col ' .. c) end\n"
+    "  for j, c in ipairs(names) do\n"
+    "    cols[j] = contrib:col(c)\n"
+    "    local class = c:match('^expected_value:(.*)$')\n"
+    "    if class then emit('out ' .. class) end\n"
+    "  end\n"
+    "  local m = math.min(n, 200)\n"
+    "  local head = e:head(m)\n"
+    "  local pred, truth = q:predict(head), head:col(target)\n"
+    "  for i = 1, m do\n"
+    "    local v = {}\n"
+    "    for j = 1, #cols do v[j] = fmt('%.9g', cols[j][i]) end\n"
+    "    emit(fmt('row %s\\t%s\\t%s', tostring(truth[i]), tostring(pred[i]), table.concat(v, ' ')))\n"
+    "  end\n"
+    "else\n"
+    "  local why = tostring(contrib)\n"
+    "  local ok2, pi = pcall(mb.permutation_importance, q, e, { repeats = 3, seed = 0 })\n"
+    "  if not ok2 then emit('xnote no explanation: ' .. why .. '; permutation importance: ' .. tostring(pi)) return end\n"
+    "  emit(fmt('shap permutation 0 %d', n))\n"
+    "  emit(fmt('xnote no SHAP (%s): permutation importance instead, the drop of %s when a feature is shuffled (3 repeats, seed 0)', why, pi.metric))\n"
+    "  for i, name in ipairs(pi.ranking) do\n"
+    "    local f = pi.features[name]\n"
+    "    emit(fmt('g %.9g %.9g %d %s', f.mean, f.std, i, name))\n"
+    "  end\n"
+    "end\n";
+
+static int figure_emit(lua_State *L)
+{
+    send_line("F %s", luaL_checkstring(L, 1));
+    return 0;
+}
+
+static void send_figures(lua_State *L, const mbtui_run *r)
+{
+    if (luaL_loadbuffer(L, figures_lua, sizeof figures_lua - 1, "=figures") != LUA_OK) {
+        send_line("F xnote figures: %s", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushinteger(L, r->id);
+    lua_pushstring(L, r->bundle);
+    lua_pushcfunction(L, figure_emit);
+    if (lua_pcall(L, 3, 0, 0) != LUA_OK) {
+        send_line("F xnote figures: %s", lua_tostring(L, -1) ? lua_tostring(L, -1) : "error");
+        lua_pop(L, 1);
+    }
+}
+
 static int child_body(lua_State *L)
 {
     mbtui_run *r = lua_touserdata(L, 1);
@@ -157,6 +321,8 @@ static int child_body(lua_State *L)
     if (luaL_dostring(L, save) != LUA_OK)
         return lua_error(L);
     send_report(L, r->id);
+    send_line("P 1 nan nan explaining");
+    send_figures(L, r);
     return 0;
 }
 
@@ -169,14 +335,7 @@ static int child_msgh(lua_State *L)
 
 static _Noreturn void child_main(mbtui_app *a, mbtui_run *r)
 {
-    setpgid(0, 0);
-    int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGTERM, SIGINT, SIGHUP};
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], SIG_DFL); /* a plugin's crash must kill the child, visibly */
-    signal(SIGPIPE, SIG_IGN);
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0)
-        dup2(null, 0);
+    mbtui_child_init();
     char log[600];
     snprintf(log, sizeof log, "%s/run%d.log", a->session_dir, r->id);
     int lf = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -296,6 +455,8 @@ mbtui_run *mbtui_run_queue(mbtui_app *a, int is_compare, const char *model, cons
     r->def = def;
     r->lua = lua;
     r->from_child = r->to_child = -1;
+    if (!is_compare)
+        r->fig = mbtui_figures_new();
     r->state = MBTUI_RUN_QUEUED;
     snprintf(r->msg, sizeof r->msg, "queued");
     a->runs[a->nruns++] = r;
@@ -313,6 +474,14 @@ static void parse_line(mbtui_run *r, char *line)
         if (sscanf(rest, "%lf %lf %lf %n", &f, &tl, &vl, &off) >= 3) {
             r->fraction = f;
             snprintf(r->msg, sizeof r->msg, "%s", rest + off);
+            if (isfinite(vl) && r->fig) {
+                mbtui_figures *g = r->fig;
+                if (g->nvloss == MBTUI_MAXLOSS) {
+                    memmove(g->vloss, g->vloss + 1, (MBTUI_MAXLOSS - 1) * sizeof *g->vloss);
+                    g->nvloss--;
+                }
+                g->vloss[g->nvloss++] = vl;
+            }
             if (isfinite(tl)) {
                 if (r->nloss == MBTUI_MAXLOSS) {
                     memmove(r->loss, r->loss + 1, (MBTUI_MAXLOSS - 1) * sizeof *r->loss);
@@ -372,31 +541,22 @@ static void parse_line(mbtui_run *r, char *line)
         }
         break;
     }
+    case 'F':
+        if (r->fig)
+            mbtui_figures_parse(r->fig, rest);
+        break;
     case 'E': snprintf(r->msg, sizeof r->msg, "%s", rest); r->said_error = 1; break;
     case 'D': r->fraction = 1; snprintf(r->msg, sizeof r->msg, "done"); break;
     }
 }
 
+static void on_line(void *ud, char *line) { parse_line(ud, line); }
+
 static void read_child(mbtui_run *r)
 {
-    for (;;) {
-        char buf[4096];
-        ssize_t n = read(r->from_child, buf, sizeof buf);
-        if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            return;
-        if (n <= 0) {
-            close(r->from_child);
-            r->from_child = -1;
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++) {
-            if (buf[i] == '\n') {
-                r->line[r->nline] = 0;
-                parse_line(r, r->line);
-                r->nline = 0;
-            } else if (r->nline + 1 < sizeof r->line)
-                r->line[r->nline++] = buf[i];
-        }
+    if (mbtui_read_lines(r->from_child, r->line, sizeof r->line, &r->nline, on_line, r) < 0) {
+        close(r->from_child);
+        r->from_child = -1;
     }
 }
 
@@ -511,7 +671,7 @@ int mbtui_runs_poll(mbtui_app *a)
                 changed = 1;
                 break;
             }
-    return changed;
+    return mbtui_export_poll(a) | changed;
 }
 
 void mbtui_run_cancel(mbtui_app *a, mbtui_run *r)
@@ -535,6 +695,7 @@ void mbtui_runs_kill_all(mbtui_app *a)
     for (int i = 0; i < a->nruns; i++)
         if (a->runs[i] && a->runs[i]->pid > 0)
             kill(a->runs[i]->pid, SIGKILL);
+    mbtui_export_kill_all();
 }
 
 double mbtui_run_metric(const mbtui_run *r, const char *name)
@@ -560,6 +721,7 @@ int mbtui_runs_unsaved(const mbtui_app *a)
 
 void mbtui_runs_free(mbtui_app *a)
 {
+    mbtui_export_stop_all();
     for (int i = 0; i < a->nruns; i++) {
         mbtui_run *r = a->runs[i];
         if (r->pid > 0)
@@ -576,6 +738,7 @@ void mbtui_runs_free(mbtui_app *a)
         mb_free(r->def);
         mb_free(r->lua);
         mb_free(r->text);
+        mbtui_figures_free(&r->fig);
         mb_free(r);
     }
     a->nruns = 0;

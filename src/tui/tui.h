@@ -78,7 +78,13 @@
     REQ_(SORT, "sort", "o", "Sort the leaderboard by the next column")                          \
     REQ_(MARK, "mark", "m", "Mark the run for comparison (two at most)")                        \
     REQ_(COMPARE, "compare", "c", "Compare the two marked runs (corrected resampled t-test)")  \
-    REQ_(EXPORT, "export", "S", "Save the selected run's bundle to a file")
+    REQ_(EXPORT, "export", "S", "Save the selected run's bundle to a file")                     \
+    REQ_(PANE, "cycle-pane", "v", "Results: the next pane (metrics, curves, residuals, loss, importance, explanations)") \
+    REQ_GROUP("Export")                                                                          \
+    REQ_(EXPORT_CODE, "export-code", "X", "Export the selected run as C (a folder) or ONNX (a .onnx file)") \
+    REQ_(SCORE_FILE, "score-file", "P", "Score a data file with the selected run (as moonbench score)") \
+    REQ_(SERVE, "serve", "H", "Serve the selected run over HTTP on 127.0.0.1 (as moonbench serve)") \
+    REQ_(STOP_SERVER, "stop-server", "K", "Stop the HTTP server")
 
 enum mbtui_request {
     MBTUI_REQ_NONE = 0,
@@ -212,10 +218,13 @@ typedef struct mbtui_run {
     char *text;                   /* comparison: the leaderboard text */
     char bundle[512];
     int exported, marked;
+    struct mbtui_figures *fig;    /* curves, importances, explanations (results.h) */
+    char saved[512];              /* where the Export tab saved the bundle ("" if not) */
+    char score_in[512];           /* the Export tab's file to score, between its prompts */
     /* the worker */
     pid_t pid;
     int from_child, to_child;
-    char line[2048];
+    char line[16384];
     size_t nline;
     double cancel_at;             /* when cancel was asked (0: not) */
     int term_sent, kill_sent;
