@@ -178,6 +178,10 @@ DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o 
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
+# The workbench's editor is tested without curses.
+$(BUILD)/tests/test_tui_editor: $(BUILD)/obj/src/tui/editor.o
+$(BUILD)/tests/test_tui_editor: UNIT_OBJ = $(BUILD)/obj/src/tui/editor.o
+$(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 
