@@ -93,6 +93,8 @@ static void output_add(mbtui_app *a, const char *s)
     memcpy(a->lua_output + old, s, add + 1);
 }
 
+void mbtui_session_output(mbtui_app *a, const char *text) { output_add(a, text); }
+
 /* print() inside the session writes to the output pane. */
 static int session_print(lua_State *L)
 {
@@ -318,7 +320,7 @@ char *mbtui_session_text(const mbtui_app *a)
 
 /* {====== the journal ======} */
 
-static int write_text(const char *path, const char *text, mb_error *err)
+int mbtui_write_text(const char *path, const char *text, mb_error *err)
 {
     char *tmp = NULL;
     int fd = mb_tmp_create(path, &tmp, err);
@@ -344,7 +346,7 @@ static void journal_write(mbtui_app *a)
         return;
     mb_error err;
     char *text = mbtui_session_text(a);
-    if (write_text(a->journal, text, &err) != 0)
+    if (mbtui_write_text(a->journal, text, &err) != 0)
         a->journal[0] = 0; /* a full disk must not stop the work; the session still saves */
     mb_free(text);
 }
@@ -425,7 +427,7 @@ void mbtui_journal_end(mbtui_app *a)
 int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
 {
     char *text = mbtui_session_text(a);
-    int rc = write_text(path, text, err);
+    int rc = mbtui_write_text(path, text, err);
     mb_free(text);
     if (rc == 0)
         a->session_saved_at = a->nchunks + a->ndeferred;
