@@ -271,13 +271,11 @@ void mbtui_draw_resume(void)
     refresh();
 }
 
-/* Extended keys have names from terminfo: kLFT5 is Ctrl+Left. */
-static int key_named(int key, const char *name)
+/* Extended keys have names from terminfo (kLFT5 is Ctrl+Left), not KEY_ codes. */
+int mbtui_key_is_ext(int key, const char *name)
 {
     if (key < MBTUI_KEY_FN)
         return 0;
     const char *k = keyname(key - MBTUI_KEY_FN);
     return k && strcmp(k, name) == 0;
 }
-int mbtui_key_is_word_left(int key) { return key_named(key, "kLFT5"); }
-int mbtui_key_is_word_right(int key) { return key_named(key, "kRIT5"); }

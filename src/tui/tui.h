@@ -148,9 +148,8 @@ void mbtui_cursor(int y, int x, int visible);
 /* Leave curses for a program that takes the terminal ($EDITOR), and come back. */
 void mbtui_draw_suspend(void);
 void mbtui_draw_resume(void);
-/* Ctrl+Left / Ctrl+Right, where the terminal has them. */
-int mbtui_key_is_word_left(int key);
-int mbtui_key_is_word_right(int key);
+/* Is key the terminal's extended key of that terminfo name (kLFT5: Ctrl+Left)? */
+int mbtui_key_is_ext(int key, const char *name);
 void mbtui_flush(void);
 /* Next key within timeout_ms (-1 = none). */
 int mbtui_getkey(int timeout_ms);

@@ -209,7 +209,8 @@ static char *gen_script(mbtui_app *a)
     size_t len = 0;
     put(&s, &len,
         "-- the list's steps, then tab 3's model; R runs this and\n"
-        "-- takes the pipeline it returns (or sets in `pipeline`)\n");
+        "-- takes the pipeline it returns (or sets in `pipeline`)\n"
+        "local mb = require \"moonbench\"\n");
     if (mbtui_models_current(a, ctor, sizeof ctor, name, plugin, sizeof name, shown, sizeof shown, msg, sizeof msg)) {
         snprintf(buf, sizeof buf, "-- (no model yet: %s)\n", msg);
         put(&s, &len, buf);
@@ -570,9 +571,15 @@ static int editor_key(mbtui_app *a, pipeline_view *p, int key)
             mbtui_editor_move(p->ed, moves[i].op, page);
             return 1;
         }
-    if (mbtui_key_is_word_left(key) || mbtui_key_is_word_right(key))
-        mbtui_editor_move(p->ed, mbtui_key_is_word_left(key) ? MBTUI_ED_WORD_LEFT : MBTUI_ED_WORD_RIGHT, 1);
-    else if (mbtui_key_is_escape(key)) {
+    static const struct { const char *name; int op; } ext[] = {
+        {"kLFT5", MBTUI_ED_WORD_LEFT}, {"kRIT5", MBTUI_ED_WORD_RIGHT}, {"kHOM5", MBTUI_ED_TOP}, {"kEND5", MBTUI_ED_BOTTOM},
+    };
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++)
+        if (mbtui_key_is_ext(key, ext[i].name)) {
+            mbtui_editor_move(p->ed, ext[i].op, 1);
+            return 1;
+        }
+    if (mbtui_key_is_escape(key)) {
         p->editing = 0;
         mbtui_say(a, MBTUI_A_NORMAL, "R runs the script, E edits it again");
     } else if (mbtui_key_is_enter(key))
