@@ -718,9 +718,9 @@ static void pipeline_done(mbtui_view *v)
     p->last_gen = NULL;
 }
 
-static const int pipeline_hints[] = {MBTUI_REQ_ADD_STEP, MBTUI_REQ_ENTER, MBTUI_REQ_DELETE, MBTUI_REQ_MOVE_UP,
-                                     MBTUI_REQ_MOVE_DOWN, MBTUI_REQ_EDIT, MBTUI_REQ_RUN_SCRIPT, MBTUI_REQ_EXTERNAL_EDIT,
-                                     MBTUI_REQ_JUMP_ERROR, MBTUI_REQ_SHOW_SESSION, 0};
+static const int pipeline_hints[] = {MBTUI_REQ_ADD_STEP, MBTUI_REQ_ENTER, MBTUI_REQ_DELETE, MBTUI_REQ_EDIT,
+                                     MBTUI_REQ_RUN_SCRIPT, MBTUI_REQ_EXTERNAL_EDIT, MBTUI_REQ_JUMP_ERROR,
+                                     MBTUI_REQ_SHOW_SESSION, 0};
 
 const mbtui_view_ops mbtui_pipeline_ops = {
     .name = "Pipeline",
