@@ -291,7 +291,19 @@ void mbtui_session_eval(mbtui_app *a, const char *text)
         mbtui_say(a, MBTUI_A_ERROR, "lua error: %s (the session is unchanged; see the Pipeline tab)", first);
         return;
     }
-    mbtui_session_record(a, text);
+    /* An expression ran as "return TEXT"; the saved session must parse, so
+    ** it is recorded as a statement that evaluates it. */
+    int is_statement = luaL_loadbuffer(a->L, text, strlen(text), "=lua") == LUA_OK;
+    lua_pop(a->L, 1);
+    if (is_statement)
+        mbtui_session_record(a, text);
+    else {
+        size_t n = strlen(text) + 32;
+        char *stmt = mb_malloc(n);
+        snprintf(stmt, n, "do local _ = %s\nend", text);
+        mbtui_session_record(a, stmt);
+        mb_free(stmt);
+    }
     /* the first line of the answer, the rest in the Pipeline tab */
     const char *out = a->lua_output + 5 + strlen(text) + 1;
     char first[400];

@@ -190,3 +190,39 @@ cli_accuracy() {
     keys q
     wait_for "[exit 0]"
 }
+
+@test "a script's Lua transform becomes a step of the list; the run trains, loads back and replays" {
+    cat >lt.lua <<'LUA'
+local mb = require "moonbench"
+return mb.pipeline {
+  mb.lua_transform([[return { apply = function(s, f) return f end }]]),
+  mb.transform_new("clip", { lo = 0, hi = 7 }),
+  mb.model("knn", { n_neighbors = 3 }),
+}
+LUA
+    printf '#!/bin/sh\ncp "%s/lt.lua" "$1"\n' "$BATS_TEST_TMPDIR" >ed.sh
+    chmod +x ed.sh
+    tui_start EDITOR="$BATS_TEST_TMPDIR/ed.sh" datasets/iris.h5
+    wait_for "150 rows"
+    keys 2 V
+    wait_for 'mb.lua_transform'
+    keys R
+    wait_for "1. lua (script1.steps[1]:clone())"
+    wait_for "2. clip:lo=0:hi=7"          # read back from the transform's options
+    wait_for "-> model: template/knn n_neighbors=3"
+    keys 3 r
+    wait_for "run 1 (knn) done"
+    keys :
+    type_text '#run1:predict(data)'
+    keys Enter
+    wait_for "= 150"
+    keys W
+    wait_for "save session to:"
+    keys Enter
+    wait_for "session saved"
+    run "$MB" run session.lua
+    assert_success
+    want=$(cli_accuracy datasets/iris.h5 -m knn -p n_neighbors=3 -t clip:lo=0:hi=7)
+    [ -n "$want" ]
+    assert_output --partial "run1: accuracy=$want"
+}
