@@ -183,6 +183,10 @@ RESULTS_UNIT_OBJ = $(BUILD)/obj/src/tui/figures.o $(addprefix $(BUILD)/obj/src/d
 $(BUILD)/tests/test_results: $(RESULTS_UNIT_OBJ)
 $(BUILD)/tests/test_results: UNIT_OBJ = $(RESULTS_UNIT_OBJ)
 $(BUILD)/tests/test_results: UNIT_CFLAGS = -Isrc/deploy -Isrc/tui
+# The workbench's editor is tested without curses.
+$(BUILD)/tests/test_tui_editor: $(BUILD)/obj/src/tui/editor.o
+$(BUILD)/tests/test_tui_editor: UNIT_OBJ = $(BUILD)/obj/src/tui/editor.o
+$(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

@@ -257,3 +257,25 @@ void mbtui_cursor(int y, int x, int visible)
 }
 
 void mbtui_flush(void) { refresh(); }
+
+void mbtui_draw_suspend(void)
+{
+    def_prog_mode();
+    endwin();
+}
+
+void mbtui_draw_resume(void)
+{
+    reset_prog_mode();
+    clearok(stdscr, TRUE); /* the other program drew over everything */
+    refresh();
+}
+
+/* Extended keys have names from terminfo (kLFT5 is Ctrl+Left), not KEY_ codes. */
+int mbtui_key_is_ext(int key, const char *name)
+{
+    if (key < MBTUI_KEY_FN)
+        return 0;
+    const char *k = keyname(key - MBTUI_KEY_FN);
+    return k && strcmp(k, name) == 0;
+}

@@ -594,7 +594,9 @@ static void finished(mbtui_app *a, mbtui_run *r, int status)
         mbtui_session_record(a, r->lua);
         if (!r->is_compare) {
             char lua[700], q[600];
-            snprintf(lua, sizeof lua, "run%d = mb.load(%s)", r->id, mbtui_lua_quote(r->bundle, q, sizeof q));
+            /* our own worker's bundle: its Lua steps are this session's (a Pipeline script) */
+            snprintf(lua, sizeof lua, "run%d = mb.load(%s, { allow_lua = true })", r->id,
+                     mbtui_lua_quote(r->bundle, q, sizeof q));
             if (mbtui_session_do(a, lua, 0) != 0)
                 mbtui_say(a, MBTUI_A_ERROR, "run %d: its bundle does not load: %s", r->id, a->lua_error);
             else

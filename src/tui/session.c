@@ -93,6 +93,8 @@ static void output_add(mbtui_app *a, const char *s)
     memcpy(a->lua_output + old, s, add + 1);
 }
 
+void mbtui_session_output(mbtui_app *a, const char *text) { output_add(a, text); }
+
 /* print() inside the session writes to the output pane. */
 static int session_print(lua_State *L)
 {
@@ -301,7 +303,19 @@ void mbtui_session_eval(mbtui_app *a, const char *text)
         mbtui_say(a, MBTUI_A_ERROR, "lua error: %s (the session is unchanged; see the Pipeline tab)", first);
         return;
     }
-    mbtui_session_record(a, text);
+    /* An expression ran as "return TEXT"; the saved session must parse, so
+    ** it is recorded as a statement that evaluates it. */
+    int is_statement = luaL_loadbuffer(a->L, text, strlen(text), "=lua") == LUA_OK;
+    lua_pop(a->L, 1);
+    if (is_statement)
+        mbtui_session_record(a, text);
+    else {
+        size_t n = strlen(text) + 32;
+        char *stmt = mb_malloc(n);
+        snprintf(stmt, n, "do local _ = %s\nend", text);
+        mbtui_session_record(a, stmt);
+        mb_free(stmt);
+    }
     /* the first line of the answer, the rest in the Pipeline tab */
     const char *out = a->lua_output + 5 + strlen(text) + 1;
     char first[400];
@@ -330,7 +344,7 @@ char *mbtui_session_text(const mbtui_app *a)
 
 /* {====== the journal ======} */
 
-static int write_text(const char *path, const char *text, mb_error *err)
+int mbtui_write_text(const char *path, const char *text, mb_error *err)
 {
     char *tmp = NULL;
     int fd = mb_tmp_create(path, &tmp, err);
@@ -356,7 +370,7 @@ static void journal_write(mbtui_app *a)
         return;
     mb_error err;
     char *text = mbtui_session_text(a);
-    if (write_text(a->journal, text, &err) != 0)
+    if (mbtui_write_text(a->journal, text, &err) != 0)
         a->journal[0] = 0; /* a full disk must not stop the work; the session still saves */
     mb_free(text);
 }
@@ -437,7 +451,7 @@ void mbtui_journal_end(mbtui_app *a)
 int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err)
 {
     char *text = mbtui_session_text(a);
-    int rc = write_text(path, text, err);
+    int rc = mbtui_write_text(path, text, err);
     mb_free(text);
     if (rc == 0)
         a->session_saved_at = a->nchunks + a->ndeferred;

@@ -238,7 +238,7 @@ static void draw_status(mbtui_app *a, int rows, int cols)
         mbtui_cursor(rows - 2, lw + bw, 1);
     } else {
         mbtui_text(rows - 2, 0, cols, a->msg_attr, a->msg);
-        mbtui_cursor(0, 0, 0);
+        mbtui_cursor(a->cursor_y, a->cursor_x, a->cursor_y >= 0 && M.mode == M_NONE);
     }
 }
 
@@ -308,6 +308,7 @@ static void draw(mbtui_app *a)
         return;
     }
     draw_tabs(a, cols);
+    a->cursor_y = a->cursor_x = -1;
     mbtui_rect body = {1, 0, rows - 3, cols};
     if (M.mode == M_HELP) {
         mbtui_text(1, 0, cols, MBTUI_A_TITLE, "Commands (Esc closes; keys can be rebound in ~/.config/moonbench/keys)");
@@ -653,8 +654,12 @@ static void done_views(mbtui_app *a)
 static void loop(mbtui_app *a)
 {
     while (!want_quit && !got_signal) {
+        int busy = 0;
+        for (int t = 0; t < MBTUI_NTABS; t++)
+            if (a->tabs[t].ops->tick)
+                busy |= a->tabs[t].ops->tick(&a->tabs[t]);
         draw(a);
-        int key = mbtui_getkey(80);
+        int key = mbtui_getkey(busy ? 5 : 80);
         mbtui_data_poll(a);
         mbtui_runs_poll(a);
         if (key == MBTUI_KEY_NONE || mbtui_key_is_resize(key))
@@ -663,6 +668,9 @@ static void loop(mbtui_app *a)
             modal_key(a, key);
             continue;
         }
+        mbtui_view *v = focused(a);
+        if (v->ops->key && v->ops->key(v, key))
+            continue;
         if (mbtui_key_is_escape(key)) {
             a->msg[0] = 0;
             continue;

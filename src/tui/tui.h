@@ -71,6 +71,11 @@
     REQ_(DELETE, "delete", "d", "Delete the step / reset the parameter to its default")         \
     REQ_(MOVE_UP, "move-up", "<", "Move the step up")                                           \
     REQ_(MOVE_DOWN, "move-down", ">", "Move the step down")                                     \
+    REQ_(EDIT, "edit-script", "E", "Edit the pipeline's Lua in the built-in editor (Esc leaves it)") \
+    REQ_(EXTERNAL_EDIT, "external-editor", "V", "Edit the pipeline's Lua in $VISUAL / $EDITOR")  \
+    REQ_(RUN_SCRIPT, "run-script", "R", "Run the pipeline's Lua in the session (x stops it)")    \
+    REQ_(JUMP_ERROR, "jump-to-error", "J", "Put the editor's cursor on the line of the last error") \
+    REQ_(SHOW_SESSION, "show-session", "L", "Show the session's Lua (every recorded action) or the script") \
     REQ_GROUP("Models")                                                                          \
     REQ_(TRAIN, "train", "r", "Train the selected model with the form's parameters")            \
     REQ_(CANCEL, "cancel", "x", "Cancel the running training")                                  \
@@ -150,6 +155,11 @@ void mbtui_erase(void);
 int mbtui_text(int y, int x, int w, int attr, const char *s);
 int mbtui_textf(int y, int x, int w, int attr, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 void mbtui_cursor(int y, int x, int visible);
+/* Leave curses for a program that takes the terminal ($EDITOR), and come back. */
+void mbtui_draw_suspend(void);
+void mbtui_draw_resume(void);
+/* Is key the terminal's extended key of that terminfo name (kLFT5: Ctrl+Left)? */
+int mbtui_key_is_ext(int key, const char *name);
 void mbtui_flush(void);
 /* Next key within timeout_ms (-1 = none). */
 int mbtui_getkey(int timeout_ms);
@@ -173,6 +183,10 @@ typedef struct mbtui_view_ops {
     int (*request)(mbtui_view *v, int req);   /* 1 when handled */
     void (*done)(mbtui_view *v);
     size_t private_size;
+    /* optional: a key before the bindings (a text editor takes its typing); 1 when taken */
+    int (*key)(mbtui_view *v, int key);
+    /* optional: background work between keys; 1 while busy (the loop then polls faster) */
+    int (*tick)(mbtui_view *v);
 } mbtui_view_ops;
 
 struct mbtui_view {
@@ -256,11 +270,15 @@ int mbtui_session_do(mbtui_app *a, const char *lua, int record);
 void mbtui_session_defer(mbtui_app *a, const char *lua);
 /* Run the deferred chunks; -1 on the first error (then dropped). */
 int mbtui_session_flush(mbtui_app *a);
+/* Add text to the output pane (the Pipeline tab's, under the script). */
+void mbtui_session_output(mbtui_app *a, const char *text);
 /* Append a chunk to the session text only (for actions run elsewhere). */
 void mbtui_session_record(mbtui_app *a, const char *lua);
 /* The `:` prompt: evaluate, show the values or the error. */
 void mbtui_session_eval(mbtui_app *a, const char *text);
 int mbtui_session_save(mbtui_app *a, const char *path, mb_error *err);
+/* Write text to path atomically (a temporary file renamed over it). */
+int mbtui_write_text(const char *path, const char *text, mb_error *err);
 /* The journal: the session text, rewritten after every recorded action to
 ** journal-PID.lua in $XDG_STATE_HOME/moonbench (~/.local/state/moonbench),
 ** removed by a clean quit. At start, the journal of a workbench that is no
@@ -315,7 +333,18 @@ struct mbtui_app {
     char *lua_output;             /* the last `:` result */
     /* the model registry, for the forms */
     struct mb_registry *reg;
+    /* where a view wants the terminal's cursor (set while drawing; -1: hidden) */
+    int cursor_y, cursor_x;
 };
+
+/* The Models tab's selected model as Lua (mb.model("name", { ... })), its
+** plugin and the parameters that differ from the defaults; -1 and msg when
+** there is none or a parameter is refused (view_models.c). */
+int mbtui_models_current(mbtui_app *a, char *ctor, size_t n, char *model, char *plugin, size_t mn, char *shown,
+                         size_t sn, char *msg, size_t msgn);
+/* Select plugin/name in the Models tab with these settings ("key=value"). */
+int mbtui_models_select(mbtui_app *a, const char *plugin, const char *name, const char *const *settings, size_t n,
+                        char *msg, size_t msgn);
 
 /* Show a message in the status area. */
 void mbtui_say(mbtui_app *a, int attr, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

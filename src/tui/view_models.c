@@ -217,9 +217,94 @@ static void lua_value(const mb_param_spec *s, const char *text, char *out, size_
     }
 }
 
+int mbtui_models_current(mbtui_app *a, char *ctor, size_t n, char *model, char *plugin, size_t mn, char *shown,
+                         size_t sn, char *msg, size_t msgn)
+{
+    models_view *m = V(&a->tabs[MBTUI_TAB_MODELS]);
+    if (m->nrows == 0) {
+        snprintf(msg, msgn, "no model plugins found (moonbench plugins explains why)");
+        return -1;
+    }
+    model_row *row = &m->rows[m->cursor];
+    char params[1024] = "";
+    size_t po = 0, so = 0;
+    shown[0] = 0;
+    for (size_t i = 0; i < nparams(row); i++) {
+        const mb_param_spec *s = &row->type->params[i];
+        if (row->error[i][0]) {
+            snprintf(msg, msgn, "fix %s first: %s", s->name, row->error[i]);
+            return -1;
+        }
+        if (strcmp(row->value[i], s->def) == 0)
+            continue;
+        char val[300];
+        lua_value(s, row->value[i], val, sizeof val);
+        po += (size_t)snprintf(params + po, sizeof params - po, "%s%s = %s", po ? ", " : "", s->name, val);
+        if (so < sn)
+            so += (size_t)snprintf(shown + so, sn - so, "%s%s=%s", so ? " " : "", s->name, row->value[i]);
+        if (po >= sizeof params || so >= sn)
+            break;
+    }
+    char q[200];
+    snprintf(ctor, n, "mb.model(%s%s%s%s)", mbtui_lua_quote(row->type->name, q, sizeof q), po ? ", { " : "", params,
+             po ? " }" : "");
+    snprintf(model, mn, "%s", row->type->name);
+    snprintf(plugin, mn, "%s", row->owner->plugin->name);
+    return 0;
+}
+
+int mbtui_models_select(mbtui_app *a, const char *plugin, const char *name, const char *const *settings, size_t n,
+                        char *msg, size_t msgn)
+{
+    models_view *m = V(&a->tabs[MBTUI_TAB_MODELS]);
+    for (int k = 0; k < m->nrows; k++) {
+        model_row *row = &m->rows[k];
+        if (strcmp(row->type->name, name) || (plugin && strcmp(row->owner->plugin->name, plugin)))
+            continue;
+        for (size_t i = 0; i < nparams(row); i++) {
+            snprintf(row->value[i], sizeof row->value[i], "%s", row->type->params[i].def);
+            row->error[i][0] = 0;
+        }
+        for (size_t j = 0; j < n; j++) {
+            const char *eq = strchr(settings[j], '=');
+            for (size_t i = 0; eq && i < nparams(row); i++) {
+                const mb_param_spec *s = &row->type->params[i];
+                if (strlen(s->name) != (size_t)(eq - settings[j]) || strncmp(s->name, settings[j], strlen(s->name)))
+                    continue;
+                char bad[256];
+                const char *e = validate(row, i, eq + 1, bad, sizeof bad);
+                /* the text as the form shows defaults: the same value must not look changed */
+                if (!e && strcmp(row->value[i], eq + 1) != 0 && validate(row, i, row->value[i], bad, sizeof bad) == NULL) {
+                    mb_params p1, p2;
+                    memset(&p1, 0, sizeof p1);
+                    memset(&p2, 0, sizeof p2);
+                    char s1[300], s2[300];
+                    snprintf(s1, sizeof s1, "%s=%s", s->name, eq + 1);
+                    snprintf(s2, sizeof s2, "%s=%s", s->name, row->value[i]);
+                    const char *v1[] = {s1}, *v2[] = {s2};
+                    mb_error err;
+                    int same = mb_params_parse(&p1, row->type, v1, 1, &err) == MB_OK &&
+                               mb_params_parse(&p2, row->type, v2, 1, &err) == MB_OK &&
+                               strcmp(p1.text[i], p2.text[i]) == 0;
+                    mb_params_free(&p1);
+                    mb_params_free(&p2);
+                    if (same)
+                        continue;
+                }
+                snprintf(row->value[i], sizeof row->value[i], "%s", eq + 1);
+                snprintf(row->error[i], sizeof row->error[i], "%.250s", e ? e : "");
+            }
+        }
+        m->cursor = k;
+        m->pcursor = m->in_form = 0;
+        return 0;
+    }
+    snprintf(msg, msgn, "no model %s%s%s among the plugins found", plugin ? plugin : "", plugin ? "/" : "", name);
+    return -1;
+}
+
 static void train(mbtui_view *v)
 {
-    models_view *m = V(v);
     mbtui_app *a = v->app;
     if (!a->data_spec) {
         mbtui_say(a, MBTUI_A_ERROR, "no data: open a dataset first (tab 1, or t for the file tree)");
@@ -229,26 +314,11 @@ static void train(mbtui_view *v)
         mbtui_say(a, MBTUI_A_ERROR, "no target: in the Data tab, put the cursor on the target column and press T");
         return;
     }
-    model_row *row = &m->rows[m->cursor];
-    char params[1024] = "", shown[256] = "";
-    size_t po = 0, so = 0;
-    for (size_t i = 0; i < nparams(row); i++) {
-        const mb_param_spec *s = &row->type->params[i];
-        if (row->error[i][0]) {
-            mbtui_say(a, MBTUI_A_ERROR, "fix %s first: %s", s->name, row->error[i]);
-            return;
-        }
-        if (strcmp(row->value[i], s->def) == 0)
-            continue;
-        char val[300];
-        lua_value(s, row->value[i], val, sizeof val);
-        po += (size_t)snprintf(params + po, sizeof params - po, "%s%s = %s", po ? ", " : "", s->name, val);
-        if (so < sizeof shown)
-            so += (size_t)snprintf(shown + so, sizeof shown - so, "%s%s=%s", so ? " " : "", s->name, row->value[i]);
-        if (po >= sizeof params || so >= sizeof shown)
-            break;
+    char ctor[1400], name[64], plugin[64], shown[256], msg[400];
+    if (mbtui_models_current(a, ctor, sizeof ctor, name, plugin, sizeof name, shown, sizeof shown, msg, sizeof msg)) {
+        mbtui_say(a, MBTUI_A_ERROR, "%s", msg);
+        return;
     }
-    char q[200];
     size_t dn = 2048;
     for (int i = 0; i < a->nsteps; i++)
         dn += strlen(a->steps[i]) + 2;
@@ -256,8 +326,7 @@ static void train(mbtui_view *v)
     size_t o = (size_t)snprintf(def, dn, "mb.pipeline { ");
     for (int i = 0; i < a->nsteps; i++)
         o += (size_t)snprintf(def + o, dn - o, "%s, ", a->steps[i]);
-    snprintf(def + o, dn - o, "mb.model(%s%s%s%s) }", mbtui_lua_quote(row->type->name, q, sizeof q),
-             po ? ", { " : "", params, po ? " }" : "");
+    snprintf(def + o, dn - o, "%s }", ctor);
     int id = a->nruns + 1;
     size_t ln = strlen(def) + 1024;
     char *lua = mb_malloc(ln);
@@ -267,7 +336,7 @@ static void train(mbtui_view *v)
                  "run%d = %s\n"
                  "report_cv(\"run%d\", mb.cross_validate(run%d, data, { k = %d, seed = %lu%s, progress = progress }))\n"
                  "run%d:fit(data, { seed = %lu })",
-                 id, row->type->name, a->plan_k, id, def, id, id, a->plan_k, a->plan_seed,
+                 id, name, a->plan_k, id, def, id, id, a->plan_k, a->plan_seed,
                  a->target_categorical ? ", stratify = true" : "", id, a->plan_seed);
     else
         snprintf(lua, ln,
@@ -276,10 +345,10 @@ static void train(mbtui_view *v)
                  "run%d = %s\n"
                  "run%d:fit(train, { seed = %lu, progress = progress })\n"
                  "report(\"run%d\", run%d, test)",
-                 id, row->type->name, a->plan_test, a->plan_seed, a->target_categorical ? ", stratify = true" : "", id,
+                 id, name, a->plan_test, a->plan_seed, a->target_categorical ? ", stratify = true" : "", id,
                  def, id, a->plan_seed, id, id);
-    if (mbtui_run_queue(a, 0, row->type->name, row->owner->plugin->name, shown, def, lua))
-        mbtui_say(a, MBTUI_A_OK, "run %d: training %s (x cancels); results in tab 4", id, row->type->name);
+    if (mbtui_run_queue(a, 0, name, plugin, shown, def, lua))
+        mbtui_say(a, MBTUI_A_OK, "run %d: training %s (x cancels); results in tab 4", id, name);
 }
 
 static void find_done(mbtui_app *a, const char *text, void *ud)

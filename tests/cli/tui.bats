@@ -197,7 +197,7 @@ load tui_helpers
     keys Enter
     wait_for "standardize options"
     keys Enter
-    wait_for '1. mb.transform_new("standardize", {  })'
+    wait_for '1. standardize'
     keys :
     type_text 'nosuch.call()'
     keys Enter
@@ -208,7 +208,7 @@ load tui_helpers
     wait_for "= 150"
     keys 3 r
     wait_for "run 1 (linear) done"
-    keys 2
+    keys 2 L
     wait_for 'run1 = mb.pipeline { mb.transform_new("standardize"'
 }
 
