@@ -54,7 +54,9 @@
     X(sign, mb_cmd_sign, "sign a model bundle with a secret key",                   \
       "sign MODEL.h5 --key KEYBASE.key")                                             \
     X(verify, mb_cmd_verify, "check a bundle's signature against trusted keys",     \
-      "verify MODEL.h5 --trust KEY.pub...")
+      "verify MODEL.h5 --trust KEY.pub...")                                          \
+    X(audit, mb_cmd_audit, "the audit trail: the data, parameters and command behind a bundle; check the log's hash chain", \
+      "audit [MODEL.h5] [--log PATH] [--verify] [--json]")
 
 /* X(command, option, argument ("" for a flag), help) */
 #define MB_OPTIONS(X)                                                                              \
@@ -103,6 +105,9 @@
     X(explain, "--repeats", "N", "permutations per feature (default 5)")                           \
     X(explain, "--metric", "M", "accuracy, roc_auc, neg_log_loss, r2 or neg_rmse (default accuracy or r2)") \
     X(explain, "--seed", "S", "seed of the permutations (default 0)")                              \
+    X(audit, "--log", "PATH", "the audit log to read (default: $MOONBENCH_AUDIT_LOG, else $XDG_STATE_HOME/moonbench/audit.jsonl, else ~/.local/state/moonbench/audit.jsonl)") \
+    X(audit, "--verify", "", "check the whole hash chain; name the first broken line and exit 1")   \
+    X(audit, "--json", "", "print the matching events as JSON lines, as logged")                   \
     X(compare, "-m", "MODEL", "a model to compare (repeatable); -p after it sets its parameters")  \
     X(compare, "-p", "key=value", "a parameter of the model named before it")                     \
     X(compare, "-t", "KIND[:opt=value]...", "a transform for every model (as fit -t)")             \
@@ -164,7 +169,9 @@
     X(export, "moonbench export credit.h5 --format c -o credit_c")                                \
     X(export, "moonbench export credit.h5 --format onnx -o credit.onnx")                          \
     X(worker, "moonbench worker iris.h5 --redis redis://127.0.0.1:6379 --in rows --group scorers --create-group") \
-    X(run, "moonbench run lua/examples/binary.lua")
+    X(run, "moonbench run lua/examples/binary.lua")                                               \
+    X(audit, "moonbench audit credit.h5")                                                         \
+    X(audit, "moonbench audit --verify")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)
