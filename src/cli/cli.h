@@ -36,7 +36,7 @@
     X(evaluate, mb_cmd_evaluate, "report a bundle's metrics on labelled data",      \
       "evaluate MODEL.h5 DATA [--json]")                                            \
     X(explain, mb_cmd_explain, "explain a bundle's predictions: exact SHAP per row and feature, or permutation importance", \
-      "explain MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--rows A:B] [--top K] [--threads N] [--trust KEY.pub]... | explain MODEL.h5 DATA --permutation [--repeats N] [--metric M] [--seed S] [--top K]") \
+      "explain MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--rows A:B] [--top K] [--threads N] [--trust KEY.pub]... | explain MODEL.h5 DATA --permutation [--repeats N] [--metric M] [--seed S] [--top K] | explain MODEL.h5 DATA --pdp COL[,COL] [--grid N] [--ice] [-o OUT.csv]") \
     X(compare, mb_cmd_compare, "cross-validate several models on the same folds: a leaderboard", \
       "compare DATA -m MODEL [-p key=value]... [-m MODEL ...] [-t KIND[:opt=value]...]... [--prep auto|none] [--cv K] [--repeats R] [--metric M] [--target COL] [--seed S] [--threads N]") \
     X(tune, mb_cmd_tune, "grid or random search of a model's parameters by cross-validation", \
@@ -105,6 +105,9 @@
     X(explain, "--repeats", "N", "permutations per feature (default 5)")                           \
     X(explain, "--metric", "M", "accuracy, roc_auc, neg_log_loss, r2 or neg_rmse (default accuracy or r2)") \
     X(explain, "--seed", "S", "seed of the permutations (default 0)")                              \
+    X(explain, "--pdp", "COL[,COL]", "partial dependence on one or two input columns (any model): the mean prediction (binary: P(class 1)) over DATA at each grid point") \
+    X(explain, "--grid", "N", "--pdp: grid points per column, between its 5% and 95% quantiles, or its distinct values when fewer (default 100)") \
+    X(explain, "--ice", "", "--pdp: also each row's curve (ICE), written with -o OUT.csv")          \
     X(audit, "--log", "PATH", "the audit log to read (default: $MOONBENCH_AUDIT_LOG, else $XDG_STATE_HOME/moonbench/audit.jsonl, else ~/.local/state/moonbench/audit.jsonl)") \
     X(audit, "--verify", "", "check the whole hash chain; name the first broken line and exit 1")   \
     X(audit, "--json", "", "print the matching events as JSON lines, as logged")                   \
@@ -164,6 +167,7 @@
     X(evaluate, "moonbench evaluate credit.h5 datasets/table/credit_g.h5 --json")                 \
     X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 -o shap.csv --top 10")     \
     X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 --permutation --repeats 10") \
+    X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 --pdp duration --grid 20 --ice -o pd.csv") \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
     X(export, "moonbench export credit.h5 --format c -o credit_c")                                \
