@@ -69,7 +69,7 @@ $(BUILD)/config.mk: Makefile
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags hdf5-serial lua5.4 openblas)"; \
 	   echo "BLAS_CFLAGS := $$(pkg-config --cflags openblas)"; \
 	   echo "BLAS_LIBS := $$(pkg-config --libs openblas)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd libsodium) -lm -ldl -lpthread"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd libsodium jansson) -lm -ldl -lpthread"; \
 	   echo "TUI_CFLAGS := $$(pkg-config --cflags ncursesw)"; \
 	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
 	   echo "DEPLOY_CFLAGS := $$(pkg-config --cflags libmicrohttpd jansson libprotobuf-c hiredis)"; \
@@ -209,7 +209,7 @@ unit: all
 
 # Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
 # each plugin's script; BENCH="run linear" picks some.
-BENCH ?= run linear trees mlp lua tui
+BENCH ?= run linear trees mlp lua tui explain
 bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
@@ -241,7 +241,7 @@ fuzz: fuzz-build
 	  cp datasets/iris.h5 datasets/csv/iris.csv build/fuzz/work/$$t/; \
 	  cp -n tests/fuzz/corpus/$$t/* tests/fuzz/regressions/$$t/* build/fuzz/corpus/$$t/ 2>/dev/null; \
 	  echo "fuzz_$$t: $(FUZZ_SECONDS) s"; \
-	  (cd build/fuzz/work/$$t && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp ../../fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
+	  (cd build/fuzz/work/$$t && MOONBENCH_AUDIT_LOG= LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp ../../fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=3072 \
 	    -close_fd_mask=1 -artifact_prefix=../../crash/$$t/ ../../corpus/$$t) || exit 1; \
 	done
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "blas.h"
 #include "cli/cli.h"
 #include "tui/mbtui.h"
@@ -232,14 +233,23 @@ int mb_cli_threads(const char *cmd, const char *text, int *out)
     return 0;
 }
 
+/* A failed audit write (src/core/audit.h): said, never fatal. */
+static void audit_warn(const char *msg) { fprintf(stderr, "moonbench: %s\n", msg); }
+
 int main(int argc, char **argv)
 {
     /* before any plugin loads OpenBLAS (src/core/blas.h) */
     const mb_blas_info *blas = mb_blas_select();
     /* Numbers are read and written in the C locale whatever the user's. */
     setlocale(LC_CTYPE, "");
-    if (argc < 2) /* no command: the workbench (src/tui) */
+    /* the command line every audit event of this process records, once */
+    mb_audit_set_warn(audit_warn);
+    mb_audit_set_command(argc, (const char *const *)argv);
+    const char *bench[2] = {"workbench", argc > 1 ? argv[1] : "."};
+    if (argc < 2) { /* no command: the workbench (src/tui) */
+        mb_audit_set_command(2, bench);
         return mb_tui_main(argc, argv);
+    }
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
         if (strcmp(cmd, "help") == 0 && argc > 2) {
@@ -269,8 +279,10 @@ int main(int argc, char **argv)
             return mb_cli_help(stdout, cmd);
         return c->fn(argc - 1, argv + 1);
     }
-    if (mb_tui_is_path(cmd)) /* moonbench PATH: the workbench on it */
+    if (mb_tui_is_path(cmd)) { /* moonbench PATH: the workbench on it */
+        mb_audit_set_command(2, bench);
         return mb_tui_main(argc, argv);
+    }
     fprintf(stderr, "moonbench: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -10,6 +10,8 @@ pass=0 fail=0
 failed=()
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
+# the audit events of the unit tests and Lua specs (docs/audit.md) stay here, not in $HOME
+export MOONBENCH_AUDIT_LOG="$log/audit.jsonl"
 
 # count NAME FILE RC: add the TAP results in FILE; a non-zero RC with no
 # failing line (a crash, a sanitizer report) counts as one failure.

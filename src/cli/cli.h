@@ -36,7 +36,7 @@
     X(evaluate, mb_cmd_evaluate, "report a bundle's metrics on labelled data",      \
       "evaluate MODEL.h5 DATA [--group COL]... [--boot N] [--seed S] [--json]")     \
     X(explain, mb_cmd_explain, "explain a bundle's predictions: exact SHAP per row and feature, or permutation importance", \
-      "explain MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--rows A:B] [--top K] [--threads N] [--trust KEY.pub]... | explain MODEL.h5 DATA --permutation [--repeats N] [--metric M] [--seed S] [--top K]") \
+      "explain MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--rows A:B] [--top K] [--threads N] [--trust KEY.pub]... | explain MODEL.h5 DATA --permutation [--repeats N] [--metric M] [--seed S] [--top K] | explain MODEL.h5 DATA --pdp COL[,COL] [--grid N] [--ice] [-o OUT.csv]") \
     X(card, mb_cmd_card, "a model card from the bundle's facts and test data: metrics, importance, fairness by group", \
       "card MODEL.h5 [--data TEST] [--group COL]... [--top K] [--boot N] [--seed S] [--html] [-o CARD.md|CARD.html] [--trust KEY.pub]...") \
     X(compare, mb_cmd_compare, "cross-validate several models on the same folds: a leaderboard", \
@@ -56,7 +56,9 @@
     X(sign, mb_cmd_sign, "sign a model bundle with a secret key",                   \
       "sign MODEL.h5 --key KEYBASE.key")                                             \
     X(verify, mb_cmd_verify, "check a bundle's signature against trusted keys",     \
-      "verify MODEL.h5 --trust KEY.pub...")
+      "verify MODEL.h5 --trust KEY.pub...")                                          \
+    X(audit, mb_cmd_audit, "the audit trail: the data, parameters and command behind a bundle; check the log's hash chain", \
+      "audit [MODEL.h5] [--log PATH] [--verify] [--json]")
 
 /* X(command, option, argument ("" for a flag), help) */
 #define MB_OPTIONS(X)                                                                              \
@@ -117,6 +119,12 @@
     X(card, "--html", "", "a standalone HTML page (inline SVG bars, no external assets) instead of Markdown") \
     X(card, "-o", "CARD.md|CARD.html", "where to write (atomically; default: standard output)")  \
     X(card, "--trust", "KEY.pub", "refuse the bundle unless signed by one of these keys (repeatable)") \
+    X(explain, "--pdp", "COL[,COL]", "partial dependence on one or two input columns (any model): the mean prediction (binary: P(class 1)) over DATA at each grid point") \
+    X(explain, "--grid", "N", "--pdp: grid points per column, between its 5% and 95% quantiles, or its distinct values when fewer (default 100)") \
+    X(explain, "--ice", "", "--pdp: also each row's curve (ICE), written with -o OUT.csv")          \
+    X(audit, "--log", "PATH", "the audit log to read (default: $MOONBENCH_AUDIT_LOG, else $XDG_STATE_HOME/moonbench/audit.jsonl, else ~/.local/state/moonbench/audit.jsonl)") \
+    X(audit, "--verify", "", "check the whole hash chain; name the first broken line and exit 1")   \
+    X(audit, "--json", "", "print the matching events as JSON lines, as logged")                   \
     X(compare, "-m", "MODEL", "a model to compare (repeatable); -p after it sets its parameters")  \
     X(compare, "-p", "key=value", "a parameter of the model named before it")                     \
     X(compare, "-t", "KIND[:opt=value]...", "a transform for every model (as fit -t)")             \
@@ -176,12 +184,15 @@
     X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 --permutation --repeats 10") \
     X(card, "moonbench card credit.h5 --data datasets/table/credit_g.h5 --group personal_status -o credit_card.md") \
     X(card, "moonbench card credit.h5 --data datasets/table/credit_g.h5 --html -o credit_card.html") \
+    X(explain, "moonbench explain credit.h5 datasets/table/credit_g.h5 --pdp duration --grid 20 --ice -o pd.csv") \
     X(compare, "moonbench compare datasets/breast_cancer.h5 -m gbdt -m forest -m linear -p alpha=0.1 --cv 5") \
     X(tune, "moonbench tune datasets/breast_cancer.h5 -m gbdt --grid max_depth=2,4,6 --cv 5 -o best.h5") \
     X(export, "moonbench export credit.h5 --format c -o credit_c")                                \
     X(export, "moonbench export credit.h5 --format onnx -o credit.onnx")                          \
     X(worker, "moonbench worker iris.h5 --redis redis://127.0.0.1:6379 --in rows --group scorers --create-group") \
-    X(run, "moonbench run lua/examples/binary.lua")
+    X(run, "moonbench run lua/examples/binary.lua")                                               \
+    X(audit, "moonbench audit credit.h5")                                                         \
+    X(audit, "moonbench audit --verify")
 
 #define MB_CMD_DECL_(name, fn, help, usage) int fn(int argc, char **argv);
 MB_COMMANDS(MB_CMD_DECL_)

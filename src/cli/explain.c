@@ -3,8 +3,10 @@
 ** (exact TreeSHAP or linear SHAP, src/core/explain.h) written as CSV or
 ** HDF5, and a global summary (mean |SHAP| per column, ranked, with a bar)
 ** on stdout; `--permutation` for permutation importance, which works for
-** every model (docs/explain.md).
+** every model; `--pdp COL[,COL]` for partial dependence and ICE curves,
+** also for every model (docs/explain.md).
 */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,10 +21,10 @@
 #include "train.h"
 
 typedef struct explain_args {
-    const char *model, *data, *out, *rows, *metric, *threads;
-    long long top, repeats;
+    const char *model, *data, *out, *rows, *metric, *threads, *pdp;
+    long long top, repeats, grid;
     uint64_t seed;
-    int permutation;
+    int permutation, ice;
     mb_cli_trust trust;
 } explain_args;
 
@@ -38,6 +40,7 @@ static int parse(int argc, char **argv, explain_args *a)
     const char *cmd = "explain";
     memset(a, 0, sizeof *a);
     a->repeats = 5;
+    a->grid = 100;
     for (int i = 1; i < argc; i++) {
         int tr = mb_cli_trust_option(&a->trust, cmd, argc, argv, &i);
         if (tr < 0)
@@ -54,6 +57,12 @@ static int parse(int argc, char **argv, explain_args *a)
             rc = mb_cli_int(cmd, s, argv[++i], 1, 1000000, &a->top);
         else if (!strcmp(s, "--permutation"))
             a->permutation = 1;
+        else if (!strcmp(s, "--pdp") && more)
+            a->pdp = argv[++i];
+        else if (!strcmp(s, "--grid") && more)
+            rc = mb_cli_int(cmd, s, argv[++i], 2, 100000, &a->grid);
+        else if (!strcmp(s, "--ice"))
+            a->ice = 1;
         else if (!strcmp(s, "--repeats") && more)
             rc = mb_cli_int(cmd, s, argv[++i], 1, 10000, &a->repeats);
         else if (!strcmp(s, "--metric") && more)
@@ -79,6 +88,12 @@ static int parse(int argc, char **argv, explain_args *a)
         return mb_cli_usage(cmd, "-o writes per-row contributions, which --permutation does not make");
     if (!a->permutation && a->metric)
         return mb_cli_usage(cmd, "--metric is for --permutation");
+    if (a->pdp && a->permutation)
+        return mb_cli_usage(cmd, "--pdp and --permutation are two different explanations: choose one");
+    if (a->ice && !a->pdp)
+        return mb_cli_usage(cmd, "--ice is an option of --pdp");
+    if (a->pdp && a->out && out_format(a->out) != 'c')
+        return mb_cli_usage(cmd, "-o %s: --pdp writes .csv", a->out);
     if (a->out && !out_format(a->out))
         return mb_cli_usage(cmd, "-o %s: write .csv or .h5", a->out);
     return 0;
@@ -334,6 +349,100 @@ static int permutation(const explain_args *a, mb_scorer *s, const mb_frame *f, i
     return rc == MB_OK ? 0 : mb_cli_error(err);
 }
 
+/* {====== partial dependence ======} */
+
+/* Grid point g's value(s) as CSV fields (or a table's cells). */
+static void put_point(FILE *fp, const mb_pdp *p, size_t g, const char *sep)
+{
+    size_t at[2] = {g / p->ngrid[1], g % p->ngrid[1]};
+    for (size_t a = 0; a < p->ncols; a++) {
+        if (p->levels[a])
+            fprintf(fp, "%s%s", a ? sep : "", p->levels[a][at[a]]);
+        else
+            fprintf(fp, "%s%.17g", a ? sep : "", p->grid[a][at[a]]);
+    }
+}
+
+/* -o OUT.csv: kind,row,COL[,COL2],value (value:CLASS per class); one
+** "average" line per grid point, then with --ice one "individual" line
+** per row and grid point. */
+static mb_status pdp_csv(const char *path, const mb_pdp *p, const mb_bundle *b, size_t first, mb_error *err)
+{
+    FILE *fp = fopen(path, "w");
+    if (!fp)
+        return mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
+    size_t K = p->noutputs, np = p->npoints;
+    fprintf(fp, "kind,row");
+    for (size_t a = 0; a < p->ncols; a++)
+        fprintf(fp, ",%s", p->cols[a]);
+    for (size_t q = 0; q < K; q++)
+        fprintf(fp, K > 1 ? ",value:%s" : ",value", K > 1 ? b->classes[q] : "");
+    fputc('\n', fp);
+    for (size_t g = 0; g < np; g++) {
+        fprintf(fp, "average,,");
+        put_point(fp, p, g, ",");
+        for (size_t q = 0; q < K; q++)
+            fprintf(fp, ",%.17g", p->average[q * np + g]);
+        fputc('\n', fp);
+    }
+    for (size_t i = 0; p->individual && i < p->rows; i++)
+        for (size_t g = 0; g < np; g++) {
+            fprintf(fp, "individual,%zu,", first + i);
+            put_point(fp, p, g, ",");
+            for (size_t q = 0; q < K; q++)
+                fprintf(fp, ",%.17g", p->individual[(q * p->rows + i) * np + g]);
+            fputc('\n', fp);
+        }
+    int bad = ferror(fp);
+    if (fclose(fp) != 0 || bad)
+        return mb_fail(err, MB_EIO, "%s: write error", path);
+    return MB_OK;
+}
+
+static int pdp(const explain_args *a, mb_scorer *s, const mb_frame *f, size_t first, mb_error *err)
+{
+    char *spec = mb_strdup(a->pdp), *comma = strchr(spec, ',');
+    const char *cols[2] = {spec, comma ? comma + 1 : NULL};
+    if (comma)
+        *comma = '\0';
+    if (comma && strchr(comma + 1, ','))
+        return mb_free(spec), mb_cli_usage("explain", "--pdp takes one column or two (COL,COL), not '%s'", a->pdp);
+    mb_pdp_opts o = {(size_t)a->grid, 0.05, 0.95, a->ice};
+    mb_pdp p;
+    mb_status rc = mb_partial_dependence(s, f, cols, comma ? 2 : 1, &o, &p, err);
+    mb_free(spec);
+    if (rc != MB_OK)
+        return mb_cli_error(err);
+    const mb_bundle *b = s->bundle;
+    size_t K = p.noutputs, np = p.npoints;
+    printf("partial dependence of the %s on %s%s%s (%zu rows, %zu grid points%s)\n",
+           b->task == MB_TASK_REGRESSION ? "prediction" : b->task == MB_TASK_BINARY ? "probability of class 1"
+                                                                                   : "probability of each class",
+           p.cols[0], p.ncols == 2 ? " and " : "", p.ncols == 2 ? p.cols[1] : "", p.rows, np,
+           a->ice ? "; ICE curves in -o" : "");
+    for (size_t c = 0; c < p.ncols; c++)
+        printf("%s%16s", c ? " " : "", p.cols[c]);
+    for (size_t q = 0; q < K; q++)
+        printf(" %16s", K > 1 ? b->classes[q] : "average");
+    printf("\n");
+    for (size_t g = 0; g < np; g++) {
+        size_t at[2] = {g / p.ngrid[1], g % p.ngrid[1]};
+        for (size_t c = 0; c < p.ncols; c++) {
+            if (p.levels[c])
+                printf("%s%16s", c ? " " : "", p.levels[c][at[c]]);
+            else
+                printf("%s%16.6g", c ? " " : "", p.grid[c][at[c]]);
+        }
+        for (size_t q = 0; q < K; q++)
+            printf(" %16.6g", p.average[q * np + g]);
+        printf("\n");
+    }
+    if (a->out && (rc = pdp_csv(a->out, &p, b, first, err)) == MB_OK)
+        fprintf(stderr, "%zu grid points%s -> %s\n", np, a->ice ? " and the rows' curves" : "", a->out);
+    mb_pdp_free(&p);
+    return rc == MB_OK ? 0 : mb_cli_error(err);
+}
+
 int mb_cmd_explain(int argc, char **argv)
 {
     explain_args a;
@@ -362,11 +471,15 @@ int mb_cmd_explain(int argc, char **argv)
         status = permutation(&a, &s, f, threads, &err);
         goto exit;
     }
-    if (mb_explain_frame(&s, f, threads, &e, &err) != MB_OK)
-        goto fail;
     size_t first = 0;
     if (a.rows && a.rows[0] != ':')
         first = (size_t)strtoull(a.rows, NULL, 10);
+    if (a.pdp) {
+        status = pdp(&a, &s, f, first, &err);
+        goto exit;
+    }
+    if (mb_explain_frame(&s, f, threads, &e, &err) != MB_OK)
+        goto fail;
     if (a.out && (out_format(a.out) == 'c' ? write_csv(a.out, &e, b, first, &err)
                                                         : write_h5(a.out, &e, b, first, &err)) != MB_OK)
         goto fail;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../deploy/export.h"
+#include "audit.h"
 #include "cli.h"
 
 int mb_cmd_export(int argc, char **argv)
@@ -76,6 +77,13 @@ int mb_cmd_export(int argc, char **argv)
         goto fail;
     fprintf(stderr, "%s (%s, %zu inputs, %zu transform%s) -> %s%s\n", model, mb_form_name(b->form), x.ninputs,
             x.nsteps, x.nsteps == 1 ? "" : "s", out, c ? "/model.h, model.c" : "");
+    if (c) { /* the C export is a folder: the audit names its model.c */
+        char src[4096];
+        snprintf(src, sizeof src, "%s/model.c", out);
+        mb_audit_bundle_event("export", model, b, src, "c");
+    } else {
+        mb_audit_bundle_event("export", model, b, out, "onnx");
+    }
     status = 0;
     goto exit;
 fail:

@@ -12,12 +12,14 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "bundle.h"
 #include "dataset.h"
+#include "frameops.h"
 #include "metrics.h"
 #include "portable.h"
 
@@ -669,4 +671,197 @@ mb_status mb_explain_labels(const mb_bundle *b, const mb_frame *f, float **y, mb
     }
     *y = out;
     return MB_OK;
+}
+
+/* {====== partial dependence and ICE ======} */
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* scipy.stats.mstats.mquantiles(x, prob=p) with alphap = betap = 0.4 on the
+** n sorted values v. */
+static double mquantile(const double *v, size_t n, double p)
+{
+    double m = 0.4 + p * (1.0 - 0.4 - 0.4), aleph = (double)n * p + m;
+    double k = floor(aleph);
+    if (k < 1)
+        k = 1;
+    if (k > (double)n - 1)
+        k = (double)n - 1;
+    double gamma = aleph - k;
+    gamma = gamma < 0 ? 0 : gamma > 1 ? 1 : gamma;
+    size_t i = (size_t)k;
+    return (1.0 - gamma) * v[i - 1] + gamma * v[i < n ? i : n - 1];
+}
+
+/* The grid of column c (see explain.h). */
+static mb_status pdp_grid(const mb_frame *f, const mb_column *c, const mb_pdp_opts *o, mb_pdp *p, size_t a,
+                          mb_error *err)
+{
+    size_t n = f->nrows, nv = 0;
+    if (c->type == MB_COL_CAT) {
+        char *seen = mb_calloc(c->nlevels + 1, 1);
+        for (size_t i = 0; i < n; i++)
+            if (c->codes[i] >= 0 && (size_t)c->codes[i] < c->nlevels)
+                seen[c->codes[i]] = 1;
+        p->grid[a] = mb_malloc((c->nlevels + 1) * sizeof *p->grid[a]);
+        p->levels[a] = mb_calloc(c->nlevels + 1, sizeof *p->levels[a]);
+        for (size_t l = 0; l < c->nlevels; l++) /* insertion by text order */
+            if (seen[l]) {
+                size_t at = nv++;
+                while (at > 0 && strcmp(c->levels[(size_t)p->grid[a][at - 1]], c->levels[l]) > 0) {
+                    p->grid[a][at] = p->grid[a][at - 1];
+                    at--;
+                }
+                p->grid[a][at] = (double)l;
+            }
+        for (size_t g = 0; g < nv; g++)
+            p->levels[a][g] = mb_strdup(c->levels[(size_t)p->grid[a][g]]);
+        mb_free(seen);
+    } else {
+        double *v = mb_malloc((n + 1) * sizeof *v);
+        size_t m = 0, u = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!isnan(MB_NUM(c, i)))
+                v[m++] = (double)MB_NUM(c, i);
+        qsort(v, m, sizeof *v, cmp_double);
+        for (size_t i = 0; i < m; i++)
+            u += i == 0 || v[i] != v[i - 1];
+        if (u < o->grid_resolution) {
+            p->grid[a] = mb_malloc((u + 1) * sizeof *p->grid[a]);
+            for (size_t i = 0; i < m; i++)
+                if (i == 0 || v[i] != v[i - 1])
+                    p->grid[a][nv++] = v[i];
+        } else {
+            double lo = mquantile(v, m, o->lo), hi = mquantile(v, m, o->hi);
+            if (fabs(hi - lo) <= 1e-8 + 1e-5 * fabs(lo)) { /* numpy's allclose, as scikit-learn */
+                mb_free(v);
+                return mb_fail(err, MB_EARG,
+                               "partial dependence: column '%s': its %g and %g quantiles are too close "
+                               "to make a grid (choose quantiles further apart)", c->name, o->lo, o->hi);
+            }
+            nv = o->grid_resolution;
+            p->grid[a] = mb_malloc(nv * sizeof *p->grid[a]);
+            for (size_t g = 0; g < nv; g++) /* numpy's linspace */
+                p->grid[a][g] = g + 1 == nv ? hi : lo + (double)g * ((hi - lo) / (double)(nv - 1));
+        }
+        mb_free(v);
+    }
+    if (nv == 0)
+        return mb_fail(err, MB_EEMPTY, "partial dependence: column '%s' has no values that are not missing", c->name);
+    p->ngrid[a] = nv;
+    return MB_OK;
+}
+
+static void set_column(mb_column *c, double v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (c->type == MB_COL_CAT)
+            c->codes[i] = (int32_t)v;
+        else
+            c->num[i * c->stride] = (float)v;
+    }
+}
+
+static mb_status pdp_check(const mb_frame *f, const char *const *cols, size_t ncols, const mb_pdp_opts *o,
+                           long *idx, mb_error *err)
+{
+    if (ncols < 1 || ncols > 2)
+        return mb_fail(err, MB_EARG, "partial dependence: name one or two columns, not %zu", ncols);
+    if (o->grid_resolution < 2)
+        return mb_fail(err, MB_EARG, "partial dependence: the grid resolution must be at least 2, not %zu",
+                       o->grid_resolution);
+    if (!(o->lo >= 0 && o->lo < o->hi && o->hi <= 1))
+        return mb_fail(err, MB_EARG, "partial dependence: the quantiles must be 0 <= lo < hi <= 1, not %g and %g",
+                       o->lo, o->hi);
+    if (f->nrows == 0)
+        return mb_fail(err, MB_EEMPTY, "partial dependence: the data has no rows");
+    for (size_t a = 0; a < ncols; a++) {
+        if ((idx[a] = mb_frame_find(f, cols[a])) < 0) {
+            char list[512];
+            mb_frame_column_list(f, list, sizeof list);
+            return mb_fail(err, MB_ENOTFOUND, "partial dependence: no column '%s' in the data (columns: %s)",
+                           cols[a], list);
+        }
+        if (idx[a] == f->target)
+            return mb_fail(err, MB_EARG, "partial dependence: '%s' is the target, not a feature", cols[a]);
+    }
+    if (ncols == 2 && idx[0] == idx[1])
+        return mb_fail(err, MB_EARG, "partial dependence: the two columns are the same ('%s')", cols[0]);
+    return MB_OK;
+}
+
+mb_status mb_partial_dependence(mb_scorer *s, const mb_frame *f, const char *const *cols, size_t ncols,
+                                const mb_pdp_opts *o, mb_pdp *out, mb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    long idx[2] = {-1, -1};
+    mb_status rc = pdp_check(f, cols, ncols, o, idx, err);
+    for (size_t a = 0; rc == MB_OK && a < ncols; a++) {
+        out->cols[a] = mb_strdup(cols[a]);
+        rc = pdp_grid(f, &f->cols[idx[a]], o, out, a, err);
+    }
+    if (rc != MB_OK) {
+        mb_pdp_free(out);
+        return rc;
+    }
+    const mb_bundle *b = s->bundle;
+    size_t n = f->nrows, k = b->task == MB_TASK_REGRESSION ? 0 : b->nclasses;
+    out->ncols = ncols;
+    out->rows = n;
+    out->ngrid[1] = ncols == 2 ? out->ngrid[1] : 1;
+    out->npoints = out->ngrid[0] * out->ngrid[1];
+    out->noutputs = k > 2 ? k : 1;
+    size_t np = out->npoints, no = out->noutputs, cells;
+    if (!mb_mul_ok(n, np * no, &cells) ||
+        !(out->average = mb_trycalloc(np * no, sizeof *out->average)) ||
+        (o->individual && !(out->individual = mb_trymalloc(cells * sizeof *out->individual)))) {
+        mb_pdp_free(out);
+        return mb_fail(err, MB_ENOMEM, "partial dependence: %zu rows x %zu grid points x %zu outputs do not fit "
+                                       "in memory (fewer rows, or a coarser grid)", n, np, no);
+    }
+    mb_frame *copy = NULL;
+    float *label = mb_malloc((n + 1) * sizeof *label), *proba = k ? mb_malloc((n * k + 1) * sizeof *proba) : NULL;
+    rc = mb_frame_copy(f, &copy, err);
+    for (size_t g = 0; rc == MB_OK && g < np; g++) {
+        size_t g0 = g / out->ngrid[1], g1 = g % out->ngrid[1];
+        set_column(&copy->cols[idx[0]], out->grid[0][g0], n);
+        if (ncols == 2)
+            set_column(&copy->cols[idx[1]], out->grid[1][g1], n);
+        if ((rc = mb_scorer_predict_frame(s, copy, label, proba, err)) != MB_OK)
+            break;
+        for (size_t q = 0; q < no; q++) {
+            double sum = 0;
+            for (size_t i = 0; i < n; i++) {
+                double y = !k ? label[i] : k == 2 ? proba[i * 2 + 1] : proba[i * k + q];
+                sum += y;
+                if (out->individual)
+                    out->individual[(q * n + i) * np + g] = y;
+            }
+            out->average[q * np + g] = sum / (double)n;
+        }
+    }
+    mb_frame_free(&copy);
+    mb_free(label);
+    mb_free(proba);
+    if (rc != MB_OK)
+        mb_pdp_free(out);
+    return rc;
+}
+
+void mb_pdp_free(mb_pdp *p)
+{
+    for (size_t a = 0; a < 2; a++) {
+        mb_free(p->cols[a]);
+        mb_free(p->grid[a]);
+        for (size_t g = 0; p->levels[a] && g < p->ngrid[a]; g++)
+            mb_free(p->levels[a][g]);
+        mb_free(p->levels[a]);
+    }
+    mb_free(p->average);
+    mb_free(p->individual);
+    memset(p, 0, sizeof *p);
 }

@@ -90,7 +90,6 @@ mb_status mb_permutation_importance(mb_pi_predict_fn predict, void *ud, const mb
                                     const mb_pi_opts *o, double *baseline, double *scores, double *mean,
                                     double *sd, mb_error *err);
 
-#endif
 
 /* {====== a bundle's explanation ======}
 ** SHAP of a scorer's model (mb_scorer_open) on a raw frame: the pipeline
@@ -126,3 +125,41 @@ mb_status mb_explain_matrix(const mb_scorer *s, const mb_frame *f, mb_matrix *X,
 ** MB_ENOTFOUND without the bundle's target column; MB_EARG naming the first
 ** row whose label is missing or none of the model's classes. */
 mb_status mb_explain_labels(const mb_bundle *b, const mb_frame *f, float **y, mb_error *err);
+
+/* {====== partial dependence and ICE ======}
+** As scikit-learn's partial_dependence (method "brute"): for one or two
+** input columns of a raw frame, the model is scored on copies of the frame
+** with the column(s) set to each grid point (the pipeline applied, so any
+** model works), in the input feature space. The grid of a numeric column
+** is its distinct values when there are fewer than grid_resolution of
+** them, else grid_resolution evenly spaced points between its lo and hi
+** quantiles (scipy's mquantiles, alphap = betap = 0.4, as scikit-learn);
+** missing values are left out of the grid. A categorical column's grid is
+** its levels that occur, in text order. Two columns: the cartesian
+** product, the first column varying slowest. The response is the
+** predicted value (regression), the probability of class 1 (binary) or
+** of each class (multiclass). */
+typedef struct mb_pdp_opts {
+    size_t grid_resolution;       /* > 1 (scikit-learn's default 100) */
+    double lo, hi;                /* quantiles, 0 <= lo < hi <= 1 (0.05, 0.95) */
+    int individual;               /* also the ICE curves */
+} mb_pdp_opts;
+
+typedef struct mb_pdp {
+    size_t ncols;                 /* 1 or 2 */
+    char *cols[2];                /* the columns (owned) */
+    size_t ngrid[2];              /* grid points per column */
+    double *grid[2];              /* numeric: the values; categorical: level codes */
+    char **levels[2];             /* categorical: the level of each grid point (owned), else NULL */
+    size_t npoints;               /* ngrid[0] * ngrid[1] (ngrid[1] = 1 for one column) */
+    size_t noutputs;              /* 1, or the classes of a multiclass model */
+    size_t rows;
+    double *average;              /* [k * npoints + g] */
+    double *individual;           /* [(k * rows + i) * npoints + g], or NULL */
+} mb_pdp;
+
+mb_status mb_partial_dependence(mb_scorer *s, const mb_frame *f, const char *const *cols, size_t ncols,
+                                const mb_pdp_opts *o, mb_pdp *out, mb_error *err);
+void mb_pdp_free(mb_pdp *p);
+
+#endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "bundle.h"
 #include "h5int.h"
 #include "io.h"
@@ -244,7 +245,9 @@ mb_status mb_bundle_save(const char *path, const mb_bundle *b, mb_error *err)
         mb_tmp_discard(&tmp);
         return rc;
     }
-    return mbh5_publish(&fid, &tmp, path, 1, err);
+    if ((rc = mbh5_publish(&fid, &tmp, path, 1, err)) == MB_OK) /* every save is audited (audit.h) */
+        mb_audit_bundle_event("save", path, b, NULL, NULL);
+    return rc;
 }
 
 /* {====== load ======} */

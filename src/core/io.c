@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "csv.h"
 #include "h5io.h"
 
@@ -73,6 +74,8 @@ mb_status mb_open(const char *spec, mb_frame **out, mb_error *err)
                          "%s: not an HDF5 file (no HDF5 signature) and not named .csv/.tsv/.txt", file);
         }
     }
+    if (rc == MB_OK) /* the data files a later audit event names (audit.h) */
+        mb_audit_note_input(file);
     mb_free(file);
     mb_free(object);
     return rc;

@@ -12,6 +12,7 @@
 ** self-description is checked like input: names, tables and struct sizes.
 */
 #include "plugin.h"
+#include "audit.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -637,6 +638,7 @@ mb_status mb_model_fit(mb_model *m, const mb_dataset *train, const mb_dataset *v
     m->task = train->task;
     m->nfeatures = train->X.cols;
     m->nclasses = train->nclasses;
+    mb_audit_fit_event(m, train->X.rows); /* every fit is audited (audit.h) */
     return MB_OK;
 }
 

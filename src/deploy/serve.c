@@ -168,6 +168,7 @@ int mb_cmd_serve(int argc, char **argv)
         goto exit;
     }
     mbsv_model_init(&s.model, rt, name);
+    s.bundle_path = a.model;
     fprintf(stderr, "moonbench serve: scoring with the %s\n", mb_runtime_describe(rt));
     const mb_bundle *bundle = s.model.bundle;
     const char *note = NULL;

@@ -61,6 +61,7 @@ typedef struct mbsv_server {
     mbsv_model model;
     mbsv_metrics *metrics;
     atomic_int draining;        /* set once SIGTERM/SIGINT arrived: /v2/health/ready says 503 */
+    const char *bundle_path;    /* the served file, for the audit event (may be NULL) */
 } mbsv_server;
 
 /* The server's options (moonbench serve's flags). */

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "serve.h"
 
 typedef struct http {
@@ -307,6 +308,10 @@ int mbsv_http_run(mbsv_server *s, const mbsv_options *opt)
     fprintf(stderr, "moonbench serve: %s on http://%s%s%s:%u/ (%u thread%s)%s; SIGTERM or Ctrl-C stops\n",
             s->model.name, sa.ss_family == AF_INET6 ? "[" : "", opt->host, sa.ss_family == AF_INET6 ? "]" : "", port,
             opt->threads, opt->threads == 1 ? "" : "s", opt->token ? ", token required" : "");
+    char where[300];
+    snprintf(where, sizeof where, "http://%s%s%s:%u/", sa.ss_family == AF_INET6 ? "[" : "", opt->host,
+             sa.ss_family == AF_INET6 ? "]" : "", port);
+    mb_audit_bundle_event("serve", s->bundle_path, s->model.bundle, NULL, where); /* listening: audit.h */
     int sig = 0;
     sigwait(&stop, &sig);
     atomic_store(&s->draining, 1);

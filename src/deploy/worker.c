@@ -32,6 +32,7 @@
 
 #include "../cli/cli.h"
 #include "../cli/train.h"
+#include "audit.h"
 #include "options.h"
 #include "runtime.h"
 #include "score.h"
@@ -530,6 +531,9 @@ int mb_cmd_worker(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN); /* a Redis that went away is an error reply, not a signal */
     fprintf(stderr, "moonbench worker: scoring with the %s; %s stream '%s' group '%s' as '%s' -> '%s' (dead: '%s')\n",
             mb_runtime_describe(w.rt), w.url.shown, a.in, a.group, w.consumer, w.out, w.dead);
+    char where[512];
+    snprintf(where, sizeof where, "%s stream '%s' group '%s' as '%s'", w.url.shown, a.in, a.group, w.consumer);
+    mb_audit_bundle_event("worker", a.model, mb_runtime_bundle(w.rt), NULL, where); /* audit.h */
     status = run(&w);
 exit:
     worker_free(&w);

@@ -1,5 +1,6 @@
 /*
-** lexplain.c: mb.explain and mb.permutation_importance (src/core/explain.h)
+** lexplain.c: mb.explain, mb.permutation_importance and mb.partial_dependence
+** (src/core/explain.h)
 ** for a loaded bundle (mb.load's pipeline, or its scorer) or a fitted
 ** model (mb.model(...):fit). docs/explain.md says what they compute.
 */
@@ -233,8 +234,130 @@ static int l_permutation(lua_State *L)
     return 1;
 }
 
+/* [-0, +0, e] opts.features: a column name or a list of one or two. */
+static size_t pdp_features(lua_State *L, int idx, const char *cols[2])
+{
+    size_t n = 0;
+    lua_getfield(L, idx, "features");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        cols[n++] = lua_tostring(L, -1);
+    } else if (lua_istable(L, -1)) {
+        lua_Integer len = luaL_len(L, -1);
+        if (len < 1 || len > 2)
+            luaL_error(L, "partial_dependence: features lists one or two columns, not %d", (int)len);
+        for (lua_Integer i = 1; i <= len; i++) {
+            lua_geti(L, -1, i);
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_error(L, "partial_dependence: features[%d] is not a column name", (int)i);
+            cols[n++] = lua_tostring(L, -1);
+            lua_pop(L, 1); /* the list keeps the string alive */
+        }
+    } else {
+        luaL_error(L, "partial_dependence: options.features names a column, or lists one or two");
+    }
+    lua_pop(L, 1); /* the options table keeps them alive */
+    return n;
+}
+
+/* [-0, +1, m] values[q * stride + i * np + g] for g in 0..np as a list */
+static void push_list(lua_State *L, const double *v, size_t np)
+{
+    lua_createtable(L, (int)np, 0);
+    for (size_t g = 0; g < np; g++)
+        lua_pushnumber(L, v[g]), lua_seti(L, -2, (lua_Integer)g + 1);
+}
+
+/* [-0, +1, m] the result table of mb.partial_dependence */
+static void push_pdp(lua_State *L, const mb_bundle *b, const mb_pdp *p, int average, int individual)
+{
+    lua_createtable(L, 0, 4);
+    lua_createtable(L, (int)p->ncols, 0);
+    for (size_t a = 0; a < p->ncols; a++)
+        lua_pushstring(L, p->cols[a]), lua_seti(L, -2, (lua_Integer)a + 1);
+    lua_setfield(L, -2, "features");
+    lua_createtable(L, (int)p->ncols, 0);
+    for (size_t a = 0; a < p->ncols; a++) {
+        lua_createtable(L, (int)p->ngrid[a], 0);
+        for (size_t g = 0; g < p->ngrid[a]; g++) {
+            if (p->levels[a])
+                lua_pushstring(L, p->levels[a][g]);
+            else
+                lua_pushnumber(L, p->grid[a][g]);
+            lua_seti(L, -2, (lua_Integer)g + 1);
+        }
+        lua_seti(L, -2, (lua_Integer)a + 1);
+    }
+    lua_setfield(L, -2, "grid");
+    size_t K = p->noutputs, np = p->npoints;
+    for (int part = 0; part < 2; part++) {
+        if (!(part ? individual : average))
+            continue;
+        if (K > 1)
+            lua_createtable(L, 0, (int)K);
+        for (size_t q = 0; q < K; q++) {
+            if (!part) {
+                push_list(L, p->average + q * np, np);
+            } else {
+                lua_createtable(L, (int)p->rows, 0);
+                for (size_t i = 0; i < p->rows; i++)
+                    push_list(L, p->individual + (q * p->rows + i) * np, np), lua_seti(L, -2, (lua_Integer)i + 1);
+            }
+            if (K > 1)
+                lua_setfield(L, -2, b->classes[q]);
+        }
+        lua_setfield(L, -2, part ? "individual" : "average");
+    }
+}
+
+/* [-3, +1, e] mb.partial_dependence(model_or_loaded, frame, {features = "col" |
+** {"a", "b"}, grid = 100, percentiles = {0.05, 0.95}, kind = "average" |
+** "individual" | "both"}): {features, grid = {values per feature},
+** average = {npoints} (multiclass: {class = {...}}), individual = {rows
+** of {npoints}}}; two features: point g = (i - 1) * #grid[2] + j. */
+static int l_partial_dependence(lua_State *L)
+{
+    target t;
+    check_target(L, 1, &t);
+    mb_frame *f = mbl_checkframe(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    const char *cols[2];
+    size_t ncols = pdp_features(L, 3, cols);
+    lua_Integer grid = opt_int(L, 3, "grid", 100);
+    mb_pdp_opts o = {grid > 0 ? (size_t)grid : 0, 0.05, 0.95, 0};
+    lua_getfield(L, 3, "percentiles");
+    if (lua_istable(L, -1)) {
+        lua_geti(L, -1, 1);
+        lua_geti(L, -2, 2);
+        o.lo = luaL_checknumber(L, -2);
+        o.hi = luaL_checknumber(L, -1);
+        lua_pop(L, 2);
+    } else if (!lua_isnil(L, -1)) {
+        return luaL_error(L, "partial_dependence: percentiles is a pair {lo, hi}");
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 3, "kind");
+    const char *kind = luaL_optstring(L, -1, "average");
+    int avg = strcmp(kind, "average") == 0 || strcmp(kind, "both") == 0;
+    int ind = strcmp(kind, "individual") == 0 || strcmp(kind, "both") == 0;
+    if (!avg && !ind)
+        return luaL_error(L, "partial_dependence: kind is \"average\", \"individual\" or \"both\", not '%s'", kind);
+    lua_pop(L, 1);
+    o.individual = ind;
+    if (t.m)
+        t.own.model = t.m; /* a fitted model predicts through its plugin */
+    mb_pdp p;
+    mb_error err;
+    if (mb_partial_dependence(t.s, f, cols, ncols, &o, &p, &err) != MB_OK)
+        return mbl_error(L, &err);
+    /* no error may be raised while p is held: only table building (memory errors aside) */
+    push_pdp(L, t.s->bundle, &p, avg, ind);
+    mb_pdp_free(&p);
+    return 1;
+}
+
 static const luaL_Reg explain_funcs[] = {{"explain", l_explain},
                                          {"permutation_importance", l_permutation},
+                                         {"partial_dependence", l_partial_dependence},
                                          {NULL, NULL}};
 
 void mbl_open_explain(lua_State *L) { luaL_setfuncs(L, explain_funcs, 0); }

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "eval.h"
 #include "lmb.h"
 #include "metrics.h"
@@ -604,10 +605,14 @@ static int load_embedded(lua_State *L)
 
 int luaopen_moonbench(lua_State *L);
 
+/* A failed audit write (audit.h) in a stock lua5.4 host: said on stderr. */
+static void audit_warn(const char *msg) { fprintf(stderr, "moonbench: %s\n", msg); }
+
 /* [-0, +1, e] require "moonbench" */
 int luaopen_moonbench(lua_State *L)
 {
     luaL_checkversion(L);
+    mb_audit_set_warn(audit_warn);
     /* register the embedded Lua files in package.preload */
     luaL_getsubtable(L, LUA_REGISTRYINDEX, LUA_PRELOAD_TABLE);
     for (const mbl_luafile *f = mbl_lualib; f->name; f++) {

@@ -168,3 +168,113 @@ PY
     run mb explain "$T/bc.h5" datasets/breast_cancer.h5 -o datasets/breast_cancer.h5
     assert_failure
 }
+
+# pdp_oracle DATA.h5 PDP.csv OUT.csv COL[,COL] PROBA_COL: checks the grid against
+# scikit-learn's own (_grid_from_X, grid_resolution from the file's points)
+# and writes OUT.csv: every row of DATA once per grid point with the
+# column(s) set, for `moonbench score` (the brute force); then
+# pdp_check compares the averages (and ICE curves) with those scores.
+pdp_oracle() {
+    /usr/bin/python3 - "$@" <<'PY'
+import csv, sys, h5py, numpy as np
+from sklearn.inspection._partial_dependence import _grid_from_X
+data, pdp, out, cols, res = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(","), int(sys.argv[5])
+f = h5py.File(data)
+X = f["/X"][()].astype(np.float32)
+names = [n.decode() if isinstance(n, bytes) else n for n in f["/X"].attrs["feature_names"]]
+idx = [names.index(c) for c in cols]
+_, values = _grid_from_X(X[:, idx].astype(np.float64), (0.05, 0.95), [False] * len(idx), res)
+rows = [r for r in csv.DictReader(open(pdp)) if r["kind"] == "average"]
+got = [np.array(sorted({float(r[c]) for r in rows})) for c in cols]
+for c, g, v in zip(cols, got, values):
+    assert len(g) == len(v) and np.allclose(g, v, rtol=1e-12, atol=0), (c, g[:4], v[:4])
+with open(out, "w") as o:
+    w = csv.writer(o)
+    w.writerow(names)
+    for r in rows:
+        Z = X.copy()
+        for c, j in zip(cols, idx):
+            Z[:, j] = np.float32(float(r[c]))
+        for z in Z:
+            w.writerow(["%.9g" % v for v in z])
+PY
+}
+
+# pdp_check PDP.csv SCORES.csv NROWS VALUE_COL [linear]: the average of each
+# block of NROWS scores is the PD value; ICE lines are the scores themselves;
+# with "linear", the PD's slope is the same between every two grid points.
+pdp_check() {
+    /usr/bin/python3 - "$@" <<'PY'
+import csv, sys, numpy as np
+pdp, scores, n, vc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+linear = len(sys.argv) > 5
+S = np.array([float(r[vc]) for r in list(csv.reader(open(scores)))[1:]])
+rows = list(csv.DictReader(open(pdp)))
+avg = np.array([float(r["value"]) for r in rows if r["kind"] == "average"])
+want = S.reshape(len(avg), n).mean(axis=1)
+assert np.allclose(avg, want, rtol=1e-5, atol=1e-6), (avg[:3], want[:3])
+ice = [r for r in rows if r["kind"] == "individual"]
+if ice:
+    I = np.array([float(r["value"]) for r in ice]).reshape(n, len(avg))
+    assert np.allclose(I, S.reshape(len(avg), n).T, rtol=1e-5, atol=1e-6)
+    assert np.allclose(I.mean(axis=0), avg, rtol=1e-9)
+if linear:
+    g = np.array([float(r[list(r)[2]]) for r in rows if r["kind"] == "average"])
+    slope = np.diff(avg) / np.diff(g)
+    assert np.allclose(slope, slope[0], rtol=1e-4), slope
+print("ok", len(avg), "points")
+PY
+}
+
+@test "--pdp of a linear model: scikit-learn's grid, brute-force averages, a straight line" {
+    cd "$ROOT"
+    T="$BATS_FILE_TMPDIR"
+    "$MB" fit datasets/diabetes.h5 -m linear -o "$T/dlin.h5" >/dev/null 2>&1
+    run "$MB" explain "$T/dlin.h5" datasets/diabetes.h5 --pdp bmi --grid 20 -o "$T/pd.csv"
+    assert_success
+    assert_output --partial "partial dependence of the prediction on bmi (442 rows, 20 grid points)"
+    pdp_oracle datasets/diabetes.h5 "$T/pd.csv" "$T/pd_rows.csv" bmi 20
+    "$MB" score "$T/dlin.h5" "$T/pd_rows.csv" -o "$T/pd_scores.csv"
+    run pdp_check "$T/pd.csv" "$T/pd_scores.csv" 442 0 linear
+    assert_success
+    # few distinct values: the grid is the values themselves (sex has 2)
+    run "$MB" explain "$T/dlin.h5" datasets/diabetes.h5 --pdp sex
+    assert_success
+    assert_output --partial "(442 rows, 2 grid points)"
+}
+
+@test "--pdp --ice of a GBDT (probability of class 1) and a 2-D grid: brute force over the grid" {
+    cd "$ROOT"
+    T="$BATS_FILE_TMPDIR"
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp "mean radius" --grid 8 --ice -o "$T/pd.csv"
+    assert_success
+    assert_output --partial "probability of class 1"
+    pdp_oracle datasets/breast_cancer.h5 "$T/pd.csv" "$T/pd_rows.csv" "mean radius" 8
+    "$MB" score "$T/bc.h5" "$T/pd_rows.csv" -o "$T/pd_scores.csv"
+    run pdp_check "$T/pd.csv" "$T/pd_scores.csv" 569 2
+    assert_success
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp "mean radius,worst texture" --grid 4 -o "$T/pd2.csv"
+    assert_success
+    assert_output --partial "(569 rows, 16 grid points)"
+    pdp_oracle datasets/breast_cancer.h5 "$T/pd2.csv" "$T/pd2_rows.csv" "mean radius,worst texture" 4
+    "$MB" score "$T/bc.h5" "$T/pd2_rows.csv" -o "$T/pd2_scores.csv"
+    run pdp_check "$T/pd2.csv" "$T/pd2_scores.csv" 569 2
+    assert_success
+}
+
+@test "--pdp errors name the problem" {
+    cd "$ROOT"
+    T="$BATS_FILE_TMPDIR"
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp nosuch
+    assert_failure 1
+    assert_output --partial "no column 'nosuch' in the data"
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp "a,b,c"
+    assert_failure 2
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp "mean radius" --grid 1
+    assert_failure 2
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --ice
+    assert_failure 2
+    assert_output --partial "--ice is an option of --pdp"
+    run "$MB" explain "$T/bc.h5" datasets/breast_cancer.h5 --pdp "mean radius" -o "$T/x.h5"
+    assert_failure 2
+}

@@ -8,5 +8,8 @@ ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 MB="${MOONBENCH:-$ROOT/build/moonbench}"
 DATA="$ROOT/datasets"
 FIX="$ROOT/tests/data"
+# The audit events of the tests (docs/audit.md) go to the run's temporary folder (not the
+# test's own, which some tests list), never $HOME.
+export MOONBENCH_AUDIT_LOG="${BATS_RUN_TMPDIR:-${BATS_TMPDIR:-/tmp}}/audit.jsonl"
 
 mb() { "$MB" "$@"; }

@@ -83,3 +83,62 @@ describe("explain", function()
     assert.matches("metric 'nope'", errmsg(mb.permutation_importance, m, d, { metric = "nope" }), 1, true)
   end)
 end)
+
+describe("partial_dependence", function()
+  local path
+  before_each(function() path = os.tmpname() end)
+  after_each(function() os.remove(path) end)
+
+  -- the brute force: the mean prediction with the column set to v
+  local function mean_pred(predict, f, col, v)
+    local g = f:derive(col, function() return v end)
+    local p, s = predict(g), 0
+    for i = 1, #p do s = s + p[i] end
+    return s / #p
+  end
+
+  it("a fitted regression model: the average is the mean prediction at each grid point", function()
+    local d = mb.open("datasets/diabetes.h5")
+    local m = mb.model("gbdt", { n_trees = 15 }):fit(d)
+    local r = mb.partial_dependence(m, d, { features = "bmi", grid = 6, kind = "both" })
+    assert.are.same({ "bmi" }, r.features)
+    assert.are.equal(6, #r.grid[1])
+    assert.are.equal(#d, #r.individual)
+    for g, v in ipairs(r.grid[1]) do
+      local want = mean_pred(function(f) return m:predict(f):totable() end, d, "bmi", v)
+      assert.is_true(math.abs(r.average[g] - want) < 1e-4 * math.abs(want), g)
+      local s = 0
+      for i = 1, #d do s = s + r.individual[i][g] end
+      assert.is_true(math.abs(s / #d - r.average[g]) < 1e-9)
+    end
+  end)
+
+  it("a loaded multiclass pipeline: per-class curves of probabilities that sum to 1; 2-D grid", function()
+    local d = mb.open("datasets/iris.h5")
+    mb.pipeline { mb.standardize(), mb.model("gbdt", { n_trees = 10 }) }:fit(d):save(path)
+    local q = mb.load(path)
+    local col = "petal length (cm)"
+    local r = mb.partial_dependence(q, d, { features = { col, "sepal width (cm)" }, grid = 3 })
+    assert.are.equal(9, #r.average.setosa)
+    for g = 1, 9 do
+      local s = r.average.setosa[g] + r.average.versicolor[g] + r.average.virginica[g]
+      assert.is_true(math.abs(s - 1) < 1e-5)
+    end
+    local r1 = mb.partial_dependence(q, d, { features = col, grid = 4 })
+    for g, v in ipairs(r1.grid[1]) do
+      local want = mean_pred(function(f) return q:predict_proba(f):col("virginica"):totable() end, d, col, v)
+      assert.is_true(math.abs(r1.average.virginica[g] - want) < 1e-5, g)
+    end
+    assert.is_nil(r1.individual)
+  end)
+
+  it("errors name the problem", function()
+    local d = mb.open("datasets/iris.h5")
+    local m = mb.model("linear"):fit(d)
+    assert.matches("no column 'nope'", errmsg(mb.partial_dependence, m, d, { features = "nope" }))
+    assert.matches("one or two", errmsg(mb.partial_dependence, m, d, { features = { "a", "b", "c" } }))
+    assert.matches("kind is", errmsg(mb.partial_dependence, m, d, { features = "petal length (cm)", kind = "x" }))
+    assert.matches("quantiles", errmsg(mb.partial_dependence, m, d,
+      { features = "petal length (cm)", grid = 200, percentiles = { 0.9, 0.1 } }))
+  end)
+end)
