@@ -174,7 +174,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/con
 	$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(UNIT_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
 
 # Unit tests of src/deploy link the deployment objects they test.
-DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o drift.o)
+DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o runtime_trees.o drift.o)
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
@@ -187,6 +187,9 @@ $(BUILD)/tests/test_results: UNIT_CFLAGS = -Isrc/deploy -Isrc/tui
 $(BUILD)/tests/test_tui_editor: $(BUILD)/obj/src/tui/editor.o
 $(BUILD)/tests/test_tui_editor: UNIT_OBJ = $(BUILD)/obj/src/tui/editor.o
 $(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
+$(BUILD)/tests/test_runtime_trees: $(BUILD)/obj/src/deploy/runtime_trees.o
+$(BUILD)/tests/test_runtime_trees: UNIT_OBJ = $(BUILD)/obj/src/deploy/runtime_trees.o
+$(BUILD)/tests/test_runtime_trees: UNIT_CFLAGS = -Isrc/deploy
 
 -include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
 

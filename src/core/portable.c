@@ -89,7 +89,7 @@ mb_status mb_portable_check(const mb_portable *p, mb_error *err)
     }
 }
 
-static void apply_link(mb_link link, double *v, size_t k)
+void mb_portable_apply_link(mb_link link, double *v, size_t k)
 {
     if (link == MB_LINK_LOGISTIC) {
         for (size_t i = 0; i < k; i++)
@@ -148,7 +148,7 @@ void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *
                         s += l->coef[c * nf + j] * (double)x[j];
                 o[c] = s;
             }
-            apply_link(l->link, o, k);
+            mb_portable_apply_link(l->link, o, k);
         }
     } else if (p->kind == MB_FORM_TREES) {
         const mb_tree_form *t = &p->u.trees;
@@ -171,7 +171,7 @@ void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *
             }
             for (size_t c = 0; c < k; c++)
                 o[c] = (t->base_score ? t->base_score[c] : 0) + (t->average ? o[c] / (double)t->ntrees : o[c]);
-            apply_link(t->link, o, k);
+            mb_portable_apply_link(t->link, o, k);
         }
     } else if (p->kind == MB_FORM_MLP) {
         const mb_mlp_form *m = &p->u.mlp;
@@ -192,7 +192,7 @@ void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *
                 h = g;
                 g = tmp;
             }
-            apply_link(m->link, h, k);
+            mb_portable_apply_link(m->link, h, k);
             memcpy(out + i * k, h, k * sizeof *h);
         }
     }

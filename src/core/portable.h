@@ -28,6 +28,11 @@ mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *
 size_t mb_portable_work_size(const mb_portable *p);
 void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *out, double *work);
 
+/* A form's link on k raw outputs, in place (logistic, softmax or none):
+** the last step of the loop above, for scorers that compute the raw sums
+** their own way (src/deploy/runtime_trees.c). */
+void mb_portable_apply_link(mb_link link, double *v, size_t k);
+
 /* Check a form's internal consistency (indices in range, sizes). */
 mb_status mb_portable_check(const mb_portable *p, mb_error *err);
 

@@ -16,6 +16,7 @@
 #include "dataset.h"
 #include "lmb_run.h"
 #include "runtime_pipe.h"
+#include "runtime_trees.h"
 
 struct mb_runtime {
     mb_bundle *b;
@@ -26,6 +27,7 @@ struct mb_runtime {
     mb_scorer sc;               /* the model: sc.form (portable) or sc.model (plugin) */
     int sc_open;
     size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
+    mbrt_trees *trees;          /* a portable tree form, compiled (runtime_trees.c), or NULL */
     double threshold;
     pthread_mutex_t lock;       /* plugin calls, the Lua state */
     int has_lock;
@@ -108,6 +110,8 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         rt->kind = MB_RUNTIME_PORTABLE;
         rt->nout = mb_portable_noutputs(&rt->sc.form);
         rt->nwork = mb_portable_work_size(&rt->sc.form);
+        if (rt->sc.form.kind == MB_FORM_TREES)
+            rt->trees = mbrt_trees_compile(&rt->sc.form.u.trees); /* NULL: the portable loop */
         snprintf(rt->describe, sizeof rt->describe, "portable %s form of %s/%s (no plugin loaded)",
                  mb_form_name(b->form), b->plugin, b->model);
     }
@@ -131,6 +135,7 @@ void mb_runtime_close(mb_runtime **prt)
     if (!prt || !*prt)
         return;
     mb_runtime *rt = *prt;
+    mbrt_trees_free(&rt->trees);
     if (rt->sc_open)
         mb_scorer_close(&rt->sc);
     if (rt->has_lock)
@@ -187,7 +192,10 @@ static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *lab
         return rc;
     }
     size_t k = rt->nout;
-    mb_portable_predict_rows(&rt->sc.form, X, out, work);
+    if (rt->trees)
+        mbrt_trees_predict(rt->trees, X, out);
+    else
+        mb_portable_predict_rows(&rt->sc.form, X, out, work);
     for (size_t i = 0; i < X->rows; i++) {
         const double *o = out + i * k;
         if (b->task == MB_TASK_REGRESSION) {

@@ -1,0 +1,198 @@
+/*
+** test_runtime_trees.c: the runtime's compiled tree evaluator
+** (src/deploy/runtime_trees.h) against its oracle, the core's portable
+** loop (mb_portable_predict_rows): bit-identical outputs on random rows
+** with NaNs, for hand-made forms that exercise what the compiler does:
+** leaves above the ensemble's depth (padding), NaN sent left and right,
+** one output per tree (binary and multiclass by tree_output) and leaves of
+** width k, base scores, averaging, the logistic and softmax links, a
+** depth-0 tree, and row counts that are not multiples of the row block.
+** Plus a hand-computed case and the depth limit.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "portable.h"
+#include "runtime_trees.h"
+
+#define MAXN 4096
+
+/* A random tree of at most depth max_depth from node pool at *used. */
+typedef struct pool {
+    int32_t feature[MAXN], left[MAXN], right[MAXN];
+    float threshold[MAXN];
+    uint8_t dl[MAXN];
+    double value[MAXN * 4];
+    size_t used, width, nfeat;
+} pool;
+
+static unsigned rnd(unsigned *s)
+{
+    *s = *s * 1103515245u + 12345u;
+    return (*s >> 16) & 0x7fff;
+}
+
+static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
+{
+    int32_t n = (int32_t)p->used++;
+    assert_true(p->used < MAXN);
+    /* leaves at any depth, so compiled trees need padding */
+    if (depth == max_depth || (depth > 0 && rnd(s) % 4 == 0)) {
+        p->feature[n] = -1;
+        p->left[n] = p->right[n] = -1;
+        p->threshold[n] = 0;
+        p->dl[n] = 0;
+        for (size_t j = 0; j < p->width; j++)
+            p->value[(size_t)n * p->width + j] = (double)(int)(rnd(s) % 2001 - 1000) / 997.0;
+        return n;
+    }
+    p->feature[n] = (int32_t)(rnd(s) % p->nfeat);
+    p->threshold[n] = (float)(int)(rnd(s) % 201 - 100) / 50.0f;
+    p->dl[n] = (uint8_t)(rnd(s) % 2);
+    int32_t l = grow(p, s, depth + 1, max_depth);
+    int32_t r = grow(p, s, depth + 1, max_depth);
+    p->left[n] = l;
+    p->right[n] = r;
+    return n;
+}
+
+/* Compare the compiled evaluator with the portable loop on nrows rows. */
+static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
+                       size_t nrows, unsigned seed)
+{
+    static pool p;
+    memset(&p, 0, sizeof p);
+    p.width = width;
+    p.nfeat = 5;
+    unsigned s = seed;
+    int32_t root[64], tout[64];
+    double base[4] = {0.25, -0.5, 0.125, 1};
+    assert_true(ntrees <= 64 && k <= 4);
+    for (size_t t = 0; t < ntrees; t++) {
+        root[t] = grow(&p, &s, 0, t == 3 ? 0 : max_depth); /* tree 3: a single leaf */
+        tout[t] = (int32_t)(t % k);
+    }
+    mb_portable form;
+    memset(&form, 0, sizeof form);
+    form.kind = MB_FORM_TREES;
+    mb_tree_form *t = &form.u.trees;
+    t->nfeatures = p.nfeat;
+    t->noutputs = k;
+    t->ntrees = ntrees;
+    t->nnodes = p.used;
+    t->leaf_width = width;
+    t->root = root;
+    t->tree_output = width == 1 ? tout : NULL;
+    t->feature = p.feature;
+    t->threshold = p.threshold;
+    t->default_left = p.dl;
+    t->left = p.left;
+    t->right = p.right;
+    t->value = p.value;
+    t->base_score = base;
+    t->average = average;
+    t->link = link;
+    mb_error err;
+    assert_int_equal(mb_portable_check(&form, &err), MB_OK);
+    mbrt_trees *c = mbrt_trees_compile(t);
+    assert_non_null(c);
+    float *x = malloc(nrows * p.nfeat * sizeof *x);
+    double *want = malloc(nrows * k * sizeof *want), *got = malloc(nrows * k * sizeof *got);
+    for (size_t i = 0; i < nrows * p.nfeat; i++)
+        /* thresholds hit exactly, and NaNs */
+        x[i] = rnd(&s) % 7 == 0 ? NAN : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
+    mb_matrix X = {x, nrows, p.nfeat, p.nfeat};
+    mb_portable_predict_rows(&form, &X, want, NULL);
+    mbrt_trees_predict(c, &X, got);
+    assert_memory_equal(want, got, nrows * k * sizeof *got);
+    mbrt_trees_free(&c);
+    assert_null(c);
+    free(x);
+    free(want);
+    free(got);
+}
+
+static void test_binary_logistic(void **state)
+{
+    (void)state;
+    check_form(40, 1, 1, MB_LINK_LOGISTIC, 0, 6, 1001, 1);
+}
+
+static void test_multiclass_tree_output(void **state)
+{
+    (void)state;
+    check_form(30, 3, 1, MB_LINK_SOFTMAX, 0, 5, 37, 2);
+}
+
+static void test_leaf_width_average(void **state)
+{
+    (void)state;
+    check_form(20, 4, 4, MB_LINK_IDENTITY, 1, 7, 9, 3);
+}
+
+static void test_regression_small_blocks(void **state)
+{
+    (void)state;
+    for (size_t n = 0; n <= 17; n++)
+        check_form(5, 1, 1, MB_LINK_IDENTITY, 0, 3, n, 4 + (unsigned)n);
+}
+
+/* One stump by hand: x0 <= 1 left (1.0), else right (3.0); NaN right. */
+static void test_hand_stump(void **state)
+{
+    (void)state;
+    int32_t root = 0, out = 0, feature[3] = {0, -1, -1}, left[3] = {1, -1, -1}, right[3] = {2, -1, -1};
+    float thr[3] = {1, 0, 0};
+    uint8_t dl[3] = {0, 0, 0};
+    double value[3] = {0, 1, 3};
+    mb_tree_form t = {1, 1, 1, 3, 1, &root, &out, feature, thr, dl, left, right, value, NULL, 0,
+                      MB_LINK_IDENTITY, NULL};
+    mbrt_trees *c = mbrt_trees_compile(&t);
+    assert_non_null(c);
+    float x[4] = {0.5f, 1.0f, 1.5f, NAN};
+    double o[4];
+    mb_matrix X = {x, 4, 1, 1};
+    mbrt_trees_predict(c, &X, o);
+    assert_true(o[0] == 1 && o[1] == 1 && o[2] == 3 && o[3] == 3);
+    mbrt_trees_free(&c);
+}
+
+/* A chain deeper than the evaluator's limit is not compiled. */
+static void test_too_deep(void **state)
+{
+    (void)state;
+    enum { N = 41 };
+    int32_t root = 0, out = 0, feature[N], left[N], right[N];
+    float thr[N];
+    uint8_t dl[N];
+    double value[N];
+    for (int i = 0; i < N; i++) {
+        int leaf = i % 2 == 1 || i == N - 1;
+        feature[i] = leaf ? -1 : 0;
+        left[i] = leaf ? -1 : i + 1;
+        right[i] = leaf ? -1 : i + 2;
+        thr[i] = (float)i;
+        dl[i] = 1;
+        value[i] = i;
+    }
+    mb_tree_form t = {1, 1, 1, N, 1, &root, &out, feature, thr, dl, left, right, value, NULL, 0,
+                      MB_LINK_IDENTITY, NULL};
+    assert_null(mbrt_trees_compile(&t));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_binary_logistic),     cmocka_unit_test(test_multiclass_tree_output),
+        cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
+        cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
