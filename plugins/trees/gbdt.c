@@ -45,6 +45,7 @@
 **   walked on their bins.
 */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -704,42 +705,13 @@ static int split_leaf(gb *g, size_t li)
 ** A depth-wise tree splits every leaf of a level, so the level's work runs
 ** as three pool jobs instead of a few for every leaf: the partitions, the
 ** histograms built from rows, the split searches. Each job hands whole
-** leaves to the threads (the heaviest first, each to the least loaded
-** thread); a leaf heavier than a thread's share keeps its own row- or
-** column-parallel path. Leaves own disjoint row ranges, and so disjoint
+** leaves to the threads, the heaviest first, each thread taking the next
+** one when it is free (so a thread the machine has descheduled leaves
+** its share to the others); a leaf heavier than a thread's share keeps its
+** own row- or column-parallel path. Leaves own disjoint row ranges, and so disjoint
 ** parts of the scratch arrays. The bookkeeping between the jobs runs on
 ** the caller in leaf order, so the node numbering, and so the model, are
 ** those of split_leaf one leaf at a time, bit for bit. */
-
-typedef struct level_job {
-    gb *g;
-    int stage;                    /* 0 partition, 1 histograms, 2 split search */
-    size_t n;
-    const size_t *leaf;           /* the item's leaf (stage 1: the child built from rows) */
-    const int *owner;             /* its thread, or -1 (done by the caller) */
-    uint32_t *nl;                 /* stage 0: left counts */
-} level_job;
-
-static void level_task(void *arg, int tid, int nt)
-{
-    level_job *j = arg;
-    gb *g = j->g;
-    (void)nt;
-    for (size_t i = 0; i < j->n; i++) {
-        if (j->owner[i] != tid)
-            continue;
-        leaf *L = &g->leaves[j->leaf[i]];
-        if (j->stage == 0) {
-            uint8_t lut[256];
-            split_lut(g, L, lut);
-            j->nl[i] = part_serial(g, L, lut, g->d->colbins + (size_t)L->best.feature * g->n);
-        } else if (j->stage == 1) {
-            hist_serial(g, L->hist, sibling(g, j->leaf[i])->hist, L->start, L->count);
-        } else {
-            find_split(g, L);
-        }
-    }
-}
 
 typedef struct witem {
     uint64_t w;
@@ -754,34 +726,61 @@ static int cmp_witem(const void *a, const void *b)
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* Owners for n items of weights w (in wi[].w, scratch): -1 for an item
-** heavier than a thread's share, else the least loaded thread, heaviest
-** items first. Returns how many items the threads got. */
-static size_t assign(witem *wi, const uint64_t *w, size_t n, int nt, int *owner)
+typedef struct level_job {
+    gb *g;
+    int stage;                    /* 0 partition, 1 histograms, 2 split search */
+    size_t n;
+    const size_t *leaf;           /* the item's leaf (stage 1: the child built from rows) */
+    const witem *order;           /* the items for the threads, heaviest first */
+    size_t nshared;
+    atomic_size_t next;           /* the next of them to take */
+    uint32_t *nl;                 /* stage 0: left counts */
+} level_job;
+
+static void level_task(void *arg, int tid, int nt)
 {
-    uint64_t total = 0, load[64] = {0};
+    level_job *j = arg;
+    gb *g = j->g;
+    (void)tid;
+    (void)nt;
+    for (;;) {
+        size_t k = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (k >= j->nshared)
+            break;
+        size_t i = j->order[k].i;
+        leaf *L = &g->leaves[j->leaf[i]];
+        if (j->stage == 0) {
+            uint8_t lut[256];
+            split_lut(g, L, lut);
+            j->nl[i] = part_serial(g, L, lut, g->d->colbins + (size_t)L->best.feature * g->n);
+        } else if (j->stage == 1) {
+            hist_serial(g, L->hist, sibling(g, j->leaf[i])->hist, L->start, L->count);
+        } else {
+            find_split(g, L);
+        }
+    }
+}
+
+/* Sort n items of weights w into j's order, heaviest first: the first
+** *nbig are heavier than a thread's share (or the only item) and are the
+** caller's, the rest the threads'; j->next starts at the first of those. */
+static void order_items(level_job *j, witem *wi, const uint64_t *w, size_t n, int nt, size_t *nbig)
+{
+    uint64_t total = 0;
     for (size_t i = 0; i < n; i++) {
         wi[i].w = w[i];
         wi[i].i = i;
         total += w[i];
     }
     qsort(wi, n, sizeof *wi, cmp_witem);
-    size_t shared = 0;
-    for (size_t k = 0; k < n; k++) {
-        size_t i = wi[k].i;
-        if (n == 1 || wi[k].w * (uint64_t)nt > total) {
-            owner[i] = -1;
-            continue;
-        }
-        int best = 0;
-        for (int t = 1; t < nt; t++)
-            if (load[t] < load[best])
-                best = t;
-        load[best] += wi[k].w;
-        owner[i] = best;
-        shared++;
-    }
-    return shared;
+    size_t b = 0;
+    while (b < n && (n == 1 || wi[b].w * (uint64_t)nt > total))
+        b++;
+    *nbig = b;
+    j->n = n;
+    j->order = wi;
+    j->nshared = n;
+    atomic_store(&j->next, b);
 }
 
 /* Split every leaf of [lo, hi) that has a split, in three jobs. */
@@ -791,31 +790,30 @@ static int grow_level(gb *g, size_t lo, size_t hi)
     /* items: 2 per leaf for the split search */
     size_t *item = mbt_alloc(g->host, 2 * m * sizeof *item);
     uint64_t *w = mbt_alloc(g->host, 2 * m * sizeof *w);
-    int *owner = mbt_alloc(g->host, 2 * m * sizeof *owner);
     uint32_t *nl = mbt_calloc(g->host, m, sizeof *nl);
     size_t *cand = mbt_alloc(g->host, m * sizeof *cand);
     witem *wi = mbt_alloc(g->host, 2 * m * sizeof *wi);
     int rc = MB_PLUGIN_ENOMEM;
-    if (!item || !w || !owner || !nl || !cand || !wi)
+    if (!item || !w || !nl || !cand || !wi)
         goto done;
     size_t nc = 0;
     for (size_t i = lo; i < hi; i++)
         if (!g->leaves[i].split_done && g->leaves[i].best.feature >= 0)
             cand[nc++] = i;
     int defer = nc && split_defers(g, &g->leaves[cand[0]]);
-    level_job j = {g, 0, 0, item, owner, nl};
+    level_job j = {.g = g, .leaf = item, .nl = nl};
+    size_t nbig;
     /* partitions */
     if (!defer) {
         for (size_t k = 0; k < nc; k++) {
             item[k] = cand[k];
             w[k] = g->leaves[cand[k]].count;
         }
-        j.n = nc;
-        if (assign(wi, w, nc, g->nt, owner))
+        order_items(&j, wi, w, nc, g->nt, &nbig);
+        for (size_t k = 0; k < nbig; k++)
+            nl[wi[k].i] = partition(g, &g->leaves[cand[wi[k].i]]);
+        if (nbig < nc)
             mbt_pool_run(g->pool, level_task, &j);
-        for (size_t k = 0; k < nc; k++)
-            if (owner[k] < 0)
-                nl[k] = partition(g, &g->leaves[cand[k]]);
     }
     /* the splits, in leaf order */
     for (size_t k = 0; k < nc; k++) {
@@ -830,14 +828,13 @@ static int grow_level(gb *g, size_t lo, size_t hi)
     }
     /* histograms of the smaller children */
     j.stage = 1;
-    j.n = n;
-    if (assign(wi, w, n, g->nt, owner))
+    order_items(&j, wi, w, n, g->nt, &nbig);
+    for (size_t k = 0; k < nbig; k++) {
+        leaf *S = &g->leaves[item[wi[k].i]];
+        build_hist(g, S->hist, sibling(g, item[wi[k].i])->hist, S->start, S->count);
+    }
+    if (nbig < n)
         mbt_pool_run(g->pool, level_task, &j);
-    for (size_t k = 0; k < n; k++)
-        if (owner[k] < 0) {
-            leaf *S = &g->leaves[item[k]];
-            build_hist(g, S->hist, sibling(g, item[k])->hist, S->start, S->count);
-        }
     /* split searches of both children, spread evenly */
     for (size_t k = n; k-- > 0;) {
         size_t first = item[k] % 2 ? item[k] : item[k] - 1;
@@ -845,9 +842,10 @@ static int grow_level(gb *g, size_t lo, size_t hi)
         item[2 * k + 1] = first + 1;
     }
     j.stage = 2;
-    j.n = 2 * n;
     for (size_t k = 0; k < 2 * n; k++)
-        owner[k] = (int)(k % (size_t)g->nt);
+        w[k] = 1;
+    order_items(&j, wi, w, 2 * n, g->nt, &nbig);
+    atomic_store(&j.next, 0); /* every search is the threads' */
     if (n)
         mbt_pool_run(g->pool, level_task, &j);
     for (size_t k = 0; k < 2 * n; k++)
@@ -856,7 +854,6 @@ static int grow_level(gb *g, size_t lo, size_t hi)
 done:
     mbt_free(g->host, item);
     mbt_free(g->host, w);
-    mbt_free(g->host, owner);
     mbt_free(g->host, nl);
     mbt_free(g->host, cand);
     mbt_free(g->host, wi);
