@@ -200,7 +200,7 @@ unit: all
 
 # Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
 # each plugin's script; BENCH="run linear" picks some.
-BENCH ?= run linear trees mlp lua
+BENCH ?= run linear trees mlp lua scaling
 bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
