@@ -220,81 +220,152 @@ nomem:
 }
 
 #define BLOCK 256
+/* Batches under this many rows take the row-at-a-time path (walk_row). */
+#define FEW_ROWS 16
+
+/* The leaf of tree t (not padded) that row x reaches, node by node. */
+static int32_t walk_nodes(const mbt_ensemble *e, size_t t, const float *x)
+{
+    int32_t n = e->root[t];
+    while (e->feature[n] >= 0) {
+        float v = x[e->feature[n]];
+        int left = v <= e->threshold[n] || (isnan(v) && e->default_left[n]);
+        n = left ? e->left[n] : e->right[n];
+    }
+    return n;
+}
+
+/* One step down a padded tree: NaN goes right unless the node sends it left. */
+#define PSTEP(nodes, p)                                                                            \
+    do {                                                                                           \
+        pnode nd_ = (nodes)[p];                                                                    \
+        float v_ = x[nd_.feat & (NAN_LEFT - 1)];                                                   \
+        (p) = 2 * (p) + 1 + (uint32_t)((v_ > nd_.thr) | ((v_ != v_) & !(nd_.feat & NAN_LEFT)));    \
+    } while (0)
+
+/* Add leaf values v (leaf_width of them) of a tree with output ok to a. */
+static inline void add_leaf(double *a, const double *v, size_t lw, size_t K, size_t ok)
+{
+    if (lw == 1)
+        a[ok] += v[0];
+    else
+        for (size_t k = 0; k < K; k++)
+            a[k] += v[k];
+}
+
+/* One row through every tree, for small batches (single-row latency): a
+** run of four trees of the same padded depth is walked at once, so the four
+** chains of dependent loads overlap instead of following each other. The
+** trees are still added in order, so the sums equal the block path's bit
+** for bit. */
+static void walk_row(const mbt_ensemble *e, const mbt_predictor *pr, const float *x, double *a)
+{
+    size_t K = e->noutputs, lw = e->leaf_width, T = e->ntrees;
+    for (size_t t = 0; t < T;) {
+        const ptree *pt = pr->trees + t;
+        int D = pt->depth;
+        if (D < 0) {
+            add_leaf(a, e->value + (size_t)walk_nodes(e, t, x) * lw, lw, K, (size_t)pt->out);
+            t++;
+            continue;
+        }
+        uint32_t first = ((uint32_t)1 << D) - 1;
+        if (t + 4 <= T && pt[1].depth == D && pt[2].depth == D && pt[3].depth == D) {
+            const pnode *n0 = pr->nodes + pt[0].node_off, *n1 = pr->nodes + pt[1].node_off,
+                        *n2 = pr->nodes + pt[2].node_off, *n3 = pr->nodes + pt[3].node_off;
+            uint32_t p0 = 0, p1 = 0, p2 = 0, p3 = 0;
+            for (int d = 0; d < D; d++) {
+                PSTEP(n0, p0);
+                PSTEP(n1, p1);
+                PSTEP(n2, p2);
+                PSTEP(n3, p3);
+            }
+            const uint32_t p[4] = {p0, p1, p2, p3};
+            for (int j = 0; j < 4; j++)
+                add_leaf(a, pr->leaves + pt[j].leaf_off + (size_t)(p[j] - first) * lw, lw, K,
+                         (size_t)pt[j].out);
+            t += 4;
+            continue;
+        }
+        const pnode *nodes = pr->nodes + pt->node_off;
+        uint32_t p0 = 0;
+        for (int d = 0; d < D; d++)
+            PSTEP(nodes, p0);
+        add_leaf(a, pr->leaves + pt->leaf_off + (size_t)(p0 - first) * lw, lw, K, (size_t)pt->out);
+        t++;
+    }
+}
+
+/* A block of nb rows through every tree, tree by tree, level by level. */
+static void walk_block(const mbt_ensemble *e, const mbt_predictor *pr, const float *xb, size_t ld,
+                       size_t ncols, size_t nb, double *a)
+{
+    size_t K = e->noutputs, lw = e->leaf_width;
+    uint32_t pos[BLOCK];
+    /* blocks without NaN (the usual case) skip the default directions */
+    int has_nan = 0;
+    for (size_t i = 0; i < nb; i++) {
+        const float *x = xb + i * ld;
+        int any = 0;
+        for (size_t f = 0; f < ncols; f++)
+            any |= x[f] != x[f];
+        has_nan |= any;
+    }
+    for (size_t t = 0; t < e->ntrees; t++) {
+        const ptree *pt = &pr->trees[t];
+        size_t ok = (size_t)pt->out;
+        if (pt->depth < 0) {
+            for (size_t i = 0; i < nb; i++)
+                add_leaf(a + i * K, e->value + (size_t)walk_nodes(e, t, xb + i * ld) * lw, lw, K, ok);
+            continue;
+        }
+        const pnode *nodes = pr->nodes + pt->node_off;
+        const double *leaves = pr->leaves + pt->leaf_off;
+        int D = pt->depth;
+        for (size_t i = 0; i < nb; i++)
+            pos[i] = 0;
+        for (int d = 0; d < (has_nan ? 0 : D); d++) {
+            const float *x = xb;
+            for (size_t i = 0; i < nb; i++, x += ld) {
+                pnode nd = nodes[pos[i]];
+                float v = x[nd.feat & (NAN_LEFT - 1)];
+                pos[i] = 2 * pos[i] + 1 + (uint32_t)(v > nd.thr);
+            }
+        }
+        for (int d = 0; d < (has_nan ? D : 0); d++) {
+            const float *x = xb;
+            for (size_t i = 0; i < nb; i++, x += ld)
+                PSTEP(nodes, pos[i]);
+        }
+        uint32_t first = ((uint32_t)1 << D) - 1;
+        if (lw == 1) {
+            for (size_t i = 0; i < nb; i++)
+                a[i * K + ok] += leaves[pos[i] - first];
+        } else {
+            for (size_t i = 0; i < nb; i++)
+                for (size_t k = 0; k < K; k++)
+                    a[i * K + k] += leaves[(size_t)(pos[i] - first) * lw + k];
+        }
+    }
+}
 
 static void predict_rows(const mbt_model *m, const mb_matrix *X, size_t r0, size_t r1, double *out)
 {
     const mbt_ensemble *e = &m->ens;
     const mbt_predictor *pr = m->pred;
-    size_t K = e->noutputs, lw = e->leaf_width, ld = X->ld;
+    size_t K = e->noutputs, ld = X->ld;
     double acc[BLOCK * 16];
-    uint32_t pos[BLOCK];
     for (size_t b0 = r0; b0 < r1; b0 += BLOCK) {
         size_t nb = r1 - b0 < BLOCK ? r1 - b0 : BLOCK;
         double *a = K <= 16 ? acc : out + b0 * K;
         const float *xb = X->x + b0 * ld;
         for (size_t i = 0; i < nb * K; i++)
             a[i] = 0.0;
-        /* blocks without NaN (the usual case) skip the default directions */
-        int has_nan = 0;
-        for (size_t i = 0; i < nb; i++) {
-            const float *x = xb + i * ld;
-            int any = 0;
-            for (size_t f = 0; f < X->cols; f++)
-                any |= x[f] != x[f];
-            has_nan |= any;
-        }
-        for (size_t t = 0; t < e->ntrees; t++) {
-            const ptree *pt = &pr->trees[t];
-            size_t ok = (size_t)pt->out;
-            if (pt->depth < 0) {
-                for (size_t i = 0; i < nb; i++) {
-                    const float *x = xb + i * ld;
-                    int32_t n = e->root[t];
-                    while (e->feature[n] >= 0) {
-                        float v = x[e->feature[n]];
-                        int left = v <= e->threshold[n] || (isnan(v) && e->default_left[n]);
-                        n = left ? e->left[n] : e->right[n];
-                    }
-                    const double *v = e->value + (size_t)n * lw;
-                    if (lw == 1)
-                        a[i * K + ok] += v[0];
-                    else
-                        for (size_t k = 0; k < K; k++)
-                            a[i * K + k] += v[k];
-                }
-                continue;
-            }
-            const pnode *nodes = pr->nodes + pt->node_off;
-            const double *leaves = pr->leaves + pt->leaf_off;
-            int D = pt->depth;
+        if (nb < FEW_ROWS)
             for (size_t i = 0; i < nb; i++)
-                pos[i] = 0;
-            for (int d = 0; d < (has_nan ? 0 : D); d++) {
-                const float *x = xb;
-                for (size_t i = 0; i < nb; i++, x += ld) {
-                    pnode nd = nodes[pos[i]];
-                    float v = x[nd.feat & (NAN_LEFT - 1)];
-                    pos[i] = 2 * pos[i] + 1 + (uint32_t)(v > nd.thr);
-                }
-            }
-            for (int d = 0; d < (has_nan ? D : 0); d++) {
-                for (size_t i = 0; i < nb; i++) {
-                    pnode nd = nodes[pos[i]];
-                    float v = xb[i * ld + (size_t)(nd.feat & (NAN_LEFT - 1))];
-                    uint32_t right = (uint32_t)((v > nd.thr) | ((v != v) & !(nd.feat & NAN_LEFT)));
-                    pos[i] = 2 * pos[i] + 1 + right;
-                }
-            }
-            uint32_t first = ((uint32_t)1 << D) - 1;
-            if (lw == 1) {
-                for (size_t i = 0; i < nb; i++)
-                    a[i * K + ok] += leaves[pos[i] - first];
-            } else {
-                for (size_t i = 0; i < nb; i++)
-                    for (size_t k = 0; k < K; k++)
-                        a[i * K + k] += leaves[(size_t)(pos[i] - first) * lw + k];
-            }
-        }
+                walk_row(e, pr, xb + i * ld, a + i * K);
+        else
+            walk_block(e, pr, xb, ld, X->cols, nb, a);
         double scale = e->average && e->ntrees ? 1.0 / (double)e->ntrees : 1.0;
         for (size_t i = 0; i < nb; i++) {
             double *dst = out + (b0 + i) * K;

@@ -45,6 +45,7 @@
 **   walked on their bins.
 */
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,29 +317,44 @@ static void hist_task(void *arg, int tid, int nt)
             j->parent[s] -= j->out[s];
 }
 
+/* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
+** where a row's bins share one cache line */
+static int hist_colwise(const gb *g, uint32_t count) { return (size_t)count * 16 >= g->n; }
+
+/* build_hist on the calling thread only. The column-wise gather goes to
+** qb[start..start+count), so leaves with disjoint ranges can be built on
+** several threads at once (grow_level). */
+static void hist_serial(const gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)
+{
+    const uint32_t *ids = g->idx + start;
+    if (hist_colwise(g, count)) {
+        /* consecutive rows (the root of an unsampled tree): their pairs are in place */
+        const hbin *qb = g->q + (count ? ids[0] : 0);
+        if (!(count > 0 && ids[count - 1] - ids[0] == count - 1)) {
+            hbin *dst = g->qb + start;
+            for (uint32_t i = 0; i < count; i++)
+                dst[i] = g->q[ids[i]];
+            qb = dst;
+        }
+        hist_cols(g, out, ids, qb, count, 0, g->F);
+    } else {
+        hist_rows(g, out, ids, count);
+    }
+    if (parent)
+        for (uint32_t s = 0; s < g->nslots; s++)
+            parent[s] -= out[s];
+}
+
 static void build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)
 {
-    /* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
-    ** where a row's bins share one cache line */
-    int colwise = (size_t)count * 16 >= g->n;
-    const uint32_t *ids = g->idx + start;
-    /* consecutive rows (the root of an unsampled tree): their pairs are in place */
-    int inplace = count > 0 && ids[count - 1] - ids[0] == count - 1;
-    const hbin *qb = inplace ? g->q + ids[0] : g->qb;
     if (g->nt == 1 || count < 4096) {
-        if (colwise) {
-            if (!inplace)
-                for (uint32_t i = 0; i < count; i++)
-                    g->qb[i] = g->q[ids[i]];
-            hist_cols(g, out, ids, qb, count, 0, g->F);
-        } else {
-            hist_rows(g, out, g->idx + start, count);
-        }
-        if (parent)
-            for (uint32_t s = 0; s < g->nslots; s++)
-                parent[s] -= out[s];
+        hist_serial(g, out, parent, start, count);
         return;
     }
+    int colwise = hist_colwise(g, count);
+    const uint32_t *ids = g->idx + start;
+    int inplace = count > 0 && ids[count - 1] - ids[0] == count - 1;
+    const hbin *qb = inplace ? g->q + ids[0] : g->qb;
     hist_job j = {g, start, count, out, parent, colwise, 0, qb};
     if (!colwise || !inplace)
         mbt_pool_run(g->pool, hist_task, &j);
@@ -507,6 +523,23 @@ static void split_lut(const gb *g, const leaf *L, uint8_t lut[256])
         lut[b] = (uint8_t)(b <= L->best.bin || (b == nb && L->best.default_left));
 }
 
+/* partition on the calling thread; the scratch is tmp[start..start+count),
+** so leaves with disjoint ranges can be partitioned at once (grow_level) */
+static uint32_t part_serial(const gb *g, const leaf *L, const uint8_t lut[256], const uint8_t *col)
+{
+    uint32_t *idx = g->idx + L->start, *tmp = g->tmp + L->start;
+    uint32_t nl = 0, nr = 0;
+    for (uint32_t i = 0; i < L->count; i++) {
+        uint32_t r = idx[i], left = lut[col[r]];
+        idx[nl] = r;
+        tmp[nr] = r;
+        nl += left;
+        nr += 1 - left;
+    }
+    memcpy(idx + nl, tmp, nr * sizeof *idx);
+    return nl;
+}
+
 /* Partition leaf L's rows by its best split; returns the left count. */
 static uint32_t partition(gb *g, const leaf *L)
 {
@@ -516,19 +549,8 @@ static uint32_t partition(gb *g, const leaf *L)
     j.count = L->count;
     j.col = g->d->colbins + (size_t)L->best.feature * g->n;
     split_lut(g, L, j.lut);
-    if (g->nt == 1 || L->count < 32768) {
-        uint32_t *idx = g->idx + L->start, *tmp = g->tmp;
-        uint32_t nl = 0, nr = 0;
-        for (uint32_t i = 0; i < L->count; i++) {
-            uint32_t r = idx[i], left = j.lut[j.col[r]];
-            idx[nl] = r;
-            tmp[nr] = r;
-            nl += left;
-            nr += 1 - left;
-        }
-        memcpy(idx + nl, tmp, nr * sizeof *idx);
-        return nl;
-    }
+    if (g->nt == 1 || L->count < 32768)
+        return part_serial(g, L, j.lut, j.col);
     j.phase = 0;
     mbt_pool_run(g->pool, part_task, &j);
     j.total_left = 0;
@@ -564,22 +586,27 @@ static int may_split(const gb *g, const leaf *L)
     return L->count >= 2 * (uint64_t)p->min_samples_leaf && L->h >= 2.0 * p->min_child_weight;
 }
 
-/* Split leaf li; MB_PLUGIN_OK or ENOMEM. */
-static int split_leaf(gb *g, size_t li)
+/* Whether leaf L's split makes final children whose rows need no partition. */
+static int split_defers(const gb *g, const leaf *L)
+{
+    const mbt_params *p = g->p;
+    return g->defer_ok && p->max_depth > 0 && L->depth + 1 >= p->max_depth;
+}
+
+/* Split leaf li after its rows are partitioned (nl rows go left; unused
+** when defer): its node and children, their sums and ranges. *si gets the
+** child whose histogram is to be built from rows (it has a fresh
+** histogram, and its sibling the parent's, to subtract it from), or -1
+** when neither child may split or the leaf stays whole. OK or ENOMEM. */
+static int split_apply(gb *g, size_t li, int defer, uint32_t nl, ptrdiff_t *si)
 {
     leaf *L = &g->leaves[li];
-    const mbt_params *p = g->p;
-    /* children at max_depth are final: their rows need no partition */
-    int defer = g->defer_ok && p->max_depth > 0 && L->depth + 1 >= p->max_depth;
-    uint32_t nl = 0;
-    if (!defer) {
-        nl = partition(g, L);
-        if (nl == 0 || nl == L->count) {
-            /* the estimated counts disagreed with the rows (zero weights): keep the leaf */
-            L->best.feature = -1;
-            L->best.gain = -INFINITY;
-            return MB_PLUGIN_OK;
-        }
+    *si = -1;
+    if (!defer && (nl == 0 || nl == L->count)) {
+        /* the estimated counts disagreed with the rows (zero weights): keep the leaf */
+        L->best.feature = -1;
+        L->best.gain = -INFINITY;
+        return MB_PLUGIN_OK;
     }
     int32_t a = mbt_ens_add_node(g->ens, g->host), b = mbt_ens_add_node(g->ens, g->host);
     if (a < 0 || b < 0)
@@ -626,26 +653,211 @@ static int split_leaf(gb *g, size_t li)
     A->count = nl;
     B->start = L->start + nl;
     B->count = L->count - nl;
-    if (may_split(g, A) || may_split(g, B)) {
-        leaf *S = A->count <= B->count ? A : B, *Lg = S == A ? B : A;
-        S->hist = hist_get(g);
-        if (!S->hist)
-            return MB_PLUGIN_ENOMEM;
-        build_hist(g, S->hist, parent, S->start, S->count);
-        Lg->hist = parent;
-        parent = NULL;
-        find_splits(g, A, B);
-        if (!may_split(g, A) || A->best.feature < 0) {
-            hist_put(g, A->hist);
-            A->hist = NULL;
-        }
-        if (!may_split(g, B) || B->best.feature < 0) {
-            hist_put(g, B->hist);
-            B->hist = NULL;
+    if (!may_split(g, A) && !may_split(g, B)) {
+        hist_put(g, parent);
+        return MB_PLUGIN_OK;
+    }
+    int small = A->count <= B->count ? 0 : 1;
+    leaf *S = small == 0 ? A : B, *Lg = small == 0 ? B : A;
+    S->hist = hist_get(g);
+    if (!S->hist) {
+        hist_put(g, parent);
+        return MB_PLUGIN_ENOMEM;
+    }
+    Lg->hist = parent;
+    *si = L->child[small];
+    return MB_PLUGIN_OK;
+}
+
+/* After the children's split search: drop the histogram of a leaf that
+** will not be split. */
+static void drop_hist(gb *g, leaf *L)
+{
+    if (!may_split(g, L) || L->best.feature < 0) {
+        hist_put(g, L->hist);
+        L->hist = NULL;
+    }
+}
+
+static leaf *sibling(gb *g, size_t c)
+{
+    return &g->leaves[c % 2 ? c + 1 : c - 1];
+}
+
+/* Split leaf li (one at a time: leaf-wise growth, one thread); OK or ENOMEM. */
+static int split_leaf(gb *g, size_t li)
+{
+    int defer = split_defers(g, &g->leaves[li]);
+    uint32_t nl = defer ? 0 : partition(g, &g->leaves[li]);
+    ptrdiff_t si;
+    int rc = split_apply(g, li, defer, nl, &si);
+    if (rc != MB_PLUGIN_OK || si < 0)
+        return rc;
+    leaf *S = &g->leaves[si], *A = &g->leaves[g->leaves[li].child[0]], *B = A + 1;
+    build_hist(g, S->hist, sibling(g, (size_t)si)->hist, S->start, S->count);
+    find_splits(g, A, B);
+    drop_hist(g, A);
+    drop_hist(g, B);
+    return MB_PLUGIN_OK;
+}
+
+/* {====== growing a level at once (depth-wise, several threads) ======}
+** A depth-wise tree splits every leaf of a level, so the level's work runs
+** as three pool jobs instead of a few for every leaf: the partitions, the
+** histograms built from rows, the split searches. Each job hands whole
+** leaves to the threads, the heaviest first, each thread taking the next
+** one when it is free (so a thread the machine has descheduled leaves
+** its share to the others); a leaf heavier than a thread's share keeps its
+** own row- or column-parallel path. Leaves own disjoint row ranges, and so disjoint
+** parts of the scratch arrays. The bookkeeping between the jobs runs on
+** the caller in leaf order, so the node numbering, and so the model, are
+** those of split_leaf one leaf at a time, bit for bit. */
+
+typedef struct witem {
+    uint64_t w;
+    size_t i;
+} witem;
+
+static int cmp_witem(const void *a, const void *b)
+{
+    const witem *x = a, *y = b;
+    if (x->w != y->w)
+        return x->w < y->w ? 1 : -1;
+    return (x->i > y->i) - (x->i < y->i);
+}
+
+typedef struct level_job {
+    gb *g;
+    int stage;                    /* 0 partition, 1 histograms, 2 split search */
+    size_t n;
+    const size_t *leaf;           /* the item's leaf (stage 1: the child built from rows) */
+    const witem *order;           /* the items for the threads, heaviest first */
+    size_t nshared;
+    atomic_size_t next;           /* the next of them to take */
+    uint32_t *nl;                 /* stage 0: left counts */
+} level_job;
+
+static void level_task(void *arg, int tid, int nt)
+{
+    level_job *j = arg;
+    gb *g = j->g;
+    (void)tid;
+    (void)nt;
+    for (;;) {
+        size_t k = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (k >= j->nshared)
+            break;
+        size_t i = j->order[k].i;
+        leaf *L = &g->leaves[j->leaf[i]];
+        if (j->stage == 0) {
+            uint8_t lut[256];
+            split_lut(g, L, lut);
+            j->nl[i] = part_serial(g, L, lut, g->d->colbins + (size_t)L->best.feature * g->n);
+        } else if (j->stage == 1) {
+            hist_serial(g, L->hist, sibling(g, j->leaf[i])->hist, L->start, L->count);
+        } else {
+            find_split(g, L);
         }
     }
-    hist_put(g, parent);
-    return MB_PLUGIN_OK;
+}
+
+/* Sort n items of weights w into j's order, heaviest first: the first
+** *nbig are heavier than a thread's share (or the only item) and are the
+** caller's, the rest the threads'; j->next starts at the first of those. */
+static void order_items(level_job *j, witem *wi, const uint64_t *w, size_t n, int nt, size_t *nbig)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        wi[i].w = w[i];
+        wi[i].i = i;
+        total += w[i];
+    }
+    qsort(wi, n, sizeof *wi, cmp_witem);
+    size_t b = 0;
+    while (b < n && (n == 1 || wi[b].w * (uint64_t)nt > total))
+        b++;
+    *nbig = b;
+    j->n = n;
+    j->order = wi;
+    j->nshared = n;
+    atomic_store(&j->next, b);
+}
+
+/* Split every leaf of [lo, hi) that has a split, in three jobs. */
+static int grow_level(gb *g, size_t lo, size_t hi)
+{
+    size_t m = hi - lo, n = 0;
+    /* items: 2 per leaf for the split search */
+    size_t *item = mbt_alloc(g->host, 2 * m * sizeof *item);
+    uint64_t *w = mbt_alloc(g->host, 2 * m * sizeof *w);
+    uint32_t *nl = mbt_calloc(g->host, m, sizeof *nl);
+    size_t *cand = mbt_alloc(g->host, m * sizeof *cand);
+    witem *wi = mbt_alloc(g->host, 2 * m * sizeof *wi);
+    int rc = MB_PLUGIN_ENOMEM;
+    if (!item || !w || !nl || !cand || !wi)
+        goto done;
+    size_t nc = 0;
+    for (size_t i = lo; i < hi; i++)
+        if (!g->leaves[i].split_done && g->leaves[i].best.feature >= 0)
+            cand[nc++] = i;
+    int defer = nc && split_defers(g, &g->leaves[cand[0]]);
+    level_job j = {.g = g, .leaf = item, .nl = nl};
+    size_t nbig;
+    /* partitions */
+    if (!defer) {
+        for (size_t k = 0; k < nc; k++) {
+            item[k] = cand[k];
+            w[k] = g->leaves[cand[k]].count;
+        }
+        order_items(&j, wi, w, nc, g->nt, &nbig);
+        for (size_t k = 0; k < nbig; k++)
+            nl[wi[k].i] = partition(g, &g->leaves[cand[wi[k].i]]);
+        if (nbig < nc)
+            mbt_pool_run(g->pool, level_task, &j);
+    }
+    /* the splits, in leaf order */
+    for (size_t k = 0; k < nc; k++) {
+        ptrdiff_t si;
+        rc = split_apply(g, cand[k], defer, nl[k], &si);
+        if (rc != MB_PLUGIN_OK)
+            goto done;
+        if (si >= 0) {
+            item[n] = (size_t)si;
+            w[n++] = g->leaves[si].count;
+        }
+    }
+    /* histograms of the smaller children */
+    j.stage = 1;
+    order_items(&j, wi, w, n, g->nt, &nbig);
+    for (size_t k = 0; k < nbig; k++) {
+        leaf *S = &g->leaves[item[wi[k].i]];
+        build_hist(g, S->hist, sibling(g, item[wi[k].i])->hist, S->start, S->count);
+    }
+    if (nbig < n)
+        mbt_pool_run(g->pool, level_task, &j);
+    /* split searches of both children, spread evenly */
+    for (size_t k = n; k-- > 0;) {
+        size_t first = item[k] % 2 ? item[k] : item[k] - 1;
+        item[2 * k] = first;
+        item[2 * k + 1] = first + 1;
+    }
+    j.stage = 2;
+    for (size_t k = 0; k < 2 * n; k++)
+        w[k] = 1;
+    order_items(&j, wi, w, 2 * n, g->nt, &nbig);
+    atomic_store(&j.next, 0); /* every search is the threads' */
+    if (n)
+        mbt_pool_run(g->pool, level_task, &j);
+    for (size_t k = 0; k < 2 * n; k++)
+        drop_hist(g, &g->leaves[item[k]]);
+    rc = MB_PLUGIN_OK;
+done:
+    mbt_free(g->host, item);
+    mbt_free(g->host, w);
+    mbt_free(g->host, nl);
+    mbt_free(g->host, cand);
+    mbt_free(g->host, wi);
+    return rc;
 }
 
 /* Grow a tree over idx[0..nrows) into the ensemble's current tree (root
@@ -676,6 +888,15 @@ static int grow_tree(gb *g, int32_t root, uint32_t nrows, hbin q)
         }
     }
     int leafwise = p->growth == MBT_GROW_LEAFWISE || p->max_depth == 0;
+    if (!leafwise && g->nt > 1) {
+        for (size_t lo = 0; lo < g->nleaves;) {
+            size_t hi = g->nleaves;
+            int rc = grow_level(g, lo, hi);
+            if (rc != MB_PLUGIN_OK)
+                return rc;
+            lo = hi;
+        }
+    }
     size_t cursor = 0, nfinal = 1;
     for (;;) {
         size_t pick = (size_t)-1;

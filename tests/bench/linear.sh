@@ -12,10 +12,15 @@
 # <= 0.5x sklearn's at equal or lower training log-loss; Ridge fit <= 1x
 # sklearn's; latency under 2 us for 28 features.
 #
-# Environment: MB_BUILD (build), MB_PEERS_DIR (the folder of peers.py with
-# data/; default $MB_BUILD/bench/peers when it has data, else
+# The peers run from a copy in $MB_BUILD/bench/peers, which also holds the
+# data (common.sh); everything is written under $MB_BUILD/bench. They run
+# with their OpenBLAS's own kernel and, when moonbench chose another one,
+# with that one too; the table has a block for each.
+#
+# Environment: MB_BUILD (build), MB_PEERS_DIR (the shared peer scripts;
 # ../shared/bench), MB_PYTHON (/usr/bin/python3), MB_BENCH_ROUNDS (3),
-# MB_THREADS (2). The 2-core machine is shared: check /proc/loadavg first.
+# MB_THREADS (2), MB_BENCH_PEER_KERNELS (common.sh). The 2-core machine is
+# shared: check /proc/loadavg first.
 set -eu -o pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -25,15 +30,12 @@ BUILD=${MB_BUILD:-build}
 PY=${MB_PYTHON:-/usr/bin/python3}
 ROUNDS=${MB_BENCH_ROUNDS:-3}
 THREADS=${MB_THREADS:-2}
-PEERS=${MB_PEERS_DIR:-}
-if [ -z "$PEERS" ]; then
-    if [ -f "$BUILD/bench/peers/peers.py" ]; then PEERS=$BUILD/bench/peers; else PEERS=$ROOT/../shared/bench; fi
-fi
-PEERS=$(cd "$PEERS" && pwd)
+# shellcheck source=tests/bench/common.sh
+. "$HERE/common.sh"
 say() { printf 'linear bench: %s\n' "$*" >&2; }
 
 # {====== build ======}
-make -s -j2 "$BUILD/plugins/linear.so" "$BUILD/libmbcore.a"
+make -s -j2 BUILD="$BUILD" "$BUILD/plugins/linear.so" "$BUILD/libmbcore.a" "$BUILD/moonbench"
 mkdir -p "$BUILD/bench"
 eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' "$BUILD/config.mk")"
 # shellcheck disable=SC2086
@@ -82,17 +84,17 @@ EOF
 cc -std=c11 -O2 -Isrc/core -Iplugins $PKG_CFLAGS "$BUILD/bench/linear_trainloss.c" "$BUILD/libmbcore.a" $PKG_LIBS \
     -o "$BUILD/bench/linear_trainloss"
 
+bench_peers clf_1m reg_500k
+bench_blas
 CLF=$PEERS/data/clf_1m.h5
 REG=$PEERS/data/reg_500k.h5
-for f in "$CLF" "$REG"; do
-    [ -f "$f" ] || { say "generating $(basename "$f")"; (cd "$PEERS" && "$PY" gen_data.py "$(basename "$f" .h5)"); }
-done
 have_liblinear=1
 command -v liblinear-train >/dev/null || { have_liblinear=0; say "no liblinear-train (apt-get install liblinear-tools): skipping logreg_liblinear"; }
 
 say "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-LOG=$(mktemp)
-trap 'rm -f "$LOG"' EXIT
+LOG=$BUILD/bench/linear.log
+: >"$LOG"
+: >"$LOG.jsonl"
 export MOONBENCH_PLUGIN_PATH=$BUILD/plugins
 mb_logreg() {
     local j ll
@@ -105,7 +107,7 @@ mb_ridge() {
     j=$("$BUILD/bench/bench_fit" linear "$REG" --threads "$THREADS" alpha=1)
     echo "${j%\}}, \"task\": \"mb_ridge\"}"
 }
-peer() { (cd "$PEERS" && "$PY" peers.py "$1"); }
+peer() { local k; for k in $PEER_KERNELS; do peer_with "$k" "$1"; done; }
 for r in $(seq "$ROUNDS"); do
     say "round $r/$ROUNDS (load $(cut -d' ' -f1 /proc/loadavg))"
     if [ $((r % 2)) = 1 ]; then
@@ -120,15 +122,22 @@ done
 say "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 say "convergence reports: $(sort -u "$LOG" | tr '\n' ' ')"
 cat "$LOG.jsonl"
-"$PY" - "$LOG.jsonl" <<'EOF'
+for k in $PEER_KERNELS; do
+"$PY" - "$LOG.jsonl" "$k" <<'EOF'
 import json, statistics, sys
+kernel = sys.argv[2]
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip().startswith("{")]
+rows = [r for r in rows if r.get("peer_kernel", kernel) == kernel]
 def med(task, key):
     v = [r[key] for r in rows if r.get("task") == task and key in r]
     return statistics.median(v) if v else float("nan")
+ran = sorted({str(r.get("peer_blas")) for r in rows if "peer_blas" in r})
+mbk = [r.get("blas_kernel") for r in rows if r.get("task") == "mb_logreg"]
+print(f"\nOpenBLAS kernel: moonbench {mbk[0] if mbk else '?'}; peers OPENBLAS_CORETYPE="
+      f"{'(unset)' if kernel == 'default' else kernel}, ran {', '.join(ran)}")
 fit = {t: med(t, "fit_seconds") for t in ("mb_logreg", "logreg_sklearn", "logreg_liblinear", "mb_ridge", "ridge_sklearn")}
 ll = {t: med(t, "train_log_loss") for t in ("mb_logreg", "logreg_sklearn", "logreg_liblinear")}
-print("\nmedians (fit seconds)      moonbench   peer      ratio   goal")
+print("medians (fit seconds)      moonbench   peer      ratio   goal")
 print(f"logreg clf_1m vs sklearn   {fit['mb_logreg']:8.4f}  {fit['logreg_sklearn']:8.4f}  {fit['mb_logreg']/fit['logreg_sklearn']:6.3f}   <= 0.5")
 if fit["logreg_liblinear"] == fit["logreg_liblinear"]:
     print(f"logreg clf_1m vs liblinear {fit['mb_logreg']:8.4f}  {fit['logreg_liblinear']:8.4f}  {fit['mb_logreg']/fit['logreg_liblinear']:6.3f}   (report)")
@@ -139,4 +148,4 @@ print(f"single-row latency (us): logreg {med('mb_logreg', 'single_row_latency_us
 print(f"quality: logreg roc_auc {med('mb_logreg', 'roc_auc'):.5f} (sklearn {med('logreg_sklearn', 'roc_auc'):.5f}), "
       f"ridge rmse {med('mb_ridge', 'rmse'):.5f} (sklearn {med('ridge_sklearn', 'rmse'):.5f})")
 EOF
-rm -f "$LOG.jsonl"
+done

@@ -1,13 +1,16 @@
--- tests/bench/lua_overhead.lua DATA.h5 [MODEL [key=value...]]: what the Lua
--- layer adds to a plugin's fit. Times, on the training part (the first 80%
--- of rows, as the peers split), model:fit(frame) from Lua, which includes
--- turning the frame into the plugin's dataset, and a standardize + model
--- pipeline's fit and predict. Prints one JSON line; tests/bench/lua.sh
--- compares the fit with bench_fit's plugin-only fit time.
+-- tests/bench/lua_overhead.lua DATA.h5 [MODEL [BUNDLE.h5 [key=value...]]]:
+-- what the Lua layer adds to a plugin's fit and to a pipeline's predict.
+-- Times, on the training part (the first 80% of rows, as the peers split),
+-- model:fit(frame) from Lua, which includes turning the frame into the
+-- plugin's dataset, and a standardize + model pipeline's fit; then the
+-- pipeline's predict over the whole file, and, when BUNDLE is given, saves
+-- the pipeline there and times mb.load(BUNDLE):predict too. Prints one JSON
+-- line; tests/bench/lua.sh compares the fit with bench_fit's plugin-only
+-- fit, and the predicts with bench_score's C scorer on BUNDLE.
 local mb = require "moonbench"
-local path, name = arg[1], arg[2] or "linear"
+local path, name, bundle = arg[1], arg[2] or "linear", arg[3]
 local params = {}
-for i = 3, #arg do
+for i = 4, #arg do
   local k, v = arg[i]:match("^([^=]+)=(.*)$")
   params[k] = tonumber(v) or v
 end
@@ -32,5 +35,12 @@ local fit = best_of(3, function() mb.model(name, params):fit(train, { threads = 
 local p = mb.pipeline{ mb.standardize(), mb.model(name, params) }
 local pipe_fit = best_of(3, function() p:fit(train, { threads = 2 }) end)
 local predict = best_of(3, function() p:predict(f) end)
+local loaded = -1
+if bundle then
+  p:save(bundle, { source = path })
+  local q = mb.load(bundle)
+  loaded = best_of(3, function() q:predict(f) end)
+end
 print(string.format('{"library": "moonbench (Lua)", "model": "%s", "rows": %d, "lua_fit_seconds": %.4f, ' ..
-  '"pipeline_fit_seconds": %.4f, "pipeline_predict_seconds": %.4f}', name, ntrain, fit, pipe_fit, predict))
+  '"pipeline_fit_seconds": %.4f, "pipeline_predict_seconds": %.4f, "loaded_predict_seconds": %.4f}',
+  name, ntrain, fit, pipe_fit, predict, loaded))

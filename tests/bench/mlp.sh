@@ -17,11 +17,16 @@
 # plus GFLOP/s against the ~200 GFLOP/s float32 peak of two AVX-512 cores,
 # batch prediction time and single-row latency (goal < 20 us).
 #
-# Environment: MB_BUILD (build), MB_PEERS_DIR (the peers folder holding
-# peers.py and data/; default $MB_BUILD/bench/peers if it has the data, else
+# The peers are copied into $MB_BUILD/bench/peers and the data generated
+# there (common.sh); nothing is written outside build/. moonbench's OpenBLAS
+# kernel is recorded (bench_fit's "blas_kernel"), and the peers run with
+# their library's own kernel and, when moonbench chose another one, with
+# that one too (OPENBLAS_CORETYPE): ratios are printed for each.
+#
+# Environment: MB_BUILD (build), MB_PEERS_DIR (the shared peer scripts;
 # ../shared/bench), MB_PYTHON (/usr/bin/python3), MB_BENCH_ROUNDS (3),
-# MB_MLP_THREADS (2).
-set -eu
+# MB_MLP_THREADS (2), MB_BENCH_PEER_KERNELS (common.sh).
+set -eu -o pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -31,39 +36,34 @@ BUILD=${MB_BUILD:-build}
 PY=${MB_PYTHON:-/usr/bin/python3}
 ROUNDS=${MB_BENCH_ROUNDS:-3}
 THREADS=${MB_MLP_THREADS:-2}
-if [ -n "${MB_PEERS_DIR:-}" ]; then
-    PEERS=$MB_PEERS_DIR
-elif [ -f "$BUILD/bench/peers/data/multi_200k.h5" ]; then
-    PEERS=$BUILD/bench/peers
-else
-    PEERS=$ROOT/../shared/bench
-fi
-PEERS=$(cd "$PEERS" && pwd)
-DATA=$PEERS/data/multi_200k.h5
 OUT=$BUILD/bench/mlp.jsonl
+# shellcheck source=tests/bench/common.sh
+. "$HERE/common.sh"
 
 say() { printf 'bench-mlp: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 # {====== build ======}
-make -j2 BUILD="$BUILD" "$BUILD/libmbcore.a" "$BUILD/plugins/mlp.so" >/dev/null ||
-    die "build failed"
+make -j2 BUILD="$BUILD" >/dev/null || die "build failed"
 eval "$(sed -n 's/^\([A-Z_]*\) := \(.*\)$/\1="\2"/p' "$BUILD/config.mk")"
 mkdir -p "$BUILD/bench"
 # shellcheck disable=SC2086
 cc -std=c11 -O2 -Isrc/core -Iplugins $PKG_CFLAGS tests/bench/bench_fit.c "$BUILD/libmbcore.a" \
     $PKG_LIBS -o "$BUILD/bench/bench_fit" || die "cannot build bench_fit"
+# shellcheck disable=SC2086
+cc -std=c11 -O2 $BLAS_CFLAGS tests/bench/bench_sgemm.c $BLAS_LIBS -lpthread -o "$BUILD/bench/bench_sgemm" ||
+    die "cannot build bench_sgemm"
 
 # {====== data and peers ======}
-[ -f "$PEERS/peers.py" ] || die "no peers.py in $PEERS (set MB_PEERS_DIR)"
-if [ ! -f "$DATA" ]; then
-    say "generating $DATA"
-    (cd "$PEERS" && "$PY" gen_data.py multi_200k) || die "cannot generate the data"
-fi
 "$PY" -c "import torch, sklearn, threadpoolctl" 2>/dev/null ||
     die "the peers need Debian's python3-torch python3-sklearn python3-threadpoolctl libopenblas0-pthread"
+bench_peers multi_200k
+bench_blas
+DATA=$PEERS/data/multi_200k.h5
 
 # {====== runs ======}
+# bench_sgemm: the products of a training step at these layer shapes, with
+# the plugin's threading and the kernel moonbench runs
 : >"$OUT"
 for r in $(seq 1 "$ROUNDS"); do
     say "round $r/$ROUNDS (load $(cut -d' ' -f1-3 /proc/loadavg))"
@@ -71,37 +71,55 @@ for r in $(seq 1 "$ROUNDS"); do
         hidden_layers=256,128 activation=relu optimizer=adam learning_rate=0.001 batch_size=256 \
         epochs=5 early_stopping_rounds=0 standardize=true |
         sed "s/^{/{\"task\": \"moonbench\", \"round\": $r, /" >>"$OUT"
-    for t in mlp_torch mlp_torch_1thread mlp_sklearn; do
-        (cd "$PEERS" && "$PY" peers.py "$t" 2>/dev/null) |
-            sed "s/^{\"task\": \"$t\"/{\"task\": \"$t\", \"round\": $r/" >>"$OUT" || die "peer $t failed"
+    OPENBLAS_CORETYPE=$MB_KERNEL "$BUILD/bench/bench_sgemm" --threads "$THREADS" --batch 256 64 256 128 10 |
+        sed "s/^{/{\"round\": $r, /" >>"$OUT"
+    for k in $PEER_KERNELS; do
+        for t in mlp_torch mlp_torch_1thread mlp_sklearn; do
+            peer_with "$k" "$t" | sed "s/^{\"task\": \"$t\"/{\"task\": \"$t\", \"round\": $r/" >>"$OUT" ||
+                die "peer $t failed"
+        done
     done
 done
 
 # {====== report ======}
-"$PY" - "$OUT" <<'EOF'
+"$PY" - "$OUT" "$PEER_KERNELS" <<'EOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-def med(task, key):
-    v = [r[key] for r in rows if r.get("task") == task and key in r]
+kernels = sys.argv[2].split()
+def med(task, key, kernel=None):
+    v = [r[key] for r in rows if r.get("task") == task and key in r
+         and (kernel is None or r.get("peer_kernel") == kernel)]
     return statistics.median(v) if v else float("nan")
 EPOCHS = 5
 # forward 2*(64*256 + 256*128 + 128*10) flops a row; backward: weight
 # gradients as much again, input gradients for layers 2 and 3
 fwd = 2 * (64 * 256 + 256 * 128 + 128 * 10)
 flops = 160000 * (2 * fwd + 2 * (256 * 128 + 128 * 10))
+mb = [r for r in rows if r["task"] == "moonbench"]
 mb_ep = med("moonbench", "fit_seconds") / EPOCHS
-t2, t1, sk = (med(t, "seconds_per_epoch") for t in ("mlp_torch", "mlp_torch_1thread", "mlp_sklearn"))
-best = min(t1, t2)
-acc_mb, acc_t = med("moonbench", "accuracy"), med("mlp_torch", "accuracy")
-print(f"multi_200k MLP 256-128 relu, Adam 1e-3, batch 256, 5 epochs, {len([r for r in rows if r['task']=='moonbench'])} rounds (medians)")
-print(f"  seconds/epoch: moonbench {mb_ep:.3f}  torch 2t {t2:.3f}  torch 1t {t1:.3f}  sklearn {sk:.3f}")
-print(f"  ratio vs torch best: {mb_ep / best:.2f} (goal <= 0.7)   vs sklearn: {mb_ep / sk:.2f} (goal <= 0.5)")
-print(f"  test accuracy: moonbench {acc_mb:.4f}  torch {acc_t:.4f}  sklearn {med('mlp_sklearn', 'accuracy'):.4f}"
-      f"  (moonbench - torch = {100 * (acc_mb - acc_t):+.2f} points, goal within 0.5)")
-print(f"  throughput: {flops / mb_ep / 1e9:.0f} GFLOP/s ({flops / 1e9:.1f} GFLOP an epoch; peak of 2 cores ~200)")
-print(f"  predict 40k rows: moonbench {med('moonbench', 'predict_seconds') * 1e3:.1f} ms  torch {med('mlp_torch', 'predict_seconds') * 1e3:.1f} ms"
-      f"  sklearn {med('mlp_sklearn', 'predict_seconds') * 1e3:.1f} ms")
-print(f"  single-row latency: moonbench {med('moonbench', 'single_row_latency_us'):.1f} us (goal < 20)"
-      f"  torch {med('mlp_torch', 'single_row_latency_us'):.1f} us  sklearn {med('mlp_sklearn', 'single_row_latency_us'):.1f} us")
+gf = flops / mb_ep / 1e9
+acc_mb = med("moonbench", "accuracy")
+sg = med("sgemm", "gflops")
+print(f"multi_200k MLP 256-128 relu, Adam 1e-3, batch 256, 5 epochs, {len(mb)} rounds (medians); "
+      f"moonbench's OpenBLAS kernel {mb[0].get('blas_kernel') if mb else '?'}")
+print(f"  moonbench: {mb_ep:.3f} s/epoch, {gf:.0f} GFLOP/s ({flops / 1e9:.1f} GFLOP an epoch); sgemm alone at the "
+      f"layer shapes {sg:.0f} GFLOP/s: {100 * gf / sg:.0f}% (goal >= 75%) {'PASS' if gf >= 0.75 * sg else 'FAIL'}")
+for k in kernels:
+    t2, t1, sk = (med(t, "seconds_per_epoch", k) for t in ("mlp_torch", "mlp_torch_1thread", "mlp_sklearn"))
+    best = min(t1, t2)
+    acc_t = med("mlp_torch", "accuracy", k)
+    blas = sorted({str(r.get("peer_blas")) for r in rows if r.get("peer_kernel") == k})
+    print(f"  peers with OPENBLAS_CORETYPE={'(unset)' if k == 'default' else k} (ran: {', '.join(blas)}):")
+    print(f"    seconds/epoch: torch 2t {t2:.3f}  torch 1t {t1:.3f}  sklearn {sk:.3f}")
+    print(f"    ratio vs torch best: {mb_ep / best:.2f} (goal <= 0.3) {'PASS' if mb_ep <= 0.3 * best else 'FAIL'}"
+          f"   vs sklearn: {mb_ep / sk:.2f} (goal <= 0.5)")
+    print(f"    test accuracy: moonbench {acc_mb:.4f}  torch {acc_t:.4f}  sklearn {med('mlp_sklearn', 'accuracy', k):.4f}"
+          f"  (moonbench - torch = {100 * (acc_mb - acc_t):+.2f} points, goal within 0.5)")
+    print(f"    predict 40k rows: moonbench {med('moonbench', 'predict_seconds') * 1e3:.1f} ms"
+          f"  torch {med('mlp_torch', 'predict_seconds', k) * 1e3:.1f} ms"
+          f"  sklearn {med('mlp_sklearn', 'predict_seconds', k) * 1e3:.1f} ms")
+    print(f"    single-row latency: moonbench {med('moonbench', 'single_row_latency_us'):.1f} us (goal < 20)"
+          f"  torch {med('mlp_torch', 'single_row_latency_us', k):.1f} us"
+          f"  sklearn {med('mlp_sklearn', 'single_row_latency_us', k):.1f} us")
 EOF
 say "raw lines in $OUT"
