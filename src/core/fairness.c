@@ -17,55 +17,9 @@
 #include "explain.h"
 #include "fairness.h"
 #include "metrics.h"
+#include "rng.h" /* the core's one generator: bootstrap draws as eval.c's */
 
 #define DNAN ((double)NAN)
-
-/* {====== random numbers ======}
-** The generator of eval.c (xoshiro256** seeded by splitmix64, unbiased
-** integers below m by rejection), behind this small wrapper so that it can
-** become a call to a shared header without touching the rest. */
-
-typedef struct boot_rng {
-    uint64_t s[4];
-} boot_rng;
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(boot_rng *r, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(boot_rng *r)
-{
-    uint64_t *s = r->s, result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-static size_t rng_below(boot_rng *r, size_t m)
-{
-    uint64_t min = (0 - (uint64_t)m) % m;
-    for (;;) {
-        uint64_t x = rng_next(r);
-        if (x >= min)
-            return (size_t)(x % m);
-    }
-}
 
 /* numpy.percentile's linear interpolation of sorted v[0..m), q in [0, 1]. */
 static double percentile(const double *v, size_t m, double q)
@@ -528,12 +482,12 @@ mb_status mb_fairness_compute(mb_task task, size_t k, const float *y, const floa
         size_t D = out->ndisparities;
         double *rep = mb_malloc(o->boot * D * sizeof *rep + 1), *col = mb_malloc(o->boot * sizeof *col + 1);
         mb_fair_value v[MB_FAIR_MAX_DISPARITIES];
-        boot_rng r;
-        rng_seed(&r, o->seed);
+        mb_rng r;
+        mb_rng_seed(&r, o->seed);
         for (size_t b = 0; b < o->boot; b++) {
             sums_clear(&s);
             for (size_t j = 0; j < n; j++) {
-                size_t i = rng_below(&r, n);
+                size_t i = (size_t)mb_rng_below(&r, n);
                 add_row(&s, (size_t)g->code[i], y[i], pred[i]);
             }
             disparities(&s, &tmp, v);
@@ -645,13 +599,13 @@ mb_status mb_report_bootstrap(mb_task task, size_t k, const float *y, const floa
     float *by = mb_malloc(n * sizeof *by), *bp = mb_malloc(n * sizeof *bp);
     float *bq = proba ? mb_malloc(n * K * sizeof *bq) : NULL;
     double *rep = mb_malloc(o->boot * m * sizeof *rep), *col = mb_malloc(o->boot * sizeof *col);
-    boot_rng r;
-    rng_seed(&r, o->seed);
+    mb_rng r;
+    mb_rng_seed(&r, o->seed);
     mb_fair_value v[MB_FAIR_MAX_DISPARITIES];
     mb_error e2;
     for (size_t b = 0; b < o->boot; b++) {
         for (size_t j = 0; j < n; j++) {
-            size_t i = rng_below(&r, n);
+            size_t i = (size_t)mb_rng_below(&r, n);
             by[j] = y[i], bp[j] = pred[i];
             if (bq)
                 memcpy(bq + j * K, proba + i * K, K * sizeof *bq);
