@@ -218,8 +218,13 @@ static int run_chunk(mbtui_app *a, const char *text, int try_return)
     }
     if (st != LUA_OK)
         st = luaL_loadbuffer(L, text, strlen(text), "=lua");
+    /* A chunk may read files (the deferred mb.open, mb.load of a run's
+    ** bundle, the user's own), and HDF5 is not thread-safe: the stats
+    ** thread and the Data tab's pager read under the same lock. */
+    pthread_mutex_lock(&mbtui_core_lock);
     if (st == LUA_OK)
         st = lua_pcall(L, 0, LUA_MULTRET, base + 1);
+    pthread_mutex_unlock(&mbtui_core_lock);
     lua_sethook(L, NULL, 0, 0);
     deadline = 0;
     if (st != LUA_OK) {
