@@ -675,7 +675,10 @@ mb_status mb_model_predict(mb_model *m, const mb_matrix *X, float *out, mb_error
     mb_status st = check_predict(m, X, err);
     if (st != MB_OK)
         return st;
-    char msg[MB_PLUGIN_ERRLEN] = "";
+    /* only the first byte: "" initialisation would zero all 512 bytes on
+    ** every call, the single-row hot path; plugin_fail bounds the read */
+    char msg[MB_PLUGIN_ERRLEN];
+    msg[0] = '\0';
     int rc = m->type->predict(m->impl, X, out, msg);
     return rc == MB_PLUGIN_OK ? MB_OK : plugin_fail(m, rc, "predict", msg, err);
 }
@@ -687,7 +690,8 @@ mb_status mb_model_predict_proba(mb_model *m, const mb_matrix *X, float *out, mb
         return st;
     if (m->task == MB_TASK_REGRESSION || !m->type->predict_proba)
         return mb_fail(err, MB_EARG, "model '%s' gives no class probabilities", m->type->name);
-    char msg[MB_PLUGIN_ERRLEN] = "";
+    char msg[MB_PLUGIN_ERRLEN];
+    msg[0] = '\0'; /* as in mb_model_predict */
     int rc = m->type->predict_proba(m->impl, X, out, msg);
     return rc == MB_PLUGIN_OK ? MB_OK : plugin_fail(m, rc, "predict_proba", msg, err);
 }
