@@ -649,6 +649,25 @@ static json_t *inputs_json(const mbsv_model *m)
     return a;
 }
 
+/* The input tensors as v2 infer takes them: one [n] tensor per input,
+** named by it, BYTES for a categorical input (its levels as text) and FP32
+** for a number; and, in the parameters, the one-tensor form [n, inputs]
+** (BYTES when any input is categorical, as its values must then be text). */
+static json_t *v2_input_tensors(const mbsv_model *m, json_t **matrix)
+{
+    json_t *a = json_array();
+    int any_text = 0;
+    for (size_t i = 0; i < m->ninputs; i++) {
+        int text = mb_runtime_input_categorical(m->rt, i);
+        any_text |= text;
+        json_array_append_new(a, json_pack("{sssss[i]}", "name", mb_runtime_input(m->rt, i), "datatype",
+                                           text ? "BYTES" : "FP32", "shape", -1));
+    }
+    *matrix = json_pack("{sssss[iI]}", "name", "input", "datatype", any_text ? "BYTES" : "FP32", "shape", -1,
+                        (json_int_t)m->ninputs);
+    return a;
+}
+
 static void on_v2_model(mbsv_server *s, mbsv_reply *r)
 {
     const mbsv_model *m = &s->model;
@@ -659,14 +678,14 @@ static void on_v2_model(mbsv_server *s, mbsv_reply *r)
     if (b->nclasses)
         json_array_append_new(outs, json_pack("{sssss[iI]}", "name", "probabilities", "datatype", "FP32", "shape", -1,
                                               (json_int_t)b->nclasses));
-    json_t *params = json_pack("{sssossss}", "task", mb_task_name(b->task), "inputs", inputs_json(m), "model",
-                               b->model ? b->model : "", "scorer", mb_runtime_describe(m->rt));
+    json_t *matrix = NULL, *inputs = v2_input_tensors(m, &matrix);
+    json_t *params = json_pack("{sssossssso}", "task", mb_task_name(b->task), "inputs", inputs_json(m), "model",
+                               b->model ? b->model : "", "scorer", mb_runtime_describe(m->rt), "matrix_input", matrix);
     if (b->nclasses)
         json_object_set_new(params, "classes", strings_json((const char *const *)b->classes, b->nclasses));
     reply_json(r, 200,
-               json_pack("{sss[]sss[{sssss[iI]}]soso}", "name", m->name, "versions", "platform", "moonbench", "inputs",
-                         "name", "input", "datatype", "FP32", "shape", -1, (json_int_t)m->ninputs, "outputs", outs,
-                         "parameters", params));
+               json_pack("{sss[]sssososo}", "name", m->name, "versions", "platform", "moonbench", "inputs", inputs,
+                         "outputs", outs, "parameters", params));
 }
 
 /* {====== routing ======} */

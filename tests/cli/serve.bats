@@ -159,6 +159,31 @@ EOF
     assert_success
     get /v2/models/credit_lin
     [[ "$BODY" == *'"shape":[-1,20]'* ]]
+    # the metadata's per-input tensors, as infer takes them: BYTES exactly for the CSV's
+    # non-numeric columns; an infer request built from them answers as /predict does
+    python3 - "$BODY" "$DATA/csv/credit_g.csv" > "$BATS_TEST_TMPDIR/v2.json" <<'EOP'
+import csv, json, sys
+m = json.loads(sys.argv[1])
+rows = list(csv.DictReader(open(sys.argv[2])))[:3]
+def num(v):
+    try: float(v); return True
+    except ValueError: return False
+assert [t["shape"] for t in m["inputs"]] == [[-1]] * 20, m["inputs"]
+for t in m["inputs"]:
+    want = "FP32" if all(num(r[t["name"]]) for r in list(csv.DictReader(open(sys.argv[2])))) else "BYTES"
+    assert t["datatype"] == want, (t, want)
+print(json.dumps({"inputs": [{"name": t["name"], "datatype": t["datatype"], "shape": [len(rows)],
+                              "data": [r[t["name"]] if t["datatype"] == "BYTES" else float(r[t["name"]]) for r in rows]}
+                             for t in m["inputs"]]}))
+EOP
+    post /v2/models/credit_lin/infer "@$BATS_TEST_TMPDIR/v2.json"
+    [ "$CODE" = 200 ]
+    run python3 -c '
+import json, sys
+got = json.loads(sys.argv[1])["outputs"][0]["data"]
+want = json.load(open(sys.argv[2]))["predictions"][:3]
+assert got == want, (got, want)' "$BODY" "$BATS_TEST_TMPDIR/reply.json"
+    assert_success
     stop_server
     start_server "$BUNDLES/credit_strict.h5"
     instances "$DATA/csv/credit_g.csv" rows 2 > "$BATS_TEST_TMPDIR/req.json"
@@ -243,9 +268,11 @@ EOF
 import json, sys
 m = json.loads(sys.argv[1])
 assert m["name"] == "iris" and m["platform"] == "moonbench", m
-assert m["inputs"] == [{"name": "input", "datatype": "FP32", "shape": [-1, 4]}], m["inputs"]
+names = open(sys.argv[2]).readline().strip().split(",")[:-1]  # the CSV header: the features, then the target
+assert m["inputs"] == [{"name": n, "datatype": "FP32", "shape": [-1]} for n in names], m["inputs"]
+assert m["parameters"]["matrix_input"] == {"name": "input", "datatype": "FP32", "shape": [-1, 4]}, m["parameters"]
 assert [o["name"] for o in m["outputs"]] == ["label", "probabilities"], m["outputs"]
-assert m["outputs"][1]["shape"] == [-1, 3]' "$BODY"
+assert m["outputs"][1]["shape"] == [-1, 3]' "$BODY" "$DATA/csv/iris.csv"
     assert_success
     # the same two rows through /predict and /infer (FP64 nested, INT64 flat)
     post /predict '{"instances": [[5.1, 3.5, 1.4, 0.2], [6, 3, 5, 2]]}'

@@ -1,0 +1,99 @@
+#!/bin/bash
+# tests/bench/serve.sh: `moonbench serve`, single-row POST /predict under
+# wrk on loopback (-t2 -c32, --latency), for the 200-tree GBDT and the MLP
+# (deploy_lib.sh's gbdt.h5 and mlp.h5), against the seed's FastAPI service
+# on uvicorn (tests/bench/fastapi_peer.py) serving the equivalent XGBoost
+# model and the PyTorch MLP with the same /predict contract.
+#
+# Each request is one real test row of the bench data; wrk's Lua script
+# rotates MB_SERVE_ROWS of them (default 8), formatted once at start. Both
+# servers of a model stay up; rounds alternate moonbench and FastAPI
+# (MB_BENCH_ROUNDS, default 3) with MB_SERVE_SECONDS of load each (default
+# 10), after a 1 s warm-up of each server. Before timing, the classes the
+# two servers give the rotated rows are compared (a sanity check: they are
+# separately trained models, so all must agree on the first row and at
+# least half of the rows).
+# The machine has 2 cores shared by wrk and the server: moonbench serve
+# runs with its default --threads (see docs/deployment.md, "Performance"),
+# FastAPI with uvicorn's default of one worker (MB_FASTAPI_WORKERS).
+# Raw lines: $BUILD/bench/serve.jsonl; the table: deploy_report.py.
+set -eu -o pipefail
+BENCH_NAME=serve
+# shellcheck source=deploy_lib.sh
+. "$(dirname "$0")/deploy_lib.sh"
+SECONDS_EACH=${MB_SERVE_SECONDS:-10}
+NROWS=${MB_SERVE_ROWS:-8}
+WORKERS=${MB_FASTAPI_WORKERS:-1}
+RAW=$OUT/serve.jsonl
+command -v wrk >/dev/null || die "run as root: apt-get install -y wrk"
+command -v curl >/dev/null || die "run as root: apt-get install -y curl"
+"$PY" -c 'import fastapi, uvicorn' 2>/dev/null || die "run as root: apt-get install -y python3-fastapi python3-uvicorn"
+deploy_setup gbdt mlp xgb torch
+
+MB_PID= PEER_PID=
+cleanup() { stop_pid "$MB_PID"; stop_pid "$PEER_PID"; }
+trap cleanup EXIT
+
+# wrk_script MODEL: a Lua script POSTing the first NROWS test rows in turn.
+wrk_script() {
+    local rows=$DEP/serve_$1_rows.json
+    "$PY" "$HERE/deploy_data.py" rows "$(test_file "$1")" "$NROWS" "$rows"
+    "$PY" - "$rows" "$DEP/serve_$1.lua" <<'EOF'
+import json, sys
+rows = json.load(open(sys.argv[1]))
+with open(sys.argv[2], "w") as f:
+    f.write("-- made by tests/bench/serve.sh: one test row per request, in turn\n")
+    f.write('wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\nlocal bodies = {\n')
+    for r in rows:
+        f.write("  [==[%s]==],\n" % json.dumps({"instances": [r]}, separators=(",", ":")))
+    f.write("}\nlocal reqs, i = {}, 0\n")
+    f.write("init = function() for k, b in ipairs(bodies) do reqs[k] = wrk.format(nil, '/predict', nil, b) end end\n")
+    f.write("request = function() i = i % #reqs + 1; return reqs[i] end\n")
+EOF
+}
+
+# classes PORT MODEL: the predicted class of each rotated row, one a line.
+classes() {
+    local r
+    "$PY" -c 'import json,sys; [print(json.dumps({"instances": [r]})) for r in json.load(open(sys.argv[1]))]' \
+        "$DEP/serve_$2_rows.json" | while read -r r; do
+        curl -sf -X POST -H 'Content-Type: application/json' --data-binary "$r" "http://127.0.0.1:$1/predict" |
+            "$PY" -c 'import json,sys; print(json.load(sys.stdin)["predictions"][0])'
+    done
+}
+
+run_wrk() { wrk -t2 -c32 -d"$2" --latency -s "$DEP/serve_$3.lua" "http://127.0.0.1:$1"; }
+
+: >"$RAW"
+for model in gbdt mlp; do
+    case $model in gbdt) peer=xgb pfile=$DEP/xgb_gbdt.json ;; mlp) peer=torch pfile=$DEP/torch_mlp.pt ;; esac
+    wrk_script "$model"
+    mport=$(free_port)
+    "$MB" serve "$DEP/$model.h5" --port "$mport" 2>"$DEP/serve_$model.log" &
+    MB_PID=$!
+    wait_port "$mport" "$MB_PID" || die "moonbench serve did not start: $DEP/serve_$model.log"
+    pport=$(free_port)
+    "$PY" "$HERE/fastapi_peer.py" "$peer" "$pfile" "$pport" "$WORKERS" 2>"$DEP/fastapi_$model.log" &
+    PEER_PID=$!
+    wait_port "$pport" "$PEER_PID" || die "the FastAPI peer did not start: $DEP/fastapi_$model.log"
+    # {====== sanity: the same classes ======}
+    a=$(classes "$mport" "$model") b=$(classes "$pport" "$model")
+    [ -n "$a" ] && [ "$(echo "$a" | wc -l)" -eq "$NROWS" ] || die "moonbench serve did not answer every row"
+    [ "$(echo "$b" | wc -l)" -eq "$NROWS" ] || die "the FastAPI peer did not answer every row"
+    same=$(paste <(echo "$a") <(echo "$b") | awk '$1 == $2' | wc -l)
+    say "sanity ($model): the two servers give the same class to $same of $NROWS rows"
+    [ "$(echo "$a" | head -n 1)" = "$(echo "$b" | head -n 1)" ] && [ $((2 * same)) -ge "$NROWS" ] ||
+        die "moonbench ($(echo $a)) and the peer ($(echo $b)) disagree on the rows' classes"
+    run_wrk "$mport" 1s "$model" >/dev/null
+    run_wrk "$pport" 1s "$model" >/dev/null
+    # {====== timed runs ======}
+    for r in $(seq "$ROUNDS"); do
+        say "$model round $r/$ROUNDS (load $(load1))"
+        run_wrk "$mport" "${SECONDS_EACH}s" "$model" | "$PY" "$HERE/deploy_report.py" wrk serve moonbench "$model" "$r" >>"$RAW"
+        run_wrk "$pport" "${SECONDS_EACH}s" "$model" | "$PY" "$HERE/deploy_report.py" wrk serve "fastapi-$peer" "$model" "$r" >>"$RAW"
+    done
+    stop_pid "$MB_PID"
+    stop_pid "$PEER_PID"
+    MB_PID= PEER_PID=
+done
+"$PY" "$HERE/deploy_report.py" report "$RAW"
