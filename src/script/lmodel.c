@@ -2,9 +2,8 @@
 ** lmodel.c: models, transforms and saved pipelines in Lua:
 **   mb.plugins(), mb.model(name, params), model:fit/predict/predict_proba,
 **   mb.transform_new(kind, opts) (the C transforms behind mb.standardize
-**   and friends in lua/moonbench), transform:fit/apply,
-**   mb._save_pipeline / mb._load_pipeline (the C half of pipeline:save and
-**   mb.load; lua/moonbench/pipeline.lua is the other half).
+**   and friends in lua/moonbench), transform:fit/apply. Pipelines as
+**   bundles (save, load, the scorer they predict through) are lpipeline.c.
 */
 #include <limits.h>
 #include <math.h>
