@@ -272,7 +272,7 @@ function pipeline_mt:fit(frame, opts)
     for k, v in pairs(opts) do o[k] = v end
     o.weights, opts, frame = w, o, frame:drop(opts.weights)
   end
-  self.inputs, self.rows_used = frame:head(0), #frame
+  self.inputs, self.rows_used, self._scorer, self.fitted = frame:head(0), #frame, nil, nil
   for _, s in ipairs(self.steps) do
     s:fit(frame)
     frame = s:apply(frame)
@@ -302,24 +302,53 @@ local function input_names(p)
   return names
 end
 
+-- A fitted pipeline predicts through the core's one scorer, on its bundle
+-- built in memory (mb._pipeline_scorer; fit drops it): its predictions
+-- are those of the saved bundle under `moonbench score`. A loaded
+-- pipeline has its scorer already.
+local function scorer_of(p)
+  if p.scorer then return p.scorer end
+  if not p._scorer then
+    local steps = {}
+    for i, s in ipairs(p.steps) do steps[i] = s:kind() == "lua" and { kind = "lua" } or s end
+    p._scorer = mb._pipeline_scorer{ steps = steps, model = p.model, inputs = p.inputs }
+    p._all_c = true
+    for _, s in ipairs(p.steps) do if s:kind() == "lua" then p._all_c = false end end
+  end
+  return p._scorer
+end
+
+-- Steps and model: in one C call when every step is C; else C steps
+-- through the scorer and Lua steps here, then the model.
+local function score(p, frame, labels_only)
+  p.input_names = p.input_names or input_names(p)
+  check_inputs(p, frame)
+  if not p.fitted then -- not by p:fit: step by step (an unfitted step says so)
+    local x = p:transform(frame)
+    if labels_only then return p.model:predict(x) end
+    return nil, p.model:predict_proba(x)
+  end
+  local sc = scorer_of(p)
+  if p._all_c then return sc:score(frame, labels_only) end
+  for i, s in ipairs(p.steps) do
+    if s:kind() == "lua" then
+      if not s:fitted() then error(fmt("pipeline: step %d (lua) applied before fit", i), 3) end
+      frame = s:apply(frame)
+    else
+      frame = sc:step(i, frame)
+    end
+  end
+  return sc:predict(frame, labels_only)
+end
+
 function pipeline_mt:predict(frame)
-  self.input_names = self.input_names or input_names(self)
-  check_inputs(self, frame)
-  local x = self:transform(frame)
-  if self.scorer then return (self.scorer:predict(x)) end
-  return self.model:predict(x)
+  return (score(self, frame, true))
 end
 
 function pipeline_mt:predict_proba(frame)
-  self.input_names = self.input_names or input_names(self)
-  check_inputs(self, frame)
-  local x = self:transform(frame)
-  if self.scorer then
-    local _, proba = self.scorer:predict(x)
-    if not proba then error("predict_proba: a regression model", 2) end
-    return proba
-  end
-  return self.model:predict_proba(x)
+  local _, proba = score(self, frame, false)
+  if not proba then error("predict_proba: a regression model", 2) end
+  return proba
 end
 
 function pipeline_mt:info()
@@ -381,8 +410,10 @@ function mb.load(path, opts)
       }
     end
   end
+  local all_c = true
+  for _, s in ipairs(info.steps) do if s.kind == "lua" then all_c = false end end
   local p = setmetatable({ steps = steps, scorer = scorer, fitted = true, loaded_info = info,
-    model = scorer }, pipeline_mt)
+    model = scorer, _all_c = all_c }, pipeline_mt)
   p.input_names = #info.inputs > 0 and info.inputs or info.features
   return p
 end

@@ -115,5 +115,10 @@ void mbl_open_explain(lua_State *L);                /* lexplain.c */
 void mbl_open_fairness(lua_State *L);               /* lfairness.c */
 struct mb_scorer *mbl_toscorer(lua_State *L, int idx); /* lmodel.c: the open scorer at idx, or NULL */
 void mbl_open_blas(lua_State *L);                   /* lblas.c */
+void mbl_open_pipeline(lua_State *L);               /* lpipeline.c: bundles and scorers */
+/* lmodel.c, shared with lpipeline.c */
+void mbl_push_fit_info(lua_State *L, const mb_fit_info *fi);
+double mbl_save_threshold(lua_State *L, int idx);
+void mbl_new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunction ts, const luaL_Reg *methods);
 
 #endif

@@ -2,9 +2,8 @@
 ** lmodel.c: models, transforms and saved pipelines in Lua:
 **   mb.plugins(), mb.model(name, params), model:fit/predict/predict_proba,
 **   mb.transform_new(kind, opts) (the C transforms behind mb.standardize
-**   and friends in lua/moonbench), transform:fit/apply,
-**   mb._save_pipeline / mb._load_pipeline (the C half of pipeline:save and
-**   mb.load; lua/moonbench/pipeline.lua is the other half).
+**   and friends in lua/moonbench), transform:fit/apply. Pipelines as
+**   bundles (save, load, the scorer they predict through) are lpipeline.c.
 */
 #include <limits.h>
 #include <math.h>
@@ -478,7 +477,7 @@ static int fit_info_tostring(lua_State *L)
 }
 
 /* [-0, +1, m] what the fit found: counts as integers, and a __tostring */
-static void push_fit_info(lua_State *L, const mb_fit_info *fi)
+void mbl_push_fit_info(lua_State *L, const mb_fit_info *fi)
 {
     lua_createtable(L, 0, (int)fi->n);
     for (size_t k = 0; k < fi->n; k++) {
@@ -525,7 +524,7 @@ static int m_info(lua_State *L)
         mb_error err;
         if (mb_model_fit_info(u->m, &fi, &err) != MB_OK)
             return mbl_error(L, &err);
-        push_fit_info(L, &fi);
+        mbl_push_fit_info(L, &fi);
         lua_setfield(L, -2, "fit");
     }
     return 1;
@@ -557,7 +556,7 @@ static int m_importance(lua_State *L)
 
 /* The optional decision threshold of a save's options table at idx
 ** (field `threshold`): 0 when absent; raises unless a number in (0, 1). */
-static double save_threshold(lua_State *L, int idx)
+double mbl_save_threshold(lua_State *L, int idx)
 {
     if (!lua_istable(L, idx))
         return 0;
@@ -576,7 +575,7 @@ static int m_save(lua_State *L)
     mbl_model *u = mbl_checkmodel(L, 1);
     const char *path = luaL_checkstring(L, 2);
     const char *source = "";
-    double threshold = save_threshold(L, 3);
+    double threshold = mbl_save_threshold(L, 3);
     if (lua_istable(L, 3) && lua_getfield(L, 3, "source") == LUA_TSTRING)
         source = lua_tostring(L, -1);
     if (!u->features)
@@ -764,294 +763,6 @@ static int t_tostring(lua_State *L)
 static const luaL_Reg transform_methods[] = {{"fit", t_fit},       {"apply", t_apply}, {"fitted", t_fitted},
                                              {"kind", t_kind},     {"clone", t_clone}, {NULL, NULL}};
 
-/* {====== saved pipelines ======} */
-
-/* [-3, +0, e] mb._save_pipeline(path, {steps = {...}, model = m, inputs = frame,
-** source = spec, source_file = path, script = text, threshold = P})
-** Each step is a transform userdata or a table {kind = "lua", source = text,
-** state = text} (a Lua transform, serialised by lua/moonbench). */
-static int l_save_pipeline(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    luaL_checktype(L, 2, LUA_TTABLE);
-    mbl_check_write(L, path);
-    lua_getfield(L, 2, "model");
-    mbl_model *m = mbl_checkmodel(L, -1);
-    if (!m->features)
-        return luaL_error(L, "save: the model is not fitted");
-    lua_getfield(L, 2, "inputs");
-    mb_frame *inputs = mbl_checkframe(L, -1);
-    const char *source = (lua_getfield(L, 2, "source"), lua_tostring(L, -1));
-    const char *source_file = (lua_getfield(L, 2, "source_file"), lua_tostring(L, -1));
-    const char *script = (lua_getfield(L, 2, "script"), lua_tostring(L, -1));
-    /* rows the pipeline was fitted on (inputs is its 0-row schema) */
-    lua_Integer rows = (lua_getfield(L, 2, "rows"), luaL_optinteger(L, -1, 0));
-    double threshold = save_threshold(L, 2);
-    lua_getfield(L, 2, "steps");
-    int steps = lua_gettop(L);
-    size_t nsteps = lua_istable(L, steps) ? mbl_checklen(L, steps) : 0;
-
-    /* the bundle is built in C memory: box it so an error frees it */
-    mb_bundle **box = lua_newuserdatauv(L, sizeof *box, 0);
-    *box = mb_calloc(1, sizeof **box);
-    mb_bundle *b = *box;
-    mb_error err;
-    mb_status rc = mb_bundle_from_model(b, m->m, (const char *const *)m->features, m->nfeatures, m->target,
-                                        (const char *const *)m->classes, source_file, source, rows > 0 ? (size_t)rows : 0, &err);
-    for (size_t i = 0; rc == MB_OK && i < m->monitoring.n; i++) {
-        const mb_state_array *a = &m->monitoring.arrays[i];
-        mb_state_writer w = mb_state_writer_for(&b->monitoring);
-        if (w.put(w.ud, a->name, a->type, a->data, a->count) != MB_PLUGIN_OK)
-            rc = mb_fail(&err, MB_ENOMEM, "save: cannot copy the training statistics");
-    }
-    if (rc == MB_OK) /* so that mb.load(path).model:importance() needs no plugin */
-        rc = mb_bundle_add_model_facts(b, m->m, &err);
-    if (rc == MB_OK) {
-        b->ninputs = 0;
-        b->inputs = mb_calloc(inputs->ncols + 1, sizeof *b->inputs);
-        b->input_types = mb_calloc(inputs->ncols + 1, sizeof *b->input_types);
-        for (size_t j = 0; j < inputs->ncols; j++) {
-            if ((long)j == inputs->target)
-                continue;
-            b->inputs[b->ninputs] = mb_strdup(inputs->cols[j].name);
-            b->input_types[b->ninputs++] = mb_strdup(inputs->cols[j].type == MB_COL_NUM ? "numeric" : "categorical");
-        }
-        b->nsteps = nsteps;
-        b->step_kinds = mb_calloc(nsteps + 1, sizeof *b->step_kinds);
-        b->steps = mb_calloc(nsteps + 1, sizeof *b->steps);
-        if (script) {
-            mb_free(b->script);
-            b->script = mb_strdup(script);
-        }
-    }
-    for (size_t i = 0; rc == MB_OK && i < nsteps; i++) {
-        lua_geti(L, steps, (lua_Integer)i + 1);
-        mbl_transform *t = luaL_testudata(L, -1, MBL_TRANSFORM);
-        if (t && !t->t) {
-            rc = mb_fail(&err, MB_EARG, "save: step %zu is a closed transform", i + 1);
-        } else if (t) {
-            b->step_kinds[i] = mb_strdup(mb_transform_kind(t->t));
-            rc = mb_transform_save(t->t, &b->steps[i], &err);
-        } else if (lua_istable(L, -1)) {
-            b->step_kinds[i] = mb_strdup("lua");
-            const char *src = (lua_getfield(L, -1, "source"), lua_tostring(L, -1));
-            const char *state = (lua_getfield(L, -2, "state"), lua_tostring(L, -1));
-            if (!src || !state) {
-                rc = mb_fail(&err, MB_EARG, "save: step %zu: a Lua transform needs source and state text", i + 1);
-            } else {
-                const char *v[1] = {src};
-                rc = mb_state_put_strings(&b->steps[i], "source", v, 1, &err);
-                v[0] = state;
-                if (rc == MB_OK)
-                    rc = mb_state_put_strings(&b->steps[i], "state", v, 1, &err);
-            }
-            lua_pop(L, 2);
-        } else {
-            rc = mb_fail(&err, MB_EARG, "save: step %zu is not a transform", i + 1);
-        }
-        lua_pop(L, 1);
-    }
-    if (rc == MB_OK && threshold > 0)
-        rc = mb_bundle_set_threshold(b, threshold, &err);
-    if (rc == MB_OK)
-        rc = mb_bundle_save(path, b, &err);
-    mb_bundle_free(box);
-    return rc == MB_OK ? 0 : mbl_error(L, &err);
-}
-
-/* {====== loaded bundles ======} */
-
-typedef struct mbl_scorer {
-    mb_bundle *b;
-    mb_scorer s;
-    int open;
-} mbl_scorer;
-
-/* For lexplain.c: the open scorer of the userdata at idx, or NULL. */
-mb_scorer *mbl_toscorer(lua_State *L, int idx)
-{
-    mbl_scorer *u = luaL_testudata(L, idx, MBL_SCORER);
-    return u && u->open ? &u->s : NULL;
-}
-
-static int scorer_gc(lua_State *L)
-{
-    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
-    if (u->open)
-        mb_scorer_close(&u->s);
-    mb_bundle_free(&u->b);
-    u->open = 0;
-    return 0;
-}
-
-/* [-1, +2, e] mb._load_pipeline(path): scorer, info = {steps = {{kind=, source=, state=}...},
-** classes=, features=, inputs=, task=, model=, plugin=} */
-static int l_load_pipeline(lua_State *L)
-{
-    const char *path = luaL_checkstring(L, 1);
-    /* the registry first: lua_close finalizes in reverse order of creation,
-    ** so the scorer must be closed before the plugins are unloaded */
-    mb_registry *reg = mbl_registry(L);
-    mbl_scorer *u = lua_newuserdatauv(L, sizeof *u, 0);
-    memset(u, 0, sizeof *u);
-    luaL_setmetatable(L, MBL_SCORER);
-    mb_error err;
-    if (mb_bundle_load(path, &u->b, &err) != MB_OK)
-        return mbl_error(L, &err);
-    if (mb_scorer_open(&u->s, u->b, reg, &err) != MB_OK)
-        return mbl_error(L, &err);
-    u->open = 1;
-    const mb_bundle *b = u->b;
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, mb_task_name(b->task));
-    lua_setfield(L, -2, "task");
-    lua_pushstring(L, b->model);
-    lua_setfield(L, -2, "model");
-    lua_pushstring(L, b->plugin);
-    lua_setfield(L, -2, "plugin");
-    lua_pushstring(L, b->target);
-    lua_setfield(L, -2, "target");
-    /* as a fresh model's info(): name, fitted, and the fit info the bundle keeps */
-    lua_pushstring(L, b->model);
-    lua_setfield(L, -2, "name");
-    lua_pushboolean(L, 1);
-    lua_setfield(L, -2, "fitted");
-    {
-        const double *values = NULL;
-        size_t nfit = 0;
-        char **names = mb_bundle_fit_info(b, &values, &nfit);
-        mb_fit_info fi = {nfit, (const char *const *)names, values};
-        push_fit_info(L, &fi); /* (only out of memory raises here, as for the steps below) */
-        mbl_freestrings(names, nfit);
-        lua_setfield(L, -2, "fit");
-    }
-    lua_createtable(L, (int)b->nclasses, 0);
-    for (size_t k = 0; k < b->nclasses; k++)
-        lua_pushstring(L, b->classes[k]), lua_seti(L, -2, (lua_Integer)k + 1);
-    lua_setfield(L, -2, "classes");
-    lua_createtable(L, (int)b->nfeatures, 0);
-    for (size_t k = 0; k < b->nfeatures; k++)
-        lua_pushstring(L, b->features[k]), lua_seti(L, -2, (lua_Integer)k + 1);
-    lua_setfield(L, -2, "features");
-    lua_createtable(L, (int)b->ninputs, 0);
-    for (size_t k = 0; k < b->ninputs; k++)
-        lua_pushstring(L, b->inputs[k]), lua_seti(L, -2, (lua_Integer)k + 1);
-    lua_setfield(L, -2, "inputs");
-    lua_createtable(L, (int)b->nsteps, 0);
-    for (size_t i = 0; i < b->nsteps; i++) {
-        lua_createtable(L, 0, 3);
-        lua_pushstring(L, b->step_kinds[i]);
-        lua_setfield(L, -2, "kind");
-        if (strcmp(b->step_kinds[i], "lua") == 0) {
-            mbl_push_state_string(L, &b->steps[i], "source", path, i);
-            lua_setfield(L, -2, "source");
-            mbl_push_state_string(L, &b->steps[i], "state", path, i);
-            lua_setfield(L, -2, "state");
-        }
-        lua_seti(L, -2, (lua_Integer)i + 1);
-    }
-    lua_setfield(L, -2, "steps");
-    return 2;
-}
-
-/* [-2, +2, e] scorer:step(i, frame): apply C transform step i (1-based) */
-static int s_step(lua_State *L)
-{
-    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
-    lua_Integer i = luaL_checkinteger(L, 2);
-    mb_frame *f = mbl_checkframe(L, 3);
-    if (!u->open || i < 1 || (size_t)i > u->b->nsteps || !u->s.steps[i - 1])
-        return luaL_error(L, "scorer: no C transform at step %d", (int)i);
-    mbl_frame *r = mbl_pushframe(L, NULL);
-    mb_error err;
-    return mb_transform_apply(u->s.steps[i - 1], f, &r->f, &err) == MB_OK ? 1 : mbl_error(L, &err);
-}
-
-/* [-2, +2, e] scorer:predict(frame): labels or values (vector), and for
-** classifiers the probabilities (frame) */
-static int s_predict(lua_State *L)
-{
-    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
-    mb_frame *f = mbl_checkframe(L, 2);
-    if (!u->open)
-        return luaL_error(L, "scorer is closed");
-    /* the pipeline steps were applied by the caller (Lua): score features only */
-    const mb_bundle *b = u->b;
-    size_t n = f->nrows, k = b->nclasses;
-    mbl_vector *v = mbl_newvector(L, n);
-    float *label = mb_malloc((n ? n : 1) * sizeof *label), *proba = k ? mb_malloc((n ? n : 1) * k * sizeof *proba) : NULL;
-    size_t saved = u->b->nsteps;
-    u->b->nsteps = 0; /* transforms already applied */
-    mb_error err;
-    mb_status rc = mb_scorer_predict_frame(&u->s, f, label, proba, &err);
-    u->b->nsteps = saved;
-    if (rc != MB_OK) {
-        mb_free(label);
-        mb_free(proba);
-        return mbl_error(L, &err);
-    }
-    for (size_t i = 0; i < n; i++)
-        v->v[i] = (double)label[i];
-    mb_free(label);
-    if (!k)
-        return 1;
-    v->levels = mb_calloc(k + 1, sizeof *v->levels);
-    for (size_t c = 0; c < k; c++)
-        v->levels[c] = mb_strdup(b->classes[c]);
-    v->nlevels = k;
-    mbl_frame *r = mbl_pushframe(L, mb_frame_new(n));
-    for (size_t c = 0; c < k; c++) {
-        mb_column *col = mb_frame_add_num(r->f, b->classes[c], NULL, 1, &err);
-        for (size_t i = 0; col && i < n; i++)
-            col->num[i] = proba[i * k + c];
-    }
-    mb_free(proba);
-    return 2;
-}
-
-/* [-2, +1, e] scorer:importance([kind]): {feature = value}, as a fresh
-** model's importance(): stored in the bundle at save time, or asked of
-** the loaded plugin model */
-static int s_importance(lua_State *L)
-{
-    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
-    int kind = (int)luaL_optinteger(L, 2, 0);
-    if (!u->open)
-        return luaL_error(L, "scorer is closed");
-    const mb_bundle *b = u->b;
-    const double *imp = mb_bundle_importance(b, kind);
-    double *own = NULL;
-    if (!imp && u->s.model && u->s.model->type->importance) {
-        char msg[MB_PLUGIN_ERRLEN] = "";
-        own = mb_calloc(b->nfeatures + 1, sizeof *own);
-        if (u->s.model->type->importance(u->s.model->impl, kind, own, msg) != MB_PLUGIN_OK) {
-            mb_free(own);
-            return luaL_error(L, "importance: %s", msg);
-        }
-        imp = own;
-    }
-    if (!imp)
-        return luaL_error(L, "importance: the bundle's model '%s' stores no feature importance of kind %d "
-                          "(it reports none, or the bundle predates it)", b->model, kind);
-    lua_createtable(L, 0, (int)b->nfeatures);
-    for (size_t j = 0; j < b->nfeatures; j++) {
-        lua_pushnumber(L, imp[j]);
-        lua_setfield(L, -2, b->features[j]);
-    }
-    mb_free(own);
-    return 1;
-}
-
-static int s_tostring(lua_State *L)
-{
-    mbl_scorer *u = luaL_checkudata(L, 1, MBL_SCORER);
-    lua_pushfstring(L, "loaded model %s", u->b ? u->b->model : "(closed)");
-    return 1;
-}
-
-static const luaL_Reg scorer_methods[] = {
-    {"predict", s_predict}, {"step", s_step}, {"importance", s_importance}, {NULL, NULL}};
-
 /* {====== registration ======} */
 
 /* <close> on a model, transform or loaded bundle: refused while a fit runs
@@ -1066,7 +777,7 @@ static int close_guard(lua_State *L)
     return 0;
 }
 
-static void new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunction ts, const luaL_Reg *methods)
+void mbl_new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunction ts, const luaL_Reg *methods)
 {
     luaL_newmetatable(L, name);
     lua_pushcfunction(L, gc);
@@ -1088,14 +799,12 @@ static void new_meta(lua_State *L, const char *name, lua_CFunction gc, lua_CFunc
 static const luaL_Reg model_funcs[] = {{"plugins", l_plugins},
                                        {"model", l_model},
                                        {"transform_new", l_transform_new},
-                                       {"_save_pipeline", l_save_pipeline},
-                                       {"_load_pipeline", l_load_pipeline},
                                        {NULL, NULL}};
 
 void mbl_open_model(lua_State *L)
 {
-    new_meta(L, MBL_MODEL, model_gc, m_tostring, model_methods);
-    new_meta(L, MBL_TRANSFORM, transform_gc, t_tostring, transform_methods);
-    new_meta(L, MBL_SCORER, scorer_gc, s_tostring, scorer_methods);
+    mbl_new_meta(L, MBL_MODEL, model_gc, m_tostring, model_methods);
+    mbl_new_meta(L, MBL_TRANSFORM, transform_gc, t_tostring, transform_methods);
     luaL_setfuncs(L, model_funcs, 0);
+    mbl_open_pipeline(L);
 }
