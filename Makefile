@@ -212,13 +212,15 @@ unit: all
 
 # Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
 # each plugin's script; BENCH="run linear" picks some.
-BENCH ?= run linear trees mlp lua scaling tui explain serve worker
+BENCH ?= run linear trees mlp lua scaling tui explain serve worker export_c
 bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
 	  $(BUILD)/libmbcore.a $(PKG_LIBS)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_fit tests/bench/bench_fit.c \
 	  $(BUILD)/libmbcore.a $(PKG_LIBS)
+	$(CC) $(CFLAGS_ALL) -Isrc/deploy $(LDFLAGS_ALL) -o $(BUILD)/bench/export_c_ref tests/bench/export_c_ref.c \
+	  $(DEPLOY_UNIT_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS)
 	@for s in $(BENCH); do MB_BUILD=$(BUILD) tests/bench/$$s.sh || exit 1; done
 
 # libFuzzer targets (tests/fuzz/README.md): the library and the Lua binding

@@ -48,7 +48,7 @@
     X(worker, mb_cmd_worker, "score a Redis Streams consumer group: entries in, predictions out, at-least-once", \
       "worker MODEL.h5 --redis redis://[user:pass@]host[:port][/db] --in STREAM --group G [--consumer NAME] [--out STREAM] [--dead STREAM] [--create-group] [--batch N] [--claim-idle MS] [--metrics-port P] [--allow-lua] [--trust KEY.pub]...") \
     X(export, mb_cmd_export, "export a model bundle as standalone C99 or as ONNX", \
-      "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx [--tree-tables] [--threshold T] [--trust KEY.pub]...") \
+      "export MODEL.h5 --format c|onnx -o DIR|FILE.onnx [--tree-tables | --tree-code] [--threshold T] [--trust KEY.pub]...") \
     X(run, mb_cmd_run, "run a Lua script with the moonbench module",               \
       "run [--sandbox] [--memory MB] [--timeout S] SCRIPT.lua [ARGS...]")           \
     X(keygen, mb_cmd_keygen, "make an Ed25519 key pair for signing bundles",        \
@@ -150,7 +150,8 @@
     X(tune, "-o", "BEST.h5", "save the best parameters refitted on all rows")                     \
     X(export, "--format", "c|onnx", "c: DIR/model.h and DIR/model.c (C99, libm only); onnx: one ONNX file (IR 8, opset 13, ai.onnx.ml 3)") \
     X(export, "-o", "DIR|FILE.onnx", "where to write (a folder for c, created if absent; written atomically)") \
-    X(export, "--tree-tables", "", "c: trees as node tables and a loop (smaller code) instead of nested ifs") \
+    X(export, "--tree-tables", "", "c: trees as node tables and a loop (smallest code) instead of padded complete trees") \
+    X(export, "--tree-code", "", "c: trees as nested ifs with inlined thresholds instead of padded complete trees") \
     X(export, "--threshold", "T", "binary models: class 1 when P(class 1) > T, in (0, 1) (default: the bundle's, else 0.5)") \
     X(export, "--trust", "KEY.pub", "refuse the bundle unless signed by this key (repeatable)")   \
     X(worker, "--redis", "URL", "redis://[user:password@]host[:port][/db]; the password is never printed (no TLS: rediss:// is refused)") \

@@ -15,7 +15,7 @@
 int mb_cmd_export(int argc, char **argv)
 {
     const char *model = NULL, *format = NULL, *out = NULL;
-    int tables = 0;
+    int layout = MBX_TREES_AUTO;
     double threshold = 0;
     mb_cli_trust trust = {{0}, 0};
     for (int i = 1; i < argc; i++) {
@@ -25,7 +25,9 @@ int mb_cmd_export(int argc, char **argv)
         if (tr)
             continue;
         if (!strcmp(argv[i], "--tree-tables")) {
-            tables = 1;
+            layout = MBX_TREES_TABLES;
+        } else if (!strcmp(argv[i], "--tree-code")) {
+            layout = MBX_TREES_CODE;
         } else if (!strcmp(argv[i], "--threshold") && i + 1 < argc) {
             char *end;
             threshold = strtod(argv[++i], &end);
@@ -48,8 +50,9 @@ int mb_cmd_export(int argc, char **argv)
     int c = !strcmp(format, "c"), onnx = !strcmp(format, "onnx");
     if (!c && !onnx)
         return mb_cli_usage("export", "--format is 'c' or 'onnx', not '%s'", format);
-    if (tables && !c)
-        return mb_cli_usage("export", "--tree-tables is an option of --format c");
+    if (layout != MBX_TREES_AUTO && !c)
+        return mb_cli_usage("export", "--tree-%s is an option of --format c",
+                            layout == MBX_TREES_TABLES ? "tables" : "code");
     mb_error err;
     mb_bundle *b = NULL;
     mbx_export x;
@@ -64,7 +67,7 @@ int mb_cmd_export(int argc, char **argv)
         mb_fail(&err, err.code, "%s: cannot export: %s", model, why);
         goto fail;
     }
-    x.tree_tables = tables;
+    x.tree_layout = layout;
     if (threshold > 0) {
         if (b->task != MB_TASK_BINARY) {
             mb_fail(&err, MB_EARG, "%s: --threshold is for binary models; this one is %s", model,

@@ -55,8 +55,15 @@ typedef struct mbx_export {
     mb_mlp_layer *layers;
     size_t noutputs;              /* raw outputs of the form */
     double threshold;             /* binary: class 1 when P(class 1) > threshold */
-    int tree_tables;              /* C: trees as tables and a loop, not nested ifs */
+    int tree_layout;              /* C: MBX_TREES_AUTO, _CODE or _TABLES (below) */
 } mbx_export;
+
+/* How the C export writes a tree ensemble. AUTO: padded complete trees
+** walked without branches (the fastest) when the ensemble is at most 12
+** levels deep and padding at most octuples it, else CODE. CODE: nested ifs
+** with the thresholds inlined (up to 200,000 nodes and 48 levels, else
+** TABLES). TABLES: the node list and a loop (the smallest code). */
+enum { MBX_TREES_AUTO, MBX_TREES_CODE, MBX_TREES_TABLES };
 
 /* Build the description; err names what cannot be exported. */
 mb_status mbx_open(mbx_export *x, const mb_bundle *b, mb_error *err);

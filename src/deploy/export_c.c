@@ -66,12 +66,12 @@ static void put_comment(FILE *fp, const char *s)
     fputs(" */", fp);
 }
 
-typedef enum { A_F32, A_F64, A_I32, A_U8 } atype;
+typedef enum { A_F32, A_F64, A_I32, A_U8, A_U32 } atype;
 
 /* static const TYPE name[n] = { ... }; eight values a line. */
 static void put_array(FILE *fp, const char *name, atype t, const void *v, size_t n)
 {
-    static const char *const types[] = {"float", "double", "int32_t", "unsigned char"};
+    static const char *const types[] = {"float", "double", "int32_t", "unsigned char", "uint32_t"};
     fprintf(fp, "static const %s %s[%zu] = {", types[t], name, n ? n : 1);
     for (size_t i = 0; i < n; i++) {
         fputs(i % 8 ? ", " : i ? ",\n    " : "\n    ", fp);
@@ -81,6 +81,8 @@ static void put_array(FILE *fp, const char *name, atype t, const void *v, size_t
             put_double(fp, ((const double *)v)[i]);
         else if (t == A_I32)
             fprintf(fp, "%ld", (long)((const int32_t *)v)[i]);
+        else if (t == A_U32)
+            fprintf(fp, "%lu", (unsigned long)((const uint32_t *)v)[i]);
         else
             fprintf(fp, "%u", (unsigned)((const uint8_t *)v)[i]);
     }
@@ -414,9 +416,176 @@ static void write_trees_code(FILE *fp, const mb_tree_form *t)
         fputs("        o[c] = base_score[c] + o[c];\n}\n", fp);
 }
 
-static void write_trees(FILE *fp, const mb_tree_form *t, int tables)
+/* {====== trees as complete trees ======}
+** Every tree padded to the ensemble's depth D (a leaf above depth D is
+** copied into all the leaves below it, as runtime_trees.c does), so a walk
+** is exactly D steps of i = 2i + 1 + right with no leaf test and `right`
+** computed, not branched on: the mispredicted branches of the nested ifs
+** go. Several trees are walked together so their dependent loads overlap.
+** The sums are the portable form's: leaves added in tree order. */
+#define MBX_FULL_DEPTH 12
+#define MBX_FULL_GROUP 8 /* trees walked together */
+
+/* Depth of the subtree at n (a leaf is 0); -1 past MBX_FULL_DEPTH. */
+static int full_depth(const mb_tree_form *t, int32_t n, int d)
 {
-    if (!tables && trees_as_code(t)) {
+    if (t->feature[n] < 0)
+        return 0;
+    if (d >= MBX_FULL_DEPTH)
+        return -1;
+    int l = full_depth(t, t->left[n], d + 1), r = full_depth(t, t->right[n], d + 1);
+    return l < 0 || r < 0 ? -1 : 1 + (l > r ? l : r);
+}
+
+/* The ensemble's depth when padding it is worth it (at most 8 times the
+** nodes it has, or small anyway), else -1. */
+static int full_fits(const mb_tree_form *t)
+{
+    int depth = 0;
+    if (t->nfeatures >= (1u << 31) || !t->ntrees)
+        return -1;
+    for (size_t i = 0; i < t->ntrees; i++) {
+        int d = full_depth(t, t->root[i], 0);
+        if (d < 0)
+            return -1;
+        depth = d > depth ? d : depth;
+    }
+    size_t padded = t->ntrees << depth;
+    /* depth 0 (every tree a leaf) has no walk: the nested code does it */
+    return depth > 0 && (padded <= 8 * t->nnodes || padded <= 4096) ? depth : -1;
+}
+
+typedef struct full_layout {
+    size_t depth, ninner, nleaf, width;
+    float *thr;        /* ntrees x ninner */
+    uint32_t *feat;    /* feature << 1 | 1 when NaN goes left */
+    double *leaf;      /* ntrees x nleaf x width */
+} full_layout;
+
+static void full_lay(full_layout *c, const mb_tree_form *t, size_t tr, int32_t n, size_t pos, size_t level)
+{
+    size_t in = tr * c->ninner;
+    if (level == c->depth) {
+        memcpy(c->leaf + (tr * c->nleaf + pos - c->ninner) * c->width, t->value + (size_t)n * c->width,
+               c->width * sizeof *c->leaf);
+        return;
+    }
+    if (t->feature[n] < 0) { /* both ways lead to the same leaf */
+        c->thr[in + pos] = 0;
+        c->feat[in + pos] = 0;
+        full_lay(c, t, tr, n, 2 * pos + 1, level + 1);
+        full_lay(c, t, tr, n, 2 * pos + 2, level + 1);
+        return;
+    }
+    c->thr[in + pos] = t->threshold[n];
+    c->feat[in + pos] = (uint32_t)t->feature[n] << 1 | (t->default_left[n] ? 1u : 0u);
+    full_lay(c, t, tr, t->left[n], 2 * pos + 1, level + 1);
+    full_lay(c, t, tr, t->right[n], 2 * pos + 2, level + 1);
+}
+
+/* The walk of g trees from tree t (a variable of model_raw), the levels
+** written out so that the g chains interleave; then their leaves, added
+** in tree order. */
+static void write_full_group(FILE *fp, const full_layout *c, const mb_tree_form *t, size_t g, const char *step)
+{
+    for (size_t j = 0; j < g; j++)
+        fprintf(fp, "        const float *t%zu = thr + (t + %zu) * %zu;\n"
+                    "        const uint32_t *f%zu = feat + (t + %zu) * %zu;\n"
+                    "        unsigned i%zu = 0;\n",
+                j, j, c->ninner, j, j, c->ninner, j);
+    for (size_t d = 0; d < c->depth; d++)
+        for (size_t j = 0; j < g; j++)
+            fprintf(fp, "        i%zu = %s(t%zu, f%zu, i%zu, f);\n", j, step, j, j, j);
+    for (size_t j = 0; j < g; j++) {
+        if (c->width > 1)
+            fprintf(fp, "        for (int c = 0; c < %zu; c++)\n"
+                        "            o[c] += leaf[((t + %zu) * %zu + i%zu - %zu) * %zu + c];\n",
+                    c->width, j, c->nleaf, j, c->ninner, c->width);
+        else if (t->noutputs > 1)
+            fprintf(fp, "        o[tree_output[t + %zu]] += leaf[(t + %zu) * %zu + i%zu - %zu];\n", j, j, c->nleaf, j,
+                    c->ninner);
+        else
+            fprintf(fp, "        o[0] += leaf[(t + %zu) * %zu + i%zu - %zu];\n", j, c->nleaf, j, c->ninner);
+    }
+}
+
+static void write_trees_full(FILE *fp, const mb_tree_form *t, size_t depth)
+{
+    full_layout c;
+    size_t k = t->noutputs, nt = t->ntrees;
+    c.depth = depth;
+    c.nleaf = (size_t)1 << depth;
+    c.ninner = c.nleaf - 1;
+    c.width = t->leaf_width;
+    c.thr = mb_calloc(nt * c.ninner + 1, sizeof *c.thr);
+    c.feat = mb_calloc(nt * c.ninner + 1, sizeof *c.feat);
+    c.leaf = mb_calloc(nt * c.nleaf * c.width, sizeof *c.leaf);
+    for (size_t tr = 0; tr < nt; tr++)
+        full_lay(&c, t, tr, t->root[tr], 0, 0);
+    fprintf(fp, "/* %zu trees padded to depth %zu: tree t's inner node i (level order) is\n"
+                "** thr[t * %zu + i] and feat[t * %zu + i] (feature << 1 | 1 when NaN goes\n"
+                "** left), its leaf i leaf[t * %zu + i - %zu]. */\n",
+            nt, depth, c.ninner, c.ninner, c.nleaf, c.ninner);
+    put_array(fp, "thr", A_F32, c.thr, nt * c.ninner);
+    put_array(fp, "feat", A_U32, c.feat, nt * c.ninner);
+    put_array(fp, "leaf", A_F64, c.leaf, nt * c.nleaf * c.width);
+    if (c.width == 1 && k > 1)
+        put_array(fp, "tree_output", A_I32, t->tree_output, nt);
+    double *base = mb_calloc(k, sizeof *base);
+    if (t->base_score)
+        memcpy(base, t->base_score, k * sizeof *base);
+    put_array(fp, "base_score", A_F64, base, k);
+    mb_free(base);
+    /* v != v: isnan's value is only "nonzero" */
+    fputs("\n/* One level: x <= threshold goes left (so a NaN threshold sends numbers\n"
+          "** right); step_nan: NaN goes the node's default way. */\n"
+          "static unsigned step(const float *thr, const uint32_t *feat, unsigned i, const float *f)\n{\n"
+          "    return 2 * i + 1 + (unsigned)!(f[feat[i] >> 1] <= thr[i]);\n}\n\n"
+          "static unsigned step_nan(const float *thr, const uint32_t *feat, unsigned i, const float *f)\n{\n"
+          "    float v = f[feat[i] >> 1];\n"
+          "    return 2 * i + 1 + (unsigned)(!(v <= thr[i]) & !((v != v) & (int)(feat[i] & 1)));\n}\n\n",
+          fp);
+    /* Two walks: without a missing feature the NaN test (a third of a
+    ** step's work) is left out. */
+    for (int nan = 0; nan < 2; nan++) {
+        fprintf(fp, "static void walk%s(const float *f, double *o)\n{\n    int t = 0;\n", nan ? "_nan" : "");
+        size_t g = MBX_FULL_GROUP, rest = nt % g;
+        if (nt >= g) {
+            fprintf(fp, "    for (; t < %zu; t += %zu) {\n", nt - rest, g);
+            write_full_group(fp, &c, t, g, nan ? "step_nan" : "step");
+            fputs("    }\n", fp);
+        }
+        if (rest) { /* the last nt % g trees */
+            fputs("    {\n", fp);
+            write_full_group(fp, &c, t, rest, nan ? "step_nan" : "step");
+            fputs("    }\n", fp);
+        }
+        fputs("}\n\n", fp);
+    }
+    fprintf(fp, "static void model_raw(const float *f, double *o)\n{\n"
+                "    int nan = 0;\n"
+                "    for (int j = 0; j < %zu; j++)\n        nan |= f[j] != f[j];\n"
+                "    for (int c = 0; c < %zu; c++)\n        o[c] = 0;\n"
+                "    if (nan)\n        walk_nan(f, o);\n    else\n        walk(f, o);\n",
+            t->nfeatures, k);
+    fprintf(fp, "    for (int c = 0; c < %zu; c++)\n", k);
+    if (t->average)
+        fprintf(fp, "        o[c] = base_score[c] + o[c] / (double)%zu;\n}\n", nt);
+    else
+        fputs("        o[c] = base_score[c] + o[c];\n}\n", fp);
+    mb_free(c.thr);
+    mb_free(c.feat);
+    mb_free(c.leaf);
+}
+
+static void write_trees(FILE *fp, const mb_tree_form *t, int layout)
+{
+    int depth;
+    if (layout == MBX_TREES_AUTO && (depth = full_fits(t)) >= 0) {
+        write_trees_full(fp, t, (size_t)depth);
+        return;
+    }
+    if (layout != MBX_TREES_TABLES && trees_as_code(t)) {
         write_trees_code(fp, t);
         return;
     }
@@ -554,7 +723,7 @@ static void write_source(FILE *fp, const mbx_export *x)
     if (x->form.kind == MB_FORM_LINEAR)
         write_linear(fp, &x->form.u.linear);
     else if (x->form.kind == MB_FORM_TREES)
-        write_trees(fp, &x->form.u.trees, x->tree_tables);
+        write_trees(fp, &x->form.u.trees, x->tree_layout);
     else
         write_mlp(fp, &x->form.u.mlp);
     write_predict(fp, x);

@@ -126,6 +126,20 @@ onnx_equal() {
 @test "export onnx: mlp (gelu), binary" { onnx_equal mlp_bin; }
 
 @test "export c: gbdt of 200 trees without transforms" { c_equal plain_gbdt; }
+@test "export c: trees are padded complete trees by default, nested ifs with --tree-code" {
+    cd "$BATS_FILE_TMPDIR"
+    c_equal plain_gbdt
+    grep -q "static const uint32_t feat" plain_gbdt.c.d/model.c
+    ! grep -q "if (f\[" plain_gbdt.c.d/model.c
+    c_equal plain_gbdt --tree-code
+    grep -q "if (f\[" plain_gbdt.c.d/model.c
+    ! grep -q "static const uint32_t feat" plain_gbdt.c.d/model.c
+    c_equal gbdt_multi --tree-code
+    c_equal forest_bin --tree-code
+    run "$MB" export plain_gbdt.h5 --format onnx --tree-code -o x.onnx
+    assert_failure 2
+    assert_output --partial "--tree-code is an option of --format c"
+}
 @test "export c --tree-tables: gbdt and forest as tables" {
     c_equal gbdt_multi --tree-tables
     grep -q "static const float threshold" "$BATS_FILE_TMPDIR/gbdt_multi.c.d/model.c"
@@ -137,7 +151,8 @@ onnx_equal() {
 # the exports take the workbench's branch at each (x <= t goes left).
 @test "export c and onnx: rows on the split thresholds take the workbench's branches" {
     cd "$BATS_FILE_TMPDIR"
-    "$MB" export plain_iris.h5 --format c -o ties.d 2>/dev/null
+    # the thresholds are read from the nested ifs (--tree-code)
+    "$MB" export plain_iris.h5 --format c --tree-code -o ties.d 2>/dev/null
     run /usr/bin/python3 "$ONNX_DIR/tie_rows.py" ties.d "$DATA/csv/iris.csv" ties.csv
     assert_success
     "$MB" predict plain_iris.h5 ties.csv -o ties.ref.csv 2>/dev/null
@@ -147,11 +162,15 @@ onnx_equal() {
     [ "$(sort -u ties.c.out | wc -l)" -gt 10 ]
     run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties.c.out
     assert_success
-    "$MB" export plain_iris.h5 --format c --tree-tables -o ties_t.d 2>/dev/null
-    cc -std=c99 -Wall -Wextra -Werror -Ities_t.d -o ties_t.drv "$ROOT/tests/cli/export_driver.c" ties_t.d/model.c -lm
-    ./ties_t.drv < ties.csv > ties_t.c.out
-    run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties_t.c.out
-    assert_success
+    # the other two layouts: tables, and the default padded complete trees
+    for how in --tree-tables ""; do
+        "$MB" export plain_iris.h5 --format c $how -o ties_t.d 2>/dev/null
+        cc -std=c99 -Wall -Wextra -Werror -Ities_t.d -o ties_t.drv "$ROOT/tests/cli/export_driver.c" ties_t.d/model.c -lm
+        ./ties_t.drv < ties.csv > ties_t.c.out
+        run /usr/bin/python3 "$ONNX_DIR/compare.py" ties.ref.csv ties_t.c.out
+        assert_success
+    done
+    grep -q "static const uint32_t feat" ties_t.d/model.c
     need_ort
     "$MB" export plain_iris.h5 --format onnx -o ties.onnx 2>/dev/null
     ./ties.drv --rows < ties.csv > ties.rows
@@ -182,6 +201,25 @@ onnx_equal() {
     node "$ONNX_DIR/run.mjs" holes.onnx holes.rows > holes.onnx.out
     run /usr/bin/python3 "$ONNX_DIR/compare.py" holes.ref.csv holes.onnx.out
     assert_success
+}
+
+# The padded trees' two walks (no feature missing / some missing) in one
+# file: 200 trees whose nodes send NaN both ways, rows with and without holes.
+@test "export c: a 200-tree gbdt on rows with missing values, every layout, as the workbench" {
+    cd "$BATS_FILE_TMPDIR"
+    awk -F, -v OFS=, 'NR > 1 && NR % 3 == 0 { $1 = ""; $8 = "" } NR > 1 && NR % 4 == 0 { $3 = ""; $22 = "" } 1' \
+        "$DATA/csv/breast_cancer.csv" > bc_holes.csv
+    run "$MB" predict plain_gbdt.h5 bc_holes.csv -o bc_holes.ref.csv
+    assert_success
+    for how in "" --tree-code --tree-tables; do
+        c_predict plain_gbdt bc_holes.csv $how
+        run /usr/bin/python3 "$ONNX_DIR/compare.py" bc_holes.ref.csv plain_gbdt.c.out
+        assert_success
+        assert_output --partial "0 labels differ"
+    done
+    # NaN goes left at some nodes and right at others
+    sed -n '/default_left\[/,/};/p' plain_gbdt.c.d/model.c | grep -q ' 0,'
+    sed -n '/default_left\[/,/};/p' plain_gbdt.c.d/model.c | grep -q ' 1,'
 }
 
 @test "export c: model.h gives names, classes, levels and versions" {
