@@ -212,7 +212,7 @@ unit: all
 
 # Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
 # each plugin's script; BENCH="run linear" picks some.
-BENCH ?= run linear trees mlp lua scaling tui explain
+BENCH ?= run linear trees mlp lua scaling tui explain score
 bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \
