@@ -174,7 +174,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/con
 	$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(UNIT_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
 
 # Unit tests of src/deploy link the deployment objects they test.
-DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o runtime_trees.o drift.o)
+DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o runtime_trees.o runtime_pool.o drift.o)
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
@@ -212,7 +212,7 @@ unit: all
 
 # Benchmarks against peer tools (tests/bench/README.md): data I/O first, then
 # each plugin's script; BENCH="run linear" picks some.
-BENCH ?= run linear trees mlp lua scaling tui explain serve worker export_c
+BENCH ?= run linear trees mlp lua scaling tui explain score serve worker export_c
 bench: all
 	@mkdir -p $(BUILD)/bench
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $(BUILD)/bench/bench_read tests/bench/bench_read.c \

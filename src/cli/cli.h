@@ -28,7 +28,7 @@
     X(fit, mb_cmd_fit, "train a model (and its transforms) on a dataset into a model bundle", \
       "fit DATA -m MODEL [-p key=value]... [-t KIND[:opt=value]...]... [--pipeline FILE.lua] [--prep auto|none] [--test F|N | --cv K] [--valid DATA] [--target COL] [--weights COL] [--task T] [--threads N] [--seed S] [--threshold P] -o MODEL.h5") \
     X(score, mb_cmd_score, "score a file (in chunks) or a stream on stdin with a model bundle", \
-      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
+      "score MODEL.h5 DATA [-o OUT.csv|OUT.h5] [--id COL] [--rejects FILE] [--threshold T] [--chunk N] [--threads N] [--allow-lua] [--trust KEY.pub]... | score MODEL.h5 --stream [--format ndjson|csv] [--batch N] [--id COL] [--threshold T]") \
     X(predict, mb_cmd_score, "the same as score (its older name)",                \
       "predict MODEL.h5 DATA [-o OUT.csv] (every option of score)")                 \
     X(drift, mb_cmd_drift, "how far data has drifted from a bundle's training data (PSI, KS); exit 3 on drift", \
@@ -89,6 +89,7 @@
     X(score, "--rejects", "FILE", "rows that cannot be scored, as row,reason (default OUT.rejects.csv, or stderr)") \
     X(score, "--threshold", "T", "binary models: class 1 when its probability is above T (default: the bundle's, or 0.5)") \
     X(score, "--chunk", "N", "rows read and scored at a time (default 65536)")                     \
+    X(score, "--threads", "N", "threads that score each chunk, 1 to 64 (default: one per online CPU)") \
     X(score, "--stream", "", "score NDJSON or CSV lines on standard input, one JSON line out per line") \
     X(score, "--format", "ndjson|csv", "--stream: the input format (default: from the first character)") \
     X(score, "--batch", "N", "--stream: score up to N lines per model call, in order")            \

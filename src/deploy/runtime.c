@@ -8,6 +8,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "dataset.h"
 #include "lmb_run.h"
 #include "runtime_pipe.h"
+#include "runtime_pool.h"
 #include "runtime_trees.h"
 
 struct mb_runtime {
@@ -531,8 +533,81 @@ mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, fl
     return MB_OK;
 }
 
+/* {====== several threads ======} */
+
+/* A matrix scored by the pool's parts, each taking the next slice of
+** UNIT rows until none is left: on a loaded machine a part that gets less
+** CPU takes fewer slices instead of holding the others up. Rows are
+** independent, so the results are those of one call on all rows. */
+#define UNIT 2048
+
+typedef struct par_job {
+    const mb_runtime *rt;
+    const mb_matrix *X;
+    float *label, *proba;
+    atomic_size_t next;
+    atomic_int failed;
+    mb_error err[64];   /* per part; the first failure is reported */
+    mb_status rc[64];
+} par_job;
+
+static void par_part(void *ud, size_t part, size_t nparts)
+{
+    par_job *j = ud;
+    const mb_matrix *X = j->X;
+    size_t k = j->rt->b->nclasses;
+    (void)nparts;
+    j->rc[part] = MB_OK;
+    for (;;) {
+        size_t i0 = atomic_fetch_add(&j->next, UNIT);
+        if (i0 >= X->rows || atomic_load(&j->failed))
+            return;
+        size_t n = X->rows - i0 < UNIT ? X->rows - i0 : UNIT;
+        mb_matrix S = {X->x + i0 * X->ld, n, X->cols, X->ld};
+        mb_status rc = mb_runtime_score_matrix(j->rt, &S, j->label + i0, j->proba ? j->proba + i0 * k : NULL,
+                                               &j->err[part]);
+        if (rc != MB_OK) {
+            j->rc[part] = rc;
+            atomic_store(&j->failed, 1);
+            return;
+        }
+    }
+}
+
+mb_status mb_runtime_score_matrix_on(const mb_runtime *rt, mb_pool *pool, const mb_matrix *X, float *label,
+                                     float *proba, mb_error *err)
+{
+    /* a plugin's calls are serialised anyway: one call, no slicing */
+    if (!pool || mb_pool_size(pool) < 2 || rt->sc.model || X->rows <= UNIT)
+        return mb_runtime_score_matrix(rt, X, label, proba, err);
+    if (X->cols != rt->b->nfeatures)
+        return mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu", rt->b->nfeatures,
+                       X->cols);
+    par_job *j = mb_calloc(1, sizeof *j);
+    j->rt = rt;
+    j->X = X;
+    j->label = label;
+    j->proba = proba;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->failed, 0);
+    mb_pool_run(pool, par_part, j);
+    mb_status rc = MB_OK;
+    for (size_t p = 0; p < mb_pool_size(pool) && p < 64 && rc == MB_OK; p++)
+        if ((rc = j->rc[p]) != MB_OK && err)
+            *err = j->err[p];
+    mb_free(j);
+    return rc;
+}
+
 mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float *label, float *proba,
                                  unsigned char *ok, mb_runtime_reject_fn reject, void *ud, mb_error *err)
+{
+    return mb_runtime_score_frame_on(rt, NULL, f, label, proba, ok, reject, ud, err);
+}
+
+mb_status mb_runtime_score_frame_on(const mb_runtime *rt, mb_pool *pool, const mb_frame *f, float *label,
+                                    float *proba, unsigned char *ok, mb_runtime_reject_fn reject, void *ud,
+                                    mb_error *err)
 {
     size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells;
     if (!mb_mul_ok(n ? n : 1, nf ? nf : 1, &cells))
@@ -556,7 +631,7 @@ mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float 
             m++;
         }
     mb_matrix M = {X, m, nf, nf};
-    if (m && (rc = mb_runtime_score_matrix(rt, &M, lab, pr, err)) != MB_OK)
+    if (m && (rc = mb_runtime_score_matrix_on(rt, pool, &M, lab, pr, err)) != MB_OK)
         goto exit;
     for (size_t r = 0, i = 0; r < n; r++) {
         if (ok)

@@ -39,7 +39,8 @@
 ** lock and may allocate, and say so in mb_runtime_path(): a model scored
 ** by its plugin (plugins make no thread-safety promise, so their predict
 ** calls are serialised) and a pipeline with Lua steps (one Lua state).
-** mb_runtime_score_frame allocates per call (a chunk's matrix).
+** mb_runtime_score_frame allocates per call (a chunk's matrix). The
+** *_on variants use a caller's fixed pool of threads (runtime_pool.h).
 */
 #ifndef MB_RUNTIME_H
 #define MB_RUNTIME_H
@@ -149,5 +150,17 @@ mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float 
 ** two above. */
 mb_status mb_runtime_score_matrix(const mb_runtime *rt, const mb_matrix *X, float *label, float *proba,
                                   mb_error *err);
+
+/* The same two on the threads of a pool (runtime_pool.h; NULL: the
+** caller's thread alone), for batch callers: the rows are scored in
+** slices, the pipeline on the caller's thread (rejects are reported in
+** row order). The results are exactly those of the calls above, for any
+** number of threads. */
+typedef struct mb_pool mb_pool;
+mb_status mb_runtime_score_frame_on(const mb_runtime *rt, mb_pool *pool, const mb_frame *f, float *label,
+                                    float *proba, unsigned char *ok, mb_runtime_reject_fn reject, void *ud,
+                                    mb_error *err);
+mb_status mb_runtime_score_matrix_on(const mb_runtime *rt, mb_pool *pool, const mb_matrix *X, float *label,
+                                     float *proba, mb_error *err);
 
 #endif

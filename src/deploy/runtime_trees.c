@@ -14,6 +14,16 @@
 ** `right` is computed, not branched on. The rows of a block are walked
 ** together, so their loads overlap instead of waiting for each other.
 **
+** A chunk is walked GROUP rows by GROUP rows, every tree over the whole
+** group before the next tree, so one tree (a depth-6 tree is 1 KB) and
+** the group's rows stay in L1 while they are used, and 8 rows step down
+** each level together with their node indices in registers (walk8): 8
+** independent chains of loads in flight. This took the 200-tree GBDT's
+** 200,000 rows from 0.97 to 0.67 CPU s (whole `moonbench score`).
+** An AVX2 kernel (8 lanes, nodes and feature values fetched by gathers)
+** was measured and dropped: 1.7 CPU s on the same run (AMD Zen 3, where
+** gathers are slow); the walk is bound by dependent loads, not compares.
+**
 ** The results are bit for bit mb_portable_predict_rows's: the same split
 ** rule (v <= threshold goes left, NaN goes the node's default way), the
 ** same leaf values added in the same tree order, then the same base score,
@@ -30,7 +40,8 @@
 
 #define MAX_DEPTH 12
 #define MAX_BYTES ((size_t)256 << 20)
-#define BLOCK 8 /* rows walked together */
+#define BLOCK 8   /* rows stepped down a level together */
+#define GROUP 128 /* rows that every tree walks before the next tree */
 
 typedef struct node {
     float thr;
@@ -120,35 +131,84 @@ void mbrt_trees_free(mbrt_trees **pc)
     *pc = NULL;
 }
 
-/* Rows [i0, i0 + nb) of X, nb <= BLOCK, into out (rows x k, raw sums). */
-static void walk_block(const mbrt_trees *c, const mb_matrix *X, size_t i0, size_t nb, double *out)
+/* The leaves reached by the rows of a block, added to their sums (out:
+** rows x k, row 0 of the block first), in tree order like the oracle. */
+static void add_leaves(const mbrt_trees *c, size_t tr, const size_t *at, size_t nb, double *out)
+{
+    const double *lf = c->leaf + tr * c->nleaf * c->width;
+    size_t k = c->k;
+    if (c->width == 1) {
+        size_t o = (size_t)c->form->tree_output[tr];
+        for (size_t r = 0; r < nb; r++)
+            out[r * k + o] += lf[at[r] - c->ninner];
+        return;
+    }
+    for (size_t r = 0; r < nb; r++)
+        for (size_t j = 0; j < k; j++)
+            out[r * k + j] += lf[(at[r] - c->ninner) * c->width + j];
+}
+
+/* One tree over rows [i0, i0 + nb) of X, nb <= BLOCK, the portable way. */
+static void walk_block(const mbrt_trees *c, size_t tr, const mb_matrix *X, size_t i0, size_t nb, double *out)
 {
     const float *x[BLOCK];
     size_t at[BLOCK];
-    for (size_t r = 0; r < nb; r++)
+    for (size_t r = 0; r < nb; r++) {
         x[r] = X->x + (i0 + r) * X->ld;
-    const int32_t *to = c->form->tree_output;
-    for (size_t tr = 0; tr < c->ntrees; tr++) {
-        const node *nd = c->nodes + tr * c->ninner;
-        for (size_t r = 0; r < nb; r++)
-            at[r] = 0;
-        for (size_t d = 0; d < c->depth; d++)
-            for (size_t r = 0; r < nb; r++) {
-                node e = nd[at[r]];
-                float v = x[r][e.feat >> 1];
-                /* NaN compares false: it goes right only when the node says so */
-                at[r] = 2 * at[r] + 1 + (size_t)((v > e.thr) | (isnan(v) & (int)(e.feat & 1)));
-            }
-        const double *lf = c->leaf + tr * c->nleaf * c->width;
+        at[r] = 0;
+    }
+    const node *nd = c->nodes + tr * c->ninner;
+    for (size_t d = 0; d < c->depth; d++)
         for (size_t r = 0; r < nb; r++) {
-            double *o = out + (i0 + r) * c->k;
-            size_t leaf = at[r] - c->ninner;
-            if (c->width == 1)
-                o[to[tr]] += lf[leaf];
-            else
-                for (size_t j = 0; j < c->k; j++)
-                    o[j] += lf[leaf * c->width + j];
+            node e = nd[at[r]];
+            float v = x[r][e.feat >> 1];
+            /* NaN compares false: it goes right only when the node says so */
+            at[r] = 2 * at[r] + 1 + (size_t)((v > e.thr) | (isnan(v) & (int)(e.feat & 1)));
         }
+    add_leaves(c, tr, at, nb, out + i0 * c->k);
+}
+
+/* One tree over the 8 rows from i0: walk_block's steps with the 8 row
+** indices in registers (named, not an array, so the compiler keeps them
+** there), 8 independent chains of loads in flight per level. */
+static void walk8(const mbrt_trees *c, size_t tr, const mb_matrix *X, size_t i0, double *out)
+{
+    const node *nd = c->nodes + tr * c->ninner;
+    size_t ld = X->ld;
+    const float *x0 = X->x + i0 * ld, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld, *x4 = x3 + ld, *x5 = x4 + ld,
+                *x6 = x5 + ld, *x7 = x6 + ld;
+    size_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+#define STEP(a, x)                                                                                   \
+    do {                                                                                             \
+        node e = nd[a];                                                                              \
+        float v = x[e.feat >> 1];                                                                    \
+        a = 2 * a + 1 + (size_t)((v > e.thr) | (isnan(v) & (int)(e.feat & 1)));                      \
+    } while (0)
+    for (size_t d = 0; d < c->depth; d++) {
+        STEP(a0, x0);
+        STEP(a1, x1);
+        STEP(a2, x2);
+        STEP(a3, x3);
+        STEP(a4, x4);
+        STEP(a5, x5);
+        STEP(a6, x6);
+        STEP(a7, x7);
+    }
+#undef STEP
+    size_t at[BLOCK] = {a0, a1, a2, a3, a4, a5, a6, a7};
+    add_leaves(c, tr, at, BLOCK, out + i0 * c->k);
+}
+
+/* Rows [g0, g0 + n) of X, n <= GROUP: every tree over them, raw sums into
+** out (rows x k). */
+static void walk_group(const mbrt_trees *c, const mb_matrix *X, size_t g0, size_t n, double *out)
+{
+    for (size_t tr = 0; tr < c->ntrees; tr++) {
+        size_t i = 0;
+        for (; i + BLOCK <= n; i += BLOCK)
+            walk8(c, tr, X, g0 + i, out);
+        for (; i < n; i += BLOCK)
+            walk_block(c, tr, X, g0 + i, n - i < BLOCK ? n - i : BLOCK, out);
     }
 }
 
@@ -157,8 +217,8 @@ void mbrt_trees_predict(const mbrt_trees *c, const mb_matrix *X, double *out)
     const mb_tree_form *t = c->form;
     size_t k = c->k;
     memset(out, 0, X->rows * k * sizeof *out);
-    for (size_t i = 0; i < X->rows; i += BLOCK)
-        walk_block(c, X, i, X->rows - i < BLOCK ? X->rows - i : BLOCK, out);
+    for (size_t i = 0; i < X->rows; i += GROUP)
+        walk_group(c, X, i, X->rows - i < GROUP ? X->rows - i : GROUP, out);
     for (size_t i = 0; i < X->rows; i++) {
         double *o = out + i * k;
         for (size_t j = 0; j < k; j++)

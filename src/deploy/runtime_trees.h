@@ -19,5 +19,4 @@ void mbrt_trees_free(mbrt_trees **c);
 /* out[i * noutputs + k]: exactly mb_portable_predict_rows's outputs for
 ** X's rows (X has the form's nfeatures columns). */
 void mbrt_trees_predict(const mbrt_trees *c, const mb_matrix *X, double *out);
-
 #endif

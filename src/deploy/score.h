@@ -15,6 +15,7 @@ typedef struct mb_score_opts {
     const char *rejects;   /* where rejected rows go (CSV: row,reason), or NULL */
     size_t chunk;          /* batch: rows per chunk (0: 65536) */
     int progress;          /* batch: a progress bar on stderr */
+    size_t threads;        /* batch: scoring threads (0: one per online CPU) */
     size_t batch;          /* stream: rows per micro-batch (0 or 1: none) */
     char format;           /* stream: 0 detect, 'j' NDJSON, 'c' CSV lines */
 } mb_score_opts;

@@ -18,6 +18,7 @@
 #include "csv.h"
 #include "h5io.h"
 #include "io.h"
+#include "runtime_pool.h"
 #include "score.h"
 
 #define CHUNK_ROWS 65536
@@ -479,6 +480,8 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
     double t0 = now_s();
     mb_frame *f = NULL;
     int opened = 0;
+    /* started once for the whole file: each chunk's rows are scored on it */
+    mb_pool *pool = mb_pool_new(o->threads);
     mb_status rc = reader_open(&rd, input, chunk, err);
     while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
         long idj = o->id ? mb_frame_find(f, o->id) : -1;
@@ -488,7 +491,7 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
         }
         rj.base = st->rows;
         rj.lines = rd.lines;
-        if ((rc = mb_runtime_score_frame(rt, f, label, proba, ok, on_reject, &rj, err)) != MB_OK)
+        if ((rc = mb_runtime_score_frame_on(rt, pool, f, label, proba, ok, on_reject, &rj, err)) != MB_OK)
             break;
         if (rj.failed) {
             *err = rj.err;
@@ -527,6 +530,7 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
     mb_tmp_discard(&rj.tmp);
     writer_abort(&wr);
     reader_close(&rd);
+    mb_pool_free(&pool);
     mb_free(label);
     mb_free(proba);
     mb_free(ok);

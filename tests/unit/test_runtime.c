@@ -3,7 +3,8 @@
 ** (src/deploy/drift.h). Bundles are fitted with the Lua layer on credit_g
 ** (categorical and numeric columns) with transforms, then: the one-row
 ** entry equals the frame path bit for bit; column order does not matter;
-** threads sharing one runtime give the single-thread results; a row
+** threads sharing one runtime give the single-thread results, and so does
+** a frame scored on a pool of 1, 2 or 3 threads; a row
 ** allocates nothing; the bundle's threshold round-trips; drift counts
 ** equal a hand computation, merge, and the sliding window equals a batch
 ** count of its rows.
@@ -28,6 +29,7 @@
 #include "frameops.h"
 #include "io.h"
 #include "runtime.h"
+#include "runtime_pool.h"
 
 int luaopen_moonbench(lua_State *L);
 
@@ -274,6 +276,50 @@ static void test_threads_share_a_runtime(void **state)
     }
 }
 
+/* A frame of 8 copies of credit (8,000 rows: several of the pool's
+** 2,048-row slices, the last one short) scored on pools of 1, 2 and 3
+** threads gives, row for row, the one-call scores of credit. */
+static void test_pool_equals_one_call(void **state)
+{
+    (void)state;
+    mb_frame *big = NULL, *next = NULL;
+    mb_error err;
+    assert_int_equal(mb_frame_concat(credit, credit, &big, &err), MB_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mb_frame_concat(big, big, &next, &err), MB_OK);
+        mb_frame_free(&big);
+        big = next;
+    }
+    size_t n = big->nrows, n1 = credit->nrows;
+    assert_int_equal(n, 8 * n1);
+    for (size_t b = 0; b < 3; b++) {
+        mb_runtime *rt = open_kind(kinds[b]);
+        float *label, *proba;
+        frame_scores(rt, credit, &label, &proba);
+        for (size_t t = 1; t <= 3; t++) {
+            mb_pool *pool = mb_pool_new(t);
+            assert_int_equal(mb_pool_size(pool), t);
+            float *l = mb_malloc(n * sizeof *l), *p = mb_malloc(n * 2 * sizeof *p);
+            unsigned char *ok = mb_malloc(n);
+            assert_int_equal(mb_runtime_score_frame_on(rt, pool, big, l, p, ok, NULL, NULL, &err), MB_OK);
+            for (size_t r = 0; r < n; r++) {
+                assert_int_equal(ok[r], 1);
+                assert_memory_equal(&l[r], &label[r % n1], sizeof *l);
+                assert_memory_equal(&p[2 * r], &proba[2 * (r % n1)], 2 * sizeof *p);
+            }
+            mb_free(l);
+            mb_free(p);
+            mb_free(ok);
+            mb_pool_free(&pool);
+            assert_null(pool);
+        }
+        mb_free(label);
+        mb_free(proba);
+        mb_runtime_close(&rt);
+    }
+    mb_frame_free(&big);
+}
+
 /* {====== no allocation per row ======} */
 
 static size_t nallocs;
@@ -464,7 +510,7 @@ int main(void)
         cmocka_unit_test(test_row_equals_frame),   cmocka_unit_test(test_columns_by_name),
         cmocka_unit_test(test_threads_share_a_runtime), cmocka_unit_test(test_row_allocates_nothing),
         cmocka_unit_test(test_threshold),          cmocka_unit_test(test_drift_hand_computed),
-        cmocka_unit_test(test_drift_window),
+        cmocka_unit_test(test_drift_window),       cmocka_unit_test(test_pool_equals_one_call),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

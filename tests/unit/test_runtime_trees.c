@@ -6,7 +6,8 @@
 ** leaves above the ensemble's depth (padding), NaN sent left and right,
 ** one output per tree (binary and multiclass by tree_output) and leaves of
 ** width k, base scores, averaging, the logistic and softmax links, a
-** depth-0 tree, and row counts that are not multiples of the row block.
+** depth-0 tree, and row counts that are not multiples of the row block
+** (8) or group (128).
 ** Plus a hand-computed case and the depth limit.
 */
 #include <stdarg.h>
@@ -125,6 +126,16 @@ static void test_binary_logistic(void **state)
     check_form(40, 1, 1, MB_LINK_LOGISTIC, 0, 6, 1001, 1);
 }
 
+/* Row counts around the kernels' block (8) and group (128) sizes, with
+** the bench's shape of ensemble (depth 6, one output). */
+static void test_group_edges(void **state)
+{
+    (void)state;
+    size_t n[] = {7, 8, 9, 127, 128, 129, 255, 256, 257, 1000};
+    for (size_t i = 0; i < sizeof n / sizeof *n; i++)
+        check_form(50, 1, 1, MB_LINK_LOGISTIC, 0, 6, n[i], 40 + (unsigned)i);
+}
+
 static void test_multiclass_tree_output(void **state)
 {
     (void)state;
@@ -193,6 +204,7 @@ int main(void)
         cmocka_unit_test(test_binary_logistic),     cmocka_unit_test(test_multiclass_tree_output),
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
+        cmocka_unit_test(test_group_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
