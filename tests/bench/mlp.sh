@@ -11,11 +11,12 @@
 # Rounds (MB_BENCH_ROUNDS, default 3) alternate: moonbench, mlp_torch,
 # mlp_torch_1thread, mlp_sklearn. Prints medians and the ratios the issue
 # sets as goals (reported, never asserted):
-#   time per epoch <= 0.7 x PyTorch's best (faster of 1 and 2 threads)
+#   time per epoch <= 0.3 x PyTorch's best (faster of 1 and 2 threads)
 #                  <= 0.5 x scikit-learn MLPClassifier's
 #   test accuracy within 0.5 points of PyTorch's
-# plus GFLOP/s against the ~200 GFLOP/s float32 peak of two AVX-512 cores,
-# batch prediction time and single-row latency (goal < 20 us).
+#   the epoch's GFLOP/s >= 75% of bench_sgemm's at the layer shapes (the
+#   same kernel and threading: the machine's own ceiling, not a nominal peak)
+# plus batch prediction time and single-row latency (goal < 20 us).
 #
 # The peers are copied into $MB_BUILD/bench/peers and the data generated
 # there (common.sh); nothing is written outside build/. moonbench's OpenBLAS
