@@ -1,0 +1,262 @@
+/*
+** gbdt_hist.c: gbdt histograms (row- and column-wise builds, the subtraction
+** trick, the pool of histogram buffers). See gbdt.c for the design.
+*/
+#include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gbdt.h"
+
+/* {====== histograms ======} */
+
+hbin *mbt_gb_hist_get(gb *g)
+{
+    if (g->npool)
+        return g->pool_h[--g->npool];
+    if (g->nall == g->cap_all) {
+        size_t c = g->cap_all ? g->cap_all * 2 : 64;
+        hbin **na = mbt_realloc(g->host, g->all_h, c * sizeof *na);
+        if (!na)
+            return NULL;
+        g->all_h = na;
+        hbin **np = mbt_realloc(g->host, g->pool_h, c * sizeof *np);
+        if (!np)
+            return NULL;
+        g->pool_h = np;
+        g->cap_all = g->cap_pool = c;
+    }
+    hbin *h = mbt_alloc(g->host, g->nslots * sizeof *h);
+    if (h)
+        g->all_h[g->nall++] = h;
+    return h;
+}
+
+void mbt_gb_hist_put(gb *g, hbin *h)
+{
+    if (h)
+        g->pool_h[g->npool++] = h;
+}
+
+static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
+{
+    const uint8_t *rb = g->d->rowbins;
+    const hbin *q = g->q;
+    size_t F = g->F;
+    memset(H, 0, g->nslots * sizeof *H);
+    for (size_t i = 0; i < cnt; i++) {
+        uint32_t r = ids[i];
+        if (i + 32 < cnt) {
+            /* a row's bins may straddle two cache lines */
+            const uint8_t *ahead = rb + (size_t)ids[i + 32] * F;
+            __builtin_prefetch(ahead);
+            __builtin_prefetch(ahead + F - 1);
+            __builtin_prefetch(q + ids[i + 32]);
+        }
+        hbin v = q[r];
+        const uint8_t *b = rb + (size_t)r * F;
+        hbin *Hf = H;
+        size_t f = 0;
+        for (; f + 4 <= F; f += 4, Hf += 4 * HSTRIDE) {
+            Hf[b[f]] += v;
+            Hf[HSTRIDE + b[f + 1]] += v;
+            Hf[2 * HSTRIDE + b[f + 2]] += v;
+            Hf[3 * HSTRIDE + b[f + 3]] += v;
+        }
+        for (; f < F; f++, Hf += HSTRIDE)
+            Hf[b[f]] += v;
+    }
+}
+
+/* Column-wise over features [f0, f1) of the rows ids[0..cnt), whose pairs
+** are qb[0..cnt): eight features at a time, so a row's index and pair are
+** loaded once for eight adds. Good for dense nodes, whose column bytes are
+** read nearly sequentially. */
+#define COLS_GROUP(IDX)                                                                            \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+        H0[2 * HSTRIDE + c2[r_]] += v;                                                             \
+        H0[3 * HSTRIDE + c3[r_]] += v;                                                             \
+        H0[4 * HSTRIDE + c4[r_]] += v;                                                             \
+        H0[5 * HSTRIDE + c5[r_]] += v;                                                             \
+        H0[6 * HSTRIDE + c6[r_]] += v;                                                             \
+        H0[7 * HSTRIDE + c7[r_]] += v;                                                             \
+    }
+
+#define COLS_GROUP4(IDX)                                                                           \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+        H0[2 * HSTRIDE + c2[r_]] += v;                                                             \
+        H0[3 * HSTRIDE + c3[r_]] += v;                                                             \
+    }
+
+#define COLS_GROUP2(IDX)                                                                           \
+    for (size_t i = 0; i < cnt; i++) {                                                             \
+        size_t r_ = (IDX);                                                                         \
+        hbin v = qb[i];                                                                            \
+        H0[c0[r_]] += v;                                                                           \
+        H0[HSTRIDE + c1[r_]] += v;                                                                 \
+    }
+
+static void hist_cols(const gb *g, hbin *H, const uint32_t *ids, const hbin *qb, size_t cnt, size_t f0,
+                      size_t f1)
+{
+    const uint8_t *colbins = g->d->colbins;
+    size_t n = g->n;
+    int contiguous = cnt > 0 && ids[cnt - 1] - ids[0] == cnt - 1;
+    memset(H + f0 * HSTRIDE, 0, (f1 - f0) * HSTRIDE * sizeof *H);
+    size_t f = f0;
+    for (; f + 8 <= f1; f += 8) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+        const uint8_t *c4 = c3 + n, *c5 = c4 + n, *c6 = c5 + n, *c7 = c6 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            c2 += o;
+            c3 += o;
+            c4 += o;
+            c5 += o;
+            c6 += o;
+            c7 += o;
+            COLS_GROUP(i)
+        } else {
+            COLS_GROUP(ids[i])
+        }
+    }
+    for (; f + 4 <= f1; f += 4) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n, *c2 = c1 + n, *c3 = c2 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            c2 += o;
+            c3 += o;
+            COLS_GROUP4(i)
+        } else {
+            COLS_GROUP4(ids[i])
+        }
+    }
+    for (; f + 2 <= f1; f += 2) {
+        const uint8_t *c0 = colbins + f * n, *c1 = c0 + n;
+        hbin *H0 = H + f * HSTRIDE;
+        if (contiguous) {
+            size_t o = ids[0];
+            c0 += o;
+            c1 += o;
+            COLS_GROUP2(i)
+        } else {
+            COLS_GROUP2(ids[i])
+        }
+    }
+    for (; f < f1; f++) {
+        const uint8_t *col = colbins + f * n;
+        hbin *Hf = H + f * HSTRIDE;
+        for (size_t i = 0; i < cnt; i++)
+            Hf[col[ids[i]]] += qb[i];
+    }
+}
+
+/* Build the histogram out of idx[start..start+count); when parent is
+** given, subtract out from it afterwards (parent becomes the sibling). */
+typedef struct hist_job {
+    gb *g;
+    uint32_t start, count;
+    hbin *out, *parent;
+    int colwise, phase;
+    const hbin *qb;               /* column-wise: the rows' pairs in index order */
+} hist_job;
+
+static void hist_task(void *arg, int tid, int nt)
+{
+    hist_job *j = arg;
+    gb *g = j->g;
+    const uint32_t *ids = g->idx + j->start;
+    size_t c0 = (size_t)j->count * (size_t)tid / (size_t)nt, c1 = (size_t)j->count * (size_t)(tid + 1) / (size_t)nt;
+    if (j->colwise && j->phase == 0) {
+        /* gather the pairs in index order, rows split between threads */
+        for (size_t i = c0; i < c1; i++)
+            g->qb[i] = g->q[ids[i]];
+        return;
+    }
+    if (j->colwise) {
+        /* features split between threads: no reduction needed */
+        size_t F = g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
+        if (f1 > f0) {
+            hist_cols(g, j->out, ids, j->qb, j->count, f0, f1);
+            if (j->parent)
+                for (size_t s = f0 * HSTRIDE; s < f1 * HSTRIDE; s++)
+                    j->parent[s] -= j->out[s];
+        }
+        return;
+    }
+    if (j->phase == 0) {
+        hist_rows(g, tid == 0 ? j->out : g->thist[tid], ids + c0, c1 - c0);
+        return;
+    }
+    /* reduce the threads' histograms over a slice of the slots */
+    size_t s0 = (size_t)g->nslots * (size_t)tid / (size_t)nt, s1 = (size_t)g->nslots * (size_t)(tid + 1) / (size_t)nt;
+    for (int t = 1; t < nt; t++) {
+        const hbin *src = g->thist[t];
+        for (size_t s = s0; s < s1; s++)
+            j->out[s] += src[s];
+    }
+    if (j->parent)
+        for (size_t s = s0; s < s1; s++)
+            j->parent[s] -= j->out[s];
+}
+
+/* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
+** where a row's bins share one cache line */
+static int hist_colwise(const gb *g, uint32_t count) { return (size_t)count * 16 >= g->n; }
+
+/* mbt_gb_build_hist on the calling thread only. The column-wise gather goes to
+** qb[start..start+count), so leaves with disjoint ranges can be built on
+** several threads at once (grow_level). */
+void mbt_gb_hist_serial(const gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)
+{
+    const uint32_t *ids = g->idx + start;
+    if (hist_colwise(g, count)) {
+        /* consecutive rows (the root of an unsampled tree): their pairs are in place */
+        const hbin *qb = g->q + (count ? ids[0] : 0);
+        if (!(count > 0 && ids[count - 1] - ids[0] == count - 1)) {
+            hbin *dst = g->qb + start;
+            for (uint32_t i = 0; i < count; i++)
+                dst[i] = g->q[ids[i]];
+            qb = dst;
+        }
+        hist_cols(g, out, ids, qb, count, 0, g->F);
+    } else {
+        hist_rows(g, out, ids, count);
+    }
+    if (parent)
+        for (uint32_t s = 0; s < g->nslots; s++)
+            parent[s] -= out[s];
+}
+
+void mbt_gb_build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)
+{
+    if (g->nt == 1 || count < 4096) {
+        mbt_gb_hist_serial(g, out, parent, start, count);
+        return;
+    }
+    int colwise = hist_colwise(g, count);
+    const uint32_t *ids = g->idx + start;
+    int inplace = count > 0 && ids[count - 1] - ids[0] == count - 1;
+    const hbin *qb = inplace ? g->q + ids[0] : g->qb;
+    hist_job j = {g, start, count, out, parent, colwise, 0, qb};
+    if (!colwise || !inplace)
+        mbt_pool_run(g->pool, hist_task, &j);
+    j.phase = 1;
+    mbt_pool_run(g->pool, hist_task, &j);
+}
