@@ -1,7 +1,7 @@
 /*
 ** mlp_simd.c: the MLP's element-wise kernels (bias + relu, relu backward
 ** with bias-gradient sums, Adam, axpy, standardising a row), in AVX-512
-** when the CPU has it and in portable branch-free C otherwise.
+** or AVX2 when the CPU has it and in portable branch-free C otherwise.
 **
 ** DESIGN
 ** ------
@@ -36,7 +36,7 @@ static void bias_act_c(float *a, const float *b, size_t rows, size_t w, int kind
         for (size_t o = 0; o < w; o++) {
             float v = r[o] + b[o];
             if (kind == 1)
-                v = fmaxf(v, 0.0f);
+                v = v > 0.0f ? v : 0.0f; /* not fmaxf: a libm call per element */
             else if (kind == 2)
                 v = v > 0 ? v : alpha * v;
             r[o] = v;
@@ -165,20 +165,113 @@ static AVX512 void standardize_avx512(float *o, const float *x, const float *mu,
     }
 }
 
-/* 1 when AVX-512F is usable, 0 when not, -1 before the first check (a
-** benign race: every thread stores the same answer). */
-static int have_avx512 = -1;
+/* {====== AVX2 bodies ======} */
 
-static int use_avx512(void)
+/* Eight lanes, then the portable expression for the tail of each row.
+** The target is avx2 without fma, so GCC cannot contract a multiply and an
+** add into one rounding: the same operations, element by element, as the
+** portable and AVX-512 bodies. */
+#define AVX2 __attribute__((target("avx2")))
+
+static AVX2 void bias_act_avx2(float *a, const float *b, size_t rows, size_t w, int kind, float alpha)
 {
-    if (have_avx512 < 0) {
-        __builtin_cpu_init();
-        have_avx512 = __builtin_cpu_supports("avx512f") ? 1 : 0;
+    __m256 zero = _mm256_setzero_ps(), al = _mm256_set1_ps(alpha);
+    for (size_t i = 0; i < rows; i++) {
+        float *r = a + i * w;
+        size_t o = 0;
+        for (; o + 8 <= w; o += 8) {
+            __m256 v = _mm256_add_ps(_mm256_loadu_ps(r + o), _mm256_loadu_ps(b + o));
+            if (kind == 1)
+                v = _mm256_max_ps(v, zero);
+            else if (kind == 2)
+                v = _mm256_blendv_ps(_mm256_mul_ps(v, al), v, _mm256_cmp_ps(v, zero, _CMP_GT_OQ));
+            _mm256_storeu_ps(r + o, v);
+        }
+        for (; o < w; o++) {
+            float v = r[o] + b[o];
+            if (kind == 1)
+                v = v > 0.0f ? v : 0.0f;
+            else if (kind == 2)
+                v = v > 0 ? v : alpha * v;
+            r[o] = v;
+        }
     }
-    return have_avx512;
+}
+
+static AVX2 void relu_back_avx2(float *d, const float *a, size_t rows, size_t w, int leaky, float alpha, float *gb)
+{
+    memset(gb, 0, w * sizeof *gb);
+    __m256 zero = _mm256_setzero_ps(), one = _mm256_set1_ps(1.0f), neg = _mm256_set1_ps(leaky ? alpha : 0.0f);
+    for (size_t i = 0; i < rows; i++) {
+        float *di = d + i * w;
+        const float *ai = a + i * w;
+        size_t o = 0;
+        for (; o + 8 <= w; o += 8) {
+            __m256 s = _mm256_blendv_ps(neg, one, _mm256_cmp_ps(_mm256_loadu_ps(ai + o), zero, _CMP_GT_OQ));
+            __m256 x = _mm256_mul_ps(_mm256_loadu_ps(di + o), s);
+            _mm256_storeu_ps(di + o, x);
+            _mm256_storeu_ps(gb + o, _mm256_add_ps(_mm256_loadu_ps(gb + o), x));
+        }
+        for (; o < w; o++) {
+            float s = ai[o] > 0 ? 1.0f : (leaky ? alpha : 0.0f);
+            di[o] *= s;
+            gb[o] += di[o];
+        }
+    }
+}
+
+static AVX2 void adam_avx2(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
+{
+    __m256 l2 = _mm256_set1_ps(k->l2), b1 = _mm256_set1_ps(k->b1), c1 = _mm256_set1_ps(k->c1),
+           b2 = _mm256_set1_ps(k->b2), c2 = _mm256_set1_ps(k->c2), shrink = _mm256_set1_ps(k->shrink),
+           step = _mm256_set1_ps(k->step), isb = _mm256_set1_ps(k->isb), eps = _mm256_set1_ps(k->eps);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 pi = _mm256_loadu_ps(p + i);
+        __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(l2, pi));
+        __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
+        __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
+        _mm256_storeu_ps(m + i, mi);
+        _mm256_storeu_ps(v + i, vi);
+        __m256 den = _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(vi), isb), eps);
+        __m256 upd = _mm256_div_ps(_mm256_mul_ps(step, mi), den);
+        _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(pi, shrink), upd));
+    }
+    adam_c(p + i, g + i, m + i, v + i, n - i, k);
+}
+
+static AVX2 void axpy_avx2(float *y, const float *x, float a, size_t n)
+{
+    __m256 av = _mm256_set1_ps(a);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_add_ps(_mm256_loadu_ps(y + i), _mm256_mul_ps(av, _mm256_loadu_ps(x + i))));
+    axpy_c(y + i, x + i, a, n - i);
+}
+
+static AVX2 void standardize_avx2(float *o, const float *x, const float *mu, const float *isd, size_t n)
+{
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8)
+        _mm256_storeu_ps(o + j, _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(mu + j)),
+                                              _mm256_loadu_ps(isd + j)));
+    standardize_c(o + j, x + j, mu + j, isd + j, n - j);
+}
+
+/* 2 when AVX-512F is usable, 1 AVX2, 0 neither, -1 before the first check
+** (a benign race: every thread stores the same answer). */
+static int simd_level = -1;
+
+static int level(void)
+{
+    if (simd_level < 0) {
+        __builtin_cpu_init();
+        simd_level = __builtin_cpu_supports("avx512f") ? 2 : __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return simd_level;
 }
 #else
-static int use_avx512(void) { return 0; }
+static int level(void) { return 0; }
 #endif
 
 /* {====== dispatch ======} */
@@ -186,8 +279,12 @@ static int use_avx512(void) { return 0; }
 void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w, int kind, float alpha)
 {
 #if MBMLP_X86
-    if (use_avx512()) {
+    switch (level()) {
+    case 2:
         bias_act_avx512(a, b, rows, w, kind, alpha);
+        return;
+    case 1:
+        bias_act_avx2(a, b, rows, w, kind, alpha);
         return;
     }
 #endif
@@ -197,8 +294,12 @@ void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w, int kind,
 void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leaky, float alpha, float *gb)
 {
 #if MBMLP_X86
-    if (use_avx512()) {
+    switch (level()) {
+    case 2:
         relu_back_avx512(d, a, rows, w, leaky, alpha, gb);
+        return;
+    case 1:
+        relu_back_avx2(d, a, rows, w, leaky, alpha, gb);
         return;
     }
 #endif
@@ -208,8 +309,12 @@ void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leak
 void mbmlp_k_adam(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
 {
 #if MBMLP_X86
-    if (use_avx512()) {
+    switch (level()) {
+    case 2:
         adam_avx512(p, g, m, v, n, k);
+        return;
+    case 1:
+        adam_avx2(p, g, m, v, n, k);
         return;
     }
 #endif
@@ -219,8 +324,12 @@ void mbmlp_k_adam(float *p, const float *g, float *m, float *v, size_t n, const 
 void mbmlp_k_axpy(float *y, const float *x, float a, size_t n)
 {
 #if MBMLP_X86
-    if (use_avx512()) {
+    switch (level()) {
+    case 2:
         axpy_avx512(y, x, a, n);
+        return;
+    case 1:
+        axpy_avx2(y, x, a, n);
         return;
     }
 #endif
@@ -230,8 +339,12 @@ void mbmlp_k_axpy(float *y, const float *x, float a, size_t n)
 void mbmlp_k_standardize(float *o, const float *x, const float *mu, const float *isd, size_t n)
 {
 #if MBMLP_X86
-    if (use_avx512()) {
+    switch (level()) {
+    case 2:
         standardize_avx512(o, x, mu, isd, n);
+        return;
+    case 1:
+        standardize_avx2(o, x, mu, isd, n);
         return;
     }
 #endif

@@ -292,6 +292,66 @@ static void gradcheck(mb_activation act, mbmlp_out out, int dropout)
     assert_true(maxerr <= 0.02);
 }
 
+/* {====== the SIMD kernels equal the portable ones ======} */
+
+static void fill(float *x, size_t n, unsigned *seed)
+{
+    for (size_t i = 0; i < n; i++) {
+        *seed = *seed * 1103515245u + 12345u;
+        x[i] = (float)((int)(*seed >> 8 & 0xFFFF) - 32768) / 4096.0f;
+    }
+}
+
+/* Every width 1..40 (full vectors and every tail), relu and leaky relu:
+** each vector body the CPU can run gives the portable body's bits. */
+static void test_simd_equals_portable(void **state)
+{
+    (void)state;
+    enum { R = 3, W = 40 };
+    unsigned seed = 7;
+    int lv = level();
+    mbmlp_adam_k k = {0.9f, 0.1f, 0.999f, 0.001f, 0.01f, 1.3f, 1e-8f, 0.001f, 0.9999f};
+    for (size_t w = 1; w <= W; w++)
+        for (int kind = 0; kind < 3; kind++) {
+            float a0[R * W], b[W], a1[R * W], d0[R * W], d1[R * W], g0[W], g1[W];
+            float m0[R * W], m1[R * W], v0[R * W], v1[R * W], mu[W], isd[W], o0[W], o1[W];
+            fill(a0, R * w, &seed);
+            fill(b, w, &seed);
+            fill(d0, R * w, &seed);
+            fill(m0, R * w, &seed);
+            fill(v0, R * w, &seed);
+            fill(mu, w, &seed);
+            fill(isd, w, &seed);
+            for (size_t i = 0; i < R * w; i++)
+                v0[i] = fabsf(v0[i]);
+            memcpy(a1, a0, sizeof a0);
+            memcpy(d1, d0, sizeof d0);
+            memcpy(m1, m0, sizeof m0);
+            memcpy(v1, v0, sizeof v0);
+            bias_act_c(a0, b, R, w, kind, 0.01f);
+            mbmlp_k_bias_act(a1, b, R, w, kind, 0.01f);
+            assert_memory_equal(a0, a1, R * w * sizeof *a0);
+            relu_back_c(d0, a0, R, w, kind == 2, 0.01f, g0);
+            mbmlp_k_relu_back(d1, a1, R, w, kind == 2, 0.01f, g1);
+            assert_memory_equal(d0, d1, R * w * sizeof *d0);
+            assert_memory_equal(g0, g1, w * sizeof *g0);
+            float p0[R * W], p1[R * W];
+            memcpy(p0, a0, sizeof p0);
+            memcpy(p1, a0, sizeof p1);
+            adam_c(p0, d0, m0, v0, R * w, &k);
+            mbmlp_k_adam(p1, d1, m1, v1, R * w, &k);
+            assert_memory_equal(p0, p1, R * w * sizeof *p0);
+            assert_memory_equal(m0, m1, R * w * sizeof *m0);
+            axpy_c(p0, d0, 0.37f, R * w);
+            mbmlp_k_axpy(p1, d1, 0.37f, R * w);
+            assert_memory_equal(p0, p1, R * w * sizeof *p0);
+            standardize_c(o0, p0, mu, isd, w);
+            mbmlp_k_standardize(o1, p1, mu, isd, w);
+            assert_memory_equal(o0, o1, w * sizeof *o0);
+        }
+    print_message("# vector level %d (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
+}
+
 static void test_gradients(void **state)
 {
     (void)state;
@@ -856,6 +916,7 @@ int main(void)
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fit_info),
+        cmocka_unit_test(test_simd_equals_portable),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
