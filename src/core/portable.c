@@ -68,6 +68,11 @@ mb_status mb_portable_check(const mb_portable *p, mb_error *err)
                 (size_t)t->right[n] >= t->nnodes)
                 return mb_fail(err, MB_EFORMAT, "tree form: node %zu has feature %d, children %d/%d", n,
                                (int)t->feature[n], (int)t->left[n], (int)t->right[n]);
+            /* x <= NaN is false for every x: no trainer makes such a split, and the
+            ** scorers (the runtime's x > t walk, exported C, ONNX) would not agree on it */
+            if (isnan(t->threshold[n]))
+                return mb_fail(err, MB_EFORMAT, "tree form: node %zu: threshold is NaN; expected a number (or +-inf)",
+                               n);
         }
         return MB_OK;
     }

@@ -537,8 +537,8 @@ static void write_trees_full(FILE *fp, const mb_tree_form *t, size_t depth)
     put_array(fp, "base_score", A_F64, base, k);
     mb_free(base);
     /* v != v: isnan's value is only "nonzero" */
-    fputs("\n/* One level: x <= threshold goes left (so a NaN threshold sends numbers\n"
-          "** right); step_nan: NaN goes the node's default way. */\n"
+    fputs("\n/* One level: x <= threshold goes left; step_nan: NaN goes the node's\n"
+          "** default way. */\n"
           "static unsigned step(const float *thr, const uint32_t *feat, unsigned i, const float *f)\n{\n"
           "    return 2 * i + 1 + (unsigned)!(f[feat[i] >> 1] <= thr[i]);\n}\n\n"
           "static unsigned step_nan(const float *thr, const uint32_t *feat, unsigned i, const float *f)\n{\n"

@@ -175,6 +175,27 @@ static void test_hand_stump(void **state)
     mbrt_trees_free(&c);
 }
 
+/* A NaN threshold is refused when the form is checked (every load and save
+** checks it): the scorers' rules would disagree on it. */
+static void test_nan_threshold_refused(void **state)
+{
+    (void)state;
+    int32_t root = 0, out = 0, feature[3] = {0, -1, -1}, left[3] = {1, -1, -1}, right[3] = {2, -1, -1};
+    float thr[3] = {NAN, 0, 0};
+    uint8_t dl[3] = {0, 0, 0};
+    double value[3] = {0, 1, 3};
+    mb_portable form;
+    memset(&form, 0, sizeof form);
+    form.kind = MB_FORM_TREES;
+    form.u.trees = (mb_tree_form){1, 1, 1, 3, 1, &root, &out, feature, thr, dl, left, right, value, NULL, 0,
+                                  MB_LINK_IDENTITY, NULL};
+    mb_error err;
+    assert_int_equal(mb_portable_check(&form, &err), MB_EFORMAT);
+    assert_non_null(strstr(err.msg, "node 0: threshold is NaN"));
+    thr[0] = INFINITY; /* +inf is a number: everything but NaN goes left */
+    assert_int_equal(mb_portable_check(&form, &err), MB_OK);
+}
+
 /* A chain deeper than the evaluator's limit is not compiled. */
 static void test_too_deep(void **state)
 {
@@ -204,7 +225,7 @@ int main(void)
         cmocka_unit_test(test_binary_logistic),     cmocka_unit_test(test_multiclass_tree_output),
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
-        cmocka_unit_test(test_group_edges),
+        cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
