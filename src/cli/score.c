@@ -93,9 +93,10 @@ int mb_cmd_score(int argc, char **argv)
                 return bad_value(cmd, a, argv[i]);
             *(a[2] == 'b' ? &o.batch : &o.chunk) = (size_t)v;
         } else if (!strcmp(a, "--threads") && more) {
-            long v = strtol(argv[++i], &end, 10);
-            if (*end || v <= 0 || v > 64)
-                return mb_cli_usage(cmd, "--threads takes a number of threads from 1 to 64, not '%s'", argv[i]);
+            long long v;
+            int rc = mb_cli_int(cmd, a, argv[++i], 1, 64, &v);
+            if (rc)
+                return rc;
             o.threads = (size_t)v;
         } else if (a[0] == '-' && a[1])
             return mb_cli_usage(cmd, "unknown option or missing value: '%s'", a);

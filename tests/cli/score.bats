@@ -119,6 +119,12 @@ same_csv() {
     run -0 --separate-stderr mb score "$T/lin.h5" "$DATA/csv/credit_g.csv" -o "$T/a.csv"
     run -0 --separate-stderr mb score "$T/lin.h5" "$DATA/csv/credit_g.csv" -o "$T/b.csv" --chunk 7
     cmp "$T/a.csv" "$T/b.csv"
+    # a chunk's 2,048-row slices scored on a pool: the same bytes for any thread count
+    { cat "$DATA/csv/credit_g.csv"; for k in 1 2 3 4 5 6; do tail -n +2 "$DATA/csv/credit_g.csv"; done; } > "$T/big.csv"
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/big.csv" -o "$T/g1.csv" --threads 1
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/big.csv" -o "$T/g3.csv" --threads 3 --chunk 5000
+    cmp "$T/g1.csv" "$T/g3.csv"
+    [ "$(wc -l < "$T/g3.csv")" -eq 7001 ]
     # the pandas table layout of the same data, read by row ranges
     run -0 --separate-stderr mb score "$T/lin.h5" "$DATA/table/credit_g.h5" -o "$T/c.csv" --chunk 333
     cmp "$T/a.csv" "$T/c.csv"
@@ -187,6 +193,8 @@ EOS
     run -2 mb score "$T/lin.h5" --stream "$DATA/iris.h5"
     run -2 mb score "$T/lin.h5" x.csv --threshold 2
     run -2 mb score "$T/lin.h5" --stream --batch 0
+    run -2 mb score "$T/lin.h5" "$DATA/csv/credit_g.csv" -o "$T/none.csv" --threads 0
+    assert_output --partial "--threads takes a whole number from 1 to 64, not '0'"
     [ ! -e "$T/none.csv" ]
 }
 
