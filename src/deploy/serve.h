@@ -104,6 +104,15 @@ void mbsv_reply_error(mbsv_reply *r, int code, const char *fmt, ...) __attribute
 void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name);
 void mbsv_model_free(mbsv_model *m);
 
+/* {====== serve_rows.c ======} */
+
+/* POST /predict's common body {"instances": [[v, ...], ...]}, every row of
+** nin values, each a number within float32's range or null, read into
+** *values (nrows x nin doubles, null as NaN, mb_malloc'd) exactly as
+** jansson would read them; 1, or 0 (nothing allocated) for any other body,
+** which the caller then parses with jansson. */
+int mbsv_fast_rows(const char *body, size_t len, size_t nin, double **values, size_t *nrows);
+
 /* {====== serve_http.c ======} */
 
 /* Run the HTTP server until SIGTERM or SIGINT, then stop accepting, wait for

@@ -23,23 +23,56 @@
 
 /* {====== replies ======} */
 
+/* json_dump_callback's sink: the reply's body grows in one mb_malloc'd
+** buffer, which the HTTP layer hands to MHD and MHD frees; so a reply is
+** written once and never copied (json_dumps would need a copy from its
+** own allocator's memory into ours). */
+typedef struct dumpbuf {
+    char *p;
+    size_t len, cap;
+    int failed;
+} dumpbuf;
+
+static int dump_put(const char *text, size_t n, void *ud)
+{
+    dumpbuf *b = ud;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *q = mb_tryrealloc(b->p, cap);
+        if (!q) {
+            b->failed = 1;
+            return -1;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, text, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
 /* The reply's body from j (reference stolen). Reals are dumped with 9
 ** significant digits: enough for any float32, and jfloat gives the
 ** shortest form that reads back as the same float. */
 static void reply_json(mbsv_reply *r, int code, json_t *j)
 {
-    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
+    dumpbuf b = {NULL, 0, 0, 0};
+    int bad = !j || json_dump_callback(j, dump_put, &b, JSON_COMPACT | JSON_REAL_PRECISION(9)) != 0 || !b.p;
     json_decref(j);
     r->code = code;
     r->content_type = "application/json";
-    if (!s) {
+    if (bad) {
+        mb_free(b.p);
         r->code = 500;
         r->body = mb_strdup("{\"error\":\"out of memory\"}");
+        r->len = strlen(r->body);
     } else {
-        r->body = mb_strdup(s);
-        free(s);
+        r->body = b.p;
+        r->len = b.len;
     }
-    r->len = strlen(r->body);
 }
 
 void mbsv_reply_error(mbsv_reply *r, int code, const char *fmt, ...)
@@ -119,31 +152,40 @@ static mb_runtime_row_ctx *row_ctx(mbsv_model *m)
     return c;
 }
 
+/* Set input j of row i to d (NaN: null, missing); JSON has no NaN, so a
+** number never collides with it. 0, or -1 with a 422 reply. */
+static int put_number(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, size_t j, double d, mbsv_reply *r)
+{
+    mb_error err;
+    if (!isnan(d) && !(fabs(d) <= 3.4028234663852886e38)) {
+        mbsv_reply_error(r, 422, "instance %zu, '%s': %g is outside the float32 range", i, mb_runtime_input(m->rt, j),
+                         d);
+        return -1;
+    }
+    if (mb_runtime_row_set_number(ctx, j, d, &err) != MB_OK) {
+        mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
+        return -1;
+    }
+    return 0;
+}
+
 /* Set input j of row i from a JSON value: a number, null (missing) or a
 ** string (a category, or a number as text: the runtime converts it);
 ** 0, or -1 with a 422 reply naming the instance and the column. */
 static int put_value(const mbsv_model *m, mb_runtime_row_ctx *ctx, size_t i, size_t j, const json_t *v,
                      mbsv_reply *r)
 {
-    mb_error err;
-    mb_status rc;
-    const char *col = mb_runtime_input(m->rt, j);
-    if (json_is_null(v)) {
-        rc = mb_runtime_row_set_number(ctx, j, (double)NAN, &err);
-    } else if (json_is_number(v)) {
-        double d = json_number_value(v);
-        if (!(fabs(d) <= 3.4028234663852886e38)) {
-            mbsv_reply_error(r, 422, "instance %zu, '%s': %g is outside the float32 range", i, col, d);
-            return -1;
-        }
-        rc = mb_runtime_row_set_number(ctx, j, d, &err);
-    } else if (json_is_string(v)) {
-        rc = mb_runtime_row_set_text(ctx, j, json_string_value(v), &err);
-    } else {
-        mbsv_reply_error(r, 422, "instance %zu, '%s': expected a number, a string or null", i, col);
+    if (json_is_null(v))
+        return put_number(m, ctx, i, j, (double)NAN, r);
+    if (json_is_number(v))
+        return put_number(m, ctx, i, j, json_number_value(v), r);
+    if (!json_is_string(v)) {
+        mbsv_reply_error(r, 422, "instance %zu, '%s': expected a number, a string or null", i,
+                         mb_runtime_input(m->rt, j));
         return -1;
     }
-    if (rc != MB_OK) {
+    mb_error err;
+    if (mb_runtime_row_set_text(ctx, j, json_string_value(v), &err) != MB_OK) {
         mbsv_reply_error(r, 422, "instance %zu: %s", i, err.msg);
         return -1;
     }
@@ -246,6 +288,16 @@ static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, 
     return 0;
 }
 
+/* Rows read by mbsv_fast_rows: ninputs doubles each, NaN for null. */
+static int fill_values(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
+{
+    const double *v = (const double *)src + i * m->ninputs;
+    for (size_t j = 0; j < m->ninputs; j++)
+        if (put_number(m, ctx, i, j, v[j], r))
+            return -1;
+    return 0;
+}
+
 static int fill_instance(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void *src, size_t i, mbsv_reply *r)
 {
     return put_instance(m, ctx, i, json_array_get((const json_t *)src, i), r);
@@ -268,19 +320,28 @@ static json_t *parse_body(const char *body, size_t len, mbsv_reply *r)
 
 static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply *r)
 {
-    json_t *j = parse_body(body, len, r);
-    if (!j)
-        return;
-    const json_t *inst = json_object_get(j, "instances");
-    if (!json_is_array(inst)) {
-        mbsv_reply_error(r, 422, "the body must be an object with \"instances\": a list of rows (arrays of "
-                         "%zu values, or objects of name: value)", s->model.ninputs);
-        json_decref(j);
-        return;
-    }
     scored sc;
-    int bad = score_rows(s, json_array_size(inst), fill_instance, inst, &sc, r);
-    json_decref(j);
+    int bad;
+    double *values;
+    size_t n;
+    if (mbsv_fast_rows(body, len, s->model.ninputs, &values, &n)) {
+        /* the common body: no JSON tree (serve_rows.c) */
+        bad = score_rows(s, n, fill_values, values, &sc, r);
+        mb_free(values);
+    } else {
+        json_t *j = parse_body(body, len, r);
+        if (!j)
+            return;
+        const json_t *inst = json_object_get(j, "instances");
+        if (!json_is_array(inst)) {
+            mbsv_reply_error(r, 422, "the body must be an object with \"instances\": a list of rows (arrays of "
+                             "%zu values, or objects of name: value)", s->model.ninputs);
+            json_decref(j);
+            return;
+        }
+        bad = score_rows(s, json_array_size(inst), fill_instance, inst, &sc, r);
+        json_decref(j);
+    }
     if (bad)
         return;
     json_t *out = json_object();
