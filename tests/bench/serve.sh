@@ -16,7 +16,12 @@
 # The machine has 2 cores shared by wrk and the server: moonbench serve
 # runs with its default --threads (see docs/deployment.md, "Performance"),
 # FastAPI with uvicorn's default of one worker (MB_FASTAPI_WORKERS).
-# Raw lines: $BUILD/bench/serve.jsonl; the table: deploy_report.py.
+# The HTTP floor: each round also loads moonbench's GET /v2/health/live
+# (no body, no model, a 13-byte reply) the same way; its p99 bounds what
+# /predict's can reach on this machine, whatever the scoring costs (with
+# 32 connections always busy, mean latency = 32 / throughput: Little's law).
+# Raw lines: $BUILD/bench/serve.jsonl (the floor's: serve_floor.jsonl); the
+# table: deploy_report.py, then the floor's medians.
 set -eu -o pipefail
 BENCH_NAME=serve
 # shellcheck source=deploy_lib.sh
@@ -25,6 +30,7 @@ SECONDS_EACH=${MB_SERVE_SECONDS:-10}
 NROWS=${MB_SERVE_ROWS:-8}
 WORKERS=${MB_FASTAPI_WORKERS:-1}
 RAW=$OUT/serve.jsonl
+FLOOR=$OUT/serve_floor.jsonl
 command -v wrk >/dev/null || die "run as root: apt-get install -y wrk"
 command -v curl >/dev/null || die "run as root: apt-get install -y curl"
 "$PY" -c 'import fastapi, uvicorn' 2>/dev/null || die "run as root: apt-get install -y python3-fastapi python3-uvicorn"
@@ -65,6 +71,7 @@ classes() {
 run_wrk() { wrk -t2 -c32 -d"$2" --latency -s "$DEP/serve_$3.lua" "http://127.0.0.1:$1"; }
 
 : >"$RAW"
+: >"$FLOOR"
 for model in gbdt mlp; do
     case $model in gbdt) peer=xgb pfile=$DEP/xgb_gbdt.json ;; mlp) peer=torch pfile=$DEP/torch_mlp.pt ;; esac
     wrk_script "$model"
@@ -91,9 +98,21 @@ for model in gbdt mlp; do
         say "$model round $r/$ROUNDS (load $(load1))"
         run_wrk "$mport" "${SECONDS_EACH}s" "$model" | "$PY" "$HERE/deploy_report.py" wrk serve moonbench "$model" "$r" >>"$RAW"
         run_wrk "$pport" "${SECONDS_EACH}s" "$model" | "$PY" "$HERE/deploy_report.py" wrk serve "fastapi-$peer" "$model" "$r" >>"$RAW"
+        wrk -t2 -c32 -d"${SECONDS_EACH}s" --latency "http://127.0.0.1:$mport/v2/health/live" |
+            "$PY" "$HERE/deploy_report.py" wrk serve moonbench-floor "$model" "$r" >>"$FLOOR"
     done
     stop_pid "$MB_PID"
     stop_pid "$PEER_PID"
     MB_PID= PEER_PID=
 done
 "$PY" "$HERE/deploy_report.py" report "$RAW"
+# the floor: medians over the rounds, and Little's law's mean latency
+"$PY" - "$FLOOR" <<'EOF'
+import json, statistics, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+for model in sorted({r["model"] for r in rows}):
+    rs = [r for r in rows if r["model"] == model]
+    m = {k: statistics.median(r[k] for r in rs) for k in ("rps", "p50_ms", "p99_ms")}
+    print("floor   %-6s GET /v2/health/live: %.0f req/s, p50 %.3g ms, p99 %.3g ms, 32/throughput %.3g ms (p99 < 1 ms: %s)"
+          % (model, m["rps"], m["p50_ms"], m["p99_ms"], 32e3 / m["rps"], "PASS" if m["p99_ms"] < 1 else "FAIL"))
+EOF
