@@ -32,6 +32,7 @@ typedef struct pool {
     uint8_t dl[MAXN];
     double value[MAXN * 4];
     size_t used, width, nfeat;
+    int chain; /* every inner node has a leaf child: trees as deep as allowed, unbalanced */
 } pool;
 
 static unsigned rnd(unsigned *s)
@@ -45,7 +46,7 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
     int32_t n = (int32_t)p->used++;
     assert_true(p->used < MAXN);
     /* leaves at any depth, so compiled trees need padding */
-    if (depth == max_depth || (depth > 0 && rnd(s) % 4 == 0)) {
+    if (depth == max_depth || (depth > 0 && !p->chain && rnd(s) % 4 == 0)) {
         p->feature[n] = -1;
         p->left[n] = p->right[n] = -1;
         p->threshold[n] = 0;
@@ -57,19 +58,21 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
     p->feature[n] = (int32_t)(rnd(s) % p->nfeat);
     p->threshold[n] = (float)(int)(rnd(s) % 201 - 100) / 50.0f;
     p->dl[n] = (uint8_t)(rnd(s) % 2);
-    int32_t l = grow(p, s, depth + 1, max_depth);
-    int32_t r = grow(p, s, depth + 1, max_depth);
+    int leaf_left = p->chain && rnd(s) % 2;
+    int32_t l = grow(p, s, depth + 1, leaf_left ? depth + 1 : max_depth);
+    int32_t r = grow(p, s, depth + 1, p->chain && !leaf_left ? depth + 1 : max_depth);
     p->left[n] = l;
     p->right[n] = r;
     return n;
 }
 
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
-static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
-                       size_t nrows, unsigned seed)
+static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
+                             size_t nrows, unsigned seed, int chain)
 {
     static pool p;
     memset(&p, 0, sizeof p);
+    p.chain = chain;
     p.width = width;
     p.nfeat = 5;
     unsigned s = seed;
@@ -120,6 +123,12 @@ static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int 
     free(got);
 }
 
+static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
+                       size_t nrows, unsigned seed)
+{
+    check_form_chain(ntrees, k, width, link, average, max_depth, nrows, seed, 0);
+}
+
 static void test_binary_logistic(void **state)
 {
     (void)state;
@@ -153,6 +162,24 @@ static void test_regression_small_blocks(void **state)
     (void)state;
     for (size_t n = 0; n <= 17; n++)
         check_form(5, 1, 1, MB_LINK_IDENTITY, 0, 3, n, 4 + (unsigned)n);
+}
+
+/* Fewer rows than a block (a single row from serve or the worker, a
+** chunk's tail) walk their trees 8 at a time: every tree count around 8
+** and 16, one output and k outputs, with NaNs, on padded trees and on
+** chains as deep as the evaluator takes (12, every inner node with a leaf
+** child, so nearly every leaf is padded down). */
+static void test_rows_trees_interleaved(void **state)
+{
+    (void)state;
+    for (size_t nt = 1; nt <= 17; nt++)
+        for (size_t n = 1; n <= 9; n += 4) {
+            check_form(nt, 1, 1, MB_LINK_LOGISTIC, 0, 6, n, 100 + (unsigned)(nt * 10 + n));
+            check_form(nt, 3, 1, MB_LINK_SOFTMAX, 0, 5, n, 300 + (unsigned)(nt * 10 + n));
+            check_form(nt, 2, 2, MB_LINK_IDENTITY, 1, 4, n, 500 + (unsigned)(nt * 10 + n));
+            check_form_chain(nt, 1, 1, MB_LINK_IDENTITY, 0, 12, n, 700 + (unsigned)(nt * 10 + n), 1);
+        }
+    check_form_chain(40, 2, 1, MB_LINK_SOFTMAX, 0, 12, 1003, 9, 1);
 }
 
 /* One stump by hand: x0 <= 1 left (1.0), else right (3.0); NaN right. */
@@ -226,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
+        cmocka_unit_test(test_rows_trees_interleaved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
