@@ -55,7 +55,8 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
             p->value[(size_t)n * p->width + j] = (double)(int)(rnd(s) % 2001 - 1000) / 997.0;
         return n;
     }
-    p->feature[n] = (int32_t)(rnd(s) % p->nfeat);
+    /* the first and last features often: the ends of a doubled row's copies */
+    p->feature[n] = (int32_t)(rnd(s) % 3 == 0 ? (rnd(s) % 2 ? 0 : p->nfeat - 1) : rnd(s) % p->nfeat);
     p->threshold[n] = (float)(int)(rnd(s) % 201 - 100) / 50.0f;
     p->dl[n] = (uint8_t)(rnd(s) % 2);
     int leaf_left = p->chain && rnd(s) % 2;
@@ -67,6 +68,8 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
 }
 
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
+static size_t g_nfeat = 5; /* features of the forms check_form makes */
+
 static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
                              size_t nrows, unsigned seed, int chain)
 {
@@ -74,7 +77,7 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
     memset(&p, 0, sizeof p);
     p.chain = chain;
     p.width = width;
-    p.nfeat = 5;
+    p.nfeat = g_nfeat;
     unsigned s = seed;
     int32_t root[64], tout[64];
     double base[4] = {0.25, -0.5, 0.125, 1};
@@ -111,7 +114,9 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
     double *want = malloc(nrows * k * sizeof *want), *got = malloc(nrows * k * sizeof *got);
     for (size_t i = 0; i < nrows * p.nfeat; i++)
         /* thresholds hit exactly, and NaNs */
-        x[i] = rnd(&s) % 7 == 0 ? NAN : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
+        x[i] = rnd(&s) % 7 == 0    ? NAN
+               : rnd(&s) % 13 == 0 ? (rnd(&s) % 2 ? INFINITY : -INFINITY)
+                                   : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
     mb_matrix X = {x, nrows, p.nfeat, p.nfeat};
     mb_portable_predict_rows(&form, &X, want, NULL);
     mbrt_trees_predict(c, &X, got);
@@ -180,6 +185,60 @@ static void test_rows_trees_interleaved(void **state)
             check_form_chain(nt, 1, 1, MB_LINK_IDENTITY, 0, 12, n, 700 + (unsigned)(nt * 10 + n), 1);
         }
     check_form_chain(40, 2, 1, MB_LINK_SOFTMAX, 0, 12, 1003, 9, 1);
+}
+
+/* Wide models: a group holds fewer rows when the doubled rows (2 x 600
+** floats) fill the stack buffer, and past 4096 features rows are not
+** doubled at all (the slot-decoding walk). */
+static void test_wide(void **state)
+{
+    (void)state;
+    size_t nf[] = {600, 1100, 5000};
+    for (size_t i = 0; i < 3; i++) {
+        g_nfeat = nf[i];
+        check_form(20, 1, 1, MB_LINK_LOGISTIC, 0, 6, 37, 900 + (unsigned)i);
+        check_form(9, 3, 1, MB_LINK_SOFTMAX, 0, 5, 5, 950 + (unsigned)i);
+    }
+    g_nfeat = 5;
+}
+
+/* Infinite thresholds, hand-made: x <= +inf goes left for every number,
+** x <= -inf only for -inf; NaN goes the node's way. A +inf threshold whose
+** NaN goes right is the one node the doubled rows would get wrong (NaN
+** read as +inf, and +inf > +inf is false): not compiled, the portable loop
+** keeps it. */
+static void test_infinite_thresholds(void **state)
+{
+    (void)state;
+    float xs[5] = {-INFINITY, -1, 2, INFINITY, NAN};
+    float ths[2] = {INFINITY, -INFINITY};
+    for (int ti = 0; ti < 2; ti++)
+        for (int dl = 0; dl < 2; dl++) {
+            int32_t root = 0, out = 0, feature[3] = {0, -1, -1}, left[3] = {1, -1, -1}, right[3] = {2, -1, -1};
+            float thr[3] = {ths[ti], 0, 0};
+            uint8_t dls[3] = {(uint8_t)dl, 0, 0};
+            double value[3] = {0, 1, 3};
+            mb_tree_form t = {1, 1, 1, 3, 1, &root, &out, feature, thr, dls, left, right, value, NULL, 0,
+                              MB_LINK_IDENTITY, NULL};
+            mbrt_trees *c = mbrt_trees_compile(&t);
+            if (ti == 0 && dl == 0) {
+                assert_null(c);
+                continue;
+            }
+            assert_non_null(c);
+            mb_portable form;
+            memset(&form, 0, sizeof form);
+            form.kind = MB_FORM_TREES;
+            form.u.trees = t;
+            double want[5], got[5];
+            mb_matrix X = {xs, 5, 1, 1};
+            mb_portable_predict_rows(&form, &X, want, NULL);
+            mbrt_trees_predict(c, &X, got);
+            assert_memory_equal(want, got, sizeof got);
+            assert_true(got[4] == (dl ? 1 : 3)); /* NaN: the default way */
+            assert_true(got[3] == (ti == 0 ? 1 : 3) && got[0] == 1);
+            mbrt_trees_free(&c);
+        }
 }
 
 /* One stump by hand: x0 <= 1 left (1.0), else right (3.0); NaN right. */
@@ -253,7 +312,8 @@ int main(void)
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
-        cmocka_unit_test(test_rows_trees_interleaved),
+        cmocka_unit_test(test_rows_trees_interleaved), cmocka_unit_test(test_wide),
+        cmocka_unit_test(test_infinite_thresholds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
