@@ -78,50 +78,68 @@ struct mbrt_trees {
     const mb_tree_form *form;
 };
 
-/* Depth of the subtree at n (a leaf is 0); -1 past MAX_DEPTH or when a
-** node has a +inf threshold with NaN going right (see WHY). */
-static int depth_of(const mb_tree_form *t, int32_t n, int d)
+/* Depth of the subtree at n (a leaf is 0); -1 past max_depth. */
+static int depth_of(const mb_tree_form *t, int32_t n, int d, int max_depth)
 {
     if (t->feature[n] < 0)
         return 0;
-    if (d >= MAX_DEPTH || (isinf(t->threshold[n]) && t->threshold[n] > 0 && !t->default_left[n]))
+    if (d >= max_depth)
         return -1;
-    int l = depth_of(t, t->left[n], d + 1), r = depth_of(t, t->right[n], d + 1);
+    int l = depth_of(t, t->left[n], d + 1, max_depth), r = depth_of(t, t->right[n], d + 1, max_depth);
     return l < 0 || r < 0 ? -1 : 1 + (l > r ? l : r);
 }
 
-/* Lay out the subtree at n from position pos (0-based, level order) of a
-** tree whose level `level` holds pos. */
-static void lay(mbrt_trees *c, const mb_tree_form *t, node *nd, double *lf, int32_t n, size_t pos, size_t level)
+int mbrt_trees_depth(const mb_tree_form *t, int max_depth)
 {
-    if (level == c->depth) {
-        memcpy(lf + (pos - c->ninner) * c->width, t->value + (size_t)n * c->width, c->width * sizeof *lf);
-        return;
+    int depth = 0;
+    for (size_t i = 0; i < t->ntrees; i++) {
+        int d = depth_of(t, t->root[i], 0, max_depth);
+        if (d < 0)
+            return -1;
+        depth = d > depth ? d : depth;
     }
-    if (t->feature[n] < 0) { /* a leaf above depth D: both ways lead to it */
-        nd[pos].thr = 0;
-        nd[pos].slot = 0;
-        lay(c, t, nd, lf, n, 2 * pos + 1, level + 1);
-        lay(c, t, nd, lf, n, 2 * pos + 2, level + 1);
+    return depth;
+}
+
+static void pad(const mb_tree_form *t, int32_t n, size_t pos, size_t level, size_t depth, int32_t *at)
+{
+    at[pos] = n;
+    if (level == depth)
         return;
+    int leaf = t->feature[n] < 0; /* a leaf above the depth: both ways lead to it */
+    pad(t, leaf ? n : t->left[n], 2 * pos + 1, level + 1, depth, at);
+    pad(t, leaf ? n : t->right[n], 2 * pos + 2, level + 1, depth, at);
+}
+
+void mbrt_trees_pad(const mb_tree_form *t, size_t tr, size_t depth, int32_t *at)
+{
+    pad(t, t->root[tr], 0, 0, depth, at);
+}
+
+/* Tree tr laid out from its padded positions at (mbrt_trees_pad). */
+static void lay(mbrt_trees *c, const mb_tree_form *t, size_t tr, const int32_t *at)
+{
+    node *nd = c->nodes + tr * c->ninner;
+    double *lf = c->leaf + tr * c->nleaf * c->width;
+    for (size_t pos = 0; pos < c->ninner; pos++) {
+        int32_t n = at[pos];
+        int leaf = t->feature[n] < 0;
+        nd[pos].thr = leaf ? 0 : t->threshold[n];
+        nd[pos].slot = leaf ? 0 : (uint32_t)((size_t)t->feature[n] + (t->default_left[n] ? c->nf : 0));
     }
-    nd[pos].thr = t->threshold[n];
-    nd[pos].slot = (uint32_t)((size_t)t->feature[n] + (t->default_left[n] ? c->nf : 0));
-    lay(c, t, nd, lf, t->left[n], 2 * pos + 1, level + 1);
-    lay(c, t, nd, lf, t->right[n], 2 * pos + 2, level + 1);
+    for (size_t j = 0; j < c->nleaf; j++)
+        memcpy(lf + j * c->width, t->value + (size_t)at[c->ninner + j] * c->width, c->width * sizeof *lf);
 }
 
 mbrt_trees *mbrt_trees_compile(const mb_tree_form *t)
 {
-    size_t depth = 0;
-    if (t->nfeatures >= (1u << 30))
+    int d = mbrt_trees_depth(t, MAX_DEPTH);
+    if (d < 0 || t->nfeatures >= (1u << 30))
         return NULL;
-    for (size_t i = 0; i < t->ntrees; i++) {
-        int d = depth_of(t, t->root[i], 0);
-        if (d < 0)
+    for (size_t i = 0; i < t->nnodes; i++) /* the one node the doubled rows get wrong (WHY) */
+        if (t->feature[i] >= 0 && isinf(t->threshold[i]) && t->threshold[i] > 0 && !t->default_left[i])
             return NULL;
-        depth = (size_t)d > depth ? (size_t)d : depth;
-    }
+    size_t depth = (size_t)d;
     mbrt_trees *c = mb_trycalloc(1, sizeof *c);
     if (!c)
         return NULL;
@@ -134,13 +152,18 @@ mbrt_trees *mbrt_trees_compile(const mb_tree_form *t)
     c->nf = t->nfeatures;
     c->form = t;
     size_t bytes = t->ntrees * (c->ninner * sizeof(node) + c->nleaf * c->width * sizeof(double));
+    int32_t *at = NULL;
     if (bytes > MAX_BYTES || !(c->nodes = mb_trymalloc((t->ntrees * c->ninner + 1) * sizeof *c->nodes)) ||
-        !(c->leaf = mb_trymalloc(t->ntrees * c->nleaf * c->width * sizeof *c->leaf))) {
+        !(c->leaf = mb_trymalloc(t->ntrees * c->nleaf * c->width * sizeof *c->leaf)) ||
+        !(at = mb_trymalloc((c->ninner + c->nleaf) * sizeof *at))) {
         mbrt_trees_free(&c);
         return NULL;
     }
-    for (size_t i = 0; i < t->ntrees; i++)
-        lay(c, t, c->nodes + i * c->ninner, c->leaf + i * c->nleaf * c->width, t->root[i], 0, 0);
+    for (size_t i = 0; i < t->ntrees; i++) {
+        mbrt_trees_pad(t, i, depth, at);
+        lay(c, t, i, at);
+    }
+    mb_free(at);
     return c;
 }
 
