@@ -138,6 +138,21 @@ same_csv() {
     assert_line --index 1 "$(printf 'good\tbad\t5951.0')"
 }
 
+@test "score --threads: rows transformed on the pool, rejects still reported in row order with the same bytes" {
+    T="$BATS_FILE_TMPDIR"
+    # 7,000 rows, every 997th duration not a number, so several 2,048-row slices hold rejects
+    { cat "$DATA/csv/credit_g.csv"; for k in 1 2 3 4 5 6; do tail -n +2 "$DATA/csv/credit_g.csv"; done; } |
+        awk -F, -v OFS=, 'NR > 1 && NR % 997 == 0 { $2 = "x" $2 } { print }' > "$T/bigbad.csv"
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/bigbad.csv" -o "$T/bb1.csv" --threads 1
+    [[ "$stderr" == *"6993 rows scored, 7 rejected"* ]]
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/bigbad.csv" -o "$T/bb3.csv" --threads 3
+    cmp "$T/bb1.csv" "$T/bb3.csv"
+    cmp "$T/bb1.csv.rejects.csv" "$T/bb3.csv.rejects.csv"
+    run cat "$T/bb3.csv.rejects.csv"
+    assert_line --index 1 --regexp "^997,column 'duration': 'x[0-9]+' is not a number$"
+    assert_line --index 7 --regexp "^6979,column 'duration': 'x[0-9]+' is not a number$"
+}
+
 @test "score: rejected rows go to the rejects file with their CSV line (HDF5: row index) and reason" {
     T="$BATS_FILE_TMPDIR"
     # blank lines (skipped, as pandas does): a line is not a row + 1
