@@ -115,7 +115,8 @@ static void fixture_free(fixture *fx)
 /* Fit a gbdt with settings (NULL-terminated) on threads threads and hash
 ** its predictions of every row (probabilities for classification), of
 ** the rows as they are and with their NaN replaced by 0.5. */
-static uint64_t fit_hash(const mb_dataset *d, const mb_dataset *valid, const char *const *settings, int threads)
+static uint64_t fit_hash(const mb_dataset *d, const mb_dataset *valid, const char *const *settings, int threads,
+                         double *rounds)
 {
     mb_error err;
     const mb_model_type *t = mb_registry_find(&reg, "gbdt", &owner, &err);
@@ -134,6 +135,18 @@ static uint64_t fit_hash(const mb_dataset *d, const mb_dataset *valid, const cha
     c.threads = threads;
     if (mb_model_fit(m, d, valid, &c, &err) != MB_OK)
         fail_msg("fit: %s", err.msg);
+    mb_fit_info fi;
+    if (mb_model_fit_info(m, &fi, &err) != MB_OK)
+        fail_msg("fit_info: %s", err.msg);
+    /* rounds kept: n_trees, or n_rounds when a round has a tree per class */
+    double nt = -1, nr = -1;
+    for (size_t i = 0; i < fi.n; i++) {
+        if (strcmp(fi.names[i], "n_trees") == 0)
+            nt = fi.values[i];
+        if (strcmp(fi.names[i], "n_rounds") == 0)
+            nr = fi.values[i];
+    }
+    *rounds = nr >= 0 ? nr : nt;
     size_t k = d->task == MB_TASK_REGRESSION ? 1 : d->nclasses, n = d->X.rows;
     float *o = malloc(n * k * sizeof *o);
     mb_status s = d->task == MB_TASK_REGRESSION ? mb_model_predict(m, &d->X, o, &err)
@@ -172,7 +185,7 @@ static const fit_case cases[] = {
     {"absolute", 0, 0, 0, {"n_trees=6", "max_depth=4", "loss=absolute", NULL}, 0x99e8adce003f1160ULL},
     {"early stop held out", 1, 0, 0,
      {"n_trees=40", "max_depth=4", "early_stopping_rounds=3", "validation_fraction=0.2", "learning_rate=0.5", NULL}, 0xf3ed8841b8be5c20ULL},
-    {"early stop valid", 0, 0, 1, {"n_trees=30", "max_depth=3", "early_stopping_rounds=2", "learning_rate=0.6", NULL}, 0xa64b52f171535d85ULL},
+    {"early stop valid", 0, 0, 1, {"n_trees=40", "max_depth=10", "early_stopping_rounds=2", "learning_rate=0.9", "min_samples_leaf=1", NULL}, 0x6aff19f97859f461ULL},
     {"leafwise", 0, 1, 0, {"n_trees=8", "growth=leafwise", "max_leaves=20", "max_depth=0", "min_samples_leaf=4", NULL}, 0x19ffc94a46143ee0ULL},
 };
 
@@ -191,8 +204,16 @@ static void test_fixed_seed_hashes(void **state)
         size_t n = fc->with_valid ? nt : fx.n;
         mb_dataset d = {{fx.X, n, fx.F, fx.F}, y, fc->weighted ? fx.w : NULL, task, ncls, NULL};
         mb_dataset v = {{fx.X + nt * fx.F, nv, fx.F, fx.F}, y + nt, NULL, task, ncls, NULL};
-        uint64_t h2 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 2);
-        uint64_t h1 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 1);
+        double r2, r1;
+        uint64_t h2 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 2, &r2);
+        uint64_t h1 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 1, &r1);
+        /* the early-stopping cases must stop early to test that path */
+        int ntrees = atoi(fc->settings[0] + strlen("n_trees="));
+        assert_true(r1 == r2 && r2 >= 1);
+        if (strncmp(fc->name, "early stop", 10) == 0)
+            assert_true(r2 < ntrees);
+        else
+            assert_true(r2 == ntrees);
         if (h1 != h2 || h2 != fc->expect) {
             fprintf(stderr, "# %s: 2 threads 0x%016llxULL, 1 thread 0x%016llxULL, expected 0x%016llxULL\n",
                     fc->name, (unsigned long long)h2, (unsigned long long)h1, (unsigned long long)fc->expect);
