@@ -67,6 +67,16 @@ typedef struct worker {
     float *X, *label, *proba;
     long *row;                /* per entry: its row in X, or -1 (dead) */
     char **why;               /* per entry: the dead-letter reason */
+    /* The last entry's field layout (its names in order, NUL-separated)
+    ** and each field's input index (-1: not an input): producers write
+    ** every entry alike, so the names are looked up once per layout. */
+    char *lay_names;
+    size_t lay_len, lay_cap, lay_n;
+    long *lay_idx;
+    unsigned char *numeric;   /* per input: not categorical (the fast parse applies) */
+    /* append_output's argv, sized once for the prediction's fields */
+    const char **out_av;
+    char *out_num, **proba_names;
     char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
     double last_claim, last_gauges;
     unsigned long long nscored, ndead; /* for the exit message */
@@ -117,8 +127,48 @@ static int is_str(const redisReply *r)
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
+/* The input index of each field of f (f->elements / 2 of them) in
+** w->lay_idx: the cached layout when f's names are the last entry's, in
+** the same order, else looked up and cached. */
+static void field_layout(worker *w, const redisReply *f)
+{
+    size_t nfld = f->elements / 2, len = 0;
+    if (nfld == w->lay_n) {
+        const char *p = w->lay_names;
+        size_t j = 0;
+        for (; j < nfld; j++) {
+            const redisReply *k = f->element[2 * j];
+            if (len + k->len + 1 > w->lay_len || memcmp(p, k->str, k->len) != 0 || p[k->len] != '\0')
+                break;
+            p += k->len + 1, len += k->len + 1;
+        }
+        if (j == nfld && len == w->lay_len)
+            return;
+    }
+    len = 0;
+    for (size_t j = 0; j < nfld; j++)
+        len += f->element[2 * j]->len + 1;
+    if (len > w->lay_cap) {
+        w->lay_names = mb_realloc(w->lay_names, len);
+        w->lay_cap = len;
+    }
+    w->lay_idx = mb_realloc(w->lay_idx, (nfld + 1) * sizeof *w->lay_idx);
+    char *p = w->lay_names;
+    for (size_t j = 0; j < nfld; j++) {
+        const redisReply *k = f->element[2 * j];
+        memcpy(p, k->str, k->len);
+        p[k->len] = '\0';
+        /* a name holding a NUL matches no input, as strcmp on it would not */
+        w->lay_idx[j] = strlen(p) == k->len ? mb_runtime_input_find(w->rt, p) : -1;
+        p += k->len + 1;
+    }
+    w->lay_n = nfld, w->lay_len = len;
+}
+
 /* An entry's fields into X row `row`: one JSON field "json" (unless the
-** model has an input of that name), else fields by input name. */
+** model has an input of that name), else fields by input name. A numeric
+** input's plain decimal takes the exact fast parse (worker_number.c);
+** anything else the runtime's text rule. */
 static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_error *err)
 {
     if (!f || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
@@ -132,11 +182,18 @@ static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_err
                 const redisReply *v = f->element[j + 1];
                 return mb_score_json_features(w->rt, w->ctx, v->str, v->len, x, err);
             }
+    field_layout(w, f);
     mb_runtime_row_reset(w->ctx);
     for (size_t j = 0; j < f->elements; j += 2) {
-        long i = mb_runtime_input_find(w->rt, f->element[j]->str);
-        mb_status rc;
-        if (i >= 0 && (rc = mb_runtime_row_set_text(w->ctx, (size_t)i, f->element[j + 1]->str, err)) != MB_OK)
+        long i = w->lay_idx[j / 2];
+        if (i < 0)
+            continue;
+        const redisReply *v = f->element[j + 1];
+        double d;
+        mb_status rc = w->numeric[i] && mbwk_parse_decimal(v->str, v->len, &d)
+                           ? mb_runtime_row_set_number(w->ctx, (size_t)i, d, err)
+                           : mb_runtime_row_set_text(w->ctx, (size_t)i, v->str, err);
+        if (rc != MB_OK)
             return rc;
     }
     return mb_runtime_row_transform(w->ctx, x, err);
@@ -166,26 +223,39 @@ static int append_output(worker *w, const redisReply *e, size_t i)
         return rc;
     }
     size_t argc = 7 + 2 * w->k;
-    const char **av = mb_malloc(argc * sizeof *av);
-    char *num = mb_malloc((w->k + 1) * 32), *names = mb_malloc((w->k + 1) * 256);
-    av[0] = "XADD", av[1] = w->out, av[2] = "*", av[3] = "id", av[4] = id->str, av[5] = "prediction";
+    const char **av = w->out_av;
+    char *num = w->out_num;
+    av[4] = id->str;
     if (w->k) {
         av[6] = mb_runtime_class(w->rt, (size_t)w->label[r]);
         for (size_t c = 0; c < w->k; c++) {
-            snprintf(names + 256 * c, 256, "proba_%s", mb_runtime_class(w->rt, c));
             snprintf(num + 32 * c, 32, "%.6g", (double)w->proba[(size_t)r * w->k + c]);
-            av[7 + 2 * c] = names + 256 * c;
             av[8 + 2 * c] = num + 32 * c;
         }
     } else {
-        snprintf(num + 32 * w->k, 32, "%.9g", (double)w->label[r]);
-        av[6] = num + 32 * w->k;
+        snprintf(num, 32, "%.9g", (double)w->label[r]);
+        av[6] = num;
     }
-    int rc = redisAppendCommandArgv(w->c, (int)argc, av, NULL);
-    mb_free(av);
-    mb_free(num);
-    mb_free(names);
-    return rc;
+    return redisAppendCommandArgv(w->c, (int)argc, av, NULL);
+}
+
+/* append_output's fixed words, made once: the class names' "proba_"
+** fields do not change from entry to entry. */
+static void output_words(worker *w)
+{
+    size_t argc = 7 + 2 * w->k;
+    w->out_av = mb_calloc(argc, sizeof *w->out_av);
+    w->out_num = mb_malloc((w->k + 1) * 32);
+    w->proba_names = mb_calloc(w->k + 1, sizeof *w->proba_names);
+    const char **av = w->out_av;
+    av[0] = "XADD", av[1] = w->out, av[2] = "*", av[3] = "id", av[5] = "prediction";
+    for (size_t c = 0; c < w->k; c++) {
+        const char *name = mb_runtime_class(w->rt, c);
+        w->proba_names[c] = mb_malloc(strlen(name) + 7);
+        memcpy(w->proba_names[c], "proba_", 6);
+        memcpy(w->proba_names[c] + 6, name, strlen(name) + 1);
+        av[7 + 2 * c] = w->proba_names[c];
+    }
 }
 
 /* Score the entries of one batch into X/label/proba, or a reason each. */
@@ -460,6 +530,14 @@ static void worker_free(worker *w)
     mb_free(w->proba);
     mb_free(w->row);
     mb_free(w->why);
+    mb_free(w->lay_names);
+    mb_free(w->lay_idx);
+    mb_free(w->numeric);
+    for (size_t c = 0; w->proba_names && c < w->k; c++)
+        mb_free(w->proba_names[c]);
+    mb_free(w->proba_names);
+    mb_free(w->out_av);
+    mb_free(w->out_num);
 }
 
 static void names(worker *w, const wk_args *a)
@@ -514,6 +592,11 @@ int mb_cmd_worker(int argc, char **argv)
     w.proba = mb_malloc(a.batch * (w.k + 1) * sizeof *w.proba);
     w.row = mb_malloc(a.batch * sizeof *w.row);
     w.why = mb_calloc(a.batch, sizeof *w.why);
+    size_t nin = mb_runtime_ninputs(w.rt);
+    w.numeric = mb_malloc(nin + 1);
+    for (size_t i = 0; i < nin; i++)
+        w.numeric[i] = !mb_runtime_input_categorical(w.rt, i);
+    output_words(&w);
     if (a.metrics_port) {
         const char *note = NULL;
         if (!(w.m = mbwk_metrics_start(mb_runtime_bundle(w.rt), (unsigned)a.metrics_port, 1000, MB_DRIFT_THRESHOLD,

@@ -7,6 +7,7 @@
 **                     reconnecting with backoff (the only file that
 **                     connects)
 **   worker_metrics.c  Prometheus /metrics on libmicrohttpd (optional)
+**   worker_number.c   the exact fast path for decimal field values
 **
 ** Threads: the loop is one thread. The metrics server answers from its
 ** own thread; everything it reads is atomic or behind the drift window's
@@ -50,6 +51,13 @@ redisContext *mbwk_connect_retry(const mbwk_url *u, volatile sig_atomic_t *stop)
 /* A command from argv (argc strings, NUL-terminated); the reply, or NULL
 ** when the connection failed (c->errstr says why). */
 redisReply *mbwk_command(redisContext *c, int argc, const char **argv);
+
+/* {====== worker_number.c ======} */
+
+/* The n bytes at s as a plain decimal ([+-]digits[.digits][e[+-]digits]):
+** 1 with *v exactly strtod's value, or 0 (not such a number, or not one
+** this can round exactly: parse it the slow way). Allocates nothing. */
+int mbwk_parse_decimal(const char *s, size_t n, double *v);
 
 /* {====== worker_metrics.c ======} */
 
