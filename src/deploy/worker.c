@@ -19,6 +19,12 @@
 ** One batch: the entries' features are computed row by row, the model runs
 ** once on the batch, the XADDs are pipelined (redisAppendCommandArgv) and
 ** their replies read, then one XACK names every entry whose XADD succeeded.
+** That XACK is not a round trip of its own: it is held (w->ack) and sent
+** in the same write as the next command (the next XREADGROUP, usually),
+** both replies read after, so a batch costs two round trips, not three.
+** It is still sent only after its XADDs were answered; a lost connection
+** keeps it, to send first on the new one; leaving (a signal, a fatal
+** error) sends it before exiting.
 ** Memory is bounded by --batch entries (COUNT) of Redis's own size limits.
 ** Signals: SIGTERM and SIGINT set a flag; XREADGROUP blocks at most 1 s, so
 ** the flag is seen within a second, after the batch in hand is finished.
@@ -77,6 +83,11 @@ typedef struct worker {
     /* append_output's argv, sized once for the prediction's fields */
     const char **out_av;
     char *out_num, **proba_names;
+    /* the held XACK: argv ("XACK", stream, group, ids...) of nack words,
+    ** the ids copied into ack_ids (the reply they came in is freed) */
+    const char **ack_av;
+    char *ack_ids;
+    size_t nack, ack_cap;
     char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
     double last_claim, last_gauges;
     unsigned long long nscored, ndead; /* for the exit message */
@@ -320,9 +331,16 @@ static int handle_batch(worker *w, const redisReply *entries)
         if (append_output(w, entries->element[i], i) != REDIS_OK)
             rc = BATCH_LOST;
     }
-    const char **ack = mb_malloc((n + 3) * sizeof *ack);
-    size_t nack = 0;
-    ack[nack++] = "XACK", ack[nack++] = w->a->in, ack[nack++] = w->a->group;
+    size_t idlen = 0;
+    for (size_t i = 0; i < n; i++)
+        idlen += entries->element[i]->element[0]->len + 1;
+    if (idlen > w->ack_cap) {
+        w->ack_ids = mb_realloc(w->ack_ids, idlen);
+        w->ack_cap = idlen;
+    }
+    const char **ack = w->ack_av;
+    char *idp = w->ack_ids;
+    size_t nack = 3;
     for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
         const redisReply *e = entries->element[i];
         if (e->element[1]->type != REDIS_REPLY_NIL) {
@@ -346,15 +364,13 @@ static int handle_batch(worker *w, const redisReply *entries)
             if (rc != BATCH_OK)
                 break;
         }
-        ack[nack++] = e->element[0]->str;
+        const redisReply *id = e->element[0];
+        memcpy(idp, id->str, id->len + 1);
+        ack[nack++] = idp;
+        idp += id->len + 1;
     }
-    if (rc == BATCH_OK && nack > 3) {
-        redisReply *r = mbwk_command(w->c, (int)nack, ack);
-        if (!r)
-            rc = BATCH_LOST;
-        freeReplyObject(r);
-    }
-    mb_free(ack);
+    if (rc == BATCH_OK && nack > 3)
+        w->nack = nack; /* sent with the next command (command_acking) */
     for (size_t i = 0; i < n; i++)
         mb_free(w->why[i]);
     if (rc == BATCH_OK)
@@ -363,6 +379,44 @@ static int handle_batch(worker *w, const redisReply *entries)
 }
 
 /* {====== reading ======} */
+
+/* The held XACK (if any) and then the command argv, in one write; the
+** command's reply, or NULL when the connection failed (the XACK is then
+** kept for the next connection: its outputs are written). An error reply
+** to the XACK (the group was destroyed) is dropped, as there is nothing
+** left to acknowledge. */
+static redisReply *command_acking(worker *w, int argc, const char **argv)
+{
+    int held = w->nack > 3;
+    if (held && redisAppendCommandArgv(w->c, (int)w->nack, w->ack_av, NULL) != REDIS_OK)
+        return NULL;
+    if (redisAppendCommandArgv(w->c, argc, argv, NULL) != REDIS_OK)
+        return NULL;
+    redisReply *r = NULL;
+    if (held) {
+        if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+            return NULL;
+        freeReplyObject(r);
+        w->nack = 0;
+        r = NULL;
+    }
+    if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+        return NULL;
+    return r;
+}
+
+/* Send the held XACK alone (on leaving): 0, or -1 (still held). */
+static int flush_ack(worker *w)
+{
+    if (w->nack <= 3)
+        return 0;
+    redisReply *r = w->c && !w->c->err ? mbwk_command(w->c, (int)w->nack, w->ack_av) : NULL;
+    if (!r)
+        return -1;
+    freeReplyObject(r);
+    w->nack = 0;
+    return 0;
+}
 
 /* A reply that is an error: fatal, with a hint for a missing group. */
 static int reply_error(worker *w, const char *what, const redisReply *r)
@@ -379,7 +433,7 @@ static int read_group(worker *w, const char *from, int block, size_t *got, char 
     const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count,
                         "BLOCK",      "1000",  "STREAMS",   w->a->in,    from};
     const char *noblock[] = {av[0], av[1], av[2], av[3], av[4], av[5], av[8], av[9], av[10]};
-    redisReply *r = block ? mbwk_command(w->c, 11, av) : mbwk_command(w->c, 9, noblock);
+    redisReply *r = block ? command_acking(w, 11, av) : command_acking(w, 9, noblock);
     *got = 0;
     if (!r)
         return BATCH_LOST;
@@ -412,7 +466,7 @@ static int recover(worker *w)
     w->last_claim = now_s();
     do {
         const char *av[] = {"XAUTOCLAIM", w->a->in, w->a->group, w->consumer, w->claim_ms, cursor, "COUNT", w->count};
-        redisReply *r = mbwk_command(w->c, 8, av);
+        redisReply *r = command_acking(w, 8, av);
         if (!r)
             return BATCH_LOST;
         if (r->type == REDIS_REPLY_ERROR) {
@@ -434,7 +488,7 @@ static void update_gauges(worker *w)
 {
     w->last_gauges = now_s();
     const char *av[] = {"XINFO", "GROUPS", w->a->in};
-    redisReply *r = w->m ? mbwk_command(w->c, 3, av) : NULL;
+    redisReply *r = w->m ? command_acking(w, 3, av) : NULL;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         freeReplyObject(r);
         return;
@@ -509,10 +563,16 @@ static int run(worker *w)
             rc = start(w);
         }
     }
+    /* the last good batch's XACK is still held: its outputs are written */
+    size_t held = w->nack > 3 ? w->nack - 3 : 0;
+    int unacked = flush_ack(w) != 0;
+    if (unacked)
+        fprintf(stderr, "moonbench worker: could not acknowledge the last %zu entries scored (%s): they stay "
+                        "pending and will be scored again\n", held, w->c ? w->c->errstr : "no connection");
     if (rc == BATCH_FATAL)
         return 1;
-    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; every entry read was "
-                    "acknowledged\n", w->nscored, w->ndead);
+    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; %s\n", w->nscored,
+            w->ndead, unacked ? "the last batch stays pending" : "every entry read was acknowledged");
     return 0;
 }
 
@@ -538,6 +598,8 @@ static void worker_free(worker *w)
     mb_free(w->proba_names);
     mb_free(w->out_av);
     mb_free(w->out_num);
+    mb_free(w->ack_av);
+    mb_free(w->ack_ids);
 }
 
 static void names(worker *w, const wk_args *a)
@@ -597,6 +659,8 @@ int mb_cmd_worker(int argc, char **argv)
     for (size_t i = 0; i < nin; i++)
         w.numeric[i] = !mb_runtime_input_categorical(w.rt, i);
     output_words(&w);
+    w.ack_av = mb_malloc((a.batch + 3) * sizeof *w.ack_av);
+    w.ack_av[0] = "XACK", w.ack_av[1] = a.in, w.ack_av[2] = a.group;
     if (a.metrics_port) {
         const char *note = NULL;
         if (!(w.m = mbwk_metrics_start(mb_runtime_bundle(w.rt), (unsigned)a.metrics_port, 1000, MB_DRIFT_THRESHOLD,
