@@ -88,6 +88,7 @@ typedef struct worker {
     ** worker's instructions */
     char *resp;
     size_t resp_len, resp_cap;
+    mbwk_replies *replies;    /* the connection's reply objects (worker_reply.c) */
     /* the held XACK: argv ("XACK", stream, group, ids...) of nack words,
     ** the ids copied into ack_ids (the reply they came in is freed) */
     const char **ack_av;
@@ -408,7 +409,7 @@ static int handle_batch(worker *w, const redisReply *entries)
                 w->nscored++;
                 mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
             }
-            freeReplyObject(r);
+            mbwk_reply_free(r);
             if (rc != BATCH_OK)
                 break;
         }
@@ -444,7 +445,7 @@ static redisReply *command_acking(worker *w, int argc, const char **argv)
     if (held) {
         if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
             return NULL;
-        freeReplyObject(r);
+        mbwk_reply_free(r);
         w->nack = 0;
         r = NULL;
     }
@@ -461,7 +462,7 @@ static int flush_ack(worker *w)
     redisReply *r = w->c && !w->c->err ? mbwk_command(w->c, (int)w->nack, w->ack_av) : NULL;
     if (!r)
         return -1;
-    freeReplyObject(r);
+    mbwk_reply_free(r);
     w->nack = 0;
     return 0;
 }
@@ -496,7 +497,7 @@ static int read_group(worker *w, const char *from, int block, size_t *got, char 
             snprintf(last, lastsz, "%s", entries->element[*got - 1]->element[0]->str);
         rc = handle_batch(w, entries);
     }
-    freeReplyObject(r);
+    mbwk_reply_free(r);
     return rc;
 }
 
@@ -526,7 +527,7 @@ static int recover(worker *w)
         } else {
             snprintf(cursor, sizeof cursor, "0-0");
         }
-        freeReplyObject(r);
+        mbwk_reply_free(r);
     } while (rc == BATCH_OK && strcmp(cursor, "0-0") != 0);
     return rc;
 }
@@ -538,7 +539,7 @@ static void update_gauges(worker *w)
     const char *av[] = {"XINFO", "GROUPS", w->a->in};
     redisReply *r = w->m ? command_acking(w, 3, av) : NULL;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
+        mbwk_reply_free(r);
         return;
     }
     for (size_t g = 0; g < r->elements; g++) {
@@ -559,7 +560,7 @@ static void update_gauges(worker *w)
         if (ours)
             mbwk_metrics_group(w->m, pending, lag);
     }
-    freeReplyObject(r);
+    mbwk_reply_free(r);
 }
 
 /* Create the group (and the stream) from the stream's first entry, so
@@ -573,7 +574,7 @@ static int create_group(worker *w)
     int rc = BATCH_OK;
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         rc = reply_error(w, "XGROUP CREATE", r);
-    freeReplyObject(r);
+    mbwk_reply_free(r);
     return rc;
 }
 
@@ -584,6 +585,7 @@ static int start(worker *w)
         redisFree(w->c);
         if (!(w->c = mbwk_connect_retry(&w->url, &stop)))
             return stop ? BATCH_LOST : BATCH_FATAL;
+        mbwk_replies_use(w->c->reader, w->replies);
         int rc = w->a->create_group ? create_group(w) : BATCH_OK;
         if (rc == BATCH_OK)
             rc = recover(w);
@@ -628,7 +630,8 @@ static int run(worker *w)
 
 static void worker_free(worker *w)
 {
-    redisFree(w->c);
+    redisFree(w->c); /* before the arena: it may free a partial reply */
+    mbwk_replies_free(&w->replies);
     mbwk_metrics_stop(&w->m);
     mb_runtime_row_ctx_free(&w->ctx);
     mb_runtime_close(&w->rt);
@@ -708,6 +711,7 @@ int mb_cmd_worker(int argc, char **argv)
     for (size_t i = 0; i < nin; i++)
         w.numeric[i] = !mb_runtime_input_categorical(w.rt, i);
     output_words(&w);
+    w.replies = mbwk_replies_new();
     w.ack_av = mb_malloc((a.batch + 3) * sizeof *w.ack_av);
     w.ack_av[0] = "XACK", w.ack_av[1] = a.in, w.ack_av[2] = a.group;
     if (a.metrics_port) {
