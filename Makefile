@@ -178,6 +178,15 @@ DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o 
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
+# The worker's decimal fast path (tests/unit/test_worker_number.c) links only its own object.
+$(BUILD)/tests/test_worker_number: $(BUILD)/obj/src/deploy/worker_number.o
+$(BUILD)/tests/test_worker_number: UNIT_OBJ = $(BUILD)/obj/src/deploy/worker_number.o
+$(BUILD)/tests/test_worker_number: UNIT_CFLAGS = -Isrc/deploy
+# The worker's arena replies (tests/unit/test_worker_reply.c), checked against hiredis's reader.
+$(BUILD)/tests/test_worker_reply: $(BUILD)/obj/src/deploy/worker_reply.o
+$(BUILD)/tests/test_worker_reply: UNIT_OBJ = $(BUILD)/obj/src/deploy/worker_reply.o
+$(BUILD)/tests/test_worker_reply: UNIT_CFLAGS = -Isrc/deploy
+$(BUILD)/tests/test_worker_reply: TEST_LIBS += $(DEPLOY_LIBS)
 # The workbench's figure lines and the server's live summary (tests/unit/test_results.c).
 RESULTS_UNIT_OBJ = $(BUILD)/obj/src/tui/figures.o $(addprefix $(BUILD)/obj/src/deploy/,serve_metrics.o drift.o)
 $(BUILD)/tests/test_results: $(RESULTS_UNIT_OBJ)

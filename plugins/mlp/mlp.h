@@ -160,7 +160,7 @@ typedef struct mbmlp_adam_k {
     float l2, shrink;             /* L2 added to the gradient; AdamW's 1 - lr * wd */
 } mbmlp_adam_k;
 
-/* a (rows x w) += b per row, then kind 0 identity, 1 relu, 2 leaky relu (alpha). */
+/* a (rows x w) += b per row (b NULL: no add), then kind 0 identity, 1 relu, 2 leaky relu (alpha). */
 MBMLP_FUNC void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w, int kind, float alpha);
 /* d (rows x w) *= relu'(a) (leaky: alpha for a <= 0); gb = column sums of the result. */
 MBMLP_FUNC void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leaky, float alpha,

@@ -25,6 +25,10 @@
 #include <math.h>
 #include <string.h>
 
+/* The widest layer input whose forward product starts from the biases
+** (see mbmlp_forward). */
+#define MBMLP_PREFILL_K 256
+
 /* {====== layout ======} */
 
 int mbmlp_net_alloc(mbmlp_net *n, const mb_host *h, size_t nlayers, const size_t *width)
@@ -210,12 +214,27 @@ void mbmlp_forward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows, 
         int hidden = l + 1 < n->nlayers;
         float *a = acts[l];
         float *zk = hidden && n->act == MB_ACT_GELU && pre ? pre[l] : NULL;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)fo, (int)fi, 1.0f, in,
-                    (int)ldin, W, (int)fi, 0.0f, a, (int)fo);
         float *mk = hidden && masks && keep < 1.0f ? masks[l] : NULL;
         mb_activation act = hidden ? n->act : MB_ACT_IDENTITY;
+        /* identity and relus: a starts as the biases and sgemm adds A W^T
+        ** (beta 1), which spares OpenBLAS's zeroing pass (beta 0) and the
+        ** bias add after it. The same bits as zeroing and adding b after:
+        ** while K (the layer's input width) fits in one of OpenBLAS's K
+        ** blocks the kernel adds its finished dot product to C once, so
+        ** b + AW^T is rounded once either way. Wider inputs are summed
+        ** into C block by block, which would move b's rounding: they keep
+        ** beta 0 (Zen's block is 320..383; test_mlp checks 256 on the
+        ** running kernel). */
+        int prefill = fi <= MBMLP_PREFILL_K &&
+                      (act == MB_ACT_IDENTITY || act == MB_ACT_RELU || act == MB_ACT_LEAKY_RELU);
+        if (prefill)
+            for (size_t i = 0; i < rows; i++)
+                memcpy(a + i * fo, b, fo * sizeof *a);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)fo, (int)fi, 1.0f, in,
+                    (int)ldin, W, (int)fi, prefill ? 1.0f : 0.0f, a, (int)fo);
         if (act == MB_ACT_IDENTITY || act == MB_ACT_RELU || act == MB_ACT_LEAKY_RELU)
-            mbmlp_k_bias_act(a, b, rows, fo, act == MB_ACT_RELU ? 1 : act == MB_ACT_LEAKY_RELU ? 2 : 0, n->alpha);
+            mbmlp_k_bias_act(a, prefill ? NULL : b, rows, fo,
+                             act == MB_ACT_RELU ? 1 : act == MB_ACT_LEAKY_RELU ? 2 : 0, n->alpha);
         for (size_t i = 0; i < rows; i++) {
             float *ai = a + i * fo;
             if (act != MB_ACT_IDENTITY && act != MB_ACT_RELU && act != MB_ACT_LEAKY_RELU)

@@ -34,7 +34,7 @@ static void bias_act_c(float *a, const float *b, size_t rows, size_t w, int kind
     for (size_t i = 0; i < rows; i++) {
         float *r = a + i * w;
         for (size_t o = 0; o < w; o++) {
-            float v = r[o] + b[o];
+            float v = b ? r[o] + b[o] : r[o];
             if (kind == 1)
                 v = v > 0.0f ? v : 0.0f; /* not fmaxf: a libm call per element */
             else if (kind == 2)
@@ -95,7 +95,9 @@ static AVX512 void bias_act_avx512(float *a, const float *b, size_t rows, size_t
         float *r = a + i * w;
         for (size_t o = 0; o < w; o += 16) {
             __mmask16 mk = w - o >= 16 ? (__mmask16)0xFFFF : tail_mask(w - o);
-            __m512 v = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, r + o), _mm512_maskz_loadu_ps(mk, b + o));
+            __m512 v = _mm512_maskz_loadu_ps(mk, r + o);
+            if (b)
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, b + o));
             if (kind == 1)
                 v = _mm512_max_ps(v, zero);
             else if (kind == 2)
@@ -180,7 +182,9 @@ static AVX2 void bias_act_avx2(float *a, const float *b, size_t rows, size_t w, 
         float *r = a + i * w;
         size_t o = 0;
         for (; o + 8 <= w; o += 8) {
-            __m256 v = _mm256_add_ps(_mm256_loadu_ps(r + o), _mm256_loadu_ps(b + o));
+            __m256 v = _mm256_loadu_ps(r + o);
+            if (b)
+                v = _mm256_add_ps(v, _mm256_loadu_ps(b + o));
             if (kind == 1)
                 v = _mm256_max_ps(v, zero);
             else if (kind == 2)
@@ -188,7 +192,7 @@ static AVX2 void bias_act_avx2(float *a, const float *b, size_t rows, size_t w, 
             _mm256_storeu_ps(r + o, v);
         }
         for (; o < w; o++) {
-            float v = r[o] + b[o];
+            float v = b ? r[o] + b[o] : r[o];
             if (kind == 1)
                 v = v > 0.0f ? v : 0.0f;
             else if (kind == 2)
@@ -278,6 +282,8 @@ static int level(void) { return 0; }
 
 void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w, int kind, float alpha)
 {
+    if (!b && kind == 0) /* nothing to do */
+        return;
 #if MBMLP_X86
     switch (level()) {
     case 2:

@@ -296,7 +296,56 @@ static void walk_row(const mbt_ensemble *e, const mbt_predictor *pr, const float
     }
 }
 
-/* A block of nb rows through every tree, tree by tree, level by level. */
+/* Eight rows (from x, ld apart) down a padded tree of depth D, their node
+** indices in registers (named, not an array, so the compiler keeps them
+** there): eight independent chains of loads in flight per level, with no
+** store and reload of the positions between levels (the idea of walk8 in
+** src/deploy/runtime_trees.c). Leaf positions to pos[0..8). walk8 is for
+** blocks without NaN (no default directions to look at), walk8_nan takes
+** PSTEP's NaN rule. */
+#define WALK8(NAME, STEP)                                                                          \
+    static void NAME(const pnode *nodes, int D, const float *xr, size_t ld, uint32_t *pos)         \
+    {                                                                                              \
+        const float *x0 = xr, *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld, *x4 = x3 + ld,          \
+                    *x5 = x4 + ld, *x6 = x5 + ld, *x7 = x6 + ld;                                   \
+        uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;                   \
+        for (int d = 0; d < D; d++) {                                                              \
+            STEP(a0, x0);                                                                          \
+            STEP(a1, x1);                                                                          \
+            STEP(a2, x2);                                                                          \
+            STEP(a3, x3);                                                                          \
+            STEP(a4, x4);                                                                          \
+            STEP(a5, x5);                                                                          \
+            STEP(a6, x6);                                                                          \
+            STEP(a7, x7);                                                                          \
+        }                                                                                          \
+        pos[0] = a0;                                                                               \
+        pos[1] = a1;                                                                               \
+        pos[2] = a2;                                                                               \
+        pos[3] = a3;                                                                               \
+        pos[4] = a4;                                                                               \
+        pos[5] = a5;                                                                               \
+        pos[6] = a6;                                                                               \
+        pos[7] = a7;                                                                               \
+    }
+#define STEP_PLAIN(a, x)                                                                           \
+    do {                                                                                           \
+        pnode nd_ = nodes[a];                                                                      \
+        (a) = 2 * (a) + 1 + (uint32_t)((x)[nd_.feat & (NAN_LEFT - 1)] > nd_.thr);                   \
+    } while (0)
+#define STEP_NAN(a, x)                                                                             \
+    do {                                                                                           \
+        pnode nd_ = nodes[a];                                                                      \
+        float v_ = (x)[nd_.feat & (NAN_LEFT - 1)];                                                 \
+        (a) = 2 * (a) + 1 + (uint32_t)((v_ > nd_.thr) | ((v_ != v_) & !(nd_.feat & NAN_LEFT)));    \
+    } while (0)
+WALK8(walk8, STEP_PLAIN)
+WALK8(walk8_nan, STEP_NAN)
+
+/* A block of nb rows through every tree, tree by tree: eight rows at a
+** time down all levels (walk8, or walk8_nan when the block has a NaN), the
+** last nb % 8 level by level. Each row still adds the trees in order, so
+** the sums are the same bits as walk_row's. */
 static void walk_block(const mbt_ensemble *e, const mbt_predictor *pr, const float *xb, size_t ld,
                        size_t ncols, size_t nb, double *a)
 {
@@ -322,19 +371,22 @@ static void walk_block(const mbt_ensemble *e, const mbt_predictor *pr, const flo
         const pnode *nodes = pr->nodes + pt->node_off;
         const double *leaves = pr->leaves + pt->leaf_off;
         int D = pt->depth;
-        for (size_t i = 0; i < nb; i++)
+        size_t i0 = 0;
+        for (; i0 + 8 <= nb; i0 += 8)
+            (has_nan ? walk8_nan : walk8)(nodes, D, xb + i0 * ld, ld, pos + i0);
+        for (size_t i = i0; i < nb; i++)
             pos[i] = 0;
         for (int d = 0; d < (has_nan ? 0 : D); d++) {
-            const float *x = xb;
-            for (size_t i = 0; i < nb; i++, x += ld) {
+            const float *x = xb + i0 * ld;
+            for (size_t i = i0; i < nb; i++, x += ld) {
                 pnode nd = nodes[pos[i]];
                 float v = x[nd.feat & (NAN_LEFT - 1)];
                 pos[i] = 2 * pos[i] + 1 + (uint32_t)(v > nd.thr);
             }
         }
         for (int d = 0; d < (has_nan ? D : 0); d++) {
-            const float *x = xb;
-            for (size_t i = 0; i < nb; i++, x += ld)
+            const float *x = xb + i0 * ld;
+            for (size_t i = i0; i < nb; i++, x += ld)
                 PSTEP(nodes, pos[i]);
         }
         uint32_t first = ((uint32_t)1 << D) - 1;

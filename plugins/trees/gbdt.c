@@ -104,25 +104,33 @@ static void walk_add(const mbt_ensemble *e, int32_t root, const mbt_binned *d, c
     }
 }
 
-int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
-                 const mb_fit_context *ctx, char *err)
-{
-    const mb_host *h = m->host;
-    const mbt_params *p = &m->p;
-    int rc = MB_PLUGIN_OK;
-    size_t n = train->X.rows, F = train->X.cols;
-    mbt_binned d = {0}, dv = {0};
-    gb g = {0};
-    float *gh = NULL;
-    double *score = NULL, *vscore = NULL;
-    uint32_t *train_rows = NULL, *hold_rows = NULL, *oob = NULL, *sampled = NULL, *perm = NULL;
-    wv *wvbuf = NULL;
-    size_t ntrain = 0, nhold = 0;
-    lossctx lc = {0};
+/* The state of one fit, shared by its steps (fit_* below). */
+typedef struct fit {
+    mbt_model *m;
+    const mb_host *h;
+    const mbt_params *p;
+    const mb_dataset *train, *valid;
+    const mb_fit_context *ctx;
+    int loss;
+    size_t n, F, K;
+    mbt_binned d, dv;
+    gb g;
+    float *gh;
+    double *score, *vscore;
+    uint32_t *train_rows, *hold_rows, *oob, *sampled, *perm;
+    wv *wvbuf;
+    size_t ntrain, nhold, ncol;
+    lossctx lc;
     mbt_rng rng;
-    mbt_rng_seed(&rng, ctx->seed);
+} fit;
 
-    /* loss and outputs */
+static int oom(char *err) { return mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory while fitting gbdt"); }
+
+/* The loss (auto resolved) and the limits of the data; 0 when fine. */
+static int fit_check(fit *s, char *err)
+{
+    const mbt_params *p = s->p;
+    const mb_dataset *train = s->train;
     int loss = (int)p->loss;
     if (loss == MBT_LOSS_AUTO)
         loss = train->task == MB_TASK_REGRESSION ? MBT_LOSS_SQUARED
@@ -137,255 +145,292 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         return mbt_fail(err, MB_PLUGIN_EINVAL, "multiclass classification uses loss softmax (or auto)");
     if (train->task == MB_TASK_MULTICLASS && train->nclasses > 256)
         return mbt_fail(err, MB_PLUGIN_EINVAL, "at most 256 classes (got %zu)", train->nclasses);
-    if (n > ((size_t)1 << 30))
-        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many rows (%zu; at most 2^30)", n); /* quantised sums */
-    if (F > ((size_t)1 << 22))
-        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many features (%zu; at most 2^22)", F);
+    if (s->n > ((size_t)1 << 30))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many rows (%zu; at most 2^30)", s->n); /* quantised sums */
+    if (s->F > ((size_t)1 << 22))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "too many features (%zu; at most 2^22)", s->F);
     if (p->growth == MBT_GROW_DEPTHWISE && p->max_depth == 0 && p->max_leaves == 0)
         return mbt_fail(err, MB_PLUGIN_EINVAL, "unlimited depth needs a max_leaves limit");
-    size_t K = loss == MBT_LOSS_SOFTMAX ? train->nclasses : 1;
-    lc.loss = loss;
-    lc.K = K;
-    lc.delta = p->huber_delta;
+    s->loss = loss;
+    s->K = loss == MBT_LOSS_SOFTMAX ? train->nclasses : 1;
+    s->lc.loss = loss;
+    s->lc.K = s->K;
+    s->lc.delta = p->huber_delta;
+    return MB_PLUGIN_OK;
+}
 
-    g.pool = mbt_pool_new(h, ctx->threads > 64 ? 64 : ctx->threads); /* job arrays hold 64 */
-    if (!g.pool)
-        goto nomem;
-    g.nt = mbt_pool_size(g.pool);
-    rc = mbt_bins_fit(&m->bins, h, &train->X, (int)p->max_bins, ctx->seed, g.pool, err);
-    if (rc != MB_PLUGIN_OK)
-        goto exit;
-    rc = mbt_bin_data(&d, h, &m->bins, &train->X, 1, 1, g.pool, err);
-    if (rc != MB_PLUGIN_OK)
-        goto exit;
-    if (mbt_ens_init(&m->ens, h, F, K, 1) != MB_PLUGIN_OK)
-        goto nomem;
-    m->ens.link = loss == MBT_LOSS_LOGLOSS ? MB_LINK_LOGISTIC : loss == MBT_LOSS_SOFTMAX ? MB_LINK_SOFTMAX
-                                                                                        : MB_LINK_IDENTITY;
-    m->ens.average = 0;
-
-    /* train rows and the held-out part for early stopping */
-    train_rows = mbt_alloc(h, n * sizeof *train_rows);
-    hold_rows = mbt_alloc(h, n * sizeof *hold_rows);
-    oob = mbt_alloc(h, n * sizeof *oob);
-    if (!train_rows || !hold_rows || !oob)
-        goto nomem;
-    int hold = p->early_stopping_rounds > 0 && !valid;
+/* Train rows and the held-out part for early stopping (the fit's first
+** draws from its random stream), and the labels and weights of the train
+** rows checked. */
+static int fit_rows(fit *s, char *err)
+{
+    const mb_dataset *train = s->train;
+    size_t n = s->n, K = s->K;
+    s->train_rows = mbt_alloc(s->h, n * sizeof *s->train_rows);
+    s->hold_rows = mbt_alloc(s->h, n * sizeof *s->hold_rows);
+    s->oob = mbt_alloc(s->h, n * sizeof *s->oob);
+    if (!s->train_rows || !s->hold_rows || !s->oob)
+        return oom(err);
+    int hold = s->p->early_stopping_rounds > 0 && !s->valid;
     for (size_t r = 0; r < n; r++) {
-        if (hold && mbt_rng_unif(&rng) < p->validation_fraction)
-            hold_rows[nhold++] = (uint32_t)r;
+        if (hold && mbt_rng_unif(&s->rng) < s->p->validation_fraction)
+            s->hold_rows[s->nhold++] = (uint32_t)r;
         else
-            train_rows[ntrain++] = (uint32_t)r;
+            s->train_rows[s->ntrain++] = (uint32_t)r;
     }
-    if (ntrain == 0) {
-        rc = mbt_fail(err, MB_PLUGIN_EINVAL, "no training rows left after holding out the validation part");
-        goto exit;
+    if (s->ntrain == 0)
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "no training rows left after holding out the validation part");
+    for (size_t i = 0; i < s->ntrain; i++) {
+        size_t r = s->train_rows[i];
+        if (isnan(train->y[r]) || (train->w && !(train->w[r] >= 0.0f)))
+            return mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has a missing label or a bad weight", r);
+        if (K > 1 && (train->y[r] < 0 || (size_t)train->y[r] >= K))
+            return mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has class %g, outside 0..%zu", r,
+                            (double)train->y[r], K - 1);
     }
-    for (size_t i = 0; i < ntrain; i++) {
-        size_t r = train_rows[i];
-        if (isnan(train->y[r]) || (train->w && !(train->w[r] >= 0.0f))) {
-            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has a missing label or a bad weight", r);
-            goto exit;
-        }
-        if (K > 1 && (train->y[r] < 0 || (size_t)train->y[r] >= K)) {
-            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has class %g, outside 0..%zu", r,
-                          (double)train->y[r], K - 1);
-            goto exit;
-        }
-    }
+    return MB_PLUGIN_OK;
+}
 
-    /* base score */
-    {
-        double sw = 0.0, sy = 0.0, cls[256] = {0};
-        for (size_t i = 0; i < ntrain; i++) {
-            size_t r = train_rows[i];
-            double wt = train->w ? (double)train->w[r] : 1.0;
-            sw += wt;
-            sy += wt * (double)train->y[r];
-            if (K > 1)
-                cls[(size_t)train->y[r]] += wt;
-        }
-        if (!(sw > 0)) {
-            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "the sample weights sum to zero");
-            goto exit;
-        }
-        double mean = sy / sw;
-        if (loss == MBT_LOSS_LOGLOSS) {
-            double pr = mean < 1e-15 ? 1e-15 : mean > 1 - 1e-15 ? 1 - 1e-15 : mean;
-            m->ens.base_score[0] = log(pr / (1 - pr));
-        } else if (loss == MBT_LOSS_SOFTMAX) {
-            double avg = 0.0;
-            for (size_t k = 0; k < K; k++) {
-                double pr = cls[k] / sw;
-                m->ens.base_score[k] = log(pr < 1e-15 ? 1e-15 : pr);
-                avg += m->ens.base_score[k] / (double)K;
-            }
-            for (size_t k = 0; k < K; k++)
-                m->ens.base_score[k] -= avg;
-        } else if (loss == MBT_LOSS_ABSOLUTE) {
-            wvbuf = mbt_alloc(h, n * sizeof *wvbuf);
-            if (!wvbuf)
-                goto nomem;
-            for (size_t i = 0; i < ntrain; i++) {
-                size_t r = train_rows[i];
-                wvbuf[i].v = (double)train->y[r];
-                wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
-            }
-            m->ens.base_score[0] = mbt_gb_weighted_median(wvbuf, ntrain);
-        } else {
-            m->ens.base_score[0] = mean;
-        }
+/* The base score from the train rows: log-odds, centred log class
+** frequencies, the weighted median (absolute loss) or the mean. */
+static int fit_base_score(fit *s, char *err)
+{
+    const mb_dataset *train = s->train;
+    mbt_ensemble *e = &s->m->ens;
+    size_t K = s->K;
+    double sw = 0.0, sy = 0.0, cls[256] = {0};
+    for (size_t i = 0; i < s->ntrain; i++) {
+        size_t r = s->train_rows[i];
+        double wt = train->w ? (double)train->w[r] : 1.0;
+        sw += wt;
+        sy += wt * (double)train->y[r];
+        if (K > 1)
+            cls[(size_t)train->y[r]] += wt;
     }
+    if (!(sw > 0))
+        return mbt_fail(err, MB_PLUGIN_EINVAL, "the sample weights sum to zero");
+    double mean = sy / sw;
+    if (s->loss == MBT_LOSS_LOGLOSS) {
+        double pr = mean < 1e-15 ? 1e-15 : mean > 1 - 1e-15 ? 1 - 1e-15 : mean;
+        e->base_score[0] = log(pr / (1 - pr));
+    } else if (s->loss == MBT_LOSS_SOFTMAX) {
+        double avg = 0.0;
+        for (size_t k = 0; k < K; k++) {
+            double pr = cls[k] / sw;
+            e->base_score[k] = log(pr < 1e-15 ? 1e-15 : pr);
+            avg += e->base_score[k] / (double)K;
+        }
+        for (size_t k = 0; k < K; k++)
+            e->base_score[k] -= avg;
+    } else if (s->loss == MBT_LOSS_ABSOLUTE) {
+        s->wvbuf = mbt_alloc(s->h, s->n * sizeof *s->wvbuf);
+        if (!s->wvbuf)
+            return oom(err);
+        for (size_t i = 0; i < s->ntrain; i++) {
+            size_t r = s->train_rows[i];
+            s->wvbuf[i].v = (double)train->y[r];
+            s->wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
+        }
+        e->base_score[0] = mbt_gb_weighted_median(s->wvbuf, s->ntrain);
+    } else {
+        e->base_score[0] = mean;
+    }
+    return MB_PLUGIN_OK;
+}
 
-    /* working memory */
-    gh = mbt_alloc(h, K * n * 2 * sizeof *gh);
-    score = mbt_alloc(h, K * n * sizeof *score);
-    sampled = mbt_alloc(h, n * sizeof *sampled);
-    perm = mbt_alloc(h, F * sizeof *perm);
-    g.idx = mbt_alloc(h, n * sizeof *g.idx);
-    g.tmp = mbt_alloc(h, n * sizeof *g.tmp);
-    g.q = mbt_alloc(h, n * sizeof *g.q);
-    g.qb = mbt_alloc(h, n * sizeof *g.qb);
-    g.fmask = mbt_alloc(h, F);
-    g.thist = mbt_calloc(h, (size_t)g.nt, sizeof *g.thist);
-
-    if (!gh || !score || !sampled || !perm || !g.idx || !g.tmp || !g.q || !g.qb || !g.fmask || !g.thist)
-        goto nomem;
+/* Working memory, the grower's settings, the scores at the base score
+** (and the binned validation set with its scores). */
+static int fit_setup(fit *s, char *err)
+{
+    const mb_host *h = s->h;
+    const mbt_params *p = s->p;
+    size_t n = s->n, F = s->F, K = s->K;
+    gb *g = &s->g;
+    s->gh = mbt_alloc(h, K * n * 2 * sizeof *s->gh);
+    s->score = mbt_alloc(h, K * n * sizeof *s->score);
+    s->sampled = mbt_alloc(h, n * sizeof *s->sampled);
+    s->perm = mbt_alloc(h, F * sizeof *s->perm);
+    g->idx = mbt_alloc(h, n * sizeof *g->idx);
+    g->tmp = mbt_alloc(h, n * sizeof *g->tmp);
+    g->q = mbt_alloc(h, n * sizeof *g->q);
+    g->qb = mbt_alloc(h, n * sizeof *g->qb);
+    g->fmask = mbt_alloc(h, F);
+    g->thist = mbt_calloc(h, (size_t)g->nt, sizeof *g->thist);
+    if (!s->gh || !s->score || !s->sampled || !s->perm || !g->idx || !g->tmp || !g->q || !g->qb || !g->fmask ||
+        !g->thist)
+        return oom(err);
+    const double *base = s->m->ens.base_score;
     for (size_t r = 0; r < n; r++)
         for (size_t k = 0; k < K; k++)
-            score[r * K + k] = m->ens.base_score[k];
-    g.host = h;
-    g.p = p;
-    g.d = &d;
-    g.bins = &m->bins;
-    g.ens = &m->ens;
-    g.n = n;
-    g.F = F;
-    g.nslots = (uint32_t)(F * HSTRIDE);
-    g.defer_ok = loss != MBT_LOSS_ABSOLUTE;
-    g.lr = p->learning_rate;
-    g.l1 = p->lambda_l1;
-    g.l2 = p->lambda_l2;
-    for (int t = 1; t < g.nt; t++)
-        if (!(g.thist[t] = mbt_alloc(h, g.nslots * sizeof(hbin))))
-            goto nomem;
-    if (valid) {
-        rc = mbt_bin_data(&dv, h, &m->bins, &valid->X, 1, 0, g.pool, err);
+            s->score[r * K + k] = base[k];
+    g->host = h;
+    g->p = p;
+    g->d = &s->d;
+    g->bins = &s->m->bins;
+    g->ens = &s->m->ens;
+    g->n = n;
+    g->F = F;
+    g->nslots = (uint32_t)(F * HSTRIDE);
+    g->defer_ok = s->loss != MBT_LOSS_ABSOLUTE;
+    g->lr = p->learning_rate;
+    g->l1 = p->lambda_l1;
+    g->l2 = p->lambda_l2;
+    for (int t = 1; t < g->nt; t++)
+        if (!(g->thist[t] = mbt_alloc(h, g->nslots * sizeof(hbin))))
+            return oom(err);
+    if (s->valid) {
+        int rc = mbt_bin_data(&s->dv, h, &s->m->bins, &s->valid->X, 1, 0, g->pool, err);
         if (rc != MB_PLUGIN_OK)
-            goto exit;
-        vscore = mbt_alloc(h, K * valid->X.rows * sizeof *vscore);
-        if (!vscore)
-            goto nomem;
-        for (size_t r = 0; r < valid->X.rows; r++)
+            return rc;
+        size_t nv = s->valid->X.rows;
+        s->vscore = mbt_alloc(h, K * nv * sizeof *s->vscore);
+        if (!s->vscore)
+            return oom(err);
+        for (size_t r = 0; r < nv; r++)
             for (size_t k = 0; k < K; k++)
-                vscore[r * K + k] = m->ens.base_score[k];
+                s->vscore[r * K + k] = base[k];
     }
+    size_t ncol = (size_t)llround(p->colsample * (double)F);
+    s->ncol = ncol < 1 ? 1 : ncol > F ? F : ncol;
+    return MB_PLUGIN_OK;
+}
 
+/* The columns of one tree: ncol of F drawn without replacement (a
+** partial Fisher-Yates shuffle), or all. */
+static void fit_columns(fit *s)
+{
+    size_t F = s->F;
+    if (s->ncol >= F) {
+        memset(s->g.fmask, 1, F);
+        return;
+    }
+    for (size_t f = 0; f < F; f++) {
+        s->perm[f] = (uint32_t)f;
+        s->g.fmask[f] = 0;
+    }
+    for (size_t i = 0; i < s->ncol; i++) {
+        size_t jx = i + (size_t)mbt_rng_below(&s->rng, F - i);
+        uint32_t t = s->perm[i];
+        s->perm[i] = s->perm[jx];
+        s->perm[jx] = t;
+        s->g.fmask[s->perm[i]] = 1;
+    }
+}
+
+/* Tree of output k in round it over g.idx[0..nrows): grown, its leaf
+** values set and added to the scores of every row it concerns. */
+static int fit_tree(fit *s, int64_t it, size_t k, size_t nrows, size_t noob, const float mm[3], char *err)
+{
+    gb *g = &s->g;
+    mbt_ensemble *e = &s->m->ens;
+    const mb_dataset *train = s->train;
+    size_t n = s->n, K = s->K;
+    g->gh = s->gh + k * 2 * n;
+    hbin qsum = mbt_gb_quantise(g, (uint32_t)nrows, s->ctx->seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(it * (int64_t)K + (int64_t)k),
+                                K == 1 && nrows == n ? mm : NULL);
+    int32_t t = mbt_ens_add_tree(e, s->h, (int32_t)k);
+    if (t < 0)
+        return oom(err);
+    int32_t root = e->root[t];
+    if (mbt_gb_grow_tree(g, root, (uint32_t)nrows, qsum) != MB_PLUGIN_OK)
+        return oom(err);
+    for (size_t li = 0; li < g->nleaves; li++) {
+        leaf *L = &g->leaves[li];
+        if (L->split_done)
+            continue;
+        double v;
+        if (s->loss == MBT_LOSS_ABSOLUTE) {
+            for (uint32_t i = 0; i < L->count; i++) {
+                size_t r = g->idx[L->start + i];
+                s->wvbuf[i].v = (double)train->y[r] - s->score[r];
+                s->wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
+            }
+            v = mbt_gb_weighted_median(s->wvbuf, L->count) * g->lr;
+        } else {
+            v = -mbt_gb_thresh_l1(L->g, g->l1) / (L->h + g->l2) * g->lr;
+        }
+        e->value[L->node] = v;
+    }
+    score_job scj = {g, e, s->score, K, k, (uint32_t)nrows};
+    mbt_pool_run(g->pool, score_task, &scj);
+    if (noob)
+        walk_add(e, root, &s->d, s->oob, noob, s->score, K, k);
+    if (s->nhold)
+        walk_add(e, root, &s->d, s->hold_rows, s->nhold, s->score, K, k);
+    if (s->valid)
+        walk_add(e, root, &s->dv, NULL, s->valid->X.rows, s->vscore, K, k);
+    return MB_PLUGIN_OK;
+}
+
+/* Round it: gradients, the round's rows (subsampling draws before the
+** trees' column draws), then one tree per output. */
+static int fit_round(fit *s, int64_t it, char *err)
+{
+    gb *g = &s->g;
+    const mbt_params *p = s->p;
+    grad_job gj = {&s->lc, s->train->y, s->train->w, s->score, s->gh, s->n, {{0}}};
+    mbt_pool_run(g->pool, mbt_gb_grad_task, &gj);
+    float mm[3] = {0.0f, INFINITY, 0.0f}; /* max |g|, min h, max h over all rows */
+    for (int t = 0; t < g->nt; t++) {
+        mm[0] = gj.mm[t][0] > mm[0] ? gj.mm[t][0] : mm[0];
+        mm[1] = gj.mm[t][1] < mm[1] ? gj.mm[t][1] : mm[1];
+        mm[2] = gj.mm[t][2] > mm[2] ? gj.mm[t][2] : mm[2];
+    }
+    size_t nrows = 0, noob = 0;
+    if (p->subsample < 1.0) {
+        for (size_t i = 0; i < s->ntrain; i++) {
+            if (mbt_rng_unif(&s->rng) < p->subsample)
+                s->sampled[nrows++] = s->train_rows[i];
+            else
+                s->oob[noob++] = s->train_rows[i];
+        }
+        if (nrows == 0)
+            s->sampled[nrows++] = s->oob[--noob];
+    }
+    for (size_t k = 0; k < s->K; k++) {
+        if (p->subsample >= 1.0) {
+            memcpy(g->idx, s->train_rows, s->ntrain * sizeof *g->idx);
+            nrows = s->ntrain;
+        } else {
+            memcpy(g->idx, s->sampled, nrows * sizeof *g->idx);
+        }
+        fit_columns(s);
+        int rc = fit_tree(s, it, k, nrows, noob, mm, err);
+        if (rc != MB_PLUGIN_OK)
+            return rc;
+    }
+    return MB_PLUGIN_OK;
+}
+
+/* The boosting rounds with progress, cancellation and early stopping;
+** the kept model's losses and best iteration to the model. */
+static int fit_rounds(fit *s, char *err)
+{
+    const mbt_params *p = s->p;
+    const mb_dataset *train = s->train, *valid = s->valid;
+    mbt_model *m = s->m;
+    size_t K = s->K;
     double best_loss = INFINITY;
     int64_t best_round = 0, since_best = 0, rounds_done = 0;
-    int track = p->early_stopping_rounds > 0 && (valid || nhold > 0);
-    size_t ncol = (size_t)llround(p->colsample * (double)F);
-    if (ncol < 1)
-        ncol = 1;
-    if (ncol > F)
-        ncol = F;
+    int track = p->early_stopping_rounds > 0 && (valid || s->nhold > 0);
     for (int64_t it = 0; it < p->n_trees; it++) {
-        grad_job gj = {&lc, train->y, train->w, score, gh, n, {{0}}};
-        mbt_pool_run(g.pool, mbt_gb_grad_task, &gj);
-        float mm[3] = {0.0f, INFINITY, 0.0f}; /* max |g|, min h, max h over all rows */
-        for (int t = 0; t < g.nt; t++) {
-            mm[0] = gj.mm[t][0] > mm[0] ? gj.mm[t][0] : mm[0];
-            mm[1] = gj.mm[t][1] < mm[1] ? gj.mm[t][1] : mm[1];
-            mm[2] = gj.mm[t][2] > mm[2] ? gj.mm[t][2] : mm[2];
-        }
-        /* rows of this round */
-        size_t nrows = 0, noob = 0;
-        if (p->subsample < 1.0) {
-            for (size_t i = 0; i < ntrain; i++) {
-                if (mbt_rng_unif(&rng) < p->subsample)
-                    sampled[nrows++] = train_rows[i];
-                else
-                    oob[noob++] = train_rows[i];
-            }
-            if (nrows == 0)
-                sampled[nrows++] = oob[--noob];
-        }
-        for (size_t k = 0; k < K; k++) {
-            if (p->subsample >= 1.0) {
-                memcpy(g.idx, train_rows, ntrain * sizeof *g.idx);
-                nrows = ntrain;
-            } else {
-                memcpy(g.idx, sampled, nrows * sizeof *g.idx);
-            }
-            /* columns of this tree */
-            if (ncol < F) {
-                for (size_t f = 0; f < F; f++) {
-                    perm[f] = (uint32_t)f;
-                    g.fmask[f] = 0;
-                }
-                for (size_t i = 0; i < ncol; i++) {
-                    size_t jx = i + (size_t)mbt_rng_below(&rng, F - i);
-                    uint32_t t = perm[i];
-                    perm[i] = perm[jx];
-                    perm[jx] = t;
-                    g.fmask[perm[i]] = 1;
-                }
-            } else {
-                memset(g.fmask, 1, F);
-            }
-            g.gh = gh + k * 2 * n;
-            hbin qsum = mbt_gb_quantise(&g, (uint32_t)nrows, ctx->seed * 0x2545f4914f6cdd1dULL ^ (uint64_t)(it * (int64_t)K + (int64_t)k),
-                                 K == 1 && nrows == n ? mm : NULL);
-            int32_t t = mbt_ens_add_tree(&m->ens, h, (int32_t)k);
-            if (t < 0)
-                goto nomem;
-            int32_t root = m->ens.root[t];
-            rc = mbt_gb_grow_tree(&g, root, (uint32_t)nrows, qsum);
-            if (rc != MB_PLUGIN_OK)
-                goto nomem;
-            /* leaf values and the scores of the tree's rows */
-            for (size_t li = 0; li < g.nleaves; li++) {
-                leaf *L = &g.leaves[li];
-                if (L->split_done)
-                    continue;
-                double v;
-                if (loss == MBT_LOSS_ABSOLUTE) {
-                    for (uint32_t i = 0; i < L->count; i++) {
-                        size_t r = g.idx[L->start + i];
-                        wvbuf[i].v = (double)train->y[r] - score[r];
-                        wvbuf[i].w = train->w ? (double)train->w[r] : 1.0;
-                    }
-                    v = mbt_gb_weighted_median(wvbuf, L->count) * g.lr;
-                } else {
-                    v = -mbt_gb_thresh_l1(L->g, g.l1) / (L->h + g.l2) * g.lr;
-                }
-                m->ens.value[L->node] = v;
-            }
-            score_job scj = {&g, &m->ens, score, K, k, (uint32_t)nrows};
-            mbt_pool_run(g.pool, score_task, &scj);
-            if (noob)
-                walk_add(&m->ens, root, &d, oob, noob, score, K, k);
-            if (nhold)
-                walk_add(&m->ens, root, &d, hold_rows, nhold, score, K, k);
-            if (valid)
-                walk_add(&m->ens, root, &dv, NULL, valid->X.rows, vscore, K, k);
-        }
+        int rc = fit_round(s, it, err);
+        if (rc != MB_PLUGIN_OK)
+            return rc;
         rounds_done = it + 1;
         double tl = NAN, vl = NAN;
-        if (track || (ctx->progress)) {
+        if (track || (s->ctx->progress)) {
             if (valid)
-                vl = mbt_gb_mean_loss(&lc, valid->y, valid->w, vscore, NULL, valid->X.rows);
-            else if (nhold)
-                vl = mbt_gb_mean_loss(&lc, train->y, train->w, score, hold_rows, nhold);
+                vl = mbt_gb_mean_loss(&s->lc, valid->y, valid->w, s->vscore, NULL, valid->X.rows);
+            else if (s->nhold)
+                vl = mbt_gb_mean_loss(&s->lc, train->y, train->w, s->score, s->hold_rows, s->nhold);
         }
-        if (ctx->progress)
-            tl = mbt_gb_mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
+        if (s->ctx->progress)
+            tl = mbt_gb_mean_loss(&s->lc, train->y, train->w, s->score, s->train_rows, s->ntrain);
         char msg[96];
         snprintf(msg, sizeof msg, "tree %lld of %lld", (long long)(it + 1), (long long)p->n_trees);
-        if (mbt_progress(ctx, (double)(it + 1) / (double)p->n_trees, msg, tl, vl)) {
-            rc = mbt_fail(err, MB_PLUGIN_ECANCELLED, "cancelled after %lld trees", (long long)(it + 1));
-            goto exit;
-        }
+        if (mbt_progress(s->ctx, (double)(it + 1) / (double)p->n_trees, msg, tl, vl))
+            return mbt_fail(err, MB_PLUGIN_ECANCELLED, "cancelled after %lld trees", (long long)(it + 1));
         if (track) {
             /* the first round always improves on nothing: best_loss starts
             ** at infinity, and inf - 1e-12 * inf is NaN, which no loss beats */
@@ -403,10 +448,10 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         ** so that they are the kept model's (for its training loss) */
         for (size_t t = (size_t)best_round * K; t < m->ens.ntrees; t++) {
             size_t k = (size_t)m->ens.tree_output[t];
-            for (size_t i = 0; i < ntrain; i++) {
-                size_t r = train_rows[i];
-                int32_t leafn = mbt_ens_leaf_binned(&m->ens, m->ens.root[t], d.rowbins + r * d.cols, d.nb);
-                score[r * K + k] -= m->ens.value[leafn];
+            for (size_t i = 0; i < s->ntrain; i++) {
+                size_t r = s->train_rows[i];
+                int32_t leafn = mbt_ens_leaf_binned(&m->ens, m->ens.root[t], s->d.rowbins + r * s->d.cols, s->d.nb);
+                s->score[r * K + k] -= m->ens.value[leafn];
             }
         }
         mbt_ens_truncate(&m->ens, (size_t)best_round * K);
@@ -415,57 +460,102 @@ int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
         m->best_iteration = rounds_done;
     }
     m->early_stopping = track;
-    m->n_held_out = (int64_t)nhold; /* train_loss excludes them: hosts say so (fit_info) */
-    m->train_loss = mbt_gb_mean_loss(&lc, train->y, train->w, score, train_rows, ntrain);
+    m->n_held_out = (int64_t)s->nhold; /* train_loss excludes them: hosts say so (fit_info) */
+    m->train_loss = mbt_gb_mean_loss(&s->lc, train->y, train->w, s->score, s->train_rows, s->ntrain);
     if (track && best_round > 0)
         m->valid_loss = best_loss;
     else if (valid)
-        m->valid_loss = mbt_gb_mean_loss(&lc, valid->y, valid->w, vscore, NULL, valid->X.rows);
-    else if (nhold)
-        m->valid_loss = mbt_gb_mean_loss(&lc, train->y, train->w, score, hold_rows, nhold);
+        m->valid_loss = mbt_gb_mean_loss(&s->lc, valid->y, valid->w, s->vscore, NULL, valid->X.rows);
+    else if (s->nhold)
+        m->valid_loss = mbt_gb_mean_loss(&s->lc, train->y, train->w, s->score, s->hold_rows, s->nhold);
     else
         m->valid_loss = NAN;
+    return MB_PLUGIN_OK;
+}
+
+static void fit_free(fit *s)
+{
+    const mb_host *h = s->h;
+    gb *g = &s->g;
+    if (g->all_h)
+        for (size_t i = 0; i < g->nall; i++)
+            mbt_free(h, g->all_h[i]);
+    mbt_free(h, g->all_h);
+    mbt_free(h, g->pool_h);
+    if (g->thist)
+        for (int t = 1; t < g->nt; t++)
+            mbt_free(h, g->thist[t]);
+    mbt_free(h, g->thist);
+    mbt_free(h, g->leaves);
+    mbt_free(h, g->idx);
+    mbt_free(h, g->tmp);
+    mbt_free(h, g->q);
+    mbt_free(h, g->qb);
+    mbt_free(h, g->fmask);
+    mbt_pool_free(&g->pool);
+    mbt_binned_free(&s->d, h);
+    mbt_binned_free(&s->dv, h);
+    mbt_free(h, s->gh);
+    mbt_free(h, s->score);
+    mbt_free(h, s->vscore);
+    mbt_free(h, s->sampled);
+    mbt_free(h, s->perm);
+    mbt_free(h, s->train_rows);
+    mbt_free(h, s->hold_rows);
+    mbt_free(h, s->oob);
+    mbt_free(h, s->wvbuf);
+}
+
+/* The fit's steps in order; the random stream is drawn from by fit_rows
+** (held-out rows), then per round by the subsampling and per tree by the
+** column draw, so the trees depend only on the seed. */
+int mbt_gbdt_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
+                 const mb_fit_context *ctx, char *err)
+{
+    fit s = {0};
+    s.m = m;
+    s.h = m->host;
+    s.p = &m->p;
+    s.train = train;
+    s.valid = valid;
+    s.ctx = ctx;
+    s.n = train->X.rows;
+    s.F = train->X.cols;
+    mbt_rng_seed(&s.rng, ctx->seed);
+    int rc = fit_check(&s, err);
+    if (rc != MB_PLUGIN_OK)
+        return rc;
+    s.g.pool = mbt_pool_new(s.h, ctx->threads > 64 ? 64 : ctx->threads); /* job arrays hold 64 */
+    if (!s.g.pool) {
+        rc = oom(err);
+        goto exit;
+    }
+    s.g.nt = mbt_pool_size(s.g.pool);
+    if ((rc = mbt_bins_fit(&m->bins, s.h, &train->X, (int)s.p->max_bins, ctx->seed, s.g.pool, err)) != MB_PLUGIN_OK ||
+        (rc = mbt_bin_data(&s.d, s.h, &m->bins, &train->X, 1, 1, s.g.pool, err)) != MB_PLUGIN_OK)
+        goto exit;
+    if (mbt_ens_init(&m->ens, s.h, s.F, s.K, 1) != MB_PLUGIN_OK) {
+        rc = oom(err);
+        goto exit;
+    }
+    m->ens.link = s.loss == MBT_LOSS_LOGLOSS ? MB_LINK_LOGISTIC : s.loss == MBT_LOSS_SOFTMAX ? MB_LINK_SOFTMAX
+                                                                                            : MB_LINK_IDENTITY;
+    m->ens.average = 0;
+    if ((rc = fit_rows(&s, err)) != MB_PLUGIN_OK || (rc = fit_base_score(&s, err)) != MB_PLUGIN_OK ||
+        (rc = fit_setup(&s, err)) != MB_PLUGIN_OK || (rc = fit_rounds(&s, err)) != MB_PLUGIN_OK)
+        goto exit;
     /* importance is read from the split nodes (feature, gain) on demand */
     m->task = train->task;
     m->nclasses = train->nclasses;
-    m->nfeatures = F;
-    m->threads = g.nt;
-    rc = mbt_prepare_predict(m);
-    if (rc != MB_PLUGIN_OK)
-        goto nomem;
-    m->fitted = 1;
-    goto exit;
-nomem:
-    rc = mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory while fitting gbdt");
+    m->nfeatures = s.F;
+    m->threads = s.g.nt;
+    if (mbt_prepare_predict(m) != MB_PLUGIN_OK)
+        rc = oom(err);
+    else
+        m->fitted = 1;
 exit:
     if (rc != MB_PLUGIN_OK)
         mbt_model_clear(m);
-    if (g.all_h)
-        for (size_t i = 0; i < g.nall; i++)
-            mbt_free(h, g.all_h[i]);
-    mbt_free(h, g.all_h);
-    mbt_free(h, g.pool_h);
-    if (g.thist)
-        for (int t = 1; t < g.nt; t++)
-            mbt_free(h, g.thist[t]);
-    mbt_free(h, g.thist);
-    mbt_free(h, g.leaves);
-    mbt_free(h, g.idx);
-    mbt_free(h, g.tmp);
-    mbt_free(h, g.q);
-    mbt_free(h, g.qb);
-    mbt_free(h, g.fmask);
-    mbt_pool_free(&g.pool);
-    mbt_binned_free(&d, h);
-    mbt_binned_free(&dv, h);
-    mbt_free(h, gh);
-    mbt_free(h, score);
-    mbt_free(h, vscore);
-    mbt_free(h, sampled);
-    mbt_free(h, perm);
-    mbt_free(h, train_rows);
-    mbt_free(h, hold_rows);
-    mbt_free(h, oob);
-    mbt_free(h, wvbuf);
+    fit_free(&s);
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "export.h"
+#include "runtime_trees.h"
 
 /* {====== printing helpers ======} */
 
@@ -418,7 +419,8 @@ static void write_trees_code(FILE *fp, const mb_tree_form *t)
 
 /* {====== trees as complete trees ======}
 ** Every tree padded to the ensemble's depth D (a leaf above depth D is
-** copied into all the leaves below it, as runtime_trees.c does), so a walk
+** copied into all the leaves below it: runtime_trees.h's mbrt_trees_pad,
+** the runtime's own padding), so a walk
 ** is exactly D steps of i = 2i + 1 + right with no leaf test and `right`
 ** computed, not branched on: the mispredicted branches of the nested ifs
 ** go. Several trees are walked together so their dependent loads overlap.
@@ -426,30 +428,15 @@ static void write_trees_code(FILE *fp, const mb_tree_form *t)
 #define MBX_FULL_DEPTH 12
 #define MBX_FULL_GROUP 8 /* trees walked together */
 
-/* Depth of the subtree at n (a leaf is 0); -1 past MBX_FULL_DEPTH. */
-static int full_depth(const mb_tree_form *t, int32_t n, int d)
-{
-    if (t->feature[n] < 0)
-        return 0;
-    if (d >= MBX_FULL_DEPTH)
-        return -1;
-    int l = full_depth(t, t->left[n], d + 1), r = full_depth(t, t->right[n], d + 1);
-    return l < 0 || r < 0 ? -1 : 1 + (l > r ? l : r);
-}
-
 /* The ensemble's depth when padding it is worth it (at most 8 times the
 ** nodes it has, or small anyway), else -1. */
 static int full_fits(const mb_tree_form *t)
 {
-    int depth = 0;
     if (t->nfeatures >= (1u << 31) || !t->ntrees)
         return -1;
-    for (size_t i = 0; i < t->ntrees; i++) {
-        int d = full_depth(t, t->root[i], 0);
-        if (d < 0)
-            return -1;
-        depth = d > depth ? d : depth;
-    }
+    int depth = mbrt_trees_depth(t, MBX_FULL_DEPTH); /* the runtime's padding (runtime_trees.h) */
+    if (depth < 0)
+        return -1;
     size_t padded = t->ntrees << depth;
     /* depth 0 (every tree a leaf) has no walk: the nested code does it */
     return depth > 0 && (padded <= 8 * t->nnodes || padded <= 4096) ? depth : -1;
@@ -462,25 +449,19 @@ typedef struct full_layout {
     double *leaf;      /* ntrees x nleaf x width */
 } full_layout;
 
-static void full_lay(full_layout *c, const mb_tree_form *t, size_t tr, int32_t n, size_t pos, size_t level)
+/* Tree tr from its padded positions at (mbrt_trees_pad, the runtime's). */
+static void full_lay(full_layout *c, const mb_tree_form *t, size_t tr, const int32_t *at)
 {
     size_t in = tr * c->ninner;
-    if (level == c->depth) {
-        memcpy(c->leaf + (tr * c->nleaf + pos - c->ninner) * c->width, t->value + (size_t)n * c->width,
+    for (size_t pos = 0; pos < c->ninner; pos++) {
+        int32_t n = at[pos];
+        int leaf = t->feature[n] < 0; /* both ways lead to the same leaf */
+        c->thr[in + pos] = leaf ? 0 : t->threshold[n];
+        c->feat[in + pos] = leaf ? 0 : (uint32_t)t->feature[n] << 1 | (t->default_left[n] ? 1u : 0u);
+    }
+    for (size_t j = 0; j < c->nleaf; j++)
+        memcpy(c->leaf + (tr * c->nleaf + j) * c->width, t->value + (size_t)at[c->ninner + j] * c->width,
                c->width * sizeof *c->leaf);
-        return;
-    }
-    if (t->feature[n] < 0) { /* both ways lead to the same leaf */
-        c->thr[in + pos] = 0;
-        c->feat[in + pos] = 0;
-        full_lay(c, t, tr, n, 2 * pos + 1, level + 1);
-        full_lay(c, t, tr, n, 2 * pos + 2, level + 1);
-        return;
-    }
-    c->thr[in + pos] = t->threshold[n];
-    c->feat[in + pos] = (uint32_t)t->feature[n] << 1 | (t->default_left[n] ? 1u : 0u);
-    full_lay(c, t, tr, t->left[n], 2 * pos + 1, level + 1);
-    full_lay(c, t, tr, t->right[n], 2 * pos + 2, level + 1);
 }
 
 /* The walk of g trees from tree t (a variable of model_raw), the levels
@@ -520,8 +501,12 @@ static void write_trees_full(FILE *fp, const mb_tree_form *t, size_t depth)
     c.thr = mb_calloc(nt * c.ninner + 1, sizeof *c.thr);
     c.feat = mb_calloc(nt * c.ninner + 1, sizeof *c.feat);
     c.leaf = mb_calloc(nt * c.nleaf * c.width, sizeof *c.leaf);
-    for (size_t tr = 0; tr < nt; tr++)
-        full_lay(&c, t, tr, t->root[tr], 0, 0);
+    int32_t *at = mb_malloc((c.ninner + c.nleaf) * sizeof *at);
+    for (size_t tr = 0; tr < nt; tr++) {
+        mbrt_trees_pad(t, tr, depth, at);
+        full_lay(&c, t, tr, at);
+    }
+    mb_free(at);
     fprintf(fp, "/* %zu trees padded to depth %zu: tree t's inner node i (level order) is\n"
                 "** thr[t * %zu + i] and feat[t * %zu + i] (feature << 1 | 1 when NaN goes\n"
                 "** left), its leaf i leaf[t * %zu + i - %zu]. */\n",

@@ -477,31 +477,34 @@ const float *mb_runtime_row_features(const mb_runtime_row_ctx *c) { return c->x;
 
 /* {====== frames ======} */
 
-mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, float *X, unsigned char *ok,
-                                     mb_runtime_reject_fn reject, void *ud, mb_error *err)
+/* The frame's column of each input (mb_free it), or NULL when one is
+** missing (err says which). */
+static long *input_columns(const mb_runtime *rt, const mb_frame *f, mb_error *err)
 {
-    size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
-    if (rt->kind == MB_RUNTIME_LUA) {
-        /* the frame as it is, through the steps: all rows or an error */
-        mb_status rc = lua_features(rt, f, X, err);
-        for (size_t r = 0; ok && rc == MB_OK && r < f->nrows; r++)
-            ok[r] = 1;
-        (void)reject;
-        (void)ud;
-        return rc;
-    }
+    size_t ni = mb_runtime_ninputs(rt);
     long *col = mb_malloc((ni ? ni : 1) * sizeof *col);
     for (size_t i = 0; i < ni; i++) {
         col[i] = mb_frame_find(f, mb_runtime_input(rt, i));
         if (col[i] < 0 || col[i] == f->target) {
             mb_free(col);
-            return mb_fail(err, MB_ENOTFOUND, "%s: the data has no column '%s', which the model was trained on",
-                           f->source ? f->source : "data", mb_runtime_input(rt, i));
+            mb_fail(err, MB_ENOTFOUND, "%s: the data has no column '%s', which the model was trained on",
+                    f->source ? f->source : "data", mb_runtime_input(rt, i));
+            return NULL;
         }
     }
+    return col;
+}
+
+/* Rows [r0, r1) of f (inputs from columns col) into X (nf floats a row,
+** NaN for a row that fails), ok[r] (may be NULL) 1 for a good row; reject
+** (may be NULL) is told of each bad one, in row order. */
+static void transform_rows(const mb_runtime *rt, const mb_frame *f, const long *col, size_t r0, size_t r1, float *X,
+                           unsigned char *ok, mb_runtime_reject_fn reject, void *ud)
+{
+    size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
     mb_runtime_row_ctx *c = mb_runtime_row_ctx_new(rt);
     mb_error rowerr;
-    for (size_t r = 0; r < f->nrows; r++) {
+    for (size_t r = r0; r < r1; r++) {
         mb_status rc = MB_OK;
         mb_runtime_row_reset(c);
         for (size_t i = 0; i < ni && rc == MB_OK; i++) {
@@ -529,6 +532,24 @@ mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, fl
             ok[r] = rc == MB_OK;
     }
     mb_runtime_row_ctx_free(&c);
+}
+
+mb_status mb_runtime_transform_frame(const mb_runtime *rt, const mb_frame *f, float *X, unsigned char *ok,
+                                     mb_runtime_reject_fn reject, void *ud, mb_error *err)
+{
+    if (rt->kind == MB_RUNTIME_LUA) {
+        /* the frame as it is, through the steps: all rows or an error */
+        mb_status rc = lua_features(rt, f, X, err);
+        for (size_t r = 0; ok && rc == MB_OK && r < f->nrows; r++)
+            ok[r] = 1;
+        (void)reject;
+        (void)ud;
+        return rc;
+    }
+    long *col = input_columns(rt, f, err);
+    if (!col)
+        return err ? err->code : MB_ENOTFOUND;
+    transform_rows(rt, f, col, 0, f->nrows, X, ok, reject, ud);
     mb_free(col);
     return MB_OK;
 }
@@ -572,6 +593,51 @@ static void par_part(void *ud, size_t part, size_t nparts)
             return;
         }
     }
+}
+
+/* A frame's rows transformed by the pool's parts, UNIT rows a slice (the
+** pipeline is read-only; each part has its own row context). Rejects are
+** reported afterwards on the caller's thread, in row order: the failed
+** rows are transformed again, one by one, with the callback (the
+** transform is a pure function of the row, so X is the same). */
+typedef struct tf_job {
+    const mb_runtime *rt;
+    const mb_frame *f;
+    const long *col;
+    float *X;
+    unsigned char *ok;
+    atomic_size_t next;
+} tf_job;
+
+static void tf_part(void *ud, size_t part, size_t nparts)
+{
+    tf_job *j = ud;
+    (void)part;
+    (void)nparts;
+    for (;;) {
+        size_t r0 = atomic_fetch_add(&j->next, UNIT), n = j->f->nrows;
+        if (r0 >= n)
+            return;
+        transform_rows(j->rt, j->f, j->col, r0, n - r0 < UNIT ? n : r0 + UNIT, j->X, j->ok, NULL, NULL);
+    }
+}
+
+static mb_status transform_frame_on(const mb_runtime *rt, mb_pool *pool, const mb_frame *f, float *X,
+                                    unsigned char *ok, mb_runtime_reject_fn reject, void *ud, mb_error *err)
+{
+    if (!pool || mb_pool_size(pool) < 2 || rt->kind == MB_RUNTIME_LUA || f->nrows <= UNIT)
+        return mb_runtime_transform_frame(rt, f, X, ok, reject, ud, err);
+    long *col = input_columns(rt, f, err);
+    if (!col)
+        return err ? err->code : MB_ENOTFOUND;
+    tf_job j = {rt, f, col, X, ok, 0};
+    atomic_init(&j.next, 0);
+    mb_pool_run(pool, tf_part, &j);
+    for (size_t r = 0; reject && r < f->nrows; r++)
+        if (!ok[r])
+            transform_rows(rt, f, col, r, r + 1, X, ok, reject, ud);
+    mb_free(col);
+    return MB_OK;
 }
 
 mb_status mb_runtime_score_matrix_on(const mb_runtime *rt, mb_pool *pool, const mb_matrix *X, float *label,
@@ -620,7 +686,7 @@ mb_status mb_runtime_score_frame_on(const mb_runtime *rt, mb_pool *pool, const m
         rc = mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
         goto exit;
     }
-    if ((rc = mb_runtime_transform_frame(rt, f, X, good, reject, ud, err)) != MB_OK)
+    if ((rc = transform_frame_on(rt, pool, f, X, good, reject, ud, err)) != MB_OK)
         goto exit;
     /* the good rows, packed in place, scored in one call */
     size_t m = 0;

@@ -40,7 +40,9 @@
 ** by its plugin (plugins make no thread-safety promise, so their predict
 ** calls are serialised) and a pipeline with Lua steps (one Lua state).
 ** mb_runtime_score_frame allocates per call (a chunk's matrix). The
-** *_on variants use a caller's fixed pool of threads (runtime_pool.h).
+** *_on variants use a caller's fixed pool of threads (runtime_pool.h):
+** mb_runtime_score_frame_on transforms the rows on it too (C pipelines),
+** and still calls reject on the caller's thread, in row order.
 */
 #ifndef MB_RUNTIME_H
 #define MB_RUNTIME_H

@@ -19,6 +19,12 @@
 ** One batch: the entries' features are computed row by row, the model runs
 ** once on the batch, the XADDs are pipelined (redisAppendCommandArgv) and
 ** their replies read, then one XACK names every entry whose XADD succeeded.
+** That XACK is not a round trip of its own: it is held (w->ack) and sent
+** in the same write as the next command (the next XREADGROUP, usually),
+** both replies read after, so a batch costs two round trips, not three.
+** It is still sent only after its XADDs were answered; a lost connection
+** keeps it, to send first on the new one; leaving (a signal, a fatal
+** error) sends it before exiting.
 ** Memory is bounded by --batch entries (COUNT) of Redis's own size limits.
 ** Signals: SIGTERM and SIGINT set a flag; XREADGROUP blocks at most 1 s, so
 ** the flag is seen within a second, after the batch in hand is finished.
@@ -67,6 +73,27 @@ typedef struct worker {
     float *X, *label, *proba;
     long *row;                /* per entry: its row in X, or -1 (dead) */
     char **why;               /* per entry: the dead-letter reason */
+    /* The last entry's field layout (its names in order, NUL-separated)
+    ** and each field's input index (-1: not an input): producers write
+    ** every entry alike, so the names are looked up once per layout. */
+    char *lay_names;
+    size_t lay_len, lay_cap, lay_n;
+    long *lay_idx;
+    unsigned char *numeric;   /* per input: not categorical (the fast parse applies) */
+    /* append_output's argv, sized once for the prediction's fields */
+    const char **out_av;
+    char *out_num, **proba_names;
+    /* the batch's XADDs as RESP, handed to hiredis in one call: its own
+    ** formatting (sds growth, a format parse per word) was 14% of the
+    ** worker's instructions */
+    char *resp;
+    size_t resp_len, resp_cap;
+    mbwk_replies *replies;    /* the connection's reply objects (worker_reply.c) */
+    /* the held XACK: argv ("XACK", stream, group, ids...) of nack words,
+    ** the ids copied into ack_ids (the reply they came in is freed) */
+    const char **ack_av;
+    char *ack_ids;
+    size_t nack, ack_cap;
     char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
     double last_claim, last_gauges;
     unsigned long long nscored, ndead; /* for the exit message */
@@ -117,8 +144,48 @@ static int is_str(const redisReply *r)
     return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
 }
 
+/* The input index of each field of f (f->elements / 2 of them) in
+** w->lay_idx: the cached layout when f's names are the last entry's, in
+** the same order, else looked up and cached. */
+static void field_layout(worker *w, const redisReply *f)
+{
+    size_t nfld = f->elements / 2, len = 0;
+    if (nfld == w->lay_n) {
+        const char *p = w->lay_names;
+        size_t j = 0;
+        for (; j < nfld; j++) {
+            const redisReply *k = f->element[2 * j];
+            if (len + k->len + 1 > w->lay_len || memcmp(p, k->str, k->len) != 0 || p[k->len] != '\0')
+                break;
+            p += k->len + 1, len += k->len + 1;
+        }
+        if (j == nfld && len == w->lay_len)
+            return;
+    }
+    len = 0;
+    for (size_t j = 0; j < nfld; j++)
+        len += f->element[2 * j]->len + 1;
+    if (len > w->lay_cap) {
+        w->lay_names = mb_realloc(w->lay_names, len);
+        w->lay_cap = len;
+    }
+    w->lay_idx = mb_realloc(w->lay_idx, (nfld + 1) * sizeof *w->lay_idx);
+    char *p = w->lay_names;
+    for (size_t j = 0; j < nfld; j++) {
+        const redisReply *k = f->element[2 * j];
+        memcpy(p, k->str, k->len);
+        p[k->len] = '\0';
+        /* a name holding a NUL matches no input, as strcmp on it would not */
+        w->lay_idx[j] = strlen(p) == k->len ? mb_runtime_input_find(w->rt, p) : -1;
+        p += k->len + 1;
+    }
+    w->lay_n = nfld, w->lay_len = len;
+}
+
 /* An entry's fields into X row `row`: one JSON field "json" (unless the
-** model has an input of that name), else fields by input name. */
+** model has an input of that name), else fields by input name. A numeric
+** input's plain decimal takes the exact fast parse (worker_number.c);
+** anything else the runtime's text rule. */
 static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_error *err)
 {
     if (!f || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
@@ -132,18 +199,66 @@ static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_err
                 const redisReply *v = f->element[j + 1];
                 return mb_score_json_features(w->rt, w->ctx, v->str, v->len, x, err);
             }
+    field_layout(w, f);
     mb_runtime_row_reset(w->ctx);
     for (size_t j = 0; j < f->elements; j += 2) {
-        long i = mb_runtime_input_find(w->rt, f->element[j]->str);
-        mb_status rc;
-        if (i >= 0 && (rc = mb_runtime_row_set_text(w->ctx, (size_t)i, f->element[j + 1]->str, err)) != MB_OK)
+        long i = w->lay_idx[j / 2];
+        if (i < 0)
+            continue;
+        const redisReply *v = f->element[j + 1];
+        double d;
+        mb_status rc = w->numeric[i] && mbwk_parse_decimal(v->str, v->len, &d)
+                           ? mb_runtime_row_set_number(w->ctx, (size_t)i, d, err)
+                           : mb_runtime_row_set_text(w->ctx, (size_t)i, v->str, err);
+        if (rc != MB_OK)
             return rc;
     }
     return mb_runtime_row_transform(w->ctx, x, err);
 }
 
-/* The XADD of entry e's prediction (row r) or dead letter, appended. */
-static int append_output(worker *w, const redisReply *e, size_t i)
+/* Room for n more bytes in w->resp. */
+static char *resp_room(worker *w, size_t n)
+{
+    if (w->resp_len + n > w->resp_cap) {
+        w->resp_cap = (w->resp_len + n) * 2;
+        w->resp = mb_realloc(w->resp, w->resp_cap);
+    }
+    return w->resp + w->resp_len;
+}
+
+/* c then n in decimal then CRLF ("*3\r\n", "$5\r\n"), as hiredis writes it. */
+static void resp_count(worker *w, char c, size_t n)
+{
+    char *p = resp_room(w, 24), digits[20];
+    int nd = 0;
+    do
+        digits[nd++] = (char)('0' + n % 10);
+    while (n /= 10);
+    *p++ = c;
+    while (nd)
+        *p++ = digits[--nd];
+    *p++ = '\r', *p++ = '\n';
+    w->resp_len = (size_t)(p - w->resp);
+}
+
+/* One command (argc words; len NULL: NUL-terminated) appended to w->resp,
+** byte for byte what redisAppendCommandArgv would send. */
+static void resp_command(worker *w, size_t argc, const char **av, const size_t *len)
+{
+    resp_count(w, '*', argc);
+    for (size_t j = 0; j < argc; j++) {
+        size_t n = len ? len[j] : strlen(av[j]);
+        resp_count(w, '$', n);
+        char *p = resp_room(w, n + 2);
+        memcpy(p, av[j], n);
+        p[n] = '\r', p[n + 1] = '\n';
+        w->resp_len += n + 2;
+    }
+}
+
+/* The XADD of entry e's prediction (row r) or dead letter, appended to
+** the batch's RESP (w->resp). */
+static void append_output(worker *w, const redisReply *e, size_t i)
 {
     const redisReply *id = e->element[0], *f = e->element[1];
     long r = w->row[i];
@@ -160,32 +275,45 @@ static int append_output(worker *w, const redisReply *e, size_t i)
             av[7 + j] = is_str(v) ? v->str : "";
             len[7 + j] = is_str(v) ? v->len : 0;
         }
-        int rc = redisAppendCommandArgv(w->c, (int)argc, av, len);
+        resp_command(w, argc, av, len);
         mb_free(av);
         mb_free(len);
-        return rc;
+        return;
     }
     size_t argc = 7 + 2 * w->k;
-    const char **av = mb_malloc(argc * sizeof *av);
-    char *num = mb_malloc((w->k + 1) * 32), *names = mb_malloc((w->k + 1) * 256);
-    av[0] = "XADD", av[1] = w->out, av[2] = "*", av[3] = "id", av[4] = id->str, av[5] = "prediction";
+    const char **av = w->out_av;
+    char *num = w->out_num;
+    av[4] = id->str;
     if (w->k) {
         av[6] = mb_runtime_class(w->rt, (size_t)w->label[r]);
         for (size_t c = 0; c < w->k; c++) {
-            snprintf(names + 256 * c, 256, "proba_%s", mb_runtime_class(w->rt, c));
             snprintf(num + 32 * c, 32, "%.6g", (double)w->proba[(size_t)r * w->k + c]);
-            av[7 + 2 * c] = names + 256 * c;
             av[8 + 2 * c] = num + 32 * c;
         }
     } else {
-        snprintf(num + 32 * w->k, 32, "%.9g", (double)w->label[r]);
-        av[6] = num + 32 * w->k;
+        snprintf(num, 32, "%.9g", (double)w->label[r]);
+        av[6] = num;
     }
-    int rc = redisAppendCommandArgv(w->c, (int)argc, av, NULL);
-    mb_free(av);
-    mb_free(num);
-    mb_free(names);
-    return rc;
+    resp_command(w, argc, av, NULL);
+}
+
+/* append_output's fixed words, made once: the class names' "proba_"
+** fields do not change from entry to entry. */
+static void output_words(worker *w)
+{
+    size_t argc = 7 + 2 * w->k;
+    w->out_av = mb_calloc(argc, sizeof *w->out_av);
+    w->out_num = mb_malloc((w->k + 1) * 32);
+    w->proba_names = mb_calloc(w->k + 1, sizeof *w->proba_names);
+    const char **av = w->out_av;
+    av[0] = "XADD", av[1] = w->out, av[2] = "*", av[3] = "id", av[5] = "prediction";
+    for (size_t c = 0; c < w->k; c++) {
+        const char *name = mb_runtime_class(w->rt, c);
+        w->proba_names[c] = mb_malloc(strlen(name) + 7);
+        memcpy(w->proba_names[c], "proba_", 6);
+        memcpy(w->proba_names[c] + 6, name, strlen(name) + 1);
+        av[7 + 2 * c] = w->proba_names[c];
+    }
 }
 
 /* Score the entries of one batch into X/label/proba, or a reason each. */
@@ -244,15 +372,24 @@ static int handle_batch(worker *w, const redisReply *entries)
     mbwk_metrics_read(w->m, n);
     score_entries(w, entries);
     int rc = BATCH_OK;
-    for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
+    w->resp_len = 0;
+    for (size_t i = 0; i < n; i++) {
         if (entries->element[i]->element[1]->type == REDIS_REPLY_NIL)
             continue; /* deleted before we read it: nothing to score */
-        if (append_output(w, entries->element[i], i) != REDIS_OK)
-            rc = BATCH_LOST;
+        append_output(w, entries->element[i], i);
     }
-    const char **ack = mb_malloc((n + 3) * sizeof *ack);
-    size_t nack = 0;
-    ack[nack++] = "XACK", ack[nack++] = w->a->in, ack[nack++] = w->a->group;
+    if (w->resp_len && redisAppendFormattedCommand(w->c, w->resp, w->resp_len) != REDIS_OK)
+        rc = BATCH_LOST;
+    size_t idlen = 0;
+    for (size_t i = 0; i < n; i++)
+        idlen += entries->element[i]->element[0]->len + 1;
+    if (idlen > w->ack_cap) {
+        w->ack_ids = mb_realloc(w->ack_ids, idlen);
+        w->ack_cap = idlen;
+    }
+    const char **ack = w->ack_av;
+    char *idp = w->ack_ids;
+    size_t nack = 3;
     for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
         const redisReply *e = entries->element[i];
         if (e->element[1]->type != REDIS_REPLY_NIL) {
@@ -272,19 +409,17 @@ static int handle_batch(worker *w, const redisReply *entries)
                 w->nscored++;
                 mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
             }
-            freeReplyObject(r);
+            mbwk_reply_free(r);
             if (rc != BATCH_OK)
                 break;
         }
-        ack[nack++] = e->element[0]->str;
+        const redisReply *id = e->element[0];
+        memcpy(idp, id->str, id->len + 1);
+        ack[nack++] = idp;
+        idp += id->len + 1;
     }
-    if (rc == BATCH_OK && nack > 3) {
-        redisReply *r = mbwk_command(w->c, (int)nack, ack);
-        if (!r)
-            rc = BATCH_LOST;
-        freeReplyObject(r);
-    }
-    mb_free(ack);
+    if (rc == BATCH_OK && nack > 3)
+        w->nack = nack; /* sent with the next command (command_acking) */
     for (size_t i = 0; i < n; i++)
         mb_free(w->why[i]);
     if (rc == BATCH_OK)
@@ -293,6 +428,44 @@ static int handle_batch(worker *w, const redisReply *entries)
 }
 
 /* {====== reading ======} */
+
+/* The held XACK (if any) and then the command argv, in one write; the
+** command's reply, or NULL when the connection failed (the XACK is then
+** kept for the next connection: its outputs are written). An error reply
+** to the XACK (the group was destroyed) is dropped, as there is nothing
+** left to acknowledge. */
+static redisReply *command_acking(worker *w, int argc, const char **argv)
+{
+    int held = w->nack > 3;
+    if (held && redisAppendCommandArgv(w->c, (int)w->nack, w->ack_av, NULL) != REDIS_OK)
+        return NULL;
+    if (redisAppendCommandArgv(w->c, argc, argv, NULL) != REDIS_OK)
+        return NULL;
+    redisReply *r = NULL;
+    if (held) {
+        if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+            return NULL;
+        mbwk_reply_free(r);
+        w->nack = 0;
+        r = NULL;
+    }
+    if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+        return NULL;
+    return r;
+}
+
+/* Send the held XACK alone (on leaving): 0, or -1 (still held). */
+static int flush_ack(worker *w)
+{
+    if (w->nack <= 3)
+        return 0;
+    redisReply *r = w->c && !w->c->err ? mbwk_command(w->c, (int)w->nack, w->ack_av) : NULL;
+    if (!r)
+        return -1;
+    mbwk_reply_free(r);
+    w->nack = 0;
+    return 0;
+}
 
 /* A reply that is an error: fatal, with a hint for a missing group. */
 static int reply_error(worker *w, const char *what, const redisReply *r)
@@ -309,7 +482,7 @@ static int read_group(worker *w, const char *from, int block, size_t *got, char 
     const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count,
                         "BLOCK",      "1000",  "STREAMS",   w->a->in,    from};
     const char *noblock[] = {av[0], av[1], av[2], av[3], av[4], av[5], av[8], av[9], av[10]};
-    redisReply *r = block ? mbwk_command(w->c, 11, av) : mbwk_command(w->c, 9, noblock);
+    redisReply *r = block ? command_acking(w, 11, av) : command_acking(w, 9, noblock);
     *got = 0;
     if (!r)
         return BATCH_LOST;
@@ -324,7 +497,7 @@ static int read_group(worker *w, const char *from, int block, size_t *got, char 
             snprintf(last, lastsz, "%s", entries->element[*got - 1]->element[0]->str);
         rc = handle_batch(w, entries);
     }
-    freeReplyObject(r);
+    mbwk_reply_free(r);
     return rc;
 }
 
@@ -342,7 +515,7 @@ static int recover(worker *w)
     w->last_claim = now_s();
     do {
         const char *av[] = {"XAUTOCLAIM", w->a->in, w->a->group, w->consumer, w->claim_ms, cursor, "COUNT", w->count};
-        redisReply *r = mbwk_command(w->c, 8, av);
+        redisReply *r = command_acking(w, 8, av);
         if (!r)
             return BATCH_LOST;
         if (r->type == REDIS_REPLY_ERROR) {
@@ -354,7 +527,7 @@ static int recover(worker *w)
         } else {
             snprintf(cursor, sizeof cursor, "0-0");
         }
-        freeReplyObject(r);
+        mbwk_reply_free(r);
     } while (rc == BATCH_OK && strcmp(cursor, "0-0") != 0);
     return rc;
 }
@@ -364,9 +537,9 @@ static void update_gauges(worker *w)
 {
     w->last_gauges = now_s();
     const char *av[] = {"XINFO", "GROUPS", w->a->in};
-    redisReply *r = w->m ? mbwk_command(w->c, 3, av) : NULL;
+    redisReply *r = w->m ? command_acking(w, 3, av) : NULL;
     if (!r || r->type != REDIS_REPLY_ARRAY) {
-        freeReplyObject(r);
+        mbwk_reply_free(r);
         return;
     }
     for (size_t g = 0; g < r->elements; g++) {
@@ -387,7 +560,7 @@ static void update_gauges(worker *w)
         if (ours)
             mbwk_metrics_group(w->m, pending, lag);
     }
-    freeReplyObject(r);
+    mbwk_reply_free(r);
 }
 
 /* Create the group (and the stream) from the stream's first entry, so
@@ -401,7 +574,7 @@ static int create_group(worker *w)
     int rc = BATCH_OK;
     if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0)
         rc = reply_error(w, "XGROUP CREATE", r);
-    freeReplyObject(r);
+    mbwk_reply_free(r);
     return rc;
 }
 
@@ -412,6 +585,7 @@ static int start(worker *w)
         redisFree(w->c);
         if (!(w->c = mbwk_connect_retry(&w->url, &stop)))
             return stop ? BATCH_LOST : BATCH_FATAL;
+        mbwk_replies_use(w->c->reader, w->replies);
         int rc = w->a->create_group ? create_group(w) : BATCH_OK;
         if (rc == BATCH_OK)
             rc = recover(w);
@@ -439,10 +613,16 @@ static int run(worker *w)
             rc = start(w);
         }
     }
+    /* the last good batch's XACK is still held: its outputs are written */
+    size_t held = w->nack > 3 ? w->nack - 3 : 0;
+    int unacked = flush_ack(w) != 0;
+    if (unacked)
+        fprintf(stderr, "moonbench worker: could not acknowledge the last %zu entries scored (%s): they stay "
+                        "pending and will be scored again\n", held, w->c ? w->c->errstr : "no connection");
     if (rc == BATCH_FATAL)
         return 1;
-    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; every entry read was "
-                    "acknowledged\n", w->nscored, w->ndead);
+    fprintf(stderr, "moonbench worker: stopped (signal): %llu scored, %llu dead-lettered; %s\n", w->nscored,
+            w->ndead, unacked ? "the last batch stays pending" : "every entry read was acknowledged");
     return 0;
 }
 
@@ -450,7 +630,8 @@ static int run(worker *w)
 
 static void worker_free(worker *w)
 {
-    redisFree(w->c);
+    redisFree(w->c); /* before the arena: it may free a partial reply */
+    mbwk_replies_free(&w->replies);
     mbwk_metrics_stop(&w->m);
     mb_runtime_row_ctx_free(&w->ctx);
     mb_runtime_close(&w->rt);
@@ -460,6 +641,17 @@ static void worker_free(worker *w)
     mb_free(w->proba);
     mb_free(w->row);
     mb_free(w->why);
+    mb_free(w->lay_names);
+    mb_free(w->lay_idx);
+    mb_free(w->numeric);
+    for (size_t c = 0; w->proba_names && c < w->k; c++)
+        mb_free(w->proba_names[c]);
+    mb_free(w->proba_names);
+    mb_free(w->out_av);
+    mb_free(w->out_num);
+    mb_free(w->ack_av);
+    mb_free(w->resp);
+    mb_free(w->ack_ids);
 }
 
 static void names(worker *w, const wk_args *a)
@@ -514,6 +706,14 @@ int mb_cmd_worker(int argc, char **argv)
     w.proba = mb_malloc(a.batch * (w.k + 1) * sizeof *w.proba);
     w.row = mb_malloc(a.batch * sizeof *w.row);
     w.why = mb_calloc(a.batch, sizeof *w.why);
+    size_t nin = mb_runtime_ninputs(w.rt);
+    w.numeric = mb_malloc(nin + 1);
+    for (size_t i = 0; i < nin; i++)
+        w.numeric[i] = !mb_runtime_input_categorical(w.rt, i);
+    output_words(&w);
+    w.replies = mbwk_replies_new();
+    w.ack_av = mb_malloc((a.batch + 3) * sizeof *w.ack_av);
+    w.ack_av[0] = "XACK", w.ack_av[1] = a.in, w.ack_av[2] = a.group;
     if (a.metrics_port) {
         const char *note = NULL;
         if (!(w.m = mbwk_metrics_start(mb_runtime_bundle(w.rt), (unsigned)a.metrics_port, 1000, MB_DRIFT_THRESHOLD,

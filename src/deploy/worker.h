@@ -7,6 +7,8 @@
 **                     reconnecting with backoff (the only file that
 **                     connects)
 **   worker_metrics.c  Prometheus /metrics on libmicrohttpd (optional)
+**   worker_number.c   the exact fast path for decimal field values
+**   worker_reply.c    hiredis reply objects in an arena (no malloc each)
 **
 ** Threads: the loop is one thread. The metrics server answers from its
 ** own thread; everything it reads is atomic or behind the drift window's
@@ -50,6 +52,25 @@ redisContext *mbwk_connect_retry(const mbwk_url *u, volatile sig_atomic_t *stop)
 /* A command from argv (argc strings, NUL-terminated); the reply, or NULL
 ** when the connection failed (c->errstr says why). */
 redisReply *mbwk_command(redisContext *c, int argc, const char **argv);
+
+/* {====== worker_number.c ======} */
+
+/* The n bytes at s as a plain decimal ([+-]digits[.digits][e[+-]digits]):
+** 1 with *v exactly strtod's value, or 0 (not such a number, or not one
+** this can round exactly: parse it the slow way). Allocates nothing. */
+int mbwk_parse_decimal(const char *s, size_t n, double *v);
+
+/* {====== worker_reply.c ======} */
+
+typedef struct mbwk_replies mbwk_replies;
+mbwk_replies *mbwk_replies_new(void);
+/* After every connection's replies are freed (and the connection too). */
+void mbwk_replies_free(mbwk_replies **a);
+/* Make the replies of reader r (a context's c->reader) in the arena a;
+** from then on free them only with mbwk_reply_free (NULL is fine), never
+** freeReplyObject. */
+void mbwk_replies_use(redisReader *r, mbwk_replies *a);
+void mbwk_reply_free(void *reply);
 
 /* {====== worker_metrics.c ======} */
 

@@ -150,6 +150,11 @@ typedef struct mbl_scorer {
     mb_bundle *b;
     mb_scorer s;
     int open;
+    /* labels and probabilities as the scorer writes them (float), kept from
+    ** call to call: a fresh buffer per predict was first-touched every time,
+    ** the most of what a Lua predict of a large frame cost over C's */
+    float *scratch;
+    size_t cap;
 } mbl_scorer;
 
 /* For lexplain.c: the open scorer of the userdata at idx, or NULL. */
@@ -165,6 +170,9 @@ static int scorer_gc(lua_State *L)
     if (u->open)
         mb_scorer_close(&u->s);
     mb_bundle_free(&u->b);
+    mb_free(u->scratch);
+    u->scratch = NULL;
+    u->cap = 0;
     u->open = 0;
     return 0;
 }
@@ -264,21 +272,25 @@ static int push_predictions(lua_State *L, mbl_scorer *u, int steps, int labels_o
     const mb_bundle *b = u->b;
     size_t n = f->nrows, k = labels_only ? 0 : b->nclasses;
     mbl_vector *v = mbl_newvector(L, n);
-    float *label = mb_malloc((n ? n : 1) * sizeof *label), *proba = k ? mb_malloc((n ? n : 1) * k * sizeof *proba) : NULL;
+    size_t need = (n ? n : 1) * (k + 1);
+    if (need > u->cap) {
+        mb_free(u->scratch);
+        u->scratch = NULL;
+        u->cap = 0;
+        u->scratch = mb_malloc(need * sizeof *u->scratch);
+        u->cap = need;
+    }
+    float *label = u->scratch, *proba = k ? u->scratch + (n ? n : 1) : NULL;
     size_t saved = u->b->nsteps;
     if (!steps)
         u->b->nsteps = 0; /* the caller applied the transforms */
     mb_error err;
     mb_status rc = mb_scorer_predict_frame(&u->s, f, label, proba, &err);
     u->b->nsteps = saved;
-    if (rc != MB_OK) {
-        mb_free(label);
-        mb_free(proba);
+    if (rc != MB_OK)
         return mbl_error(L, &err);
-    }
     for (size_t i = 0; i < n; i++)
         v->v[i] = (double)label[i];
-    mb_free(label);
     if (b->nclasses) {
         v->levels = mb_calloc(b->nclasses + 1, sizeof *v->levels);
         for (size_t c = 0; c < b->nclasses; c++)
@@ -293,7 +305,6 @@ static int push_predictions(lua_State *L, mbl_scorer *u, int steps, int labels_o
         for (size_t i = 0; col && i < n; i++)
             col->num[i] = proba[i * k + c];
     }
-    mb_free(proba);
     return 2;
 }
 

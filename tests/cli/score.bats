@@ -138,6 +138,47 @@ same_csv() {
     assert_line --index 1 "$(printf 'good\tbad\t5951.0')"
 }
 
+@test "score --threads: rows transformed on the pool, rejects still reported in row order with the same bytes" {
+    T="$BATS_FILE_TMPDIR"
+    # 7,000 rows, every 997th duration not a number, so several 2,048-row slices hold rejects
+    { cat "$DATA/csv/credit_g.csv"; for k in 1 2 3 4 5 6; do tail -n +2 "$DATA/csv/credit_g.csv"; done; } |
+        awk -F, -v OFS=, 'NR > 1 && NR % 997 == 0 { $2 = "x" $2 } { print }' > "$T/bigbad.csv"
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/bigbad.csv" -o "$T/bb1.csv" --threads 1
+    [[ "$stderr" == *"6993 rows scored, 7 rejected"* ]]
+    run -0 --separate-stderr mb score "$T/gbdt.h5" "$T/bigbad.csv" -o "$T/bb3.csv" --threads 3
+    cmp "$T/bb1.csv" "$T/bb3.csv"
+    cmp "$T/bb1.csv.rejects.csv" "$T/bb3.csv.rejects.csv"
+    run cat "$T/bb3.csv.rejects.csv"
+    assert_line --index 1 --regexp "^997,column 'duration': 'x[0-9]+' is not a number$"
+    assert_line --index 7 --regexp "^6979,column 'duration': 'x[0-9]+' is not a number$"
+}
+
+@test "score: a deep gbdt on rows with missing values gives the plugin's own probabilities" {
+    T="$BATS_FILE_TMPDIR"
+    # holes in several columns, so NaN meets nodes that send it left and right (in training too);
+    # depth 10 and 13 trees (not a multiple of the walk's 8); whole chunks, and chunks of one row
+    awk -F, -v OFS=, 'NR > 1 && NR % 3 == 0 { $1 = ""; $8 = "" } NR > 1 && NR % 4 == 0 { $3 = ""; $22 = ""; $28 = "" } 1' \
+        "$DATA/csv/breast_cancer.csv" > "$T/bch.csv"
+    cat > "$T/deep.lua" <<'EOF'
+local mb = require "moonbench"
+local f = mb.open(arg[1])
+f:set_target("target")
+local p = mb.pipeline{ mb.model("gbdt", {n_trees = 13, max_depth = 10, learning_rate = 0.3}) }:fit(f)
+p:save(arg[2])
+local pr = p:predict_proba(f)
+local c = pr:col(pr:columns()[2])
+for r = 1, #c do print(string.format("%.9g", c[r])) end
+EOF
+    "$MB" run "$T/deep.lua" "$T/bch.csv" "$T/deep.h5" > "$T/deep.plugin.txt"
+    [ "$(wc -l < "$T/deep.plugin.txt")" -eq 569 ]
+    for chunk in 100000 1; do
+        run -0 --separate-stderr mb score "$T/deep.h5" "$T/bch.csv" -o "$T/deep.csv" --chunk $chunk
+        [[ "$stderr" == *"portable trees form"* ]]
+        paste -d, <(tail -n +2 "$T/deep.csv" | cut -d, -f3) "$T/deep.plugin.txt" |
+            awk -F, '{ d = $1 - $2; if (d < 0) d = -d; if (d > 1e-6) { print NR ": " $0; bad++ } } END { exit bad > 0 }'
+    done
+}
+
 @test "score: rejected rows go to the rejects file with their CSV line (HDF5: row index) and reason" {
     T="$BATS_FILE_TMPDIR"
     # blank lines (skipped, as pandas does): a line is not a row + 1

@@ -100,4 +100,23 @@ describe("pipeline predict is the C scorer's", function()
     assert.is_true(differ)
     check(p, "datasets/iris.h5")
   end)
+
+  it("one scorer over frames of changing size answers as a fresh one", function()
+    -- the scorer keeps its output buffer between calls: small after large,
+    -- large after small, labels and probabilities as from a new scorer
+    local iris = mb.open("datasets/iris.h5")
+    local p = mb.pipeline { mb.standardize(), mb.model("linear") }:fit(iris)
+    local bundle = os.tmpname()
+    p:save(bundle, { source = "datasets/iris.h5" })
+    local q = mb.load(bundle)
+    for _, n in ipairs { 150, 7, 1, 150, 40 } do
+      local part = iris:head(n)
+      local fresh = mb.load(bundle)
+      same("prediction (" .. n .. " rows)", q:predict(part), fresh:predict(part))
+      local a, b = q:predict_proba(part), fresh:predict_proba(part)
+      for _, c in ipairs(p:info().classes) do same("P(" .. c .. ") (" .. n .. " rows)", a:col(c), b:col(c)) end
+      same("fitted pipeline (" .. n .. " rows)", p:predict(part), fresh:predict(part))
+    end
+    os.remove(bundle)
+  end)
 end)

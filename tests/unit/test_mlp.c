@@ -328,6 +328,16 @@ static void test_simd_equals_portable(void **state)
             memcpy(d1, d0, sizeof d0);
             memcpy(m1, m0, sizeof m0);
             memcpy(v1, v0, sizeof v0);
+            {   /* without a bias (the forward pass's prefilled layers) */
+                float c0[R * W], c1[R * W];
+                memcpy(c0, a0, sizeof c0);
+                memcpy(c1, a0, sizeof c1);
+                bias_act_c(c0, NULL, R, w, kind, 0.01f);
+                mbmlp_k_bias_act(c1, NULL, R, w, kind, 0.01f);
+                assert_memory_equal(c0, c1, R * w * sizeof *c0);
+                for (size_t i = 0; i < R * w; i++) /* and no add happened */
+                    assert_true(kind == 0 ? c0[i] == a0[i] : c0[i] == (a0[i] > 0 ? a0[i] : kind == 1 ? 0.0f : 0.01f * a0[i]));
+            }
             bias_act_c(a0, b, R, w, kind, 0.01f);
             mbmlp_k_bias_act(a1, b, R, w, kind, 0.01f);
             assert_memory_equal(a0, a1, R * w * sizeof *a0);
@@ -393,6 +403,60 @@ static void test_row_kernel(void **state)
         free(wt);
         mbmlp_net_free(&n, h);
     }
+}
+
+/* The forward pass starts identity and relu layers from the biases (sgemm
+** with beta 1) when the layer's input is at most MBMLP_PREFILL_K wide: the
+** activations must be the bits of the plain order, sgemm into zeros and
+** then the portable bias + activation, on the running OpenBLAS kernel.
+** Inputs 64, 256, 128 take the prefill; 512 (wider than Zen's K block)
+** keeps beta 0 (7 -> 512 takes the prefill). Biases are made non-zero. */
+static void test_forward_prefill_bits(void **state)
+{
+    (void)state;
+    const mb_host *h = mb_host_services();
+    const size_t shapes[2][4] = {{64, 256, 128, 10}, {7, 512, 512, 10}};
+    const mb_activation kinds[3] = {MB_ACT_RELU, MB_ACT_LEAKY_RELU, MB_ACT_IDENTITY};
+    enum { ROWS = 37 };
+    for (int s = 0; s < 2; s++)
+        for (int a = 0; a < 3; a++) {
+            mbmlp_net n;
+            memset(&n, 0, sizeof n);
+            n.act = kinds[a];
+            n.alpha = 0.05f;
+            assert_int_equal(mbmlp_net_alloc(&n, h, 3, shapes[s]), 0);
+            mbmlp_rng r;
+            mbmlp_rng_seed(&r, 11);
+            mbmlp_net_init(&n, MBMLP_INIT_HE, &r);
+            for (size_t l = 0; l < 3; l++)
+                for (size_t o = 0; o < n.width[l + 1]; o++)
+                    n.params[n.boff[l] + o] = (float)mbmlp_rng_normal(&r);
+            size_t f = shapes[s][0];
+            float *x = malloc(ROWS * f * sizeof *x), *ac[3], *ref[3];
+            for (size_t i = 0; i < ROWS * f; i++)
+                x[i] = (float)mbmlp_rng_normal(&r);
+            for (size_t l = 0; l < 3; l++) {
+                ac[l] = malloc(ROWS * n.width[l + 1] * sizeof(float));
+                ref[l] = malloc(ROWS * n.width[l + 1] * sizeof(float));
+            }
+            mbmlp_forward(&n, x, f, ROWS, ac, NULL, NULL, 1.0f, NULL);
+            const float *in = x;
+            for (size_t l = 0; l < 3; l++) {
+                size_t fi = n.width[l], fo = n.width[l + 1];
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ROWS, (int)fo, (int)fi, 1.0f, in, (int)fi,
+                            n.params + n.woff[l], (int)fi, 0.0f, ref[l], (int)fo);
+                int kind = l == 2 || kinds[a] == MB_ACT_IDENTITY ? 0 : kinds[a] == MB_ACT_RELU ? 1 : 2;
+                bias_act_c(ref[l], n.params + n.boff[l], ROWS, fo, kind, n.alpha);
+                assert_memory_equal(ac[l], ref[l], ROWS * fo * sizeof(float));
+                in = ref[l];
+            }
+            for (size_t l = 0; l < 3; l++) {
+                free(ac[l]);
+                free(ref[l]);
+            }
+            free(x);
+            mbmlp_net_free(&n, h);
+        }
 }
 
 /* {====== learning ======} */
@@ -917,6 +981,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fit_info),
         cmocka_unit_test(test_simd_equals_portable),
+        cmocka_unit_test(test_forward_prefill_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -32,6 +32,7 @@ typedef struct pool {
     uint8_t dl[MAXN];
     double value[MAXN * 4];
     size_t used, width, nfeat;
+    int chain; /* every inner node has a leaf child: trees as deep as allowed, unbalanced */
 } pool;
 
 static unsigned rnd(unsigned *s)
@@ -45,7 +46,7 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
     int32_t n = (int32_t)p->used++;
     assert_true(p->used < MAXN);
     /* leaves at any depth, so compiled trees need padding */
-    if (depth == max_depth || (depth > 0 && rnd(s) % 4 == 0)) {
+    if (depth == max_depth || (depth > 0 && !p->chain && rnd(s) % 4 == 0)) {
         p->feature[n] = -1;
         p->left[n] = p->right[n] = -1;
         p->threshold[n] = 0;
@@ -54,24 +55,29 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
             p->value[(size_t)n * p->width + j] = (double)(int)(rnd(s) % 2001 - 1000) / 997.0;
         return n;
     }
-    p->feature[n] = (int32_t)(rnd(s) % p->nfeat);
+    /* the first and last features often: the ends of a doubled row's copies */
+    p->feature[n] = (int32_t)(rnd(s) % 3 == 0 ? (rnd(s) % 2 ? 0 : p->nfeat - 1) : rnd(s) % p->nfeat);
     p->threshold[n] = (float)(int)(rnd(s) % 201 - 100) / 50.0f;
     p->dl[n] = (uint8_t)(rnd(s) % 2);
-    int32_t l = grow(p, s, depth + 1, max_depth);
-    int32_t r = grow(p, s, depth + 1, max_depth);
+    int leaf_left = p->chain && rnd(s) % 2;
+    int32_t l = grow(p, s, depth + 1, leaf_left ? depth + 1 : max_depth);
+    int32_t r = grow(p, s, depth + 1, p->chain && !leaf_left ? depth + 1 : max_depth);
     p->left[n] = l;
     p->right[n] = r;
     return n;
 }
 
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
-static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
-                       size_t nrows, unsigned seed)
+static size_t g_nfeat = 5; /* features of the forms check_form makes */
+
+static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
+                             size_t nrows, unsigned seed, int chain)
 {
     static pool p;
     memset(&p, 0, sizeof p);
+    p.chain = chain;
     p.width = width;
-    p.nfeat = 5;
+    p.nfeat = g_nfeat;
     unsigned s = seed;
     int32_t root[64], tout[64];
     double base[4] = {0.25, -0.5, 0.125, 1};
@@ -108,7 +114,9 @@ static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int 
     double *want = malloc(nrows * k * sizeof *want), *got = malloc(nrows * k * sizeof *got);
     for (size_t i = 0; i < nrows * p.nfeat; i++)
         /* thresholds hit exactly, and NaNs */
-        x[i] = rnd(&s) % 7 == 0 ? NAN : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
+        x[i] = rnd(&s) % 7 == 0    ? NAN
+               : rnd(&s) % 13 == 0 ? (rnd(&s) % 2 ? INFINITY : -INFINITY)
+                                   : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
     mb_matrix X = {x, nrows, p.nfeat, p.nfeat};
     mb_portable_predict_rows(&form, &X, want, NULL);
     mbrt_trees_predict(c, &X, got);
@@ -118,6 +126,12 @@ static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int 
     free(x);
     free(want);
     free(got);
+}
+
+static void check_form(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
+                       size_t nrows, unsigned seed)
+{
+    check_form_chain(ntrees, k, width, link, average, max_depth, nrows, seed, 0);
 }
 
 static void test_binary_logistic(void **state)
@@ -153,6 +167,78 @@ static void test_regression_small_blocks(void **state)
     (void)state;
     for (size_t n = 0; n <= 17; n++)
         check_form(5, 1, 1, MB_LINK_IDENTITY, 0, 3, n, 4 + (unsigned)n);
+}
+
+/* Fewer rows than a block (a single row from serve or the worker, a
+** chunk's tail) walk their trees 8 at a time: every tree count around 8
+** and 16, one output and k outputs, with NaNs, on padded trees and on
+** chains as deep as the evaluator takes (12, every inner node with a leaf
+** child, so nearly every leaf is padded down). */
+static void test_rows_trees_interleaved(void **state)
+{
+    (void)state;
+    for (size_t nt = 1; nt <= 17; nt++)
+        for (size_t n = 1; n <= 9; n += 4) {
+            check_form(nt, 1, 1, MB_LINK_LOGISTIC, 0, 6, n, 100 + (unsigned)(nt * 10 + n));
+            check_form(nt, 3, 1, MB_LINK_SOFTMAX, 0, 5, n, 300 + (unsigned)(nt * 10 + n));
+            check_form(nt, 2, 2, MB_LINK_IDENTITY, 1, 4, n, 500 + (unsigned)(nt * 10 + n));
+            check_form_chain(nt, 1, 1, MB_LINK_IDENTITY, 0, 12, n, 700 + (unsigned)(nt * 10 + n), 1);
+        }
+    check_form_chain(40, 2, 1, MB_LINK_SOFTMAX, 0, 12, 1003, 9, 1);
+}
+
+/* Wide models: a group holds fewer rows when the doubled rows (2 x 600
+** floats) fill the stack buffer, and past 4096 features rows are not
+** doubled at all (the slot-decoding walk). */
+static void test_wide(void **state)
+{
+    (void)state;
+    size_t nf[] = {600, 1100, 5000};
+    for (size_t i = 0; i < 3; i++) {
+        g_nfeat = nf[i];
+        check_form(20, 1, 1, MB_LINK_LOGISTIC, 0, 6, 37, 900 + (unsigned)i);
+        check_form(9, 3, 1, MB_LINK_SOFTMAX, 0, 5, 5, 950 + (unsigned)i);
+    }
+    g_nfeat = 5;
+}
+
+/* Infinite thresholds, hand-made: x <= +inf goes left for every number,
+** x <= -inf only for -inf; NaN goes the node's way. A +inf threshold whose
+** NaN goes right is the one node the doubled rows would get wrong (NaN
+** read as +inf, and +inf > +inf is false): not compiled, the portable loop
+** keeps it. */
+static void test_infinite_thresholds(void **state)
+{
+    (void)state;
+    float xs[5] = {-INFINITY, -1, 2, INFINITY, NAN};
+    float ths[2] = {INFINITY, -INFINITY};
+    for (int ti = 0; ti < 2; ti++)
+        for (int dl = 0; dl < 2; dl++) {
+            int32_t root = 0, out = 0, feature[3] = {0, -1, -1}, left[3] = {1, -1, -1}, right[3] = {2, -1, -1};
+            float thr[3] = {ths[ti], 0, 0};
+            uint8_t dls[3] = {(uint8_t)dl, 0, 0};
+            double value[3] = {0, 1, 3};
+            mb_tree_form t = {1, 1, 1, 3, 1, &root, &out, feature, thr, dls, left, right, value, NULL, 0,
+                              MB_LINK_IDENTITY, NULL};
+            mbrt_trees *c = mbrt_trees_compile(&t);
+            if (ti == 0 && dl == 0) {
+                assert_null(c);
+                continue;
+            }
+            assert_non_null(c);
+            mb_portable form;
+            memset(&form, 0, sizeof form);
+            form.kind = MB_FORM_TREES;
+            form.u.trees = t;
+            double want[5], got[5];
+            mb_matrix X = {xs, 5, 1, 1};
+            mb_portable_predict_rows(&form, &X, want, NULL);
+            mbrt_trees_predict(c, &X, got);
+            assert_memory_equal(want, got, sizeof got);
+            assert_true(got[4] == (dl ? 1 : 3)); /* NaN: the default way */
+            assert_true(got[3] == (ti == 0 ? 1 : 3) && got[0] == 1);
+            mbrt_trees_free(&c);
+        }
 }
 
 /* One stump by hand: x0 <= 1 left (1.0), else right (3.0); NaN right. */
@@ -226,6 +312,8 @@ int main(void)
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
+        cmocka_unit_test(test_rows_trees_interleaved), cmocka_unit_test(test_wide),
+        cmocka_unit_test(test_infinite_thresholds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
