@@ -119,7 +119,8 @@ static AVX512 void relu_back_avx512(float *d, const float *a, size_t rows, size_
             __mmask16 mk = w - o >= 16 ? (__mmask16)0xFFFF : tail_mask(w - o);
             __m512 x = _mm512_maskz_loadu_ps(mk, di + o), av = _mm512_maskz_loadu_ps(mk, ai + o);
             __mmask16 pos = _mm512_cmp_ps_mask(av, zero, _CMP_GT_OQ);
-            x = leaky ? _mm512_mask_mul_ps(x, (__mmask16)~pos, x, al) : _mm512_maskz_mov_ps(pos, x);
+            /* a multiply, not a zeroing mask: d * 0 is -0 for a negative d, as in relu_back_c */
+            x = _mm512_mask_mul_ps(x, (__mmask16)~pos, x, leaky ? al : zero);
             _mm512_mask_storeu_ps(di + o, mk, x);
             _mm512_mask_storeu_ps(gb + o, mk, _mm512_add_ps(_mm512_maskz_loadu_ps(mk, gb + o), x));
         }
