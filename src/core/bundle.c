@@ -5,6 +5,7 @@
 #include "bundle.h"
 #include "audit.h"
 #include "dataset.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -136,22 +137,15 @@ mb_status mb_bundle_from_model(mb_bundle *b, mb_model *m, const char *const *fea
 
 /* {====== monitoring ======} */
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* The drift bins (src/deploy/drift.h) with their exact training shares:
 ** edges are a feature's distinct interior deciles (NaN-padded to 9), a
 ** value goes to the first bin whose edge it does not exceed, and shares
 ** (11 per feature: up to 10 value bins, then missing) are fractions of the
 ** sampled rows. Deciles alone cannot say how much of a repeated value lies
 ** at an edge; these can. Non-zero when storing failed. */
-static int monitoring_bins(const mb_matrix *X, size_t step, size_t ns, const double *q, mb_state *out)
+static int monitoring_bins(const float *S, size_t p, size_t ns, const double *q, mb_state *out)
 {
     enum { NQ = 11, NB = 11 };
-    size_t p = X->cols;
     double *edges = mb_malloc((p * 9 + 1) * sizeof *edges), *share = mb_calloc(p * NB + 1, sizeof *share);
     for (size_t j = 0; j < p; j++) {
         double *e = edges + j * 9;
@@ -164,7 +158,7 @@ static int monitoring_bins(const mb_matrix *X, size_t step, size_t ns, const dou
         for (size_t k = m; k < 9; k++)
             e[k] = (double)NAN;
         for (size_t r = 0; r < ns; r++) {
-            float v = X->x[r * step * X->ld + j];
+            float v = S[r * p + j];
             size_t k = 0;
             if (isnan(v))
                 k = NB - 1;
@@ -192,13 +186,20 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
            *mn = mb_calloc(p + 1, sizeof *mn), *mx = mb_calloc(p + 1, sizeof *mx),
            *miss = mb_calloc(p + 1, sizeof *miss), *q = mb_calloc(p * NQ + 1, sizeof *q);
     float *col = mb_malloc((ns + 1) * sizeof *col);
+    uint32_t *scratch = mb_malloc((2 * ns + 1) * sizeof *scratch);
+    /* The sampled rows, gathered once: read in place, each column's pass
+    ** touched a cache line (or a page) of every sampled row of a matrix far
+    ** bigger than the cache, 2p times over. */
+    float *S = mb_malloc((ns * p + 1) * sizeof *S);
+    for (size_t r = 0; r < ns; r++)
+        memcpy(S + r * p, X->x + r * step * X->ld, p * sizeof *S);
     double rows = (double)ns;
     mb_status rc = MB_OK;
     for (size_t j = 0; j < p; j++) {
         double sum = 0, sum2 = 0;
         size_t k = 0;
         for (size_t r = 0; r < ns; r++) {
-            float v = X->x[r * step * X->ld + j];
+            float v = S[r * p + j];
             if (!isnan(v)) {
                 col[k++] = v;
                 sum += (double)v;
@@ -207,7 +208,7 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
         double m = k ? sum / (double)k : (double)NAN;
         for (size_t r = 0; r < k; r++)
             sum2 += ((double)col[r] - m) * ((double)col[r] - m);
-        qsort(col, k, sizeof *col, cmp_float);
+        mb_sort_floats(col, scratch, k);
         mean[j] = m;
         std[j] = k > 1 ? sqrt(sum2 / (double)(k - 1)) : (double)NAN;
         mn[j] = k ? (double)col[0] : (double)NAN;
@@ -218,7 +219,7 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
                                       : (double)NAN;
     }
     mb_state_writer w = mb_state_writer_for(out);
-    if (monitoring_bins(X, step, ns, q, out) ||
+    if (monitoring_bins(S, p, ns, q, out) ||
         w.put(w.ud, "mean", MB_DT_F64, mean, p) || w.put(w.ud, "std", MB_DT_F64, std, p) ||
         w.put(w.ud, "min", MB_DT_F64, mn, p) || w.put(w.ud, "max", MB_DT_F64, mx, p) ||
         w.put(w.ud, "missing", MB_DT_F64, miss, p) || w.put(w.ud, "quantiles", MB_DT_F64, q, p * NQ) ||
@@ -231,6 +232,8 @@ mb_status mb_monitoring_compute(const mb_matrix *X, mb_state *out, mb_error *err
     mb_free(miss);
     mb_free(q);
     mb_free(col);
+    mb_free(S);
+    mb_free(scratch);
     return rc;
 }
 

@@ -64,18 +64,36 @@ mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, m
     float *x = mb_trymalloc(n);
     if (!x)
         return mb_fail(err, MB_ENOMEM, "%s: no memory for a %zu x %zu matrix", src, f->nrows, p);
-    size_t k = 0;
-    for (size_t j = 0; j < f->ncols; j++) {
-        const mb_column *c = &f->cols[j];
-        if ((long)j == f->target)
-            continue;
-        for (size_t i = 0; i < f->nrows; i++)
-            x[i * p + k] = MB_NUM(c, i);
-        k++;
+    /* Column by column over blocks of rows, so a block's rows stay in the
+    ** cache while each column fills them: a whole column at a time wrote a
+    ** strided float to every row of a matrix far bigger than the cache. */
+    enum { BLOCK = 512 };
+    for (size_t i0 = 0; i0 < f->nrows; i0 += BLOCK) {
+        size_t i1 = i0 + BLOCK < f->nrows ? i0 + BLOCK : f->nrows, k = 0;
+        for (size_t j = 0; j < f->ncols; j++) {
+            const mb_column *c = &f->cols[j];
+            if ((long)j == f->target)
+                continue;
+            for (size_t i = i0; i < i1; i++)
+                x[i * p + k] = MB_NUM(c, i);
+            k++;
+        }
     }
     *owned = x;
     *X = (mb_matrix){x, f->nrows, p, p};
     return MB_OK;
+}
+
+size_t mb_hash_float(float v, unsigned log2_slots)
+{
+    /* Fibonacci hashing keeps the product's high bits: the low bits of a
+    ** float that holds a small integer are all zero, and so are the
+    ** product's, so masking them put every integer label in one slot (a
+    ** linear probe as long as the set: 1000 integer targets cost ~500
+    ** probes a row). */
+    uint32_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    return (size_t)((bits * 2654435761u) >> (32 - log2_slots));
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -142,7 +160,7 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
         /* Numeric target: its distinct values decide classification. They
         ** are found in one pass with a small hash set that gives up past
         ** 1000 values (then it is regression), so this stays O(n). */
-        enum { CAP = 2048, MAXD = 1000 };
+        enum { LOG2CAP = 11, CAP = 1 << LOG2CAP, MAXD = 1000 };
         float set[CAP];
         unsigned char used[CAP];
         memset(used, 0, sizeof used);
@@ -158,9 +176,7 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
             if (v == last || nd > MAXD)
                 continue; /* labels repeat: most rows skip the hash */
             last = v;
-            uint32_t bits;
-            memcpy(&bits, &v, sizeof bits);
-            size_t h = (bits * 2654435761u) & (CAP - 1);
+            size_t h = mb_hash_float(v, LOG2CAP);
             while (used[h] && set[h] != v)
                 h = (h + 1) & (CAP - 1);
             if (!used[h]) {

@@ -29,6 +29,10 @@ typedef struct mb_data {
 ** is binary. */
 mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_error *err);
 
+/* The slot of v in a hash set of 2^log2_slots slots (1..31), for the
+** distinct-value pass over a numeric target. */
+size_t mb_hash_float(float v, unsigned log2_slots);
+
 /* Features only (for prediction): no target needed; if the frame has one,
 ** it is left out. */
 mb_status mb_matrix_from_frame(const mb_frame *f, mb_matrix *X, float **owned, mb_error *err);

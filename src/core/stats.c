@@ -43,6 +43,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* {====== order statistics ======} */
 
@@ -340,3 +341,45 @@ mb_status mb_colstats_compute(const mb_frame *f, const mb_column *c, mb_colstats
 }
 
 /* }====== */
+
+/* {====== sorting floats ======} */
+
+/* The float's bits made to order as unsigned integers: negatives flipped
+** whole, positives with the sign bit set; and back. */
+static uint32_t float_key(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+static float key_float(uint32_t k)
+{
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float x;
+    memcpy(&x, &u, sizeof x);
+    return x;
+}
+
+void mb_sort_floats(float *a, uint32_t *scratch, size_t n)
+{
+    uint32_t *k = scratch, *t = scratch + n;
+    for (size_t i = 0; i < n; i++)
+        k[i] = float_key(a[i]);
+    for (int shift = 0; shift < 32; shift += 8) {
+        size_t cnt[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            cnt[((k[i] >> shift) & 255u) + 1]++;
+        if (n && cnt[((k[0] >> shift) & 255u) + 1] == n)
+            continue; /* one byte value throughout (the exponent byte, often) */
+        for (int b = 0; b < 256; b++)
+            cnt[b + 1] += cnt[b];
+        for (size_t i = 0; i < n; i++)
+            t[cnt[(k[i] >> shift) & 255u]++] = k[i];
+        uint32_t *sw = k;
+        k = t;
+        t = sw;
+    }
+    for (size_t i = 0; i < n; i++)
+        a[i] = key_float(k[i]);
+}

@@ -21,6 +21,7 @@
 #include <hdf5.h>
 #include <time.h>
 
+#include "bundle.h"
 #include "dataset.h"
 #include "h5io.h"
 #include "io.h"
@@ -464,6 +465,100 @@ static void test_task_disagrees(void **state)
     mb_frame_free(&f);
 }
 
+/* Integer-valued labels spread over the distinct-value set's slots: the
+** old mask of the product's low bits put every one of them in slot 0. */
+static void test_label_hash_spreads_integers(void **state)
+{
+    (void)state;
+    unsigned char seen[2048] = {0};
+    size_t slots = 0;
+    for (int v = 0; v < 1000; v++) {
+        size_t h = mb_hash_float((float)v, 11);
+        assert_true(h < 2048);
+        slots += !seen[h];
+        seen[h] = 1;
+    }
+    assert_true(slots > 600); /* ~790 for a random spread */
+}
+
+/* Numeric targets around the 1000-distinct-values limit: 1000 integer
+** classes are found and mapped to their sorted index; 1001 is regression. */
+static void test_many_integer_classes(void **state)
+{
+    (void)state;
+    enum { N = 5000 };
+    for (int nd = 1000; nd <= 1001; nd++) {
+        mb_frame *f = mb_frame_new(N);
+        mb_error err;
+        mb_column *x = mb_frame_add_num(f, "x", NULL, 1, &err), *y = mb_frame_add_num(f, "y", NULL, 1, &err);
+        for (size_t i = 0; i < N; i++) {
+            x->num[i] = (float)i;
+            y->num[i] = (float)(3 * (int)((i * 7919) % (size_t)nd)); /* 0, 3, ..., 3 (nd - 1) */
+        }
+        f->target = 1;
+        mb_data d;
+        assert_int_equal(mb_data_from_frame(f, nd == 1000 ? MB_TASK_MULTICLASS : 0, &d, &err), MB_OK);
+        if (nd == 1000) {
+            assert_int_equal(d.ds.task, MB_TASK_MULTICLASS);
+            assert_int_equal(d.ds.nclasses, 1000);
+            for (size_t i = 0; i < N; i++)
+                assert_true(d.ds.y[i] == (float)((i * 7919) % 1000));
+            assert_string_equal(d.class_names[999], "2997");
+        } else {
+            assert_int_equal(d.ds.task, MB_TASK_REGRESSION);
+        }
+        mb_data_free(&d);
+        mb_frame_free(&f);
+    }
+}
+
+static const double *state_array(const mb_state *s, const char *name)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (!strcmp(s->arrays[i].name, name))
+            return s->arrays[i].data;
+    fail_msg("no monitoring array '%s'", name);
+    return NULL;
+}
+
+/* Training statistics of a strided view (ld > cols) over more rows than
+** are sampled equal those of a packed copy, and the mean is that of the
+** sampled rows (every step-th, step = ceil(n / 4096)). */
+static void test_monitoring_strided(void **state)
+{
+    (void)state;
+    enum { N = 10001, P = 3, LD = 5 };
+    float *a = malloc(N * LD * sizeof *a), *b = malloc(N * P * sizeof *b);
+    for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < LD; j++) {
+            float v = (i % 97 == 0 && j == 1) ? NAN : (float)((i * 31 + j * 17) % 1000) / 8;
+            a[i * LD + j] = v;
+            if (j < P)
+                b[i * P + j] = v;
+        }
+    mb_matrix XA = {a, N, P, LD}, XB = {b, N, P, P};
+    mb_state sa = {0}, sb = {0};
+    mb_error err;
+    assert_int_equal(mb_monitoring_compute(&XA, &sa, &err), MB_OK);
+    assert_int_equal(mb_monitoring_compute(&XB, &sb, &err), MB_OK);
+    assert_int_equal(sa.n, sb.n);
+    for (size_t k = 0; k < sa.n; k++) {
+        assert_string_equal(sa.arrays[k].name, sb.arrays[k].name);
+        assert_int_equal(sa.arrays[k].count, sb.arrays[k].count);
+        assert_memory_equal(sa.arrays[k].data, sb.arrays[k].data, sa.arrays[k].count * mb_dtype_size(sa.arrays[k].type));
+    }
+    size_t step = (N + 4095) / 4096, ns = (N - 1) / step + 1;
+    assert_true(state_array(&sa, "rows_sampled")[0] == (double)ns);
+    double sum = 0;
+    for (size_t r = 0; r < ns; r++)
+        sum += (double)a[r * step * LD + 2];
+    assert_true(fabs(state_array(&sa, "mean")[2] - sum / (double)ns) < 1e-9);
+    mb_state_clear(&sa);
+    mb_state_clear(&sb);
+    free(a);
+    free(b);
+}
+
 /* {====== hostile files ======} */
 
 /* Every fixture of make_hostile: refused with its message (never a crash,
@@ -551,6 +646,9 @@ static void test_probe_cost(void **state)
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_hash_spreads_integers),
+        cmocka_unit_test(test_many_integer_classes),
+        cmocka_unit_test(test_monitoring_strided),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_row_range),
         cmocka_unit_test(test_chunked_gzip_range),
