@@ -34,6 +34,7 @@
 ** output.
 */
 #include "transform.h"
+#include "stats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -942,15 +943,10 @@ exit:
     return rc;
 }
 
-static int cmp_float(const void *pa, const void *pb)
-{
-    float a = *(const float *)pa, b = *(const float *)pb;
-    return (a > b) - (a < b);
-}
-
-/* The fill value of a numeric column; buf has room for nrows floats. */
+/* The fill value of a numeric column; buf has room for nrows floats and
+** scratch for 2 nrows words (mb_sort_floats). */
 static double impute_num(int strategy, double fill, const mb_column *c, size_t nrows, float *buf,
-                         int *missing)
+                         uint32_t *scratch, int *missing)
 {
     size_t n = 0;
     double sum = 0;
@@ -970,7 +966,7 @@ static double impute_num(int strategy, double fill, const mb_column *c, size_t n
         return 0; /* no values: 0, as scikit-learn's keep_empty_features */
     if (strategy == S_MEAN)
         return sum / (double)n;
-    qsort(buf, n, sizeof *buf, cmp_float);
+    mb_sort_floats(buf, scratch, n);
     if (strategy == S_MEDIAN)
         return n % 2 ? (double)buf[n / 2] : ((double)buf[n / 2 - 1] + (double)buf[n / 2]) / 2.0;
     /* most frequent; ties go to the smallest value (the first run in order) */
@@ -1021,6 +1017,7 @@ static mb_status fit_impute(const mb_transform *t, const mb_frame *f, const long
     size_t n = st->n, m = n ? n : 1;
     mb_status rc = MB_OK;
     float *buf = NULL;
+    uint32_t *scratch = NULL;
     size_t *counts = NULL, ncounts = 0;
     int sorts = t->strategy == S_MEDIAN || t->strategy == S_MOST_FREQUENT;
     st->iscat = mb_calloc(m, 1);
@@ -1031,11 +1028,12 @@ static mb_status fit_impute(const mb_transform *t, const mb_frame *f, const long
         const mb_column *c = &f->cols[idx[k]];
         int miss = 0;
         if (c->type == MB_COL_NUM) {
-            if (sorts && !buf && !(buf = mb_trymalloc((f->nrows ? f->nrows : 1) * sizeof *buf))) {
+            if (sorts && !buf && (!(buf = mb_trymalloc((f->nrows ? f->nrows : 1) * sizeof *buf)) ||
+                                  !(scratch = mb_trymalloc((2 * f->nrows + 1) * sizeof *scratch)))) {
                 rc = mb_fail(err, MB_ENOMEM, "transform 'impute': no memory for %zu rows", f->nrows);
                 goto exit;
             }
-            st->a[k] = impute_num(t->strategy, t->fill, c, f->nrows, buf, &miss);
+            st->a[k] = impute_num(t->strategy, t->fill, c, f->nrows, buf, scratch, &miss);
             st->text[k] = mb_strdup("");
         } else {
             if (t->strategy == S_MOST_FREQUENT && c->nlevels > ncounts) {
@@ -1054,6 +1052,7 @@ static mb_status fit_impute(const mb_transform *t, const mb_frame *f, const long
     }
 exit:
     mb_free(buf);
+    mb_free(scratch);
     mb_free(counts);
     return rc;
 }
