@@ -102,6 +102,88 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* A numeric target t of n rows into out's labels: its distinct values
+** decide classification when no task is given (*task 0: integers, at most
+** 20 distinct, binary at 2), found in one pass with a small hash set that
+** gives up past 1000 values (then it is regression), so this stays O(n).
+** Classes are the sorted distinct values. */
+static mb_status numeric_target(const mb_column *t, size_t n, const char *src, mb_task *task, mb_data *out,
+                                mb_error *err)
+{
+    size_t missing = 0;
+    enum { LOG2CAP = 11, CAP = 1 << LOG2CAP, MAXD = 1000 };
+    float set[CAP];
+    unsigned char used[CAP];
+    memset(used, 0, sizeof used);
+    size_t nd = 0;
+    int integral = 1;
+    float last = NAN;
+    for (size_t i = 0; i < n; i++) {
+        float v = MB_NUM(t, i);
+        if (!isfinite(v)) {
+            missing++;
+            continue;
+        }
+        if (v == last || nd > MAXD)
+            continue; /* labels repeat: most rows skip the hash */
+        last = v;
+        size_t h = mb_hash_float(v, LOG2CAP);
+        while (used[h] && set[h] != v)
+            h = (h + 1) & (CAP - 1);
+        if (!used[h]) {
+            used[h] = 1;
+            set[h] = v;
+            integral &= v == floorf(v);
+            nd++;
+        }
+    }
+    if (missing)
+        return mb_fail(err, MB_EARG, "%s: the target '%s' is missing or not finite in %zu of %zu rows; "
+                       "drop or fill those rows first", src, t->name, missing, n);
+    if (!*task)
+        *task = (integral && nd <= 20) ? (nd <= 2 ? MB_TASK_BINARY : MB_TASK_MULTICLASS)
+                                      : MB_TASK_REGRESSION;
+    if (*task == MB_TASK_REGRESSION) {
+        for (size_t i = 0; i < n; i++)
+            out->ybuf[i] = MB_NUM(t, i);
+    } else {
+        if (nd > MAXD)
+            return mb_fail(err, MB_EARG, "%s: the target '%s' has more than %d distinct values; too many "
+                           "classes (is this regression?)", src, t->name, MAXD);
+        float sorted[MAXD + 1];
+        size_t k = 0;
+        for (size_t h = 0; h < CAP; h++)
+            if (used[h])
+                sorted[k++] = set[h];
+        qsort(sorted, nd, sizeof *sorted, cmp_float);
+        out->class_names = mb_calloc(nd + 1, sizeof *out->class_names);
+        for (size_t c = 0; c < nd; c++) {
+            char b[32];
+            snprintf(b, sizeof b, "%.9g", (double)sorted[c]);
+            out->class_names[c] = mb_strdup(b);
+        }
+        out->ds.nclasses = nd;
+        for (size_t i = 0; i < n; i++) {
+            float v = MB_NUM(t, i);
+            size_t lo = 0, hi = nd;
+            if (nd <= 16) { /* few classes: a scan beats a search */
+                while (sorted[lo] != v)
+                    lo++;
+            } else {
+                while (hi - lo > 1) {
+                    size_t mid = (lo + hi) / 2;
+                    if (sorted[mid] <= v)
+                        lo = mid;
+                    else
+                        hi = mid;
+                }
+            }
+            out->ybuf[i] = (float)lo;
+        }
+    }
+    return MB_OK;
+}
+
 mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_error *err)
 {
     memset(out, 0, sizeof *out);
@@ -156,84 +238,9 @@ mb_status mb_data_from_frame(const mb_frame *f, mb_task want, mb_data *out, mb_e
             out->ybuf[i] = (float)t->codes[i];
         if (!task)
             task = MB_TASK_MULTICLASS; /* binary when 2 classes, below */
-    } else {
-        /* Numeric target: its distinct values decide classification. They
-        ** are found in one pass with a small hash set that gives up past
-        ** 1000 values (then it is regression), so this stays O(n). */
-        enum { LOG2CAP = 11, CAP = 1 << LOG2CAP, MAXD = 1000 };
-        float set[CAP];
-        unsigned char used[CAP];
-        memset(used, 0, sizeof used);
-        size_t nd = 0;
-        int integral = 1;
-        float last = NAN;
-        for (size_t i = 0; i < n; i++) {
-            float v = MB_NUM(t, i);
-            if (!isfinite(v)) {
-                missing++;
-                continue;
-            }
-            if (v == last || nd > MAXD)
-                continue; /* labels repeat: most rows skip the hash */
-            last = v;
-            size_t h = mb_hash_float(v, LOG2CAP);
-            while (used[h] && set[h] != v)
-                h = (h + 1) & (CAP - 1);
-            if (!used[h]) {
-                used[h] = 1;
-                set[h] = v;
-                integral &= v == floorf(v);
-                nd++;
-            }
-        }
-        if (missing) {
-            mb_data_free(out);
-            return mb_fail(err, MB_EARG, "%s: the target '%s' is missing or not finite in %zu of %zu rows; "
-                           "drop or fill those rows first", src, t->name, missing, n);
-        }
-        if (!task)
-            task = (integral && nd <= 20) ? (nd <= 2 ? MB_TASK_BINARY : MB_TASK_MULTICLASS)
-                                          : MB_TASK_REGRESSION;
-        if (task == MB_TASK_REGRESSION) {
-            for (size_t i = 0; i < n; i++)
-                out->ybuf[i] = MB_NUM(t, i);
-        } else {
-            if (nd > MAXD) {
-                mb_data_free(out);
-                return mb_fail(err, MB_EARG, "%s: the target '%s' has more than %d distinct values; too many "
-                               "classes (is this regression?)", src, t->name, MAXD);
-            }
-            float sorted[MAXD + 1];
-            size_t k = 0;
-            for (size_t h = 0; h < CAP; h++)
-                if (used[h])
-                    sorted[k++] = set[h];
-            qsort(sorted, nd, sizeof *sorted, cmp_float);
-            out->class_names = mb_calloc(nd + 1, sizeof *out->class_names);
-            for (size_t c = 0; c < nd; c++) {
-                char b[32];
-                snprintf(b, sizeof b, "%.9g", (double)sorted[c]);
-                out->class_names[c] = mb_strdup(b);
-            }
-            out->ds.nclasses = nd;
-            for (size_t i = 0; i < n; i++) {
-                float v = MB_NUM(t, i);
-                size_t lo = 0, hi = nd;
-                if (nd <= 16) { /* few classes: a scan beats a search */
-                    while (sorted[lo] != v)
-                        lo++;
-                } else {
-                    while (hi - lo > 1) {
-                        size_t mid = (lo + hi) / 2;
-                        if (sorted[mid] <= v)
-                            lo = mid;
-                        else
-                            hi = mid;
-                    }
-                }
-                out->ybuf[i] = (float)lo;
-            }
-        }
+    } else if ((rc = numeric_target(t, n, src, &task, out, err)) != MB_OK) {
+        mb_data_free(out);
+        return rc;
     }
     if (task != MB_TASK_REGRESSION) {
         if (out->ds.nclasses < 2) {
