@@ -357,6 +357,69 @@ static double valid_loss(evaluator *ev, const mb_dataset *v)
     return W > 0 ? eval_data(ev, &v->X, v->y, v->w, 0) / W : (double)NAN;
 }
 
+/* The L-BFGS direction d = -H pg by the two-loop recursion over the mem
+** stored pairs (S, Y; the newest before slot head), scaled by the newest
+** pair's curvature. */
+static void direction(size_t np, const double *pg, const double *S, const double *Y, const double *rho,
+                      size_t mem, size_t head, double *d)
+{
+    double al[MEMORY];
+    for (size_t i = 0; i < np; i++)
+        d[i] = -pg[i];
+    for (size_t t = 0; t < mem; t++) {
+        size_t slot = (head + MEMORY - 1 - t) % MEMORY;
+        al[slot] = rho[slot] * dot(np, S + slot * np, d);
+        for (size_t i = 0; i < np; i++)
+            d[i] -= al[slot] * Y[slot * np + i];
+    }
+    if (mem) {
+        size_t last = (head + MEMORY - 1) % MEMORY;
+        double gam = dot(np, S + last * np, Y + last * np) / dot(np, Y + last * np, Y + last * np);
+        for (size_t i = 0; i < np; i++)
+            d[i] *= gam;
+    }
+    for (size_t t = mem; t-- > 0;) {
+        size_t slot = (head + MEMORY - 1 - t) % MEMORY;
+        double be = rho[slot] * dot(np, Y + slot * np, d);
+        for (size_t i = 0; i < np; i++)
+            d[i] += (al[slot] - be) * S[slot * np + i];
+    }
+}
+
+/* Backtracking line search (Armijo) from x along d, starting at step t,
+** projected onto the orthant of x (of -pg where x is 0) for the L1 terms.
+** 1 with the accepted point in xn, its gradient gn, objective *fn and
+** data loss *datan; 0 when 40 halvings found no decrease. */
+static int line_search(evaluator *ev, double c2, const double *lam, const double *x, double f,
+                       const double *pg, const double *d, double dg, double t, double *xn, double *gn,
+                       double *fn, double *datan)
+{
+    size_t np = ev->npar;
+    for (int ls = 0; ls < 40; ls++) {
+        for (size_t i = 0; i < np; i++) {
+            xn[i] = x[i] + t * d[i];
+            if (lam && lam[i] > 0) {
+                double orth = x[i] != 0 ? x[i] : -pg[i];
+                if (xn[i] * orth <= 0)
+                    xn[i] = 0;
+            }
+        }
+        *fn = eval_smooth(ev, xn, c2, gn, datan) + l1_term(np, xn, lam);
+        double dec = 0;
+        for (size_t i = 0; i < np; i++)
+            dec += pg[i] * (xn[i] - x[i]);
+        if (isfinite(*fn) && dec < 0 && *fn <= f + 1e-4 * dec && *fn < f)
+            return 1;
+        double tn = 0.5 * t;
+        if (isfinite(*fn) && *fn > f) { /* minimum of the quadratic through f, dg, fn */
+            double q = -dg * t * t / (2 * (*fn - f - dg * t));
+            tn = fmin(0.5 * t, fmax(0.1 * t, q));
+        }
+        t = tn;
+    }
+    return 0;
+}
+
 int mblin_lbfgs(const mblin_problem *pb, double c2, double c1, int fit_intercept, long max_iter, double tol,
                 double *coef, double *intercept, mblin_result *res, char *err)
 {
@@ -376,7 +439,7 @@ int mblin_lbfgs(const mblin_problem *pb, double c2, double c1, int fit_intercept
     memset(buf, 0, nbuf * sizeof(double));
     double *x = buf, *g = x + np, *pg = g + np, *d = pg + np, *xn = d + np, *gn = xn + np, *lam = gn + np;
     double *S = lam + np, *Y = S + MEMORY * np;
-    double rho[MEMORY], al[MEMORY];
+    double rho[MEMORY];
     if (c1 > 0) {
         for (size_t c = 0; c < k; c++)
             for (size_t j = 0; j < p; j++)
@@ -410,27 +473,7 @@ int mblin_lbfgs(const mblin_problem *pb, double c2, double c1, int fit_intercept
         }
         if (it >= max_iter || stalled)
             break;
-        /* two-loop recursion: d = -H pg */
-        for (size_t i = 0; i < np; i++)
-            d[i] = -pg[i];
-        for (size_t t = 0; t < mem; t++) {
-            size_t slot = (head + MEMORY - 1 - t) % MEMORY;
-            al[slot] = rho[slot] * dot(np, S + slot * np, d);
-            for (size_t i = 0; i < np; i++)
-                d[i] -= al[slot] * Y[slot * np + i];
-        }
-        if (mem) {
-            size_t last = (head + MEMORY - 1) % MEMORY;
-            double gam = dot(np, S + last * np, Y + last * np) / dot(np, Y + last * np, Y + last * np);
-            for (size_t i = 0; i < np; i++)
-                d[i] *= gam;
-        }
-        for (size_t t = mem; t-- > 0;) {
-            size_t slot = (head + MEMORY - 1 - t) % MEMORY;
-            double be = rho[slot] * dot(np, Y + slot * np, d);
-            for (size_t i = 0; i < np; i++)
-                d[i] += (al[slot] - be) * S[slot * np + i];
-        }
+        direction(np, pg, S, Y, rho, mem, head, d);
         if (lam)
             for (size_t i = 0; i < np; i++)
                 if (d[i] * pg[i] >= 0)
@@ -445,33 +488,8 @@ int mblin_lbfgs(const mblin_problem *pb, double c2, double c1, int fit_intercept
         double t = 1.0;
         if (!mem)
             t = fmin(1.0, 1.0 / sqrt(-dg));
-        /* backtracking line search (Armijo), projected onto the orthant */
         double fn = f, datan = data;
-        int ok = 0;
-        for (int ls = 0; ls < 40; ls++) {
-            for (size_t i = 0; i < np; i++) {
-                xn[i] = x[i] + t * d[i];
-                if (lam && lam[i] > 0) {
-                    double orth = x[i] != 0 ? x[i] : -pg[i];
-                    if (xn[i] * orth <= 0)
-                        xn[i] = 0;
-                }
-            }
-            fn = eval_smooth(&ev, xn, c2, gn, &datan) + l1_term(np, xn, lam);
-            double dec = 0;
-            for (size_t i = 0; i < np; i++)
-                dec += pg[i] * (xn[i] - x[i]);
-            if (isfinite(fn) && dec < 0 && fn <= f + 1e-4 * dec && fn < f) {
-                ok = 1;
-                break;
-            }
-            double tn = 0.5 * t;
-            if (isfinite(fn) && fn > f) { /* minimum of the quadratic through f, dg, fn */
-                double q = -dg * t * t / (2 * (fn - f - dg * t));
-                tn = fmin(0.5 * t, fmax(0.1 * t, q));
-            }
-            t = tn;
-        }
+        int ok = line_search(&ev, c2, lam, x, f, pg, d, dg, t, xn, gn, &fn, &datan);
         if (!ok) {
             if (mem) { /* forget the curvature pairs and try a gradient step */
                 mem = head = 0;
