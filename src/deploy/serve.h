@@ -55,6 +55,7 @@ typedef struct mbsv_model {
     size_t ninputs;             /* the columns a request gives (mb_runtime_input) */
     pthread_key_t ctx_key;      /* each thread's mb_runtime_row_ctx */
     char **class_json;          /* each class's name as a JSON string (jansson's), or NULL */
+    unsigned char *as_float;    /* per input: numeric, so only its float32 matters (serve_rows.c) */
 } mbsv_model;
 
 /* Everything a request handler reaches. */
@@ -111,8 +112,11 @@ void mbsv_model_free(mbsv_model *m);
 ** nin values, each a number within float32's range or null, read into
 ** *values (nrows x nin doubles, null as NaN, mb_malloc'd) exactly as
 ** jansson would read them; 1, or 0 (nothing allocated) for any other body,
-** which the caller then parses with jansson. */
-int mbsv_fast_rows(const char *body, size_t len, size_t nin, double **values, size_t *nrows);
+** which the caller then parses with jansson. as_float (may be NULL): per
+** column, 1 when only the value's float32 is used (a numeric input): its
+** value may then be that float32 rather than jansson's double. */
+int mbsv_fast_rows(const char *body, size_t len, size_t nin, const unsigned char *as_float, double **values,
+                   size_t *nrows);
 
 /* {====== serve_json.c ======} */
 

@@ -140,6 +140,9 @@ void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name)
     /* the classes as JSON strings, written once by jansson for the
     ** /predict reply's text (none when a name is not UTF-8: then that
     ** reply is built as a jansson tree, as before) */
+    m->as_float = mb_malloc(m->ninputs + 1);
+    for (size_t j = 0; j < m->ninputs; j++) /* a categorical input reads a number as its text */
+        m->as_float[j] = !mb_runtime_input_categorical(rt, j);
     size_t k = mb_runtime_nclasses(rt);
     m->class_json = k ? mb_calloc(k, sizeof *m->class_json) : NULL;
     for (size_t c = 0; c < k && m->class_json; c++) {
@@ -160,6 +163,7 @@ void mbsv_model_free(mbsv_model *m)
     if (!m->rt)
         return;
     free_class_json(m);
+    mb_free(m->as_float);
     pthread_key_delete(m->ctx_key);
     mb_runtime_close(&m->rt);
     memset(m, 0, sizeof *m);
@@ -362,7 +366,7 @@ static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply 
     int bad;
     double *values;
     size_t n;
-    if (mbsv_fast_rows(body, len, s->model.ninputs, &values, &n)) {
+    if (mbsv_fast_rows(body, len, s->model.ninputs, s->model.as_float, &values, &n)) {
         /* the common body: no JSON tree (serve_rows.c) */
         bad = score_rows(s, n, fill_values, values, &sc, r);
         mb_free(values);
