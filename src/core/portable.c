@@ -132,11 +132,11 @@ size_t mb_portable_work_size(const mb_portable *p)
 {
     if (p->kind != MB_FORM_MLP)
         return 0;
-    /* widths rounded up to mb_mlp_plan's blocks of 16 outputs, so one
+    /* widths rounded up to mb_mlp_plan's blocks of 8 outputs, so one
     ** scratch size serves both loops */
     size_t width = mb_portable_nfeatures(p);
     for (size_t l = 0; l < p->u.mlp.nlayers; l++) {
-        size_t pad = (p->u.mlp.layers[l].out + 15) / 16 * 16;
+        size_t pad = (p->u.mlp.layers[l].out + 7) / 8 * 8;
         width = pad > width ? pad : width;
     }
     return 2 * width;

@@ -46,12 +46,12 @@ mb_status mb_portable_check(const mb_portable *p, mb_error *err);
 ** a scorer is opened, read-only after: one plan scores from many threads.
 ** mb_mlp_plan_new copies the weights (the form may go after it) and gives
 ** NULL when the form is not a valid MLP or memory runs out; level is the
-** CPU level whose kernel to use (mb_cpu_level: 2 for AVX2), or -1 for
-** this CPU's best. work holds mb_portable_work_size(p) doubles. */
+** CPU level whose kernel to use (mb_cpu_level: 3 for AVX-512, 2 for AVX2,
+** lower for plain C), or -1 for this CPU's best. work holds mb_portable_work_size(p) doubles. */
 typedef struct mb_mlp_plan mb_mlp_plan;
 mb_mlp_plan *mb_mlp_plan_new(const mb_portable *p, int level);
 void mb_mlp_plan_free(mb_mlp_plan **pp);
-/* The kernel in use: "avx2" or "c". */
+/* The kernel in use: "avx512", "avx2" or "c". */
 const char *mb_mlp_plan_kernel(const mb_mlp_plan *pl);
 void mb_mlp_plan_predict_rows(const mb_mlp_plan *pl, const mb_matrix *X, double *out, double *work);
 

@@ -2,9 +2,9 @@
 ** test_portable_mlp.c: the compiled MLP (mb_mlp_plan, portable_mlp.c)
 ** against its oracles, a plain textbook forward written here and the
 ** core's portable loop (mb_portable_predict_rows): bit-identical outputs
-** (same_bits: NaN payloads aside) on random networks, with both kernels (plain C
-** and AVX2 when this CPU runs it). The networks exercise what the plan
-** does differently: widths that are not multiples of its block (16), an
+** (same_bits: NaN payloads aside) on random networks, with each kernel
+** (plain C, and AVX2 and AVX-512 when this CPU runs them). The networks exercise what the plan
+** does differently: widths that are not multiples of its blocks (8, 32, 64), an
 ** input wider than its chunk (512), every activation and link, inputs
 ** that are zero (left out), -0.0, NaN and infinite, and the two cases
 ** where leaving zeros out would change a bit (a -0.0 bias, an infinite
@@ -136,15 +136,16 @@ static void same_bits(const double *want, const double *got, size_t n)
     }
 }
 
-/* The kernels to test: plain C, and AVX2 when the CPU has it. */
+/* The kernels to test: plain C, and AVX2 and AVX-512 when the CPU has them. */
 static int levels(int *lv)
 {
     mb_cpu_facts f;
     mb_cpu_read(&f);
     int n = 0;
     lv[n++] = 0;
-    if (mb_cpu_level(&f) >= 2)
-        lv[n++] = 2;
+    for (int l = 2; l <= 3; l++)
+        if (mb_cpu_level(&f) >= l)
+            lv[n++] = l;
     return n;
 }
 
@@ -162,11 +163,11 @@ static void check_net(const net *n, mb_rng *r, size_t nrows, int specials)
         reference(n, x + i * ld, want + i * k);
     mb_portable_predict_rows(&n->form, &X, loop, work);
     same_bits(want, loop, nrows * k);
-    int lv[2], nl = levels(lv);
+    int lv[3], nl = levels(lv);
     for (int t = 0; t < nl; t++) {
         mb_mlp_plan *pl = mb_mlp_plan_new(&n->form, lv[t]);
         assert_non_null(pl);
-        assert_string_equal(mb_mlp_plan_kernel(pl), lv[t] >= 2 ? "avx2" : "c");
+        assert_string_equal(mb_mlp_plan_kernel(pl), lv[t] >= 3 ? "avx512" : lv[t] >= 2 ? "avx2" : "c");
         memset(got, 0xa5, nrows * k * sizeof *got);
         mb_mlp_plan_predict_rows(pl, &X, got, work);
         same_bits(want, got, nrows * k);
@@ -248,7 +249,7 @@ static void test_negative_zero_bias(void **state)
     double want[2], got[2], work[64];
     mb_portable_predict_rows(&f, &X, want, work);
     assert_false(signbit(want[0])); /* -0 + 0 + 0: +0.0 */
-    int lv[2], nl = levels(lv);
+    int lv[3], nl = levels(lv);
     for (int t = 0; t < nl; t++) {
         mb_mlp_plan *pl = mb_mlp_plan_new(&f, lv[t]);
         mb_mlp_plan_predict_rows(pl, &X, got, work);
@@ -271,7 +272,7 @@ static void test_infinite_weight(void **state)
     double want, got, work[64];
     mb_portable_predict_rows(&f, &X, &want, work);
     assert_true(isnan(want));
-    int lv[2], nl = levels(lv);
+    int lv[3], nl = levels(lv);
     for (int t = 0; t < nl; t++) {
         mb_mlp_plan *pl = mb_mlp_plan_new(&f, lv[t]);
         mb_mlp_plan_predict_rows(pl, &X, &got, work);
