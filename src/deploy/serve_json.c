@@ -82,7 +82,15 @@ static int digits_fast(float af, uint64_t *q_out, int *p_out, int *x_out, double
         }
         break;
     }
-    double lo = ((double)af + (double)nextafterf(af, 0)) / 2, hi = ((double)af + (double)nextafterf(af, INFINITY)) / 2;
+    /* f's neighbours: af is positive and normal, below 1e38 */
+    float below, above;
+    uint32_t u;
+    memcpy(&u, &af, sizeof u);
+    u--;
+    memcpy(&below, &u, sizeof below);
+    u += 2;
+    memcpy(&above, &u, sizeof above);
+    double lo = ((double)af + (double)below) / 2, hi = ((double)af + (double)above) / 2;
     for (int p = 6; p <= 9; p++) {
         uint64_t div = u10[9 - p], q = n9 / div, tail = n9 % div;
         int xp = x;

@@ -86,9 +86,12 @@ static int fast_decimal(uint64_t m, int e, int as_float, double *out)
     double d = scale10((double)m, e);
     if (!(d >= 1e-37 && d <= 1e38))
         return 0;
-    float f = (float)d;
-    double fd = (double)f, mid = d >= fd ? (fd + (double)nextafterf(f, INFINITY)) / 2
-                                         : (fd + (double)nextafterf(f, 0)) / 2;
+    float f = (float)d, g; /* g: f's neighbour on d's side (f is positive and normal) */
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    u = d >= (double)f ? u + 1 : u - 1;
+    memcpy(&g, &u, sizeof g);
+    double fd = (double)f, mid = (fd + (double)g) / 2;
     if (fabs(d - mid) <= d * 0x1p-48)
         return 0;
     *out = fd;
@@ -125,10 +128,15 @@ static int value(cursor *c, double *out, int as_float)
         real = 1;
         if (++q >= c->end || !is_digit(*q))
             return 0;
-        for (; q < c->end && is_digit(*q); q++, e--) {
-            nd += m != 0 || *q != '0'; /* leading zeros of 0.000123 are not significant */
+        const char *f0 = q;
+        if (m == 0) /* the leading zeros of 0.000123 are not significant digits */
+            while (q < c->end && *q == '0')
+                q++;
+        const char *f1 = q;
+        for (; q < c->end && is_digit(*q); q++)
             m = m * 10 + (uint64_t)(*q - '0');
-        }
+        nd += (int)(q - f1);
+        e = -(int)(q - f0);
     }
     if (q < c->end && (*q == 'e' || *q == 'E')) {
         real = 1;
