@@ -7,9 +7,9 @@
 **
 ** The results are bit for bit mb_portable_predict_rows's: each output's
 ** sum starts at its bias and adds (double)w * h[j] for j = 0, 1, ... in
-** the same order, a multiply then an add (the build is ISO C11, so the
-** compiler fuses nothing, and the intrinsics below are mul and add, never
-** FMA). The only terms left out are those of an input that is zero, and
+** the same order, a multiply then an add (the build is ISO C11, so GCC
+** fuses nothing, clang is told not to below, and the intrinsics are mul
+** and add, never FMA). The only terms left out are those of an input that is zero, and
 ** only in a layer whose weights are all finite and whose biases are not
 ** -0.0: there w * 0 is a zero, the running sum is never -0.0 (under
 ** round-to-nearest a sum is -0.0 only when both terms are), and s + +-0
@@ -25,6 +25,13 @@
 
 #include "cpu.h"
 #include "portable.h"
+
+/* GCC contracts nothing under -std=c11; clang's default (fp-contract on)
+** may fuse a multiply and an add of one expression when the target has
+** FMA (AVX-512F does): a fused sum rounds once, not twice */
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define MLP_HAVE_X86 1
