@@ -14,7 +14,8 @@
 ** floor(y + 1/2) is N9 exactly. Rounding N9 to p < 9 digits gives x's own
 ** p-digit rounding unless N9's dropped digits are exactly 5000...: x lies
 ** on the same side of every p-digit midpoint as N9 (those midpoints have
-** 9 digits and rounding to 9 digits is monotone). The p-digit candidate c
+** 9 digits and rounding to 9 digits is monotone); when N9 is that
+** midpoint, y - N9 (beyond the same 2^-16 margin) gives x's side of it. The p-digit candidate c
 ** reads back as f when it lies strictly between f's midpoints with its
 ** float neighbours (exact in double), which c's double (again within
 ** 2^-51) shows unless it is within 2^-48 of one. Whenever a margin is not
@@ -60,6 +61,7 @@ static int digits_fast(float af, uint64_t *q_out, int *p_out, int *x_out, double
     double a = (double)af;
     int x = (int)floor(log10(a));
     uint64_t n9 = 0;
+    double delta = 0;
     for (int tries = 0;; tries++) {
         if (tries == 3)
             return 0;
@@ -76,6 +78,7 @@ static int digits_fast(float af, uint64_t *q_out, int *p_out, int *x_out, double
         if (fabs(fr - 0.5) < 0x1p-16)
             return 0;
         n9 = (uint64_t)r + (fr > 0.5);
+        delta = y - (double)n9; /* x's side of N9, to break p-digit ties below */
         if (n9 == u10[9]) {
             n9 = u10[8];
             x++;
@@ -95,9 +98,13 @@ static int digits_fast(float af, uint64_t *q_out, int *p_out, int *x_out, double
         uint64_t div = u10[9 - p], q = n9 / div, tail = n9 % div;
         int xp = x;
         if (div > 1) {
-            if (tail == div / 2)
-                return 0; /* N9 is a p-digit midpoint: x itself decides */
-            q += tail > div / 2;
+            if (tail == div / 2) { /* N9 is a p-digit midpoint: x's side of it decides */
+                if (fabs(delta) < 0x1p-16)
+                    return 0;
+                q += delta > 0;
+            } else {
+                q += tail > div / 2;
+            }
             if (q == u10[p]) {
                 q = u10[p - 1];
                 xp++;
