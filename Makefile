@@ -187,6 +187,14 @@ $(BUILD)/tests/test_worker_reply: $(BUILD)/obj/src/deploy/worker_reply.o
 $(BUILD)/tests/test_worker_reply: UNIT_OBJ = $(BUILD)/obj/src/deploy/worker_reply.o
 $(BUILD)/tests/test_worker_reply: UNIT_CFLAGS = -Isrc/deploy
 $(BUILD)/tests/test_worker_reply: TEST_LIBS += $(DEPLOY_LIBS)
+# The server's JSON text (tests/unit/test_serve_json.c), checked against jansson's dumps.
+$(BUILD)/tests/test_serve_json: $(BUILD)/obj/src/deploy/serve_json.o
+$(BUILD)/tests/test_serve_json: UNIT_OBJ = $(BUILD)/obj/src/deploy/serve_json.o
+$(BUILD)/tests/test_serve_json: UNIT_CFLAGS = -Isrc/deploy
+# The server's /predict body reader (tests/unit/test_serve_rows.c), checked against jansson's reading.
+$(BUILD)/tests/test_serve_rows: $(BUILD)/obj/src/deploy/serve_rows.o
+$(BUILD)/tests/test_serve_rows: UNIT_OBJ = $(BUILD)/obj/src/deploy/serve_rows.o
+$(BUILD)/tests/test_serve_rows: UNIT_CFLAGS = -Isrc/deploy
 # The workbench's figure lines and the server's live summary (tests/unit/test_results.c).
 RESULTS_UNIT_OBJ = $(BUILD)/obj/src/tui/figures.o $(addprefix $(BUILD)/obj/src/deploy/,serve_metrics.o drift.o)
 $(BUILD)/tests/test_results: $(RESULTS_UNIT_OBJ)

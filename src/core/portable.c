@@ -110,7 +110,7 @@ void mb_portable_apply_link(mb_link link, double *v, size_t k)
     }
 }
 
-static double activate(mb_activation a, float alpha, double x)
+double mb_portable_activate(mb_activation a, float alpha, double x)
 {
     switch (a) {
     case MB_ACT_RELU:
@@ -132,9 +132,13 @@ size_t mb_portable_work_size(const mb_portable *p)
 {
     if (p->kind != MB_FORM_MLP)
         return 0;
+    /* widths rounded up to mb_mlp_plan's blocks of 8 outputs, so one
+    ** scratch size serves both loops */
     size_t width = mb_portable_nfeatures(p);
-    for (size_t l = 0; l < p->u.mlp.nlayers; l++)
-        width = p->u.mlp.layers[l].out > width ? p->u.mlp.layers[l].out : width;
+    for (size_t l = 0; l < p->u.mlp.nlayers; l++) {
+        size_t pad = (p->u.mlp.layers[l].out + 7) / 8 * 8;
+        width = pad > width ? pad : width;
+    }
     return 2 * width;
 }
 
@@ -191,7 +195,7 @@ void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *
                     double s = (double)L->bias[o];
                     for (size_t j = 0; j < L->in; j++)
                         s += (double)L->weight[o * L->in + j] * h[j];
-                    g[o] = activate(L->act, L->alpha, s);
+                    g[o] = mb_portable_activate(L->act, L->alpha, s);
                 }
                 double *tmp = h;
                 h = g;

@@ -28,6 +28,9 @@ mb_status mb_portable_predict(const mb_portable *p, const mb_matrix *X, double *
 size_t mb_portable_work_size(const mb_portable *p);
 void mb_portable_predict_rows(const mb_portable *p, const mb_matrix *X, double *out, double *work);
 
+/* An MLP layer's activation of one pre-activation sum (both MLP loops). */
+double mb_portable_activate(mb_activation a, float alpha, double x);
+
 /* A form's link on k raw outputs, in place (logistic, softmax or none):
 ** the last step of the loop above, for scorers that compute the raw sums
 ** their own way (src/deploy/runtime_trees.c). */
@@ -35,6 +38,22 @@ void mb_portable_apply_link(mb_link link, double *v, size_t k);
 
 /* Check a form's internal consistency (indices in range, sizes). */
 mb_status mb_portable_check(const mb_portable *p, mb_error *err);
+
+/* {====== a compiled MLP (portable_mlp.c) ======}
+** An MLP form with each layer's weights transposed once, scored as axpy
+** over outputs in vector registers: bit for bit the results of
+** mb_portable_predict_rows, at a fraction of its instructions. Made when
+** a scorer is opened, read-only after: one plan scores from many threads.
+** mb_mlp_plan_new copies the weights (the form may go after it) and gives
+** NULL when the form is not a valid MLP or memory runs out; level is the
+** CPU level whose kernel to use (mb_cpu_level: 3 for AVX-512, 2 for AVX2,
+** lower for plain C), or -1 for this CPU's best. work holds mb_portable_work_size(p) doubles. */
+typedef struct mb_mlp_plan mb_mlp_plan;
+mb_mlp_plan *mb_mlp_plan_new(const mb_portable *p, int level);
+void mb_mlp_plan_free(mb_mlp_plan **pp);
+/* The kernel in use: "avx512", "avx2" or "c". */
+const char *mb_mlp_plan_kernel(const mb_mlp_plan *pl);
+void mb_mlp_plan_predict_rows(const mb_mlp_plan *pl, const mb_matrix *X, double *out, double *work);
 
 #endif
 

@@ -30,6 +30,7 @@ struct mb_runtime {
     int sc_open;
     size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
     mbrt_trees *trees;          /* a portable tree form, compiled (runtime_trees.c), or NULL */
+    mb_mlp_plan *mlp;           /* a portable MLP form, compiled (portable_mlp.c), or NULL */
     double threshold;
     pthread_mutex_t lock;       /* plugin calls, the Lua state */
     int has_lock;
@@ -114,6 +115,8 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         rt->nwork = mb_portable_work_size(&rt->sc.form);
         if (rt->sc.form.kind == MB_FORM_TREES)
             rt->trees = mbrt_trees_compile(&rt->sc.form.u.trees); /* NULL: the portable loop */
+        if (rt->sc.form.kind == MB_FORM_MLP)
+            rt->mlp = mb_mlp_plan_new(&rt->sc.form, -1); /* NULL: the portable loop */
         snprintf(rt->describe, sizeof rt->describe, "portable %s form of %s/%s (no plugin loaded)",
                  mb_form_name(b->form), b->plugin, b->model);
     }
@@ -138,6 +141,7 @@ void mb_runtime_close(mb_runtime **prt)
         return;
     mb_runtime *rt = *prt;
     mbrt_trees_free(&rt->trees);
+    mb_mlp_plan_free(&rt->mlp);
     if (rt->sc_open)
         mb_scorer_close(&rt->sc);
     if (rt->has_lock)
@@ -196,6 +200,8 @@ static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *lab
     size_t k = rt->nout;
     if (rt->trees)
         mbrt_trees_predict(rt->trees, X, out);
+    else if (rt->mlp)
+        mb_mlp_plan_predict_rows(rt->mlp, X, out, work);
     else
         mb_portable_predict_rows(&rt->sc.form, X, out, work);
     for (size_t i = 0; i < X->rows; i++) {

@@ -54,6 +54,8 @@ typedef struct mbsv_model {
     const char *name;           /* the name in /v2/models/NAME */
     size_t ninputs;             /* the columns a request gives (mb_runtime_input) */
     pthread_key_t ctx_key;      /* each thread's mb_runtime_row_ctx */
+    char **class_json;          /* each class's name as a JSON string (jansson's), or NULL */
+    unsigned char *as_float;    /* per input: numeric, so only its float32 matters (serve_rows.c) */
 } mbsv_model;
 
 /* Everything a request handler reaches. */
@@ -110,8 +112,31 @@ void mbsv_model_free(mbsv_model *m);
 ** nin values, each a number within float32's range or null, read into
 ** *values (nrows x nin doubles, null as NaN, mb_malloc'd) exactly as
 ** jansson would read them; 1, or 0 (nothing allocated) for any other body,
-** which the caller then parses with jansson. */
-int mbsv_fast_rows(const char *body, size_t len, size_t nin, double **values, size_t *nrows);
+** which the caller then parses with jansson. as_float (may be NULL): per
+** column, 1 when only the value's float32 is used (a numeric input): its
+** value may then be that float32 rather than jansson's double. */
+int mbsv_fast_rows(const char *body, size_t len, size_t nin, const unsigned char *as_float, double **values,
+                   size_t *nrows);
+
+/* {====== serve_json.c ======} */
+
+/* The JSON text of f, byte for byte what jansson dumped (JSON_REAL_PRECISION(9))
+** for the shortest decimal that reads back as f: "null" for NaN and
+** infinities. buf holds 32 bytes; returns the length; *value is the
+** decimal's double (NaN for null). */
+size_t mbsv_float_text(float f, char *buf, double *value);
+
+/* The body of POST /predict's reply, as jansson dumped it (JSON_COMPACT):
+** {"predictions":[...]} and, with k > 0, "probabilities":[[...], ...]. */
+typedef struct mbsv_predict_rows {
+    size_t n, k;
+    const long *label;              /* n class indices, when class_json */
+    const float *value;             /* n values, when not (regression) */
+    const char *const *class_json;  /* the classes as JSON strings, or NULL */
+    const float *proba;             /* n x k */
+} mbsv_predict_rows;
+/* mb_malloc'd and NUL-terminated, *len bytes; NULL when out of memory. */
+char *mbsv_predict_body(const mbsv_predict_rows *r, size_t *len);
 
 /* {====== serve_http.c ======} */
 

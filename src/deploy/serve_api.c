@@ -85,17 +85,15 @@ void mbsv_reply_error(mbsv_reply *r, int code, const char *fmt, ...)
     reply_json(r, code, json_pack("{ss}", "error", msg));
 }
 
+/* f as JSON: null for NaN and infinities (JSON has neither), else the
+** shortest decimal that reads back as f (serve_json.c), whose %.9g dump
+** is that decimal's text. */
 static json_t *jfloat(float f)
 {
-    if (!isfinite(f))
-        return json_null(); /* JSON has no NaN or infinity */
     char buf[32];
-    for (int p = 6; p <= 9; p++) {
-        snprintf(buf, sizeof buf, "%.*g", p, (double)f);
-        if (strtof(buf, NULL) == f)
-            break;
-    }
-    return json_real(strtod(buf, NULL));
+    double v;
+    mbsv_float_text(f, buf, &v);
+    return isfinite(f) ? json_real(v) : json_null();
 }
 
 /* "a, b, c" for messages, cut to fit. */
@@ -123,6 +121,14 @@ static void free_row_ctx(void *p)
     mb_runtime_row_ctx_free(&c);
 }
 
+static void free_class_json(mbsv_model *m)
+{
+    for (size_t c = 0; m->class_json && c < mb_runtime_nclasses(m->rt); c++)
+        mb_free(m->class_json[c]);
+    mb_free(m->class_json);
+    m->class_json = NULL;
+}
+
 void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name)
 {
     memset(m, 0, sizeof *m);
@@ -131,12 +137,33 @@ void mbsv_model_init(mbsv_model *m, mb_runtime *rt, const char *name)
     m->name = name;
     m->ninputs = mb_runtime_ninputs(rt);
     pthread_key_create(&m->ctx_key, free_row_ctx);
+    /* the classes as JSON strings, written once by jansson for the
+    ** /predict reply's text (none when a name is not UTF-8: then that
+    ** reply is built as a jansson tree, as before) */
+    m->as_float = mb_malloc(m->ninputs + 1);
+    for (size_t j = 0; j < m->ninputs; j++) /* a categorical input reads a number as its text */
+        m->as_float[j] = !mb_runtime_input_categorical(rt, j);
+    size_t k = mb_runtime_nclasses(rt);
+    m->class_json = k ? mb_calloc(k, sizeof *m->class_json) : NULL;
+    for (size_t c = 0; c < k && m->class_json; c++) {
+        json_t *j = json_string(mb_runtime_class(rt, c));
+        char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+        json_decref(j);
+        if (!t) {
+            free_class_json(m);
+            break;
+        }
+        m->class_json[c] = mb_strdup(t);
+        free(t);
+    }
 }
 
 void mbsv_model_free(mbsv_model *m)
 {
     if (!m->rt)
         return;
+    free_class_json(m);
+    mb_free(m->as_float);
     pthread_key_delete(m->ctx_key);
     mb_runtime_close(&m->rt);
     memset(m, 0, sizeof *m);
@@ -234,16 +261,28 @@ typedef int (*row_fill)(const mbsv_model *m, mb_runtime_row_ctx *ctx, const void
 
 typedef struct scored {
     size_t n, k;
-    json_t *labels;  /* class names, or values for regression */
+    long *label;     /* n class indices, -1 for regression */
+    float *value;    /* n values (regression) */
     float *proba;    /* n x k */
 } scored;
 
 static void scored_free(scored *sc)
 {
-    json_decref(sc->labels);
+    mb_free(sc->label);
+    mb_free(sc->value);
     mb_free(sc->proba);
-    sc->labels = NULL;
-    sc->proba = NULL;
+    sc->label = NULL;
+    sc->value = sc->proba = NULL;
+}
+
+/* The labels as JSON: class names, or values for regression. */
+static json_t *labels_json(const mbsv_model *m, const scored *sc)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < sc->n; i++)
+        json_array_append_new(a, sc->label[i] >= 0 ? json_string(mb_runtime_class(m->rt, (size_t)sc->label[i]))
+                                                   : jfloat(sc->value[i]));
+    return a;
 }
 
 /* Score n rows, one at a time through this thread's row context; each
@@ -257,8 +296,10 @@ static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, 
     memset(out, 0, sizeof *out);
     out->n = n;
     out->k = k;
-    out->labels = json_array();
-    if (k && (!mb_mul_ok(n ? n : 1, k * sizeof(float), &cells) || !(out->proba = mb_trymalloc(cells)))) {
+    size_t n1 = n ? n : 1;
+    if (!mb_mul_ok(n1, sizeof(long), &cells) || !(out->label = mb_trymalloc(cells)) ||
+        !(out->value = mb_trymalloc(n1 * sizeof(float))) ||
+        (k && (!mb_mul_ok(n1, k * sizeof(float), &cells) || !(out->proba = mb_trymalloc(cells))))) {
         scored_free(out);
         mbsv_reply_error(r, 500, "out of memory for %zu rows", n);
         return -1;
@@ -280,7 +321,8 @@ static int score_rows(mbsv_server *s, size_t n, row_fill fill, const void *src, 
                 mbsv_reply_error(r, 500, "cannot score instance %zu: %s", i, err.msg);
             return -1;
         }
-        json_array_append_new(out->labels, p.class_name ? json_string(p.class_name) : jfloat((float)p.value));
+        out->label[i] = p.class_name ? p.label : -1;
+        out->value[i] = (float)p.value;
         if (k)
             memcpy(out->proba + i * k, p.proba, k * sizeof(float));
         mbsv_metrics_scored(s->metrics, mb_runtime_row_features(ctx), p.label);
@@ -324,7 +366,7 @@ static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply 
     int bad;
     double *values;
     size_t n;
-    if (mbsv_fast_rows(body, len, s->model.ninputs, &values, &n)) {
+    if (mbsv_fast_rows(body, len, s->model.ninputs, s->model.as_float, &values, &n)) {
         /* the common body: no JSON tree (serve_rows.c) */
         bad = score_rows(s, n, fill_values, values, &sc, r);
         mb_free(values);
@@ -344,8 +386,24 @@ static void on_predict(mbsv_server *s, const char *body, size_t len, mbsv_reply 
     }
     if (bad)
         return;
+    if (s->model.class_json || !sc.k) {
+        /* the reply's text written straight (serve_json.c): jansson's bytes, no tree */
+        mbsv_predict_rows pr = {sc.n, sc.k, sc.label, sc.value, (const char *const *)s->model.class_json, sc.proba};
+        size_t tlen;
+        char *text = mbsv_predict_body(&pr, &tlen);
+        scored_free(&sc);
+        if (!text) {
+            mbsv_reply_error(r, 500, "out of memory for the reply");
+            return;
+        }
+        r->code = 200;
+        r->content_type = "application/json";
+        r->body = text;
+        r->len = tlen;
+        return;
+    }
     json_t *out = json_object();
-    json_object_set(out, "predictions", sc.labels);
+    json_object_set_new(out, "predictions", labels_json(&s->model, &sc));
     if (sc.k) {
         json_t *pa = json_array();
         for (size_t i = 0; i < sc.n; i++) {
@@ -671,8 +729,7 @@ static void on_v2_infer(mbsv_server *s, const char *body, size_t len, mbsv_reply
     json_t *outs = json_array();
     if (v2_wants(outputs, "label")) {
         json_array_append_new(outs, json_pack("{sssss[I]so}", "name", "label", "datatype", sc.k ? "BYTES" : "FP32",
-                                              "shape", (json_int_t)sc.n, "data", sc.labels));
-        sc.labels = NULL; /* the reference went to the output */
+                                              "shape", (json_int_t)sc.n, "data", labels_json(&s->model, &sc)));
     }
     if (sc.k && v2_wants(outputs, "probabilities")) {
         json_t *d = json_array();

@@ -11,6 +11,8 @@ setup_file() {
     "$MB" fit "$DATA/breast_cancer.h5" -m gbdt -p n_trees=30 -o "$BUNDLES/bc_gbdt.h5" >/dev/null
     "$MB" fit "$DATA/diabetes.h5" -m linear -o "$BUNDLES/diab_lin.h5" >/dev/null
     "$MB" fit "$DATA/iris.h5" -m knn -o "$BUNDLES/iris_knn.h5" >/dev/null
+    "$MB" fit "$DATA/iris.h5" -m mlp -p hidden_layers=20,12 -p epochs=30 -p standardize=true \
+        -o "$BUNDLES/iris_mlp.h5" >/dev/null
     # pipelines over credit_g's categorical and numeric columns (Lua)
     cat > "$BUNDLES/fit.lua" <<'EOF'
 local mb = require "moonbench"
@@ -123,8 +125,8 @@ print("same", len(want))
 EOF
 }
 
-@test "serve: /predict equals moonbench predict for linear, tree, regression and plugin-scored bundles" {
-    for spec in iris_lin:iris bc_gbdt:breast_cancer diab_lin:diabetes iris_knn:iris; do
+@test "serve: /predict equals moonbench predict for linear, tree, MLP, regression and plugin-scored bundles" {
+    for spec in iris_lin:iris bc_gbdt:breast_cancer iris_mlp:iris diab_lin:diabetes iris_knn:iris; do
         b=${spec%%:*} d=${spec##*:}
         start_server "$BUNDLES/$b.h5" --threads 2 --max-body 4m
         instances "$DATA/csv/$d.csv" > "$BATS_TEST_TMPDIR/req.json"
