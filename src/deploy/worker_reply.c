@@ -10,10 +10,11 @@
 ** freeReplyObject, on a reply of such a connection. Each top-level reply
 ** counts as live from its creation to its free (by the caller, or by the
 ** reader itself on a protocol error or redisFree); when none is live the
-** arena is rewound. The worker frees every reply before its next command,
-** so the arena holds at most the largest reply (a --batch of entries) and
-** the few XADD replies read while it is held; its chunks are kept for
-** reuse and freed with the arena.
+** arena is rewound. The worker frees a batch's reply before it reads the
+** next one (even the one it read ahead, worker.c), so the arena holds at
+** most the largest reply (a --batch of entries) and the few XADD and XINFO
+** replies read while it is held; its chunks are kept for reuse and freed
+** with the arena.
 */
 #include <stdint.h>
 #include <string.h>
