@@ -104,12 +104,34 @@ static void test_what_it_cannot_round_is_refused(void **state)
     assert_true(mbwk_parse_decimal("123", 2, &v) && v == 12.0);
 }
 
+/* Eight digits at a time: any byte that is not a digit, anywhere in a
+** word of them (before or after the point, the word ending the string or
+** not), sends the parse to the byte-wise test, which refuses it, and a
+** word of digits gives strtod's value. */
+static void test_eight_digit_words_see_every_byte(void **state)
+{
+    (void)state;
+    static const char *const base[] = {"123456789012", "0.123456789", "-9.87654321e-05", "31415926", "1.23456789"};
+    for (size_t b = 0; b < sizeof base / sizeof *base; b++) {
+        size_t len = strlen(base[b]);
+        assert_true(check_one(base[b]));
+        for (size_t p = 0; p < len; p++)
+            for (int c = 1; c < 256; c++) {
+                char buf[32];
+                memcpy(buf, base[b], len + 1);
+                buf[p] = (char)c;
+                check_one(buf); /* accepted: strtod reads it whole, to the same value */
+            }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_random_values_equal_strtod),
         cmocka_unit_test(test_the_bench_values_take_the_fast_path),
         cmocka_unit_test(test_what_it_cannot_round_is_refused),
+        cmocka_unit_test(test_eight_digit_words_see_every_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
