@@ -310,7 +310,9 @@ static void append_output(worker *w, const redisReply *e, size_t i)
     if (w->k) {
         av[6] = mb_runtime_class(w->rt, (size_t)w->label[r]);
         for (size_t c = 0; c < w->k; c++) {
-            snprintf(num + 32 * c, 32, "%.6g", (double)w->proba[(size_t)r * w->k + c]);
+            float pc = w->proba[(size_t)r * w->k + c];
+            if (!mbwk_format_proba(pc, num + 32 * c)) /* as snprintf would, or refused */
+                snprintf(num + 32 * c, 32, "%.6g", (double)pc);
             av[8 + 2 * c] = num + 32 * c;
         }
     } else {
