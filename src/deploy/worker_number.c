@@ -58,19 +58,6 @@ static int eight_digits(const char *s, uint64_t *v)
 }
 #endif
 
-/* The digits at s[*i..n) into *m (wrapping past 19 digits: the caller
-** refuses those); how many. */
-static int digits(const char *s, size_t n, size_t *i, uint64_t *m)
-{
-    int nd = 0;
-    uint64_t eight;
-    while (n - *i >= 8 && eight_digits(s + *i, &eight))
-        *m = *m * 100000000u + eight, *i += 8, nd += 8;
-    for (; *i < n && digit(s[*i]); ++*i, nd++)
-        *m = *m * 10 + (uint64_t)(s[*i] - '0');
-    return nd;
-}
-
 int mbwk_parse_decimal(const char *s, size_t n, double *v)
 {
     size_t i = 0;
@@ -80,12 +67,19 @@ int mbwk_parse_decimal(const char *s, size_t n, double *v)
         neg = s[i++] == '-';
     if (i == n || !digit(s[i]))
         return 0;
-    nd = digits(s, n, &i, &m);
+    /* m wraps past 19 digits: refused below */
+    for (; i < n && digit(s[i]); i++, nd++) /* the integer part: a digit or two, as a rule */
+        m = m * 10 + (uint64_t)(s[i] - '0');
     if (i < n && s[i] == '.') {
         if (++i == n || !digit(s[i]))
             return 0;
-        int frac = digits(s, n, &i, &m);
-        nd += frac, e -= frac;
+        size_t i0 = i;
+        uint64_t eight;
+        while (n - i >= 8 && eight_digits(s + i, &eight))
+            m = m * 100000000u + eight, i += 8;
+        for (; i < n && digit(s[i]); i++)
+            m = m * 10 + (uint64_t)(s[i] - '0');
+        nd += (int)(i - i0), e -= (int)(i - i0);
     }
     if (nd > 19) /* m may have wrapped: the slow path decides */
         return 0;
