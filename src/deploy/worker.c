@@ -17,15 +17,26 @@
 ** whenever it is idle). So an output can be written twice only after a
 ** crash, and both copies carry the same input id.
 ** One batch: the entries' features are computed row by row, the model runs
-** once on the batch, the XADDs are pipelined (redisAppendCommandArgv) and
-** their replies read, then one XACK names every entry whose XADD succeeded.
-** That XACK is not a round trip of its own: it is held (w->ack) and sent
-** in the same write as the next command (the next XREADGROUP, usually),
-** both replies read after, so a batch costs two round trips, not three.
-** It is still sent only after its XADDs were answered; a lost connection
-** keeps it, to send first on the new one; leaving (a signal, a fatal
-** error) sends it before exiting.
-** Memory is bounded by --batch entries (COUNT) of Redis's own size limits.
+** once on the batch, the XADDs are pipelined (formatted as RESP in one
+** buffer), their replies read, then one XACK names every entry whose XADD
+** succeeded. That XACK is not a round trip of its own: it is held (w->ack)
+** and sent in the same write as the next command. It is still sent only
+** after its XADDs were answered; a lost connection keeps it, to send first
+** on the new one; leaving (a signal, a fatal error) sends it before exiting.
+** Reading ahead: one worker would otherwise alternate with Redis (read,
+** score, write), each idle while the other works. So before scoring a
+** batch of new entries the worker writes out the next XREADGROUP (with the
+** held XACK in front), without BLOCK: Redis answers it at once, and
+** commands behind a blocked read would wait for new entries. The replies
+** come back in order: that read's (parsed while Redis serves the XADDs),
+** then the XADDs'. An empty answer means the stream is drained for now,
+** and the worker goes back to one blocking read with nothing else in
+** flight. Stopping sends no read ahead, and finishes the one in flight.
+** Memory: the batch in hand is freed (its ids copied into the XACK) before
+** the next reply is read, so one reply arena serves both in turn; two
+** batches are delivered to a worker and not yet acknowledged at most (the
+** one scored, the one read ahead), each of --batch entries of Redis's own
+** size limits.
 ** Signals: SIGTERM and SIGINT set a flag; XREADGROUP blocks at most 1 s, so
 ** the flag is seen within a second, after the batch in hand is finished.
 */
@@ -61,6 +72,17 @@ typedef struct wk_args {
     mb_cli_trust trust;
 } wk_args;
 
+/* An XACK's argv ("XACK", stream, group, ids...) of n words (0: none),
+** the ids copied into ids: the reply they came in is freed first. */
+typedef struct wk_ack {
+    const char **av;
+    char *ids;
+    size_t n, cap;
+} wk_ack;
+
+/* w->row[i]: the entry's row in X, or one of these */
+enum { ROW_DEAD = -1, ROW_GONE = -2 /* deleted before it was read: only acknowledged */ };
+
 typedef struct worker {
     const wk_args *a;
     mbwk_url url;
@@ -71,7 +93,7 @@ typedef struct worker {
     size_t nf, k;
     long json_input;          /* the model's input named "json", or -1 */
     float *X, *label, *proba;
-    long *row;                /* per entry: its row in X, or -1 (dead) */
+    long *row;                /* per entry: its row in X, or ROW_DEAD, ROW_GONE */
     char **why;               /* per entry: the dead-letter reason */
     /* The last entry's field layout (its names in order, NUL-separated)
     ** and each field's input index (-1: not an input): producers write
@@ -79,6 +101,7 @@ typedef struct worker {
     char *lay_names;
     size_t lay_len, lay_cap, lay_n;
     long *lay_idx;
+    long lay_json;            /* the layout's first field named "json", or -1 */
     unsigned char *numeric;   /* per input: not categorical (the fast parse applies) */
     /* append_output's argv, sized once for the prediction's fields */
     const char **out_av;
@@ -89,11 +112,12 @@ typedef struct worker {
     char *resp;
     size_t resp_len, resp_cap;
     mbwk_replies *replies;    /* the connection's reply objects (worker_reply.c) */
-    /* the held XACK: argv ("XACK", stream, group, ids...) of nack words,
-    ** the ids copied into ack_ids (the reply they came in is freed) */
-    const char **ack_av;
-    char *ack_ids;
-    size_t nack, ack_cap;
+    /* ack[held]: the XACK of the last batch written, sent with the next
+    ** command; ack[!held]: the ids of the batch in hand, until its XADDs
+    ** are answered (the held one may still be unanswered then) */
+    wk_ack ack[2];
+    int held, ack_sent;       /* ack_sent: ack[held] went out with the last command */
+    size_t batch_n;           /* entries of the batch in hand */
     char consumer[160], out[1024], dead[1024], claim_ms[32], count[32];
     double last_claim, last_gauges;
     unsigned long long nscored, ndead; /* for the exit message */
@@ -171,8 +195,11 @@ static void field_layout(worker *w, const redisReply *f)
     }
     w->lay_idx = mb_realloc(w->lay_idx, (nfld + 1) * sizeof *w->lay_idx);
     char *p = w->lay_names;
+    w->lay_json = -1;
     for (size_t j = 0; j < nfld; j++) {
         const redisReply *k = f->element[2 * j];
+        if (w->lay_json < 0 && k->len == 4 && memcmp(k->str, "json", 4) == 0)
+            w->lay_json = (long)j;
         memcpy(p, k->str, k->len);
         p[k->len] = '\0';
         /* a name holding a NUL matches no input, as strcmp on it would not */
@@ -182,8 +209,8 @@ static void field_layout(worker *w, const redisReply *f)
     w->lay_n = nfld, w->lay_len = len;
 }
 
-/* An entry's fields into X row `row`: one JSON field "json" (unless the
-** model has an input of that name), else fields by input name. A numeric
+/* An entry's fields into X row `row`: the (first) JSON field "json"
+** (unless the model has an input of that name), else fields by input name. A numeric
 ** input's plain decimal takes the exact fast parse (worker_number.c);
 ** anything else the runtime's text rule. */
 static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_error *err)
@@ -193,13 +220,11 @@ static mb_status entry_features(worker *w, const redisReply *f, float *x, mb_err
     for (size_t j = 0; j < f->elements; j++)
         if (!is_str(f->element[j]))
             return mb_fail(err, MB_EFORMAT, "field %zu is not a string", j / 2 + 1);
-    if (w->json_input < 0)
-        for (size_t j = 0; j < f->elements; j += 2)
-            if (strcmp(f->element[j]->str, "json") == 0) {
-                const redisReply *v = f->element[j + 1];
-                return mb_score_json_features(w->rt, w->ctx, v->str, v->len, x, err);
-            }
     field_layout(w, f);
+    if (w->json_input < 0 && w->lay_json >= 0 && (size_t)w->lay_json < f->elements / 2) {
+        const redisReply *v = f->element[2 * w->lay_json + 1];
+        return mb_score_json_features(w->rt, w->ctx, v->str, v->len, x, err);
+    }
     mb_runtime_row_reset(w->ctx);
     for (size_t j = 0; j < f->elements; j += 2) {
         long i = w->lay_idx[j / 2];
@@ -287,7 +312,9 @@ static void append_output(worker *w, const redisReply *e, size_t i)
     if (w->k) {
         av[6] = mb_runtime_class(w->rt, (size_t)w->label[r]);
         for (size_t c = 0; c < w->k; c++) {
-            snprintf(num + 32 * c, 32, "%.6g", (double)w->proba[(size_t)r * w->k + c]);
+            float pc = w->proba[(size_t)r * w->k + c];
+            if (!mbwk_format_proba(pc, num + 32 * c)) /* as snprintf would, or refused */
+                snprintf(num + 32 * c, 32, "%.6g", (double)pc);
             av[8 + 2 * c] = num + 32 * c;
         }
     } else {
@@ -323,9 +350,12 @@ static void score_entries(worker *w, const redisReply *entries)
     for (size_t i = 0; i < entries->elements; i++) {
         const redisReply *e = entries->element[i];
         mb_error err;
-        w->row[i] = -1;
+        w->row[i] = ROW_DEAD;
+        mb_free(w->why[i]); /* left by a batch that was lost */
         w->why[i] = NULL;
-        if (entry_features(w, e->element[1], w->X + nrows * w->nf, &err) == MB_OK)
+        if (e->element[1]->type == REDIS_REPLY_NIL)
+            w->row[i] = ROW_GONE;
+        else if (entry_features(w, e->element[1], w->X + nrows * w->nf, &err) == MB_OK)
             w->row[i] = (long)nrows++;
         else
             w->why[i] = mb_strdup(err.msg);
@@ -341,7 +371,7 @@ static void score_entries(worker *w, const redisReply *entries)
             continue;
         if (failed || (w->k && !(w->label[r] >= 0 && w->label[r] < (float)w->k))) {
             w->why[i] = mb_strdup(failed ? err.msg : "the model predicted a class the bundle does not name");
-            w->row[i] = -1;
+            w->row[i] = ROW_DEAD;
         }
     }
 }
@@ -354,116 +384,183 @@ static int entry_ok(const redisReply *e)
 }
 
 /* Score, write and acknowledge one batch (an array of entries). */
-static int handle_batch(worker *w, const redisReply *entries)
+static int check_batch(worker *w, const redisReply *entries)
 {
     size_t n = entries->elements;
-    if (!n)
-        return BATCH_OK;
     if (n > w->a->batch) { /* the arrays hold --batch entries: never trust a reply's size */
         fprintf(stderr, "moonbench worker: Redis answered %zu entries to a read of at most %llu\n", n, w->a->batch);
         return BATCH_FATAL;
     }
-    double t0 = now_s();
     for (size_t i = 0; i < n; i++)
         if (!entry_ok(entries->element[i])) {
             fprintf(stderr, "moonbench worker: Redis answered an entry that is not [id, fields]\n");
             return BATCH_FATAL;
         }
+    return BATCH_OK;
+}
+
+/* Score a checked batch and hand its XADDs to hiredis (sent with the next
+** read of replies); its ids go to the XACK not held (w->ack[!w->held]),
+** so the reply can be freed before the XADDs are answered. */
+static int batch_send(worker *w, const redisReply *entries)
+{
+    size_t n = entries->elements;
+    w->batch_n = n;
     mbwk_metrics_read(w->m, n);
     score_entries(w, entries);
-    int rc = BATCH_OK;
     w->resp_len = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (entries->element[i]->element[1]->type == REDIS_REPLY_NIL)
-            continue; /* deleted before we read it: nothing to score */
-        append_output(w, entries->element[i], i);
-    }
-    if (w->resp_len && redisAppendFormattedCommand(w->c, w->resp, w->resp_len) != REDIS_OK)
-        rc = BATCH_LOST;
+    for (size_t i = 0; i < n; i++)
+        if (w->row[i] != ROW_GONE) /* deleted before we read it: nothing to score */
+            append_output(w, entries->element[i], i);
+    wk_ack *ack = &w->ack[!w->held];
     size_t idlen = 0;
     for (size_t i = 0; i < n; i++)
         idlen += entries->element[i]->element[0]->len + 1;
-    if (idlen > w->ack_cap) {
-        w->ack_ids = mb_realloc(w->ack_ids, idlen);
-        w->ack_cap = idlen;
+    if (idlen > ack->cap) {
+        ack->ids = mb_realloc(ack->ids, idlen);
+        ack->cap = idlen;
     }
-    const char **ack = w->ack_av;
-    char *idp = w->ack_ids;
-    size_t nack = 3;
-    for (size_t i = 0; i < n && rc == BATCH_OK; i++) {
-        const redisReply *e = entries->element[i];
-        if (e->element[1]->type != REDIS_REPLY_NIL) {
-            redisReply *r = NULL;
-            if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
-                rc = BATCH_LOST;
-                break;
-            }
-            if (r->type == REDIS_REPLY_ERROR) {
-                fprintf(stderr, "moonbench worker: XADD to '%s' failed: %s\n", w->row[i] < 0 ? w->dead : w->out,
-                        r->str);
-                rc = BATCH_FATAL; /* the rest stays pending */
-            } else if (w->row[i] < 0) {
-                w->ndead++;
-                mbwk_metrics_dead(w->m);
-            } else {
-                w->nscored++;
-                mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
-            }
-            mbwk_reply_free(r);
-            if (rc != BATCH_OK)
-                break;
-        }
-        const redisReply *id = e->element[0];
+    char *idp = ack->ids;
+    for (size_t i = 0; i < n; i++) {
+        const redisReply *id = entries->element[i]->element[0];
         memcpy(idp, id->str, id->len + 1);
-        ack[nack++] = idp;
+        ack->av[3 + i] = idp;
         idp += id->len + 1;
     }
-    if (rc == BATCH_OK && nack > 3)
-        w->nack = nack; /* sent with the next command (command_acking) */
-    for (size_t i = 0; i < n; i++)
+    ack->n = 0; /* not to be sent until batch_finish */
+    wk_ack *held = &w->ack[w->held];
+    if (held->n > 3 && !w->ack_sent) { /* not read ahead (stopping): the held XACK goes first */
+        if (redisAppendCommandArgv(w->c, (int)held->n, held->av, NULL) != REDIS_OK)
+            return BATCH_LOST;
+        w->ack_sent = 1;
+    }
+    if (w->resp_len && redisAppendFormattedCommand(w->c, w->resp, w->resp_len) != REDIS_OK)
+        return BATCH_LOST;
+    return BATCH_OK;
+}
+
+/* The reply to the held XACK, when it went out (ack_sent): 0, or -1 when
+** the connection failed (it stays held, for the next connection). An error
+** reply (the group was destroyed) is dropped, as there is nothing left to
+** acknowledge. */
+static int recv_held(worker *w)
+{
+    redisReply *r = NULL;
+    if (!w->ack_sent)
+        return 0;
+    if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+        return -1;
+    mbwk_reply_free(r);
+    w->ack[w->held].n = 0;
+    w->ack_sent = 0;
+    return 0;
+}
+
+/* Read the XADD replies of the batch batch_send handed over; when every
+** one succeeded its XACK becomes the held one (sent with the next
+** command). An error reply leaves the whole batch pending. t0: when its
+** scoring began (the batch latency metric). */
+static int batch_finish(worker *w, double t0)
+{
+    int rc = recv_held(w) == 0 ? BATCH_OK : BATCH_LOST;
+    for (size_t i = 0; i < w->batch_n && rc == BATCH_OK; i++) {
+        if (w->row[i] == ROW_GONE)
+            continue;
+        redisReply *r = NULL;
+        if (redisGetReply(w->c, (void **)&r) != REDIS_OK) {
+            rc = BATCH_LOST;
+            break;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "moonbench worker: XADD to '%s' failed: %s\n", w->row[i] < 0 ? w->dead : w->out, r->str);
+            rc = BATCH_FATAL; /* the rest stays pending */
+        } else if (w->row[i] < 0) {
+            w->ndead++;
+            mbwk_metrics_dead(w->m);
+        } else {
+            w->nscored++;
+            mbwk_metrics_scored(w->m, w->X + (size_t)w->row[i] * w->nf);
+        }
+        mbwk_reply_free(r);
+        if (rc != BATCH_OK)
+            break;
+    }
+    for (size_t i = 0; i < w->batch_n; i++) {
         mb_free(w->why[i]);
+        w->why[i] = NULL;
+    }
+    if (rc != BATCH_OK)
+        return rc;
+    /* the held XACK was answered before these replies (it went out first) */
+    w->held = !w->held;
+    w->ack[w->held].n = 3 + w->batch_n;
+    mbwk_metrics_batch(w->m, now_s() - t0);
+    return BATCH_OK;
+}
+
+/* One batch, not read ahead: score, write, acknowledge (the recovery reads). */
+static int handle_batch(worker *w, const redisReply *entries)
+{
+    if (!entries->elements)
+        return BATCH_OK;
+    int rc = check_batch(w, entries);
+    double t0 = now_s();
     if (rc == BATCH_OK)
-        mbwk_metrics_batch(w->m, now_s() - t0);
-    return rc;
+        rc = batch_send(w, entries);
+    return rc == BATCH_OK ? batch_finish(w, t0) : rc;
 }
 
 /* {====== reading ======} */
 
-/* The held XACK (if any) and then the command argv, in one write; the
-** command's reply, or NULL when the connection failed (the XACK is then
-** kept for the next connection: its outputs are written). An error reply
-** to the XACK (the group was destroyed) is dropped, as there is nothing
-** left to acknowledge. */
-static redisReply *command_acking(worker *w, int argc, const char **argv)
+/* The held XACK (if any) and then the command argv, appended; flush: also
+** written out now (a read ahead, answered while the worker scores). */
+static int send_acking(worker *w, int argc, const char **argv, int flush)
 {
-    int held = w->nack > 3;
-    if (held && redisAppendCommandArgv(w->c, (int)w->nack, w->ack_av, NULL) != REDIS_OK)
-        return NULL;
-    if (redisAppendCommandArgv(w->c, argc, argv, NULL) != REDIS_OK)
-        return NULL;
+    const wk_ack *ack = &w->ack[w->held];
+    w->ack_sent = ack->n > 3;
+    /* as RESP by the worker, as the XADDs: hiredis's formatting of an XACK
+    ** of 64 ids was 2% of the worker's instructions */
+    w->resp_len = 0;
+    if (w->ack_sent)
+        resp_command(w, ack->n, ack->av, NULL);
+    resp_command(w, (size_t)argc, argv, NULL);
+    if (redisAppendFormattedCommand(w->c, w->resp, w->resp_len) != REDIS_OK)
+        return -1;
+    for (int done = !flush; !done;)
+        if (redisBufferWrite(w->c, &done) != REDIS_OK)
+            return -1;
+    return 0;
+}
+
+/* The replies to what send_acking sent: the command's, or NULL when the
+** connection failed (the XACK is then kept for the next connection: its
+** outputs are written). */
+static redisReply *recv_acking(worker *w)
+{
     redisReply *r = NULL;
-    if (held) {
-        if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
-            return NULL;
-        mbwk_reply_free(r);
-        w->nack = 0;
-        r = NULL;
-    }
-    if (redisGetReply(w->c, (void **)&r) != REDIS_OK)
+    if (recv_held(w) != 0 || redisGetReply(w->c, (void **)&r) != REDIS_OK)
         return NULL;
     return r;
+}
+
+/* The held XACK (if any) and then the command argv, in one write; the
+** command's reply, or NULL (recv_acking). */
+static redisReply *command_acking(worker *w, int argc, const char **argv)
+{
+    return send_acking(w, argc, argv, 0) == 0 ? recv_acking(w) : NULL;
 }
 
 /* Send the held XACK alone (on leaving): 0, or -1 (still held). */
 static int flush_ack(worker *w)
 {
-    if (w->nack <= 3)
+    wk_ack *ack = &w->ack[w->held];
+    if (ack->n <= 3)
         return 0;
-    redisReply *r = w->c && !w->c->err ? mbwk_command(w->c, (int)w->nack, w->ack_av) : NULL;
+    redisReply *r = w->c && !w->c->err ? mbwk_command(w->c, (int)ack->n, ack->av) : NULL;
     if (!r)
         return -1;
     mbwk_reply_free(r);
-    w->nack = 0;
+    ack->n = 0;
     return 0;
 }
 
@@ -475,23 +572,30 @@ static int reply_error(worker *w, const char *what, const redisReply *r)
     return BATCH_FATAL;
 }
 
-/* XREADGROUP from id `from` (">" new entries, else this consumer's
-** pending ones after it); *got: the count read, *last: the last id. */
-static int read_group(worker *w, const char *from, int block, size_t *got, char *last, size_t lastsz)
+/* The entries of an XREADGROUP reply ([[stream, entries]]), or NULL (a
+** BLOCK that timed out answers nil). */
+static const redisReply *read_entries(const redisReply *r)
 {
-    const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count,
-                        "BLOCK",      "1000",  "STREAMS",   w->a->in,    from};
-    const char *noblock[] = {av[0], av[1], av[2], av[3], av[4], av[5], av[8], av[9], av[10]};
-    redisReply *r = block ? command_acking(w, 11, av) : command_acking(w, 9, noblock);
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY)
+        return r->element[0]->element[1];
+    return NULL;
+}
+
+/* XREADGROUP of this consumer's pending entries after id `from` (no
+** BLOCK); *got: the count read, *last: the last id. */
+static int read_group(worker *w, const char *from, size_t *got, char *last, size_t lastsz)
+{
+    const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count, "STREAMS", w->a->in, from};
+    redisReply *r = command_acking(w, 9, av);
     *got = 0;
     if (!r)
         return BATCH_LOST;
     int rc = BATCH_OK;
-    if (r->type == REDIS_REPLY_ERROR)
+    const redisReply *entries = read_entries(r);
+    if (r->type == REDIS_REPLY_ERROR) {
         rc = reply_error(w, "XREADGROUP", r);
-    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 && r->element[0]->type == REDIS_REPLY_ARRAY &&
-             r->element[0]->elements == 2 && r->element[0]->element[1]->type == REDIS_REPLY_ARRAY) {
-        const redisReply *entries = r->element[0]->element[1];
+    } else if (entries) {
         *got = entries->elements;
         if (*got && entry_ok(entries->element[*got - 1]))
             snprintf(last, lastsz, "%s", entries->element[*got - 1]->element[0]->str);
@@ -499,6 +603,55 @@ static int read_group(worker *w, const char *from, int block, size_t *got, char 
     }
     mbwk_reply_free(r);
     return rc;
+}
+
+/* A reply x to a read of new entries: *r = x when it holds some (to be
+** scored), else NULL and x is freed. */
+static int take_new(worker *w, redisReply *x, redisReply **r)
+{
+    *r = NULL;
+    if (!x)
+        return BATCH_LOST;
+    int rc = x->type == REDIS_REPLY_ERROR ? reply_error(w, "XREADGROUP", x) : BATCH_OK;
+    const redisReply *entries = rc == BATCH_OK ? read_entries(x) : NULL;
+    if (entries && entries->elements)
+        *r = x;
+    else
+        mbwk_reply_free(x);
+    return rc;
+}
+
+/* Score, write and acknowledge the batch of new entries in *r, reading
+** the next one ahead: unless stopping, that XREADGROUP (without BLOCK, so
+** Redis answers it at once and the XADDs behind it are not held up) is
+** written out before the batch is scored, and Redis serves it meanwhile;
+** its reply is read (and parsed) before the batch's XADD replies. *r
+** becomes that reply when it holds entries, else NULL. The reply in hand
+** is freed before the one ahead is read, so one arena holds both in turn. */
+static int batch_ahead(worker *w, redisReply **r)
+{
+    const redisReply *entries = read_entries(*r);
+    int rc = check_batch(w, entries), ahead = !stop;
+    const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count, "STREAMS", w->a->in, ">"};
+    if (rc == BATCH_OK && ahead && send_acking(w, 9, av, 1) != 0)
+        rc = BATCH_LOST;
+    double t0 = now_s();
+    if (rc == BATCH_OK)
+        rc = batch_send(w, entries);
+    mbwk_reply_free(*r);
+    *r = NULL;
+    if (rc != BATCH_OK)
+        return rc;
+    int next = ahead ? take_new(w, recv_acking(w), r) : BATCH_OK;
+    if (next == BATCH_LOST)
+        return next;
+    rc = batch_finish(w, t0);
+    if (rc != BATCH_OK) {
+        mbwk_reply_free(*r);
+        *r = NULL;
+        return rc;
+    }
+    return next; /* a read ahead that failed, after this batch's XACK is held */
 }
 
 /* Finish this consumer's own pending entries (left by a crash or a lost
@@ -509,7 +662,7 @@ static int recover(worker *w)
     size_t got;
     int rc;
     do
-        rc = read_group(w, last, 0, &got, last, sizeof last);
+        rc = read_group(w, last, &got, last, sizeof last);
     while (rc == BATCH_OK && got);
     char cursor[128] = "0-0";
     w->last_claim = now_s();
@@ -586,6 +739,7 @@ static int start(worker *w)
         if (!(w->c = mbwk_connect_retry(&w->url, &stop)))
             return stop ? BATCH_LOST : BATCH_FATAL;
         mbwk_replies_use(w->c->reader, w->replies);
+        w->ack_sent = 0; /* a held XACK not answered is sent again */
         int rc = w->a->create_group ? create_group(w) : BATCH_OK;
         if (rc == BATCH_OK)
             rc = recover(w);
@@ -598,12 +752,19 @@ static int start(worker *w)
 static int run(worker *w)
 {
     int rc = start(w);
-    while (rc == BATCH_OK && !stop) {
-        size_t got;
-        char last[128];
-        rc = read_group(w, ">", 1, &got, last, sizeof last);
+    redisReply *r = NULL; /* new entries read (ahead), not yet scored */
+    while (rc == BATCH_OK && (r || !stop)) {
+        int idle = 0;
+        if (!r) {
+            const char *av[] = {"XREADGROUP", "GROUP", w->a->group, w->consumer, "COUNT", w->count,
+                                "BLOCK",      "1000",  "STREAMS",   w->a->in,    ">"};
+            rc = take_new(w, command_acking(w, 11, av), &r);
+            idle = rc == BATCH_OK && !r;
+        }
+        if (r)
+            rc = batch_ahead(w, &r);
         double t = now_s();
-        if (rc == BATCH_OK && !got && t - w->last_claim >= (double)w->a->claim_idle / 1000)
+        if (rc == BATCH_OK && idle && t - w->last_claim >= (double)w->a->claim_idle / 1000)
             rc = recover(w);
         if (rc == BATCH_OK && w->m && t - w->last_gauges >= 1)
             update_gauges(w);
@@ -613,8 +774,9 @@ static int run(worker *w)
             rc = start(w);
         }
     }
+    mbwk_reply_free(r); /* read ahead of a fatal error: those entries stay pending */
     /* the last good batch's XACK is still held: its outputs are written */
-    size_t held = w->nack > 3 ? w->nack - 3 : 0;
+    size_t held = w->ack[w->held].n > 3 ? w->ack[w->held].n - 3 : 0;
     int unacked = flush_ack(w) != 0;
     if (unacked)
         fprintf(stderr, "moonbench worker: could not acknowledge the last %zu entries scored (%s): they stay "
@@ -640,6 +802,8 @@ static void worker_free(worker *w)
     mb_free(w->label);
     mb_free(w->proba);
     mb_free(w->row);
+    for (size_t i = 0; w->why && i < w->a->batch; i++)
+        mb_free(w->why[i]);
     mb_free(w->why);
     mb_free(w->lay_names);
     mb_free(w->lay_idx);
@@ -649,9 +813,11 @@ static void worker_free(worker *w)
     mb_free(w->proba_names);
     mb_free(w->out_av);
     mb_free(w->out_num);
-    mb_free(w->ack_av);
+    for (int j = 0; j < 2; j++) {
+        mb_free(w->ack[j].av);
+        mb_free(w->ack[j].ids);
+    }
     mb_free(w->resp);
-    mb_free(w->ack_ids);
 }
 
 static void names(worker *w, const wk_args *a)
@@ -701,6 +867,7 @@ int mb_cmd_worker(int argc, char **argv)
     w.nf = mb_runtime_nfeatures(w.rt);
     w.k = mb_runtime_nclasses(w.rt);
     w.json_input = mb_runtime_input_find(w.rt, "json");
+    w.lay_json = -1; /* no layout yet (an entry of no fields matches the empty one) */
     w.X = mb_malloc(a.batch * (w.nf + 1) * sizeof *w.X);
     w.label = mb_malloc(a.batch * sizeof *w.label);
     w.proba = mb_malloc(a.batch * (w.k + 1) * sizeof *w.proba);
@@ -712,8 +879,10 @@ int mb_cmd_worker(int argc, char **argv)
         w.numeric[i] = !mb_runtime_input_categorical(w.rt, i);
     output_words(&w);
     w.replies = mbwk_replies_new();
-    w.ack_av = mb_malloc((a.batch + 3) * sizeof *w.ack_av);
-    w.ack_av[0] = "XACK", w.ack_av[1] = a.in, w.ack_av[2] = a.group;
+    for (int j = 0; j < 2; j++) {
+        w.ack[j].av = mb_malloc((a.batch + 3) * sizeof *w.ack[j].av);
+        w.ack[j].av[0] = "XACK", w.ack[j].av[1] = a.in, w.ack[j].av[2] = a.group;
+    }
     if (a.metrics_port) {
         const char *note = NULL;
         if (!(w.m = mbwk_metrics_start(mb_runtime_bundle(w.rt), (unsigned)a.metrics_port, 1000, MB_DRIFT_THRESHOLD,

@@ -7,7 +7,7 @@
 **                     reconnecting with backoff (the only file that
 **                     connects)
 **   worker_metrics.c  Prometheus /metrics on libmicrohttpd (optional)
-**   worker_number.c   the exact fast path for decimal field values
+**   worker_number.c   the exact fast paths for decimal field values and %.6g
 **   worker_reply.c    hiredis reply objects in an arena (no malloc each)
 **
 ** Threads: the loop is one thread. The metrics server answers from its
@@ -59,6 +59,9 @@ redisReply *mbwk_command(redisContext *c, int argc, const char **argv);
 ** 1 with *v exactly strtod's value, or 0 (not such a number, or not one
 ** this can round exactly: parse it the slow way). Allocates nothing. */
 int mbwk_parse_decimal(const char *s, size_t n, double *v);
+/* printf's "%.6g" of p into out (16 bytes at least), byte for byte: its
+** length, or 0 when p is not +0 nor in [10^-4, 1) (then use snprintf). */
+size_t mbwk_format_proba(float p, char *out);
 
 /* {====== worker_reply.c ======} */
 

@@ -10,10 +10,11 @@
 ** freeReplyObject, on a reply of such a connection. Each top-level reply
 ** counts as live from its creation to its free (by the caller, or by the
 ** reader itself on a protocol error or redisFree); when none is live the
-** arena is rewound. The worker frees every reply before its next command,
-** so the arena holds at most the largest reply (a --batch of entries) and
-** the few XADD replies read while it is held; its chunks are kept for
-** reuse and freed with the arena.
+** arena is rewound. The worker frees a batch's reply before it reads the
+** next one (even the one it read ahead, worker.c), so the arena holds at
+** most the largest reply (a --batch of entries) and the few XADD and XINFO
+** replies read while it is held; its chunks are kept for reuse and freed
+** with the arena.
 */
 #include <stdint.h>
 #include <string.h>
@@ -38,9 +39,9 @@ typedef struct top {
     max_align_t pad[];
 } top;
 
-static void *arena_alloc(mbwk_replies *a, size_t n)
+/* A new chunk, at the end of the list, for at least n bytes. */
+static void *arena_grow(mbwk_replies *a, size_t n)
 {
-    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     while (a->cur && a->cur->size - a->cur->used < n)
         a->cur = a->cur->next; /* later chunks are empty after a rewind */
     if (!a->cur) {
@@ -58,6 +59,20 @@ static void *arena_alloc(mbwk_replies *a, size_t n)
     return p;
 }
 
+/* n bytes, max_align_t-aligned: the common case (room in the current
+** chunk) inline, a bump of one counter */
+static inline void *arena_alloc(mbwk_replies *a, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    chunk *c = a->cur;
+    if (c && c->size - c->used >= n) {
+        void *p = (char *)c->data + c->used;
+        c->used += n;
+        return p;
+    }
+    return arena_grow(a, n);
+}
+
 static void rewind_arena(mbwk_replies *a)
 {
     for (chunk *c = a->head; c; c = c->next)
@@ -65,32 +80,30 @@ static void rewind_arena(mbwk_replies *a)
     a->cur = a->head;
 }
 
-/* A reply object of type `type` for task t, linked into its parent. */
-static redisReply *create(const redisReadTask *t, int type)
+/* A reply object of type `type` for task t, linked into its parent, with
+** `extra` bytes after it (a string's: one allocation, not two). */
+static redisReply *create(const redisReadTask *t, int type, size_t extra)
 {
     mbwk_replies *a = t->privdata;
     redisReply *r;
     if (!t->parent) {
-        top *h = arena_alloc(a, sizeof(top) + sizeof(redisReply));
+        top *h = arena_alloc(a, sizeof(top) + sizeof(redisReply) + extra);
         h->a = a;
         r = (redisReply *)(void *)(h + 1);
         a->live++;
     } else {
-        r = arena_alloc(a, sizeof *r);
-    }
-    memset(r, 0, sizeof *r);
-    r->type = type;
-    if (t->parent) {
+        r = arena_alloc(a, sizeof *r + extra);
         redisReply *parent = t->parent->obj;
         parent->element[t->idx] = r;
     }
+    *r = (redisReply){.type = type};
     return r;
 }
 
 static void *create_string(const redisReadTask *t, char *s, size_t len)
 {
-    redisReply *r = create(t, t->type);
-    r->str = arena_alloc(t->privdata, len + 1);
+    redisReply *r = create(t, t->type, len + 1);
+    r->str = (char *)(r + 1);
     memcpy(r->str, s, len);
     r->str[len] = '\0';
     r->len = len;
@@ -99,7 +112,7 @@ static void *create_string(const redisReadTask *t, char *s, size_t len)
 
 static void *create_array(const redisReadTask *t, int n)
 {
-    redisReply *r = create(t, REDIS_REPLY_ARRAY);
+    redisReply *r = create(t, REDIS_REPLY_ARRAY, 0);
     if (n > 0) {
         r->element = arena_alloc(t->privdata, (size_t)n * sizeof *r->element);
         memset(r->element, 0, (size_t)n * sizeof *r->element);
@@ -110,12 +123,12 @@ static void *create_array(const redisReadTask *t, int n)
 
 static void *create_integer(const redisReadTask *t, long long v)
 {
-    redisReply *r = create(t, REDIS_REPLY_INTEGER);
+    redisReply *r = create(t, REDIS_REPLY_INTEGER, 0);
     r->integer = v;
     return r;
 }
 
-static void *create_nil(const redisReadTask *t) { return create(t, REDIS_REPLY_NIL); }
+static void *create_nil(const redisReadTask *t) { return create(t, REDIS_REPLY_NIL, 0); }
 
 void mbwk_reply_free(void *reply)
 {

@@ -13,7 +13,9 @@
 # Latency: an open-loop producer XADDs at MB_WORKER_RATE entries/s (2,000)
 # for MB_WORKER_SECONDS (5) to one consumer; XADD -> output entry seen by a
 # blocked reader, p50/p99 (worker_drive.py pace).
-# Both use --batch/COUNT MB_WORKER_BATCH (64, the worker's default). Rounds
+# Both use --batch/COUNT MB_WORKER_BATCH (64, the worker's default). Each
+# drain line also has the CPU time per entry of the consumers and of
+# redis-server (consumer_cpu_us, redis_cpu_us; /proc/PID/schedstat). Rounds
 # alternate moonbench and the peer (MB_BENCH_ROUNDS, default 3). Before the
 # timed rounds the outputs are checked: the worker's equal `moonbench score`
 # on the same rows, and the peer's class agrees (worker_drive.py check).
@@ -69,14 +71,33 @@ consumer() {
     CONSUMERS+=($!)
 }
 
+# CPU time (ns) of the processes named, from /proc/PID/schedstat (0 without it).
+cpu_ns() {
+    local t=0 p v
+    for p in "$@"; do
+        v=$(cut -d' ' -f1 "/proc/$p/schedstat" 2>/dev/null) || v=0
+        t=$((t + v))
+    done
+    echo "$t"
+}
+
 # drain TOOL K: K consumers of a fresh group empty the pre-loaded stream.
+# Also the CPU time per entry of the consumers and of redis-server, from
+# when every consumer has read once (start-up done) to the end, over the
+# entries output in that time: it depends on the machine's load much less
+# than entries/s does (consumer_cpu_us, redis_cpu_us).
 drain() {
-    local tool=$1 k=$2 i
+    local tool=$1 k=$2 i c0 r0 o0 c1 r1 cc rc line
     rcli DEL out >/dev/null
     rcli XGROUP CREATE rows g 0 >/dev/null
     for i in $(seq "$k"); do consumer "$tool" rows g "c$i" out; done
-    "${DRIVE[@]}" drain "$RPORT" out "$N" 600 | sed "s/}\$/, \"consumers\": $k}/" ||
-        die "$tool did not drain the stream: $RDIR/$tool.log"
+    "${DRIVE[@]}" ready "$RPORT" rows g "$k" || die "$tool did not start: $RDIR/$tool.log"
+    c0=$(cpu_ns "${CONSUMERS[@]}") r0=$(cpu_ns "$REDIS_PID") o0=$(rcli XLEN out)
+    line=$("${DRIVE[@]}" drain "$RPORT" out "$N" 600) || die "$tool did not drain the stream: $RDIR/$tool.log"
+    c1=$(cpu_ns "${CONSUMERS[@]}") r1=$(cpu_ns "$REDIS_PID")
+    per_entry() { awk -v c="$1" -v n="$((N - o0))" 'BEGIN { printf "%.3f", (n > 0 ? c / 1e3 / n : 0) }'; }
+    cc=$(per_entry "$((c1 - c0))") rc=$(per_entry "$((r1 - r0))")
+    echo "$line" | sed "s/}\$/, \"consumers\": $k, \"consumer_cpu_us\": $cc, \"redis_cpu_us\": $rc}/"
     stop_consumers
     [ "$(rcli XPENDING rows g | head -n 1)" = 0 ] || die "$tool left entries pending"
     rcli XGROUP DESTROY rows g >/dev/null

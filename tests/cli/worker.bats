@@ -349,6 +349,31 @@ EOF
     [ "$(rcli XLEN rows:out)" = "$read_by_group" ]
 }
 
+@test "worker: it reads one batch ahead, so at most two batches are pending, and at times two are" {
+    start_redis
+    # the read ahead goes out (after the last batch's XACK) before the batch
+    # in hand is scored: the pending list is two batches most of the time,
+    # never more (the bound on memory and on a dead worker's leftovers)
+    feed 20000
+    rcli XGROUP CREATE rows g 0 >/dev/null
+    start_worker a --batch 10
+    max=0
+    while [ "$(rcli XLEN rows:out)" -lt 20000 ]; do
+        p=$(pending)
+        [ "$p" -gt "$max" ] && max=$p
+        kill -0 "$WPID"
+    done
+    echo "most pending seen: $max" >&3
+    [ "$max" -le 20 ]
+    [ "$max" -gt 10 ]
+    for _ in $(seq 1 50); do [ "$(pending)" = 0 ] && break; sleep 0.1; done
+    [ "$(pending)" = 0 ]
+    run check_outputs 20000
+    assert_success
+    stop_worker "$WPID"
+    [ "$WSTATUS" = 0 ]
+}
+
 @test "worker: a wrong or missing password is a clear error that does not print it; rediss:// is refused" {
     start_redis --requirepass s3cr3t-pw
     run timeout 10 "$MB" worker "$BUNDLES/iris.h5" --redis "redis://:wr0ng-pw@127.0.0.1:$RPORT" --in rows --group g
