@@ -253,9 +253,13 @@ fuzz-build:
 	@$(MAKE) --no-print-directory BUILD=build/fuzz CC=clang OPT="$(FUZZ_OPT)" fuzzers
 fuzzers: $(FUZZ_TARGETS:%=$(BUILD)/fuzz_%)
 # Every target links the library and the Lua binding; the Lua one also
-# src/cli/run.o, to drive `moonbench run --sandbox` in process.
+# src/cli/run.o, to drive `moonbench run --sandbox` in process; the serve
+# one the server's request reader and reply writer.
+FUZZ_EXTRA_lua = $(BUILD)/obj/src/cli/run.o
+FUZZ_EXTRA_serve = $(BUILD)/obj/src/deploy/serve_rows.o $(BUILD)/obj/src/deploy/serve_json.o
+$(BUILD)/fuzz_serve: $(FUZZ_EXTRA_serve)
 $(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/obj/src/cli/run.o
-	$(CC) $(CFLAGS_ALL) -Isrc/cli -fsanitize=fuzzer -o $@ $< $(if $(filter %/fuzz_lua,$@),$(BUILD)/obj/src/cli/run.o) \
+	$(CC) $(CFLAGS_ALL) -Isrc/cli -Isrc/deploy -fsanitize=fuzzer -o $@ $< $(FUZZ_EXTRA_$*) \
 	  $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS)
 fuzz: fuzz-build
 	@for t in $(FUZZ_TARGETS); do \

@@ -32,3 +32,4 @@ run_target() {
 @test "fuzz: the HDF5 reader behind the probe over its corpus and regressions" { run_target h5; }
 @test "fuzz: the bundle loader (seal recomputed) over its corpus and regressions" { run_target bundle; }
 @test "fuzz: sandboxed Lua over its corpus and regressions" { run_target lua; }
+@test "fuzz: the server's /predict reader and float writer against jansson over its corpus and regressions" { run_target serve; }
