@@ -9,12 +9,16 @@
 ** node fetch for sixteen rows is a register permute (vpermt2ps/d: a
 ** 32-entry table lookup, two of them and a blend at the sixth level)
 ** instead of sixteen dependent loads; the rows' feature values come in one
-** gather. Four groups of sixteen rows walk a tree together so four chains
-** of gathers are in flight. On this Xeon (Sapphire/Emerald Rapids) a
+** gather. Eight groups of sixteen rows walk a tree together so eight
+** chains of gathers are in flight: a level's latency (permute, gather,
+** compare: ~30 cycles) would otherwise bound the walk (CPU s of the
+** 200k-row predict below: 2 groups 0.116, 4 0.076, 8 0.063, 16 0.062). On this Xeon (Sapphire/Emerald Rapids) a
 ** 16-lane gather from L1 costs about 3.4 ns of throughput and 12 ns of
 ** latency (a microbench, 2026-12-03), against ~1 ns per row and level for
 ** the scalar walk, so a level for sixteen rows costs about what one row's
-** did. (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2
+** did. 200 depth-6 trees over clf_1m's 200,000 test rows (bench_fit, 1
+** thread, CPU s): scalar 0.223, vector 0.063; the walk is now bound by the
+** gathers' throughput (six a tree, and two for the leaves). (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2
 ** walk slower there; the CPU check below only asks for AVX-512F, which
 ** Zen 3 lacks; Zen 4 has it, unmeasured.)
 **
@@ -32,7 +36,7 @@
 #define VT_DEPTH 6
 #define VT_NODES 64 /* 63 inner nodes and one unused slot; 64 leaves */
 #define LANES 16
-#define CHAINS 4    /* groups of 16 rows walking one tree together */
+#define CHAINS 8    /* groups of 16 rows walking one tree together */
 
 struct mbt_vtree {
     float thr[VT_NODES];
