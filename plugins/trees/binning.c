@@ -246,8 +246,8 @@ int mbt_bin_data(mbt_binned *d, const mb_host *h, const mbt_bins *b, const mb_ma
     d->hoff = mbt_alloc(h, (F + 1) * sizeof *d->hoff);
     if (want_rows)
         d->rowbins = mbt_calloc(h, n, F);
-    if (want_cols)
-        d->colbins = mbt_calloc(h, n, F);
+    if (want_cols) /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
+        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_calloc(h, n * F + 4, 1);
     if (!d->nb || !d->hoff || (want_rows && !d->rowbins) || (want_cols && !d->colbins)) {
         mbt_binned_free(d, h);
         return mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory binning %zu x %zu values", n, F);

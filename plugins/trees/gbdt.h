@@ -116,5 +116,7 @@ hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm);
 ** to *done (the rest, under 8, for the scalar loop); their packed sum */
 int mbt_gb_simd_ok(void);
 hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done);
+size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
+                        uint32_t *left, uint32_t *right, int right_down, size_t *done);
 
 #endif
