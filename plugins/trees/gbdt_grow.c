@@ -135,7 +135,7 @@ static void part_task(void *arg, int tid, int nt)
     if (j->phase == 0) {
         size_t lp = c0, rp = c1, i = c0;
         const uint8_t *col = j->col, *lut = j->lut;
-        if (mbt_gb_simd_ok()) { /* the same, 16 rows at a time (gbdt_simd.c) */
+        if (mbt_avx512_ok()) { /* the same, 16 rows at a time (gbdt_simd.c) */
             const leaf *L = j->L;
             size_t done;
             lp += mbt_gb_part_simd(idx + c0, c1 - c0, col, L->best.bin, j->g->d->nb[L->best.feature],
@@ -177,7 +177,7 @@ static uint32_t part_serial(const gb *g, const leaf *L, const uint8_t lut[256], 
 {
     uint32_t *idx = g->idx + L->start, *tmp = g->tmp + L->start;
     uint32_t nl = 0, nr = 0, i = 0;
-    if (mbt_gb_simd_ok()) { /* the same partition, 16 rows at a time (gbdt_simd.c) */
+    if (mbt_avx512_ok()) { /* the same partition, 16 rows at a time (gbdt_simd.c) */
         size_t done;
         nl = (uint32_t)mbt_gb_part_simd(idx, L->count, col, L->best.bin, g->d->nb[L->best.feature],
                                         L->best.default_left, idx, tmp, 0, &done);

@@ -182,7 +182,7 @@ static void quant_task(void *arg, int tid, int nt)
     uint64_t salt = g->salt;
     hbin sum = 0;
     size_t i0 = c0;
-    if (mbt_gb_simd_ok()) /* the same bits, eight rows at a time (gbdt_simd.c); the tail below */
+    if (mbt_avx512_ok()) /* the same bits, eight rows at a time (gbdt_simd.c); the tail below */
         sum = mbt_gb_quant_simd(g, c0, c1, j->hconst, &i0);
     if (j->hconst >= 0) {
         /* a constant, exactly scaled hessian (squared error): round g only */

@@ -22,16 +22,13 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-int mbt_gb_simd_ok(void)
+int mbt_avx512_ok(void)
 {
-    static int ok = -1; /* a race here only computes the same answer twice */
-    if (ok < 0) {
-        const char *env = getenv("MOONBENCH_TREES_SIMD");
-        __builtin_cpu_init();
-        ok = !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") &&
-             __builtin_cpu_supports("avx512dq");
-    }
-    return ok;
+    /* read at every call: cheap next to what it guards (a fit's pass, a
+    ** predictor), and tests switch it within one process */
+    const char *env = getenv("MOONBENCH_TREES_SIMD");
+    __builtin_cpu_init();
+    return !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 }
 
 #define TARGET __attribute__((target("avx512f,avx512dq")))
@@ -122,9 +119,56 @@ TARGET size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col
     return nl;
 }
 
+/* Binning (bin_task in binning.c): mbt_bin_search's branch-free search is
+** the lower bound of x among a feature's ascending edges (the count of
+** edges below x; the last edge is +inf, so at most nb - 1). Padded with
+** +inf to 256 edges the count is the same, and every feature's search is
+** then the same eight halvings and a last compare: sixteen features of a
+** row searched at once, one gather a step. NaN is bin nb, as there. */
+TARGET void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X, size_t r0, size_t r1,
+                              uint8_t *rb, uint8_t *cb, size_t n)
+{
+    size_t F = X->cols, ld = X->ld;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = X->x + r * ld;
+        for (size_t f0 = 0; f0 < F; f0 += 16) {
+            size_t w = F - f0 < 16 ? F - f0 : 16;
+            __mmask16 m = (__mmask16)(w == 16 ? 0xffffu : (1u << w) - 1u);
+            __m512 v = _mm512_maskz_loadu_ps(m, x + f0);
+            __m512i base = _mm512_slli_epi32(_mm512_add_epi32(_mm512_set1_epi32((int)f0), iota), 8), pos = base;
+            for (int half = 128; half >= 1; half >>= 1) {
+                __m512 e = _mm512_mask_i32gather_ps(zero, m, _mm512_add_epi32(pos, _mm512_set1_epi32(half - 1)), pad, 4);
+                pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(half));
+            }
+            __m512 e = _mm512_mask_i32gather_ps(zero, m, pos, pad, 4);
+            pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(1));
+            pos = _mm512_sub_epi32(pos, base);
+            uint16_t nbw[16] = {0};
+            memcpy(nbw, nbs + f0, w * sizeof *nbw);
+            __m512i nb = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)nbw));
+            pos = _mm512_mask_mov_epi32(pos, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), nb);
+            uint8_t out[16];
+            _mm_storeu_si128((__m128i *)(void *)out, _mm512_cvtepi32_epi8(pos));
+            if (rb)
+                memcpy(rb + r * F + f0, out, w);
+            if (cb)
+                for (size_t l = 0; l < w; l++)
+                    cb[(f0 + l) * n + r] = out[l];
+        }
+    }
+}
+
 #else
 
-int mbt_gb_simd_ok(void) { return 0; }
+int mbt_avx512_ok(void) { return 0; }
+
+void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X, size_t r0, size_t r1,
+                       uint8_t *rb, uint8_t *cb, size_t n)
+{
+    (void)pad, (void)nbs, (void)X, (void)r0, (void)r1, (void)rb, (void)cb, (void)n;
+}
 
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
                         uint32_t *left, uint32_t *right, int right_down, size_t *done)

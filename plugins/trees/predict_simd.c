@@ -54,19 +54,10 @@ void mbt_simd_free(const mb_host *h, mbt_predictor *pr)
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-static int simd_enabled(void)
-{
-    const char *env = getenv("MOONBENCH_TREES_SIMD");
-    if (env && !strcmp(env, "0"))
-        return 0;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
-}
-
 int mbt_simd_prepare(const mb_host *h, const mbt_ensemble *e, mbt_predictor *pr)
 {
     mbt_simd_free(h, pr);
-    if (e->leaf_width != 1 || e->noutputs > 16 || !e->ntrees || !simd_enabled())
+    if (e->leaf_width != 1 || e->noutputs > 16 || !e->ntrees || !mbt_avx512_ok())
         return MB_PLUGIN_OK;
     for (size_t t = 0; t < e->ntrees; t++)
         if (pr->trees[t].depth < 0 || pr->trees[t].depth > VT_DEPTH)

@@ -10,7 +10,8 @@
 ** regression, multiclass by tree_output) with the logistic, identity and
 ** softmax links, row counts around the vector walk's 16 and 64 rows and
 ** the 256-row block, a row stride wider than the row, blocks with and
-** without NaN, and the threaded split of a large batch.
+** without NaN, and the threaded split of a large batch. Also binning's
+** vector search (gbdt_simd.c) against mbt_bin_of.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -142,7 +143,7 @@ static int simd_cpu(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
 #else
     return 0;
 #endif
@@ -231,9 +232,65 @@ static void test_deep_and_threads(void **state)
     check_model(33, 1, 60, 6, MB_LINK_LOGISTIC, 2); /* 5000 rows on two threads */
 }
 
+/* Binning (binning.c, and its vector search in gbdt_simd.c): both paths
+** and mbt_bin_of agree on every value, for features of 1 to 255 bins and
+** a width that is not a multiple of 16, with values equal to edges, NaN,
+** +-inf and -0. */
+static void test_binning(void **state)
+{
+    (void)state;
+    size_t F = 37, n = 3001, ld = F + 3;
+    mbt_bins b = {F, malloc((F + 1) * sizeof(int32_t)), NULL};
+    b.offset[0] = 0;
+    for (size_t f = 0; f < F; f++)
+        b.offset[f + 1] = b.offset[f] + (f == 0 ? 1 : f == 1 ? 255 : f == 2 ? 2 : 1 + (int32_t)(rnd() % 255));
+    b.edges = malloc((size_t)b.offset[F] * sizeof(float));
+    for (size_t f = 0; f < F; f++) {
+        float v = -50.0f + (float)(rnd() % 100);
+        for (int32_t i = b.offset[f]; i < b.offset[f + 1] - 1; i++)
+            b.edges[i] = (v += 0.001f + (float)(rnd() % 1000) / 100.0f);
+        if (f == 3 && b.offset[f + 1] - b.offset[f] > 2)
+            b.edges[b.offset[f]] = -0.0f;
+        b.edges[b.offset[f + 1] - 1] = INFINITY;
+    }
+    float *x = malloc(n * ld * sizeof *x);
+    for (size_t r = 0; r < n; r++)
+        for (size_t f = 0; f < ld; f++) {
+            size_t ff = f < F ? f : 0, nb = (size_t)(b.offset[ff + 1] - b.offset[ff]);
+            uint32_t u = rnd() % 100;
+            x[r * ld + f] = u < 40 ? b.edges[b.offset[ff] + (int32_t)(rnd() % nb)]
+                          : u < 44 ? NAN : u < 47 ? -INFINITY : u < 50 ? INFINITY : u < 53 ? 0.0f
+                          : -200.0f + (float)(rnd() % 400000) / 1000.0f;
+        }
+    mb_matrix X = {x, n, F, ld};
+    mbt_binned d[2];
+    char err[MB_PLUGIN_ERRLEN];
+    for (int k = 0; k < 2; k++) {
+        if (k)
+            setenv("MOONBENCH_TREES_SIMD", "0", 1);
+        assert_int_equal(mbt_bin_data(&d[k], &host, &b, &X, 1, 1, NULL, err), MB_PLUGIN_OK);
+        unsetenv("MOONBENCH_TREES_SIMD");
+    }
+    for (size_t r = 0; r < n; r++)
+        for (size_t f = 0; f < F; f++) {
+            uint8_t want = mbt_bin_of(&b, f, x[r * ld + f]);
+            if (d[0].rowbins[r * F + f] != want || d[0].colbins[f * n + r] != want ||
+                d[1].rowbins[r * F + f] != want || d[1].colbins[f * n + r] != want)
+                fail_msg("row %zu feature %zu (%.9g, %d bins): %d %d %d %d, want %d", r, f, (double)x[r * ld + f],
+                         (int)d[0].nb[f], d[0].rowbins[r * F + f], d[0].colbins[f * n + r], d[1].rowbins[r * F + f],
+                         d[1].colbins[f * n + r], want);
+        }
+    mbt_binned_free(&d[0], &host);
+    mbt_binned_free(&d[1], &host);
+    free(x);
+    free(b.offset);
+    free(b.edges);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_binning),
         cmocka_unit_test(test_binary),
         cmocka_unit_test(test_regression),
         cmocka_unit_test(test_multiclass),
