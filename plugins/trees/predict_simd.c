@@ -17,8 +17,8 @@
 ** latency (a microbench, 2026-12-03), against ~1 ns per row and level for
 ** the scalar walk, so a level for sixteen rows costs about what one row's
 ** did. 200 depth-6 trees over clf_1m's 200,000 test rows (bench_fit, 1
-** thread, CPU s): scalar 0.223, vector 0.063; the walk is now bound by the
-** gathers' throughput (six a tree, and two for the leaves). (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2
+** thread, CPU s): scalar 0.223, vector 0.063, and 0.054 with the first
+** three levels taken from transposed rows without gathers (walk_tree_xt). (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2
 ** walk slower there; the CPU check below only asks for AVX-512F, which
 ** Zen 3 lacks; Zen 4 has it, unmeasured.)
 **
@@ -131,6 +131,81 @@ static inline __attribute__((always_inline)) TARGET void walk_tree(const mbt_vtr
         leaf[c] = _mm512_sub_epi32(p[c], first);
 }
 
+/* The chunk's rows transposed (XT_MAX features at most): column f of row
+** i at xt[f * CHUNK + i]. The first three levels then need no gather: the
+** root's feature is one load for sixteen rows, the two nodes of level 1
+** and four of level 2 are a load and a compare each, and the lane's own
+** node is picked with mask logic from the sides already taken; only
+** levels 3 and below gather. That halves the gathers of a depth-6 tree
+** (six plus two for the leaves -> three plus two). */
+#define CHUNK (CHAINS * LANES)
+#define XT_MAX 64
+
+/* The side (1: right) that node j of v sends the sixteen values at col to. */
+static inline __attribute__((always_inline)) TARGET __mmask16 side(const mbt_vtree *v, int j, int nan,
+                                                                   const float *col)
+{
+    __m512 x = _mm512_loadu_ps(col);
+    __mmask16 r = _mm512_cmp_ps_mask(x, _mm512_set1_ps(v->thr[j]), _CMP_GT_OQ);
+    if (nan && !(v->feat[j] & NAN_LEFT))
+        r |= _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    return r;
+}
+
+/* walk_tree over the transposed rows xt (D >= 3): chain c is rows c * 16 ... */
+static inline __attribute__((always_inline)) TARGET void walk_tree_xt(const mbt_vtree *v, int D, int nan,
+                                                                       const float *xt, __m512i *leaf)
+{
+    const __m512 t0 = _mm512_load_ps(v->thr), t1 = _mm512_load_ps(v->thr + 16),
+                 t2 = _mm512_load_ps(v->thr + 32), t3 = _mm512_load_ps(v->thr + 48);
+    const __m512i f0 = _mm512_load_si512(v->feat), f1 = _mm512_load_si512(v->feat + 16),
+                  f2 = _mm512_load_si512(v->feat + 32), f3 = _mm512_load_si512(v->feat + 48);
+    const __m512i one = _mm512_set1_epi32(1), fmask = _mm512_set1_epi32(NAN_LEFT - 1),
+                  nanleft = _mm512_set1_epi32(NAN_LEFT), b32 = _mm512_set1_epi32(32),
+                  iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const float *c0 = xt + (size_t)(v->feat[0] & (NAN_LEFT - 1)) * CHUNK;
+    const float *c1 = xt + (size_t)(v->feat[1] & (NAN_LEFT - 1)) * CHUNK,
+                *c2 = xt + (size_t)(v->feat[2] & (NAN_LEFT - 1)) * CHUNK;
+    const float *c3 = xt + (size_t)(v->feat[3] & (NAN_LEFT - 1)) * CHUNK,
+                *c4 = xt + (size_t)(v->feat[4] & (NAN_LEFT - 1)) * CHUNK,
+                *c5 = xt + (size_t)(v->feat[5] & (NAN_LEFT - 1)) * CHUNK,
+                *c6 = xt + (size_t)(v->feat[6] & (NAN_LEFT - 1)) * CHUNK;
+    __m512i p[CHAINS];
+    for (int c = 0; c < CHAINS; c++) {
+        size_t o = (size_t)c * LANES;
+        __mmask16 R0 = side(v, 0, nan, c0 + o);
+        __mmask16 R1 = (__mmask16)((side(v, 1, nan, c1 + o) & ~R0) | (side(v, 2, nan, c2 + o) & R0));
+        __mmask16 R2 = (__mmask16)((side(v, 3, nan, c3 + o) & ~R0 & ~R1) | (side(v, 4, nan, c4 + o) & ~R0 & R1) |
+                                   (side(v, 5, nan, c5 + o) & R0 & ~R1) | (side(v, 6, nan, c6 + o) & R0 & R1));
+        __m512i q = _mm512_set1_epi32(7); /* level 3 starts at position 7 */
+        q = _mm512_mask_add_epi32(q, R0, q, _mm512_set1_epi32(4));
+        q = _mm512_mask_add_epi32(q, R1, q, _mm512_set1_epi32(2));
+        p[c] = _mm512_mask_add_epi32(q, R2, q, one);
+    }
+    for (int d = 3; d < D; d++) {
+        for (int c = 0; c < CHAINS; c++) {
+            __m512 thr = _mm512_permutex2var_ps(t0, p[c], t1);
+            __m512i ft = _mm512_permutex2var_epi32(f0, p[c], f1);
+            if (d == VT_DEPTH - 1) {
+                __mmask16 hi = _mm512_test_epi32_mask(p[c], b32);
+                thr = _mm512_mask_blend_ps(hi, thr, _mm512_permutex2var_ps(t2, p[c], t3));
+                ft = _mm512_mask_blend_epi32(hi, ft, _mm512_permutex2var_epi32(f2, p[c], f3));
+            }
+            __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(c * LANES),
+                                           _mm512_add_epi32(iota, _mm512_slli_epi32(_mm512_and_si512(ft, fmask), 7)));
+            __m512 x = _mm512_i32gather_ps(idx, xt, 4);
+            __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ);
+            if (nan)
+                right |= _mm512_mask_cmp_ps_mask(_mm512_testn_epi32_mask(ft, nanleft), x, x, _CMP_UNORD_Q);
+            __m512i p2 = _mm512_add_epi32(_mm512_add_epi32(p[c], p[c]), one);
+            p[c] = _mm512_mask_add_epi32(p2, right, p2, one);
+        }
+    }
+    const __m512i first = _mm512_set1_epi32((1 << D) - 1);
+    for (int c = 0; c < CHAINS; c++)
+        leaf[c] = _mm512_sub_epi32(p[c], first);
+}
+
 /* Every tree over rows [r0, r0 + CHAINS * 16) of the block (rows past nb
 ** read row 0 and are never copied out), sums into acc (noutputs x BLOCK). */
 static inline __attribute__((always_inline)) TARGET void walk_chunk(const mbt_ensemble *e,
@@ -140,6 +215,12 @@ static inline __attribute__((always_inline)) TARGET void walk_chunk(const mbt_en
                                                                      double *acc)
 {
     __m512i off[CHAINS], leaf[CHAINS];
+    size_t nf = e->nfeatures;
+    float xt[XT_MAX * CHUNK] __attribute__((aligned(64)));
+    if (nf <= XT_MAX) /* rows past nb: zeros, walked and never copied out */
+        for (size_t i = 0; i < CHUNK; i++)
+            for (size_t f = 0; f < nf; f++)
+                xt[f * CHUNK + i] = r0 + i < nb ? xb[(r0 + i) * ld + f] : 0.0f;
     for (int c = 0; c < CHAINS; c++) {
         int32_t o[LANES];
         for (int l = 0; l < LANES; l++) {
@@ -151,7 +232,10 @@ static inline __attribute__((always_inline)) TARGET void walk_chunk(const mbt_en
     for (size_t t = 0; t < e->ntrees; t++) {
         const ptree *pt = &pr->trees[t];
         const mbt_vtree *v = &pr->vt[t];
-        walk_tree(v, pt->depth, nan, xb, off, leaf);
+        if (nf <= XT_MAX && pt->depth >= 3)
+            walk_tree_xt(v, pt->depth, nan, xt, leaf);
+        else
+            walk_tree(v, pt->depth, nan, xb, off, leaf);
         double *a = acc + (size_t)pt->out * BLOCK + r0;
         for (int c = 0; c < CHAINS; c++) {
             __m512d lo = _mm512_i32gather_pd(_mm512_castsi512_si256(leaf[c]), v->leaf, 8);
