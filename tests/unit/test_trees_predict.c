@@ -8,7 +8,8 @@
 ** and values, values equal to thresholds, depths 0 to 6 mixed (and 7, which
 ** the vector walk leaves to the scalar one), one output per tree (binary,
 ** regression, multiclass by tree_output) with the logistic, identity and
-** softmax links, row counts around the vector walk's 16 and 64 rows and
+** softmax links, 1 to 70 features (over 64 the vector walk gathers every
+** level), row counts around the vector walk's 16 and 128 rows and
 ** the 256-row block, a row stride wider than the row, blocks with and
 ** without NaN, and the threaded split of a large batch. Also binning's
 ** vector search (gbdt_simd.c) against mbt_bin_of.
@@ -207,6 +208,7 @@ static void test_binary(void **state)
     (void)state;
     check_model(33, 1, 200, 6, MB_LINK_LOGISTIC, 1);
     check_model(5, 1, 37, 3, MB_LINK_LOGISTIC, 1);
+    check_model(70, 1, 50, 6, MB_LINK_IDENTITY, 1); /* over 64 features: no transposed rows */
 }
 
 static void test_regression(void **state)
