@@ -43,8 +43,8 @@ struct mbt_predictor {
 #define BLOCK 256
 
 /* Build pr->vt when every tree suits the vector walk (depth <= 6, one leaf
-** value, at most 16 outputs), the CPU and OS run AVX-512F and the
-** environment does not turn it off (MOONBENCH_TREES_SIMD=0). Leaves vt
+** value, at most 16 outputs) and mbt_avx512_ok() (trees.h: AVX-512 F and
+** DQ, and MOONBENCH_TREES_SIMD is not 0). Leaves vt
 ** NULL otherwise; returns MB_PLUGIN_ENOMEM only when out of memory. */
 int mbt_simd_prepare(const mb_host *h, const mbt_ensemble *e, mbt_predictor *pr);
 void mbt_simd_free(const mb_host *h, mbt_predictor *pr);

@@ -1,6 +1,6 @@
 /*
 ** predict_simd.c: batch prediction of shallow tree ensembles (gradient
-** boosting's depth <= 6) with AVX-512F, sixteen rows to a register; the
+** boosting's depth <= 6) with AVX-512, sixteen rows to a register; the
 ** scalar walk (walk_block in ensemble.c) stays the fallback and the oracle.
 **
 ** WHY
@@ -18,9 +18,10 @@
 ** the scalar walk, so a level for sixteen rows costs about what one row's
 ** did. 200 depth-6 trees over clf_1m's 200,000 test rows (bench_fit, 1
 ** thread, CPU s): scalar 0.223, vector 0.063, and 0.054 with the first
-** three levels taken from transposed rows without gathers (walk_tree_xt). (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2
-** walk slower there; the CPU check below only asks for AVX-512F, which
-** Zen 3 lacks; Zen 4 has it, unmeasured.)
+** three levels taken from transposed rows without gathers (walk_tree_xt).
+** (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2 walk
+** slower there; the CPU check, mbt_avx512_ok, asks for AVX-512 F and DQ,
+** which Zen 3 lacks; Zen 4 has them, unmeasured.)
 **
 ** The same split rule as the scalar walk: right when v > threshold (an
 ** ordered compare, false for NaN), or when v is NaN and the node does not
