@@ -207,8 +207,14 @@ $(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
 $(BUILD)/tests/test_runtime_trees: $(BUILD)/obj/src/deploy/runtime_trees.o
 $(BUILD)/tests/test_runtime_trees: UNIT_OBJ = $(BUILD)/obj/src/deploy/runtime_trees.o
 $(BUILD)/tests/test_runtime_trees: UNIT_CFLAGS = -Isrc/deploy
+# The trees plugin's batch prediction (tests/unit/test_trees_predict.c) links the plugin's
+# objects (built like the host's), to compare whole doubles.
+TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o util.o binning.o)
+$(BUILD)/tests/test_trees_predict: $(TREES_UNIT_OBJ)
+$(BUILD)/tests/test_trees_predict: UNIT_OBJ = $(TREES_UNIT_OBJ)
+$(BUILD)/tests/test_trees_predict: UNIT_CFLAGS = -Iplugins/trees
 
--include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d)
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(SCRIPT_OBJ:.o=.d) $(UNIT_BIN:=.d) $(TREES_UNIT_OBJ:.o=.d)
 
 # In a terminal: the workbench on the bundled datasets; otherwise (CI, a pipe)
 # what they hold, and how to open the workbench.

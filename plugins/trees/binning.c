@@ -206,6 +206,7 @@ typedef struct bin_job {
     const mbt_bins *b;
     const mb_matrix *X;
     mbt_binned *d;
+    const float *pad;             /* edges padded to 256 a feature: the vector search (gbdt_simd.c) */
 } bin_job;
 
 static void bin_task(void *arg, int tid, int nt)
@@ -213,6 +214,10 @@ static void bin_task(void *arg, int tid, int nt)
     bin_job *j = arg;
     size_t n = j->X->rows, F = j->X->cols, ld = j->X->ld;
     size_t r0 = n * (size_t)tid / (size_t)nt, r1 = n * (size_t)(tid + 1) / (size_t)nt;
+    if (j->pad) {
+        mbt_bin_rows_simd(j->pad, j->d->nb, j->X, r0, r1, j->d->rowbins, j->d->colbins, n);
+        return;
+    }
     /* locals, so the uint8 stores cannot alias what the loop reads */
     uint8_t *restrict rb = j->d->rowbins, *restrict cb = j->d->colbins;
     const float *restrict edges = j->b->edges;
@@ -246,8 +251,8 @@ int mbt_bin_data(mbt_binned *d, const mb_host *h, const mbt_bins *b, const mb_ma
     d->hoff = mbt_alloc(h, (F + 1) * sizeof *d->hoff);
     if (want_rows)
         d->rowbins = mbt_calloc(h, n, F);
-    if (want_cols)
-        d->colbins = mbt_calloc(h, n, F);
+    if (want_cols) /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
+        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_calloc(h, n * F + 4, 1);
     if (!d->nb || !d->hoff || (want_rows && !d->rowbins) || (want_cols && !d->colbins)) {
         mbt_binned_free(d, h);
         return mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory binning %zu x %zu values", n, F);
@@ -257,8 +262,14 @@ int mbt_bin_data(mbt_binned *d, const mb_host *h, const mbt_bins *b, const mb_ma
         d->nb[f] = (uint16_t)(b->offset[f + 1] - b->offset[f]);
         d->hoff[f + 1] = d->hoff[f] + d->nb[f] + 1u;
     }
-    bin_job j = {b, X, d};
+    /* the vector search needs F x 256 padded edges, gathered at int32 offsets */
+    float *pad = mbt_avx512_ok() && F < ((size_t)1 << 22) ? mbt_alloc(h, F * 256 * sizeof *pad) : NULL;
+    for (size_t f = 0; pad && f < F; f++)
+        for (size_t i = 0; i < 256; i++)
+            pad[f * 256 + i] = i < d->nb[f] ? b->edges[b->offset[f] + (int32_t)i] : INFINITY;
+    bin_job j = {b, X, d, pad};
     mbt_pool_run(pool, bin_task, &j);
+    mbt_free(h, pad);
     return MB_PLUGIN_OK;
 }
 

@@ -13,7 +13,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "trees.h"
+#include "predict.h"
 
 /* {====== building ======} */
 
@@ -112,31 +112,7 @@ int32_t mbt_ens_leaf_binned(const mbt_ensemble *e, int32_t node, const uint8_t *
 
 /* {====== prediction ======} */
 
-/* Prediction uses each tree padded to a complete binary tree of its depth
-** D (when D <= MAX_PAD_DEPTH): a leaf above depth D becomes padding nodes
-** that send every value left (threshold +inf, NaN left) down to copies of
-** the leaf. Every row then takes exactly D steps, node = 2 node + 1 + right,
-** with no data-dependent branch, and a block of rows advances level by
-** level so their loads overlap. Deeper trees are walked node by node. */
-#define MAX_PAD_DEPTH 14
-#define NAN_LEFT (1 << 30)
-
-typedef struct pnode {
-    float thr;
-    int32_t feat;                 /* feature | NAN_LEFT */
-} pnode;
-
-typedef struct ptree {
-    int32_t depth;                /* -1: walk the ensemble's nodes */
-    int32_t out;                  /* output (leaf_width 1) */
-    size_t node_off, leaf_off;
-} ptree;
-
-struct mbt_predictor {
-    ptree *trees;
-    pnode *nodes;
-    double *leaves;
-};
+/* The padded trees and their types: predict.h. */
 
 void mbt_predictor_free(const mb_host *h, mbt_predictor **pp)
 {
@@ -146,6 +122,7 @@ void mbt_predictor_free(const mb_host *h, mbt_predictor **pp)
     mbt_free(h, p->trees);
     mbt_free(h, p->nodes);
     mbt_free(h, p->leaves);
+    mbt_simd_free(h, p);
     mbt_free(h, p);
     *pp = NULL;
 }
@@ -213,13 +190,14 @@ int mbt_prepare_predict(mbt_model *m)
         if (pt->depth >= 0)
             pad_fill(e, p->nodes + pt->node_off, p->leaves + pt->leaf_off, pt->depth, 0, 0, e->root[t]);
     }
+    if (mbt_simd_prepare(h, e, p) != MB_PLUGIN_OK)
+        goto nomem;
     return MB_PLUGIN_OK;
 nomem:
     mbt_predictor_free(h, &m->pred);
     return MB_PLUGIN_ENOMEM;
 }
 
-#define BLOCK 256
 /* Batches under this many rows take the row-at-a-time path (walk_row). */
 #define FEW_ROWS 16
 
@@ -359,6 +337,10 @@ static void walk_block(const mbt_ensemble *e, const mbt_predictor *pr, const flo
         for (size_t f = 0; f < ncols; f++)
             any |= x[f] != x[f];
         has_nan |= any;
+    }
+    if (mbt_simd_fits(pr, ld)) {
+        mbt_simd_block(e, pr, xb, ld, nb, has_nan, a);
+        return;
     }
     for (size_t t = 0; t < e->ntrees; t++) {
         const ptree *pt = &pr->trees[t];

@@ -40,12 +40,12 @@ void mbt_gb_hist_put(gb *g, hbin *h)
         g->pool_h[g->npool++] = h;
 }
 
-static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
+/* Add rows ids[0..cnt) into histogram H (not cleared). */
+static void hist_rows_add(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
 {
     const uint8_t *rb = g->d->rowbins;
     const hbin *q = g->q;
     size_t F = g->F;
-    memset(H, 0, g->nslots * sizeof *H);
     for (size_t i = 0; i < cnt; i++) {
         uint32_t r = ids[i];
         if (i + 32 < cnt) {
@@ -68,6 +68,12 @@ static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
         for (; f < F; f++, Hf += HSTRIDE)
             Hf[b[f]] += v;
     }
+}
+
+static void hist_rows(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
+{
+    memset(H, 0, g->nslots * sizeof *H);
+    hist_rows_add(g, H, ids, cnt);
 }
 
 /* Column-wise over features [f0, f1) of the rows ids[0..cnt), whose pairs
@@ -169,12 +175,28 @@ static void hist_cols(const gb *g, hbin *H, const uint32_t *ids, const hbin *qb,
 
 /* Build the histogram out of idx[start..start+count); when parent is
 ** given, subtract out from it afterwards (parent becomes the sibling). */
+/* The work of the histogram passes is handed out in pieces, each thread
+** taking the next one (next), not split by thread: on a loaded machine a
+** thread that is descheduled no longer holds back the others, which wait
+** for it at the end of every pass. The histograms are integer sums, so who
+** adds which rows never changes them. */
+#define SLOT_PIECE 2048           /* slots reduced */
+
+/* Pieces of n for nt threads: about 2 (features: hist_cols takes 8 at a
+** time, at most) or 4 (rows) a thread, so the last one taken is short. */
+static size_t piece(size_t n, int nt, size_t per_thread, size_t lo, size_t hi)
+{
+    size_t k = (n + per_thread * (size_t)nt - 1) / (per_thread * (size_t)nt);
+    return k < lo ? lo : k > hi ? hi : k;
+}
+
 typedef struct hist_job {
     gb *g;
     uint32_t start, count;
     hbin *out, *parent;
     int colwise, phase;
     const hbin *qb;               /* column-wise: the rows' pairs in index order */
+    atomic_size_t next;           /* the next piece */
 } hist_job;
 
 static void hist_task(void *arg, int tid, int nt)
@@ -190,9 +212,10 @@ static void hist_task(void *arg, int tid, int nt)
         return;
     }
     if (j->colwise) {
-        /* features split between threads: no reduction needed */
-        size_t F = g->F, f0 = F * (size_t)tid / (size_t)nt, f1 = F * (size_t)(tid + 1) / (size_t)nt;
-        if (f1 > f0) {
+        /* features in pieces: each feature's slots are one thread's, no reduction */
+        size_t F = g->F, f0, P = piece(F, nt, 2, 1, 8);
+        while ((f0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * P) < F) {
+            size_t f1 = f0 + P < F ? f0 + P : F;
             hist_cols(g, j->out, ids, j->qb, j->count, f0, f1);
             if (j->parent)
                 for (size_t s = f0 * HSTRIDE; s < f1 * HSTRIDE; s++)
@@ -201,19 +224,27 @@ static void hist_task(void *arg, int tid, int nt)
         return;
     }
     if (j->phase == 0) {
-        hist_rows(g, tid == 0 ? j->out : g->thist[tid], ids + c0, c1 - c0);
+        /* each thread sums the row pieces it takes into its own histogram */
+        hbin *H = tid == 0 ? j->out : g->thist[tid];
+        memset(H, 0, g->nslots * sizeof *H);
+        size_t r0, P = piece(j->count, nt, 4, 1024, SIZE_MAX);
+        while ((r0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * P) < j->count)
+            hist_rows_add(g, H, ids + r0, j->count - r0 < P ? j->count - r0 : P);
         return;
     }
-    /* reduce the threads' histograms over a slice of the slots */
-    size_t s0 = (size_t)g->nslots * (size_t)tid / (size_t)nt, s1 = (size_t)g->nslots * (size_t)(tid + 1) / (size_t)nt;
-    for (int t = 1; t < nt; t++) {
-        const hbin *src = g->thist[t];
-        for (size_t s = s0; s < s1; s++)
-            j->out[s] += src[s];
+    /* reduce the threads' histograms, slot pieces at a time */
+    size_t s0;
+    while ((s0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * SLOT_PIECE) < g->nslots) {
+        size_t s1 = s0 + SLOT_PIECE < g->nslots ? s0 + SLOT_PIECE : g->nslots;
+        for (int t = 1; t < nt; t++) {
+            const hbin *src = g->thist[t];
+            for (size_t s = s0; s < s1; s++)
+                j->out[s] += src[s];
+        }
+        if (j->parent)
+            for (size_t s = s0; s < s1; s++)
+                j->parent[s] -= j->out[s];
     }
-    if (j->parent)
-        for (size_t s = s0; s < s1; s++)
-            j->parent[s] -= j->out[s];
 }
 
 /* dense nodes (at least 1 row in 16): column-wise; sparse ones row-wise,
@@ -254,9 +285,10 @@ void mbt_gb_build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t 
     const uint32_t *ids = g->idx + start;
     int inplace = count > 0 && ids[count - 1] - ids[0] == count - 1;
     const hbin *qb = inplace ? g->q + ids[0] : g->qb;
-    hist_job j = {g, start, count, out, parent, colwise, 0, qb};
+    hist_job j = {g, start, count, out, parent, colwise, 0, qb, 0};
     if (!colwise || !inplace)
         mbt_pool_run(g->pool, hist_task, &j);
     j.phase = 1;
+    atomic_store(&j.next, 0);
     mbt_pool_run(g->pool, hist_task, &j);
 }

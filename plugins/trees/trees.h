@@ -101,6 +101,16 @@ void mbt_binned_free(mbt_binned *d, const mb_host *h);
 /* The bin of x for feature f. */
 uint8_t mbt_bin_of(const mbt_bins *b, size_t f, float x);
 
+/* gbdt_simd.c: whether the CPU and OS run AVX-512 F and DQ and the
+** environment does not turn the vector paths off (MOONBENCH_TREES_SIMD=0;
+** then the scalar loops, which give the same bits, run). */
+int mbt_avx512_ok(void);
+/* Rows [r0, r1) of X binned as bin_task does (mbt_bin_search), sixteen
+** features at a time, into rb (rows x F) and/or cb (F x n), when given;
+** pad: each feature's edges padded with +inf to 256 (F x 256). */
+void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X, size_t r0, size_t r1,
+                       uint8_t *rb, uint8_t *cb, size_t n);
+
 /* The bin of x among nb ascending edges e (the last +inf): the first edge
 ** with x <= edge, or nb for NaN. */
 static inline uint8_t mbt_bin_search(const float *e, int nb, float x)

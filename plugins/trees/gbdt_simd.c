@@ -1,0 +1,187 @@
+/*
+** gbdt_simd.c: AVX-512 (F + DQ) versions of gbdt's per-row passes, eight
+** rows to a register, with the scalar loops of gbdt_loss.c as fallback
+** and oracle: the same integer hash, the same double operations in the
+** same order (a multiply and then an add: the plugin is built with
+** -std=c11, so the compiler does not fuse them, here or in the scalar
+** loop), so the same bits (tests/unit/test_trees_fit.c pins them).
+**
+** WHY: quantising a tree's rows (hash, scale, round, pack) is about 25
+** scalar instructions a row, 7.6% of a 2-thread clf_1m fit's CPU samples
+** (perf, 2026-12-03); it has no data-dependent branch, so it vectorises.
+** Partitioning a leaf's rows (part_serial, part_task: ~10%) is a byte
+** gather, a compare and two compress-stores for sixteen rows. perf samples
+** of a 400k-row, 60-tree fit on 1 thread: quantisation 262 -> 101,
+** partition 338 -> 145 (the same trees).
+*/
+#include "gbdt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+int mbt_avx512_ok(void)
+{
+    /* read at every call: cheap next to what it guards (a fit's pass, a
+    ** predictor), and tests switch it within one process */
+    const char *env = getenv("MOONBENCH_TREES_SIMD");
+    __builtin_cpu_init();
+    return !(env && !strcmp(env, "0")) && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+}
+
+#define TARGET __attribute__((target("avx512f,avx512dq")))
+
+/* Rows idx[c0..c1) of g quantised into g->q (gbdt_loss.c's quant_task,
+** phase 1): returns the packed sum of the rows; hconst >= 0 is every
+** row's hq. The tail of fewer than 8 rows is left to the caller (*done). */
+TARGET hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done)
+{
+    const long long *gh = (const long long *)(const void *)g->gh; /* (g, h) float pairs as 64 bits */
+    const uint32_t *idx = g->idx;
+    long long *q = (long long *)(void *)g->q;
+    const __m512i k1 = _mm512_set1_epi64((long long)0x9e3779b97f4a7c15ULL),
+                  k2 = _mm512_set1_epi64((long long)0xbf58476d1ce4e5b9ULL),
+                  k3 = _mm512_set1_epi64((long long)0x94d049bb133111ebULL),
+                  salt = _mm512_set1_epi64((long long)g->salt), one = _mm512_set1_epi64(1),
+                  m24 = _mm512_set1_epi64(0xffffff), hc = _mm512_set1_epi64(hconst);
+    const __m512d sg = _mm512_set1_pd(g->qg), sh = _mm512_set1_pd(g->qh), u24 = _mm512_set1_pd(0x1.0p-24);
+    __m512i sum = _mm512_setzero_si512();
+    size_t i = c0;
+    /* the rows are increasing (gbdt.c): consecutive ones (a tree that takes
+    ** every row) are loaded and stored in place, others gathered/scattered */
+    int consecutive = c1 > c0 && idx[c1 - 1] - idx[c0] == c1 - 1 - c0;
+    const __m512i iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (; i + 8 <= c1; i += 8) {
+        __m256i r32 = _mm256_loadu_si256((const __m256i *)(const void *)(idx + i));
+        __m512i r = consecutive ? _mm512_add_epi64(_mm512_set1_epi64(idx[i]), iota) : _mm512_cvtepu32_epi64(r32);
+        __m512i x = _mm512_xor_si512(_mm512_mullo_epi64(_mm512_add_epi64(r, one), k1), salt);
+        x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_srli_epi64(x, 30)), k2);
+        x = _mm512_mullo_epi64(_mm512_xor_si512(x, _mm512_srli_epi64(x, 27)), k3);
+        x = _mm512_xor_si512(x, _mm512_srli_epi64(x, 31));
+        __m512i pair = consecutive ? _mm512_loadu_si512(gh + idx[i]) : _mm512_i32gather_epi64(r32, gh, 8);
+        __m512d gv = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(pair)));
+        __m512d ug = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_srli_epi64(x, 40)), u24);
+        __m512d xg = _mm512_add_pd(_mm512_mul_pd(gv, sg), ug);
+        __m512i gq = _mm512_cvttpd_epi64(xg); /* truncation, as the C cast */
+        gq = _mm512_mask_sub_epi64(gq, _mm512_cmp_pd_mask(xg, _mm512_cvtepi64_pd(gq), _CMP_LT_OQ), gq, one);
+        __m512i hq = hc;
+        if (hconst < 0) {
+            __m512d hv = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_cvtepi64_epi32(_mm512_srli_epi64(pair, 32))));
+            __m512d uh = _mm512_mul_pd(_mm512_cvtepi64_pd(_mm512_and_si512(x, m24)), u24);
+            __m512d xh = _mm512_add_pd(_mm512_mul_pd(hv, sh), uh);
+            hq = _mm512_cvttpd_epi64(xh);
+            hq = _mm512_mask_sub_epi64(hq, _mm512_cmp_pd_mask(xh, _mm512_cvtepi64_pd(hq), _CMP_LT_OQ), hq, one);
+        }
+        __m512i v = _mm512_add_epi64(_mm512_slli_epi64(gq, 32), hq); /* q_pack: gq * 2^32 + hq */
+        if (consecutive)
+            _mm512_storeu_si512(q + idx[i], v);
+        else
+            _mm512_i32scatter_epi64(q, r32, v, 8);
+        sum = _mm512_add_epi64(sum, v);
+    }
+    *done = i;
+    return (hbin)_mm512_reduce_add_epi64(sum);
+}
+
+/* Rows src[0..n) split stably by column col (left: bin <= bin, or the
+** NaN bin nb when dl), sixteen at a time, up to *done (the rest, under
+** 16, for the caller): the left ones written forward from left, the right
+** ones forward from right, or, when right_down, backward from right - 1.
+** Returns how many went left. left may be src itself (it never passes the
+** rows read). col has 3 readable bytes past every row (binning.c). */
+TARGET size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
+                               uint32_t *left, uint32_t *right, int right_down, size_t *done)
+{
+    const __m512i vbin = _mm512_set1_epi32(bin), vnb = _mm512_set1_epi32(nb), low = _mm512_set1_epi32(0xff),
+                  rev = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t nl = 0, nr = 0, i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512i r = _mm512_loadu_si512(src + i);
+        __m512i b = _mm512_and_si512(_mm512_i32gather_epi32(r, col, 1), low);
+        __mmask16 l = _mm512_cmple_epu32_mask(b, vbin);
+        if (dl)
+            l |= _mm512_cmpeq_epi32_mask(b, vnb);
+        unsigned cl = (unsigned)__builtin_popcount(l), cr = 16 - cl;
+        _mm512_mask_compressstoreu_epi32(left + nl, l, r);
+        if (!right_down) {
+            _mm512_mask_compressstoreu_epi32(right + nr, (__mmask16)~l, r);
+        } else if (cr) {
+            /* the right rows reversed, into the top cr lanes of right - 16 - nr */
+            __m512i v = _mm512_permutexvar_epi32(rev, _mm512_maskz_compress_epi32((__mmask16)~l, r));
+            _mm512_mask_storeu_epi32(right - nr - 16, (__mmask16)(0xffffu << (16 - cr)), v);
+        }
+        nl += cl;
+        nr += cr;
+    }
+    *done = i;
+    return nl;
+}
+
+/* Binning (bin_task in binning.c): mbt_bin_search's branch-free search is
+** the lower bound of x among a feature's ascending edges (the count of
+** edges below x; the last edge is +inf, so at most nb - 1). Padded with
+** +inf to 256 edges the count is the same, and every feature's search is
+** then the same eight halvings and a last compare: sixteen features of a
+** row searched at once, one gather a step. NaN is bin nb, as there. */
+TARGET void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X, size_t r0, size_t r1,
+                              uint8_t *rb, uint8_t *cb, size_t n)
+{
+    size_t F = X->cols, ld = X->ld;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512 zero = _mm512_setzero_ps();
+    for (size_t r = r0; r < r1; r++) {
+        const float *x = X->x + r * ld;
+        for (size_t f0 = 0; f0 < F; f0 += 16) {
+            size_t w = F - f0 < 16 ? F - f0 : 16;
+            __mmask16 m = (__mmask16)(w == 16 ? 0xffffu : (1u << w) - 1u);
+            __m512 v = _mm512_maskz_loadu_ps(m, x + f0);
+            __m512i base = _mm512_slli_epi32(_mm512_add_epi32(_mm512_set1_epi32((int)f0), iota), 8), pos = base;
+            for (int half = 128; half >= 1; half >>= 1) {
+                __m512 e = _mm512_mask_i32gather_ps(zero, m, _mm512_add_epi32(pos, _mm512_set1_epi32(half - 1)), pad, 4);
+                pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(half));
+            }
+            __m512 e = _mm512_mask_i32gather_ps(zero, m, pos, pad, 4);
+            pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(1));
+            pos = _mm512_sub_epi32(pos, base);
+            uint16_t nbw[16] = {0};
+            memcpy(nbw, nbs + f0, w * sizeof *nbw);
+            __m512i nb = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)nbw));
+            pos = _mm512_mask_mov_epi32(pos, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), nb);
+            uint8_t out[16];
+            _mm_storeu_si128((__m128i *)(void *)out, _mm512_cvtepi32_epi8(pos));
+            if (rb)
+                memcpy(rb + r * F + f0, out, w);
+            if (cb)
+                for (size_t l = 0; l < w; l++)
+                    cb[(f0 + l) * n + r] = out[l];
+        }
+    }
+}
+
+#else
+
+int mbt_avx512_ok(void) { return 0; }
+
+void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X, size_t r0, size_t r1,
+                       uint8_t *rb, uint8_t *cb, size_t n)
+{
+    (void)pad, (void)nbs, (void)X, (void)r0, (void)r1, (void)rb, (void)cb, (void)n;
+}
+
+size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
+                        uint32_t *left, uint32_t *right, int right_down, size_t *done)
+{
+    (void)src, (void)n, (void)col, (void)bin, (void)nb, (void)dl, (void)left, (void)right, (void)right_down;
+    *done = 0;
+    return 0;
+}
+
+hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done)
+{
+    (void)g, (void)c1, (void)hconst;
+    *done = c0;
+    return 0;
+}
+#endif
