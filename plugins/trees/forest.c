@@ -591,6 +591,128 @@ static void acc_tree(const mbt_ensemble *e, int32_t root, const mbt_binned *d, d
     }
 }
 
+/* Each row's class (K > 0) into cls and its index into rows; a missing
+** label, a bad weight or a class outside 0..K-1 is an error. */
+static int labels(const mb_dataset *train, size_t K, uint16_t *cls, uint32_t *rows, char *err)
+{
+    for (size_t r = 0; r < train->X.rows; r++) {
+        float y = train->y[r];
+        if (isnan(y) || (train->w && !(train->w[r] >= 0.0f)))
+            return mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has a missing label or a bad weight", r);
+        if (K) {
+            if (y < 0 || (size_t)y >= K)
+                return mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has class %g, outside 0..%zu", r, (double)y,
+                                K - 1);
+            cls[r] = (uint16_t)y;
+        }
+        rows[r] = (uint32_t)r;
+    }
+    return MB_PLUGIN_OK;
+}
+
+/* One worker's scratch per pool thread (psize of them, zeroed by the
+** caller); MB_PLUGIN_ENOMEM when any allocation failed (free them all with
+** workspaces_free either way). */
+static int workspaces_alloc(const mb_host *h, fws *ws, int psize, const fctx *c, int want_oob)
+{
+    size_t n = c->n, F = c->F;
+    for (int t = 0; t < psize; t++) {
+        fws *w = &ws[t];
+        w->idx = mbt_alloc(h, n * sizeof *w->idx);
+        w->tmp = mbt_alloc(h, n * sizeof *w->tmp);
+        w->cnt = mbt_alloc(h, n * sizeof *w->cnt);
+        w->perm = mbt_alloc(h, F * sizeof *w->perm);
+        w->wr = mbt_alloc(h, n * sizeof *w->wr);
+        w->hist = mbt_alloc(h, (MBT_MAX_BINS + 1) * c->S * sizeof *w->hist);
+        w->tot = mbt_alloc(h, c->S * sizeof *w->tot);
+        w->lst = mbt_alloc(h, c->S * sizeof *w->lst);
+        w->bst = mbt_alloc(h, c->S * sizeof *w->bst);
+        w->sst = mbt_alloc(h, c->S * sizeof *w->sst);
+        if (!w->idx || !w->tmp || !w->cnt || !w->perm || !w->wr || !w->hist || !w->tot || !w->lst ||
+            !w->bst || !w->sst)
+            return MB_PLUGIN_ENOMEM;
+        if (want_oob) {
+            w->oob_acc = mbt_calloc(h, n * c->lw, sizeof *w->oob_acc);
+            w->oob_n = mbt_calloc(h, n, sizeof *w->oob_n);
+            if (!w->oob_acc || !w->oob_n)
+                return MB_PLUGIN_ENOMEM;
+        }
+    }
+    return MB_PLUGIN_OK;
+}
+
+static void workspaces_free(const mb_host *h, fws *ws, int psize)
+{
+    for (int t = 0; t < psize; t++) {
+        fws *w = &ws[t];
+        mbt_free(h, w->idx);
+        mbt_free(h, w->tmp);
+        mbt_free(h, w->cnt);
+        mbt_free(h, w->perm);
+        mbt_free(h, w->wr);
+        mbt_free(h, w->hist);
+        mbt_free(h, w->tot);
+        mbt_free(h, w->lst);
+        mbt_free(h, w->bst);
+        mbt_free(h, w->sst);
+        mbt_free(h, w->stack);
+        mbt_free(h, w->oob_acc);
+        mbt_free(h, w->oob_n);
+        ltree_free(h, &w->tree);
+    }
+    mbt_free(h, ws);
+}
+
+/* The out-of-bag score from the workers' accumulators (summed in worker
+** order, so the figure does not depend on scheduling): accuracy, or R^2 for
+** regression; logged. */
+static void oob_score(mbt_model *m, const fctx *c, const fws *ws, int psize, const mb_dataset *train)
+{
+    /* sum the per-thread accumulators in thread order */
+    double hit = 0.0, sw = 0.0, sy = 0.0, syy = 0.0, sse = 0.0;
+    size_t lw = c->lw, n = c->n;
+    for (size_t r = 0; r < n; r++) {
+        double a[256] = {0};
+        uint32_t cnt = 0;
+        for (int t = 0; t < psize; t++) {
+            cnt += ws[t].oob_n[r];
+            for (size_t k = 0; k < lw; k++)
+                a[k] += ws[t].oob_acc[r * lw + k];
+        }
+        if (!cnt)
+            continue;
+        double wt = train->w ? (double)train->w[r] : 1.0, yv = (double)train->y[r];
+        if (c->K == 0) {
+            double d0 = a[0] / cnt - yv;
+            sse += wt * d0 * d0;
+            sy += wt * yv;
+            syy += wt * yv * yv;
+        } else {
+            size_t pred = 0;
+            if (c->K == 2)
+                pred = a[0] / cnt > 0.5;
+            else
+                for (size_t k = 1; k < lw; k++)
+                    if (a[k] > a[pred])
+                        pred = k;
+            hit += wt * (pred == (size_t)yv);
+        }
+        sw += wt;
+    }
+    if (sw > 0) {
+        if (c->K == 0) {
+            double var = syy - sy * sy / sw;
+            m->oob_score = var > 0 ? 1.0 - sse / var : (double)NAN;
+        } else {
+            m->oob_score = hit / sw;
+        }
+    }
+    char msg[128];
+    snprintf(msg, sizeof msg, "forest: out-of-bag %s %.5f", c->K ? "accuracy" : "R^2", m->oob_score);
+    if (m->host->log)
+        m->host->log(1, msg);
+}
+
 int mbt_forest_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *valid,
                    const mb_fit_context *ctx, char *err)
 {
@@ -644,22 +766,8 @@ int mbt_forest_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *vali
     rows = mbt_alloc(h, n * sizeof *rows);
     if (!cls || !rows)
         goto nomem;
-    for (size_t r = 0; r < n; r++) {
-        float y = train->y[r];
-        if (isnan(y) || (train->w && !(train->w[r] >= 0.0f))) {
-            rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has a missing label or a bad weight", r);
-            goto exit;
-        }
-        if (c.K) {
-            if (y < 0 || (size_t)y >= c.K) {
-                rc = mbt_fail(err, MB_PLUGIN_EINVAL, "row %zu has class %g, outside 0..%zu", r, (double)y,
-                              c.K - 1);
-                goto exit;
-            }
-            cls[r] = (uint16_t)y;
-        }
-        rows[r] = (uint32_t)r;
-    }
+    if ((rc = labels(train, c.K, cls, rows, err)) != MB_PLUGIN_OK)
+        goto exit;
     c.cls = cls;
     c.rows = rows;
     c.nrows = n;
@@ -680,32 +788,10 @@ int mbt_forest_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *vali
     m->ens.link = MB_LINK_IDENTITY;
 
     int psize = mbt_pool_size(pool);
-    ws = mbt_calloc(h, (size_t)psize, sizeof *ws);
-    if (!ws)
-        goto nomem;
     int want_oob = forest && p->oob_score;
-    for (int t = 0; t < psize; t++) {
-        fws *w = &ws[t];
-        w->idx = mbt_alloc(h, n * sizeof *w->idx);
-        w->tmp = mbt_alloc(h, n * sizeof *w->tmp);
-        w->cnt = mbt_alloc(h, n * sizeof *w->cnt);
-        w->perm = mbt_alloc(h, F * sizeof *w->perm);
-        w->wr = mbt_alloc(h, n * sizeof *w->wr);
-        w->hist = mbt_alloc(h, (MBT_MAX_BINS + 1) * c.S * sizeof *w->hist);
-        w->tot = mbt_alloc(h, c.S * sizeof *w->tot);
-        w->lst = mbt_alloc(h, c.S * sizeof *w->lst);
-        w->bst = mbt_alloc(h, c.S * sizeof *w->bst);
-        w->sst = mbt_alloc(h, c.S * sizeof *w->sst);
-        if (!w->idx || !w->tmp || !w->cnt || !w->perm || !w->wr || !w->hist || !w->tot || !w->lst ||
-            !w->bst || !w->sst)
-            goto nomem;
-        if (want_oob) {
-            w->oob_acc = mbt_calloc(h, n * c.lw, sizeof *w->oob_acc);
-            w->oob_n = mbt_calloc(h, n, sizeof *w->oob_n);
-            if (!w->oob_acc || !w->oob_n)
-                goto nomem;
-        }
-    }
+    ws = mbt_calloc(h, (size_t)psize, sizeof *ws);
+    if (!ws || workspaces_alloc(h, ws, psize, &c, want_oob) != MB_PLUGIN_OK)
+        goto nomem;
     if (ctx->progress) {
         rc = mbt_bin_data(&dtr, h, &m->bins, &train->X, 1, 0, pool, err);
         if (rc != MB_PLUGIN_OK)
@@ -748,51 +834,8 @@ int mbt_forest_fit(mbt_model *m, const mb_dataset *train, const mb_dataset *vali
             goto exit;
         }
     }
-    if (want_oob) {
-        /* sum the per-thread accumulators in thread order */
-        double hit = 0.0, sw = 0.0, sy = 0.0, syy = 0.0, sse = 0.0;
-        size_t lw = c.lw;
-        for (size_t r = 0; r < n; r++) {
-            double a[256] = {0};
-            uint32_t cnt = 0;
-            for (int t = 0; t < psize; t++) {
-                cnt += ws[t].oob_n[r];
-                for (size_t k = 0; k < lw; k++)
-                    a[k] += ws[t].oob_acc[r * lw + k];
-            }
-            if (!cnt)
-                continue;
-            double wt = train->w ? (double)train->w[r] : 1.0, yv = (double)train->y[r];
-            if (c.K == 0) {
-                double d0 = a[0] / cnt - yv;
-                sse += wt * d0 * d0;
-                sy += wt * yv;
-                syy += wt * yv * yv;
-            } else {
-                size_t pred = 0;
-                if (c.K == 2)
-                    pred = a[0] / cnt > 0.5;
-                else
-                    for (size_t k = 1; k < lw; k++)
-                        if (a[k] > a[pred])
-                            pred = k;
-                hit += wt * (pred == (size_t)yv);
-            }
-            sw += wt;
-        }
-        if (sw > 0) {
-            if (c.K == 0) {
-                double var = syy - sy * sy / sw;
-                m->oob_score = var > 0 ? 1.0 - sse / var : (double)NAN;
-            } else {
-                m->oob_score = hit / sw;
-            }
-        }
-        char msg[128];
-        snprintf(msg, sizeof msg, "forest: out-of-bag %s %.5f", c.K ? "accuracy" : "R^2", m->oob_score);
-        if (h->log)
-            h->log(1, msg);
-    }
+    if (want_oob)
+        oob_score(m, &c, ws, psize, train);
     m->task = train->task;
     m->nclasses = train->nclasses;
     m->nfeatures = F;
@@ -806,26 +849,8 @@ nomem:
 exit:
     if (rc != MB_PLUGIN_OK)
         mbt_model_clear(m);
-    if (ws) {
-        for (int t = 0; t < mbt_pool_size(pool); t++) {
-            fws *w = &ws[t];
-            mbt_free(h, w->idx);
-            mbt_free(h, w->tmp);
-            mbt_free(h, w->cnt);
-            mbt_free(h, w->perm);
-            mbt_free(h, w->wr);
-            mbt_free(h, w->hist);
-            mbt_free(h, w->tot);
-            mbt_free(h, w->lst);
-            mbt_free(h, w->bst);
-            mbt_free(h, w->sst);
-            mbt_free(h, w->stack);
-            mbt_free(h, w->oob_acc);
-            mbt_free(h, w->oob_n);
-            ltree_free(h, &w->tree);
-        }
-        mbt_free(h, ws);
-    }
+    if (ws)
+        workspaces_free(h, ws, mbt_pool_size(pool));
     mbt_pool_free(&pool);
     mbt_binned_free(&d, h);
     mbt_binned_free(&dtr, h);
