@@ -4,7 +4,9 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mb.h"
 
@@ -40,23 +42,78 @@ double mb_r2(const float *y, const float *pred, size_t n)
     return ss > 0 ? 1 - sr / ss : (double)NAN;
 }
 
-typedef struct scored {
-    float s;
-    float y;
-} scored;
+/* {====== sorting scores ======} */
 
-static int cmp_scored(const void *a, const void *b)
+/* A float's bits as an unsigned key in the float order: the sign bit set
+** for a positive number, all bits inverted for a negative one; -0 is
+** given +0's key (they compare equal). Decreasing order inverts the key. */
+static uint32_t sort_key(float s, int desc)
 {
-    float x = ((const scored *)a)->s, z = ((const scored *)b)->s;
-    return (x > z) - (x < z);
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    if (b == 0x80000000u)
+        b = 0;
+    b = b & 0x80000000u ? ~b : b | 0x80000000u;
+    return desc ? ~b : b;
 }
+
+/* Below this many rows an insertion sort beats the radix passes. */
+#define SMALL_SORT 32
+
+void mb_scored_sort(mb_scored *v, size_t n, int desc)
+{
+    if (n < 2)
+        return;
+    if (n <= SMALL_SORT) {
+        for (size_t i = 1; i < n; i++) {
+            mb_scored x = v[i];
+            uint32_t kx = sort_key(x.s, desc);
+            size_t j = i;
+            for (; j > 0 && sort_key(v[j - 1].s, desc) > kx; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    /* LSD radix, a byte a pass: stable, so rows with equal keys keep their
+    ** order, which is what a stable comparison sort gives. */
+    size_t count[4][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = sort_key(v[i].s, desc);
+        for (int d = 0; d < 4; d++)
+            count[d][(k >> (8 * d)) & 255]++;
+    }
+    mb_scored *tmp = mb_malloc(n * sizeof *tmp), *src = v, *dst = tmp;
+    uint32_t k0 = sort_key(v[0].s, desc);
+    for (int d = 0; d < 4; d++) {
+        /* every key has this byte: the pass would move nothing */
+        if (count[d][(k0 >> (8 * d)) & 255] == n)
+            continue;
+        size_t at[256], sum = 0;
+        for (int b = 0; b < 256; b++) {
+            at[b] = sum;
+            sum += count[d][b];
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[at[(sort_key(src[i].s, desc) >> (8 * d)) & 255]++] = src[i];
+        mb_scored *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    mb_free(tmp);
+}
+
+/* }====== */
 
 double mb_roc_auc(const float *y, const float *score, size_t n)
 {
-    scored *v = mb_malloc((n ? n : 1) * sizeof *v);
+    mb_scored *v = mb_malloc((n ? n : 1) * sizeof *v);
     for (size_t i = 0; i < n; i++)
-        v[i] = (scored){score[i], y[i]};
-    qsort(v, n, sizeof *v, cmp_scored);
+        v[i] = (mb_scored){score[i], y[i]};
+    mb_scored_sort(v, n, 0);
     /* Sum of the positives' ranks, tied scores sharing their mean rank. */
     double rank_sum = 0;
     size_t npos = 0;
