@@ -31,6 +31,7 @@ struct mb_runtime {
     size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
     mbrt_trees *trees;          /* a portable tree form, compiled (runtime_trees.c), or NULL */
     double threshold;
+    int plain_numbers;          /* no steps, the inputs are the features and all numbers (plain_inputs) */
     pthread_mutex_t lock;       /* plugin calls, the Lua state */
     int has_lock;
 };
@@ -67,6 +68,22 @@ static int has_lua_step(const mb_bundle *b, size_t *step)
             return 1;
         }
     return 0;
+}
+
+/* A bundle without steps whose inputs are its features, in order, all
+** numbers: the row program only gathers input i into feature i (feature
+** names are resolved to the input of that name; equal names read the
+** same frame column), so a frame's number columns can be copied into the
+** features as they are (transform_rows). */
+static int plain_inputs(const mb_runtime *rt)
+{
+    const mb_bundle *b = rt->b;
+    if (b->nsteps || mbrt_pipe_ninputs(rt->pipe) != b->nfeatures)
+        return 0;
+    for (size_t i = 0; i < b->nfeatures; i++)
+        if (mbrt_pipe_input_cat(rt->pipe, i) || strcmp(mbrt_pipe_input(rt->pipe, i), b->features[i]) != 0)
+            return 0;
+    return 1;
 }
 
 mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runtime_opts *opts, mb_runtime **out,
@@ -125,6 +142,7 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         rt->kind = MB_RUNTIME_LUA;
     }
     rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold : mb_bundle_threshold(b);
+    rt->plain_numbers = !lua && plain_inputs(rt);
     *out = rt;
     return MB_OK;
 fail:
@@ -502,6 +520,24 @@ static void transform_rows(const mb_runtime *rt, const mb_frame *f, const long *
                            unsigned char *ok, mb_runtime_reject_fn reject, void *ud)
 {
     size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
+    int plain = rt->plain_numbers;
+    for (size_t i = 0; plain && i < ni; i++)
+        plain = f->cols[col[i]].type == MB_COL_NUM;
+    if (plain) {
+        /* the row program's result, without it: every row is good */
+        const mb_column **fc = mb_malloc((nf ? nf : 1) * sizeof *fc);
+        for (size_t j = 0; j < nf; j++)
+            fc[j] = &f->cols[col[j]];
+        for (size_t r = r0; r < r1; r++) {
+            float *x = X + r * nf;
+            for (size_t j = 0; j < nf; j++)
+                x[j] = fc[j]->num[r * fc[j]->stride];
+            if (ok)
+                ok[r] = 1;
+        }
+        mb_free(fc);
+        return;
+    }
     mb_runtime_row_ctx *c = mb_runtime_row_ctx_new(rt);
     mb_error rowerr;
     /* A number column into a number input is the common case and needs no
