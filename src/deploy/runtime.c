@@ -721,11 +721,45 @@ mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float 
     return mb_runtime_score_frame_on(rt, NULL, f, label, proba, ok, reject, ud, err);
 }
 
+/* The features of f as a view, when the bundle's inputs are plain numbers
+** (plain_inputs) and their columns are one row-major block in feature
+** order (a matrix read from HDF5): the block is what transform_rows would
+** copy, value for value, so it is scored where it is (as the core's
+** mb_matrix_by_names views it; scoring only reads X). NULL otherwise. */
+static float *plain_view(const mb_runtime *rt, const mb_frame *f, size_t *ld)
+{
+    size_t nf = rt->b->nfeatures;
+    if (!rt->plain_numbers || !nf)
+        return NULL;
+    const mb_column *c0 = NULL;
+    for (size_t j = 0; j < nf; j++) {
+        long i = mb_frame_find(f, mbrt_pipe_input(rt->pipe, j));
+        if (i < 0 || i == f->target || f->cols[i].type != MB_COL_NUM)
+            return NULL;
+        const mb_column *c = &f->cols[i];
+        if (!c0)
+            c0 = c;
+        if (c->stride != c0->stride || c->stride < nf || c->num != c0->num + j)
+            return NULL;
+    }
+    *ld = c0->stride;
+    return c0->num;
+}
+
 mb_status mb_runtime_score_frame_on(const mb_runtime *rt, mb_pool *pool, const mb_frame *f, float *label,
                                     float *proba, unsigned char *ok, mb_runtime_reject_fn reject, void *ud,
                                     mb_error *err)
 {
-    size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells;
+    size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells, ld;
+    float *view = plain_view(rt, f, &ld);
+    if (view) {
+        /* every row is good: number columns into number inputs cannot fail */
+        mb_matrix V = {view, n, nf, ld};
+        mb_status rc = n ? mb_runtime_score_matrix_on(rt, pool, &V, label, proba, err) : MB_OK;
+        for (size_t r = 0; ok && rc == MB_OK && r < n; r++)
+            ok[r] = 1;
+        return rc;
+    }
     if (!mb_mul_ok(n ? n : 1, nf ? nf : 1, &cells))
         return mb_fail(err, MB_ENOMEM, "%zu rows x %zu features is too large", n, nf);
     float *X = mb_trymalloc(cells * sizeof *X);

@@ -8,8 +8,9 @@
 ** allocates nothing; the bundle's threshold round-trips; drift counts
 ** equal a hand computation, merge, and the sliding window equals a batch
 ** count of its rows. A bundle without steps on breast_cancer's number
-** columns (the frame path copies them as they are): its features and
-** scores equal the row path's, NaN and infinities included.
+** columns (the frame path copies them as they are, or scores them in
+** place when they are one row-major block): its features and scores
+** equal the row path's, NaN and infinities included.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -562,6 +563,34 @@ static void test_plain_numbers(void **state)
         assert_memory_equal(pr.proba, p1 + r * k, k * sizeof *p1);
         mb_runtime_row_ctx_free(&c1);
     }
+    /* the same rows as one row-major block in feature order with a column
+    ** more (a matrix read from HDF5 is such a block): scored as a view */
+    size_t nb = big->nrows, ld = nf + 1;
+    float *block = mb_malloc(nb * ld * sizeof *block);
+    mb_frame *vf = mb_frame_new(nb);
+    mb_frame_adopt_block(vf, block);
+    for (size_t j = 0; j < nf; j++) {
+        const mb_column *bc = &big->cols[mb_frame_find(big, mb_runtime_input(rt, j))];
+        for (size_t r = 0; r < nb; r++)
+            block[r * ld + j] = MB_NUM(bc, r);
+        assert_non_null(mb_frame_add_num(vf, mb_runtime_input(rt, j), block + j, ld, &err));
+    }
+    for (size_t r = 0; r < nb; r++)
+        block[r * ld + nf] = 42;
+    assert_non_null(mb_frame_add_num(vf, "extra", block + nf, ld, &err));
+    for (size_t t = 1; t <= 2; t++) {
+        mb_pool *vp = mb_pool_new(t);
+        memset(l2, 0, nb * sizeof *l2);
+        unsigned char *vok = mb_calloc(nb, 1);
+        assert_int_equal(mb_runtime_score_frame_on(rt, vp, vf, l2, p2, vok, NULL, NULL, &err), MB_OK);
+        assert_memory_equal(l1, l2, nb * sizeof *l1);
+        assert_memory_equal(p1, p2, nb * k * sizeof *p1);
+        for (size_t r = 0; r < nb; r++)
+            assert_int_equal(vok[r], 1);
+        mb_free(vok);
+        mb_pool_free(&vp);
+    }
+    mb_frame_free(&vf);
     mb_pool_free(&pool);
     mb_free(l1);
     mb_free(p1);
