@@ -671,7 +671,7 @@ static void *reader_main(void *arg)
 {
     batch *b = arg;
     quiet_hdf5();
-    for (size_t i = 0;; i++) {
+    for (size_t i = 1;; i++) { /* chunk 0 was read before the threads started */
         slot *s = &b->slots[i % NSLOTS];
         pthread_mutex_lock(&b->lock);
         while (s->state != FREE && !b->stop)
@@ -719,18 +719,29 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* The stages on three threads. *started is 0 when a thread could not
-** start (nothing was read then: the caller runs sequential_run). */
-static mb_status overlapped_run(batch *b, int *started, mb_error *err)
+static mb_status sequential_run(batch *b, int have_first, mb_error *err);
+
+/* The stages on three threads. The first chunk is read here, before any
+** other thread (the pool's too) runs: an HDF5 input is checked by a forked child on its
+** first read (h5probe.c), and a child forked while another thread holds
+** HDF5's or malloc's lock waits on it until the probe times out and calls
+** the file damaged. Later reads find the file in the probe's cache and do
+** not fork. When a thread cannot start, the rest runs sequentially. */
+static mb_status overlapped_run(batch *b, mb_error *err)
 {
+    slot *s0 = &b->slots[0];
+    mb_status rc = reader_fill(&b->rd, s0, err);
+    if (rc != MB_OK || s0->n == 0)
+        return rc;
+    s0->state = READ;
+    /* started once for the whole file, after the probe: each chunk's rows are scored on it */
+    b->pool = mb_pool_new(b->o->threads);
     pthread_t rt, wt;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->moved, NULL);
     /* the writer first: until a chunk is scored it only waits */
     int have_w = pthread_create(&wt, NULL, writer_main, b) == 0;
     int have_r = have_w && pthread_create(&rt, NULL, reader_main, b) == 0;
-    *started = have_r;
-    mb_status rc = MB_OK;
     for (size_t i = 0; have_r; i++) {
         slot *s = &b->slots[i % NSLOTS];
         pthread_mutex_lock(&b->lock);
@@ -771,16 +782,21 @@ static mb_status overlapped_run(batch *b, int *started, mb_error *err)
     }
     pthread_cond_destroy(&b->moved);
     pthread_mutex_destroy(&b->lock);
-    return rc;
+    return have_r ? rc : sequential_run(b, 1, err);
 }
 
-static mb_status sequential_run(batch *b, mb_error *err)
+/* The stages in turn on the caller's thread, in slot 0 (have_first: it
+** holds a chunk read already). */
+static mb_status sequential_run(batch *b, int have_first, mb_error *err)
 {
     slot *s = &b->slots[0];
-    mb_status rc;
-    while ((rc = reader_fill(&b->rd, s, err)) == MB_OK && s->n)
+    mb_status rc = MB_OK;
+    for (int have = have_first;; have = 0) {
+        if (!have && ((rc = reader_fill(&b->rd, s, err)) != MB_OK || s->n == 0))
+            break;
         if ((rc = score_slot(b, s, err)) != MB_OK || (rc = write_slot(b, s, err)) != MB_OK)
             break;
+    }
     return rc;
 }
 
@@ -811,13 +827,9 @@ mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *ou
     for (size_t i = 0; rc == MB_OK && i < nslots; i++)
         rc = slot_init(&b->slots[i], &b->rd, b->k, err);
     if (rc == MB_OK) {
-        /* started once for the whole file: each chunk's rows are scored on it */
-        b->pool = mb_pool_new(o->threads);
-        int started = 0;
-        if (!seq)
-            rc = overlapped_run(b, &started, err);
-        if (!started)
-            rc = sequential_run(b, err);
+        if (seq) /* started once for the whole file: each chunk's rows are scored on it */
+            b->pool = mb_pool_new(o->threads);
+        rc = seq ? sequential_run(b, 0, err) : overlapped_run(b, err);
     }
     if (o->progress)
         fprintf(stderr, "\r\033[K");

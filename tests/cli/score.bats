@@ -191,6 +191,19 @@ same_csv() {
     tail -n 1 "$T/ovl.csv.csv" | grep -q '^r7001,'
 }
 
+@test "score: an HDF5 input's forked probe runs before the reader, writer and pool threads start" {
+    # the probe's child waits forever on a lock another thread held at the fork (h5probe.c):
+    # no process may be forked once a thread exists (strace shows forks and thread starts in order)
+    command -v strace >/dev/null || skip "no strace"
+    T="$BATS_FILE_TMPDIR"
+    run -0 --separate-stderr strace -f -qq -e trace=clone,clone3,fork,vfork -o "$T/clones.txt" \
+        "$MB" score "$T/gbdt.h5" "$DATA/table/credit_g.h5" -o "$T/probe.csv" --chunk 100 --threads 2
+    [[ "$stderr" == *"1000 rows scored"* ]]
+    grep -q CLONE_THREAD "$T/clones.txt"
+    awk '/CLONE_THREAD/ { t = 1; next } /(clone|fork)\(/ && /SIGCHLD/ && t { print "fork after a thread: " $0; bad = 1 }
+         END { exit bad }' "$T/clones.txt"
+}
+
 @test "score: a deep gbdt on rows with missing values gives the plugin's own probabilities" {
     T="$BATS_FILE_TMPDIR"
     # holes in several columns, so NaN meets nodes that send it left and right (in training too);
