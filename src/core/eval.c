@@ -506,17 +506,6 @@ mb_status mb_kfold(size_t n, size_t k, int shuffle, const float *strata, const i
 
 /* {====== binary ranking curves ======} */
 
-typedef struct scored {
-    float s;
-    unsigned char pos;
-} scored;
-
-static int cmp_scored_desc(const void *pa, const void *pb)
-{
-    float a = ((const scored *)pa)->s, b = ((const scored *)pb)->s;
-    return (a < b) - (a > b);
-}
-
 /* scikit-learn's _binary_clf_curve: for each distinct score, decreasing,
 ** the true and false positives among the rows scoring at least that much.
 ** Arrays of m <= n entries (mb_malloc'd); scores must not be NaN. */
@@ -528,18 +517,18 @@ typedef struct clf_curve {
 static void clf_curve_make(const unsigned char *pos, const float *score, size_t stride, size_t n,
                            clf_curve *cc)
 {
-    scored *v = mb_malloc((n ? n : 1) * sizeof *v);
+    mb_scored *v = mb_malloc((n ? n : 1) * sizeof *v);
     for (size_t i = 0; i < n; i++)
-        v[i] = (scored){score[i * stride], pos[i]};
-    qsort(v, n, sizeof *v, cmp_scored_desc);
+        v[i] = (mb_scored){score[i * stride], pos[i]};
+    mb_scored_sort(v, n, 1);
     cc->tps = mb_malloc((n ? n : 1) * sizeof *cc->tps);
     cc->fps = mb_malloc((n ? n : 1) * sizeof *cc->fps);
     cc->thr = mb_malloc((n ? n : 1) * sizeof *cc->thr);
     cc->m = 0;
     size_t tp = 0, fp = 0;
     for (size_t i = 0; i < n; i++) {
-        tp += v[i].pos;
-        fp += !v[i].pos;
+        tp += v[i].y != 0;
+        fp += v[i].y == 0;
         if (i + 1 == n || v[i + 1].s != v[i].s) {
             cc->tps[cc->m] = (double)tp;
             cc->fps[cc->m] = (double)fp;

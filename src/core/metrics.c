@@ -4,7 +4,9 @@
 #include "metrics.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mb.h"
 
@@ -40,23 +42,86 @@ double mb_r2(const float *y, const float *pred, size_t n)
     return ss > 0 ? 1 - sr / ss : (double)NAN;
 }
 
-typedef struct scored {
-    float s;
-    float y;
-} scored;
+/* {====== sorting scores ======} */
 
-static int cmp_scored(const void *a, const void *b)
+/* A float's bits as an unsigned key in the float order: the sign bit set
+** for a positive number, all bits inverted for a negative one; -0 is
+** given +0's key (they compare equal). flip (0 or ~0) inverts the key for
+** decreasing order. */
+static inline uint32_t sort_key(float s, uint32_t flip)
 {
-    float x = ((const scored *)a)->s, z = ((const scored *)b)->s;
-    return (x > z) - (x < z);
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    if (b == 0x80000000u)
+        b = 0;
+    b = b & 0x80000000u ? ~b : b | 0x80000000u;
+    return b ^ flip;
 }
+
+/* Below this many rows an insertion sort beats the radix passes. */
+#define SMALL_SORT 32
+/* Three passes of 11, 11 and 10 bits of the key. */
+#define RADIX_BITS 11
+#define RADIX (1u << RADIX_BITS)
+
+void mb_scored_sort(mb_scored *v, size_t n, int desc)
+{
+    uint32_t flip = desc ? ~0u : 0;
+    if (n < 2)
+        return;
+    if (n <= SMALL_SORT) {
+        for (size_t i = 1; i < n; i++) {
+            mb_scored x = v[i];
+            uint32_t kx = sort_key(x.s, flip);
+            size_t j = i;
+            for (; j > 0 && sort_key(v[j - 1].s, flip) > kx; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
+        return;
+    }
+    /* LSD radix: stable, so rows with equal keys keep their order, which
+    ** is what a stable comparison sort gives. */
+    size_t *count = mb_calloc(3 * RADIX, sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = sort_key(v[i].s, flip);
+        count[k & (RADIX - 1)]++;
+        count[RADIX + ((k >> RADIX_BITS) & (RADIX - 1))]++;
+        count[2 * RADIX + (k >> 2 * RADIX_BITS)]++;
+    }
+    mb_scored *tmp = mb_malloc(n * sizeof *tmp), *src = v, *dst = tmp;
+    uint32_t k0 = sort_key(v[0].s, flip);
+    for (int d = 0; d < 3; d++) {
+        size_t *c = count + (size_t)d * RADIX;
+        int shift = d * RADIX_BITS;
+        /* every key has these bits: the pass would move nothing */
+        if (c[(k0 >> shift) & (RADIX - 1)] == n)
+            continue;
+        for (size_t b = 0, sum = 0; b < RADIX; b++) {
+            size_t here = c[b];
+            c[b] = sum;
+            sum += here;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[c[(sort_key(src[i].s, flip) >> shift) & (RADIX - 1)]++] = src[i];
+        mb_scored *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v)
+        memcpy(v, src, n * sizeof *v);
+    mb_free(tmp);
+    mb_free(count);
+}
+
+/* }====== */
 
 double mb_roc_auc(const float *y, const float *score, size_t n)
 {
-    scored *v = mb_malloc((n ? n : 1) * sizeof *v);
+    mb_scored *v = mb_malloc((n ? n : 1) * sizeof *v);
     for (size_t i = 0; i < n; i++)
-        v[i] = (scored){score[i], y[i]};
-    qsort(v, n, sizeof *v, cmp_scored);
+        v[i] = (mb_scored){score[i], y[i]};
+    mb_scored_sort(v, n, 0);
     /* Sum of the positives' ranks, tied scores sharing their mean rank. */
     double rank_sum = 0;
     size_t npos = 0;

@@ -32,6 +32,7 @@ struct mb_runtime {
     mbrt_trees *trees;          /* a portable tree form, compiled (runtime_trees.c), or NULL */
     mb_mlp_plan *mlp;           /* a portable MLP form, compiled (portable_mlp.c), or NULL */
     double threshold;
+    int plain_numbers;          /* no steps, the inputs are the features and all numbers (plain_inputs) */
     pthread_mutex_t lock;       /* plugin calls, the Lua state */
     int has_lock;
 };
@@ -68,6 +69,22 @@ static int has_lua_step(const mb_bundle *b, size_t *step)
             return 1;
         }
     return 0;
+}
+
+/* A bundle without steps whose inputs are its features, in order, all
+** numbers: the row program only gathers input i into feature i (feature
+** names are resolved to the input of that name; equal names read the
+** same frame column), so a frame's number columns can be copied into the
+** features as they are (transform_rows). */
+static int plain_inputs(const mb_runtime *rt)
+{
+    const mb_bundle *b = rt->b;
+    if (b->nsteps || mbrt_pipe_ninputs(rt->pipe) != b->nfeatures)
+        return 0;
+    for (size_t i = 0; i < b->nfeatures; i++)
+        if (mbrt_pipe_input_cat(rt->pipe, i) || strcmp(mbrt_pipe_input(rt->pipe, i), b->features[i]) != 0)
+            return 0;
+    return 1;
 }
 
 mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runtime_opts *opts, mb_runtime **out,
@@ -128,6 +145,7 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         rt->kind = MB_RUNTIME_LUA;
     }
     rt->threshold = o->threshold > 0 && o->threshold < 1 ? o->threshold : mb_bundle_threshold(b);
+    rt->plain_numbers = !lua && plain_inputs(rt);
     *out = rt;
     return MB_OK;
 fail:
@@ -508,14 +526,45 @@ static void transform_rows(const mb_runtime *rt, const mb_frame *f, const long *
                            unsigned char *ok, mb_runtime_reject_fn reject, void *ud)
 {
     size_t ni = mb_runtime_ninputs(rt), nf = rt->b->nfeatures;
+    int plain = rt->plain_numbers;
+    for (size_t i = 0; plain && i < ni; i++)
+        plain = f->cols[col[i]].type == MB_COL_NUM;
+    if (plain) {
+        /* the row program's result, without it: every row is good */
+        const mb_column **fc = mb_malloc((nf ? nf : 1) * sizeof *fc);
+        for (size_t j = 0; j < nf; j++)
+            fc[j] = &f->cols[col[j]];
+        for (size_t r = r0; r < r1; r++) {
+            float *x = X + r * nf;
+            for (size_t j = 0; j < nf; j++)
+                x[j] = fc[j]->num[r * fc[j]->stride];
+            if (ok)
+                ok[r] = 1;
+        }
+        mb_free(fc);
+        return;
+    }
     mb_runtime_row_ctx *c = mb_runtime_row_ctx_new(rt);
     mb_error rowerr;
+    /* A number column into a number input is the common case and needs no
+    ** checks: its slot is looked up once here, not per value (the setters'
+    ** checks and lookups were most of the transform's cost). -1: through
+    ** the setters. */
+    long *direct = mb_malloc((ni ? ni : 1) * sizeof *direct);
+    for (size_t i = 0; i < ni; i++)
+        direct[i] = f->cols[col[i]].type == MB_COL_NUM && !mbrt_pipe_input_cat(rt->pipe, i)
+                        ? (long)mbrt_pipe_input_slot(rt->pipe, i)
+                        : -1;
     for (size_t r = r0; r < r1; r++) {
         mb_status rc = MB_OK;
         mb_runtime_row_reset(c);
         for (size_t i = 0; i < ni && rc == MB_OK; i++) {
             const mb_column *fc = &f->cols[col[i]];
-            if (fc->type == MB_COL_NUM) {
+            if (direct[i] >= 0) {
+                /* what mb_runtime_row_set_number stores: the float itself */
+                c->num[direct[i]] = MB_NUM(fc, r);
+                c->set[i] = 1;
+            } else if (fc->type == MB_COL_NUM) {
                 rc = mb_runtime_row_set_number(c, i, (double)MB_NUM(fc, r), &rowerr);
             } else {
                 int32_t code = fc->codes[r];
@@ -537,6 +586,7 @@ static void transform_rows(const mb_runtime *rt, const mb_frame *f, const long *
         if (ok)
             ok[r] = rc == MB_OK;
     }
+    mb_free(direct);
     mb_runtime_row_ctx_free(&c);
 }
 
@@ -677,11 +727,45 @@ mb_status mb_runtime_score_frame(const mb_runtime *rt, const mb_frame *f, float 
     return mb_runtime_score_frame_on(rt, NULL, f, label, proba, ok, reject, ud, err);
 }
 
+/* The features of f as a view, when the bundle's inputs are plain numbers
+** (plain_inputs) and their columns are one row-major block in feature
+** order (a matrix read from HDF5): the block is what transform_rows would
+** copy, value for value, so it is scored where it is (as the core's
+** mb_matrix_by_names views it; scoring only reads X). NULL otherwise. */
+static float *plain_view(const mb_runtime *rt, const mb_frame *f, size_t *ld)
+{
+    size_t nf = rt->b->nfeatures;
+    if (!rt->plain_numbers || !nf)
+        return NULL;
+    const mb_column *c0 = NULL;
+    for (size_t j = 0; j < nf; j++) {
+        long i = mb_frame_find(f, mbrt_pipe_input(rt->pipe, j));
+        if (i < 0 || i == f->target || f->cols[i].type != MB_COL_NUM)
+            return NULL;
+        const mb_column *c = &f->cols[i];
+        if (!c0)
+            c0 = c;
+        if (c->stride != c0->stride || c->stride < nf || c->num != c0->num + j)
+            return NULL;
+    }
+    *ld = c0->stride;
+    return c0->num;
+}
+
 mb_status mb_runtime_score_frame_on(const mb_runtime *rt, mb_pool *pool, const mb_frame *f, float *label,
                                     float *proba, unsigned char *ok, mb_runtime_reject_fn reject, void *ud,
                                     mb_error *err)
 {
-    size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells;
+    size_t n = f->nrows, nf = rt->b->nfeatures, k = rt->b->nclasses, cells, ld;
+    float *view = plain_view(rt, f, &ld);
+    if (view) {
+        /* every row is good: number columns into number inputs cannot fail */
+        mb_matrix V = {view, n, nf, ld};
+        mb_status rc = n ? mb_runtime_score_matrix_on(rt, pool, &V, label, proba, err) : MB_OK;
+        for (size_t r = 0; ok && rc == MB_OK && r < n; r++)
+            ok[r] = 1;
+        return rc;
+    }
     if (!mb_mul_ok(n ? n : 1, nf ? nf : 1, &cells))
         return mb_fail(err, MB_ENOMEM, "%zu rows x %zu features is too large", n, nf);
     float *X = mb_trymalloc(cells * sizeof *X);

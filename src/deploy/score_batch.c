@@ -1,13 +1,16 @@
 /*
 ** score_batch.c: `moonbench score MODEL INPUT [-o OUTPUT]`: a file scored
 ** a chunk of rows at a time through the runtime, so memory is bounded by
-** the chunk (and, when the input carries labels, by what metrics keep:
-** a label, a prediction and the probabilities per labelled row). CSV is
-** read with the core's streaming reader, HDF5 by row ranges; the output
-** and the rejects file are written beside their names and renamed when
-** complete (io.h).
+** the chunks in flight (three: one read ahead, one scored, one written;
+** see the batch loop) and, when the input carries labels, by what metrics
+** keep: a label, a prediction and the probabilities per labelled row. CSV
+** is read with the core's streaming reader, HDF5 by row ranges; the
+** output and the rejects file are written beside their names and renamed
+** when complete (io.h).
 */
 #include <errno.h>
+#include <hdf5.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,15 +28,44 @@
 
 /* {====== input: chunks of a CSV or HDF5 file ======} */
 
+/* One chunk on its way through: read, scored, written (score_batch keeps
+** NSLOTS of them in flight, see the batch loop). */
+typedef struct slot {
+    mb_frame *f;         /* CSV: the slot's own chunk frame, reused; HDF5: the chunk read */
+    size_t *lines;       /* CSV: the file line of each row of the chunk */
+    size_t n, base;      /* rows in the chunk (0: the end of the input), rows before it */
+    long idj;            /* the --id column, or -1 */
+    float *label, *proba;
+    unsigned char *ok;
+    mb_status rc;        /* the read's result (err when not MB_OK) */
+    mb_error err;
+    int state;           /* the batch loop's: FREE, READ or SCORED */
+} slot;
+
+/* A categorical column's levels as the chunks see them. The CSV reader
+** interns new levels into its schema (growing, so moving, the array) while
+** the chunks read before are still being scored and written on other
+** threads: the chunks get this copy instead, which only ever appends.
+** When it must grow, the old array is retired (kept until the reader
+** closes), not freed, so a chunk that holds it still reads valid entries;
+** with doubling, all of a column's arrays hold at most twice its final
+** level count of pointers. The level strings are the schema's (each its
+** own allocation, stable until the reader closes). */
+typedef struct levels_copy {
+    char **a;
+    size_t n, cap;
+} levels_copy;
+
 typedef struct reader {
     const char *spec;
     mb_csv *csv;
-    mb_frame *chunk;     /* CSV: the reusable chunk; HDF5: the last chunk read */
-    size_t *lines;       /* CSV: the file line of each row of the chunk */
-    size_t cap;
+    size_t cap;          /* rows per chunk */
     char *file, *object;
     size_t next, total;  /* total: 0 when unknown (HDF5) */
     int done;
+    levels_copy *lv;     /* CSV: one per schema column (used by the categorical ones) */
+    char ***retired;     /* CSV: level arrays replaced by bigger ones */
+    size_t nretired;
 } reader;
 
 static mb_status reader_open(reader *r, const char *spec, size_t chunk, mb_error *err)
@@ -48,66 +80,123 @@ static mb_status reader_open(reader *r, const char *spec, size_t chunk, mb_error
     if (rc != MB_OK)
         return rc;
     r->total = mb_csv_schema(r->csv)->nrows;
-    if (!(r->chunk = mb_csv_chunk_new(r->csv, chunk)))
+    mb_frame *probe = mb_csv_chunk_new(r->csv, chunk);
+    if (!probe)
         return mb_fail(err, MB_ENOMEM, "no memory for a chunk of %zu rows", chunk);
-    r->cap = r->chunk->nrows; /* fewer for a wide file (csv.h) */
-    r->lines = mb_malloc(r->cap * sizeof *r->lines);
+    r->cap = probe->nrows; /* fewer for a wide file (csv.h) */
+    mb_frame_free(&probe);
+    r->lv = mb_calloc(mb_csv_schema(r->csv)->ncols + 1, sizeof *r->lv);
     return MB_OK;
 }
 
-/* A CSV chunk's categorical codes index the reader's schema levels: lend
-** them to the chunk while it is scored, take them back before the next
-** read (the chunk must never free them). */
-static void lend_levels(reader *r, int lend)
+/* A slot's buffers for chunks of r (k classes). */
+static mb_status slot_init(slot *s, const reader *r, size_t k, mb_error *err)
 {
-    mb_frame *s = mb_csv_schema(r->csv);
-    for (size_t j = 0; j < r->chunk->ncols; j++)
-        if (r->chunk->cols[j].type == MB_COL_CAT) {
-            r->chunk->cols[j].levels = lend ? s->cols[j].levels : NULL;
-            r->chunk->cols[j].nlevels = lend ? s->cols[j].nlevels : 0;
-        }
+    memset(s, 0, sizeof *s);
+    s->idj = -1;
+    if (r->csv) {
+        if (!(s->f = mb_csv_chunk_new(r->csv, r->cap)))
+            return mb_fail(err, MB_ENOMEM, "no memory for a chunk of %zu rows", r->cap);
+        s->lines = mb_malloc(r->cap * sizeof *s->lines);
+    }
+    s->label = mb_malloc(r->cap * sizeof *s->label);
+    s->proba = k ? mb_malloc(r->cap * k * sizeof *s->proba) : NULL;
+    s->ok = mb_malloc(r->cap);
+    return MB_OK;
 }
 
-/* The next chunk (NULL at the end); valid until the next call. */
-static mb_status reader_next(reader *r, mb_frame **out, mb_error *err)
+/* The chunk's categorical columns index the schema's levels: lend them
+** the copies (brought up to date first), or take them back before the
+** next read (the chunk must never free them). */
+static void lend_levels(reader *r, mb_frame *f, int lend)
 {
-    *out = NULL;
+    mb_frame *sch = mb_csv_schema(r->csv);
+    for (size_t j = 0; j < f->ncols; j++) {
+        if (f->cols[j].type != MB_COL_CAT)
+            continue;
+        levels_copy *c = &r->lv[j];
+        const mb_column *sc = &sch->cols[j];
+        if (lend && sc->nlevels > c->cap) {
+            size_t cap = c->cap ? 2 * c->cap : 16;
+            if (cap < sc->nlevels)
+                cap = sc->nlevels;
+            char **a = mb_malloc(cap * sizeof *a);
+            if (c->n)
+                memcpy(a, c->a, c->n * sizeof *a);
+            if (c->a) {
+                r->retired = mb_realloc(r->retired, (r->nretired + 1) * sizeof *r->retired);
+                r->retired[r->nretired++] = c->a;
+            }
+            c->a = a;
+            c->cap = cap;
+        }
+        if (lend && sc->nlevels > c->n) {
+            memcpy(c->a + c->n, sc->levels + c->n, (sc->nlevels - c->n) * sizeof *c->a);
+            c->n = sc->nlevels;
+        }
+        f->cols[j].levels = lend ? c->a : NULL;
+        f->cols[j].nlevels = lend ? c->n : 0;
+    }
+}
+
+static void slot_free(slot *s, reader *r)
+{
+    if (r->csv && s->f)
+        lend_levels(r, s->f, 0);
+    mb_frame_free(&s->f);
+    mb_free(s->lines);
+    mb_free(s->label);
+    mb_free(s->proba);
+    mb_free(s->ok);
+    memset(s, 0, sizeof *s);
+}
+
+/* The next chunk into s (s->n == 0 at the end). */
+static mb_status reader_fill(reader *r, slot *s, mb_error *err)
+{
+    s->n = 0;
     if (r->done)
         return MB_OK;
     mb_status rc;
     if (r->csv) {
-        lend_levels(r, 0);
-        r->chunk->nrows = r->cap;
+        lend_levels(r, s->f, 0);
+        s->f->nrows = r->cap;
         size_t n = 0;
-        if ((rc = mb_csv_read_lines(r->csv, r->chunk, &n, r->lines, err)) != MB_OK)
+        if ((rc = mb_csv_read_lines(r->csv, s->f, &n, s->lines, err)) != MB_OK)
             return rc;
+        s->f->nrows = n;
         if (n == 0) {
             r->done = 1;
             return MB_OK;
         }
-        r->chunk->nrows = n;
-        lend_levels(r, 1);
+        lend_levels(r, s->f, 1);
     } else {
-        mb_frame_free(&r->chunk);
-        if ((rc = mb_h5_read(r->file, r->object, r->next, r->cap, &r->chunk, err)) != MB_OK)
+        mb_frame_free(&s->f);
+        if ((rc = mb_h5_read(r->file, r->object, r->next, r->cap, &s->f, err)) != MB_OK)
             return rc;
-        if (r->chunk->nrows == 0) {
+        if (s->f->nrows == 0) {
             r->done = 1;
             return MB_OK;
         }
-        r->done = r->chunk->nrows < r->cap;
+        r->done = s->f->nrows < r->cap;
     }
-    r->next += r->chunk->nrows;
-    *out = r->chunk;
+    s->n = s->f->nrows;
+    s->base = r->next;
+    r->next += s->n;
     return MB_OK;
 }
 
+/* After every slot is freed (slot_free lends back the levels). */
 static void reader_close(reader *r)
 {
-    if (r->csv && r->chunk)
-        lend_levels(r, 0);
-    mb_frame_free(&r->chunk);
-    mb_free(r->lines);
+    if (r->lv) {
+        for (size_t j = 0; j < mb_csv_schema(r->csv)->ncols; j++)
+            mb_free(r->lv[j].a);
+        mb_free(r->lv);
+    }
+    for (size_t i = 0; i < r->nretired; i++)
+        mb_free(r->retired[i]);
+    mb_free(r->retired);
     mb_csv_close(&r->csv);
     mb_free(r->file);
     mb_free(r->object);
@@ -496,75 +585,273 @@ static void progress(size_t done, size_t total, double t0)
     fflush(stderr);
 }
 
+/* The batch: its stages and what they share. Read, score and write run
+** on three threads (reader, the caller with its pool, writer), each taking
+** the slots in turn: while the pool scores chunk k, the reader reads chunk
+** k + 1 and the writer writes chunk k - 1, so the file's reading and
+** writing (serial, and a large part of a run at 2 threads) overlap the
+** scoring. NSLOTS chunks are in flight at most: memory is bounded by three
+** chunks (and their predictions) instead of one. Every chunk goes through
+** the same calls in the same order as without the threads (rejects and
+** metrics on the caller's thread, the writer writing chunks in order), so
+** the output is the same bytes; MOONBENCH_SCORE_SEQUENTIAL=1 runs the
+** stages one after another on the caller's thread (the tests' oracle). */
+#define NSLOTS 3
+enum { FREE, READ, SCORED };
+
+typedef struct batch {
+    const mb_runtime *rt;
+    const mb_score_opts *o;
+    const char *input, *output, *target;
+    mb_score_stats *st;
+    size_t k;
+    reader rd;
+    writer wr;
+    rejects rj;
+    mb_pool *pool;
+    double t0;
+    int opened;
+    slot slots[NSLOTS];
+    /* the hand-over between the stages */
+    pthread_mutex_t lock;
+    pthread_cond_t moved;
+    int stop;            /* the caller failed: reader and writer stop */
+    int scored_all;      /* the caller is done: nscored chunks were handed on */
+    size_t nscored;
+    int write_failed;
+    mb_status wrc;       /* the writer's first error */
+    mb_error werr;
+} batch;
+
+/* Score a read chunk: the caller's stage. */
+static mb_status score_slot(batch *b, slot *s, mb_error *err)
+{
+    const mb_runtime *rt = b->rt;
+    mb_frame *f = s->f;
+    s->idj = b->o->id ? mb_frame_find(f, b->o->id) : -1;
+    if (b->o->id && s->idj < 0)
+        return mb_fail(err, MB_ENOTFOUND, "%s: no column '%s' to pass through (--id)", b->input, b->o->id);
+    b->rj.base = s->base;
+    b->rj.lines = b->rd.csv ? s->lines : NULL;
+    mb_status rc = mb_runtime_score_frame_on(rt, b->pool, f, s->label, s->proba, s->ok, on_reject, &b->rj, err);
+    if (rc != MB_OK)
+        return rc;
+    if (b->rj.failed) {
+        *err = b->rj.err;
+        return err->code;
+    }
+    /* opened once the first chunk scored: a bad input leaves no output */
+    if (!b->opened) {
+        int id_cat = s->idj >= 0 && f->cols[s->idj].type == MB_COL_CAT;
+        if ((rc = writer_open(&b->wr, rt, b->output, b->o->id, id_cat, err)) != MB_OK)
+            return rc;
+        b->opened = 1;
+    }
+    long tj = b->target && b->target[0] ? mb_frame_find(f, b->target) : -1;
+    if (tj >= 0)
+        keep_labels(b->st, rt, &f->cols[tj], s->label, s->proba, s->ok, s->n);
+    b->st->rows += s->n;
+    if (b->o->progress)
+        progress(b->st->rows, b->rd.total, b->t0);
+    return MB_OK;
+}
+
+static mb_status write_slot(batch *b, slot *s, mb_error *err)
+{
+    return writer_put(&b->wr, b->rt, s->idj >= 0 ? &s->f->cols[s->idj] : NULL, s->label, s->proba, s->ok, s->n,
+                      err);
+}
+
+/* The reader's and the writer's threads report HDF5 failures as the
+** caller's does: through the error stack, never printed (each thread has
+** its own stack in the thread-safe library, and prints by default). */
+static void quiet_hdf5(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
+static void *reader_main(void *arg)
+{
+    batch *b = arg;
+    quiet_hdf5();
+    for (size_t i = 1;; i++) { /* chunk 0 was read before the threads started */
+        slot *s = &b->slots[i % NSLOTS];
+        pthread_mutex_lock(&b->lock);
+        while (s->state != FREE && !b->stop)
+            pthread_cond_wait(&b->moved, &b->lock);
+        int stop = b->stop;
+        pthread_mutex_unlock(&b->lock);
+        if (stop)
+            break;
+        s->rc = reader_fill(&b->rd, s, &s->err);
+        pthread_mutex_lock(&b->lock);
+        s->state = READ;
+        pthread_cond_broadcast(&b->moved);
+        pthread_mutex_unlock(&b->lock);
+        if (s->rc != MB_OK || s->n == 0)
+            break;
+    }
+    return NULL;
+}
+
+static void *writer_main(void *arg)
+{
+    batch *b = arg;
+    quiet_hdf5();
+    for (size_t i = 0;; i++) {
+        slot *s = &b->slots[i % NSLOTS];
+        pthread_mutex_lock(&b->lock);
+        while (s->state != SCORED && !b->scored_all)
+            pthread_cond_wait(&b->moved, &b->lock);
+        int go = s->state == SCORED && !b->stop;
+        pthread_mutex_unlock(&b->lock);
+        if (!go)
+            break;
+        mb_status rc = write_slot(b, s, &b->werr);
+        pthread_mutex_lock(&b->lock);
+        s->state = FREE;
+        if (rc != MB_OK) {
+            b->wrc = rc;
+            b->write_failed = 1;
+        }
+        pthread_cond_broadcast(&b->moved);
+        pthread_mutex_unlock(&b->lock);
+        if (rc != MB_OK)
+            break;
+    }
+    return NULL;
+}
+
+static mb_status sequential_run(batch *b, int have_first, mb_error *err);
+
+/* The stages on three threads. The first chunk is read here, before any
+** other thread (the pool's too) runs: an HDF5 input is checked by a forked child on its
+** first read (h5probe.c), and a child forked while another thread holds
+** HDF5's or malloc's lock waits on it until the probe times out and calls
+** the file damaged. Later reads find the file in the probe's cache and do
+** not fork. When a thread cannot start, the rest runs sequentially. */
+static mb_status overlapped_run(batch *b, mb_error *err)
+{
+    slot *s0 = &b->slots[0];
+    mb_status rc = reader_fill(&b->rd, s0, err);
+    if (rc != MB_OK || s0->n == 0)
+        return rc;
+    s0->state = READ;
+    /* started once for the whole file, after the probe: each chunk's rows are scored on it */
+    b->pool = mb_pool_new(b->o->threads);
+    pthread_t rt, wt;
+    pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->moved, NULL);
+    /* the writer first: until a chunk is scored it only waits */
+    int have_w = pthread_create(&wt, NULL, writer_main, b) == 0;
+    int have_r = have_w && pthread_create(&rt, NULL, reader_main, b) == 0;
+    for (size_t i = 0; have_r; i++) {
+        slot *s = &b->slots[i % NSLOTS];
+        pthread_mutex_lock(&b->lock);
+        while (s->state != READ && !b->write_failed)
+            pthread_cond_wait(&b->moved, &b->lock);
+        int wf = b->write_failed;
+        pthread_mutex_unlock(&b->lock);
+        if (wf) {
+            rc = b->wrc;
+            *err = b->werr;
+            break;
+        }
+        if ((rc = s->rc) != MB_OK) {
+            *err = s->err;
+            break;
+        }
+        if (s->n == 0 || (rc = score_slot(b, s, err)) != MB_OK)
+            break;
+        pthread_mutex_lock(&b->lock);
+        s->state = SCORED;
+        b->nscored++;
+        pthread_cond_broadcast(&b->moved);
+        pthread_mutex_unlock(&b->lock);
+    }
+    pthread_mutex_lock(&b->lock);
+    b->scored_all = 1;
+    b->stop |= rc != MB_OK;
+    pthread_cond_broadcast(&b->moved);
+    pthread_mutex_unlock(&b->lock);
+    if (have_r)
+        pthread_join(rt, NULL);
+    if (have_w)
+        pthread_join(wt, NULL);
+    /* a write that failed after the last chunk scored */
+    if (rc == MB_OK && b->write_failed) {
+        rc = b->wrc;
+        *err = b->werr;
+    }
+    pthread_cond_destroy(&b->moved);
+    pthread_mutex_destroy(&b->lock);
+    return have_r ? rc : sequential_run(b, 1, err);
+}
+
+/* The stages in turn on the caller's thread, in slot 0 (have_first: it
+** holds a chunk read already). */
+static mb_status sequential_run(batch *b, int have_first, mb_error *err)
+{
+    slot *s = &b->slots[0];
+    mb_status rc = MB_OK;
+    for (int have = have_first;; have = 0) {
+        if (!have && ((rc = reader_fill(&b->rd, s, err)) != MB_OK || s->n == 0))
+            break;
+        if ((rc = score_slot(b, s, err)) != MB_OK || (rc = write_slot(b, s, err)) != MB_OK)
+            break;
+    }
+    return rc;
+}
+
+static int sequential_asked(void)
+{
+    const char *v = getenv("MOONBENCH_SCORE_SEQUENTIAL");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
 mb_status mb_score_batch(const mb_runtime *rt, const char *input, const char *output, const mb_score_opts *o,
                          mb_score_stats *st, mb_error *err)
 {
     memset(st, 0, sizeof *st);
-    size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS, k = mb_runtime_nclasses(rt);
-    reader rd;
-    writer wr;
-    memset(&wr, 0, sizeof wr);
-    rejects rj = {o->rejects, NULL, NULL, NULL, 0, 0, {0}, 0};
-    float *label = mb_malloc(chunk * sizeof *label), *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
-    unsigned char *ok = mb_malloc(chunk);
-    const char *target = mb_runtime_bundle(rt)->target;
-    double t0 = now_s();
-    mb_frame *f = NULL;
-    int opened = 0;
-    /* started once for the whole file: each chunk's rows are scored on it */
-    mb_pool *pool = mb_pool_new(o->threads);
-    mb_status rc = reader_open(&rd, input, chunk, err);
-    while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
-        long idj = o->id ? mb_frame_find(f, o->id) : -1;
-        if (o->id && idj < 0) {
-            rc = mb_fail(err, MB_ENOTFOUND, "%s: no column '%s' to pass through (--id)", input, o->id);
-            break;
-        }
-        rj.base = st->rows;
-        rj.lines = rd.lines;
-        if ((rc = mb_runtime_score_frame_on(rt, pool, f, label, proba, ok, on_reject, &rj, err)) != MB_OK)
-            break;
-        if (rj.failed) {
-            *err = rj.err;
-            rc = err->code;
-            break;
-        }
-        /* opened once the first chunk scored: a bad input leaves no output */
-        if (!opened) {
-            if ((rc = writer_open(&wr, rt, output, o->id, idj >= 0 && f->cols[idj].type == MB_COL_CAT, err)) != MB_OK)
-                break;
-            opened = 1;
-        }
-        if ((rc = writer_put(&wr, rt, idj >= 0 ? &f->cols[idj] : NULL, label, proba, ok, f->nrows, err)) != MB_OK)
-            break;
-        long tj = target && target[0] ? mb_frame_find(f, target) : -1;
-        if (tj >= 0)
-            keep_labels(st, rt, &f->cols[tj], label, proba, ok, f->nrows);
-        st->rows += f->nrows;
-        if (o->progress)
-            progress(st->rows, rd.total, t0);
+    batch *b = mb_calloc(1, sizeof *b);
+    size_t chunk = o->chunk ? o->chunk : CHUNK_ROWS;
+    b->rt = rt;
+    b->o = o;
+    b->input = input;
+    b->output = output;
+    b->target = mb_runtime_bundle(rt)->target;
+    b->st = st;
+    b->k = mb_runtime_nclasses(rt);
+    b->rj = (rejects){o->rejects, NULL, NULL, NULL, 0, 0, {0}, 0};
+    b->t0 = now_s();
+    int seq = sequential_asked();
+    size_t nslots = seq ? 1 : NSLOTS;
+    mb_status rc = reader_open(&b->rd, input, chunk, err);
+    for (size_t i = 0; rc == MB_OK && i < nslots; i++)
+        rc = slot_init(&b->slots[i], &b->rd, b->k, err);
+    if (rc == MB_OK) {
+        if (seq) /* started once for the whole file: each chunk's rows are scored on it */
+            b->pool = mb_pool_new(o->threads);
+        rc = seq ? sequential_run(b, 0, err) : overlapped_run(b, err);
     }
     if (o->progress)
         fprintf(stderr, "\r\033[K");
-    if (rc == MB_OK && !opened)
-        rc = writer_open(&wr, rt, output, o->id, 0, err); /* no rows: an output with the header only */
-    st->rejected = rj.n;
-    st->scored = wr.rows;
+    if (rc == MB_OK && !b->opened)
+        rc = writer_open(&b->wr, rt, output, o->id, 0, err); /* no rows: an output with the header only */
+    st->rejected = b->rj.n;
+    st->scored = b->wr.rows;
     if (rc == MB_OK)
-        rc = writer_close(&wr, err);
-    if (rc == MB_OK && rj.fp) {
-        rc = close_file(rj.path, &rj.fp, &rj.tmp, err);
-        snprintf(st->rejects_path, sizeof st->rejects_path, "%s", rj.path);
+        rc = writer_close(&b->wr, err);
+    if (rc == MB_OK && b->rj.fp) {
+        rc = close_file(b->rj.path, &b->rj.fp, &b->rj.tmp, err);
+        snprintf(st->rejects_path, sizeof st->rejects_path, "%s", b->rj.path);
     }
-    if (rj.fp)
-        fclose(rj.fp);
-    mb_tmp_discard(&rj.tmp);
-    writer_abort(&wr);
-    reader_close(&rd);
-    mb_pool_free(&pool);
-    mb_free(label);
-    mb_free(proba);
-    mb_free(ok);
+    if (b->rj.fp)
+        fclose(b->rj.fp);
+    mb_tmp_discard(&b->rj.tmp);
+    writer_abort(&b->wr);
+    for (size_t i = 0; i < NSLOTS; i++)
+        slot_free(&b->slots[i], &b->rd);
+    reader_close(&b->rd);
+    mb_pool_free(&b->pool);
+    mb_free(b);
     return rc;
 }
 
@@ -582,11 +869,15 @@ mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score
     float *proba = k ? mb_malloc(chunk * k * sizeof *proba) : NULL;
     unsigned char *ok = mb_malloc(chunk);
     const char *target = mb_runtime_bundle(rt)->target;
-    mb_frame *f = NULL;
+    slot sl;
+    memset(&sl, 0, sizeof sl);
     mb_status rc = reader_open(&rd, input, chunk, err);
-    while (rc == MB_OK && (rc = reader_next(&rd, &f, err)) == MB_OK && f) {
+    if (rc == MB_OK)
+        rc = slot_init(&sl, &rd, 0, err);
+    while (rc == MB_OK && (rc = reader_fill(&rd, &sl, err)) == MB_OK && sl.n) {
+        const mb_frame *f = sl.f;
         rj.base = st->rows;
-        rj.lines = rd.lines;
+        rj.lines = rd.csv ? sl.lines : NULL;
         if ((rc = mb_runtime_transform_frame(rt, f, X, ok, on_reject, &rj, err)) != MB_OK)
             break;
         size_t m = 0;
@@ -621,6 +912,7 @@ mb_status mb_score_drift(const mb_runtime *rt, const char *input, const mb_score
     if (rj.fp)
         fclose(rj.fp);
     mb_tmp_discard(&rj.tmp);
+    slot_free(&sl, &rd);
     reader_close(&rd);
     mb_free(X);
     mb_free(label);

@@ -7,7 +7,10 @@
 ** a frame scored on a pool of 1, 2 or 3 threads; a row
 ** allocates nothing; the bundle's threshold round-trips; drift counts
 ** equal a hand computation, merge, and the sliding window equals a batch
-** count of its rows.
+** count of its rows. A bundle without steps on breast_cancer's number
+** columns (the frame path copies them as they are, or scores them in
+** place when they are one row-major block): its features and scores
+** equal the row path's, NaN and infinities included.
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -56,8 +59,11 @@ static int setup(void **state)
              "f:set_target('class')\n"
              "mb.pipeline{ mb.impute{strategy = 'most_frequent'}, mb.onehot(), mb.standardize(), mb.model('linear') }:fit(f):save('%s/lin.h5')\n"
              "mb.pipeline{ mb.ordinal(), mb.model('gbdt', {n_trees = 20}) }:fit(f):save('%s/gbdt.h5')\n"
-             "mb.pipeline{ mb.onehot(), mb.minmax(), mb.model('mlp', {epochs = 5, hidden_layers = '8'}) }:fit(f):save('%s/mlp.h5')\n",
-             dir, dir, dir);
+             "mb.pipeline{ mb.onehot(), mb.minmax(), mb.model('mlp', {epochs = 5, hidden_layers = '8'}) }:fit(f):save('%s/mlp.h5')\n"
+             "local g = mb.open('datasets/csv/breast_cancer.csv')\n"
+             "g:set_target('target')\n"
+             "mb.pipeline{ mb.model('gbdt', {n_trees = 5}) }:fit(g):save('%s/plain.h5')\n",
+             dir, dir, dir, dir);
     int rc = luaL_dostring(L, code);
     if (rc != LUA_OK)
         fprintf(stderr, "setup: %s\n", lua_tostring(L, -1));
@@ -79,6 +85,8 @@ static int teardown(void **state)
     }
     char p[300];
     snprintf(p, sizeof p, "%s/thr.h5", dir);
+    unlink(p);
+    snprintf(p, sizeof p, "%s/plain.h5", dir);
     unlink(p);
     rmdir(dir);
     return 0;
@@ -500,6 +508,102 @@ static void test_drift_window(void **state)
     mb_state_clear(&b.monitoring);
 }
 
+/* A bundle without steps on number columns: the frame path copies the
+** columns into the features (no row program); it must give the row
+** path's features bit for bit, NaN and infinities included, on the pool
+** too, and the same scores. */
+static void test_plain_numbers(void **state)
+{
+    (void)state;
+    char p[300];
+    snprintf(p, sizeof p, "%s/plain.h5", dir);
+    mb_runtime *rt = NULL;
+    mb_error err;
+    mb_frame *f = NULL;
+    if (mb_runtime_open(p, NULL, &rt, &err) != MB_OK || mb_open("datasets/csv/breast_cancer.csv", &f, &err) != MB_OK)
+        fail_msg("%s", err.msg);
+    size_t n = f->nrows, nf = mb_runtime_nfeatures(rt), k = mb_runtime_nclasses(rt);
+    assert_true(nf > 20 && n > 500);
+    for (size_t r = 0; r < n; r++) { /* holes and infinities in several columns */
+        long j = mb_frame_find(f, mb_runtime_input(rt, r % nf));
+        f->cols[j].num[r * f->cols[j].stride] = r % 3 ? NAN : r % 2 ? INFINITY : -INFINITY;
+    }
+    float *X = mb_malloc(n * nf * sizeof *X), *x = mb_malloc(nf * sizeof *x);
+    unsigned char *ok = mb_malloc(n);
+    assert_int_equal(mb_runtime_transform_frame(rt, f, X, ok, NULL, NULL, &err), MB_OK);
+    mb_runtime_row_ctx *c = mb_runtime_row_ctx_new(rt);
+    for (size_t r = 0; r < n; r++) {
+        assert_int_equal(ok[r], 1);
+        set_row(c, rt, f, r);
+        assert_int_equal(mb_runtime_row_transform(c, x, &err), MB_OK);
+        assert_memory_equal(x, X + r * nf, nf * sizeof *x);
+    }
+    mb_runtime_row_ctx_free(&c);
+    /* a frame bigger than the pool's slice, on 2 threads, against one call */
+    mb_frame *big = NULL, *next = NULL;
+    assert_int_equal(mb_frame_concat(f, f, &big, &err), MB_OK);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(mb_frame_concat(big, big, &next, &err), MB_OK);
+        mb_frame_free(&big);
+        big = next;
+    }
+    float *l1 = mb_malloc(big->nrows * sizeof *l1), *p1 = mb_malloc(big->nrows * k * sizeof *p1);
+    float *l2 = mb_malloc(big->nrows * sizeof *l2), *p2 = mb_malloc(big->nrows * k * sizeof *p2);
+    mb_pool *pool = mb_pool_new(2);
+    assert_int_equal(mb_runtime_score_frame(rt, big, l1, p1, NULL, NULL, NULL, &err), MB_OK);
+    assert_int_equal(mb_runtime_score_frame_on(rt, pool, big, l2, p2, NULL, NULL, NULL, &err), MB_OK);
+    assert_memory_equal(l1, l2, big->nrows * sizeof *l1);
+    assert_memory_equal(p1, p2, big->nrows * k * sizeof *p1);
+    for (size_t r = 0; r < n; r++) {
+        mb_runtime_row_ctx *c1 = mb_runtime_row_ctx_new(rt);
+        mb_prediction pr;
+        set_row(c1, rt, f, r);
+        assert_int_equal(mb_runtime_row_predict(c1, &pr, &err), MB_OK);
+        assert_int_equal(pr.label, (long)l1[r]);
+        assert_memory_equal(pr.proba, p1 + r * k, k * sizeof *p1);
+        mb_runtime_row_ctx_free(&c1);
+    }
+    /* the same rows as one row-major block in feature order with a column
+    ** more (a matrix read from HDF5 is such a block): scored as a view */
+    size_t nb = big->nrows, ld = nf + 1;
+    float *block = mb_malloc(nb * ld * sizeof *block);
+    mb_frame *vf = mb_frame_new(nb);
+    mb_frame_adopt_block(vf, block);
+    for (size_t j = 0; j < nf; j++) {
+        const mb_column *bc = &big->cols[mb_frame_find(big, mb_runtime_input(rt, j))];
+        for (size_t r = 0; r < nb; r++)
+            block[r * ld + j] = MB_NUM(bc, r);
+        assert_non_null(mb_frame_add_num(vf, mb_runtime_input(rt, j), block + j, ld, &err));
+    }
+    for (size_t r = 0; r < nb; r++)
+        block[r * ld + nf] = 42;
+    assert_non_null(mb_frame_add_num(vf, "extra", block + nf, ld, &err));
+    for (size_t t = 1; t <= 2; t++) {
+        mb_pool *vp = mb_pool_new(t);
+        memset(l2, 0, nb * sizeof *l2);
+        unsigned char *vok = mb_calloc(nb, 1);
+        assert_int_equal(mb_runtime_score_frame_on(rt, vp, vf, l2, p2, vok, NULL, NULL, &err), MB_OK);
+        assert_memory_equal(l1, l2, nb * sizeof *l1);
+        assert_memory_equal(p1, p2, nb * k * sizeof *p1);
+        for (size_t r = 0; r < nb; r++)
+            assert_int_equal(vok[r], 1);
+        mb_free(vok);
+        mb_pool_free(&vp);
+    }
+    mb_frame_free(&vf);
+    mb_pool_free(&pool);
+    mb_free(l1);
+    mb_free(p1);
+    mb_free(l2);
+    mb_free(p2);
+    mb_frame_free(&big);
+    mb_free(X);
+    mb_free(x);
+    mb_free(ok);
+    mb_frame_free(&f);
+    mb_runtime_close(&rt);
+}
+
 int main(void)
 {
     const char *b = getenv("MOONBENCH_BUILD");
@@ -511,6 +615,7 @@ int main(void)
         cmocka_unit_test(test_threads_share_a_runtime), cmocka_unit_test(test_row_allocates_nothing),
         cmocka_unit_test(test_threshold),          cmocka_unit_test(test_drift_hand_computed),
         cmocka_unit_test(test_drift_window),       cmocka_unit_test(test_pool_equals_one_call),
+        cmocka_unit_test(test_plain_numbers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
