@@ -165,8 +165,11 @@ MBMLP_FUNC void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w
 /* d (rows x w) *= relu'(a) (leaky: alpha for a <= 0); gb = column sums of the result. */
 MBMLP_FUNC void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leaky, float alpha,
                                   float *gb);
-/* One Adam / AdamW step over n parameters. */
-MBMLP_FUNC void mbmlp_k_adam(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k);
+/* One Adam / AdamW step over n parameters with the gradient g, or g + g2
+** when g2 is not NULL (the last worker's share, summed in the same pass;
+** the same bits as adding first). */
+MBMLP_FUNC void mbmlp_k_adam(float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                             const mbmlp_adam_k *k);
 /* y += a x */
 MBMLP_FUNC void mbmlp_k_axpy(float *y, const float *x, float a, size_t n);
 /* o = (x - mu) * isd */

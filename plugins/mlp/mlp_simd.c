@@ -1,6 +1,7 @@
 /*
 ** mlp_simd.c: the MLP's element-wise kernels (bias + relu, relu backward
-** with bias-gradient sums, Adam, axpy, standardising a row), in AVX-512
+** with bias-gradient sums, Adam (which can add a second gradient on the
+** way: two workers' shares), axpy, standardising a row), in AVX-512
 ** or AVX2 when the CPU has it and in portable branch-free C otherwise.
 **
 ** DESIGN
@@ -58,10 +59,10 @@ static void relu_back_c(float *d, const float *a, size_t rows, size_t w, int lea
     }
 }
 
-static void adam_c(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
+static void adam_c(float *p, const float *g, const float *g2, float *m, float *v, size_t n, const mbmlp_adam_k *k)
 {
     for (size_t i = 0; i < n; i++) {
-        float gi = g[i] + k->l2 * p[i];
+        float gi = (g2 ? g[i] + g2[i] : g[i]) + k->l2 * p[i];
         float mi = k->b1 * m[i] + k->c1 * gi, vi = k->b2 * v[i] + k->c2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
@@ -119,14 +120,17 @@ static AVX512 void relu_back_avx512(float *d, const float *a, size_t rows, size_
             __mmask16 mk = w - o >= 16 ? (__mmask16)0xFFFF : tail_mask(w - o);
             __m512 x = _mm512_maskz_loadu_ps(mk, di + o), av = _mm512_maskz_loadu_ps(mk, ai + o);
             __mmask16 pos = _mm512_cmp_ps_mask(av, zero, _CMP_GT_OQ);
-            x = leaky ? _mm512_mask_mul_ps(x, (__mmask16)~pos, x, al) : _mm512_maskz_mov_ps(pos, x);
+            /* inactive lanes multiplied, as the portable body does: x * 0 keeps
+            ** x's sign (-0 for a negative x), which a zeroing move would not */
+            x = _mm512_mask_mul_ps(x, (__mmask16)~pos, x, leaky ? al : zero);
             _mm512_mask_storeu_ps(di + o, mk, x);
             _mm512_mask_storeu_ps(gb + o, mk, _mm512_add_ps(_mm512_maskz_loadu_ps(mk, gb + o), x));
         }
     }
 }
 
-static AVX512 void adam_avx512(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
+static AVX512 void adam_avx512(float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                               const mbmlp_adam_k *k)
 {
     __m512 l2 = _mm512_set1_ps(k->l2), b1 = _mm512_set1_ps(k->b1), c1 = _mm512_set1_ps(k->c1),
            b2 = _mm512_set1_ps(k->b2), c2 = _mm512_set1_ps(k->c2), shrink = _mm512_set1_ps(k->shrink),
@@ -135,7 +139,10 @@ static AVX512 void adam_avx512(float *p, const float *g, float *m, float *v, siz
         __mmask16 mk = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
         __m512 pi = _mm512_maskz_loadu_ps(mk, p + i);
         /* the same operations, unfused, as adam_c */
-        __m512 gi = _mm512_add_ps(_mm512_maskz_loadu_ps(mk, g + i), _mm512_mul_ps(l2, pi));
+        __m512 gs = _mm512_maskz_loadu_ps(mk, g + i);
+        if (g2)
+            gs = _mm512_add_ps(gs, _mm512_maskz_loadu_ps(mk, g2 + i));
+        __m512 gi = _mm512_add_ps(gs, _mm512_mul_ps(l2, pi));
         __m512 mi = _mm512_add_ps(_mm512_mul_ps(b1, _mm512_maskz_loadu_ps(mk, m + i)), _mm512_mul_ps(c1, gi));
         __m512 vi = _mm512_add_ps(_mm512_mul_ps(b2, _mm512_maskz_loadu_ps(mk, v + i)),
                                   _mm512_mul_ps(_mm512_mul_ps(c2, gi), gi));
@@ -224,7 +231,8 @@ static AVX2 void relu_back_avx2(float *d, const float *a, size_t rows, size_t w,
     }
 }
 
-static AVX2 void adam_avx2(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
+static AVX2 void adam_avx2(float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                           const mbmlp_adam_k *k)
 {
     __m256 l2 = _mm256_set1_ps(k->l2), b1 = _mm256_set1_ps(k->b1), c1 = _mm256_set1_ps(k->c1),
            b2 = _mm256_set1_ps(k->b2), c2 = _mm256_set1_ps(k->c2), shrink = _mm256_set1_ps(k->shrink),
@@ -232,7 +240,10 @@ static AVX2 void adam_avx2(float *p, const float *g, float *m, float *v, size_t 
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
         __m256 pi = _mm256_loadu_ps(p + i);
-        __m256 gi = _mm256_add_ps(_mm256_loadu_ps(g + i), _mm256_mul_ps(l2, pi));
+        __m256 gs = _mm256_loadu_ps(g + i);
+        if (g2)
+            gs = _mm256_add_ps(gs, _mm256_loadu_ps(g2 + i));
+        __m256 gi = _mm256_add_ps(gs, _mm256_mul_ps(l2, pi));
         __m256 mi = _mm256_add_ps(_mm256_mul_ps(b1, _mm256_loadu_ps(m + i)), _mm256_mul_ps(c1, gi));
         __m256 vi = _mm256_add_ps(_mm256_mul_ps(b2, _mm256_loadu_ps(v + i)), _mm256_mul_ps(_mm256_mul_ps(c2, gi), gi));
         _mm256_storeu_ps(m + i, mi);
@@ -241,7 +252,7 @@ static AVX2 void adam_avx2(float *p, const float *g, float *m, float *v, size_t 
         __m256 upd = _mm256_div_ps(_mm256_mul_ps(step, mi), den);
         _mm256_storeu_ps(p + i, _mm256_sub_ps(_mm256_mul_ps(pi, shrink), upd));
     }
-    adam_c(p + i, g + i, m + i, v + i, n - i, k);
+    adam_c(p + i, g + i, g2 ? g2 + i : NULL, m + i, v + i, n - i, k);
 }
 
 static AVX2 void axpy_avx2(float *y, const float *x, float a, size_t n)
@@ -312,19 +323,19 @@ void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leak
     relu_back_c(d, a, rows, w, leaky, alpha, gb);
 }
 
-void mbmlp_k_adam(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k)
+void mbmlp_k_adam(float *p, const float *g, const float *g2, float *m, float *v, size_t n, const mbmlp_adam_k *k)
 {
 #if MBMLP_X86
     switch (level()) {
     case 2:
-        adam_avx512(p, g, m, v, n, k);
+        adam_avx512(p, g, g2, m, v, n, k);
         return;
     case 1:
-        adam_avx2(p, g, m, v, n, k);
+        adam_avx2(p, g, g2, m, v, n, k);
         return;
     }
 #endif
-    adam_c(p, g, m, v, n, k);
+    adam_c(p, g, g2, m, v, n, k);
 }
 
 void mbmlp_k_axpy(float *y, const float *x, float a, size_t n)

@@ -84,14 +84,16 @@ typedef struct optim {
     float *m, *v;
 } optim;
 
-/* One parameter segment: p -= step(g); wd applies to weights only. */
-static void optim_segment(optim *o, float *p, const float *g, float *m, float *v, size_t n, float wd)
+/* One parameter segment: p -= step(g) with g = g + g2 when g2 is not
+** NULL; wd applies to weights only. */
+static void optim_segment(optim *o, float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                          float wd)
 {
     if (o->kind == MBMLP_OPT_SGD) {
         float lr = (float)o->lr, mom = (float)o->mom;
         int nest = o->nesterov;
         for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * p[i];
+            float gi = (g2 ? g[i] + g2[i] : g[i]) + wd * p[i];
             float b = mom * m[i] + gi;
             m[i] = b;
             p[i] -= lr * (nest ? gi + mom * b : b);
@@ -103,12 +105,13 @@ static void optim_segment(optim *o, float *p, const float *g, float *m, float *v
     mbmlp_adam_k k = {b1, c1, b2, c2, (float)(o->lr / bc1), (float)(1 / sqrt(bc2)), (float)o->eps,
                       o->kind == MBMLP_OPT_ADAM ? wd : 0,
                       o->kind == MBMLP_OPT_ADAMW ? (float)(1 - o->lr * (double)wd) : 1.0f};
-    mbmlp_k_adam(p, g, m, v, n, &k);
+    mbmlp_k_adam(p, g, g2, m, v, n, &k);
 }
 
-/* Update parameters [p0, p1) (the range one worker owns): the segments of
-** each layer that intersect it, weight decay on weights only. */
-static void optim_range(optim *o, mbmlp_net *n, const float *grad, size_t p0, size_t p1)
+/* Update parameters [p0, p1) (the range one worker owns) with grad (+
+** grad2 when not NULL): the segments of each layer that intersect it,
+** weight decay on weights only. */
+static void optim_range(optim *o, mbmlp_net *n, const float *grad, const float *grad2, size_t p0, size_t p1)
 {
     for (size_t l = 0; l < n->nlayers; l++) {
         size_t fi = n->width[l], fo = n->width[l + 1];
@@ -116,8 +119,8 @@ static void optim_range(optim *o, mbmlp_net *n, const float *grad, size_t p0, si
         for (int k = 0; k < 2; k++) {
             size_t a = seg[k][0] > p0 ? seg[k][0] : p0, b = seg[k][1] < p1 ? seg[k][1] : p1;
             if (a < b)
-                optim_segment(o, n->params + a, grad + a, o->m + a, o->v ? o->v + a : NULL, b - a,
-                              k == 0 ? (float)o->wd : 0.0f);
+                optim_segment(o, n->params + a, grad + a, grad2 ? grad2 + a : NULL, o->m + a,
+                              o->v ? o->v + a : NULL, b - a, k == 0 ? (float)o->wd : 0.0f);
         }
     }
 }
@@ -301,20 +304,23 @@ static void phase_grad(worker *k)
                    k->delta, k->tmp, k->grad);
 }
 
-/* Phase 2 for worker k: reduce the gradients of its parameter range into
-** worker 0's, then step the optimiser there. */
+/* Phase 2 for worker k: sum the workers' gradients of its parameter range
+** in worker order, ((g0 + g1) + g2) + ..., and step the optimiser there.
+** All but the last are added into worker 0's gradient; the last is added
+** by the optimiser's own pass, which spares a pass over the range (with 2
+** workers, the only one). */
 static void phase_update(worker *k)
 {
     trainer *T = k->T;
     size_t np = T->net->nparams;
     size_t p0 = (np * k->id / T->nt) & ~(size_t)15, p1 = k->id + 1 == T->nt ? np : (np * (k->id + 1) / T->nt) & ~(size_t)15;
     float *g0 = T->w[0].grad;
-    for (size_t t = 1; t < T->nt; t++) {
+    for (size_t t = 1; t + 1 < T->nt; t++) {
         const float *gt = T->w[t].grad;
         for (size_t p = p0; p < p1; p++)
             g0[p] += gt[p];
     }
-    optim_range(T->opt, T->net, g0, p0, p1);
+    optim_range(T->opt, T->net, g0, T->nt > 1 ? T->w[T->nt - 1].grad : NULL, p0, p1);
 }
 
 static void *worker_main(void *arg)
@@ -356,7 +362,7 @@ static void train_batch(trainer *T)
         T->opt->t++;
         T->opt->lr = T->lr;
         phase_grad(&T->w[0]);
-        optim_range(T->opt, T->net, T->w[0].grad, 0, T->net->nparams);
+        optim_range(T->opt, T->net, T->w[0].grad, NULL, 0, T->net->nparams);
         return;
     }
     barrier_wait(&T->go);

@@ -348,10 +348,29 @@ static void test_simd_equals_portable(void **state)
             float p0[R * W], p1[R * W];
             memcpy(p0, a0, sizeof p0);
             memcpy(p1, a0, sizeof p1);
-            adam_c(p0, d0, m0, v0, R * w, &k);
-            mbmlp_k_adam(p1, d1, m1, v1, R * w, &k);
+            adam_c(p0, d0, NULL, m0, v0, R * w, &k);
+            mbmlp_k_adam(p1, d1, NULL, m1, v1, R * w, &k);
             assert_memory_equal(p0, p1, R * w * sizeof *p0);
             assert_memory_equal(m0, m1, R * w * sizeof *m0);
+            {   /* a second gradient summed on the way: the bits of adding it first */
+                float q0[R * W], q1[R * W], qm0[R * W], qm1[R * W], qv0[R * W], qv1[R * W], gs[R * W];
+                memcpy(q0, p0, sizeof q0);
+                memcpy(q1, p0, sizeof q1);
+                memcpy(qm0, m0, sizeof qm0);
+                memcpy(qm1, m0, sizeof qm1);
+                memcpy(qv0, v0, sizeof qv0);
+                memcpy(qv1, v0, sizeof qv1);
+                for (size_t i = 0; i < R * w; i++)
+                    gs[i] = d0[i] + a0[i];
+                adam_c(q0, gs, NULL, qm0, qv0, R * w, &k);
+                mbmlp_k_adam(q1, d0, a0, qm1, qv1, R * w, &k);
+                assert_memory_equal(q0, q1, R * w * sizeof *q0);
+                assert_memory_equal(qm0, qm1, R * w * sizeof *qm0);
+                assert_memory_equal(qv0, qv1, R * w * sizeof *qv0);
+                adam_c(q1, d0, a0, qm1, qv1, R * w, &k); /* and the portable body */
+                adam_c(q0, gs, NULL, qm0, qv0, R * w, &k);
+                assert_memory_equal(q0, q1, R * w * sizeof *q0);
+            }
             axpy_c(p0, d0, 0.37f, R * w);
             mbmlp_k_axpy(p1, d1, 0.37f, R * w);
             assert_memory_equal(p0, p1, R * w * sizeof *p0);
