@@ -175,6 +175,13 @@ MBMLP_FUNC void mbmlp_k_axpy(float *y, const float *x, float a, size_t n);
 /* o = (x - mu) * isd */
 MBMLP_FUNC void mbmlp_k_standardize(float *o, const float *x, const float *mu, const float *isd, size_t n);
 
+/* 1 when x[0..n) holds no NaN and no infinity. */
+MBMLP_FUNC int mbmlp_k_finite(const float *x, size_t n);
+/* s[j] += (double)x[j] (a column sum, one row at a time) */
+MBMLP_FUNC void mbmlp_k_sum(double *s, const float *x, size_t n);
+/* s[j] += d * d with d = (double)x[j] - mu[j] */
+MBMLP_FUNC void mbmlp_k_sqdev(double *s, const float *x, const double *mu, size_t n);
+
 /* {====== mlp_train.c ======} */
 
 /* Fit m on train (valid may be NULL). Status MB_PLUGIN_*. */

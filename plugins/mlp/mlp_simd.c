@@ -1,7 +1,9 @@
 /*
 ** mlp_simd.c: the MLP's element-wise kernels (bias + relu, relu backward
 ** with bias-gradient sums, Adam (which can add a second gradient on the
-** way: two workers' shares), axpy, standardising a row), in AVX-512
+** way: two workers' shares), axpy, standardising a row; and for fit's
+** first passes over the data: the finiteness check and the column sums in
+** double), in AVX-512
 ** or AVX2 when the CPU has it and in portable branch-free C otherwise.
 **
 ** DESIGN
@@ -80,6 +82,32 @@ static void standardize_c(float *o, const float *x, const float *mu, const float
 {
     for (size_t j = 0; j < n; j++)
         o[j] = (x[j] - mu[j]) * isd[j];
+}
+
+/* 1 when x[0..n) has no NaN and no infinity: an all-ones exponent */
+static int finite_c(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t u;
+        memcpy(&u, x + j, sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return !bad;
+}
+
+static void sum_c(double *s, const float *x, size_t n)
+{
+    for (size_t j = 0; j < n; j++)
+        s[j] += (double)x[j];
+}
+
+static void sqdev_c(double *s, const float *x, const double *mu, size_t n)
+{
+    for (size_t j = 0; j < n; j++) {
+        double d = (double)x[j] - mu[j];
+        s[j] += d * d;
+    }
 }
 
 /* {====== AVX-512 bodies ======} */
@@ -171,6 +199,59 @@ static AVX512 void standardize_avx512(float *o, const float *x, const float *mu,
         __m512 r = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, x + j), _mm512_maskz_loadu_ps(mk, mu + j)),
                                  _mm512_maskz_loadu_ps(mk, isd + j));
         _mm512_mask_storeu_ps(o + j, mk, r);
+    }
+}
+
+static AVX512 int finite_avx512(const float *x, size_t n)
+{
+    __m512i e = _mm512_set1_epi32(0x7f800000);
+    __mmask16 bad = 0;
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mk = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        __m512i u = _mm512_maskz_loadu_epi32(mk, x + j);
+        bad |= _mm512_mask_cmpeq_epi32_mask(mk, _mm512_and_si512(u, e), e);
+    }
+    return bad == 0;
+}
+
+/* 16 floats as two vectors of 8 doubles */
+static AVX512 inline void widen(__m512 v, __m512d *lo, __m512d *hi)
+{
+    *lo = _mm512_cvtps_pd(_mm512_castps512_ps256(v));
+    *hi = _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+}
+
+/* s[0..16) += (lo, hi), lanes masked by mk; the high half is not touched
+** (nor its address formed) past the end */
+static AVX512 inline void add16(double *s, __mmask16 mk, __m512d lo, __m512d hi)
+{
+    __mmask8 ml = (__mmask8)mk, mh = (__mmask8)(mk >> 8);
+    _mm512_mask_storeu_pd(s, ml, _mm512_add_pd(_mm512_maskz_loadu_pd(ml, s), lo));
+    if (mh)
+        _mm512_mask_storeu_pd(s + 8, mh, _mm512_add_pd(_mm512_maskz_loadu_pd(mh, s + 8), hi));
+}
+
+static AVX512 void sum_avx512(double *s, const float *x, size_t n)
+{
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mk = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        __m512d lo, hi;
+        widen(_mm512_maskz_loadu_ps(mk, x + j), &lo, &hi);
+        add16(s + j, mk, lo, hi);
+    }
+}
+
+static AVX512 void sqdev_avx512(double *s, const float *x, const double *mu, size_t n)
+{
+    for (size_t j = 0; j < n; j += 16) {
+        __mmask16 mk = n - j >= 16 ? (__mmask16)0xFFFF : tail_mask(n - j);
+        __mmask8 ml = (__mmask8)mk, mh = (__mmask8)(mk >> 8);
+        __m512d lo, hi;
+        widen(_mm512_maskz_loadu_ps(mk, x + j), &lo, &hi);
+        lo = _mm512_sub_pd(lo, _mm512_maskz_loadu_pd(ml, mu + j));
+        hi = mh ? _mm512_sub_pd(hi, _mm512_maskz_loadu_pd(mh, mu + j + 8)) : hi;
+        /* the same multiply, then add, as sqdev_c (no fused multiply-add) */
+        add16(s + j, mk, _mm512_mul_pd(lo, lo), _mm512_mul_pd(hi, hi));
     }
 }
 
@@ -366,4 +447,35 @@ void mbmlp_k_standardize(float *o, const float *x, const float *mu, const float 
     }
 #endif
     standardize_c(o, x, mu, isd, n);
+}
+
+int mbmlp_k_finite(const float *x, size_t n)
+{
+#if MBMLP_X86
+    if (level() == 2)
+        return finite_avx512(x, n);
+#endif
+    return finite_c(x, n);
+}
+
+void mbmlp_k_sum(double *s, const float *x, size_t n)
+{
+#if MBMLP_X86
+    if (level() == 2) {
+        sum_avx512(s, x, n);
+        return;
+    }
+#endif
+    sum_c(s, x, n);
+}
+
+void mbmlp_k_sqdev(double *s, const float *x, const double *mu, size_t n)
+{
+#if MBMLP_X86
+    if (level() == 2) {
+        sqdev_avx512(s, x, mu, n);
+        return;
+    }
+#endif
+    sqdev_c(s, x, mu, n);
 }

@@ -47,19 +47,25 @@ int mbmlp_fail(char *err, int code, const char *fmt, ...)
 
 /* {====== checks ======} */
 
-static int check_data(const mb_dataset *d, const char *what, size_t nclasses, char *err)
+/* Features, labels and weights usable; the message names the first bad
+** value. With s1 (f doubles), also adds each feature's column sum in the
+** same pass over the rows (in row order, as a separate pass would). */
+static int check_data(const mb_dataset *d, const char *what, size_t nclasses, double *s1, char *err)
 {
     size_t n = d->X.rows, f = d->X.cols;
     if (d->X.ld < f || !d->X.x || !d->y)
         return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: malformed matrix", what);
     for (size_t i = 0; i < n; i++) {
         const float *x = d->X.x + i * d->X.ld;
-        for (size_t j = 0; j < f; j++)
-            if (!isfinite(x[j]))
-                return mbmlp_fail(err, MB_PLUGIN_EINVAL,
-                                  "%s data: feature %zu of row %zu is %s; the MLP needs complete "
-                                  "finite inputs (impute missing values first)",
-                                  what, j, i, isnan(x[j]) ? "missing (NaN)" : "infinite");
+        if (s1)
+            mbmlp_k_sum(s1, x, f);
+        if (!mbmlp_k_finite(x, f))
+            for (size_t j = 0; j < f; j++) /* a bad row: which value, for the message */
+                if (!isfinite(x[j]))
+                    return mbmlp_fail(err, MB_PLUGIN_EINVAL,
+                                      "%s data: feature %zu of row %zu is %s; the MLP needs complete "
+                                      "finite inputs (impute missing values first)",
+                                      what, j, i, isnan(x[j]) ? "missing (NaN)" : "infinite");
         float y = d->y[i];
         if (!isfinite(y))
             return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: label of row %zu is not a finite number",
@@ -448,6 +454,7 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     pthread_t tids[MBMLP_MAX_THREADS];
     size_t started = 0;
     int barriers = 0;
+    double *s1 = NULL;            /* standardize: feature sums, then squared deviations */
 
     /* {------ context ------} */
     int threads = 1;
@@ -500,16 +507,24 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
                           "loss=%s is for regression; classification uses cross-entropy (loss=auto)",
                           P->loss == MBMLP_LOSS_HUBER ? "huber" : "squared");
     size_t nclasses = regression ? 0 : (train->task == MB_TASK_BINARY ? 2 : k);
-    if ((rc = check_data(train, "training", nclasses, err)) != MB_PLUGIN_OK)
-        return rc;
+    /* standardize: the feature sums (s1) are taken during the check, the
+    ** squared deviations (s2) in a second pass */
+    if (P->standardize && !(s1 = h->xmalloc(2 * f * sizeof(double))))
+        return mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the feature statistics");
+    if (s1)
+        memset(s1, 0, 2 * f * sizeof(double));
+    if ((rc = check_data(train, "training", nclasses, s1, err)) != MB_PLUGIN_OK)
+        goto exit;
     if (valid) {
         if (valid->X.cols != f)
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
-                              valid->X.cols, f);
-        if (valid->task != train->task)
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
-        if ((rc = check_data(valid, "validation", nclasses, err)) != MB_PLUGIN_OK)
-            return rc;
+            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
+                            valid->X.cols, f);
+        else if (valid->task != train->task)
+            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
+        else
+            rc = check_data(valid, "validation", nclasses, NULL, err);
+        if (rc != MB_PLUGIN_OK)
+            goto exit;
         if (valid->X.rows == 0)
             valid = NULL;
     }
@@ -594,34 +609,17 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     T.isd = isd;
 
     /* {------ statistics: input mean / std, regression target ------} */
-    if (P->standardize) {
-        double *s1 = h->xmalloc(2 * f * sizeof(double));
-        if (!s1) {
-            rc = mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the feature statistics");
-            goto exit;
-        }
+    if (P->standardize) { /* s1 holds the column sums (check_data) */
         double *s2 = s1 + f;
-        memset(s1, 0, 2 * f * sizeof(double));
-        for (size_t i = 0; i < n; i++) {
-            const float *x = train->X.x + i * train->X.ld;
-            for (size_t j = 0; j < f; j++)
-                s1[j] += (double)x[j];
-        }
         for (size_t j = 0; j < f; j++)
             s1[j] /= (double)n;
-        for (size_t i = 0; i < n; i++) {
-            const float *x = train->X.x + i * train->X.ld;
-            for (size_t j = 0; j < f; j++) {
-                double d = (double)x[j] - s1[j];
-                s2[j] += d * d;
-            }
-        }
+        for (size_t i = 0; i < n; i++)
+            mbmlp_k_sqdev(s2, train->X.x + i * train->X.ld, s1, f);
         for (size_t j = 0; j < f; j++) {
             double sd = sqrt(s2[j] / (double)n);
             mu[j] = (float)s1[j];
             isd[j] = (float)(sd > 0 ? 1 / sd : 1);
         }
-        h->xfree(s1);
     }
     double ym = 0, ys = 1;
     if (regression) {
@@ -848,5 +846,7 @@ exit:
     openblas_set_num_threads(threads);
     mbmlp_net_free(&net, h);
     blocks_free(&bl, h);
+    if (s1)
+        h->xfree(s1);
     return rc;
 }

@@ -381,6 +381,47 @@ static void test_simd_equals_portable(void **state)
     print_message("# vector level %d (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
 }
 
+/* fit's first passes: the finiteness check finds a NaN or infinity at
+** every position of every width 1..40, and the column sums and squared
+** deviations in double are the portable body's bits. */
+static void test_simd_stats(void **state)
+{
+    (void)state;
+    enum { W = 40 };
+    unsigned seed = 3;
+    for (size_t w = 1; w <= W; w++) {
+        float x[W];
+        double s0[W], s1[W], q0[W], q1[W], mu[W];
+        fill(x, w, &seed);
+        for (size_t j = 0; j < w; j++) {
+            s0[j] = s1[j] = 0.25 * (double)j;
+            q0[j] = q1[j] = 0.5;
+            mu[j] = (double)x[j] * 0.75 + 1e-3;
+        }
+        assert_true(mbmlp_k_finite(x, w) && finite_c(x, w));
+        for (size_t r = 0; r < 3; r++) {
+            sum_c(s0, x, w);
+            mbmlp_k_sum(s1, x, w);
+            sqdev_c(q0, x, mu, w);
+            mbmlp_k_sqdev(q1, x, mu, w);
+        }
+        assert_memory_equal(s0, s1, w * sizeof *s0);
+        assert_memory_equal(q0, q1, w * sizeof *q0);
+        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        for (size_t j = 0; j < w; j++)
+            for (int b = 0; b < 3; b++) {
+                float keep = x[j];
+                x[j] = bad[b];
+                assert_false(mbmlp_k_finite(x, w));
+                assert_false(finite_c(x, w));
+                x[j] = keep;
+            }
+        assert_true(mbmlp_k_finite(x, w));
+    }
+    float big[2] = {3.4e38f, -1e-45f}; /* the largest and a denormal are finite */
+    assert_true(mbmlp_k_finite(big, 2) && finite_c(big, 2));
+}
+
 static void test_gradients(void **state)
 {
     (void)state;
@@ -843,6 +884,25 @@ static void test_bad_input(void **state)
     mb_dataset d = {{X, 3, 2, 2}, y, NULL, MB_TASK_BINARY, 2, NULL};
     assert_int_not_equal(mb_model_fit(m, &d, NULL, &c, &err), MB_OK);
     assert_non_null(strstr(err.msg, "missing"));
+    {   /* standardize=true takes the feature sums in the same pass; the
+        ** refusals after it free them (ASan) */
+        const char *st[] = {"hidden_layers=4", "epochs=2", "standardize=true", NULL};
+        mb_model *ms = make_model(st);
+        assert_int_not_equal(mb_model_fit(ms, &d, NULL, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "training data: feature 1 of row 1 is missing (NaN)"));
+        X[3] = -INFINITY;
+        assert_int_not_equal(mb_model_fit(ms, &d, NULL, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "feature 1 of row 1 is infinite"));
+        X[3] = 3;
+        mb_dataset v1 = {{X, 6, 1, 1}, y, NULL, MB_TASK_BINARY, 2, NULL};
+        assert_int_not_equal(mb_model_fit(ms, &d, &v1, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "validation data has 1 features"));
+        float Xv[] = {0, 1, 2, 3, NAN, 5};
+        mb_dataset v2 = {{Xv, 3, 2, 2}, y, NULL, MB_TASK_BINARY, 2, NULL};
+        assert_int_not_equal(mb_model_fit(ms, &d, &v2, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "validation data: feature 0 of row 2 is missing"));
+        mb_model_free(&ms);
+    }
     X[3] = 3;
     d.y = yb;
     assert_int_not_equal(mb_model_fit(m, &d, NULL, &c, &err), MB_OK);
@@ -1000,6 +1060,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fit_info),
         cmocka_unit_test(test_simd_equals_portable),
+        cmocka_unit_test(test_simd_stats),
         cmocka_unit_test(test_forward_prefill_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
