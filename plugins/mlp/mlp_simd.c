@@ -354,6 +354,36 @@ static AVX2 void standardize_avx2(float *o, const float *x, const float *mu, con
     standardize_c(o + j, x + j, mu + j, isd + j, n - j);
 }
 
+static AVX2 int finite_avx2(const float *x, size_t n)
+{
+    __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i u = _mm256_loadu_si256((const __m256i *)(const void *)(x + j));
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(_mm256_and_si256(u, e), e));
+    }
+    return _mm256_testz_si256(bad, bad) && finite_c(x + j, n - j);
+}
+
+static AVX2 void sum_avx2(double *s, const float *x, size_t n)
+{
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4)
+        _mm256_storeu_pd(s + j, _mm256_add_pd(_mm256_loadu_pd(s + j), _mm256_cvtps_pd(_mm_loadu_ps(x + j))));
+    sum_c(s + j, x + j, n - j);
+}
+
+static AVX2 void sqdev_avx2(double *s, const float *x, const double *mu, size_t n)
+{
+    size_t j = 0;
+    for (; j + 4 <= n; j += 4) {
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x + j)), _mm256_loadu_pd(mu + j));
+        _mm256_storeu_pd(s + j, _mm256_add_pd(_mm256_loadu_pd(s + j), _mm256_mul_pd(d, d)));
+    }
+    sqdev_c(s + j, x + j, mu + j, n - j);
+}
+
 /* 2 when AVX-512F is usable, 1 AVX2, 0 neither, -1 before the first check
 ** (a benign race: every thread stores the same answer). */
 static int simd_level = -1;
@@ -452,8 +482,12 @@ void mbmlp_k_standardize(float *o, const float *x, const float *mu, const float 
 int mbmlp_k_finite(const float *x, size_t n)
 {
 #if MBMLP_X86
-    if (level() == 2)
+    switch (level()) {
+    case 2:
         return finite_avx512(x, n);
+    case 1:
+        return finite_avx2(x, n);
+    }
 #endif
     return finite_c(x, n);
 }
@@ -461,8 +495,12 @@ int mbmlp_k_finite(const float *x, size_t n)
 void mbmlp_k_sum(double *s, const float *x, size_t n)
 {
 #if MBMLP_X86
-    if (level() == 2) {
+    switch (level()) {
+    case 2:
         sum_avx512(s, x, n);
+        return;
+    case 1:
+        sum_avx2(s, x, n);
         return;
     }
 #endif
@@ -472,8 +510,12 @@ void mbmlp_k_sum(double *s, const float *x, size_t n)
 void mbmlp_k_sqdev(double *s, const float *x, const double *mu, size_t n)
 {
 #if MBMLP_X86
-    if (level() == 2) {
+    switch (level()) {
+    case 2:
         sqdev_avx512(s, x, mu, n);
+        return;
+    case 1:
+        sqdev_avx2(s, x, mu, n);
         return;
     }
 #endif

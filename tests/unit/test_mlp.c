@@ -304,12 +304,10 @@ static void fill(float *x, size_t n, unsigned *seed)
 
 /* Every width 1..40 (full vectors and every tail), relu and leaky relu:
 ** each vector body the CPU can run gives the portable body's bits. */
-static void test_simd_equals_portable(void **state)
+static void simd_equals_portable(void)
 {
-    (void)state;
     enum { R = 3, W = 40 };
     unsigned seed = 7;
-    int lv = level();
     mbmlp_adam_k k = {0.9f, 0.1f, 0.999f, 0.001f, 0.01f, 1.3f, 1e-8f, 0.001f, 0.9999f};
     for (size_t w = 1; w <= W; w++)
         for (int kind = 0; kind < 3; kind++) {
@@ -378,15 +376,36 @@ static void test_simd_equals_portable(void **state)
             mbmlp_k_standardize(o1, p1, mu, isd, w);
             assert_memory_equal(o0, o1, w * sizeof *o0);
         }
-    print_message("# vector level %d (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
+}
+
+/* Run f at every vector level the CPU has (mlp_simd.c's simd_level forced
+** down), so an AVX-512 machine checks the AVX2 bodies too. */
+static void at_each_level(void (*f)(void))
+{
+    int lv = level();
+    for (int l = lv; l >= 0; l--) {
+#if MBMLP_X86
+        simd_level = l;
+#endif
+        f();
+    }
+#if MBMLP_X86
+    simd_level = lv;
+#endif
+    print_message("# vector levels %d..0 (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
+}
+
+static void test_simd_equals_portable(void **state)
+{
+    (void)state;
+    at_each_level(simd_equals_portable);
 }
 
 /* fit's first passes: the finiteness check finds a NaN or infinity at
 ** every position of every width 1..40, and the column sums and squared
 ** deviations in double are the portable body's bits. */
-static void test_simd_stats(void **state)
+static void simd_stats(void)
 {
-    (void)state;
     enum { W = 40 };
     unsigned seed = 3;
     for (size_t w = 1; w <= W; w++) {
@@ -420,6 +439,12 @@ static void test_simd_stats(void **state)
     }
     float big[2] = {3.4e38f, -1e-45f}; /* the largest and a denormal are finite */
     assert_true(mbmlp_k_finite(big, 2) && finite_c(big, 2));
+}
+
+static void test_simd_stats(void **state)
+{
+    (void)state;
+    at_each_level(simd_stats);
 }
 
 static void test_gradients(void **state)
