@@ -30,7 +30,7 @@
 #
 # The moonbench fit runs with the audit trail off (MOONBENCH_AUDIT_LOG=, as
 # explain.sh does): an audited fit first hashes the whole data file for its
-# event (SHA-256 of multi_200k.h5's 55 MB, 0.18-0.3 s on the session 7 Xeon,
+# event (SHA-256 of multi_200k.h5's 55 MB, ~0.3 s on the session 7 Xeon,
 # once per fit and independent of the epochs), which is neither training
 # nor anything the peers' epoch timings contain.
 #
