@@ -165,12 +165,22 @@ MBMLP_FUNC void mbmlp_k_bias_act(float *a, const float *b, size_t rows, size_t w
 /* d (rows x w) *= relu'(a) (leaky: alpha for a <= 0); gb = column sums of the result. */
 MBMLP_FUNC void mbmlp_k_relu_back(float *d, const float *a, size_t rows, size_t w, int leaky, float alpha,
                                   float *gb);
-/* One Adam / AdamW step over n parameters. */
-MBMLP_FUNC void mbmlp_k_adam(float *p, const float *g, float *m, float *v, size_t n, const mbmlp_adam_k *k);
+/* One Adam / AdamW step over n parameters with the gradient g, or g + g2
+** when g2 is not NULL (the last worker's share, summed in the same pass;
+** the same bits as adding first). */
+MBMLP_FUNC void mbmlp_k_adam(float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                             const mbmlp_adam_k *k);
 /* y += a x */
 MBMLP_FUNC void mbmlp_k_axpy(float *y, const float *x, float a, size_t n);
 /* o = (x - mu) * isd */
 MBMLP_FUNC void mbmlp_k_standardize(float *o, const float *x, const float *mu, const float *isd, size_t n);
+
+/* 1 when x[0..n) holds no NaN and no infinity. */
+MBMLP_FUNC int mbmlp_k_finite(const float *x, size_t n);
+/* s[j] += (double)x[j] (a column sum, one row at a time) */
+MBMLP_FUNC void mbmlp_k_sum(double *s, const float *x, size_t n);
+/* s[j] += d * d with d = (double)x[j] - mu[j] */
+MBMLP_FUNC void mbmlp_k_sqdev(double *s, const float *x, const double *mu, size_t n);
 
 /* {====== mlp_train.c ======} */
 

@@ -283,16 +283,22 @@ double mbmlp_loss(const mbmlp_net *n, const float *raw, const float *y, const fl
                     mx = z[c];
                     am = c;
                 }
+            /* each exponential once: kept in delta's row for the gradient */
+            float *e = delta ? delta + i * k : NULL;
             double s = 0;
-            for (size_t c = 0; c < k; c++)
-                s += (double)expf(z[c] - mx);
+            for (size_t c = 0; c < k; c++) {
+                float ec = expf(z[c] - mx);
+                if (e)
+                    e[c] = ec;
+                s += (double)ec;
+            }
             li = log(s) + (double)(mx - z[yi]);
             met += am == yi;
             if (delta) {
-                float inv = (float)(1.0 / s), *d = delta + i * k;
+                float inv = (float)(1.0 / s);
                 for (size_t c = 0; c < k; c++)
-                    d[c] = g * expf(z[c] - mx) * inv;
-                d[yi] -= g;
+                    e[c] = g * e[c] * inv;
+                e[yi] -= g;
             }
         } else if (n->out == MBMLP_OUT_SIGMOID) {
             double zz = (double)z[0], yy = (double)y[i];

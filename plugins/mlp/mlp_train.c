@@ -47,19 +47,25 @@ int mbmlp_fail(char *err, int code, const char *fmt, ...)
 
 /* {====== checks ======} */
 
-static int check_data(const mb_dataset *d, const char *what, size_t nclasses, char *err)
+/* Features, labels and weights usable; the message names the first bad
+** value. With s1 (f doubles), also adds each feature's column sum in the
+** same pass over the rows (in row order, as a separate pass would). */
+static int check_data(const mb_dataset *d, const char *what, size_t nclasses, double *s1, char *err)
 {
     size_t n = d->X.rows, f = d->X.cols;
     if (d->X.ld < f || !d->X.x || !d->y)
         return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: malformed matrix", what);
     for (size_t i = 0; i < n; i++) {
         const float *x = d->X.x + i * d->X.ld;
-        for (size_t j = 0; j < f; j++)
-            if (!isfinite(x[j]))
-                return mbmlp_fail(err, MB_PLUGIN_EINVAL,
-                                  "%s data: feature %zu of row %zu is %s; the MLP needs complete "
-                                  "finite inputs (impute missing values first)",
-                                  what, j, i, isnan(x[j]) ? "missing (NaN)" : "infinite");
+        if (s1)
+            mbmlp_k_sum(s1, x, f);
+        if (!mbmlp_k_finite(x, f))
+            for (size_t j = 0; j < f; j++) /* a bad row: which value, for the message */
+                if (!isfinite(x[j]))
+                    return mbmlp_fail(err, MB_PLUGIN_EINVAL,
+                                      "%s data: feature %zu of row %zu is %s; the MLP needs complete "
+                                      "finite inputs (impute missing values first)",
+                                      what, j, i, isnan(x[j]) ? "missing (NaN)" : "infinite");
         float y = d->y[i];
         if (!isfinite(y))
             return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: label of row %zu is not a finite number",
@@ -84,14 +90,16 @@ typedef struct optim {
     float *m, *v;
 } optim;
 
-/* One parameter segment: p -= step(g); wd applies to weights only. */
-static void optim_segment(optim *o, float *p, const float *g, float *m, float *v, size_t n, float wd)
+/* One parameter segment: p -= step(g) with g = g + g2 when g2 is not
+** NULL; wd applies to weights only. */
+static void optim_segment(optim *o, float *p, const float *g, const float *g2, float *m, float *v, size_t n,
+                          float wd)
 {
     if (o->kind == MBMLP_OPT_SGD) {
         float lr = (float)o->lr, mom = (float)o->mom;
         int nest = o->nesterov;
         for (size_t i = 0; i < n; i++) {
-            float gi = g[i] + wd * p[i];
+            float gi = (g2 ? g[i] + g2[i] : g[i]) + wd * p[i];
             float b = mom * m[i] + gi;
             m[i] = b;
             p[i] -= lr * (nest ? gi + mom * b : b);
@@ -103,12 +111,13 @@ static void optim_segment(optim *o, float *p, const float *g, float *m, float *v
     mbmlp_adam_k k = {b1, c1, b2, c2, (float)(o->lr / bc1), (float)(1 / sqrt(bc2)), (float)o->eps,
                       o->kind == MBMLP_OPT_ADAM ? wd : 0,
                       o->kind == MBMLP_OPT_ADAMW ? (float)(1 - o->lr * (double)wd) : 1.0f};
-    mbmlp_k_adam(p, g, m, v, n, &k);
+    mbmlp_k_adam(p, g, g2, m, v, n, &k);
 }
 
-/* Update parameters [p0, p1) (the range one worker owns): the segments of
-** each layer that intersect it, weight decay on weights only. */
-static void optim_range(optim *o, mbmlp_net *n, const float *grad, size_t p0, size_t p1)
+/* Update parameters [p0, p1) (the range one worker owns) with grad (+
+** grad2 when not NULL): the segments of each layer that intersect it,
+** weight decay on weights only. */
+static void optim_range(optim *o, mbmlp_net *n, const float *grad, const float *grad2, size_t p0, size_t p1)
 {
     for (size_t l = 0; l < n->nlayers; l++) {
         size_t fi = n->width[l], fo = n->width[l + 1];
@@ -116,8 +125,8 @@ static void optim_range(optim *o, mbmlp_net *n, const float *grad, size_t p0, si
         for (int k = 0; k < 2; k++) {
             size_t a = seg[k][0] > p0 ? seg[k][0] : p0, b = seg[k][1] < p1 ? seg[k][1] : p1;
             if (a < b)
-                optim_segment(o, n->params + a, grad + a, o->m + a, o->v ? o->v + a : NULL, b - a,
-                              k == 0 ? (float)o->wd : 0.0f);
+                optim_segment(o, n->params + a, grad + a, grad2 ? grad2 + a : NULL, o->m + a,
+                              o->v ? o->v + a : NULL, b - a, k == 0 ? (float)o->wd : 0.0f);
         }
     }
 }
@@ -301,20 +310,23 @@ static void phase_grad(worker *k)
                    k->delta, k->tmp, k->grad);
 }
 
-/* Phase 2 for worker k: reduce the gradients of its parameter range into
-** worker 0's, then step the optimiser there. */
+/* Phase 2 for worker k: sum the workers' gradients of its parameter range
+** in worker order, ((g0 + g1) + g2) + ..., and step the optimiser there.
+** All but the last are added into worker 0's gradient; the last is added
+** by the optimiser's own pass, which spares a pass over the range (with 2
+** workers, the only one). */
 static void phase_update(worker *k)
 {
     trainer *T = k->T;
     size_t np = T->net->nparams;
     size_t p0 = (np * k->id / T->nt) & ~(size_t)15, p1 = k->id + 1 == T->nt ? np : (np * (k->id + 1) / T->nt) & ~(size_t)15;
     float *g0 = T->w[0].grad;
-    for (size_t t = 1; t < T->nt; t++) {
+    for (size_t t = 1; t + 1 < T->nt; t++) {
         const float *gt = T->w[t].grad;
         for (size_t p = p0; p < p1; p++)
             g0[p] += gt[p];
     }
-    optim_range(T->opt, T->net, g0, p0, p1);
+    optim_range(T->opt, T->net, g0, T->nt > 1 ? T->w[T->nt - 1].grad : NULL, p0, p1);
 }
 
 static void *worker_main(void *arg)
@@ -356,7 +368,7 @@ static void train_batch(trainer *T)
         T->opt->t++;
         T->opt->lr = T->lr;
         phase_grad(&T->w[0]);
-        optim_range(T->opt, T->net, T->w[0].grad, 0, T->net->nparams);
+        optim_range(T->opt, T->net, T->w[0].grad, NULL, 0, T->net->nparams);
         return;
     }
     barrier_wait(&T->go);
@@ -442,6 +454,7 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     pthread_t tids[MBMLP_MAX_THREADS];
     size_t started = 0;
     int barriers = 0;
+    double *s1 = NULL;            /* standardize: feature sums, then squared deviations */
 
     /* {------ context ------} */
     int threads = 1;
@@ -494,16 +507,24 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
                           "loss=%s is for regression; classification uses cross-entropy (loss=auto)",
                           P->loss == MBMLP_LOSS_HUBER ? "huber" : "squared");
     size_t nclasses = regression ? 0 : (train->task == MB_TASK_BINARY ? 2 : k);
-    if ((rc = check_data(train, "training", nclasses, err)) != MB_PLUGIN_OK)
-        return rc;
+    /* standardize: the feature sums (s1) are taken during the check, the
+    ** squared deviations (s2) in a second pass */
+    if (P->standardize && !(s1 = h->xmalloc(2 * f * sizeof(double))))
+        return mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the feature statistics");
+    if (s1)
+        memset(s1, 0, 2 * f * sizeof(double));
+    if ((rc = check_data(train, "training", nclasses, s1, err)) != MB_PLUGIN_OK)
+        goto exit;
     if (valid) {
         if (valid->X.cols != f)
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
-                              valid->X.cols, f);
-        if (valid->task != train->task)
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
-        if ((rc = check_data(valid, "validation", nclasses, err)) != MB_PLUGIN_OK)
-            return rc;
+            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
+                            valid->X.cols, f);
+        else if (valid->task != train->task)
+            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
+        else
+            rc = check_data(valid, "validation", nclasses, NULL, err);
+        if (rc != MB_PLUGIN_OK)
+            goto exit;
         if (valid->X.rows == 0)
             valid = NULL;
     }
@@ -588,34 +609,17 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     T.isd = isd;
 
     /* {------ statistics: input mean / std, regression target ------} */
-    if (P->standardize) {
-        double *s1 = h->xmalloc(2 * f * sizeof(double));
-        if (!s1) {
-            rc = mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the feature statistics");
-            goto exit;
-        }
+    if (P->standardize) { /* s1 holds the column sums (check_data) */
         double *s2 = s1 + f;
-        memset(s1, 0, 2 * f * sizeof(double));
-        for (size_t i = 0; i < n; i++) {
-            const float *x = train->X.x + i * train->X.ld;
-            for (size_t j = 0; j < f; j++)
-                s1[j] += (double)x[j];
-        }
         for (size_t j = 0; j < f; j++)
             s1[j] /= (double)n;
-        for (size_t i = 0; i < n; i++) {
-            const float *x = train->X.x + i * train->X.ld;
-            for (size_t j = 0; j < f; j++) {
-                double d = (double)x[j] - s1[j];
-                s2[j] += d * d;
-            }
-        }
+        for (size_t i = 0; i < n; i++)
+            mbmlp_k_sqdev(s2, train->X.x + i * train->X.ld, s1, f);
         for (size_t j = 0; j < f; j++) {
             double sd = sqrt(s2[j] / (double)n);
             mu[j] = (float)s1[j];
             isd[j] = (float)(sd > 0 ? 1 / sd : 1);
         }
-        h->xfree(s1);
     }
     double ym = 0, ys = 1;
     if (regression) {
@@ -842,5 +846,7 @@ exit:
     openblas_set_num_threads(threads);
     mbmlp_net_free(&net, h);
     blocks_free(&bl, h);
+    if (s1)
+        h->xfree(s1);
     return rc;
 }

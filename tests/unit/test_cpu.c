@@ -15,6 +15,10 @@
 /* Intel Xeon, family 6 model 207 (Emerald Rapids), as this machine reports */
 static const mb_cpu_facts emerald = {"GenuineIntel", 6, 207, true, true, true, true, true,
                                      true, true, true, true, true};
+/* Intel Xeon, family 6 model 167 with AVX-512 BF16 and FP16 (the session 7
+** machine): OpenBLAS 0.3.21 maps model 167 to SkylakeX by itself */
+static const mb_cpu_facts xeon167 = {"GenuineIntel", 6, 167, true, true, true, true, true,
+                                     true, true, true, true, true};
 /* Intel Core i7-4770 (Haswell, family 6 model 60): AVX2 + FMA, no AVX-512 */
 static const mb_cpu_facts haswell = {"GenuineIntel", 6, 60, true, true, false, false, false,
                                      false, false, false, true, false};
@@ -39,6 +43,20 @@ static void emerald_rapids_prescott_gets_cooperlake(void **state)
     /* a library that knows the CPU: nothing to do */
     assert_null(mb_cpu_choose_kernel(&emerald, NULL, "SkylakeX"));
     assert_null(mb_cpu_choose_kernel(&emerald, NULL, "cooperlake"));
+}
+
+static void xeon_model_167_skylakex_untouched(void **state)
+{
+    (void)state;
+    assert_int_equal(mb_cpu_level(&xeon167), 3);
+    /* the library's SkylakeX is already level 3: Cooperlake would only add
+    ** bf16 sgemm (sbgemm), which moonbench does not call */
+    assert_null(mb_cpu_choose_kernel(&xeon167, NULL, "SkylakeX"));
+    assert_null(mb_cpu_choose_kernel(&xeon167, "", "SkylakeX"));
+    /* the same CPU under a library that fell back */
+    assert_string_equal(mb_cpu_choose_kernel(&xeon167, NULL, "Prescott"), "Cooperlake");
+    assert_string_equal(mb_cpu_choose_kernel(&xeon167, NULL, "Haswell"), "Cooperlake");
+    assert_null(mb_cpu_choose_kernel(&xeon167, "SkylakeX", "Prescott"));
 }
 
 static void haswell_known_untouched(void **state)
@@ -109,6 +127,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(emerald_rapids_prescott_gets_cooperlake),
+        cmocka_unit_test(xeon_model_167_skylakex_untouched),
         cmocka_unit_test(haswell_known_untouched),
         cmocka_unit_test(os_without_zmm_state_haswell_at_most),
         cmocka_unit_test(zen4_with_avx512),

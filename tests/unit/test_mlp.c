@@ -304,12 +304,10 @@ static void fill(float *x, size_t n, unsigned *seed)
 
 /* Every width 1..40 (full vectors and every tail), relu and leaky relu:
 ** each vector body the CPU can run gives the portable body's bits. */
-static void test_simd_equals_portable(void **state)
+static void simd_equals_portable(void)
 {
-    (void)state;
     enum { R = 3, W = 40 };
     unsigned seed = 7;
-    int lv = level();
     mbmlp_adam_k k = {0.9f, 0.1f, 0.999f, 0.001f, 0.01f, 1.3f, 1e-8f, 0.001f, 0.9999f};
     for (size_t w = 1; w <= W; w++)
         for (int kind = 0; kind < 3; kind++) {
@@ -348,10 +346,29 @@ static void test_simd_equals_portable(void **state)
             float p0[R * W], p1[R * W];
             memcpy(p0, a0, sizeof p0);
             memcpy(p1, a0, sizeof p1);
-            adam_c(p0, d0, m0, v0, R * w, &k);
-            mbmlp_k_adam(p1, d1, m1, v1, R * w, &k);
+            adam_c(p0, d0, NULL, m0, v0, R * w, &k);
+            mbmlp_k_adam(p1, d1, NULL, m1, v1, R * w, &k);
             assert_memory_equal(p0, p1, R * w * sizeof *p0);
             assert_memory_equal(m0, m1, R * w * sizeof *m0);
+            {   /* a second gradient summed on the way: the bits of adding it first */
+                float q0[R * W], q1[R * W], qm0[R * W], qm1[R * W], qv0[R * W], qv1[R * W], gs[R * W];
+                memcpy(q0, p0, sizeof q0);
+                memcpy(q1, p0, sizeof q1);
+                memcpy(qm0, m0, sizeof qm0);
+                memcpy(qm1, m0, sizeof qm1);
+                memcpy(qv0, v0, sizeof qv0);
+                memcpy(qv1, v0, sizeof qv1);
+                for (size_t i = 0; i < R * w; i++)
+                    gs[i] = d0[i] + a0[i];
+                adam_c(q0, gs, NULL, qm0, qv0, R * w, &k);
+                mbmlp_k_adam(q1, d0, a0, qm1, qv1, R * w, &k);
+                assert_memory_equal(q0, q1, R * w * sizeof *q0);
+                assert_memory_equal(qm0, qm1, R * w * sizeof *qm0);
+                assert_memory_equal(qv0, qv1, R * w * sizeof *qv0);
+                adam_c(q1, d0, a0, qm1, qv1, R * w, &k); /* and the portable body */
+                adam_c(q0, gs, NULL, qm0, qv0, R * w, &k);
+                assert_memory_equal(q0, q1, R * w * sizeof *q0);
+            }
             axpy_c(p0, d0, 0.37f, R * w);
             mbmlp_k_axpy(p1, d1, 0.37f, R * w);
             assert_memory_equal(p0, p1, R * w * sizeof *p0);
@@ -359,7 +376,75 @@ static void test_simd_equals_portable(void **state)
             mbmlp_k_standardize(o1, p1, mu, isd, w);
             assert_memory_equal(o0, o1, w * sizeof *o0);
         }
-    print_message("# vector level %d (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
+}
+
+/* Run f at every vector level the CPU has (mlp_simd.c's simd_level forced
+** down), so an AVX-512 machine checks the AVX2 bodies too. */
+static void at_each_level(void (*f)(void))
+{
+    int lv = level();
+    for (int l = lv; l >= 0; l--) {
+#if MBMLP_X86
+        simd_level = l;
+#endif
+        f();
+    }
+#if MBMLP_X86
+    simd_level = lv;
+#endif
+    print_message("# vector levels %d..0 (2 AVX-512, 1 AVX2, 0 portable only)\n", lv);
+}
+
+static void test_simd_equals_portable(void **state)
+{
+    (void)state;
+    at_each_level(simd_equals_portable);
+}
+
+/* fit's first passes: the finiteness check finds a NaN or infinity at
+** every position of every width 1..40, and the column sums and squared
+** deviations in double are the portable body's bits. */
+static void simd_stats(void)
+{
+    enum { W = 40 };
+    unsigned seed = 3;
+    for (size_t w = 1; w <= W; w++) {
+        float x[W];
+        double s0[W], s1[W], q0[W], q1[W], mu[W];
+        fill(x, w, &seed);
+        for (size_t j = 0; j < w; j++) {
+            s0[j] = s1[j] = 0.25 * (double)j;
+            q0[j] = q1[j] = 0.5;
+            mu[j] = (double)x[j] * 0.75 + 1e-3;
+        }
+        assert_true(mbmlp_k_finite(x, w) && finite_c(x, w));
+        for (size_t r = 0; r < 3; r++) {
+            sum_c(s0, x, w);
+            mbmlp_k_sum(s1, x, w);
+            sqdev_c(q0, x, mu, w);
+            mbmlp_k_sqdev(q1, x, mu, w);
+        }
+        assert_memory_equal(s0, s1, w * sizeof *s0);
+        assert_memory_equal(q0, q1, w * sizeof *q0);
+        const float bad[3] = {NAN, INFINITY, -INFINITY};
+        for (size_t j = 0; j < w; j++)
+            for (int b = 0; b < 3; b++) {
+                float keep = x[j];
+                x[j] = bad[b];
+                assert_false(mbmlp_k_finite(x, w));
+                assert_false(finite_c(x, w));
+                x[j] = keep;
+            }
+        assert_true(mbmlp_k_finite(x, w));
+    }
+    float big[2] = {3.4e38f, -1e-45f}; /* the largest and a denormal are finite */
+    assert_true(mbmlp_k_finite(big, 2) && finite_c(big, 2));
+}
+
+static void test_simd_stats(void **state)
+{
+    (void)state;
+    at_each_level(simd_stats);
 }
 
 static void test_gradients(void **state)
@@ -824,6 +909,25 @@ static void test_bad_input(void **state)
     mb_dataset d = {{X, 3, 2, 2}, y, NULL, MB_TASK_BINARY, 2, NULL};
     assert_int_not_equal(mb_model_fit(m, &d, NULL, &c, &err), MB_OK);
     assert_non_null(strstr(err.msg, "missing"));
+    {   /* standardize=true takes the feature sums in the same pass; the
+        ** refusals after it free them (ASan) */
+        const char *st[] = {"hidden_layers=4", "epochs=2", "standardize=true", NULL};
+        mb_model *ms = make_model(st);
+        assert_int_not_equal(mb_model_fit(ms, &d, NULL, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "training data: feature 1 of row 1 is missing (NaN)"));
+        X[3] = -INFINITY;
+        assert_int_not_equal(mb_model_fit(ms, &d, NULL, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "feature 1 of row 1 is infinite"));
+        X[3] = 3;
+        mb_dataset v1 = {{X, 6, 1, 1}, y, NULL, MB_TASK_BINARY, 2, NULL};
+        assert_int_not_equal(mb_model_fit(ms, &d, &v1, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "validation data has 1 features"));
+        float Xv[] = {0, 1, 2, 3, NAN, 5};
+        mb_dataset v2 = {{Xv, 3, 2, 2}, y, NULL, MB_TASK_BINARY, 2, NULL};
+        assert_int_not_equal(mb_model_fit(ms, &d, &v2, &c, &err), MB_OK);
+        assert_non_null(strstr(err.msg, "validation data: feature 0 of row 2 is missing"));
+        mb_model_free(&ms);
+    }
     X[3] = 3;
     d.y = yb;
     assert_int_not_equal(mb_model_fit(m, &d, NULL, &c, &err), MB_OK);
@@ -981,6 +1085,7 @@ int main(void)
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_fit_info),
         cmocka_unit_test(test_simd_equals_portable),
+        cmocka_unit_test(test_simd_stats),
         cmocka_unit_test(test_forward_prefill_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
