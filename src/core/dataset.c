@@ -117,16 +117,26 @@ static mb_status numeric_target(const mb_column *t, size_t n, const char *src, m
     memset(used, 0, sizeof used);
     size_t nd = 0;
     int integral = 1;
-    float last = NAN;
+    /* The first 8 distinct values, NaN-padded, compared all at once
+    ** without branches: class labels in random order made the old "same
+    ** as the last row" test a coin toss for the branch predictor. */
+    enum { NFIRST = 8 };
+    float first[NFIRST];
+    for (int k = 0; k < NFIRST; k++)
+        first[k] = NAN;
     for (size_t i = 0; i < n; i++) {
         float v = MB_NUM(t, i);
         if (!isfinite(v)) {
             missing++;
             continue;
         }
-        if (v == last || nd > MAXD)
-            continue; /* labels repeat: most rows skip the hash */
-        last = v;
+        if (v == 0.0f)
+            v = 0.0f; /* -0 is the class 0, not a class of its own */
+        int seen = 0;
+        for (int k = 0; k < NFIRST; k++)
+            seen |= v == first[k];
+        if (seen || nd > MAXD)
+            continue;
         size_t h = mb_hash_float(v, LOG2CAP);
         while (used[h] && set[h] != v)
             h = (h + 1) & (CAP - 1);
@@ -134,6 +144,8 @@ static mb_status numeric_target(const mb_column *t, size_t n, const char *src, m
             used[h] = 1;
             set[h] = v;
             integral &= v == floorf(v);
+            if (nd < NFIRST)
+                first[nd] = v;
             nd++;
         }
     }
@@ -163,12 +175,17 @@ static mb_status numeric_target(const mb_column *t, size_t n, const char *src, m
             out->class_names[c] = mb_strdup(b);
         }
         out->ds.nclasses = nd;
+        /* few classes: a value's index is how many classes are below it,
+        ** counted over 16 +inf-padded slots without a branch */
+        float few[16];
+        for (size_t c = 0; c < 16; c++)
+            few[c] = c < nd ? sorted[c] : INFINITY;
         for (size_t i = 0; i < n; i++) {
             float v = MB_NUM(t, i);
             size_t lo = 0, hi = nd;
-            if (nd <= 16) { /* few classes: a scan beats a search */
-                while (sorted[lo] != v)
-                    lo++;
+            if (nd <= 16) {
+                for (size_t c = 0; c < 16; c++)
+                    lo += few[c] < v;
             } else {
                 while (hi - lo > 1) {
                     size_t mid = (lo + hi) / 2;

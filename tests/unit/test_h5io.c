@@ -512,6 +512,30 @@ static void test_many_integer_classes(void **state)
     }
 }
 
+/* -0 and +0 labels are one class (they compare equal), past the first 8
+** distinct values too; random class order maps to the sorted index. */
+static void test_signed_zero_labels(void **state)
+{
+    (void)state;
+    enum { N = 64 };
+    mb_frame *f = mb_frame_new(N);
+    mb_error err;
+    mb_column *x = mb_frame_add_num(f, "x", NULL, 1, &err), *y = mb_frame_add_num(f, "y", NULL, 1, &err);
+    for (size_t i = 0; i < N; i++) {
+        x->num[i] = (float)i;
+        size_t c = (i * 7) % 10; /* classes 1..9, then 0 / -0 from row 10 on */
+        y->num[i] = i < 10 ? (float)(c ? c : 5) : c == 0 ? (i % 2 ? -0.0f : 0.0f) : (float)c;
+    }
+    f->target = 1;
+    mb_data d;
+    assert_int_equal(mb_data_from_frame(f, MB_TASK_MULTICLASS, &d, &err), MB_OK);
+    assert_int_equal(d.ds.nclasses, 10);
+    for (size_t i = 0; i < N; i++)
+        assert_true(d.ds.y[i] == (float)(y->num[i] == 0 ? 0 : y->num[i]));
+    mb_data_free(&d);
+    mb_frame_free(&f);
+}
+
 static const double *state_array(const mb_state *s, const char *name)
 {
     for (size_t i = 0; i < s->n; i++)
@@ -648,6 +672,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_label_hash_spreads_integers),
         cmocka_unit_test(test_many_integer_classes),
+        cmocka_unit_test(test_signed_zero_labels),
         cmocka_unit_test(test_monitoring_strided),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_row_range),
