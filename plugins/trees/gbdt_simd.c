@@ -16,6 +16,7 @@
 */
 #include "gbdt.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,54 @@ TARGET hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_
     }
     *done = i;
     return (hbin)_mm512_reduce_add_epi64(sum);
+}
+
+/* Gradients (gbdt_loss.c's gradients) of rows [r0, r1) of one output for
+** squared error and logloss, eight rows at a time, up to *done (the rest,
+** under 8, for the caller); gm, hlo, hhi (the largest |g|, the smallest and
+** largest h) are updated as there: max_ps(a, b) is a > b ? a : b, as the
+** scalar loop's test. exp is libm's, called for each row (a vector exp
+** would give other bits); the division, products and conversions are the
+** scalar loop's, one IEEE operation each. */
+TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh,
+                             size_t r0, size_t r1, float mm[3], size_t *done)
+{
+    const __m512d one = _mm512_set1_pd(1.0), tiny = _mm512_set1_pd(1e-16);
+    const __m512i inter = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 gm = _mm256_set1_ps(mm[0]), hlo = _mm256_set1_ps(mm[1]), hhi = _mm256_set1_ps(mm[2]);
+    size_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        __m512d sv = _mm512_loadu_pd(score + r), yv = _mm512_cvtps_pd(_mm256_loadu_ps(y + r));
+        __m512d wt = w ? _mm512_cvtps_pd(_mm256_loadu_ps(w + r)) : one, g, h = one;
+        if (logloss) {
+            double e[8];
+            for (int l = 0; l < 8; l++)
+                e[l] = exp(-score[r + (size_t)l]);
+            __m512d pr = _mm512_div_pd(one, _mm512_add_pd(one, _mm512_loadu_pd(e)));
+            g = _mm512_sub_pd(pr, yv);
+            h = _mm512_mul_pd(pr, _mm512_sub_pd(one, pr));
+            h = _mm512_mask_mov_pd(h, _mm512_cmp_pd_mask(h, tiny, _CMP_LT_OQ), tiny);
+        } else {
+            g = _mm512_sub_pd(sv, yv);
+        }
+        __m256 fg = _mm512_cvtpd_ps(_mm512_mul_pd(wt, g)), fh = _mm512_cvtpd_ps(_mm512_mul_pd(wt, h));
+        __m512 pair = _mm512_permutexvar_ps(inter, _mm512_insertf32x8(_mm512_castps256_ps512(fg), fh, 1));
+        _mm512_storeu_ps(gh + 2 * r, pair);
+        gm = _mm256_max_ps(_mm256_and_ps(fg, absmask), gm);
+        hlo = _mm256_min_ps(fh, hlo);
+        hhi = _mm256_max_ps(fh, hhi);
+    }
+    float a[8], b[8], c[8];
+    _mm256_storeu_ps(a, gm);
+    _mm256_storeu_ps(b, hlo);
+    _mm256_storeu_ps(c, hhi);
+    for (int l = 0; l < 8; l++) {
+        mm[0] = a[l] > mm[0] ? a[l] : mm[0];
+        mm[1] = b[l] < mm[1] ? b[l] : mm[1];
+        mm[2] = c[l] > mm[2] ? c[l] : mm[2];
+    }
+    *done = r;
 }
 
 /* Rows src[0..n) split stably by column col (left: bin <= bin, or the
@@ -168,6 +217,13 @@ void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X
                        uint8_t *rb, uint8_t *cb, size_t n)
 {
     (void)pad, (void)nbs, (void)X, (void)r0, (void)r1, (void)rb, (void)cb, (void)n;
+}
+
+void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh, size_t r0,
+                      size_t r1, float mm[3], size_t *done)
+{
+    (void)logloss, (void)y, (void)w, (void)score, (void)gh, (void)r1, (void)mm;
+    *done = r0;
 }
 
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
