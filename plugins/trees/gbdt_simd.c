@@ -134,6 +134,46 @@ TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const 
     *done = r;
 }
 
+/* The split search's gains (gbdt_grow.c's find_split) of one feature's
+** nb bins, eight at a time: from the prefix sums ql[0..nb) (ql rounded up
+** to 8 readable), gr[b] the gain of bins <= b going left with NaN rows
+** right, gl[b] with ql[b] + qn (NaN rows left); -inf where a side breaks
+** the leaf limits (no candidate: never above the best). The same IEEE
+** operations in the same order as leaf_score and find_split. */
+static inline TARGET __m512d leaf_score8(const gain_ctx *c, __m512d G, __m512d H)
+{
+    __m512d l1 = _mm512_set1_pd(c->l1), t = _mm512_setzero_pd();
+    t = _mm512_mask_mov_pd(t, _mm512_cmp_pd_mask(G, _mm512_sub_pd(t, l1), _CMP_LT_OQ), _mm512_add_pd(G, l1));
+    t = _mm512_mask_mov_pd(t, _mm512_cmp_pd_mask(G, l1, _CMP_GT_OQ), _mm512_sub_pd(G, l1));
+    return _mm512_div_pd(_mm512_mul_pd(t, t), _mm512_add_pd(H, _mm512_set1_pd(c->l2)));
+}
+
+static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
+{
+    __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0xffffffffLL));
+    __m512i hi = _mm512_srai_epi64(_mm512_sub_epi64(q, lo), 32); /* q_g: exact */
+    __m512d GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
+    __m512d HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
+    __m512d GR = _mm512_sub_pd(_mm512_set1_pd(c->G), GL), HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), HL);
+    __m512d mcw = _mm512_set1_pd(c->mcw), cf = _mm512_set1_pd(c->cf), mc = _mm512_set1_pd(c->min_cnt);
+    __mmask8 ok = _mm512_cmp_pd_mask(HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(HR, mcw, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HL, cf), mc, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HR, cf), mc, _CMP_GE_OQ);
+    __m512d gain = _mm512_sub_pd(_mm512_add_pd(leaf_score8(c, GL, HL), leaf_score8(c, GR, HR)), _mm512_set1_pd(c->parent));
+    return _mm512_mask_mov_pd(_mm512_set1_pd(-INFINITY), ok, gain);
+}
+
+TARGET void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+{
+    const __m512i vqn = _mm512_set1_epi64(qn);
+    for (int b = 0; b < nb; b += 8) {
+        __m512i q = _mm512_loadu_si512(ql + b);
+        _mm512_storeu_pd(gr + b, gain8(c, q));
+        if (gl)
+            _mm512_storeu_pd(gl + b, gain8(c, _mm512_add_epi64(q, vqn)));
+    }
+}
+
 /* Rows src[0..n) split stably by column col (left: bin <= bin, or the
 ** NaN bin nb when dl), sixteen at a time, up to *done (the rest, under
 ** 16, for the caller): the left ones written forward from left, the right
@@ -224,6 +264,11 @@ void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double 
 {
     (void)logloss, (void)y, (void)w, (void)score, (void)gh, (void)r1, (void)mm;
     *done = r0;
+}
+
+void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+{
+    (void)c, (void)ql, (void)qn, (void)nb, (void)gr, (void)gl;
 }
 
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
