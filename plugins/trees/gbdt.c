@@ -26,11 +26,12 @@
 ** - A leaf's histogram holds the packed sums per bin of every feature. Only
 **   the smaller child's histogram is built from rows; the larger one is the
 **   parent's minus the smaller (histogram subtraction), in place.
-** - Histograms are built row-parallel (each thread sums a slice of the
-**   rows into its own histogram, then slot ranges are reduced in parallel)
-**   for sparse nodes, and column-parallel (features split between
-**   threads; 8, 4, 2 or 1 features a pass) for dense ones. The two
-**   children's best splits are searched on two threads.
+** - Histograms are built row-parallel: each thread sums the row pieces
+**   it takes into its own histogram, then slot ranges are reduced in
+**   parallel. Sparse nodes are summed row by row (a row's bins share a
+**   cache line), dense ones column-wise (eight features a pass over the
+**   piece's rows). The two children's best splits are searched on two
+**   threads.
 ** - Growth is depth-wise (all leaves of a level, up to max_depth) or
 **   leaf-wise (the best leaf first, up to max_leaves; max_depth 0 =
 **   unlimited). Split gain = score(L) + score(R) - score(parent) with

@@ -181,8 +181,8 @@ static void hist_cols_add(const gb *g, hbin *H, const uint32_t *ids, const hbin 
 ** adds which rows never changes them. */
 #define SLOT_PIECE 2048           /* slots reduced */
 
-/* Pieces of n for nt threads: about 2 (features: hist_cols takes 8 at a
-** time, at most) or 4 (rows) a thread, so the last one taken is short. */
+/* Pieces of n for nt threads: about per_thread a thread (4 for rows),
+** so the last one taken is short. */
 static size_t piece(size_t n, int nt, size_t per_thread, size_t lo, size_t hi)
 {
     size_t k = (n + per_thread * (size_t)nt - 1) / (per_thread * (size_t)nt);
