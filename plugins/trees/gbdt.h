@@ -97,6 +97,11 @@ static inline double mbt_gb_thresh_l1(double G, double l1)
     return 0.0;
 }
 
+/* the split search's constants for one leaf (gbdt_grow.c's find_split) */
+typedef struct gain_ctx {
+    double G, Hs, parent, ig, ih, cf, min_cnt, mcw, l1, l2;
+} gain_ctx;
+
 /* gbdt_hist.c */
 hbin *mbt_gb_hist_get(gb *g);
 void mbt_gb_hist_put(gb *g, hbin *h);
@@ -113,8 +118,11 @@ void mbt_gb_grad_task(void *arg, int tid, int nt);
 hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm);
 /* gbdt_simd.c: rows idx[c0..) quantised eight at a time as quant_task
 ** does, up to *done (the rest, under 8, for the scalar loop); their packed
-** sum. Partition: see there. Only when mbt_avx512_ok() (trees.h). */
+** sum. Gradients, split gains, partition: see there. Only when mbt_avx512_ok() (trees.h). */
 hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done);
+void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh, size_t r0,
+                      size_t r1, float mm[3], size_t *done);
+void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl);
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
                         uint32_t *left, uint32_t *right, int right_down, size_t *done);
 

@@ -39,6 +39,8 @@ static void find_split(const gb *g, leaf *L)
     double min_cnt = (double)p->min_samples_leaf - 0.5, mcw = p->min_child_weight;
     double best = p->min_split_gain > 1e-12 ? p->min_split_gain : 1e-12;
     split bs = L->best;
+    int simd = mbt_avx512_ok();
+    gain_ctx gc = {G, Hs, parent, ig, ih, cnt_factor, min_cnt, mcw, g->l1, g->l2};
     for (size_t f = 0; f < g->F; f++) {
         if (!g->fmask[f])
             continue;
@@ -46,6 +48,38 @@ static void find_split(const gb *g, leaf *L)
         const hbin *H = L->hist + f * HSTRIDE;
         hbin qn = H[nb];
         int has_nan = q_h(qn) > 0 || q_g(qn) != 0;
+        if (simd) {
+            /* the gains eight bins at a time (gbdt_simd.c), then the same
+            ** scan in the same order: the same best split */
+            hbin qs[HSTRIDE + 8], acc = 0;
+            double gr[HSTRIDE + 8], gl[HSTRIDE + 8];
+            int b = 0;
+            for (; b < nb; b++)
+                qs[b] = acc += H[b];
+            for (; b % 8; b++)
+                qs[b] = 0;
+            mbt_gb_gains_simd(&gc, qs, qn, nb, gr, has_nan ? gl : NULL);
+            for (b = 0; b < nb; b++) {
+                if (b == nb - 1 && !has_nan)
+                    break;
+                if (gr[b] > best) {
+                    double HL = (double)q_h(qs[b]) * ih;
+                    best = bs.gain = gr[b];
+                    bs.feature = (int32_t)f;
+                    bs.bin = b;
+                    bs.default_left = !has_nan && HL > Hs - HL;
+                    bs.ql = qs[b];
+                }
+                if (has_nan && b < nb - 1 && gl[b] > best) {
+                    best = bs.gain = gl[b];
+                    bs.feature = (int32_t)f;
+                    bs.bin = b;
+                    bs.default_left = 1;
+                    bs.ql = qs[b] + qn;
+                }
+            }
+            continue;
+        }
         hbin ql = 0;
         for (int b = 0; b < nb; b++) {
             ql += H[b];

@@ -21,6 +21,14 @@ static void gradients(const lossctx *lc, const float *y, const float *w, const d
 {
     size_t K = lc->K;
     float gm = 0.0f, hlo = INFINITY, hhi = 0.0f;
+    if (K == 1 && (lc->loss == MBT_LOSS_SQUARED || lc->loss == MBT_LOSS_LOGLOSS) && mbt_avx512_ok()) {
+        /* the same bits, eight rows at a time (gbdt_simd.c); the tail below */
+        float v[3] = {gm, hlo, hhi};
+        mbt_gb_grad_simd(lc->loss == MBT_LOSS_LOGLOSS, y, w, score, gh, r0, r1, v, &r0);
+        gm = v[0];
+        hlo = v[1];
+        hhi = v[2];
+    }
     for (size_t r = r0; r < r1; r++) {
         float wt = w ? w[r] : 1.0f;
         if (lc->loss == MBT_LOSS_SOFTMAX) {

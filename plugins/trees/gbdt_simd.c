@@ -16,6 +16,7 @@
 */
 #include "gbdt.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,6 +84,94 @@ TARGET hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_
     }
     *done = i;
     return (hbin)_mm512_reduce_add_epi64(sum);
+}
+
+/* Gradients (gbdt_loss.c's gradients) of rows [r0, r1) of one output for
+** squared error and logloss, eight rows at a time, up to *done (the rest,
+** under 8, for the caller); gm, hlo, hhi (the largest |g|, the smallest and
+** largest h) are updated as there: max_ps(a, b) is a > b ? a : b, as the
+** scalar loop's test. exp is libm's, called for each row (a vector exp
+** would give other bits); the division, products and conversions are the
+** scalar loop's, one IEEE operation each. */
+TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh,
+                             size_t r0, size_t r1, float mm[3], size_t *done)
+{
+    const __m512d one = _mm512_set1_pd(1.0), tiny = _mm512_set1_pd(1e-16);
+    const __m512i inter = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 gm = _mm256_set1_ps(mm[0]), hlo = _mm256_set1_ps(mm[1]), hhi = _mm256_set1_ps(mm[2]);
+    size_t r = r0;
+    for (; r + 8 <= r1; r += 8) {
+        __m512d sv = _mm512_loadu_pd(score + r), yv = _mm512_cvtps_pd(_mm256_loadu_ps(y + r));
+        __m512d wt = w ? _mm512_cvtps_pd(_mm256_loadu_ps(w + r)) : one, g, h = one;
+        if (logloss) {
+            double e[8];
+            for (int l = 0; l < 8; l++)
+                e[l] = exp(-score[r + (size_t)l]);
+            __m512d pr = _mm512_div_pd(one, _mm512_add_pd(one, _mm512_loadu_pd(e)));
+            g = _mm512_sub_pd(pr, yv);
+            h = _mm512_mul_pd(pr, _mm512_sub_pd(one, pr));
+            h = _mm512_mask_mov_pd(h, _mm512_cmp_pd_mask(h, tiny, _CMP_LT_OQ), tiny);
+        } else {
+            g = _mm512_sub_pd(sv, yv);
+        }
+        __m256 fg = _mm512_cvtpd_ps(_mm512_mul_pd(wt, g)), fh = _mm512_cvtpd_ps(_mm512_mul_pd(wt, h));
+        __m512 pair = _mm512_permutexvar_ps(inter, _mm512_insertf32x8(_mm512_castps256_ps512(fg), fh, 1));
+        _mm512_storeu_ps(gh + 2 * r, pair);
+        gm = _mm256_max_ps(_mm256_and_ps(fg, absmask), gm);
+        hlo = _mm256_min_ps(fh, hlo);
+        hhi = _mm256_max_ps(fh, hhi);
+    }
+    float a[8], b[8], c[8];
+    _mm256_storeu_ps(a, gm);
+    _mm256_storeu_ps(b, hlo);
+    _mm256_storeu_ps(c, hhi);
+    for (int l = 0; l < 8; l++) {
+        mm[0] = a[l] > mm[0] ? a[l] : mm[0];
+        mm[1] = b[l] < mm[1] ? b[l] : mm[1];
+        mm[2] = c[l] > mm[2] ? c[l] : mm[2];
+    }
+    *done = r;
+}
+
+/* The split search's gains (gbdt_grow.c's find_split) of one feature's
+** nb bins, eight at a time: from the prefix sums ql[0..nb) (ql rounded up
+** to 8 readable), gr[b] the gain of bins <= b going left with NaN rows
+** right, gl[b] with ql[b] + qn (NaN rows left); -inf where a side breaks
+** the leaf limits (no candidate: never above the best). The same IEEE
+** operations in the same order as leaf_score and find_split. */
+static inline TARGET __m512d leaf_score8(const gain_ctx *c, __m512d G, __m512d H)
+{
+    __m512d l1 = _mm512_set1_pd(c->l1), t = _mm512_setzero_pd();
+    t = _mm512_mask_mov_pd(t, _mm512_cmp_pd_mask(G, _mm512_sub_pd(t, l1), _CMP_LT_OQ), _mm512_add_pd(G, l1));
+    t = _mm512_mask_mov_pd(t, _mm512_cmp_pd_mask(G, l1, _CMP_GT_OQ), _mm512_sub_pd(G, l1));
+    return _mm512_div_pd(_mm512_mul_pd(t, t), _mm512_add_pd(H, _mm512_set1_pd(c->l2)));
+}
+
+static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
+{
+    __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0xffffffffLL));
+    __m512i hi = _mm512_srai_epi64(_mm512_sub_epi64(q, lo), 32); /* q_g: exact */
+    __m512d GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
+    __m512d HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
+    __m512d GR = _mm512_sub_pd(_mm512_set1_pd(c->G), GL), HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), HL);
+    __m512d mcw = _mm512_set1_pd(c->mcw), cf = _mm512_set1_pd(c->cf), mc = _mm512_set1_pd(c->min_cnt);
+    __mmask8 ok = _mm512_cmp_pd_mask(HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(HR, mcw, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HL, cf), mc, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HR, cf), mc, _CMP_GE_OQ);
+    __m512d gain = _mm512_sub_pd(_mm512_add_pd(leaf_score8(c, GL, HL), leaf_score8(c, GR, HR)), _mm512_set1_pd(c->parent));
+    return _mm512_mask_mov_pd(_mm512_set1_pd(-INFINITY), ok, gain);
+}
+
+TARGET void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+{
+    const __m512i vqn = _mm512_set1_epi64(qn);
+    for (int b = 0; b < nb; b += 8) {
+        __m512i q = _mm512_loadu_si512(ql + b);
+        _mm512_storeu_pd(gr + b, gain8(c, q));
+        if (gl)
+            _mm512_storeu_pd(gl + b, gain8(c, _mm512_add_epi64(q, vqn)));
+    }
 }
 
 /* Rows src[0..n) split stably by column col (left: bin <= bin, or the
@@ -168,6 +257,18 @@ void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_matrix *X
                        uint8_t *rb, uint8_t *cb, size_t n)
 {
     (void)pad, (void)nbs, (void)X, (void)r0, (void)r1, (void)rb, (void)cb, (void)n;
+}
+
+void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh, size_t r0,
+                      size_t r1, float mm[3], size_t *done)
+{
+    (void)logloss, (void)y, (void)w, (void)score, (void)gh, (void)r1, (void)mm;
+    *done = r0;
+}
+
+void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+{
+    (void)c, (void)ql, (void)qn, (void)nb, (void)gr, (void)gl;
 }
 
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,

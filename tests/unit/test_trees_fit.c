@@ -13,7 +13,8 @@
 ** driver); a case covers one path of the driver: squared error, logloss,
 ** softmax, absolute loss (weighted medians), row and column sampling,
 ** early stopping on a held-out part and on a validation set, leaf-wise
-** growth. Every case is fitted on 2 threads and on 1, which must agree.
+** growth. Every case is fitted on 2 threads and on 1, and on 2 with the
+** scalar loops (MOONBENCH_TREES_SIMD=0), which must all agree.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -207,6 +208,12 @@ static void test_fixed_seed_hashes(void **state)
         double r2, r1;
         uint64_t h2 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 2, &r2);
         uint64_t h1 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 1, &r1);
+        /* the scalar loops (the AVX-512 ones' oracle) on 2 threads */
+        double r0;
+        setenv("MOONBENCH_TREES_SIMD", "0", 1);
+        uint64_t h0 = fit_hash(&d, fc->with_valid ? &v : NULL, fc->settings, 2, &r0);
+        unsetenv("MOONBENCH_TREES_SIMD");
+        assert_true(r0 == r2);
         /* the early-stopping cases must stop early to test that path */
         int ntrees = atoi(fc->settings[0] + strlen("n_trees="));
         assert_true(r1 == r2 && r2 >= 1);
@@ -214,9 +221,10 @@ static void test_fixed_seed_hashes(void **state)
             assert_true(r2 < ntrees);
         else
             assert_true(r2 == ntrees);
-        if (h1 != h2 || h2 != fc->expect) {
-            fprintf(stderr, "# %s: 2 threads 0x%016llxULL, 1 thread 0x%016llxULL, expected 0x%016llxULL\n",
-                    fc->name, (unsigned long long)h2, (unsigned long long)h1, (unsigned long long)fc->expect);
+        if (h1 != h2 || h0 != h2 || h2 != fc->expect) {
+            fprintf(stderr, "# %s: 2 threads 0x%016llxULL, 1 thread 0x%016llxULL, scalar 0x%016llxULL, expected 0x%016llxULL\n",
+                    fc->name, (unsigned long long)h2, (unsigned long long)h1, (unsigned long long)h0,
+                    (unsigned long long)fc->expect);
             bad++;
         }
     }
@@ -224,10 +232,38 @@ static void test_fixed_seed_hashes(void **state)
     assert_int_equal(bad, 0);
 }
 
+/* Settings the pinned cases leave at their defaults (L1 and L2 penalties,
+** hessian and count limits that reject splits) through the split search:
+** the AVX-512 gains (gbdt_simd.c) against the scalar loop, as an oracle. */
+static void test_simd_scalar_penalties(void **state)
+{
+    (void)state;
+    fixture fx;
+    fixture_make(&fx, 20000, 7);
+    static const char *const set[][8] = {
+        {"n_trees=8", "max_depth=6", "lambda_l1=40", "lambda_l2=3", NULL},
+        {"n_trees=8", "max_depth=5", "min_child_weight=30", "min_samples_leaf=200", "lambda_l1=0.5", NULL},
+    };
+    for (int target = 0; target < 2; target++)
+        for (size_t c = 0; c < sizeof set / sizeof set[0]; c++) {
+            mb_dataset d = {{fx.X, fx.n, fx.F, fx.F}, target ? fx.yb : fx.yr, target ? fx.w : NULL,
+                            target ? MB_TASK_BINARY : MB_TASK_REGRESSION, target ? 2 : 0, NULL};
+            double r1, r0;
+            uint64_t h1 = fit_hash(&d, NULL, set[c], 2, &r1);
+            setenv("MOONBENCH_TREES_SIMD", "0", 1);
+            uint64_t h0 = fit_hash(&d, NULL, set[c], 2, &r0);
+            unsetenv("MOONBENCH_TREES_SIMD");
+            assert_true(r1 == r0);
+            assert_true(h1 == h0);
+        }
+    fixture_free(&fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixed_seed_hashes),
+        cmocka_unit_test(test_simd_scalar_penalties),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
