@@ -163,11 +163,14 @@ static double gather(const mb_dataset *d, const size_t *idx, size_t start, size_
 /* {====== chunks and tasks ======}
 ** A mini-batch is split into nt fixed chunks of rows (nt from ctx->threads;
 ** chunk c holds rows [rows c / nt, rows (c + 1) / nt)), each with its own
-** buffers, gradient, dropout generator and loss sums. A batch is 2 nt
+** buffers, gradient, dropout generator and loss sums. A batch is nt + nu
 ** tasks: nt gradient tasks (gather, forward, loss and backward of one
-** chunk, single-threaded sgemm) and then nt update tasks (parameter range
+** chunk, single-threaded sgemm) and then nu update tasks (parameter range
 ** r: the chunks' gradients summed in chunk order, ((g0 + g1) + g2) + ...,
-** and the optimiser's step there). An epoch's tasks are numbered in that
+** and the optimiser's step there). The update is element-wise, so its
+** ranges do not change the bits; there are 4 per thread (MBMLP_RANGES),
+** so that a thread that comes late to the stage finds the others have
+** done most of it rather than half. An epoch's tasks are numbered in that
 ** order, and whichever thread runs takes the next one (an atomic counter);
 ** a task waits only for the tasks of the previous stage to be done. So
 ** the bits depend on the chunks alone, never on which thread took what
@@ -188,6 +191,10 @@ static double gather(const mb_dataset *d, const size_t *idx, size_t start, size_
 #endif
 #ifndef MBMLP_SPIN_MAX
 #define MBMLP_SPIN_MAX 20000
+#endif
+
+#ifndef MBMLP_RANGES
+#define MBMLP_RANGES 4
 #endif
 
 struct trainer;
@@ -218,6 +225,7 @@ typedef struct trainer {
     float keep;
     optim *opt;
     size_t nt;                    /* chunks of a batch */
+    size_t nu;                    /* update ranges of a batch */
     chunk *w;
     const volatile int *cancel;
     /* the epoch posted (tasks [base, end)): written by the main thread
@@ -303,8 +311,8 @@ static void task_grad(chunk *k, const batch *b)
 ** only one). */
 static void task_update(trainer *T, size_t r, long t)
 {
-    size_t np = T->net->nparams, nt = T->nt;
-    size_t p0 = (np * r / nt) & ~(size_t)15, p1 = r + 1 == nt ? np : (np * (r + 1) / nt) & ~(size_t)15;
+    size_t np = T->net->nparams, nt = T->nt, nu = T->nu;
+    size_t p0 = (np * r / nu) & ~(size_t)15, p1 = r + 1 == nu ? np : (np * (r + 1) / nu) & ~(size_t)15;
     float *g0 = T->w[0].grad;
     for (size_t c = 1; c + 1 < nt; c++) {
         const float *gc = T->w[c].grad;
@@ -322,7 +330,7 @@ static void task_update(trainer *T, size_t r, long t)
 ** epoch already finished finds next >= end and takes nothing. */
 static void run_tasks(trainer *T)
 {
-    size_t per = 2 * T->nt;
+    size_t per = T->nt + T->nu;
     for (;;) {
         size_t i = atomic_load(&T->next);
         do {
@@ -365,7 +373,7 @@ static void train_epoch(trainer *T, const batch *bat, size_t nb)
     T->bat = bat;
     T->t0 = T->opt->t;
     T->base = atomic_load(&T->next); /* every task before it was taken */
-    atomic_store(&T->end, T->base + nb * 2 * T->nt);
+    atomic_store(&T->end, T->base + nb * (T->nt + T->nu));
     raise_one(T, &T->gen);
     run_tasks(T);
     wait_geq(T, &T->done, atomic_load(&T->end));
@@ -555,6 +563,7 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     T.keep = (float)(1 - P->dropout);
     T.huber_delta = P->huber_delta;
     T.nt = nt;
+    T.nu = nt > 1 ? MBMLP_RANGES * nt : 1;
     T.w = ws;
     size_t *perm = balloc(&bl, h, n * sizeof *perm, &ok);
     T.perm = perm;
