@@ -380,6 +380,37 @@ static void train_epoch(trainer *T, const batch *bat, size_t nb)
     T->opt->t += (long)nb;
 }
 
+/* Make the trainer's counters and lock and start its helper threads:
+** one per chunk but the first (the calling thread), or fewer when
+** MOONBENCH_MLP_RUNNERS says so (a check that the bits do not depend on
+** them) or a thread cannot be started. *started counts the calling thread.
+** -1 (with a message) when the lock cannot be made. */
+static int trainer_start(trainer *T, pthread_t *tids, size_t *started, char *err)
+{
+    size_t runners = T->nt;
+    const char *env = getenv("MOONBENCH_MLP_RUNNERS");
+    if (env && atoi(env) >= 1 && (size_t)atoi(env) < runners)
+        runners = (size_t)atoi(env);
+    atomic_init(&T->end, 0);
+    atomic_init(&T->next, 0);
+    atomic_init(&T->done, 0);
+    atomic_init(&T->gen, 0);
+    atomic_init(&T->quit, 0);
+    atomic_init(&T->cancelled, 0);
+    atomic_init(&T->sleepers, 0);
+    atomic_init(&T->spin, MBMLP_SPIN_MIN);
+    if (pthread_mutex_init(&T->lock, NULL) != 0)
+        return mbmlp_fail(err, -1, "cannot make the training threads' mutex");
+    if (pthread_cond_init(&T->cv, NULL) != 0) {
+        pthread_mutex_destroy(&T->lock);
+        return mbmlp_fail(err, -1, "cannot make the training threads' condition");
+    }
+    for (*started = 1; *started < runners; (*started)++)
+        if (pthread_create(&tids[*started], NULL, helper_main, T) != 0)
+            break; /* fewer threads, the same chunks and bits */
+    return 0;
+}
+
 /* {====== fit ======} */
 
 #define MBMLP_MAX_THREADS 64
@@ -645,34 +676,11 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
                  P->nesterov, 0, mom1, mom2};
     T.opt = &opt;
     openblas_set_num_threads(1);
-    /* the threads that run the chunks: the chunks' count, or fewer when
-    ** MOONBENCH_MLP_RUNNERS says so (a check that the bits do not depend
-    ** on them) or a thread cannot be started */
-    size_t runners = nt;
-    const char *env = getenv("MOONBENCH_MLP_RUNNERS");
-    if (env && atoi(env) >= 1 && (size_t)atoi(env) < runners)
-        runners = (size_t)atoi(env);
-    atomic_init(&T.end, 0);
-    atomic_init(&T.next, 0);
-    atomic_init(&T.done, 0);
-    atomic_init(&T.gen, 0);
-    atomic_init(&T.quit, 0);
-    atomic_init(&T.cancelled, 0);
-    atomic_init(&T.sleepers, 0);
-    atomic_init(&T.spin, MBMLP_SPIN_MIN);
-    if (pthread_mutex_init(&T.lock, NULL) != 0) {
-        rc = mbmlp_fail(err, MB_PLUGIN_EFAIL, "cannot make the training threads' mutex");
-        goto exit;
-    }
-    if (pthread_cond_init(&T.cv, NULL) != 0) {
-        pthread_mutex_destroy(&T.lock);
-        rc = mbmlp_fail(err, MB_PLUGIN_EFAIL, "cannot make the training threads' condition");
+    if (trainer_start(&T, tids, &started, err) != 0) {
+        rc = MB_PLUGIN_EFAIL;
         goto exit;
     }
     sync = 1;
-    for (started = 1; started < runners; started++)
-        if (pthread_create(&tids[started], NULL, helper_main, &T) != 0)
-            break; /* fewer threads, the same chunks and bits */
 
     /* {------ epochs ------} */
     for (size_t i = 0; i < n; i++)
