@@ -17,12 +17,14 @@
 **
 ** Threads: a mini-batch of a few hundred rows is too small for OpenBLAS's
 ** own threading (on multi_200k, 2 OpenBLAS threads were no faster than 1:
-** every product pays a hand-off), so fit splits each batch by rows across
-** ctx->threads workers (see "workers" below), each calling sgemm on its
-** own thread, with OpenBLAS's process-global count set to 1
+** every product pays a hand-off), so fit splits each batch into
+** ctx->threads fixed chunks of rows that any of its threads takes (see
+** "chunks and tasks" below), each calling sgemm on the thread that runs
+** it, with OpenBLAS's process-global count set to 1
 ** (openblas_set_num_threads) during training. At the end of fit the count
 ** is set to ctx->threads, which batch prediction then uses. Results depend
-** only on ctx->seed and the thread count (the gradient sums' order).
+** only on ctx->seed and the thread count (the chunks, and the gradient
+** sums' order), never on which thread ran what.
 */
 #include "mlp.h"
 
@@ -32,6 +34,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int mbmlp_fail(char *err, int code, const char *fmt, ...)
@@ -90,34 +93,36 @@ typedef struct optim {
     float *m, *v;
 } optim;
 
-/* One parameter segment: p -= step(g) with g = g + g2 when g2 is not
-** NULL; wd applies to weights only. */
-static void optim_segment(optim *o, float *p, const float *g, const float *g2, float *m, float *v, size_t n,
-                          float wd)
+/* One parameter segment at step t (1-based) and learning rate lr:
+** p -= step(g) with g = g + g2 when g2 is not NULL; wd applies to weights
+** only. */
+static void optim_segment(const optim *o, long t, double lr, float *p, const float *g, const float *g2, float *m,
+                          float *v, size_t n, float wd)
 {
     if (o->kind == MBMLP_OPT_SGD) {
-        float lr = (float)o->lr, mom = (float)o->mom;
+        float flr = (float)lr, mom = (float)o->mom;
         int nest = o->nesterov;
         for (size_t i = 0; i < n; i++) {
             float gi = (g2 ? g[i] + g2[i] : g[i]) + wd * p[i];
             float b = mom * m[i] + gi;
             m[i] = b;
-            p[i] -= lr * (nest ? gi + mom * b : b);
+            p[i] -= flr * (nest ? gi + mom * b : b);
         }
         return;
     }
-    double bc1 = 1 - pow(o->b1, (double)o->t), bc2 = 1 - pow(o->b2, (double)o->t);
+    double bc1 = 1 - pow(o->b1, (double)t), bc2 = 1 - pow(o->b2, (double)t);
     float b1 = (float)o->b1, b2 = (float)o->b2, c1 = 1 - b1, c2 = 1 - b2;
-    mbmlp_adam_k k = {b1, c1, b2, c2, (float)(o->lr / bc1), (float)(1 / sqrt(bc2)), (float)o->eps,
+    mbmlp_adam_k k = {b1, c1, b2, c2, (float)(lr / bc1), (float)(1 / sqrt(bc2)), (float)o->eps,
                       o->kind == MBMLP_OPT_ADAM ? wd : 0,
-                      o->kind == MBMLP_OPT_ADAMW ? (float)(1 - o->lr * (double)wd) : 1.0f};
+                      o->kind == MBMLP_OPT_ADAMW ? (float)(1 - lr * (double)wd) : 1.0f};
     mbmlp_k_adam(p, g, g2, m, v, n, &k);
 }
 
-/* Update parameters [p0, p1) (the range one worker owns) with grad (+
+/* Update parameters [p0, p1) (one update task's range) with grad (+
 ** grad2 when not NULL): the segments of each layer that intersect it,
 ** weight decay on weights only. */
-static void optim_range(optim *o, mbmlp_net *n, const float *grad, const float *grad2, size_t p0, size_t p1)
+static void optim_range(const optim *o, mbmlp_net *n, const float *grad, const float *grad2, size_t p0, size_t p1,
+                        long t, double lr)
 {
     for (size_t l = 0; l < n->nlayers; l++) {
         size_t fi = n->width[l], fo = n->width[l + 1];
@@ -125,7 +130,7 @@ static void optim_range(optim *o, mbmlp_net *n, const float *grad, const float *
         for (int k = 0; k < 2; k++) {
             size_t a = seg[k][0] > p0 ? seg[k][0] : p0, b = seg[k][1] < p1 ? seg[k][1] : p1;
             if (a < b)
-                optim_segment(o, n->params + a, grad + a, grad2 ? grad2 + a : NULL, o->m + a,
+                optim_segment(o, t, lr, n->params + a, grad + a, grad2 ? grad2 + a : NULL, o->m + a,
                               o->v ? o->v + a : NULL, b - a, k == 0 ? (float)o->wd : 0.0f);
         }
     }
@@ -155,120 +160,60 @@ static double gather(const mb_dataset *d, const size_t *idx, size_t start, size_
     return sw;
 }
 
-/* A barrier that spins briefly (a phase lasts a fraction of a
-** millisecond, and both sides usually arrive close together) before it
-** sleeps on a condition variable. How long it spins adapts: a wait that
-** had to sleep halves the budget, a wait that ended while spinning late in
-** the budget doubles it (between MBMLP_SPIN_MIN and MBMLP_SPIN_MAX pauses,
-** about 5 us and 0.5 ms on Zen 3). On an idle machine the partner arrives
-** within the spin and no wait sleeps; on an oversubscribed one the partner
-** is often descheduled, and a fixed 0.5 ms spin held the core it needed:
-** on multi_200k at load ~8 a fixed 20000-pause spin cost 2.95 CPU s and
-** 5.9 s wall for 2 epochs, 200 pauses 1.74 and 2.8 (same bits: the
-** barrier decides only when threads run). Its count can shrink while
-** threads wait, which lets fit give up cleanly when a thread could not be
-** started. */
+/* {====== chunks and tasks ======}
+** A mini-batch is split into nt fixed chunks of rows (nt from ctx->threads;
+** chunk c holds rows [rows c / nt, rows (c + 1) / nt)), each with its own
+** buffers, gradient, dropout generator and loss sums. A batch is nt + nu
+** tasks: nt gradient tasks (gather, forward, loss and backward of one
+** chunk, single-threaded sgemm) and then nu update tasks (parameter range
+** r: the chunks' gradients summed in chunk order, ((g0 + g1) + g2) + ...,
+** and the optimiser's step there). The update is element-wise, so its
+** ranges do not change the bits; there are 4 per thread (MBMLP_RANGES),
+** so that a thread that comes late to the stage finds the others have
+** done most of it rather than half. An epoch's tasks are numbered in that
+** order, and whichever thread runs takes the next one (an atomic counter);
+** a task waits only for the tasks of the previous stage to be done. So
+** the bits depend on the chunks alone, never on which thread took what
+** (the same results as the lock-step workers before, which did chunk c on
+** thread c), and a thread the scheduler parks holds up nothing but the
+** one task it holds: the others take the rest. On the session 7 Xeon, two
+** lock-step threads lost 2-2.5x whenever another process was runnable.
+**
+** Waits spin briefly (a stage lasts a fraction of a millisecond) and then
+** sleep on a condition variable. How long they spin adapts: a wait that
+** had to sleep halves the budget, one that ended late in the budget
+** doubles it (between MBMLP_SPIN_MIN and MBMLP_SPIN_MAX pauses). A fixed
+** 0.5 ms spin held the core a descheduled partner needed (multi_200k at
+** load ~8: 2.95 CPU s and 5.9 s wall for 2 epochs, against 1.74 and 2.8
+** with 200 pauses). */
 #ifndef MBMLP_SPIN_MIN
 #define MBMLP_SPIN_MIN 200
 #endif
 #ifndef MBMLP_SPIN_MAX
 #define MBMLP_SPIN_MAX 20000
 #endif
-typedef struct barrier {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    atomic_uint n, arrived, gen;
-    atomic_int spin;              /* the current budget: a heuristic, races only tune it */
-} barrier;
 
-static int barrier_init(barrier *b, unsigned n)
-{
-    if (pthread_mutex_init(&b->mu, NULL) != 0)
-        return -1;
-    if (pthread_cond_init(&b->cv, NULL) != 0) {
-        pthread_mutex_destroy(&b->mu);
-        return -1;
-    }
-    atomic_init(&b->n, n);
-    atomic_init(&b->arrived, 0);
-    atomic_init(&b->gen, 0);
-    atomic_init(&b->spin, MBMLP_SPIN_MIN);
-    return 0;
-}
-
-static void barrier_destroy(barrier *b)
-{
-    pthread_cond_destroy(&b->cv);
-    pthread_mutex_destroy(&b->mu);
-}
-
-static void barrier_release(barrier *b, unsigned g)
-{
-    atomic_store(&b->arrived, 0);
-    pthread_mutex_lock(&b->mu);
-    atomic_store(&b->gen, g + 1);
-    pthread_cond_broadcast(&b->cv);
-    pthread_mutex_unlock(&b->mu);
-}
-
-static void barrier_wait(barrier *b)
-{
-    unsigned g = atomic_load(&b->gen);
-    if (atomic_fetch_add(&b->arrived, 1) + 1 >= atomic_load(&b->n)) {
-        barrier_release(b, g);
-        return;
-    }
-    int budget = atomic_load_explicit(&b->spin, memory_order_relaxed);
-    for (int spin = 0; spin < budget; spin++) {
-        if (atomic_load_explicit(&b->gen, memory_order_acquire) != g) {
-            if (spin > budget / 2 && budget < MBMLP_SPIN_MAX)
-                atomic_store_explicit(&b->spin, budget * 2 < MBMLP_SPIN_MAX ? budget * 2 : MBMLP_SPIN_MAX,
-                                      memory_order_relaxed);
-            return;
-        }
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
+#ifndef MBMLP_RANGES
+#define MBMLP_RANGES 4
 #endif
-    }
-    if (budget > MBMLP_SPIN_MIN)
-        atomic_store_explicit(&b->spin, budget / 2 > MBMLP_SPIN_MIN ? budget / 2 : MBMLP_SPIN_MIN,
-                              memory_order_relaxed);
-    pthread_mutex_lock(&b->mu);
-    while (atomic_load(&b->gen) == g)
-        pthread_cond_wait(&b->cv, &b->mu);
-    pthread_mutex_unlock(&b->mu);
-}
-
-/* Lower the count to n (threads that never started); releases the waiters
-** when they are now all there. */
-static void barrier_shrink(barrier *b, unsigned n)
-{
-    unsigned g = atomic_load(&b->gen);
-    atomic_store(&b->n, n);
-    if (atomic_load(&b->arrived) >= n)
-        barrier_release(b, g);
-}
-
-/* {====== workers ======}
-** A mini-batch is split by rows across nt workers (the calling thread is
-** worker 0). Phase 1: each worker gathers its rows, runs forward, loss and
-** backward with single-threaded sgemm into its own gradient. Phase 2: each
-** worker sums the gradients over its share of the parameters and applies
-** the optimiser there. Two barriers a batch; OpenBLAS runs at one thread
-** during training, since its own threading of batch-sized products (a few
-** hundred rows) costs more in synchronisation than it gains. */
 
 struct trainer;
 
-typedef struct worker {
+typedef struct chunk {
     struct trainer *T;
     size_t id;
     float *xb, *yb, *wb;
     float *acts[65], *pre[65], *masks[65];
     float *delta, *tmp, *grad;
     mbmlp_rng rng;
-    double loss, metric;          /* sums over the epoch */
-} worker;
+    double loss, metric;          /* sums over the epoch, in batch order */
+} chunk;
+
+/* One mini-batch of an epoch: its rows in perm and 1 / its weight. */
+typedef struct batch {
+    size_t start, rows;
+    double scale;
+} batch;
 
 typedef struct trainer {
     mbmlp_net *net;
@@ -279,106 +224,191 @@ typedef struct trainer {
     double ym, ys, huber_delta;
     float keep;
     optim *opt;
-    size_t nt;
-    worker *w;
-    /* the current batch, and the learning rate from its epoch */
-    size_t start, rows;
+    size_t nt;                    /* chunks of a batch */
+    size_t nu;                    /* update ranges of a batch */
+    chunk *w;
+    const volatile int *cancel;
+    /* the epoch posted (tasks [base, end)): written by the main thread
+    ** between epochs, read by the others in the tasks they take */
+    const batch *bat;
+    long t0;                      /* the optimiser's step before the epoch */
     double lr;
-    double scale;
-    int quit, idle;
-    barrier go, mid;
+    size_t base;                  /* the epoch's first task */
+    atomic_size_t end;            /* its end, stored after the fields above */
+    atomic_size_t next, done;     /* tasks taken, tasks finished (across epochs) */
+    atomic_size_t gen;            /* epochs posted */
+    atomic_int quit, cancelled;
+    atomic_int sleepers, spin;    /* spin: the current budget (races only tune it) */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
 } trainer;
 
-/* Phase 1 for worker k. */
-static void phase_grad(worker *k)
+/* Wait until *v >= target. */
+static void wait_geq(trainer *T, atomic_size_t *v, size_t target)
+{
+    if (atomic_load_explicit(v, memory_order_acquire) >= target)
+        return;
+    int budget = atomic_load_explicit(&T->spin, memory_order_relaxed);
+    for (int spin = 0; spin < budget; spin++) {
+        if (atomic_load_explicit(v, memory_order_acquire) >= target) {
+            if (spin > budget / 2 && budget < MBMLP_SPIN_MAX)
+                atomic_store_explicit(&T->spin, budget * 2 < MBMLP_SPIN_MAX ? budget * 2 : MBMLP_SPIN_MAX,
+                                      memory_order_relaxed);
+            return;
+        }
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    if (budget > MBMLP_SPIN_MIN)
+        atomic_store_explicit(&T->spin, budget / 2 > MBMLP_SPIN_MIN ? budget / 2 : MBMLP_SPIN_MIN,
+                              memory_order_relaxed);
+    /* sleepers is raised before v is read again and read after v is
+    ** raised (both sequentially consistent), so a wake-up is never lost */
+    pthread_mutex_lock(&T->lock);
+    atomic_fetch_add(&T->sleepers, 1);
+    while (atomic_load(v) < target)
+        pthread_cond_wait(&T->cv, &T->lock);
+    atomic_fetch_sub(&T->sleepers, 1);
+    pthread_mutex_unlock(&T->lock);
+}
+
+/* Raise *v by one and wake the sleepers. */
+static void raise_one(trainer *T, atomic_size_t *v)
+{
+    atomic_fetch_add(v, 1);
+    if (atomic_load(&T->sleepers) > 0) {
+        pthread_mutex_lock(&T->lock);
+        pthread_cond_broadcast(&T->cv);
+        pthread_mutex_unlock(&T->lock);
+    }
+}
+
+/* The gradient task of chunk k in batch b. */
+static void task_grad(chunk *k, const batch *b)
 {
     trainer *T = k->T;
-    size_t r0 = T->rows * k->id / T->nt, r1 = T->rows * (k->id + 1) / T->nt, rows = r1 - r0;
+    size_t r0 = b->rows * k->id / T->nt, r1 = b->rows * (k->id + 1) / T->nt, rows = r1 - r0;
     const mbmlp_net *n = T->net;
     size_t f = n->width[0];
     if (rows == 0) {
         memset(k->grad, 0, n->nparams * sizeof(float));
         return;
     }
-    gather(T->train, T->perm + T->start + r0, 0, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb,
+    gather(T->train, T->perm + b->start + r0, 0, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb,
            k->wb);
     mbmlp_forward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
                   T->keep, &k->rng);
-    k->loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, T->scale, k->delta, T->huber_delta,
+    k->loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, b->scale, k->delta, T->huber_delta,
                           &k->metric);
     mbmlp_backward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
                    k->delta, k->tmp, k->grad);
 }
 
-/* Phase 2 for worker k: sum the workers' gradients of its parameter range
-** in worker order, ((g0 + g1) + g2) + ..., and step the optimiser there.
-** All but the last are added into worker 0's gradient; the last is added
-** by the optimiser's own pass, which spares a pass over the range (with 2
-** workers, the only one). */
-static void phase_update(worker *k)
+/* The update task of parameter range r at optimiser step t: the chunks'
+** gradients summed in chunk order; all but the last are added into chunk
+** 0's gradient, the last by the optimiser's own pass (with 2 chunks, the
+** only one). */
+static void task_update(trainer *T, size_t r, long t)
 {
-    trainer *T = k->T;
-    size_t np = T->net->nparams;
-    size_t p0 = (np * k->id / T->nt) & ~(size_t)15, p1 = k->id + 1 == T->nt ? np : (np * (k->id + 1) / T->nt) & ~(size_t)15;
+    size_t np = T->net->nparams, nt = T->nt, nu = T->nu;
+    size_t p0 = (np * r / nu) & ~(size_t)15, p1 = r + 1 == nu ? np : (np * (r + 1) / nu) & ~(size_t)15;
     float *g0 = T->w[0].grad;
-    for (size_t t = 1; t + 1 < T->nt; t++) {
-        const float *gt = T->w[t].grad;
+    for (size_t c = 1; c + 1 < nt; c++) {
+        const float *gc = T->w[c].grad;
         for (size_t p = p0; p < p1; p++)
-            g0[p] += gt[p];
+            g0[p] += gc[p];
     }
-    optim_range(T->opt, T->net, g0, T->nt > 1 ? T->w[T->nt - 1].grad : NULL, p0, p1);
+    optim_range(T->opt, T->net, g0, nt > 1 ? T->w[nt - 1].grad : NULL, p0, p1, t, T->lr);
 }
 
-static void *worker_main(void *arg)
+/* Take and run tasks until the posted epoch has none left. A task is
+** taken by raising next from i to i + 1 while i < end; the epoch that
+** holds task i cannot end (nor the main thread write the next epoch's
+** bat, t0, lr and base) before the task is done, and end was stored after
+** them, so they are read after the task is taken. A thread late to an
+** epoch already finished finds next >= end and takes nothing. */
+static void run_tasks(trainer *T)
 {
-    worker *k = arg;
-    trainer *T = k->T;
+    size_t per = T->nt + T->nu;
     for (;;) {
-        barrier_wait(&T->go);
-        if (T->quit)
-            break;
-        if (T->idle) { /* a synchronisation round (see sync_workers) */
-            barrier_wait(&T->mid);
-            continue;
+        size_t i = atomic_load(&T->next);
+        do {
+            if (i >= atomic_load(&T->end))
+                return;
+        } while (!atomic_compare_exchange_weak(&T->next, &i, i + 1));
+        size_t j = i - T->base, b = j / per, s = j % per;
+        /* the previous stage: batch b - 1's updates, or batch b's gradients */
+        wait_geq(T, &T->done, T->base + b * per + (s < T->nt ? 0 : T->nt));
+        if (!atomic_load_explicit(&T->cancelled, memory_order_relaxed)) {
+            if (s == 0 && T->cancel && *T->cancel)
+                atomic_store(&T->cancelled, 1);
+            else if (s < T->nt)
+                task_grad(&T->w[s], &T->bat[b]);
+            else
+                task_update(T, s - T->nt, T->t0 + (long)b + 1);
         }
-        phase_grad(k);
-        barrier_wait(&T->mid);
-        phase_update(k);
+        raise_one(T, &T->done);
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    trainer *T = arg;
+    for (;;) {
+        size_t seen = atomic_load(&T->gen);
+        if (atomic_load(&T->quit))
+            break;
+        run_tasks(T);
+        wait_geq(T, &T->gen, seen + 1);
     }
     return NULL;
 }
 
-/* Wait until every worker has finished its last update: main thread only,
-** before it reads or changes the parameters outside a batch. idle is set
-** before go and cleared after mid, when every worker has read it. */
-static void sync_workers(trainer *T)
+/* One epoch of nb batches on every thread (the main thread too); returns
+** when all its tasks are done, so the main thread may then read and
+** change the parameters and the optimiser. */
+static void train_epoch(trainer *T, const batch *bat, size_t nb)
 {
-    if (T->nt == 1)
-        return;
-    T->idle = 1;
-    barrier_wait(&T->go);
-    barrier_wait(&T->mid);
-    T->idle = 0;
+    T->bat = bat;
+    T->t0 = T->opt->t;
+    T->base = atomic_load(&T->next); /* every task before it was taken */
+    atomic_store(&T->end, T->base + nb * (T->nt + T->nu));
+    raise_one(T, &T->gen);
+    run_tasks(T);
+    wait_geq(T, &T->done, atomic_load(&T->end));
+    T->opt->t += (long)nb;
 }
 
-/* One mini-batch on all workers. */
-static void train_batch(trainer *T)
+/* Make the trainer's counters and lock and start its helper threads:
+** one per chunk but the first (the calling thread), or fewer when
+** MOONBENCH_MLP_RUNNERS says so (a check that the bits do not depend on
+** them) or a thread cannot be started. *started counts the calling thread.
+** -1 (with a message) when the lock cannot be made. */
+static int trainer_start(trainer *T, pthread_t *tids, size_t *started, char *err)
 {
-    if (T->nt == 1) {
-        T->opt->t++;
-        T->opt->lr = T->lr;
-        phase_grad(&T->w[0]);
-        optim_range(T->opt, T->net, T->w[0].grad, NULL, 0, T->net->nparams);
-        return;
+    size_t runners = T->nt;
+    const char *env = getenv("MOONBENCH_MLP_RUNNERS");
+    if (env && atoi(env) >= 1 && (size_t)atoi(env) < runners)
+        runners = (size_t)atoi(env);
+    atomic_init(&T->end, 0);
+    atomic_init(&T->next, 0);
+    atomic_init(&T->done, 0);
+    atomic_init(&T->gen, 0);
+    atomic_init(&T->quit, 0);
+    atomic_init(&T->cancelled, 0);
+    atomic_init(&T->sleepers, 0);
+    atomic_init(&T->spin, MBMLP_SPIN_MIN);
+    if (pthread_mutex_init(&T->lock, NULL) != 0)
+        return mbmlp_fail(err, -1, "cannot make the training threads' mutex");
+    if (pthread_cond_init(&T->cv, NULL) != 0) {
+        pthread_mutex_destroy(&T->lock);
+        return mbmlp_fail(err, -1, "cannot make the training threads' condition");
     }
-    barrier_wait(&T->go);
-    /* the other workers may have been updating with opt until go: only
-    ** now is it safe to change it (they read it again after mid) */
-    T->opt->t++;
-    T->opt->lr = T->lr;
-    phase_grad(&T->w[0]);
-    barrier_wait(&T->mid);
-    phase_update(&T->w[0]);
+    for (*started = 1; *started < runners; (*started)++)
+        if (pthread_create(&tids[*started], NULL, helper_main, T) != 0)
+            break; /* fewer threads, the same chunks and bits */
+    return 0;
 }
 
 /* {====== fit ======} */
@@ -413,8 +443,8 @@ static void blocks_free(blocks *b, const mb_host *h)
 }
 
 /* Loss and metric of the network (inference mode) over all of d, in
-** batches of B rows through worker k's buffers. */
-static double evaluate(const trainer *T, const mb_dataset *d, worker *k, size_t B, double *metric, double *sumw)
+** batches of B rows through chunk k's buffers. */
+static double evaluate(const trainer *T, const mb_dataset *d, chunk *k, size_t B, double *metric, double *sumw)
 {
     const mbmlp_net *n = T->net;
     double loss = 0, met = 0, sw = 0;
@@ -449,11 +479,12 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     memset(&net, 0, sizeof net);
     trainer T;
     memset(&T, 0, sizeof T);
-    worker ws[MBMLP_MAX_THREADS];
+    chunk ws[MBMLP_MAX_THREADS];
     memset(ws, 0, sizeof ws);
     pthread_t tids[MBMLP_MAX_THREADS];
     size_t started = 0;
-    int barriers = 0;
+    int sync = 0;                 /* T.lock and T.cv made */
+    batch *bat = NULL;
     double *s1 = NULL;            /* standardize: feature sums, then squared deviations */
 
     /* {------ context ------} */
@@ -546,10 +577,10 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     mbmlp_rng_seed(&rng, seed);
     mbmlp_net_init(&net, P->init, &rng);
 
-    /* {------ workers and buffers ------} */
+    /* {------ chunks and buffers ------} */
     size_t B = (size_t)P->batch_size < n ? (size_t)P->batch_size : n;
     size_t L = net.nlayers, maxw = mbmlp_maxwidth(&net), np = net.nparams;
-    /* a worker needs enough rows to be worth a barrier */
+    /* a chunk needs enough rows to be worth a task */
     size_t nt = (size_t)threads;
     if (nt > MBMLP_MAX_THREADS)
         nt = MBMLP_MAX_THREADS;
@@ -563,12 +594,16 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     T.keep = (float)(1 - P->dropout);
     T.huber_delta = P->huber_delta;
     T.nt = nt;
+    T.nu = nt > 1 ? MBMLP_RANGES * nt : 1;
     T.w = ws;
     size_t *perm = balloc(&bl, h, n * sizeof *perm, &ok);
     T.perm = perm;
+    size_t nbmax = (n + B - 1) / B;
+    bat = balloc(&bl, h, nbmax * sizeof *bat, &ok);
+    T.cancel = cancel;
     for (size_t t = 0; t < nt; t++) {
-        worker *wk = &ws[t];
-        /* worker 0 also evaluates the validation set, B rows at a time */
+        chunk *wk = &ws[t];
+        /* chunk 0 also evaluates the validation set, B rows at a time */
         size_t rows = t == 0 ? B : B / nt + 1, per = 3 * rows + rows * f + 2 * rows * maxw + np;
         for (size_t l = 0; l < L; l++)
             per += rows * width[l + 1] * (1 + (size_t)T.use_pre + (size_t)T.use_drop);
@@ -641,25 +676,11 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
                  P->nesterov, 0, mom1, mom2};
     T.opt = &opt;
     openblas_set_num_threads(1);
-    if (nt > 1) {
-        if (barrier_init(&T.go, (unsigned)nt) != 0) {
-            T.nt = nt = 1;
-        } else if (barrier_init(&T.mid, (unsigned)nt) != 0) {
-            barrier_destroy(&T.go);
-            T.nt = nt = 1;
-        } else {
-            barriers = 1;
-            for (started = 1; started < nt; started++)
-                if (pthread_create(&tids[started], NULL, worker_main, &ws[started]) != 0)
-                    break;
-            if (started < nt) {
-                /* the started workers quit at the go barrier (see exit) */
-                barrier_shrink(&T.go, (unsigned)started);
-                rc = mbmlp_fail(err, MB_PLUGIN_EFAIL, "cannot start %zu training threads", nt);
-                goto exit;
-            }
-        }
+    if (trainer_start(&T, tids, &started, err) != 0) {
+        rc = MB_PLUGIN_EFAIL;
+        goto exit;
     }
+    sync = 1;
 
     /* {------ epochs ------} */
     for (size_t i = 0; i < n; i++)
@@ -690,13 +711,10 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
             perm[j] = t;
         }
         double tw = 0;
+        size_t nb = 0;
         for (size_t t = 0; t < nt; t++)
             ws[t].loss = ws[t].metric = 0;
         for (size_t s = 0; s < n; s += B) {
-            if (cancel && *cancel) {
-                rc = mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
-                goto exit;
-            }
             size_t rows = n - s < B ? n - s : B;
             double sw = (double)rows;
             if (train->w) {
@@ -706,13 +724,21 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
             }
             if (!(sw > 0))
                 continue;
-            T.start = s;
-            T.rows = rows;
-            T.scale = 1.0 / sw;
-            train_batch(&T);
+            bat[nb].start = s;
+            bat[nb].rows = rows;
+            bat[nb].scale = 1.0 / sw;
+            nb++;
             tw += sw;
         }
-        sync_workers(&T);
+        if (cancel && *cancel) {
+            rc = mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
+            goto exit;
+        }
+        train_epoch(&T, bat, nb);
+        if (atomic_load(&T.cancelled)) {
+            rc = mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
+            goto exit;
+        }
         if (!(tw > 0)) {
             rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "every training row has weight 0");
             goto exit;
@@ -832,15 +858,15 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
 
 exit:
     if (started > 1) {
-        /* the workers wait at the go barrier: release them to quit */
-        T.quit = 1;
-        barrier_wait(&T.go);
+        /* the helpers wait for the next epoch: post quit instead */
+        atomic_store(&T.quit, 1);
+        raise_one(&T, &T.gen);
         for (size_t t = 1; t < started; t++)
             pthread_join(tids[t], NULL);
     }
-    if (barriers) {
-        barrier_destroy(&T.go);
-        barrier_destroy(&T.mid);
+    if (sync) {
+        pthread_cond_destroy(&T.cv);
+        pthread_mutex_destroy(&T.lock);
     }
     /* batch prediction uses OpenBLAS's threads: the context's count */
     openblas_set_num_threads(threads);
