@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "mb.h"
+#include "stats.h"
 
 double mb_accuracy(const float *y, const float *pred, size_t n)
 {
@@ -50,12 +51,7 @@ double mb_r2(const float *y, const float *pred, size_t n)
 ** decreasing order. */
 static inline uint32_t sort_key(float s, uint32_t flip)
 {
-    uint32_t b;
-    memcpy(&b, &s, sizeof b);
-    if (b == 0x80000000u)
-        b = 0;
-    b = b & 0x80000000u ? ~b : b | 0x80000000u;
-    return b ^ flip;
+    return mb_float_key(s == 0.0f ? 0.0f : s) ^ flip;
 }
 
 /* Below this many rows an insertion sort beats the radix passes. */

@@ -344,15 +344,7 @@ mb_status mb_colstats_compute(const mb_frame *f, const mb_column *c, mb_colstats
 
 /* {====== sorting floats ======} */
 
-/* The float's bits made to order as unsigned integers: negatives flipped
-** whole, positives with the sign bit set; and back. */
-static uint32_t float_key(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
+/* mb_float_key (stats.h) undone. */
 static float key_float(uint32_t k)
 {
     uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
@@ -365,7 +357,7 @@ void mb_sort_floats(float *a, uint32_t *scratch, size_t n)
 {
     uint32_t *k = scratch, *t = scratch + n;
     for (size_t i = 0; i < n; i++)
-        k[i] = float_key(a[i]);
+        k[i] = mb_float_key(a[i]);
     for (int shift = 0; shift < 32; shift += 8) {
         size_t cnt[257] = {0};
         for (size_t i = 0; i < n; i++)

@@ -7,6 +7,9 @@
 
 #include "frame.h"
 
+#include <stdint.h>
+#include <string.h>
+
 #define MB_STATS_TOP 5
 
 typedef struct mb_colstats {
@@ -24,6 +27,16 @@ typedef struct mb_colstats {
 
 /* Summarise column c of f. MB_ENOMEM (err set) if scratch memory ran out. */
 mb_status mb_colstats_compute(const mb_frame *f, const mb_column *c, mb_colstats *out, mb_error *err);
+
+/* A float's bits as an unsigned key in the float order (for radix sorts):
+** the sign bit set for a positive number, all bits inverted for a negative
+** one, so -0 sorts just before +0. */
+static inline uint32_t mb_float_key(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
 
 /* Sort n floats ascending, none NaN (-0 before +0), with scratch (2n
 ** words): an LSD radix sort, several times qsort's speed with its
