@@ -86,10 +86,10 @@ def report(path):
         summary.append({"summary": True, "bench": bench, "model": model, "figure": what,
                         "moonbench": mine, "peer": peer, "ratio": ratio, "goal": goal,
                         "pass": ok, "unit": unit})
-        print("%-7s %-6s %-28s %12s %12s %9s  %-16s %s" % (
+        print("%-7s %-11s %-28s %12s %12s %9s  %-16s %s" % (
             bench, model, what, fmt(mine, ".4g"), fmt(peer, ".4g"), fmt(ratio, ".2f"), goal, verdict(ok)))
 
-    print("%-7s %-6s %-28s %12s %12s %9s  %-16s %s" % ("bench", "model", "figure", "moonbench", "peer",
+    print("%-7s %-11s %-28s %12s %12s %9s  %-16s %s" % ("bench", "model", "figure", "moonbench", "peer",
                                                        "ratio", "goal", ""))
     models = sorted({(b, m) for b, m, _ in by})
     for bench, model in models:
@@ -100,11 +100,14 @@ def report(path):
             a, b = med(me, "rps"), med(peer, "rps")
             line(bench, model, "req/s", a, b, a / b if a and b else None, ">= 20x", a / b >= 20 if a and b else None,
                  "req/s")
+            # The p99 goal is judged where the server has its core to itself (serve.sh's
+            # pinned placement); with wrk on the same cores the tail is wrk's scheduling.
+            pinned = model.endswith("/pinned")
             for p in ("p50_ms", "p99_ms"):
                 a, b = med(me, p), med(peer, p)
-                ok = a < 1.0 if p == "p99_ms" and a is not None else None
+                goal = p == "p99_ms" and pinned and a is not None
                 line(bench, model, p.replace("_", " "), a, b, a / b if a and b else None,
-                     "< 1 ms" if p == "p99_ms" else "", ok, "ms")
+                     "< 1 ms" if goal else "", a < 1.0 if goal else None, "ms")
         elif bench == "score":
             a = med(me, "rows_per_s")
             for t in sorted(peers):
