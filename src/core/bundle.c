@@ -338,6 +338,33 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
     return rc;
 }
 
+void mb_outputs_to_labels(mb_task task, double thr, const double *out, size_t n, size_t k, float *label,
+                          float *proba)
+{
+    for (size_t i = 0; i < n; i++) {
+        const double *o = out + i * k;
+        if (task == MB_TASK_REGRESSION) {
+            label[i] = (float)o[0];
+        } else if (task == MB_TASK_BINARY) {
+            double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
+            label[i] = p1 > thr ? 1.0f : 0.0f;
+            if (proba) {
+                proba[2 * i] = (float)(1 - p1);
+                proba[2 * i + 1] = (float)p1;
+            }
+        } else {
+            size_t best = 0;
+            for (size_t c = 0; c < k; c++) {
+                if (o[c] > o[best])
+                    best = c;
+                if (proba)
+                    proba[i * k + c] = (float)o[c];
+            }
+            label[i] = (float)best;
+        }
+    }
+}
+
 mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, float *proba, mb_error *err)
 {
     const mb_bundle *b = s->bundle;
@@ -363,28 +390,8 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
     if (!out)
         return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
     mb_status rc = mb_portable_predict(&s->form, X, out, err);
-    for (size_t i = 0; rc == MB_OK && i < n; i++) {
-        const double *o = out + i * k;
-        if (b->task == MB_TASK_REGRESSION) {
-            label[i] = (float)o[0];
-        } else if (b->task == MB_TASK_BINARY) {
-            double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
-            label[i] = p1 > thr ? 1.0f : 0.0f;
-            if (proba) {
-                proba[2 * i] = (float)(1 - p1);
-                proba[2 * i + 1] = (float)p1;
-            }
-        } else {
-            size_t best = 0;
-            for (size_t c = 0; c < k; c++) {
-                if (o[c] > o[best])
-                    best = c;
-                if (proba)
-                    proba[i * k + c] = (float)o[c];
-            }
-            label[i] = (float)best;
-        }
-    }
+    if (rc == MB_OK)
+        mb_outputs_to_labels(b->task, thr, out, n, k, label, proba);
     mb_free(out);
     return rc;
 }

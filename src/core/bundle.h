@@ -128,6 +128,12 @@ typedef struct mb_scorer {
 } mb_scorer;
 
 mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *reg, mb_error *err);
+/* n rows of k portable outputs (regression: the value; binary: P(class 1),
+** or both classes' when k is 2; multiclass: one a class) into labels and,
+** for classification when proba is not NULL, probabilities: the one rule of
+** every scorer (mb_scorer_predict, the deployment runtime). */
+void mb_outputs_to_labels(mb_task task, double thr, const double *out, size_t n, size_t k, float *label,
+                          float *proba);
 /* Per row: out_label[i] (class index or value) and, for classification,
 ** proba[i * nclasses + k] (may be NULL). X holds the model's features.
 ** Binary labels follow the bundle's threshold (mb_bundle_threshold), also

@@ -222,28 +222,7 @@ static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *lab
         mb_mlp_plan_predict_rows(rt->mlp, X, out, work);
     else
         mb_portable_predict_rows(&rt->sc.form, X, out, work);
-    for (size_t i = 0; i < X->rows; i++) {
-        const double *o = out + i * k;
-        if (b->task == MB_TASK_REGRESSION) {
-            label[i] = (float)o[0];
-        } else if (b->task == MB_TASK_BINARY) {
-            double p1 = k == 2 ? o[1] : o[0]; /* a 2-output (softmax) form gives both classes */
-            label[i] = p1 > rt->threshold ? 1.0f : 0.0f;
-            if (proba) {
-                proba[2 * i] = (float)(1 - p1);
-                proba[2 * i + 1] = (float)p1;
-            }
-        } else {
-            size_t best = 0;
-            for (size_t c = 0; c < k; c++) {
-                if (o[c] > o[best])
-                    best = c;
-                if (proba)
-                    proba[i * k + c] = (float)o[c];
-            }
-            label[i] = (float)best;
-        }
-    }
+    mb_outputs_to_labels(b->task, rt->threshold, out, X->rows, k, label, proba);
     return MB_OK;
 }
 
