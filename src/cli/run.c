@@ -94,7 +94,7 @@ static void on_abort(int sig)
 /* [-4, +0, -] the default progress callback on a terminal */
 static int progress_bar(lua_State *L)
 {
-    double frac = luaL_optnumber(L, 1, 0), tl = luaL_optnumber(L, 3, NAN), vl = luaL_optnumber(L, 4, NAN);
+    double frac = luaL_optnumber(L, 1, 0), tl = luaL_optnumber(L, 3, (lua_Number)NAN), vl = luaL_optnumber(L, 4, (lua_Number)NAN);
     const char *msg = luaL_optstring(L, 2, "");
     int w = 30, done = (int)(frac * w + 0.5);
     char bar[64];

@@ -345,7 +345,7 @@ static double pi_score(const mb_pi_opts *o, const float *y, const float *label, 
             pos[i] = proba[i * 2 + 1];
         return mb_roc_auc(y, pos, n);
     }
-    return NAN;
+    return (double)NAN;
 }
 
 static void shuffle(size_t *perm, size_t n, mb_rng *rng)
@@ -836,7 +836,7 @@ mb_status mb_partial_dependence(mb_scorer *s, const mb_frame *f, const char *con
         for (size_t q = 0; q < no; q++) {
             double sum = 0;
             for (size_t i = 0; i < n; i++) {
-                double y = !k ? label[i] : k == 2 ? proba[i * 2 + 1] : proba[i * k + q];
+                double y = (double)(!k ? label[i] : k == 2 ? proba[i * 2 + 1] : proba[i * k + q]);
                 sum += y;
                 if (out->individual)
                     out->individual[(q * n + i) * np + g] = y;

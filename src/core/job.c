@@ -849,7 +849,7 @@ void mb_job_result_free(mb_job_result *r)
 double mb_job_metric(const mb_job_metrics *m, const char *name)
 {
     if (!m->done)
-        return NAN;
+        return (double)NAN;
     if (m->task == MB_TASK_REGRESSION) {
         const mb_reg_report *r = &m->reg;
         return !strcmp(name, "rmse") ? r->rmse : !strcmp(name, "mae") ? r->mae : !strcmp(name, "r2") ? r->r2
@@ -876,5 +876,5 @@ double mb_job_metric(const mb_job_metrics *m, const char *name)
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!strcmp(name, fields[i].name))
             return *(const double *)(const void *)((const char *)c + fields[i].off);
-    return NAN;
+    return (double)NAN;
 }

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *path = fuzz_file((const uint8_t *)buf, size + sizeof prefix - 1, "lua");
     if (!path)
         return 0;
-    char *argv[] = {"run", "--sandbox", "--memory", "64", "--timeout", "1", (char *)path, NULL};
-    (void)mb_cmd_run(7, argv);
+    const char *argv[] = {"run", "--sandbox", "--memory", "64", "--timeout", "1", path, NULL};
+    (void)mb_cmd_run(7, (char **)argv);
     return 0;
 }
