@@ -15,7 +15,7 @@
 #include "trees.h"
 
 #define MAX_PAD_DEPTH 14
-#define NAN_LEFT (1 << 30)
+#define NAN_LEFT (1 << 30) /* MBV_NAN_LEFT: vwalk.h reads the same nodes */
 
 typedef struct pnode {
     float thr;
@@ -28,7 +28,9 @@ typedef struct ptree {
     size_t node_off, leaf_off;
 } ptree;
 
-typedef struct mbt_vtree mbt_vtree; /* predict_simd.c */
+#include "vwalk.h"
+
+typedef mbv_tree mbt_vtree; /* the vector walk's trees (vwalk.h, predict_simd.c) */
 
 struct mbt_predictor {
     ptree *trees;

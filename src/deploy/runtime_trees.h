@@ -19,6 +19,10 @@ void mbrt_trees_free(mbrt_trees **c);
 /* out[i * noutputs + k]: exactly mb_portable_predict_rows's outputs for
 ** X's rows (X has the form's nfeatures columns). */
 void mbrt_trees_predict(const mbrt_trees *c, const mb_matrix *X, double *out);
+/* Whether c takes the vector walk for batches (AVX-512, one output per
+** tree, depth <= 6; MOONBENCH_TREES_SIMD=0 at compile turns it off): for
+** tests, which compare both walks. */
+int mbrt_trees_vector(const mbrt_trees *c);
 
 /* {====== padding, shared with the C export (export_c.c) ======} */
 

@@ -7,7 +7,8 @@
 ** one output per tree (binary and multiclass by tree_output) and leaves of
 ** width k, base scores, averaging, the logistic and softmax links, a
 ** depth-0 tree, and row counts that are not multiples of the row block
-** (8) or group (128).
+** (8) or group (128); each with the vector walk (plugins/trees/vwalk.h,
+** AVX-512) and without it (MOONBENCH_TREES_SIMD=0).
 ** Plus a hand-computed case and the depth limit.
 */
 #include <stdarg.h>
@@ -67,8 +68,20 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
     return n;
 }
 
+/* Whether this CPU has what the vector walk needs (vwalk.h). */
+static int avx512(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
 static size_t g_nfeat = 5; /* features of the forms check_form makes */
+static int g_nan = 1;      /* whether its rows have NaNs (the vector walk compiles both ways) */
 
 static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
                              size_t nrows, unsigned seed, int chain)
@@ -108,21 +121,31 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
     t->link = link;
     mb_error err;
     assert_int_equal(mb_portable_check(&form, &err), MB_OK);
-    mbrt_trees *c = mbrt_trees_compile(t);
-    assert_non_null(c);
     float *x = malloc(nrows * p.nfeat * sizeof *x);
     double *want = malloc(nrows * k * sizeof *want), *got = malloc(nrows * k * sizeof *got);
     for (size_t i = 0; i < nrows * p.nfeat; i++)
         /* thresholds hit exactly, and NaNs */
-        x[i] = rnd(&s) % 7 == 0    ? NAN
+        x[i] = g_nan && rnd(&s) % 7 == 0 ? NAN
                : rnd(&s) % 13 == 0 ? (rnd(&s) % 2 ? INFINITY : -INFINITY)
                                    : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
     mb_matrix X = {x, nrows, p.nfeat, p.nfeat};
     mb_portable_predict_rows(&form, &X, want, NULL);
-    mbrt_trees_predict(c, &X, got);
-    assert_memory_equal(want, got, nrows * k * sizeof *got);
-    mbrt_trees_free(&c);
-    assert_null(c);
+    /* both batch walks: the doubled-row one, and the vector one where the
+    ** CPU and the ensemble take it (one output a tree, depth <= 6) */
+    int depth = mbrt_trees_depth(t, 12);
+    for (int simd = 0; simd < 2; simd++) {
+        if (!simd)
+            setenv("MOONBENCH_TREES_SIMD", "0", 1);
+        mbrt_trees *c = mbrt_trees_compile(t);
+        unsetenv("MOONBENCH_TREES_SIMD");
+        assert_non_null(c);
+        assert_int_equal(mbrt_trees_vector(c), simd && avx512() && width == 1 && depth <= 6);
+        memset(got, 0xff, nrows * k * sizeof *got);
+        mbrt_trees_predict(c, &X, got);
+        assert_memory_equal(want, got, nrows * k * sizeof *got);
+        mbrt_trees_free(&c);
+        assert_null(c);
+    }
     free(x);
     free(want);
     free(got);
@@ -145,9 +168,28 @@ static void test_binary_logistic(void **state)
 static void test_group_edges(void **state)
 {
     (void)state;
-    size_t n[] = {7, 8, 9, 127, 128, 129, 255, 256, 257, 1000};
+    size_t n[] = {7, 8, 9, 47, 48, 49, 127, 128, 129, 175, 176, 255, 256, 257, 1000};
     for (size_t i = 0; i < sizeof n / sizeof *n; i++)
         check_form(50, 1, 1, MB_LINK_LOGISTIC, 0, 6, n[i], 40 + (unsigned)i);
+}
+
+/* The vector walk's shapes: chunks without a NaN (its NaN tests compiled
+** out), shallow trees (no transposed levels below depth 3), several
+** outputs by tree_output, and rows wider than its transposed chunk (64
+** features: every level gathered). */
+static void test_vector_shapes(void **state)
+{
+    (void)state;
+    for (g_nan = 0; g_nan < 2; g_nan++) {
+        check_form(60, 1, 1, MB_LINK_LOGISTIC, 0, 6, 300, 1200 + (unsigned)g_nan);
+        check_form(30, 1, 1, MB_LINK_IDENTITY, 0, 2, 200, 1210 + (unsigned)g_nan);
+        check_form(30, 1, 1, MB_LINK_IDENTITY, 0, 1, 130, 1220 + (unsigned)g_nan);
+        check_form(30, 3, 1, MB_LINK_SOFTMAX, 0, 5, 301, 1230 + (unsigned)g_nan);
+        g_nfeat = 70;
+        check_form(40, 2, 1, MB_LINK_SOFTMAX, 0, 6, 260, 1240 + (unsigned)g_nan);
+        g_nfeat = 5;
+    }
+    g_nan = 1;
 }
 
 static void test_multiclass_tree_output(void **state)
@@ -312,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_leaf_width_average),  cmocka_unit_test(test_regression_small_blocks),
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
+        cmocka_unit_test(test_vector_shapes),
         cmocka_unit_test(test_rows_trees_interleaved), cmocka_unit_test(test_wide),
         cmocka_unit_test(test_infinite_thresholds),
     };
