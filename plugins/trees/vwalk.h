@@ -3,7 +3,7 @@
 ** rows to a register, as one header-only kernel for the two places that
 ** score tree ensembles in batches: the trees plugin (predict_simd.c) and
 ** the deployment runtime (src/deploy/runtime_trees.c, behind `moonbench
-** score`, the Redis worker's batches and Lua's predict). Header only
+** score`, serve's and the Redis worker's batches). Header only
 ** because the plugin is a separate shared object: both compile the same
 ** code and neither links the other. Each caller keeps its scalar walk as
 ** the fallback and as the oracle its tests compare against.
