@@ -94,7 +94,7 @@ def report(path):
     models = sorted({(b, m) for b, m, _ in by})
     for bench, model in models:
         me = by.get((bench, model, "moonbench"), [])
-        peers = [t for b, m, t in by if b == bench and m == model and t != "moonbench"]
+        peers = [t for b, m, t in by if b == bench and m == model and t not in ("moonbench", "stump")]
         peer = by.get((bench, model, peers[0]), []) if peers else []
         if bench == "serve":
             a, b = med(me, "rps"), med(peer, "rps")
@@ -131,6 +131,14 @@ def report(path):
                 b = med([r for r in peer if r.get("consumers") == n], "entries_per_s")
                 line(bench, model, "entries/s, " + tag, a, b, a / b if a and b else None, ">= 10x",
                      a / b >= 10 if a and b else None, "entries/s")
+            # worker.sh's stump: moonbench's protocol with a one-split model; a ratio
+            # near 1 says the broker and the cores bound the figure, not the scoring
+            ceil = by.get((bench, model, "stump"), [])
+            for n in (1, 2) if ceil else ():
+                a = med([r for r in me if r.get("consumers") == n], "entries_per_s")
+                b = med([r for r in ceil if r.get("consumers") == n], "entries_per_s")
+                line(bench, model, "vs a one-split model, %d worker%s" % (n, "" if n == 1 else "s"), a, b,
+                     a / b if a and b else None, "", None, "entries/s")
             for p in ("p50_ms", "p99_ms"):
                 a = med([r for r in me if r.get("consumers") == 1 and r.get("paced")], p)
                 b = med([r for r in peer if r.get("consumers") == 1 and r.get("paced")], p)

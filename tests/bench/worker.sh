@@ -13,6 +13,10 @@
 # Latency: an open-loop producer XADDs at MB_WORKER_RATE entries/s (2,000)
 # for MB_WORKER_SECONDS (5) to one consumer; XADD -> output entry seen by a
 # blocked reader, p50/p99 (worker_drive.py pace).
+# What the broker allows: each round also drains the stream with 1 and 2
+# workers running a one-split GBDT (tool "stump": the same protocol with
+# next to no scoring). Where moonbench's figure equals the stump's, the
+# scoring is not what bounds it: redis-server and the machine's cores are.
 # Both use --batch/COUNT MB_WORKER_BATCH (64, the worker's default). Each
 # drain line also has the CPU time per entry of the consumers and of
 # redis-server (consumer_cpu_us, redis_cpu_us; /proc/PID/schedstat). Rounds
@@ -61,8 +65,10 @@ rcli() { redis-cli -p "$RPORT" "$@"; }
 # consumer TOOL STREAM GROUP NAME OUT: one consumer in the background.
 consumer() {
     local tool=$1 stream=$2 group=$3 name=$4 out=$5
-    if [ "$tool" = moonbench ]; then
-        "$MB" worker "$DEP/gbdt.h5" --redis "redis://127.0.0.1:$RPORT" --in "$stream" --group "$group" \
+    if [ "$tool" = moonbench ] || [ "$tool" = stump ]; then
+        local bundle=$DEP/gbdt.h5
+        [ "$tool" = stump ] && bundle=$RDIR/stump.h5
+        "$MB" worker "$bundle" --redis "redis://127.0.0.1:$RPORT" --in "$stream" --group "$group" \
             --consumer "$name" --out "$out" --batch "$BATCH" >>"$RDIR/$tool.log" 2>&1 &
     else
         "$PY" "$HERE/redis_peer.py" "$RPORT" "$stream" "$group" "$name" "$out" "$DEP/xgb_gbdt.json" "$BATCH" \
@@ -114,6 +120,8 @@ paced() {
     stop_consumers
 }
 
+"$MB" fit "$DEP/clf_train.h5" -m gbdt -p n_trees=1 -p max_depth=1 --prep none -o "$RDIR/stump.h5" \
+    >"$RDIR/stump.log" 2>&1 || die "the one-split GBDT did not fit: $RDIR/stump.log"
 say "pre-loading $N entries (load $(load1))"
 "${DRIVE[@]}" feed "$TEST" "$N" rows | rcli --pipe >"$RDIR/feed.log" || die "the feed failed: $RDIR/feed.log"
 [ "$(rcli XLEN rows)" = "$N" ] || die "the stream holds $(rcli XLEN rows) entries, not $N"
@@ -143,6 +151,10 @@ for r in $(seq "$ROUNDS"); do
         done
         say "round $r/$ROUNDS: $tool, $RATE entries/s for $SECS s (load $(load1))"
         paced "$tool" | "$PY" "$HERE/deploy_report.py" tag worker "$tool" gbdt "$r" >>"$RAW"
+    done
+    for k in 1 2; do
+        say "round $r/$ROUNDS: stump (a one-split GBDT), $k consumer(s) (load $(load1))"
+        drain stump "$k" | "$PY" "$HERE/deploy_report.py" tag worker stump gbdt "$r" >>"$RAW"
     done
 done
 "$PY" "$HERE/deploy_report.py" report "$RAW"
