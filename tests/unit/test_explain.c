@@ -26,6 +26,7 @@
 #include "explain.h"
 #include "io.h"
 #include "plugin.h"
+#include "fixture.h"
 #include "portable.h"
 
 /* {====== random ensembles ======} */
@@ -276,14 +277,8 @@ static mb_registry reg;
 static int setup(void **state)
 {
     (void)state;
-    char path[1024];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/trees.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (mbt_load_plugin(&reg, "trees") != 0)
         return -1;
-    }
     return 0;
 }
 

@@ -22,20 +22,15 @@
 #include "dataset.h"
 #include "io.h"
 #include "plugin.h"
+#include "fixture.h"
 
 static mb_registry reg;
 
 static int setup(void **state)
 {
     (void)state;
-    char path[1024];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/trees.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (mbt_load_plugin(&reg, "trees") != 0)
         return -1;
-    }
     return 0;
 }
 

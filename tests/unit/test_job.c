@@ -19,6 +19,7 @@
 
 #include "io.h"
 #include "job.h"
+#include "fixture.h"
 
 static mb_registry reg;
 static char dir[64];
@@ -26,14 +27,8 @@ static char dir[64];
 static int setup(void **state)
 {
     (void)state;
-    char path[1024];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/linear.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (mbt_load_plugin(&reg, "linear") != 0)
         return -1;
-    }
     snprintf(dir, sizeof dir, "/tmp/mb_job_XXXXXX");
     return mkdtemp(dir) ? 0 : -1;
 }

@@ -28,6 +28,7 @@
 #include "dataset.h"
 #include "io.h"
 #include "plugin.h"
+#include "fixture.h"
 #include "portable.h"
 
 /* {====== helpers ======} */
@@ -58,14 +59,9 @@ static int setup(void **state)
         mb_set_log(log_stderr, NULL);
         ctx1.progress = progress_stderr;
     }
-    char path[1024];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/linear.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (mbt_load_plugin(&reg, "linear") != 0)
         return -1;
-    }
+    mb_error err;
     ltype = mb_registry_find(&reg, "linear", &lowner, &err);
     return ltype ? 0 : -1;
 }

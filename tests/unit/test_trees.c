@@ -25,6 +25,7 @@
 #include "dataset.h"
 #include "io.h"
 #include "plugin.h"
+#include "fixture.h"
 #include "portable.h"
 
 /* {====== helpers ======} */
@@ -37,14 +38,8 @@ static mb_fit_context ctx2 = {sizeof(mb_fit_context), NULL, 2, 7, NULL, NULL, NU
 static int setup(void **state)
 {
     (void)state;
-    char path[1024];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/trees.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "%s\n", err.msg);
+    if (mbt_load_plugin(&reg, "trees") != 0)
         return -1;
-    }
     ctx2.host = mb_host_services();
     return 0;
 }
