@@ -174,7 +174,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(BUILD)/con
 	$(CC) $(CFLAGS_ALL) $(UNIT_CFLAGS) -MMD -MP $(LDFLAGS_ALL) -o $@ $< $(UNIT_OBJ) $(SCRIPT_OBJ) $(BUILD)/libmbcore.a $(PKG_LIBS) $(TEST_LIBS)
 
 # Unit tests of src/deploy link the deployment objects they test.
-DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o runtime_trees.o runtime_pool.o drift.o)
+DEPLOY_UNIT_OBJ = $(addprefix $(BUILD)/obj/src/deploy/,runtime.o runtime_pipe.o runtime_pool.o drift.o)
 $(BUILD)/tests/test_runtime: $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_OBJ = $(DEPLOY_UNIT_OBJ)
 $(BUILD)/tests/test_runtime: UNIT_CFLAGS = -Isrc/deploy
@@ -204,9 +204,6 @@ $(BUILD)/tests/test_results: UNIT_CFLAGS = -Isrc/deploy -Isrc/tui
 $(BUILD)/tests/test_tui_editor: $(BUILD)/obj/src/tui/editor.o
 $(BUILD)/tests/test_tui_editor: UNIT_OBJ = $(BUILD)/obj/src/tui/editor.o
 $(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
-$(BUILD)/tests/test_runtime_trees: $(BUILD)/obj/src/deploy/runtime_trees.o
-$(BUILD)/tests/test_runtime_trees: UNIT_OBJ = $(BUILD)/obj/src/deploy/runtime_trees.o
-$(BUILD)/tests/test_runtime_trees: UNIT_CFLAGS = -Isrc/deploy
 # The trees plugin's batch prediction (tests/unit/test_trees_predict.c) links the plugin's
 # objects (built like the host's), to compare whole doubles.
 TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o util.o binning.o)

@@ -278,7 +278,7 @@ static void walk_row(const mbt_ensemble *e, const mbt_predictor *pr, const float
 ** indices in registers (named, not an array, so the compiler keeps them
 ** there): eight independent chains of loads in flight per level, with no
 ** store and reload of the positions between levels (the idea of walk8 in
-** src/deploy/runtime_trees.c). Leaf positions to pos[0..8). walk8 is for
+** src/core/portable_trees.c). Leaf positions to pos[0..8). walk8 is for
 ** blocks without NaN (no default directions to look at), walk8_nan takes
 ** PSTEP's NaN rule. */
 #define WALK8(NAME, STEP)                                                                          \

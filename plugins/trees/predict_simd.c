@@ -19,7 +19,7 @@
 ** did. 200 depth-6 trees over clf_1m's 200,000 test rows (bench_fit, 1
 ** thread, CPU s): scalar 0.223, vector 0.063, and 0.054 with the first
 ** three levels taken from transposed rows without gathers (mbv_walk_tree_xt).
-** (On AMD Zen 3 gathers are slow: runtime_trees.c measured an AVX2 walk
+** (On AMD Zen 3 gathers are slow: portable_trees.c measured an AVX2 walk
 ** slower there; the CPU check, mbt_avx512_ok, asks for AVX-512 F and DQ,
 ** which Zen 3 lacks; Zen 4 has them, unmeasured.)
 **
@@ -30,7 +30,7 @@
 ** with the same double additions: the sums are the same bits.
 **
 ** The kernel itself is vwalk.h, shared with the deployment runtime
-** (src/deploy/runtime_trees.c); this file builds its trees from the
+** (src/core/portable_trees.c); this file builds its trees from the
 ** plugin's padded form and hands it blocks.
 */
 #include "predict.h"

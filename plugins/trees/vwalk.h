@@ -2,8 +2,8 @@
 ** vwalk.h: the AVX-512 walk of shallow padded trees (depth <= 6), sixteen
 ** rows to a register, as one header-only kernel for the two places that
 ** score tree ensembles in batches: the trees plugin (predict_simd.c) and
-** the deployment runtime (src/deploy/runtime_trees.c, behind `moonbench
-** score`, serve's and the Redis worker's batches). Header only
+** the host's scorers (src/core/portable_trees.c: `moonbench score`,
+** evaluate, serve's and the Redis worker's batches, Lua, the workbench). Header only
 ** because the plugin is a separate shared object: both compile the same
 ** code and neither links the other. Each caller keeps its scalar walk as
 ** the fallback and as the oracle its tests compare against.

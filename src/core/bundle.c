@@ -333,9 +333,27 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
         rc = b->form != MB_FORM_NONE
                  ? mb_portable_from_state(b->form, (mb_state *)&b->portable_state, &s->form, &s->layers, err)
                  : open_plugin_model(s, b, reg, err);
+    /* checked once here, so scoring trusts every index; then compiled
+    ** (NULL when a form does not suit: the portable loop scores) */
+    if (rc == MB_OK && !s->model && (rc = mb_portable_check(&s->form, err)) == MB_OK) {
+        if (s->form.kind == MB_FORM_TREES)
+            s->trees = mb_trees_plan_new(&s->form.u.trees);
+        else if (s->form.kind == MB_FORM_MLP)
+            s->mlp = mb_mlp_plan_new(&s->form, -1);
+    }
     if (rc != MB_OK)
         mb_scorer_close(s);
     return rc;
+}
+
+void mb_scorer_rows(const mb_scorer *s, const mb_matrix *X, double *out, double *work)
+{
+    if (s->trees)
+        mb_trees_plan_predict_rows(s->trees, X, out);
+    else if (s->mlp)
+        mb_mlp_plan_predict_rows(s->mlp, X, out, work);
+    else
+        mb_portable_predict_rows(&s->form, X, out, work);
 }
 
 void mb_outputs_to_labels(mb_task task, double thr, const double *out, size_t n, size_t k, float *label,
@@ -385,14 +403,20 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
         mb_free(own);
         return rc;
     }
-    size_t k = mb_portable_noutputs(&s->form), n = X->rows;
-    double *out = mb_trymalloc((n ? n : 1) * k * sizeof *out);
-    if (!out)
-        return mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
-    mb_status rc = mb_portable_predict(&s->form, X, out, err);
-    if (rc == MB_OK)
+    size_t k = mb_portable_noutputs(&s->form), n = X->rows, nw = mb_portable_work_size(&s->form);
+    double *out = mb_trymalloc((n ? n : 1) * k * sizeof *out), *work = nw ? mb_trymalloc(nw * sizeof *work) : NULL;
+    mb_status rc = MB_OK;
+    if (!out || (nw && !work))
+        rc = mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+    else if (X->cols != mb_portable_nfeatures(&s->form))
+        rc = mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu",
+                     mb_portable_nfeatures(&s->form), X->cols);
+    if (rc == MB_OK) {
+        mb_scorer_rows(s, X, out, work);
         mb_outputs_to_labels(b->task, thr, out, n, k, label, proba);
+    }
     mb_free(out);
+    mb_free(work);
     return rc;
 }
 
@@ -434,6 +458,8 @@ void mb_scorer_close(mb_scorer *s)
         mb_transform_free(&s->steps[i]);
     mb_free(s->steps);
     mb_model_free(&s->model);
+    mb_trees_plan_free(&s->trees);
+    mb_mlp_plan_free(&s->mlp);
     mb_free(s->layers);
     memset(s, 0, sizeof *s);
 }

@@ -118,6 +118,8 @@ typedef struct mb_scorer {
     struct mb_transform **steps;  /* the pipeline, loaded */
     mb_portable form;
     mb_mlp_layer *layers;
+    mb_trees_plan *trees;         /* the form compiled (portable_trees.c, portable_mlp.c), */
+    mb_mlp_plan *mlp;             /* or NULL: mb_portable_predict_rows scores */
     mb_model *model;              /* non-portable bundles */
     /* Lua steps (kind "lua", steps[i] NULL) are applied by lua_apply when
     ** the caller allowed them (mb_lua_scorer_steps, src/script/lmb_run.h);
@@ -140,6 +142,12 @@ void mb_outputs_to_labels(mb_task task, double thr, const double *out, size_t n,
 ** for a model scored by its plugin. */
 mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *out_label, float *proba,
                             mb_error *err);
+/* Raw outputs of a portable scorer (s->model NULL) for X's rows (the
+** form's features): out[i * noutputs + k], the compiled form when there is
+** one, bit for bit mb_portable_predict_rows's either way; work holds
+** mb_portable_work_size(&s->form) doubles. Thread-safe: one scorer, many
+** threads, each with its own out and work (the deployment runtime). */
+void mb_scorer_rows(const mb_scorer *s, const mb_matrix *X, double *out, double *work);
 /* The same from a raw frame: the pipeline's transforms are applied first,
 ** then the features are taken by name (a missing column is an error naming
 ** it). A pipeline with a Lua transform is scored only when lua_apply is set

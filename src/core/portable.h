@@ -33,7 +33,7 @@ double mb_portable_activate(mb_activation a, float alpha, double x);
 
 /* A form's link on k raw outputs, in place (logistic, softmax or none):
 ** the last step of the loop above, for scorers that compute the raw sums
-** their own way (src/deploy/runtime_trees.c). */
+** their own way (portable_trees.c). */
 void mb_portable_apply_link(mb_link link, double *v, size_t k);
 
 /* Check a form's internal consistency (indices in range, sizes). */
@@ -54,6 +54,35 @@ void mb_mlp_plan_free(mb_mlp_plan **pp);
 /* The kernel in use: "avx512", "avx2" or "c". */
 const char *mb_mlp_plan_kernel(const mb_mlp_plan *pl);
 void mb_mlp_plan_predict_rows(const mb_mlp_plan *pl, const mb_matrix *X, double *out, double *work);
+
+/* {====== a compiled tree ensemble (portable_trees.c) ======}
+** Every tree padded to the ensemble's depth and walked without branches,
+** several rows at a time (and AVX-512 for gradient boosting's shape): bit
+** for bit the results of mb_portable_predict_rows. Made when a scorer is
+** opened, read-only after (share it between threads), allocating nothing
+** per call. mb_trees_plan_new gives NULL when the ensemble does not suit
+** (deeper than the walk's limit, or no memory): then the portable loop
+** scores. t must have passed mb_portable_check; its arrays (not t itself)
+** must outlive the plan. */
+typedef struct mb_trees_plan mb_trees_plan;
+mb_trees_plan *mb_trees_plan_new(const mb_tree_form *t);
+void mb_trees_plan_free(mb_trees_plan **c);
+/* out[i * noutputs + k]: exactly mb_portable_predict_rows's outputs for
+** X's rows (X has the form's nfeatures columns). */
+void mb_trees_plan_predict_rows(const mb_trees_plan *c, const mb_matrix *X, double *out);
+/* Whether c takes the vector walk for batches (AVX-512, one output per
+** tree, depth <= 6; MOONBENCH_TREES_SIMD=0 when it is made turns it off):
+** for tests, which compare both walks. */
+int mb_trees_plan_vector(const mb_trees_plan *c);
+/* The depth of the ensemble's deepest tree (a leaf is 0), or -1 when a
+** tree is deeper than max_depth (shared with the C export, export_c.c). */
+int mb_trees_depth(const mb_tree_form *t, int max_depth);
+/* Tree tr padded to a complete binary tree of depth `depth` (at least its
+** own): at[pos], pos in level order (the 2^depth - 1 inner positions, then
+** the 2^depth leaves; the children of pos are 2 pos + 1 and 2 pos + 2), is
+** the form's node there. A leaf above depth `depth` fills every position
+** below it: an inner position holding a leaf leads both ways to it. */
+void mb_trees_pad(const mb_tree_form *t, size_t tr, size_t depth, int32_t *at);
 
 #endif
 

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 
 #include "export.h"
-#include "runtime_trees.h"
+#include "portable.h"
 
 /* {====== printing helpers ======} */
 
@@ -419,7 +419,7 @@ static void write_trees_code(FILE *fp, const mb_tree_form *t)
 
 /* {====== trees as complete trees ======}
 ** Every tree padded to the ensemble's depth D (a leaf above depth D is
-** copied into all the leaves below it: runtime_trees.h's mbrt_trees_pad,
+** copied into all the leaves below it: portable.h's mb_trees_pad,
 ** the runtime's own padding), so a walk
 ** is exactly D steps of i = 2i + 1 + right with no leaf test and `right`
 ** computed, not branched on: the mispredicted branches of the nested ifs
@@ -434,7 +434,7 @@ static int full_fits(const mb_tree_form *t)
 {
     if (t->nfeatures >= (1u << 31) || !t->ntrees)
         return -1;
-    int depth = mbrt_trees_depth(t, MBX_FULL_DEPTH); /* the runtime's padding (runtime_trees.h) */
+    int depth = mb_trees_depth(t, MBX_FULL_DEPTH); /* the scorers' padding (portable_trees.c) */
     if (depth < 0)
         return -1;
     size_t padded = t->ntrees << depth;
@@ -449,7 +449,7 @@ typedef struct full_layout {
     double *leaf;      /* ntrees x nleaf x width */
 } full_layout;
 
-/* Tree tr from its padded positions at (mbrt_trees_pad, the runtime's). */
+/* Tree tr from its padded positions at (mb_trees_pad, the runtime's). */
 static void full_lay(full_layout *c, const mb_tree_form *t, size_t tr, const int32_t *at)
 {
     size_t in = tr * c->ninner;
@@ -503,7 +503,7 @@ static void write_trees_full(FILE *fp, const mb_tree_form *t, size_t depth)
     c.leaf = mb_calloc(nt * c.nleaf * c.width, sizeof *c.leaf);
     int32_t *at = mb_malloc((c.ninner + c.nleaf) * sizeof *at);
     for (size_t tr = 0; tr < nt; tr++) {
-        mbrt_trees_pad(t, tr, depth, at);
+        mb_trees_pad(t, tr, depth, at);
         full_lay(&c, t, tr, at);
     }
     mb_free(at);

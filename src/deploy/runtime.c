@@ -18,7 +18,6 @@
 #include "lmb_run.h"
 #include "runtime_pipe.h"
 #include "runtime_pool.h"
-#include "runtime_trees.h"
 
 struct mb_runtime {
     mb_bundle *b;
@@ -29,8 +28,6 @@ struct mb_runtime {
     mb_scorer sc;               /* the model: sc.form (portable) or sc.model (plugin) */
     int sc_open;
     size_t nout, nwork;         /* portable: outputs per row, scratch doubles */
-    mbrt_trees *trees;          /* a portable tree form, compiled (runtime_trees.c), or NULL */
-    mb_mlp_plan *mlp;           /* a portable MLP form, compiled (portable_mlp.c), or NULL */
     double threshold;
     int plain_numbers;          /* no steps, the inputs are the features and all numbers (plain_inputs) */
     pthread_mutex_t lock;       /* plugin calls, the Lua state */
@@ -124,16 +121,9 @@ mb_status mb_runtime_open_bundle(mb_bundle **pb, const char *path, const mb_runt
         snprintf(rt->describe, sizeof rt->describe, "plugin %s %s (model %s; no portable form)", b->plugin,
                  b->plugin_version, b->model);
     } else {
-        /* checked once here, so scoring trusts every index */
-        if ((rc = mb_portable_check(&rt->sc.form, err)) != MB_OK)
-            goto fail;
         rt->kind = MB_RUNTIME_PORTABLE;
         rt->nout = mb_portable_noutputs(&rt->sc.form);
         rt->nwork = mb_portable_work_size(&rt->sc.form);
-        if (rt->sc.form.kind == MB_FORM_TREES)
-            rt->trees = mbrt_trees_compile(&rt->sc.form.u.trees); /* NULL: the portable loop */
-        if (rt->sc.form.kind == MB_FORM_MLP)
-            rt->mlp = mb_mlp_plan_new(&rt->sc.form, -1); /* NULL: the portable loop */
         snprintf(rt->describe, sizeof rt->describe, "portable %s form of %s/%s (no plugin loaded)",
                  mb_form_name(b->form), b->plugin, b->model);
     }
@@ -158,8 +148,6 @@ void mb_runtime_close(mb_runtime **prt)
     if (!prt || !*prt)
         return;
     mb_runtime *rt = *prt;
-    mbrt_trees_free(&rt->trees);
-    mb_mlp_plan_free(&rt->mlp);
     if (rt->sc_open)
         mb_scorer_close(&rt->sc);
     if (rt->has_lock)
@@ -216,12 +204,7 @@ static mb_status model_rows(const mb_runtime *rt, const mb_matrix *X, float *lab
         return rc;
     }
     size_t k = rt->nout;
-    if (rt->trees)
-        mbrt_trees_predict(rt->trees, X, out);
-    else if (rt->mlp)
-        mb_mlp_plan_predict_rows(rt->mlp, X, out, work);
-    else
-        mb_portable_predict_rows(&rt->sc.form, X, out, work);
+    mb_scorer_rows(&rt->sc, X, out, work); /* the form compiled when the scorer opened */
     mb_outputs_to_labels(b->task, rt->threshold, out, X->rows, k, label, proba);
     return MB_OK;
 }

@@ -1,6 +1,6 @@
 /*
-** test_runtime_trees.c: the runtime's compiled tree evaluator
-** (src/deploy/runtime_trees.h) against its oracle, the core's portable
+** test_portable_trees.c: the scorers' compiled tree evaluator
+** (mb_trees_plan, src/core/portable_trees.c) against its oracle, the portable
 ** loop (mb_portable_predict_rows): bit-identical outputs on random rows
 ** with NaNs, for hand-made forms that exercise what the compiler does:
 ** leaves above the ensemble's depth (padding), NaN sent left and right,
@@ -22,7 +22,6 @@
 #include <string.h>
 
 #include "portable.h"
-#include "runtime_trees.h"
 
 #define MAXN 4096
 
@@ -132,18 +131,18 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
     mb_portable_predict_rows(&form, &X, want, NULL);
     /* both batch walks: the doubled-row one, and the vector one where the
     ** CPU and the ensemble take it (one output a tree, depth <= 6) */
-    int depth = mbrt_trees_depth(t, 12);
+    int depth = mb_trees_depth(t, 12);
     for (int simd = 0; simd < 2; simd++) {
         if (!simd)
             setenv("MOONBENCH_TREES_SIMD", "0", 1);
-        mbrt_trees *c = mbrt_trees_compile(t);
+        mb_trees_plan *c = mb_trees_plan_new(t);
         unsetenv("MOONBENCH_TREES_SIMD");
         assert_non_null(c);
-        assert_int_equal(mbrt_trees_vector(c), simd && avx512() && width == 1 && depth <= 6);
+        assert_int_equal(mb_trees_plan_vector(c), simd && avx512() && width == 1 && depth <= 6);
         memset(got, 0xff, nrows * k * sizeof *got);
-        mbrt_trees_predict(c, &X, got);
+        mb_trees_plan_predict_rows(c, &X, got);
         assert_memory_equal(want, got, nrows * k * sizeof *got);
-        mbrt_trees_free(&c);
+        mb_trees_plan_free(&c);
         assert_null(c);
     }
     free(x);
@@ -262,7 +261,7 @@ static void test_infinite_thresholds(void **state)
             double value[3] = {0, 1, 3};
             mb_tree_form t = {1, 1, 1, 3, 1, &root, &out, feature, thr, dls, left, right, value, NULL, 0,
                               MB_LINK_IDENTITY, NULL};
-            mbrt_trees *c = mbrt_trees_compile(&t);
+            mb_trees_plan *c = mb_trees_plan_new(&t);
             if (ti == 0 && dl == 0) {
                 assert_null(c);
                 continue;
@@ -275,11 +274,11 @@ static void test_infinite_thresholds(void **state)
             double want[5], got[5];
             mb_matrix X = {xs, 5, 1, 1};
             mb_portable_predict_rows(&form, &X, want, NULL);
-            mbrt_trees_predict(c, &X, got);
+            mb_trees_plan_predict_rows(c, &X, got);
             assert_memory_equal(want, got, sizeof got);
             assert_true(got[4] == (dl ? 1 : 3)); /* NaN: the default way */
             assert_true(got[3] == (ti == 0 ? 1 : 3) && got[0] == 1);
-            mbrt_trees_free(&c);
+            mb_trees_plan_free(&c);
         }
 }
 
@@ -293,14 +292,14 @@ static void test_hand_stump(void **state)
     double value[3] = {0, 1, 3};
     mb_tree_form t = {1, 1, 1, 3, 1, &root, &out, feature, thr, dl, left, right, value, NULL, 0,
                       MB_LINK_IDENTITY, NULL};
-    mbrt_trees *c = mbrt_trees_compile(&t);
+    mb_trees_plan *c = mb_trees_plan_new(&t);
     assert_non_null(c);
     float x[4] = {0.5f, 1.0f, 1.5f, NAN};
     double o[4];
     mb_matrix X = {x, 4, 1, 1};
-    mbrt_trees_predict(c, &X, o);
+    mb_trees_plan_predict_rows(c, &X, o);
     assert_true(o[0] == 1 && o[1] == 1 && o[2] == 3 && o[3] == 3);
-    mbrt_trees_free(&c);
+    mb_trees_plan_free(&c);
 }
 
 /* A NaN threshold is refused when the form is checked (every load and save
@@ -344,7 +343,7 @@ static void test_too_deep(void **state)
     }
     mb_tree_form t = {1, 1, 1, N, 1, &root, &out, feature, thr, dl, left, right, value, NULL, 0,
                       MB_LINK_IDENTITY, NULL};
-    assert_null(mbrt_trees_compile(&t));
+    assert_null(mb_trees_plan_new(&t));
 }
 
 int main(void)

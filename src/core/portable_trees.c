@@ -1,7 +1,9 @@
 /*
-** runtime_trees.c: the runtime's tree-ensemble evaluator (runtime_trees.h):
-** the portable tree form recompiled once, at mb_runtime_open, into complete
-** binary trees walked without branches, several rows at a time.
+** portable_trees.c: the scorers' tree-ensemble evaluator (portable.h,
+** mb_trees_plan): the portable tree form compiled once, when a scorer is
+** opened (mb_scorer_open: every command, Lua, the workbench, and through it
+** the deployment runtime), into complete binary trees walked without
+** branches, several rows at a time.
 **
 ** WHY
 ** ---
@@ -60,8 +62,6 @@
 ** form would exceed MAX_BYTES, is not compiled: the caller keeps the
 ** portable loop.
 */
-#include "runtime_trees.h"
-
 #include <math.h>
 #include <string.h>
 
@@ -82,7 +82,7 @@ typedef struct node {
     uint32_t slot; /* feature when NaN goes right, nfeatures + feature when it goes left */
 } node;
 
-struct mbrt_trees {
+struct mb_trees_plan {
     size_t ntrees, depth, k, width; /* width: doubles per leaf (1 or k) */
     size_t ninner, nleaf;           /* per tree: 2^D - 1 and 2^D */
     size_t nf;                      /* features: a doubled row holds 2 nf floats */
@@ -90,7 +90,7 @@ struct mbrt_trees {
     double *leaf;                   /* ntrees x nleaf x width */
     mbv_tree *vt;                   /* the vector walk's trees (64-byte aligned), or NULL */
     void *vt_mem;                   /* what vt was carved from */
-    const mb_tree_form *form;
+    mb_tree_form form;              /* a copy (a scorer may move); its arrays must outlive c */
 };
 
 /* Depth of the subtree at n (a leaf is 0); -1 past max_depth. */
@@ -104,7 +104,7 @@ static int depth_of(const mb_tree_form *t, int32_t n, int d, int max_depth)
     return l < 0 || r < 0 ? -1 : 1 + (l > r ? l : r);
 }
 
-int mbrt_trees_depth(const mb_tree_form *t, int max_depth)
+int mb_trees_depth(const mb_tree_form *t, int max_depth)
 {
     int depth = 0;
     for (size_t i = 0; i < t->ntrees; i++) {
@@ -126,13 +126,13 @@ static void pad(const mb_tree_form *t, int32_t n, size_t pos, size_t level, size
     pad(t, leaf ? n : t->right[n], 2 * pos + 2, level + 1, depth, at);
 }
 
-void mbrt_trees_pad(const mb_tree_form *t, size_t tr, size_t depth, int32_t *at)
+void mb_trees_pad(const mb_tree_form *t, size_t tr, size_t depth, int32_t *at)
 {
     pad(t, t->root[tr], 0, 0, depth, at);
 }
 
-/* Tree tr laid out from its padded positions at (mbrt_trees_pad). */
-static void lay(mbrt_trees *c, const mb_tree_form *t, size_t tr, const int32_t *at)
+/* Tree tr laid out from its padded positions at (mb_trees_pad). */
+static void lay(mb_trees_plan *c, const mb_tree_form *t, size_t tr, const int32_t *at)
 {
     node *nd = c->nodes + tr * c->ninner;
     double *lf = c->leaf + tr * c->nleaf * c->width;
@@ -148,7 +148,7 @@ static void lay(mbrt_trees *c, const mb_tree_form *t, size_t tr, const int32_t *
 
 /* The vector walk's form of c's padded trees, when the ensemble and the
 ** CPU suit it (VEC_MIN above); none without memory, the scalar walk stays. */
-static void vector_trees(mbrt_trees *c)
+static void vector_trees(mb_trees_plan *c)
 {
     if (!MBV_HAVE || c->width != 1 || c->depth > MBV_DEPTH || !c->nf || c->k > VEC_MAX_OUT || !mbv_cpu_ok() ||
         c->ntrees > (SIZE_MAX - 64) / sizeof(mbv_tree) || !(c->vt_mem = mb_trymalloc(c->ntrees * sizeof(mbv_tree) + 64)))
@@ -166,25 +166,25 @@ static void vector_trees(mbrt_trees *c)
         }
         memcpy(v->leaf, c->leaf + tr * c->nleaf, c->nleaf * sizeof *v->leaf);
         v->depth = (int32_t)c->depth;
-        v->out = c->form->tree_output[tr];
+        v->out = c->form.tree_output[tr];
     }
 }
 
-int mbrt_trees_vector(const mbrt_trees *c)
+int mb_trees_plan_vector(const mb_trees_plan *c)
 {
     return c->vt != NULL;
 }
 
-mbrt_trees *mbrt_trees_compile(const mb_tree_form *t)
+mb_trees_plan *mb_trees_plan_new(const mb_tree_form *t)
 {
-    int d = mbrt_trees_depth(t, MAX_DEPTH);
+    int d = mb_trees_depth(t, MAX_DEPTH);
     if (d < 0 || t->nfeatures >= (1u << 30))
         return NULL;
     for (size_t i = 0; i < t->nnodes; i++) /* the one node the doubled rows get wrong (WHY) */
         if (t->feature[i] >= 0 && isinf(t->threshold[i]) && t->threshold[i] > 0 && !t->default_left[i])
             return NULL;
     size_t depth = (size_t)d;
-    mbrt_trees *c = mb_trycalloc(1, sizeof *c);
+    mb_trees_plan *c = mb_trycalloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->ntrees = t->ntrees;
@@ -194,17 +194,17 @@ mbrt_trees *mbrt_trees_compile(const mb_tree_form *t)
     c->nleaf = (size_t)1 << depth;
     c->ninner = c->nleaf - 1;
     c->nf = t->nfeatures;
-    c->form = t;
+    c->form = *t;
     size_t bytes = t->ntrees * (c->ninner * sizeof(node) + c->nleaf * c->width * sizeof(double));
     int32_t *at = NULL;
     if (bytes > MAX_BYTES || !(c->nodes = mb_trymalloc((t->ntrees * c->ninner + 1) * sizeof *c->nodes)) ||
         !(c->leaf = mb_trymalloc(t->ntrees * c->nleaf * c->width * sizeof *c->leaf)) ||
         !(at = mb_trymalloc((c->ninner + c->nleaf) * sizeof *at))) {
-        mbrt_trees_free(&c);
+        mb_trees_plan_free(&c);
         return NULL;
     }
     for (size_t i = 0; i < t->ntrees; i++) {
-        mbrt_trees_pad(t, i, depth, at);
+        mb_trees_pad(t, i, depth, at);
         lay(c, t, i, at);
     }
     mb_free(at);
@@ -212,9 +212,9 @@ mbrt_trees *mbrt_trees_compile(const mb_tree_form *t)
     return c;
 }
 
-void mbrt_trees_free(mbrt_trees **pc)
+void mb_trees_plan_free(mb_trees_plan **pc)
 {
-    mbrt_trees *c = *pc;
+    mb_trees_plan *c = *pc;
     if (!c)
         return;
     mb_free(c->nodes);
@@ -236,12 +236,12 @@ static void double_row(const float *x, size_t nf, float *d)
 
 /* The leaves reached by the rows of a block, added to their sums (out:
 ** rows x k, row 0 of the block first), in tree order like the oracle. */
-static void add_leaves(const mbrt_trees *c, size_t tr, const size_t *at, size_t nb, double *out)
+static void add_leaves(const mb_trees_plan *c, size_t tr, const size_t *at, size_t nb, double *out)
 {
     const double *lf = c->leaf + tr * c->nleaf * c->width;
     size_t k = c->k;
     if (c->width == 1) {
-        size_t o = (size_t)c->form->tree_output[tr];
+        size_t o = (size_t)c->form.tree_output[tr];
         for (size_t r = 0; r < nb; r++)
             out[r * k + o] += lf[at[r] - c->ninner];
         return;
@@ -262,7 +262,7 @@ static void add_leaves(const mbrt_trees *c, size_t tr, const size_t *at, size_t 
 ** at out): D steps of i = 2i + 1 + right with the 8 row indices in
 ** registers (named, not an array, so the compiler keeps them there), 8
 ** independent chains of loads in flight per level. */
-static void walk8(const mbrt_trees *c, size_t tr, const float *x0, size_t ld, double *out)
+static void walk8(const mb_trees_plan *c, size_t tr, const float *x0, size_t ld, double *out)
 {
     const node *nd = c->nodes + tr * c->ninner;
     const float *x1 = x0 + ld, *x2 = x1 + ld, *x3 = x2 + ld, *x4 = x3 + ld, *x5 = x4 + ld, *x6 = x5 + ld,
@@ -283,11 +283,11 @@ static void walk8(const mbrt_trees *c, size_t tr, const float *x0, size_t ld, do
 }
 
 /* The leaf of tree tr at position at, added to a row's sums (o: k doubles). */
-static void add_leaf(const mbrt_trees *c, size_t tr, size_t at, double *o)
+static void add_leaf(const mb_trees_plan *c, size_t tr, size_t at, double *o)
 {
     const double *lf = c->leaf + (tr * c->nleaf + at - c->ninner) * c->width;
     if (c->width == 1)
-        o[c->form->tree_output[tr]] += lf[0];
+        o[c->form.tree_output[tr]] += lf[0];
     else
         for (size_t j = 0; j < c->k; j++)
             o[j] += lf[j];
@@ -297,7 +297,7 @@ static void add_leaf(const mbrt_trees *c, size_t tr, size_t at, double *o)
 ** exported C's walk, export_c.c): a single row has no other rows to
 ** overlap with, so its trees are the 8 independent chains of loads. The
 ** leaves are added in tree order, like the oracle. */
-static void row8(const mbrt_trees *c, size_t tr, const float *x, double *o)
+static void row8(const mb_trees_plan *c, size_t tr, const float *x, double *o)
 {
     size_t ni = c->ninner;
     const node *n0 = c->nodes + tr * ni, *n1 = n0 + ni, *n2 = n1 + ni, *n3 = n2 + ni, *n4 = n3 + ni, *n5 = n4 + ni,
@@ -319,7 +319,7 @@ static void row8(const mbrt_trees *c, size_t tr, const float *x, double *o)
 }
 
 /* Every tree over the one doubled row x, raw sums into o (k doubles). */
-static void walk_row(const mbrt_trees *c, const float *x, double *o)
+static void walk_row(const mb_trees_plan *c, const float *x, double *o)
 {
     size_t tr = 0;
     for (; tr + 8 <= c->ntrees; tr += 8)
@@ -336,7 +336,7 @@ static void walk_row(const mbrt_trees *c, const float *x, double *o)
 
 /* A row too wide to double on the stack (x: the row itself): the slot
 ** decoded at every step, NaN tested. */
-static void wide_row(const mbrt_trees *c, const float *x, double *o)
+static void wide_row(const mb_trees_plan *c, const float *x, double *o)
 {
     for (size_t tr = 0; tr < c->ntrees; tr++) {
         const node *nd = c->nodes + tr * c->ninner;
@@ -357,7 +357,7 @@ static void wide_row(const mbrt_trees *c, const float *x, double *o)
 ** single row from serve or the worker, a chunk's tail) walk row by row
 ** with their trees interleaved instead. Either way a row's sums take the
 ** trees in order. */
-static void walk_group(const mbrt_trees *c, const mb_matrix *X, size_t g0, size_t n, double *out)
+static void walk_group(const mb_trees_plan *c, const mb_matrix *X, size_t g0, size_t n, double *out)
 {
     float d[DBUF];
     size_t ld = 2 * c->nf, full = n / BLOCK * BLOCK;
@@ -374,7 +374,7 @@ static void walk_group(const mbrt_trees *c, const mb_matrix *X, size_t g0, size_
 /* Rows [r0, r0 + nb) of X (nb <= MBV_CHUNK) by the vector walk, raw sums
 ** into out (rows x k): the same leaves added in the same order from +0 as
 ** walk_group's, so the same bits. */
-static void vector_chunk(const mbrt_trees *c, const mb_matrix *X, size_t r0, size_t nb, double *out)
+static void vector_chunk(const mb_trees_plan *c, const mb_matrix *X, size_t r0, size_t nb, double *out)
 {
     double acc[VEC_MAX_OUT * MBV_CHUNK] __attribute__((aligned(64)));
     const float *xb = X->x + r0 * X->ld;
@@ -390,9 +390,9 @@ static void vector_chunk(const mbrt_trees *c, const mb_matrix *X, size_t r0, siz
 }
 #endif
 
-void mbrt_trees_predict(const mbrt_trees *c, const mb_matrix *X, double *out)
+void mb_trees_plan_predict_rows(const mb_trees_plan *c, const mb_matrix *X, double *out)
 {
-    const mb_tree_form *t = c->form;
+    const mb_tree_form *t = &c->form;
     size_t k = c->k, fit = c->nf ? DBUF / (2 * c->nf) : GROUP;
     /* rows per group: GROUP, or as many doubled rows as the buffer holds
     ** (whole blocks when it holds one); 0: too wide, wide_row */
