@@ -5,8 +5,10 @@
 # private redis-server on a free loopback port whose data lives only in
 # $BUILD/bench/worker (no persistence: --save '' --appendonly no).
 #
-# Throughput: MB_WORKER_ROWS test rows of clf_1m (default 50,000) are
-# pre-loaded once into a stream (pipelined XADDs, fields by feature name);
+# Throughput: MB_WORKER_ROWS test rows of clf_1m (default 200,000: at
+# ~180,000 entries/s a drain of 50,000 lasted 0.28 s, too short for the CPU
+# times below) are pre-loaded once into a stream (pipelined XADDs, fields by
+# feature name);
 # each run creates a fresh group from id 0 and times 1, then 2 consumers in
 # it draining them to a fresh output stream: entries/s between the first and
 # the last output entry (worker_drive.py drain), so start-up is not counted.
@@ -28,7 +30,7 @@ set -eu -o pipefail
 BENCH_NAME=worker
 # shellcheck source=deploy_lib.sh
 . "$(dirname "$0")/deploy_lib.sh"
-N=${MB_WORKER_ROWS:-50000}
+N=${MB_WORKER_ROWS:-200000}
 RATE=${MB_WORKER_RATE:-2000}
 SECS=${MB_WORKER_SECONDS:-5}
 BATCH=${MB_WORKER_BATCH:-64}
