@@ -217,6 +217,7 @@ typedef struct batch {
 
 typedef struct trainer {
     mbmlp_net *net;
+    float *wt;                    /* the weights transposed (mbmlp_transpose), for the forward products */
     const mb_dataset *train;
     const size_t *perm;
     const float *mu, *isd;
@@ -297,22 +298,54 @@ static void task_grad(chunk *k, const batch *b)
     }
     gather(T->train, T->perm + b->start + r0, 0, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb,
            k->wb);
-    mbmlp_forward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
-                  T->keep, &k->rng);
+    mbmlp_forward_t(n, T->wt, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL,
+                    T->use_drop ? k->masks : NULL, T->keep, &k->rng);
     k->loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, b->scale, k->delta, T->huber_delta,
                           &k->metric);
     mbmlp_backward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
                    k->delta, k->tmp, k->grad);
 }
 
+/* Where update range r (of nu over np parameters) starts: inside a weight
+** block, at a band of 16 rows (so that the task that updates a band also
+** transposes it), elsewhere at a multiple of 16 floats but not before the
+** biases begin. Monotone in r; range nu starts at np. */
+static size_t range_start(const mbmlp_net *n, size_t r, size_t nu)
+{
+    size_t np = n->nparams, t = np * r / nu;
+    if (r >= nu)
+        return np;
+    for (size_t l = 0; l < n->nlayers; l++) {
+        size_t fi = n->width[l], w0 = n->woff[l], w1 = w0 + fi * n->width[l + 1];
+        if (t >= w0 && t < w1)
+            return w0 + (t - w0) / (16 * fi) * (16 * fi);
+        size_t b1 = l + 1 < n->nlayers ? n->woff[l + 1] : np;
+        if (t >= w1 && t < b1)
+            return (t & ~(size_t)15) > w1 ? t & ~(size_t)15 : w1;
+    }
+    return t & ~(size_t)15;
+}
+
+/* wt's copy of the weight rows of every layer within [p0, p1) (whole rows:
+** range_start). */
+static void transpose_range(const mbmlp_net *n, float *wt, size_t p0, size_t p1)
+{
+    for (size_t l = 0; l < n->nlayers; l++) {
+        size_t fi = n->width[l], fo = n->width[l + 1], w0 = n->woff[l], w1 = w0 + fi * fo;
+        size_t a = p0 > w0 ? p0 : w0, b = p1 < w1 ? p1 : w1;
+        if (a < b)
+            mbmlp_gemm_transpose(n->params + w0, fi, fo, (a - w0) / fi, (b - w0) / fi, wt + w0);
+    }
+}
+
 /* The update task of parameter range r at optimiser step t: the chunks'
 ** gradients summed in chunk order; all but the last are added into chunk
 ** 0's gradient, the last by the optimiser's own pass (with 2 chunks, the
-** only one). */
+** only one). Then the range's weight rows into wt. */
 static void task_update(trainer *T, size_t r, long t)
 {
-    size_t np = T->net->nparams, nt = T->nt, nu = T->nu;
-    size_t p0 = (np * r / nu) & ~(size_t)15, p1 = r + 1 == nu ? np : (np * (r + 1) / nu) & ~(size_t)15;
+    size_t nt = T->nt, nu = T->nu;
+    size_t p0 = range_start(T->net, r, nu), p1 = range_start(T->net, r + 1, nu);
     float *g0 = T->w[0].grad;
     for (size_t c = 1; c + 1 < nt; c++) {
         const float *gc = T->w[c].grad;
@@ -320,6 +353,8 @@ static void task_update(trainer *T, size_t r, long t)
             g0[p] += gc[p];
     }
     optim_range(T->opt, T->net, g0, nt > 1 ? T->w[nt - 1].grad : NULL, p0, p1, t, T->lr);
+    if (T->wt)
+        transpose_range(T->net, T->wt, p0, p1);
 }
 
 /* Take and run tasks until the posted epoch has none left. A task is
@@ -451,7 +486,7 @@ static double evaluate(const trainer *T, const mb_dataset *d, chunk *k, size_t B
     for (size_t s = 0; s < d->X.rows; s += B) {
         size_t rows = d->X.rows - s < B ? d->X.rows - s : B;
         sw += gather(d, NULL, s, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb, k->wb);
-        mbmlp_forward(n, k->xb, d->X.cols, rows, k->acts, NULL, NULL, 1.0f, NULL);
+        mbmlp_forward_t(n, T->wt, k->xb, d->X.cols, rows, k->acts, NULL, NULL, 1.0f, NULL);
         loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, 0, NULL, T->huber_delta, &met);
     }
     *metric = met;
@@ -630,6 +665,7 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     float *mom1 = balloc(&bl, h, np * sizeof(float), &ok);
     float *mom2 = P->optimizer != MBMLP_OPT_SGD ? balloc(&bl, h, np * sizeof(float), &ok) : NULL;
     float *best_params = valid ? balloc(&bl, h, np * sizeof(float), &ok) : NULL;
+    T.wt = mbmlp_gemm_on() ? balloc(&bl, h, np * sizeof(float), &ok) : NULL;
     float *mu = NULL, *isd = NULL;
     if (P->standardize) {
         mu = balloc(&bl, h, f * sizeof(float), &ok);
@@ -670,6 +706,9 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
     }
     T.ym = ym;
     T.ys = ys;
+
+    if (T.wt)
+        mbmlp_transpose(&net, T.wt);
 
     /* {------ threads ------} */
     optim opt = {P->optimizer, P->lr, P->beta1, P->beta2, P->eps, P->momentum, P->weight_decay,
