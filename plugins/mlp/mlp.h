@@ -5,6 +5,7 @@
 **   mlp_net.c    the network: layout, initialisation, the fused forward and
 **                backward kernels over cblas_sgemm, losses, the one-row path
 **   mlp_train.c  fit: mini-batches, optimisers, schedules, early stopping
+**   mlp_data.c   the data checks and the gathering of a batch's rows
 **   mlp_simd.c   element-wise kernels (AVX-512, AVX2, portable)
 **   mlp_gemm.c   the training step's small matrix products (AVX-512)
 ** Cross-file names are mbmlp_; nothing here is part of the plugin ABI.
@@ -220,6 +221,19 @@ MBMLP_FUNC void mbmlp_gemm_relu_back(size_t m, size_t n, size_t K, const float *
 /* T[j fo + o] = W[o fi + j] for the rows o0 <= o < o1 of a weight block
 ** (fo x fi): mbmlp_transpose's layout, a band at a time. */
 MBMLP_FUNC void mbmlp_gemm_transpose(const float *W, size_t fi, size_t fo, size_t o0, size_t o1, float *T);
+
+/* {====== mlp_data.c ======} */
+
+/* Features, labels and weights of d usable (labels class indices below
+** nclasses when nclasses > 0); the message names the first bad value.
+** With s1 (d->X.cols doubles), also adds each feature's column sum. */
+MBMLP_FUNC int mbmlp_check_data(const mb_dataset *d, const char *what, size_t nclasses, double *s1, char *err);
+/* Rows idx[0..rows) of d (or rows start.. when idx is NULL) into xb,
+** standardised when mu; labels into yb (regression: (y - ym) / ys),
+** weights into wb. Returns the sum of the weights. */
+MBMLP_FUNC double mbmlp_gather(const mb_dataset *d, const size_t *idx, size_t start, size_t rows, const float *mu,
+                               const float *isd, int regression, double ym, double ys, float *xb, float *yb,
+                               float *wb);
 
 /* {====== mlp_train.c ======} */
 
