@@ -17,10 +17,20 @@
 ** input gradient the weights as they are. A block of rows x 16-float
 ** columns is kept in registers while k runs; each element is one fused
 ** multiply-add chain over k = 0, 1, ... from zero, which is what OpenBLAS
-** computes while K fits in one of its K blocks (test_mlp compares the two on
-** the running kernel at every training shape), so the results are the same
-** bits as the cblas_sgemm calls they replace; mlp_net.c calls these only
-** where that holds (K <= MBMLP_PREFILL_K) and the CPU has AVX-512.
+** computes while K fits in one of its K blocks (test_train_products_bits
+** compares the two on the running kernel at the bench's shapes), so the
+** results are the same bits as the cblas_sgemm calls they replace there;
+** mlp_net.c calls these for K <= MBMLP_GEMM_MAX_K when the CPU has AVX-512.
+** Where OpenBLAS sums in another order (its small-matrix kernel for the
+** output layer's forward product below ~120 rows, e.g. a batch's last
+** rows) the results differ from its by rounding; they are this order's on
+** every CPU with AVX-512, whichever OpenBLAS kernel is loaded.
+**
+** In the bench's step (128 rows, 64-256-128-10; 1-thread CPU time, best
+** of 30 x 50 steps): 250-265 us with OpenBLAS and the separate passes,
+** 198-217 us here. Blocks are 6 rows x 4 vectors (24 sums); 12 rows x 2
+** vectors (half the loads of B a multiply-add) and B's strip packed
+** contiguously were tried and gained nothing.
 */
 #include "mlp.h"
 
@@ -133,7 +143,7 @@ static AVX512 inline __m512 store_back(__m512 x, float *c, const float *a, __mma
     {                                                                                                     \
         __m512 acc[R][NZ];                                                                                \
         const float *ar[R];                                                                               \
-        _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                               \
+        _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                               \
         {                                                                                                 \
             ar[r] = A + ((size_t)r < nr ? (size_t)r : 0) * sa;                                            \
             _Pragma("GCC unroll 4") for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_setzero_ps();         \
@@ -143,7 +153,7 @@ static AVX512 inline __m512 store_back(__m512 x, float *c, const float *a, __mma
             __m512 b[NZ];                                                                                 \
             _Pragma("GCC unroll 4") for (int z = 0; z < NZ; z++) b[z] =                                   \
                 z + 1 < NZ ? _mm512_loadu_ps(bk + 16 * z) : _mm512_maskz_loadu_ps(ml, bk + 16 * z);       \
-            _Pragma("GCC unroll 8") for (int r = 0; r < R; r++)                                           \
+            _Pragma("GCC unroll 16") for (int r = 0; r < R; r++)                                           \
             {                                                                                             \
                 __m512 x = _mm512_set1_ps(ar[r][k * sk]);                                                 \
                 _Pragma("GCC unroll 4") for (int z = 0; z < NZ; z++) acc[r][z] =                          \
@@ -156,13 +166,13 @@ static AVX512 inline __m512 store_back(__m512 x, float *c, const float *a, __mma
             size_t j = j0 + 16 * (size_t)z;                                                               \
             if (e->kind == EP_RELU_BACK) {                                                                \
                 __m512 s = _mm512_maskz_loadu_ps(mk, e->gb + j);                                          \
-                _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) if ((size_t)r < nr) s =               \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) if ((size_t)r < nr) s =               \
                     store_back(acc[r][z], C + (size_t)r * ldc + j, e->a + (size_t)r * ldc + j, mk, e, s); \
                 _mm512_mask_storeu_ps(e->gb + j, mk, s);                                                  \
             } else {                                                                                      \
                 __m512 bv = e->kind == EP_BIAS_ACT ? _mm512_maskz_loadu_ps(mk, e->bias + j)               \
                                                    : _mm512_setzero_ps();                                 \
-                _Pragma("GCC unroll 8") for (int r = 0; r < R; r++) if ((size_t)r < nr)                   \
+                _Pragma("GCC unroll 16") for (int r = 0; r < R; r++) if ((size_t)r < nr)                   \
                     store_fwd(acc[r][z], C + (size_t)r * ldc + j, bv, mk, e);                             \
             }                                                                                             \
         }                                                                                                 \

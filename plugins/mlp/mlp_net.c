@@ -12,7 +12,11 @@
 ** add, the activation and the dropout mask in the forward pass; the
 ** activation derivative, the mask and the bias-gradient column sums in the
 ** backward pass. Nothing here allocates: the caller (mlp_train.c) owns the
-** buffers, allocated once at fit start.
+** buffers, allocated once at fit start. In training, with AVX-512, the
+** products are mlp_gemm.c's instead (no packing; bias + relu and relu
+** backward fused into their stores; the same sums' order), given the
+** weights transposed (mbmlp_forward_t); prediction keeps cblas_sgemm and
+** OpenBLAS's threads.
 **
 ** The one-row path does not call BLAS (whose threading costs more than the
 ** arithmetic for one row): it walks transposed weights (in x out), so each

@@ -19,10 +19,13 @@
 ** own threading (on multi_200k, 2 OpenBLAS threads were no faster than 1:
 ** every product pays a hand-off), so fit splits each batch into
 ** ctx->threads fixed chunks of rows that any of its threads takes (see
-** "chunks and tasks" below), each calling sgemm on the thread that runs
-** it, with OpenBLAS's process-global count set to 1
-** (openblas_set_num_threads) during training. At the end of fit the count
-** is set to ctx->threads, which batch prediction then uses. Results depend
+** "chunks and tasks" below), each running its products on the thread
+** that runs it: mlp_gemm.c's (AVX-512, inputs and chunks up to 256; the
+** forward products read wt, the weights transposed, which the update
+** tasks refresh band by band) or cblas_sgemm, with OpenBLAS's
+** process-global count set to 1 (openblas_set_num_threads) during
+** training. At the end of fit the count is set to ctx->threads, which
+** batch prediction then uses. Results depend
 ** only on ctx->seed and the thread count (the chunks, and the gradient
 ** sums' order), never on which thread ran what.
 */
