@@ -28,7 +28,8 @@
 **
 ** In the bench's step (128 rows, 64-256-128-10; 1-thread CPU time, best
 ** of 30 x 50 steps): 250-265 us with OpenBLAS and the separate passes,
-** 198-217 us here. Blocks are 6 rows x 4 vectors (24 sums); 12 rows x 2
+** 192-207 us here (k unrolled twice: 6% off 205-229 us; four times was no
+** better). Blocks are 6 rows x 4 vectors (24 sums); 12 rows x 2
 ** vectors (half the loads of B a multiply-add) and B's strip packed
 ** contiguously were tried and gained nothing.
 */
@@ -148,7 +149,7 @@ static AVX512 inline __m512 store_back(__m512 x, float *c, const float *a, __mma
             ar[r] = A + ((size_t)r < nr ? (size_t)r : 0) * sa;                                            \
             _Pragma("GCC unroll 4") for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_setzero_ps();         \
         }                                                                                                 \
-        for (size_t k = 0; k < K; k++) {                                                                  \
+        _Pragma("GCC unroll 2") for (size_t k = 0; k < K; k++) {                                         \
             const float *bk = B + k * ldb;                                                                \
             __m512 b[NZ];                                                                                 \
             _Pragma("GCC unroll 4") for (int z = 0; z < NZ; z++) b[z] =                                   \
