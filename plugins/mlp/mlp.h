@@ -5,6 +5,9 @@
 **   mlp_net.c    the network: layout, initialisation, the fused forward and
 **                backward kernels over cblas_sgemm, losses, the one-row path
 **   mlp_train.c  fit: mini-batches, optimisers, schedules, early stopping
+**   mlp_data.c   the data checks and the gathering of a batch's rows
+**   mlp_simd.c   element-wise kernels (AVX-512, AVX2, portable)
+**   mlp_gemm.c   the training step's small matrix products (AVX-512)
 ** Cross-file names are mbmlp_; nothing here is part of the plugin ABI.
 */
 #ifndef MBMLP_H
@@ -122,6 +125,11 @@ static inline size_t mbmlp_nout(const mbmlp_net *n) { return n->width[n->nlayers
 ** drawn and applied here to hidden layers; keep is 1 - p. No allocation. */
 MBMLP_FUNC void mbmlp_forward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows, float **acts,
                    float **pre, float **masks, float keep, mbmlp_rng *r);
+/* The same with wt, the weights transposed as mbmlp_transpose lays them out
+** (or NULL): the products then go through mlp_gemm.c where it applies (the
+** same bits as OpenBLAS's at the training shapes; see mlp_gemm.c). */
+MBMLP_FUNC void mbmlp_forward_t(const mbmlp_net *n, const float *wt, const float *X, size_t ldx, size_t rows,
+                                float **acts, float **pre, float **masks, float keep, mbmlp_rng *r);
 
 /* Apply the output link in place to rows x nout raw outputs. */
 MBMLP_FUNC void mbmlp_link(const mbmlp_net *n, float *out, size_t rows);
@@ -181,6 +189,51 @@ MBMLP_FUNC int mbmlp_k_finite(const float *x, size_t n);
 MBMLP_FUNC void mbmlp_k_sum(double *s, const float *x, size_t n);
 /* s[j] += d * d with d = (double)x[j] - mu[j] */
 MBMLP_FUNC void mbmlp_k_sqdev(double *s, const float *x, const double *mu, size_t n);
+
+/* {====== mlp_gemm.c: the training step's products ======}
+** C (m x n, row-major, ldc) = sum over k < K of a(i, k) B[k ldb + j] with
+** a(i, k) = A[i sa + k sk], each element one fused multiply-add chain over
+** k = 0, 1, ... from zero. */
+
+/* The largest K the training step sends here (and the widest layer input
+** whose forward product starts from the biases in mlp_net.c): OpenBLAS
+** sums K up to its K block in one chain, the same bits; wider products stay
+** with OpenBLAS. */
+#define MBMLP_GEMM_MAX_K 256
+
+/* 1 when the products run here: AVX-512, and MOONBENCH_MLP_GEMM is not 0
+** (a diagnostic: every product through cblas_sgemm). */
+MBMLP_FUNC int mbmlp_gemm_on(void);
+/* C = the sums. */
+MBMLP_FUNC void mbmlp_gemm_plain(size_t m, size_t n, size_t K, const float *A, size_t sa, size_t sk, const float *B,
+                                 size_t ldb, float *C, size_t ldc);
+/* C = act(sums + bias[j]): act 0 identity, 1 relu, 2 leaky relu (alpha),
+** as mbmlp_k_bias_act. */
+MBMLP_FUNC void mbmlp_gemm_bias_act(size_t m, size_t n, size_t K, const float *A, size_t sa, size_t sk,
+                                    const float *B, size_t ldb, float *C, size_t ldc, const float *bias, int act,
+                                    float alpha);
+/* C = the sums times relu'(act) (act m x n, ldc; leaky: alpha where act <=
+** 0) and gb = C's column sums, as mbmlp_k_relu_back. */
+MBMLP_FUNC void mbmlp_gemm_relu_back(size_t m, size_t n, size_t K, const float *A, size_t sa, size_t sk,
+                                     const float *B, size_t ldb, float *C, size_t ldc, const float *act, int leaky,
+                                     float alpha, float *gb);
+
+/* T[j fo + o] = W[o fi + j] for the rows o0 <= o < o1 of a weight block
+** (fo x fi): mbmlp_transpose's layout, a band at a time. */
+MBMLP_FUNC void mbmlp_gemm_transpose(const float *W, size_t fi, size_t fo, size_t o0, size_t o1, float *T);
+
+/* {====== mlp_data.c ======} */
+
+/* Features, labels and weights of d usable (labels class indices below
+** nclasses when nclasses > 0); the message names the first bad value.
+** With s1 (d->X.cols doubles), also adds each feature's column sum. */
+MBMLP_FUNC int mbmlp_check_data(const mb_dataset *d, const char *what, size_t nclasses, double *s1, char *err);
+/* Rows idx[0..rows) of d (or rows start.. when idx is NULL) into xb,
+** standardised when mu; labels into yb (regression: (y - ym) / ys),
+** weights into wb. Returns the sum of the weights. */
+MBMLP_FUNC double mbmlp_gather(const mb_dataset *d, const size_t *idx, size_t start, size_t rows, const float *mu,
+                               const float *isd, int regression, double ym, double ys, float *xb, float *yb,
+                               float *wb);
 
 /* {====== mlp_train.c ======} */
 

@@ -12,7 +12,11 @@
 ** add, the activation and the dropout mask in the forward pass; the
 ** activation derivative, the mask and the bias-gradient column sums in the
 ** backward pass. Nothing here allocates: the caller (mlp_train.c) owns the
-** buffers, allocated once at fit start.
+** buffers, allocated once at fit start. In training, with AVX-512, the
+** products are mlp_gemm.c's instead (no packing; bias + relu and relu
+** backward fused into their stores; the same sums' order), given the
+** weights transposed (mbmlp_forward_t); prediction keeps cblas_sgemm and
+** OpenBLAS's threads.
 **
 ** The one-row path does not call BLAS (whose threading costs more than the
 ** arithmetic for one row): it walks transposed weights (in x out), so each
@@ -206,6 +210,13 @@ static void dropout_row(float *a, float *mask, size_t w, float keep, mbmlp_rng *
 void mbmlp_forward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows, float **acts,
                    float **pre, float **masks, float keep, mbmlp_rng *r)
 {
+    mbmlp_forward_t(n, NULL, X, ldx, rows, acts, pre, masks, keep, r);
+}
+
+void mbmlp_forward_t(const mbmlp_net *n, const float *wt, const float *X, size_t ldx, size_t rows,
+                     float **acts, float **pre, float **masks, float keep, mbmlp_rng *r)
+{
+    int own = wt && mbmlp_gemm_on();
     const float *in = X;
     size_t ldin = ldx;
     for (size_t l = 0; l < n->nlayers; l++) {
@@ -225,19 +236,28 @@ void mbmlp_forward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows, 
         ** into C block by block, which would move b's rounding: they keep
         ** beta 0 (Zen's block is 320..383; test_mlp checks 256 on the
         ** running kernel). */
-        int prefill = fi <= MBMLP_PREFILL_K &&
-                      (act == MB_ACT_IDENTITY || act == MB_ACT_RELU || act == MB_ACT_LEAKY_RELU);
-        if (prefill)
-            for (size_t i = 0; i < rows; i++)
-                memcpy(a + i * fo, b, fo * sizeof *a);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)fo, (int)fi, 1.0f, in,
-                    (int)ldin, W, (int)fi, prefill ? 1.0f : 0.0f, a, (int)fo);
-        if (act == MB_ACT_IDENTITY || act == MB_ACT_RELU || act == MB_ACT_LEAKY_RELU)
-            mbmlp_k_bias_act(a, prefill ? NULL : b, rows, fo,
-                             act == MB_ACT_RELU ? 1 : act == MB_ACT_LEAKY_RELU ? 2 : 0, n->alpha);
+        int relus = act == MB_ACT_IDENTITY || act == MB_ACT_RELU || act == MB_ACT_LEAKY_RELU;
+        int kind = act == MB_ACT_RELU ? 1 : act == MB_ACT_LEAKY_RELU ? 2 : 0;
+        int prefill = fi <= MBMLP_PREFILL_K && relus;
+        if (own && fi <= MBMLP_GEMM_MAX_K) {
+            /* mlp_gemm.c: the same sums, with the bias and relu in its
+            ** store (b + AW^T rounded once, as with the prefill) */
+            if (relus)
+                mbmlp_gemm_bias_act(rows, fo, fi, in, ldin, 1, wt + n->woff[l], fo, a, fo, b, kind, n->alpha);
+            else
+                mbmlp_gemm_plain(rows, fo, fi, in, ldin, 1, wt + n->woff[l], fo, a, fo);
+        } else {
+            if (prefill)
+                for (size_t i = 0; i < rows; i++)
+                    memcpy(a + i * fo, b, fo * sizeof *a);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)fo, (int)fi, 1.0f, in,
+                        (int)ldin, W, (int)fi, prefill ? 1.0f : 0.0f, a, (int)fo);
+            if (relus)
+                mbmlp_k_bias_act(a, prefill ? NULL : b, rows, fo, kind, n->alpha);
+        }
         for (size_t i = 0; i < rows; i++) {
             float *ai = a + i * fo;
-            if (act != MB_ACT_IDENTITY && act != MB_ACT_RELU && act != MB_ACT_LEAKY_RELU)
+            if (!relus)
                 bias_act_row(ai, zk ? zk + i * fo : NULL, ai, b, fo, act, n->alpha);
             if (mk)
                 dropout_row(ai, mk + i * fo, fo, keep, r);
@@ -375,6 +395,7 @@ static void act_backward(float *d, const float *a, const float *z, const float *
 void mbmlp_backward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows, float *const *acts,
                     float *const *pre, float *const *masks, float *delta, float *tmp, float *grad)
 {
+    int own = mbmlp_gemm_on();
     float *D = delta;
     size_t L = n->nlayers;
     /* output layer bias gradient */
@@ -390,15 +411,29 @@ void mbmlp_backward(const mbmlp_net *n, const float *X, size_t ldx, size_t rows,
         size_t fi = n->width[l], fo = n->width[l + 1];
         const float *in = l ? acts[l - 1] : X;
         size_t ldin = l ? fi : ldx;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)fo, (int)fi, (int)rows, 1.0f, D,
-                    (int)fo, in, (int)ldin, 0.0f, grad + n->woff[l], (int)fi);
+        /* dW = D^T A: D's columns are read where they lie (stride fo) */
+        if (own && rows <= MBMLP_GEMM_MAX_K)
+            mbmlp_gemm_plain(fo, fi, rows, D, 1, fo, in, ldin, grad + n->woff[l], fi);
+        else
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)fo, (int)fi, (int)rows, 1.0f, D,
+                        (int)fo, in, (int)ldin, 0.0f, grad + n->woff[l], (int)fi);
         if (l == 0)
             break;
         float *G = D == delta ? tmp : delta;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)fi, (int)fo, 1.0f, D,
-                    (int)fo, n->params + n->woff[l], (int)fi, 0.0f, G, (int)fi);
-        act_backward(G, acts[l - 1], pre ? pre[l - 1] : NULL, masks ? masks[l - 1] : NULL, rows, fi,
-                     n->act, n->alpha, grad + n->boff[l - 1]);
+        const float *W = n->params + n->woff[l], *al = acts[l - 1], *mk = masks ? masks[l - 1] : NULL;
+        float *gb = grad + n->boff[l - 1];
+        int relus = n->act == MB_ACT_RELU || n->act == MB_ACT_LEAKY_RELU;
+        if (own && fo <= MBMLP_GEMM_MAX_K && relus && !mk)
+            mbmlp_gemm_relu_back(rows, fi, fo, D, fo, 1, W, fi, G, fi, al, n->act == MB_ACT_LEAKY_RELU, n->alpha,
+                                 gb);
+        else {
+            if (own && fo <= MBMLP_GEMM_MAX_K)
+                mbmlp_gemm_plain(rows, fi, fo, D, fo, 1, W, fi, G, fi);
+            else
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, (int)fi, (int)fo, 1.0f, D,
+                            (int)fo, W, (int)fi, 0.0f, G, (int)fi);
+            act_backward(G, al, pre ? pre[l - 1] : NULL, mk, rows, fi, n->act, n->alpha, gb);
+        }
         D = G;
     }
 }

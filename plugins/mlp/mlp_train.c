@@ -19,10 +19,13 @@
 ** own threading (on multi_200k, 2 OpenBLAS threads were no faster than 1:
 ** every product pays a hand-off), so fit splits each batch into
 ** ctx->threads fixed chunks of rows that any of its threads takes (see
-** "chunks and tasks" below), each calling sgemm on the thread that runs
-** it, with OpenBLAS's process-global count set to 1
-** (openblas_set_num_threads) during training. At the end of fit the count
-** is set to ctx->threads, which batch prediction then uses. Results depend
+** "chunks and tasks" below), each running its products on the thread
+** that runs it: mlp_gemm.c's (AVX-512, inputs and chunks up to 256; the
+** forward products read wt, the weights transposed, which the update
+** tasks refresh band by band) or cblas_sgemm, with OpenBLAS's
+** process-global count set to 1 (openblas_set_num_threads) during
+** training. At the end of fit the count is set to ctx->threads, which
+** batch prediction then uses. Results depend
 ** only on ctx->seed and the thread count (the chunks, and the gradient
 ** sums' order), never on which thread ran what.
 */
@@ -46,41 +49,6 @@ int mbmlp_fail(char *err, int code, const char *fmt, ...)
         va_end(ap);
     }
     return code;
-}
-
-/* {====== checks ======} */
-
-/* Features, labels and weights usable; the message names the first bad
-** value. With s1 (f doubles), also adds each feature's column sum in the
-** same pass over the rows (in row order, as a separate pass would). */
-static int check_data(const mb_dataset *d, const char *what, size_t nclasses, double *s1, char *err)
-{
-    size_t n = d->X.rows, f = d->X.cols;
-    if (d->X.ld < f || !d->X.x || !d->y)
-        return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: malformed matrix", what);
-    for (size_t i = 0; i < n; i++) {
-        const float *x = d->X.x + i * d->X.ld;
-        if (s1)
-            mbmlp_k_sum(s1, x, f);
-        if (!mbmlp_k_finite(x, f))
-            for (size_t j = 0; j < f; j++) /* a bad row: which value, for the message */
-                if (!isfinite(x[j]))
-                    return mbmlp_fail(err, MB_PLUGIN_EINVAL,
-                                      "%s data: feature %zu of row %zu is %s; the MLP needs complete "
-                                      "finite inputs (impute missing values first)",
-                                      what, j, i, isnan(x[j]) ? "missing (NaN)" : "infinite");
-        float y = d->y[i];
-        if (!isfinite(y))
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: label of row %zu is not a finite number",
-                              what, i);
-        if (nclasses && (y < 0 || y >= (float)nclasses || y != floorf(y)))
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: label %g of row %zu is not a class index 0..%zu",
-                              what, (double)y, i, nclasses - 1);
-        if (d->w && (!isfinite(d->w[i]) || d->w[i] < 0))
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%s data: weight of row %zu is negative or not finite",
-                              what, i);
-    }
-    return MB_PLUGIN_OK;
 }
 
 /* {====== optimisers ======} */
@@ -134,30 +102,6 @@ static void optim_range(const optim *o, mbmlp_net *n, const float *grad, const f
                               o->v ? o->v + a : NULL, b - a, k == 0 ? (float)o->wd : 0.0f);
         }
     }
-}
-
-/* Copy rows idx[0..rows) of d (or rows start.. when idx is NULL) into xb,
-** standardising when mu; labels into yb (regression: standardised by ym,
-** ys), weights into wb. Returns the sum of weights. */
-static double gather(const mb_dataset *d, const size_t *idx, size_t start, size_t rows, const float *mu,
-                     const float *isd, int regression, double ym, double ys, float *xb, float *yb, float *wb)
-{
-    size_t f = d->X.cols;
-    double sw = 0;
-    for (size_t r = 0; r < rows; r++) {
-        size_t i = idx ? idx[r] : start + r;
-        const float *x = d->X.x + i * d->X.ld;
-        float *o = xb + r * f;
-        if (mu)
-            mbmlp_k_standardize(o, x, mu, isd, f);
-        else
-            memcpy(o, x, f * sizeof *o);
-        yb[r] = regression ? (float)(((double)d->y[i] - ym) / ys) : d->y[i];
-        float wi = d->w ? d->w[i] : 1.0f;
-        wb[r] = wi;
-        sw += (double)wi;
-    }
-    return sw;
 }
 
 /* {====== chunks and tasks ======}
@@ -217,6 +161,7 @@ typedef struct batch {
 
 typedef struct trainer {
     mbmlp_net *net;
+    float *wt;                    /* the weights transposed (mbmlp_transpose), for the forward products */
     const mb_dataset *train;
     const size_t *perm;
     const float *mu, *isd;
@@ -295,24 +240,56 @@ static void task_grad(chunk *k, const batch *b)
         memset(k->grad, 0, n->nparams * sizeof(float));
         return;
     }
-    gather(T->train, T->perm + b->start + r0, 0, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb,
-           k->wb);
-    mbmlp_forward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
-                  T->keep, &k->rng);
+    mbmlp_gather(T->train, T->perm + b->start + r0, 0, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb,
+                 k->yb, k->wb);
+    mbmlp_forward_t(n, T->wt, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL,
+                    T->use_drop ? k->masks : NULL, T->keep, &k->rng);
     k->loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, b->scale, k->delta, T->huber_delta,
                           &k->metric);
     mbmlp_backward(n, k->xb, f, rows, k->acts, T->use_pre ? k->pre : NULL, T->use_drop ? k->masks : NULL,
                    k->delta, k->tmp, k->grad);
 }
 
+/* Where update range r (of nu over np parameters) starts: inside a weight
+** block, at a band of 16 rows (so that the task that updates a band also
+** transposes it), elsewhere at a multiple of 16 floats but not before the
+** biases begin. Monotone in r; range nu starts at np. */
+static size_t range_start(const mbmlp_net *n, size_t r, size_t nu)
+{
+    size_t np = n->nparams, t = np * r / nu;
+    if (r >= nu)
+        return np;
+    for (size_t l = 0; l < n->nlayers; l++) {
+        size_t fi = n->width[l], w0 = n->woff[l], w1 = w0 + fi * n->width[l + 1];
+        if (t >= w0 && t < w1)
+            return w0 + (t - w0) / (16 * fi) * (16 * fi);
+        size_t b1 = l + 1 < n->nlayers ? n->woff[l + 1] : np;
+        if (t >= w1 && t < b1)
+            return (t & ~(size_t)15) > w1 ? t & ~(size_t)15 : w1;
+    }
+    return t & ~(size_t)15;
+}
+
+/* wt's copy of the weight rows of every layer within [p0, p1) (whole rows:
+** range_start). */
+static void transpose_range(const mbmlp_net *n, float *wt, size_t p0, size_t p1)
+{
+    for (size_t l = 0; l < n->nlayers; l++) {
+        size_t fi = n->width[l], fo = n->width[l + 1], w0 = n->woff[l], w1 = w0 + fi * fo;
+        size_t a = p0 > w0 ? p0 : w0, b = p1 < w1 ? p1 : w1;
+        if (a < b)
+            mbmlp_gemm_transpose(n->params + w0, fi, fo, (a - w0) / fi, (b - w0) / fi, wt + w0);
+    }
+}
+
 /* The update task of parameter range r at optimiser step t: the chunks'
 ** gradients summed in chunk order; all but the last are added into chunk
 ** 0's gradient, the last by the optimiser's own pass (with 2 chunks, the
-** only one). */
+** only one). Then the range's weight rows into wt. */
 static void task_update(trainer *T, size_t r, long t)
 {
-    size_t np = T->net->nparams, nt = T->nt, nu = T->nu;
-    size_t p0 = (np * r / nu) & ~(size_t)15, p1 = r + 1 == nu ? np : (np * (r + 1) / nu) & ~(size_t)15;
+    size_t nt = T->nt, nu = T->nu;
+    size_t p0 = range_start(T->net, r, nu), p1 = range_start(T->net, r + 1, nu);
     float *g0 = T->w[0].grad;
     for (size_t c = 1; c + 1 < nt; c++) {
         const float *gc = T->w[c].grad;
@@ -320,6 +297,8 @@ static void task_update(trainer *T, size_t r, long t)
             g0[p] += gc[p];
     }
     optim_range(T->opt, T->net, g0, nt > 1 ? T->w[nt - 1].grad : NULL, p0, p1, t, T->lr);
+    if (T->wt)
+        transpose_range(T->net, T->wt, p0, p1);
 }
 
 /* Take and run tasks until the posted epoch has none left. A task is
@@ -450,8 +429,8 @@ static double evaluate(const trainer *T, const mb_dataset *d, chunk *k, size_t B
     double loss = 0, met = 0, sw = 0;
     for (size_t s = 0; s < d->X.rows; s += B) {
         size_t rows = d->X.rows - s < B ? d->X.rows - s : B;
-        sw += gather(d, NULL, s, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb, k->wb);
-        mbmlp_forward(n, k->xb, d->X.cols, rows, k->acts, NULL, NULL, 1.0f, NULL);
+        sw += mbmlp_gather(d, NULL, s, rows, T->mu, T->isd, T->regression, T->ym, T->ys, k->xb, k->yb, k->wb);
+        mbmlp_forward_t(n, T->wt, k->xb, d->X.cols, rows, k->acts, NULL, NULL, 1.0f, NULL);
         loss += mbmlp_loss(n, k->acts[n->nlayers - 1], k->yb, k->wb, rows, 0, NULL, T->huber_delta, &met);
     }
     *metric = met;
@@ -467,150 +446,182 @@ static double metric_value(int regression, double met, double sw, double ys)
     return regression ? sqrt(met / sw) * ys : met / sw;
 }
 
-int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
-              const mb_fit_context *ctx, char *err)
-{
-    const mb_host *h = m->host;
-    const mbmlp_params *P = &m->p;
-    int rc = MB_PLUGIN_OK, ok = 1;
-    blocks bl;
-    memset(&bl, 0, sizeof bl);
-    mbmlp_net net;
-    memset(&net, 0, sizeof net);
-    trainer T;
-    memset(&T, 0, sizeof T);
-    chunk ws[MBMLP_MAX_THREADS];
-    memset(ws, 0, sizeof ws);
-    pthread_t tids[MBMLP_MAX_THREADS];
-    size_t started = 0;
-    int sync = 0;                 /* T.lock and T.cv made */
-    batch *bat = NULL;
-    double *s1 = NULL;            /* standardize: feature sums, then squared deviations */
-
-    /* {------ context ------} */
-    int threads = 1;
-    uint64_t seed = 0;
-    void (*progress)(void *, double, const char *, double, double) = NULL;
-    void *pud = NULL;
-    const volatile int *cancel = NULL;
-    if (ctx) {
-        size_t sz = ctx->struct_size;
-        if (sz >= offsetof(mb_fit_context, seed) + sizeof ctx->seed) {
-            threads = ctx->threads > 0 ? ctx->threads : 1;
-            seed = ctx->seed;
-        }
-        if (sz >= offsetof(mb_fit_context, progress_ud) + sizeof ctx->progress_ud) {
-            progress = ctx->progress;
-            pud = ctx->progress_ud;
-        }
-        if (sz >= offsetof(mb_fit_context, cancel) + sizeof ctx->cancel)
-            cancel = ctx->cancel;
-    }
-
-    /* {------ data and task ------} */
-    size_t n = train->X.rows, f = train->X.cols, k;
+/* One fit's state, shared by its stages (mbmlp_fit below). */
+typedef struct fit {
+    mbmlp_model *m;
+    const mb_host *h;
+    const mbmlp_params *P;
+    const mb_dataset *train, *valid;
+    char *err;
+    /* the context */
+    int threads;
+    uint64_t seed;
+    void (*progress)(void *, double, const char *, double, double);
+    void *pud;
+    const volatile int *cancel;
+    /* the data and the task */
+    size_t n, f, k, nclasses, B;
     mbmlp_out out;
-    int regression = train->task == MB_TASK_REGRESSION;
-    if (n == 0 || f == 0)
+    int regression;
+    double *s1;                   /* standardize: feature sums, then squared deviations */
+    /* the network, the trainer and its buffers */
+    mbmlp_net net;
+    mbmlp_rng rng;                /* initialisation, then the epochs' shuffles */
+    trainer T;
+    chunk ws[MBMLP_MAX_THREADS];
+    blocks bl;
+    size_t *perm;
+    batch *bat;
+    float *mom1, *mom2, *best_params, *mu, *isd;
+    optim opt;
+    pthread_t tids[MBMLP_MAX_THREADS];
+    size_t started;
+    int sync;                     /* T.lock and T.cv made */
+    /* what the epochs leave */
+    int have_best;
+    int64_t epochs_run, best_epoch;
+    double kept_train, kept_valid, last_train;
+} fit;
+
+/* The context's threads, seed, progress callback and cancel flag (each
+** when the caller's struct is new enough to have it). */
+static void fit_context(fit *F, const mb_fit_context *ctx)
+{
+    F->threads = 1;
+    if (!ctx)
+        return;
+    size_t sz = ctx->struct_size;
+    if (sz >= offsetof(mb_fit_context, seed) + sizeof ctx->seed) {
+        F->threads = ctx->threads > 0 ? ctx->threads : 1;
+        F->seed = ctx->seed;
+    }
+    if (sz >= offsetof(mb_fit_context, progress_ud) + sizeof ctx->progress_ud) {
+        F->progress = ctx->progress;
+        F->pud = ctx->progress_ud;
+    }
+    if (sz >= offsetof(mb_fit_context, cancel) + sizeof ctx->cancel)
+        F->cancel = ctx->cancel;
+}
+
+/* The output layer and loss from the task; the data checked (and, for
+** standardize, the feature sums taken on the way). */
+static int fit_task(fit *F)
+{
+    const mb_dataset *train = F->train, *valid = F->valid;
+    const mbmlp_params *P = F->P;
+    char *err = F->err;
+    F->n = train->X.rows;
+    F->f = train->X.cols;
+    F->regression = train->task == MB_TASK_REGRESSION;
+    if (F->n == 0 || F->f == 0)
         return mbmlp_fail(err, MB_PLUGIN_EINVAL, "no training rows or no features");
-    if (f > 1u << 24)
-        return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%zu features is more than the MLP handles", f);
+    if (F->f > 1u << 24)
+        return mbmlp_fail(err, MB_PLUGIN_EINVAL, "%zu features is more than the MLP handles", F->f);
     switch (train->task) {
     case MB_TASK_BINARY:
-        out = MBMLP_OUT_SIGMOID;
-        k = 1;
+        F->out = MBMLP_OUT_SIGMOID;
+        F->k = 1;
         break;
     case MB_TASK_MULTICLASS:
-        out = MBMLP_OUT_SOFTMAX;
-        k = train->nclasses;
-        if (k < 2)
-            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "multiclass data with %zu classes", k);
+        F->out = MBMLP_OUT_SOFTMAX;
+        F->k = train->nclasses;
+        if (F->k < 2)
+            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "multiclass data with %zu classes", F->k);
         break;
     case MB_TASK_REGRESSION:
-        out = P->loss == MBMLP_LOSS_HUBER ? MBMLP_OUT_HUBER : MBMLP_OUT_SQUARED;
-        k = 1;
+        F->out = P->loss == MBMLP_LOSS_HUBER ? MBMLP_OUT_HUBER : MBMLP_OUT_SQUARED;
+        F->k = 1;
         break;
     default:
         return mbmlp_fail(err, MB_PLUGIN_EINVAL, "unknown task %d", (int)train->task);
     }
-    if (!regression && P->loss != MBMLP_LOSS_AUTO)
+    if (!F->regression && P->loss != MBMLP_LOSS_AUTO)
         return mbmlp_fail(err, MB_PLUGIN_EINVAL,
                           "loss=%s is for regression; classification uses cross-entropy (loss=auto)",
                           P->loss == MBMLP_LOSS_HUBER ? "huber" : "squared");
-    size_t nclasses = regression ? 0 : (train->task == MB_TASK_BINARY ? 2 : k);
+    F->nclasses = F->regression ? 0 : (train->task == MB_TASK_BINARY ? 2 : F->k);
     /* standardize: the feature sums (s1) are taken during the check, the
-    ** squared deviations (s2) in a second pass */
-    if (P->standardize && !(s1 = h->xmalloc(2 * f * sizeof(double))))
+    ** squared deviations (s2) in a second pass (fit_stats) */
+    if (P->standardize && !(F->s1 = F->h->xmalloc(2 * F->f * sizeof(double))))
         return mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the feature statistics");
-    if (s1)
-        memset(s1, 0, 2 * f * sizeof(double));
-    if ((rc = check_data(train, "training", nclasses, s1, err)) != MB_PLUGIN_OK)
-        goto exit;
-    if (valid) {
-        if (valid->X.cols != f)
-            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
-                            valid->X.cols, f);
-        else if (valid->task != train->task)
-            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
-        else
-            rc = check_data(valid, "validation", nclasses, NULL, err);
-        if (rc != MB_PLUGIN_OK)
-            goto exit;
-        if (valid->X.rows == 0)
-            valid = NULL;
-    }
+    if (F->s1)
+        memset(F->s1, 0, 2 * F->f * sizeof(double));
+    int rc = mbmlp_check_data(train, "training", F->nclasses, F->s1, err);
+    if (rc != MB_PLUGIN_OK || !valid)
+        return rc;
+    if (valid->X.cols != F->f)
+        return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data has %zu features, training data %zu",
+                          valid->X.cols, F->f);
+    if (valid->task != train->task)
+        return mbmlp_fail(err, MB_PLUGIN_EINVAL, "validation data is for another task");
+    if ((rc = mbmlp_check_data(valid, "validation", F->nclasses, NULL, err)) != MB_PLUGIN_OK)
+        return rc;
+    if (valid->X.rows == 0)
+        F->valid = NULL;
+    return MB_PLUGIN_OK;
+}
 
-    /* {------ network ------} */
+/* The network laid out and initialised from the seed. */
+static int fit_network(fit *F)
+{
+    const mbmlp_params *P = F->P;
     size_t width[66];
-    width[0] = f;
+    width[0] = F->f;
     for (size_t l = 0; l < P->nhidden; l++)
         width[l + 1] = P->hidden[l];
-    width[P->nhidden + 1] = k;
-    net.act = P->act;
-    net.alpha = P->leaky_alpha;
-    net.out = out;
-    if ((rc = mbmlp_net_alloc(&net, h, P->nhidden + 1, width)) != MB_PLUGIN_OK) {
-        mbmlp_fail(err, rc, "no memory for the network's parameters");
-        goto exit;
-    }
-    mbmlp_rng rng;
-    mbmlp_rng_seed(&rng, seed);
-    mbmlp_net_init(&net, P->init, &rng);
+    width[P->nhidden + 1] = F->k;
+    F->net.act = P->act;
+    F->net.alpha = P->leaky_alpha;
+    F->net.out = F->out;
+    int rc = mbmlp_net_alloc(&F->net, F->h, P->nhidden + 1, width);
+    if (rc != MB_PLUGIN_OK)
+        return mbmlp_fail(F->err, rc, "no memory for the network's parameters");
+    mbmlp_rng_seed(&F->rng, F->seed);
+    mbmlp_net_init(&F->net, P->init, &F->rng);
+    return MB_PLUGIN_OK;
+}
 
-    /* {------ chunks and buffers ------} */
-    size_t B = (size_t)P->batch_size < n ? (size_t)P->batch_size : n;
-    size_t L = net.nlayers, maxw = mbmlp_maxwidth(&net), np = net.nparams;
+/* The chunks (how many, their buffers and generators) and every other
+** buffer of the epochs, all allocated here. */
+static int fit_buffers(fit *F)
+{
+    const mbmlp_params *P = F->P;
+    const mb_host *h = F->h;
+    trainer *T = &F->T;
+    mbmlp_net *net = &F->net;
+    int ok = 1;
+    size_t n = F->n, f = F->f;
+    size_t B = F->B = (size_t)P->batch_size < n ? (size_t)P->batch_size : n;
+    size_t L = net->nlayers, maxw = mbmlp_maxwidth(net), np = net->nparams;
     /* a chunk needs enough rows to be worth a task */
-    size_t nt = (size_t)threads;
+    size_t nt = (size_t)F->threads;
     if (nt > MBMLP_MAX_THREADS)
         nt = MBMLP_MAX_THREADS;
     if (nt > B / 32)
         nt = B / 32 ? B / 32 : 1;
-    T.net = &net;
-    T.train = train;
-    T.regression = regression;
-    T.use_pre = P->act == MB_ACT_GELU;
-    T.use_drop = P->dropout > 0;
-    T.keep = (float)(1 - P->dropout);
-    T.huber_delta = P->huber_delta;
-    T.nt = nt;
-    T.nu = nt > 1 ? MBMLP_RANGES * nt : 1;
-    T.w = ws;
-    size_t *perm = balloc(&bl, h, n * sizeof *perm, &ok);
-    T.perm = perm;
-    size_t nbmax = (n + B - 1) / B;
-    bat = balloc(&bl, h, nbmax * sizeof *bat, &ok);
-    T.cancel = cancel;
+    T->net = net;
+    T->train = F->train;
+    T->regression = F->regression;
+    T->use_pre = P->act == MB_ACT_GELU;
+    T->use_drop = P->dropout > 0;
+    T->keep = (float)(1 - P->dropout);
+    T->huber_delta = P->huber_delta;
+    T->nt = nt;
+    T->nu = nt > 1 ? MBMLP_RANGES * nt : 1;
+    T->w = F->ws;
+    T->cancel = F->cancel;
+    T->perm = F->perm = balloc(&F->bl, h, n * sizeof *F->perm, &ok);
+    F->bat = balloc(&F->bl, h, (n + B - 1) / B * sizeof *F->bat, &ok);
     for (size_t t = 0; t < nt; t++) {
-        chunk *wk = &ws[t];
+        chunk *wk = &F->ws[t];
         /* chunk 0 also evaluates the validation set, B rows at a time */
         size_t rows = t == 0 ? B : B / nt + 1, per = 3 * rows + rows * f + 2 * rows * maxw + np;
         for (size_t l = 0; l < L; l++)
-            per += rows * width[l + 1] * (1 + (size_t)T.use_pre + (size_t)T.use_drop);
-        float *p = balloc(&bl, h, per * sizeof(float), &ok);
+            per += rows * net->width[l + 1] * (1 + (size_t)T->use_pre + (size_t)T->use_drop);
+        float *p = balloc(&F->bl, h, per * sizeof(float), &ok);
         if (!p)
             break;
-        wk->T = &T;
+        wk->T = T;
         wk->id = t;
         wk->grad = p, p += np;
         wk->xb = p, p += rows * f;
@@ -619,45 +630,50 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
         wk->delta = p, p += rows * maxw;
         wk->tmp = p, p += rows * maxw;
         for (size_t l = 0; l < L; l++) {
-            wk->acts[l] = p, p += rows * width[l + 1];
-            if (T.use_pre)
-                wk->pre[l] = p, p += rows * width[l + 1];
-            if (T.use_drop)
-                wk->masks[l] = p, p += rows * width[l + 1];
+            wk->acts[l] = p, p += rows * net->width[l + 1];
+            if (T->use_pre)
+                wk->pre[l] = p, p += rows * net->width[l + 1];
+            if (T->use_drop)
+                wk->masks[l] = p, p += rows * net->width[l + 1];
         }
-        mbmlp_rng_seed(&wk->rng, seed ^ (0x5851F42D4C957F2Dull * (t + 1)));
+        mbmlp_rng_seed(&wk->rng, F->seed ^ (0x5851F42D4C957F2Dull * (t + 1)));
     }
-    float *mom1 = balloc(&bl, h, np * sizeof(float), &ok);
-    float *mom2 = P->optimizer != MBMLP_OPT_SGD ? balloc(&bl, h, np * sizeof(float), &ok) : NULL;
-    float *best_params = valid ? balloc(&bl, h, np * sizeof(float), &ok) : NULL;
-    float *mu = NULL, *isd = NULL;
+    F->mom1 = balloc(&F->bl, h, np * sizeof(float), &ok);
+    F->mom2 = P->optimizer != MBMLP_OPT_SGD ? balloc(&F->bl, h, np * sizeof(float), &ok) : NULL;
+    F->best_params = F->valid ? balloc(&F->bl, h, np * sizeof(float), &ok) : NULL;
+    T->wt = mbmlp_gemm_on() ? balloc(&F->bl, h, np * sizeof(float), &ok) : NULL;
     if (P->standardize) {
-        mu = balloc(&bl, h, f * sizeof(float), &ok);
-        isd = balloc(&bl, h, f * sizeof(float), &ok);
+        F->mu = balloc(&F->bl, h, f * sizeof(float), &ok);
+        F->isd = balloc(&F->bl, h, f * sizeof(float), &ok);
     }
-    if (!ok) {
-        rc = mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the training buffers (batch %zu, %zu parameters)",
-                        B, np);
-        goto exit;
-    }
-    T.mu = mu;
-    T.isd = isd;
+    if (!ok)
+        return mbmlp_fail(F->err, MB_PLUGIN_ENOMEM,
+                          "no memory for the training buffers (batch %zu, %zu parameters)", B, np);
+    T->mu = F->mu;
+    T->isd = F->isd;
+    return MB_PLUGIN_OK;
+}
 
-    /* {------ statistics: input mean / std, regression target ------} */
-    if (P->standardize) { /* s1 holds the column sums (check_data) */
-        double *s2 = s1 + f;
+/* The inputs' mean and 1 / std (standardize; s1 holds the column sums
+** from the check) and the regression target's mean and std. */
+static void fit_stats(fit *F)
+{
+    const mb_dataset *train = F->train;
+    size_t n = F->n, f = F->f;
+    if (F->P->standardize) {
+        double *s1 = F->s1, *s2 = s1 + f;
         for (size_t j = 0; j < f; j++)
             s1[j] /= (double)n;
         for (size_t i = 0; i < n; i++)
             mbmlp_k_sqdev(s2, train->X.x + i * train->X.ld, s1, f);
         for (size_t j = 0; j < f; j++) {
             double sd = sqrt(s2[j] / (double)n);
-            mu[j] = (float)s1[j];
-            isd[j] = (float)(sd > 0 ? 1 / sd : 1);
+            F->mu[j] = (float)s1[j];
+            F->isd[j] = (float)(sd > 0 ? 1 / sd : 1);
         }
     }
     double ym = 0, ys = 1;
-    if (regression) {
+    if (F->regression) {
         double s = 0, ss = 0;
         for (size_t i = 0; i < n; i++)
             s += (double)train->y[i];
@@ -668,121 +684,148 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
         if (!(ys > 0))
             ys = 1;
     }
-    T.ym = ym;
-    T.ys = ys;
+    F->T.ym = ym;
+    F->T.ys = ys;
+}
 
-    /* {------ threads ------} */
-    optim opt = {P->optimizer, P->lr, P->beta1, P->beta2, P->eps, P->momentum, P->weight_decay,
-                 P->nesterov, 0, mom1, mom2};
-    T.opt = &opt;
+/* The optimiser, the transposed weights and the helper threads. */
+static int fit_start(fit *F)
+{
+    const mbmlp_params *P = F->P;
+    optim o = {P->optimizer, P->lr, P->beta1, P->beta2, P->eps, P->momentum, P->weight_decay,
+               P->nesterov, 0, F->mom1, F->mom2};
+    F->opt = o;
+    F->T.opt = &F->opt;
+    if (F->T.wt)
+        mbmlp_transpose(&F->net, F->T.wt);
     openblas_set_num_threads(1);
-    if (trainer_start(&T, tids, &started, err) != 0) {
-        rc = MB_PLUGIN_EFAIL;
-        goto exit;
-    }
-    sync = 1;
+    if (trainer_start(&F->T, F->tids, &F->started, F->err) != 0)
+        return MB_PLUGIN_EFAIL;
+    F->sync = 1;
+    return MB_PLUGIN_OK;
+}
 
-    /* {------ epochs ------} */
-    for (size_t i = 0; i < n; i++)
-        perm[i] = i;
-    double best = INFINITY, plateau_best = INFINITY;
-    long stall = 0, plateau_stall = 0;
-    double lr_now = P->lr;
-    int have_best = 0;
-    int64_t epochs_run = 0, best_epoch = 0;
-    double kept_train = NAN, kept_valid = NAN, last_train = NAN;
+/* The epoch's learning rate by the schedule (plateau changes it in
+** fit_epochs instead). */
+static double epoch_lr(const mbmlp_params *P, int64_t ep, double lr_now)
+{
+    switch (P->schedule) {
+    case MBMLP_SCHED_STEP:
+        return P->lr * pow(P->lr_gamma, (double)(ep / P->lr_step));
+    case MBMLP_SCHED_COSINE:
+        return P->lr * 0.5 * (1 + cos(3.141592653589793 * (double)ep / (double)P->epochs));
+    default:
+        return lr_now;
+    }
+}
+
+/* Shuffle perm and list the epoch's batches (those of positive weight)
+** into bat; returns their count, *tw the total weight. */
+static size_t epoch_batches(fit *F, double *tw)
+{
+    size_t n = F->n, B = F->B, *perm = F->perm, nb = 0;
+    const float *w = F->train->w;
+    for (size_t i = n - 1; i > 0; i--) {
+        size_t j = (size_t)(mbmlp_rng_next(&F->rng) % (i + 1)), t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    *tw = 0;
+    for (size_t s = 0; s < n; s += B) {
+        size_t rows = n - s < B ? n - s : B;
+        double sw = (double)rows;
+        if (w) {
+            sw = 0;
+            for (size_t r = 0; r < rows; r++)
+                sw += (double)w[perm[s + r]];
+        }
+        if (!(sw > 0))
+            continue;
+        F->bat[nb].start = s;
+        F->bat[nb].rows = rows;
+        F->bat[nb].scale = 1.0 / sw;
+        nb++;
+        *tw += sw;
+    }
+    return nb;
+}
+
+/* The progress callback's line for an epoch. */
+static void epoch_progress(const fit *F, int64_t ep, int stop, double tl, double tm, double vl, double vm)
+{
     char msg[160];
+    const char *mname = F->regression ? "rmse" : "accuracy";
+    long long e = (long long)ep + 1, E = (long long)F->P->epochs;
+    if (F->valid)
+        snprintf(msg, sizeof msg, "epoch %lld/%lld: train loss %.5g, %s %.4f; valid loss %.5g, %s %.4f", e, E, tl,
+                 mname, tm, vl, mname, vm);
+    else
+        snprintf(msg, sizeof msg, "epoch %lld/%lld: train loss %.5g, %s %.4f", e, E, tl, mname, tm);
+    F->progress(F->pud, stop ? 1.0 : (double)(ep + 1) / (double)F->P->epochs, msg, tl, vl);
+}
+
+/* The epochs: shuffle, train, the losses, early stopping with the best
+** weights kept, the plateau schedule, progress. */
+static int fit_epochs(fit *F)
+{
+    const mbmlp_params *P = F->P;
+    trainer *T = &F->T;
+    size_t n = F->n, nt = T->nt, np = F->net.nparams;
+    char *err = F->err;
+    for (size_t i = 0; i < n; i++)
+        F->perm[i] = i;
+    double best = INFINITY, plateau_best = INFINITY, lr_now = P->lr;
+    long stall = 0, plateau_stall = 0;
+    F->kept_train = F->kept_valid = F->last_train = NAN;
     for (int64_t ep = 0; ep < P->epochs; ep++) {
-        /* learning rate for this epoch */
-        switch (P->schedule) {
-        case MBMLP_SCHED_STEP:
-            lr_now = P->lr * pow(P->lr_gamma, (double)(ep / P->lr_step));
-            break;
-        case MBMLP_SCHED_COSINE:
-            lr_now = P->lr * 0.5 * (1 + cos(3.141592653589793 * (double)ep / (double)P->epochs));
-            break;
-        default:
-            break; /* constant; plateau changes lr_now below */
-        }
-        T.lr = lr_now;
-        for (size_t i = n - 1; i > 0; i--) {
-            size_t j = (size_t)(mbmlp_rng_next(&rng) % (i + 1)), t = perm[i];
-            perm[i] = perm[j];
-            perm[j] = t;
-        }
-        double tw = 0;
-        size_t nb = 0;
+        T->lr = lr_now = epoch_lr(P, ep, lr_now);
+        double tw;
+        size_t nb = epoch_batches(F, &tw);
         for (size_t t = 0; t < nt; t++)
-            ws[t].loss = ws[t].metric = 0;
-        for (size_t s = 0; s < n; s += B) {
-            size_t rows = n - s < B ? n - s : B;
-            double sw = (double)rows;
-            if (train->w) {
-                sw = 0;
-                for (size_t r = 0; r < rows; r++)
-                    sw += (double)train->w[perm[s + r]];
-            }
-            if (!(sw > 0))
-                continue;
-            bat[nb].start = s;
-            bat[nb].rows = rows;
-            bat[nb].scale = 1.0 / sw;
-            nb++;
-            tw += sw;
-        }
-        if (cancel && *cancel) {
-            rc = mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
-            goto exit;
-        }
-        train_epoch(&T, bat, nb);
-        if (atomic_load(&T.cancelled)) {
-            rc = mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
-            goto exit;
-        }
-        if (!(tw > 0)) {
-            rc = mbmlp_fail(err, MB_PLUGIN_EINVAL, "every training row has weight 0");
-            goto exit;
-        }
+            F->ws[t].loss = F->ws[t].metric = 0;
+        if (F->cancel && *F->cancel)
+            return mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
+        train_epoch(T, F->bat, nb);
+        if (atomic_load(&T->cancelled))
+            return mbmlp_fail(err, MB_PLUGIN_ECANCELLED, "cancelled in epoch %lld", (long long)ep + 1);
+        if (!(tw > 0))
+            return mbmlp_fail(err, MB_PLUGIN_EINVAL, "every training row has weight 0");
         double tl = 0, tm = 0;
         for (size_t t = 0; t < nt; t++) {
-            tl += ws[t].loss;
-            tm += ws[t].metric;
+            tl += F->ws[t].loss;
+            tm += F->ws[t].metric;
         }
-        double train_loss = tl / tw, train_met = metric_value(regression, tm, tw, ys);
-        if (!isfinite(train_loss)) {
-            rc = mbmlp_fail(err, MB_PLUGIN_EFAIL,
-                            "the training loss diverged (%g) in epoch %lld; lower learning_rate",
-                            train_loss, (long long)ep + 1);
-            goto exit;
-        }
+        double train_loss = tl / tw, train_met = metric_value(F->regression, tm, tw, T->ys);
+        if (!isfinite(train_loss))
+            return mbmlp_fail(err, MB_PLUGIN_EFAIL,
+                              "the training loss diverged (%g) in epoch %lld; lower learning_rate", train_loss,
+                              (long long)ep + 1);
         double valid_loss = NAN, valid_met = NAN;
-        if (valid) {
+        if (F->valid) {
             double vm, vw;
-            double vl = evaluate(&T, valid, &ws[0], B, &vm, &vw);
+            double vl = evaluate(T, F->valid, &F->ws[0], F->B, &vm, &vw);
             valid_loss = vw > 0 ? vl / vw : (double)NAN;
-            valid_met = metric_value(regression, vm, vw, ys);
+            valid_met = metric_value(F->regression, vm, vw, T->ys);
         }
-        double watched = valid ? valid_loss : train_loss;
+        double watched = F->valid ? valid_loss : train_loss;
         /* early stopping (scikit-learn's rule: an improvement is more than tol) */
-        int stop = 0;
         if (watched < best - P->tol)
             stall = 0;
         else
             stall++;
-        epochs_run = ep + 1;
-        last_train = train_loss;
+        F->epochs_run = ep + 1;
+        F->last_train = train_loss;
         if (watched < best) {
             best = watched;
-            best_epoch = ep + 1;
-            kept_train = train_loss;
-            kept_valid = valid_loss;
-            if (valid) {
-                memcpy(best_params, net.params, np * sizeof(float));
-                have_best = 1;
+            F->best_epoch = ep + 1;
+            F->kept_train = train_loss;
+            F->kept_valid = valid_loss;
+            if (F->valid) {
+                memcpy(F->best_params, F->net.params, np * sizeof(float));
+                F->have_best = 1;
             }
         }
-        if (P->es_rounds > 0 && stall >= P->es_rounds)
-            stop = 1;
+        int stop = P->es_rounds > 0 && stall >= P->es_rounds;
         /* reduce on plateau */
         if (P->schedule == MBMLP_SCHED_PLATEAU) {
             if (watched < plateau_best - P->tol) {
@@ -794,85 +837,125 @@ int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
                 plateau_best = watched;
             }
         }
-        if (progress) {
-            const char *mname = regression ? "rmse" : "accuracy";
-            if (valid)
-                snprintf(msg, sizeof msg, "epoch %lld/%lld: train loss %.5g, %s %.4f; valid loss %.5g, %s %.4f",
-                         (long long)ep + 1, (long long)P->epochs, train_loss, mname, train_met, valid_loss,
-                         mname, valid_met);
-            else
-                snprintf(msg, sizeof msg, "epoch %lld/%lld: train loss %.5g, %s %.4f", (long long)ep + 1,
-                         (long long)P->epochs, train_loss, mname, train_met);
-            progress(pud, stop ? 1.0 : (double)(ep + 1) / (double)P->epochs, msg, train_loss, valid_loss);
-        }
+        if (F->progress)
+            epoch_progress(F, ep, stop, train_loss, train_met, valid_loss, valid_met);
         if (stop)
             break;
     }
-    if (have_best)
-        memcpy(net.params, best_params, np * sizeof(float));
+    return MB_PLUGIN_OK;
+}
 
-    /* {------ fold the standardisations into the weights ------} */
-    if (P->standardize) {
-        float *W = net.params + net.woff[0], *b = net.params + net.boff[0];
-        for (size_t o = 0; o < width[1]; o++) {
+/* The best weights restored; the input standardisation and the regression
+** target's scale folded into the first and last layers. */
+static void fit_fold(fit *F)
+{
+    mbmlp_net *net = &F->net;
+    size_t f = F->f, L = net->nlayers;
+    if (F->have_best)
+        memcpy(net->params, F->best_params, net->nparams * sizeof(float));
+    if (F->P->standardize) {
+        float *W = net->params + net->woff[0], *b = net->params + net->boff[0];
+        for (size_t o = 0; o < net->width[1]; o++) {
             double shift = 0;
             for (size_t j = 0; j < f; j++) {
-                double wj = (double)W[o * f + j] * (double)isd[j];
-                shift += wj * (double)mu[j];
+                double wj = (double)W[o * f + j] * (double)F->isd[j];
+                shift += wj * (double)F->mu[j];
                 W[o * f + j] = (float)wj;
             }
             b[o] = (float)((double)b[o] - shift);
         }
     }
-    if (regression) {
-        float *W = net.params + net.woff[L - 1], *b = net.params + net.boff[L - 1];
-        for (size_t j = 0; j < width[L - 1]; j++)
+    if (F->regression) {
+        double ym = F->T.ym, ys = F->T.ys;
+        float *W = net->params + net->woff[L - 1], *b = net->params + net->boff[L - 1];
+        for (size_t j = 0; j < net->width[L - 1]; j++)
             W[j] = (float)((double)W[j] * ys);
         b[0] = (float)((double)b[0] * ys + ym);
     }
+}
 
-    /* {------ install ------} */
-    float *wt = h->xmalloc(np * sizeof(float) + 64);
-    if (!wt) {
-        rc = mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the fitted model");
-        goto exit;
-    }
-    mbmlp_transpose(&net, wt);
+/* The fitted network into the model, with its one-row weights and what
+** fit_info reports. */
+static int fit_install(fit *F)
+{
+    mbmlp_model *m = F->m;
+    const mb_host *h = F->h;
+    float *wt = h->xmalloc(F->net.nparams * sizeof(float) + 64);
+    if (!wt)
+        return mbmlp_fail(F->err, MB_PLUGIN_ENOMEM, "no memory for the fitted model");
+    mbmlp_transpose(&F->net, wt);
     mbmlp_net_free(&m->net, h);
     if (m->wt)
         h->xfree(m->wt);
-    m->net = net;
-    memset(&net, 0, sizeof net);
+    m->net = F->net;
+    memset(&F->net, 0, sizeof F->net);
     m->wt = wt;
-    m->task = train->task;
-    m->nclasses = nclasses;
+    m->task = F->train->task;
+    m->nclasses = F->nclasses;
     m->fitted = 1;
     /* the losses of the weights kept: the best epoch's when they were
     ** restored, else the last epoch's (in the units the training saw:
     ** regression targets standardised) */
-    m->info_values[0] = (double)epochs_run;
-    m->info_values[1] = (double)best_epoch;
-    m->info_values[2] = have_best ? kept_train : last_train;
-    m->info_values[3] = have_best ? kept_valid : (double)NAN;
+    m->info_values[0] = (double)F->epochs_run;
+    m->info_values[1] = (double)F->best_epoch;
+    m->info_values[2] = F->have_best ? F->kept_train : F->last_train;
+    m->info_values[3] = F->have_best ? F->kept_valid : (double)NAN;
     m->info_n = 4;
+    return MB_PLUGIN_OK;
+}
 
-exit:
-    if (started > 1) {
+/* The helper threads stopped and everything of the fit freed. */
+static void fit_end(fit *F)
+{
+    if (F->started > 1) {
         /* the helpers wait for the next epoch: post quit instead */
-        atomic_store(&T.quit, 1);
-        raise_one(&T, &T.gen);
-        for (size_t t = 1; t < started; t++)
-            pthread_join(tids[t], NULL);
+        atomic_store(&F->T.quit, 1);
+        raise_one(&F->T, &F->T.gen);
+        for (size_t t = 1; t < F->started; t++)
+            pthread_join(F->tids[t], NULL);
     }
-    if (sync) {
-        pthread_cond_destroy(&T.cv);
-        pthread_mutex_destroy(&T.lock);
+    if (F->sync) {
+        pthread_cond_destroy(&F->T.cv);
+        pthread_mutex_destroy(&F->T.lock);
     }
     /* batch prediction uses OpenBLAS's threads: the context's count */
-    openblas_set_num_threads(threads);
-    mbmlp_net_free(&net, h);
-    blocks_free(&bl, h);
-    if (s1)
-        h->xfree(s1);
+    openblas_set_num_threads(F->threads);
+    mbmlp_net_free(&F->net, F->h);
+    blocks_free(&F->bl, F->h);
+    if (F->s1)
+        F->h->xfree(F->s1);
+}
+
+int mbmlp_fit(mbmlp_model *m, const mb_dataset *train, const mb_dataset *valid,
+              const mb_fit_context *ctx, char *err)
+{
+    fit *F = m->host->xmalloc(sizeof *F);
+    if (!F)
+        return mbmlp_fail(err, MB_PLUGIN_ENOMEM, "no memory for the fit");
+    memset(F, 0, sizeof *F);
+    F->m = m;
+    F->h = m->host;
+    F->P = &m->p;
+    F->train = train;
+    F->valid = valid;
+    F->err = err;
+    fit_context(F, ctx);
+    int rc = fit_task(F);
+    if (rc == MB_PLUGIN_OK)
+        rc = fit_network(F);
+    if (rc == MB_PLUGIN_OK)
+        rc = fit_buffers(F);
+    if (rc == MB_PLUGIN_OK) {
+        fit_stats(F);
+        rc = fit_start(F);
+    }
+    if (rc == MB_PLUGIN_OK)
+        rc = fit_epochs(F);
+    if (rc == MB_PLUGIN_OK) {
+        fit_fold(F);
+        rc = fit_install(F);
+    }
+    fit_end(F);
+    m->host->xfree(F);
     return rc;
 }

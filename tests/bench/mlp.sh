@@ -15,7 +15,9 @@
 #                  <= 0.5 x scikit-learn MLPClassifier's
 #   test accuracy within 0.5 points of PyTorch's
 #   the epoch's GFLOP/s >= 75% of bench_sgemm's at the layer shapes (the
-#   same kernel and threading: the machine's own ceiling, not a nominal peak)
+#   same kernel and threading: the machine's own ceiling, not a nominal peak;
+#   with AVX-512 the plugin's training runs its own products, mlp_gemm.c,
+#   so this is then against what OpenBLAS's products alone would reach)
 # plus batch prediction time and single-row latency (goal < 20 us), and one
 # line per round (the load when moonbench's fit started, its s/epoch and CPU
 # s/epoch, the share of that round's sgemm, the ratio to that round's torch):

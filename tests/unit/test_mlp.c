@@ -34,6 +34,7 @@
 ** hidden in the plugin, so there is no clash with the loaded .so). */
 #include "mlp/mlp_net.c"
 #include "mlp/mlp_simd.c"
+#include "mlp/mlp_gemm.c"
 
 /* {====== helpers ======} */
 
@@ -542,6 +543,132 @@ static void test_forward_prefill_bits(void **state)
             free(x);
             mbmlp_net_free(&n, h);
         }
+}
+
+/* mlp_gemm.c's AVX-512 body gives the portable body's bits (each element
+** one fmaf chain over k from 0, then the store's operations): every row
+** count of a block and its tails, widths with and without a tail vector,
+** A read by rows and by columns (the weight gradient's D^T), padded
+** leading dimensions, each store (plain, bias + identity / relu / leaky,
+** relu backward with its column sums); inputs with zeros and both signs.
+** And the band transposition against the plain loop. */
+static void test_gemm_bits(void **state)
+{
+    (void)state;
+    if (!mbmlp_gemm_on()) {
+        print_message("no AVX-512 (or MOONBENCH_MLP_GEMM=0): only the portable body runs\n");
+        return;
+    }
+    const size_t ms[] = {1, 5, 6, 7, 8, 13, 128}, ns[] = {1, 10, 16, 17, 64, 65, 130}, ks[] = {1, 3, 64, 256};
+    unsigned seed = 5;
+    for (size_t a = 0; a < sizeof ms / sizeof *ms; a++)
+        for (size_t b = 0; b < sizeof ns / sizeof *ns; b++)
+            for (size_t c = 0; c < sizeof ks / sizeof *ks; c++) {
+                size_t m = ms[a], n = ns[b], K = ks[c], ldb = n + 3, ldc = n + 1;
+                float *A = malloc(m * K * sizeof *A), *B = malloc(K * ldb * sizeof *B);
+                float *bias = malloc(n * sizeof *bias), *act = malloc(m * ldc * sizeof *act);
+                float *C0 = calloc(m * ldc, sizeof *C0), *C1 = calloc(m * ldc, sizeof *C1);
+                float *g0 = malloc(n * sizeof *g0), *g1 = malloc(n * sizeof *g1);
+                fill(A, m * K, &seed);
+                fill(B, K * ldb, &seed);
+                fill(bias, n, &seed);
+                fill(act, m * ldc, &seed);
+                for (size_t i = 0; i < m * K; i += 7)
+                    A[i] = 0;
+                for (int lay = 0; lay < 2; lay++) {
+                    size_t sa = lay ? 1 : K, sk = lay ? m : 1;
+                    for (int kind = 0; kind < 6; kind++) {
+                        gemm_ep e = {kind == 0 ? EP_STORE : kind <= 3 ? EP_BIAS_ACT : EP_RELU_BACK, bias,
+                                     kind <= 3 ? kind - 1 : kind - 3, 0.03f, act, g0};
+                        if (kind == 0)
+                            e.act = 0;
+                        gemm_c(m, n, K, A, sa, sk, B, ldb, C0, ldc, &e);
+                        e.gb = g1;
+                        gemm_avx512(m, n, K, A, sa, sk, B, ldb, C1, ldc, &e);
+                        for (size_t i = 0; i < m; i++)
+                            assert_memory_equal(C0 + i * ldc, C1 + i * ldc, n * sizeof *C0);
+                        if (e.kind == EP_RELU_BACK)
+                            assert_memory_equal(g0, g1, n * sizeof *g0);
+                    }
+                }
+                free(A), free(B), free(bias), free(act), free(C0), free(C1), free(g0), free(g1);
+            }
+    const size_t sh[][2] = {{64, 256}, {256, 128}, {128, 10}, {7, 5}, {17, 33}, {1, 1}, {3, 40}};
+    for (size_t s = 0; s < sizeof sh / sizeof *sh; s++) {
+        size_t fi = sh[s][0], fo = sh[s][1];
+        float *W = malloc(fi * fo * sizeof *W), *T0 = calloc(fi * fo, sizeof *W), *T1 = calloc(fi * fo, sizeof *W);
+        fill(W, fi * fo, &seed);
+        for (size_t o0 = 0; o0 < fo; o0 += 16) {
+            size_t o1 = o0 + 16 * (1 + o0 % 3) < fo ? o0 + 16 * (1 + o0 % 3) : fo;
+            transpose_avx512(W, fi, fo, o0, o1, T1);
+        }
+        for (size_t o = 0; o < fo; o++)
+            for (size_t j = 0; j < fi; j++)
+                T0[j * fo + o] = W[o * fi + j];
+        assert_memory_equal(T0, T1, fi * fo * sizeof *W);
+        free(W), free(T0), free(T1);
+    }
+}
+
+/* The training step's products through mlp_gemm.c (forward with the
+** transposed weights, bias and relu fused; the weight gradients; the input
+** gradients with relu backward fused) give the bits of the cblas_sgemm
+** path on the running OpenBLAS kernel, at the bench's network (64-256-128-10)
+** and chunk (128 rows) and at 256 rows (a one-thread batch): OpenBLAS sums
+** K <= 256 in one chain there (mlp_gemm.c's design note; mlp.sh's fits
+** are then the same bits either way). */
+static void test_train_products_bits(void **state)
+{
+    (void)state;
+    if (!mbmlp_gemm_on()) {
+        print_message("no AVX-512: the products are cblas_sgemm's alone\n");
+        return;
+    }
+    const mb_host *h = mb_host_services();
+    const size_t width[4] = {64, 256, 128, 10}, rowss[2] = {128, 256};
+    for (int s = 0; s < 2; s++) {
+        size_t rows = rowss[s];
+        mbmlp_net n;
+        memset(&n, 0, sizeof n);
+        n.act = MB_ACT_RELU;
+        n.out = MBMLP_OUT_SOFTMAX;
+        assert_int_equal(mbmlp_net_alloc(&n, h, 3, width), 0);
+        mbmlp_rng r;
+        mbmlp_rng_seed(&r, 3);
+        mbmlp_net_init(&n, MBMLP_INIT_AUTO, &r);
+        for (size_t l = 0; l < 3; l++)
+            for (size_t o = 0; o < width[l + 1]; o++)
+                n.params[n.boff[l] + o] = 0.1f * (float)mbmlp_rng_normal(&r);
+        float *wt = malloc(n.nparams * sizeof *wt), *x = malloc(rows * 64 * sizeof *x), *y = malloc(rows * sizeof *y);
+        mbmlp_transpose(&n, wt);
+        for (size_t i = 0; i < rows * 64; i++)
+            x[i] = (float)mbmlp_rng_normal(&r);
+        for (size_t i = 0; i < rows; i++)
+            y[i] = (float)(i % 10);
+        float *ac[2][3], *delta[2], *tmp[2], *grad[2];
+        for (int v = 0; v < 2; v++) {
+            for (size_t l = 0; l < 3; l++)
+                ac[v][l] = malloc(rows * width[l + 1] * sizeof(float));
+            delta[v] = malloc(rows * 256 * sizeof(float));
+            tmp[v] = malloc(rows * 256 * sizeof(float));
+            grad[v] = calloc(n.nparams, sizeof(float));
+            gemm_state = v == 0 ? 0 : 1; /* 0: every product through cblas_sgemm */
+            mbmlp_forward_t(&n, v ? wt : NULL, x, 64, rows, ac[v], NULL, NULL, 1.0f, NULL);
+            mbmlp_loss(&n, ac[v][2], y, NULL, rows, 1.0 / (double)rows, delta[v], 1.0, NULL);
+            mbmlp_backward(&n, x, 64, rows, ac[v], NULL, NULL, delta[v], tmp[v], grad[v]);
+        }
+        gemm_state = -1;
+        for (size_t l = 0; l < 3; l++)
+            assert_memory_equal(ac[0][l], ac[1][l], rows * width[l + 1] * sizeof(float));
+        assert_memory_equal(grad[0], grad[1], n.nparams * sizeof(float));
+        for (int v = 0; v < 2; v++) {
+            for (size_t l = 0; l < 3; l++)
+                free(ac[v][l]);
+            free(delta[v]), free(tmp[v]), free(grad[v]);
+        }
+        free(wt), free(x), free(y);
+        mbmlp_net_free(&n, h);
+    }
 }
 
 /* {====== learning ======} */
@@ -1087,6 +1214,8 @@ int main(void)
         cmocka_unit_test(test_simd_equals_portable),
         cmocka_unit_test(test_simd_stats),
         cmocka_unit_test(test_forward_prefill_bits),
+        cmocka_unit_test(test_gemm_bits),
+        cmocka_unit_test(test_train_products_bits),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
