@@ -28,6 +28,7 @@
 #include "io.h"
 #include "metrics.h"
 #include "plugin.h"
+#include "fixture.h"
 #include "portable.h"
 
 /* The kernels themselves, for the gradient checks (their functions are
@@ -55,14 +56,9 @@ static const mb_loaded_plugin *owner;
 static int setup(void **state)
 {
     (void)state;
-    char path[4096];
-    const char *b = getenv("MOONBENCH_BUILD");
-    snprintf(path, sizeof path, "%s/plugins/mlp.so", b ? b : "build");
-    mb_error err;
-    if (mb_registry_load(&reg, path, &err) != MB_OK) {
-        fprintf(stderr, "# %s\n", err.msg);
+    if (mbt_load_plugin(&reg, "mlp") != 0)
         return -1;
-    }
+    mb_error err;
     mlp = mb_registry_find(&reg, "mlp", &owner, &err);
     return mlp ? 0 : -1;
 }
