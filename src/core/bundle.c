@@ -336,6 +336,7 @@ mb_status mb_scorer_open(mb_scorer *s, const mb_bundle *b, const mb_registry *re
     /* checked once here, so scoring trusts every index; then compiled
     ** (NULL when a form does not suit: the portable loop scores) */
     if (rc == MB_OK && !s->model && (rc = mb_portable_check(&s->form, err)) == MB_OK) {
+        s->checked = 1;
         if (s->form.kind == MB_FORM_TREES)
             s->trees = mb_trees_plan_new(&s->form.u.trees);
         else if (s->form.kind == MB_FORM_MLP)
@@ -408,6 +409,8 @@ mb_status mb_scorer_predict(mb_scorer *s, const mb_matrix *X, float *label, floa
     mb_status rc = MB_OK;
     if (!out || (nw && !work))
         rc = mb_fail(err, MB_ENOMEM, "no memory to score %zu rows", n);
+    else if (!s->checked && (rc = mb_portable_check(&s->form, err)) != MB_OK)
+        ; /* a form that did not come through mb_scorer_open */
     else if (X->cols != mb_portable_nfeatures(&s->form))
         rc = mb_fail(err, MB_ESHAPE, "the model takes %zu features, the data has %zu",
                      mb_portable_nfeatures(&s->form), X->cols);

@@ -120,6 +120,8 @@ typedef struct mb_scorer {
     mb_mlp_layer *layers;
     mb_trees_plan *trees;         /* the form compiled (portable_trees.c, portable_mlp.c), */
     mb_mlp_plan *mlp;             /* or NULL: mb_portable_predict_rows scores */
+    int checked;                  /* mb_portable_check passed (mb_scorer_open); a scorer made
+                                  ** by hand (lexplain.c) is checked at each predict */
     mb_model *model;              /* non-portable bundles */
     /* Lua steps (kind "lua", steps[i] NULL) are applied by lua_apply when
     ** the caller allowed them (mb_lua_scorer_steps, src/script/lmb_run.h);
