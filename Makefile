@@ -17,11 +17,11 @@ SAN      ?= 0
 CC       ?= cc
 
 # The Debian packages the build and the tests need; `make deps` installs them.
-DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libmd-dev \
+DEB_PKGS = build-essential pkg-config libhdf5-dev hdf5-tools liblua5.4-dev lua5.4 libssl-dev \
            libopenblas-dev libncurses-dev libcmocka-dev bats bats-assert bats-support lua-busted tmux \
            libsodium-dev libmicrohttpd-dev libjansson-dev libprotobuf-c-dev protobuf-c-compiler \
            python3-onnx clang libclang-rt-14-dev curl libhiredis-dev redis-server
-PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libmd libsodium libmicrohttpd jansson libprotobuf-c hiredis
+PKG_MODULES = hdf5-serial lua5.4 openblas ncursesw cmocka libcrypto libsodium libmicrohttpd jansson libprotobuf-c hiredis
 
 WARN   = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
          -Wpointer-arith -Wformat=2 -Wundef -Wcast-align -Wwrite-strings \
@@ -69,7 +69,7 @@ $(BUILD)/config.mk: Makefile
 	@{ echo "PKG_CFLAGS := $$(pkg-config --cflags hdf5-serial lua5.4 openblas)"; \
 	   echo "BLAS_CFLAGS := $$(pkg-config --cflags openblas)"; \
 	   echo "BLAS_LIBS := $$(pkg-config --libs openblas)"; \
-	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libmd libsodium jansson) -lm -ldl -lpthread"; \
+	   echo "PKG_LIBS := $$(pkg-config --libs hdf5-serial lua5.4 openblas libcrypto libsodium jansson) -lm -ldl -lpthread"; \
 	   echo "TUI_CFLAGS := $$(pkg-config --cflags ncursesw)"; \
 	   echo "TUI_LIBS := $$(pkg-config --libs ncursesw)"; \
 	   echo "DEPLOY_CFLAGS := $$(pkg-config --cflags libmicrohttpd jansson libprotobuf-c hiredis)"; \

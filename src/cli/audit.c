@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <limits.h>
-#include <sha2.h>
+#include "sha256.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -149,13 +149,13 @@ int mb_cmd_audit(int argc, char **argv)
     }
     query q = {log, "", "", json, 0, 0};
     if (bundle) {
-        char content[SHA256_DIGEST_STRING_LENGTH];
+        char content[MB_SHA256_HEX];
         if (mb_audit_file_sha256(bundle, q.sha) != 0) {
             fprintf(stderr, "moonbench audit: %s: %s\n", bundle, strerror(errno));
             return 1;
         }
         /* the bytes after the user block: the same once the bundle is signed */
-        snprintf(q.content, sizeof q.content, "%s", SHA256FileChunk(bundle, content, 512, 0) ? content : "-");
+        snprintf(q.content, sizeof q.content, "%s", mb_sha256_file(bundle, 512, content) == 0 ? content : "-");
     }
     if (check && verify(log, json && !bundle) != 0)
         return 1;

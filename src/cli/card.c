@@ -9,7 +9,7 @@
 ** One document (doc.h) is written as Markdown or as a standalone HTML page.
 */
 #include <math.h>
-#include <sha2.h>
+#include "sha256.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,7 +299,7 @@ static mb_status predict_data(mb_scorer *s, const char *path, card_data *cd, mb_
     char *colon = strstr(spec, ".h5:");
     if (colon)
         colon[3] = 0;
-    if (!SHA256File(spec, cd->sha))
+    if (mb_sha256_file(spec, 0, cd->sha) != 0)
         snprintf(cd->sha, sizeof cd->sha, "(unreadable)");
     mb_status rc = mb_open(path, &cd->f, err);
     if (rc == MB_OK)
@@ -551,7 +551,7 @@ int mb_cmd_card(int argc, char **argv)
     status = 1;
     if (a.out && mb_output_check_inputs(a.out, inputs, 2, &err) != MB_OK)
         goto fail;
-    if (!SHA256File(a.model, sha)) {
+    if (mb_sha256_file(a.model, 0, sha) != 0) {
         mb_fail(&err, MB_EIO, "%s: cannot read the bundle", a.model);
         goto fail;
     }

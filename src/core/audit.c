@@ -1,6 +1,6 @@
 /*
 ** audit.c: the audit trail (audit.h, docs/audit.md): events as JSON lines
-** (jansson), chained by the SHA-256 (libmd) of the previous line, appended
+** (jansson), chained by the SHA-256 (sha256.h) of the previous line, appended
 ** under flock; the command line with secrets masked; the data files a
 ** process read and their cached checksums; the chain check.
 */
@@ -15,7 +15,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
-#include <sha2.h>
+#include "sha256.h"
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -215,8 +215,8 @@ int mb_audit_file_sha256(const char *path, char hex[65])
         }
     }
     pthread_mutex_unlock(&lock);
-    char buf[SHA256_DIGEST_STRING_LENGTH];
-    if (!SHA256File(path, buf))
+    char buf[MB_SHA256_HEX];
+    if (mb_sha256_file(path, 0, buf) != 0)
         return -1;
     memcpy(hex, buf, 65);
     pthread_mutex_lock(&lock);
@@ -292,18 +292,22 @@ static int last_line_hash(int fd, off_t size, char hex[65], int *nl)
         }
         start = from;
     }
-    SHA2_CTX h;
-    SHA256Init(&h);
+    mb_sha256 h;
+    if (mb_sha256_init(&h) != 0)
+        return -1;
     for (off_t at = start; at < end;) {
         size_t want = end - at > (off_t)sizeof buf ? sizeof buf : (size_t)(end - at);
         ssize_t n = pread(fd, buf, want, at);
-        if (n <= 0)
-            return -1;
-        SHA256Update(&h, (const uint8_t *)buf, (size_t)n);
+        if (n <= 0) {
+            h.failed = 1;
+            break;
+        }
+        mb_sha256_update(&h, buf, (size_t)n);
         at += n;
     }
-    char out[SHA256_DIGEST_STRING_LENGTH];
-    SHA256End(&h, out);
+    char out[MB_SHA256_HEX];
+    if (mb_sha256_final(&h, out) != 0)
+        return -1;
     memcpy(hex, out, 65);
     return 0;
 }
@@ -393,9 +397,9 @@ static json_t *file_ref(const char *path, int with_content)
         json_object_set_new(o, "sha256", json_null());
         json_object_set_new(o, "error", jstr(strerror(errno)));
     }
-    char seal[SHA256_DIGEST_STRING_LENGTH];
+    char seal[MB_SHA256_HEX];
     /* a sealed file's bytes after its user block: the same after signing */
-    if (with_content && SHA256FileChunk(path, seal, 512, 0))
+    if (with_content && mb_sha256_file(path, 512, seal) == 0)
         json_object_set_new(o, "content_sha256", json_string(seal));
     return o;
 }
@@ -596,8 +600,8 @@ static int verify_line(const char *line, size_t len, size_t lineno, void *ud)
     json_decref(o);
     if (v->rc != MB_OK)
         return 1;
-    char hex[SHA256_DIGEST_STRING_LENGTH];
-    SHA256Data((const uint8_t *)line, len, hex);
+    char hex[MB_SHA256_HEX];
+    mb_sha256_data(line, len, hex); /* "" when out of memory: no chain matches it */
     memcpy(v->expect, hex, 65);
     v->lines = lineno;
     return 0;

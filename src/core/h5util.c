@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <sha2.h>
+#include "sha256.h"
 
 #include "h5int.h"
 #include "io.h"
@@ -461,9 +461,9 @@ mb_status mbh5_publish(hid_t *fid, char **tmp, const char *path, int sealed, mb_
             /* The seal: the SHA-256 of everything after the user block,
             ** written into it, so that damage is found before HDF5 parses
             ** anything (HDF5 itself is not safe against damaged files). */
-            char hex[SHA256_DIGEST_STRING_LENGTH], head[MBH5_SEAL_SIZE];
+            char hex[MB_SHA256_HEX], head[MBH5_SEAL_SIZE];
             memset(head, 0, sizeof head);
-            if (!SHA256FileChunk(*tmp, hex, MBH5_SEAL_SIZE, 0))
+            if (mb_sha256_file(*tmp, MBH5_SEAL_SIZE, hex) != 0)
                 rc = mb_fail(err, MB_EIO, "cannot checksum %s: %s", *tmp, strerror(errno));
             snprintf(head, sizeof head, "%s%s\n", MBH5_SEAL_TAG, hex);
             if (rc == MB_OK && pwrite(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
@@ -480,7 +480,7 @@ mb_status mbh5_publish(hid_t *fid, char **tmp, const char *path, int sealed, mb_
 
 mb_status mbh5_check_seal(const char *path, mb_error *err)
 {
-    char head[MBH5_SEAL_SIZE], hex[SHA256_DIGEST_STRING_LENGTH];
+    char head[MBH5_SEAL_SIZE], hex[MB_SHA256_HEX];
     FILE *fp = fopen(path, "rb");
     if (!fp)
         return mb_fail(err, errno == ENOENT ? MB_ENOTFOUND : MB_EIO, "%s: %s", path, strerror(errno));
@@ -489,9 +489,9 @@ mb_status mbh5_check_seal(const char *path, mb_error *err)
     size_t tl = strlen(MBH5_SEAL_TAG);
     if (n < sizeof head || memcmp(head, MBH5_SEAL_TAG, tl) != 0)
         return mb_fail(err, MB_EFORMAT, "%s: not a sealed moonbench file (no checksum header)", path);
-    if (!SHA256FileChunk(path, hex, MBH5_SEAL_SIZE, 0))
+    if (mb_sha256_file(path, MBH5_SEAL_SIZE, hex) != 0)
         return mb_fail(err, MB_EIO, "%s: %s", path, strerror(errno));
-    if (strncmp(head + tl, hex, SHA256_DIGEST_STRING_LENGTH - 1) != 0)
+    if (strncmp(head + tl, hex, MB_SHA256_HEX - 1) != 0)
         return mb_fail(err, MB_EFORMAT,
                        "%s: damaged: its checksum does not match (truncated, corrupted, or changed after "
                        "moonbench wrote it)",

@@ -59,7 +59,7 @@ static int l_vector(lua_State *L)
         for (size_t i = 1; i <= n; i++) {
             lua_geti(L, 1, (lua_Integer)i);
             if (lua_isnil(L, -1)) {
-                v->v[i - 1] = NAN;
+                v->v[i - 1] = (double)NAN;
                 lua_pop(L, 1);
                 continue;
             }
@@ -278,7 +278,7 @@ static int v_isin(lua_State *L)
         r->v[i] = 0;
     for (size_t j = 1; j <= m; j++) {
         lua_geti(L, 2, (lua_Integer)j);
-        double code = NAN;
+        double code = (double)NAN;
         if (v->levels) {
             const char *s = lua_tostring(L, -1);
             for (size_t k = 0; s && k < v->nlevels; k++)

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <sha2.h>
+#include "sha256.h"
 
 #include "bundle.h"
 #include "fuzz.h"
@@ -28,8 +28,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cap = size + SEAL_SIZE;
         buf = realloc(buf, cap);
     }
-    char hex[SHA256_DIGEST_STRING_LENGTH];
-    SHA256Data(data, size, hex);
+    char hex[MB_SHA256_HEX];
+    if (mb_sha256_data(data, size, hex) != 0)
+        return 0;
     memset(buf, 0, SEAL_SIZE);
     snprintf((char *)buf, SEAL_SIZE, "%s%s\n", SEAL_TAG, hex);
     memcpy(buf + SEAL_SIZE, data, size);
