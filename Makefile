@@ -209,7 +209,7 @@ $(BUILD)/tests/test_runtime_trees: UNIT_OBJ = $(BUILD)/obj/src/deploy/runtime_tr
 $(BUILD)/tests/test_runtime_trees: UNIT_CFLAGS = -Isrc/deploy
 # The trees plugin's batch prediction (tests/unit/test_trees_predict.c) links the plugin's
 # objects (built like the host's), to compare whole doubles.
-TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o util.o binning.o)
+TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o exp_simd.o util.o binning.o)
 $(BUILD)/tests/test_trees_predict: $(TREES_UNIT_OBJ)
 $(BUILD)/tests/test_trees_predict: UNIT_OBJ = $(TREES_UNIT_OBJ)
 $(BUILD)/tests/test_trees_predict: UNIT_CFLAGS = -Iplugins/trees

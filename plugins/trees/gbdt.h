@@ -122,6 +122,10 @@ hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm);
 hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done);
 void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh, size_t r0,
                       size_t r1, float mm[3], size_t *done);
+/* exp_simd.c: out[i] = exp(x[i]), i < n, with libm's bits (out may be x);
+** only when mbt_exp_simd_ok(): AVX-512 and a probe agreeing with libm. */
+void mbt_exp_simd(const double *x, double *out, size_t n);
+int mbt_exp_simd_ok(void);
 void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl);
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
                         uint32_t *left, uint32_t *right, int right_down, size_t *done);

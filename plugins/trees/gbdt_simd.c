@@ -90,9 +90,11 @@ TARGET hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_
 ** squared error and logloss, eight rows at a time, up to *done (the rest,
 ** under 8, for the caller); gm, hlo, hhi (the largest |g|, the smallest and
 ** largest h) are updated as there: max_ps(a, b) is a > b ? a : b, as the
-** scalar loop's test. exp is libm's, called for each row (a vector exp
-** would give other bits); the division, products and conversions are the
-** scalar loop's, one IEEE operation each. */
+** scalar loop's test. exp(-s) is libm's bits: exp_simd.c's vector exp when
+** its probe agrees with libm (a block of rows at once, before the loop that
+** uses them), else libm's exp called for each row; the division, products
+** and conversions are the scalar loop's, one IEEE operation each. */
+#define GRAD_BLOCK 256
 TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh,
                              size_t r0, size_t r1, float mm[3], size_t *done)
 {
@@ -100,15 +102,32 @@ TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const 
     const __m512i inter = _mm512_set_epi32(15, 7, 14, 6, 13, 5, 12, 4, 11, 3, 10, 2, 9, 1, 8, 0);
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
     __m256 gm = _mm256_set1_ps(mm[0]), hlo = _mm256_set1_ps(mm[1]), hhi = _mm256_set1_ps(mm[2]);
-    size_t r = r0;
+    int vexp = logloss && mbt_exp_simd_ok();
+    double eb[GRAD_BLOCK];
+    size_t r = r0, eb0 = r0, eb1 = r0; /* eb holds exp(-s) of rows [eb0, eb1) */
     for (; r + 8 <= r1; r += 8) {
         __m512d sv = _mm512_loadu_pd(score + r), yv = _mm512_cvtps_pd(_mm256_loadu_ps(y + r));
         __m512d wt = w ? _mm512_cvtps_pd(_mm256_loadu_ps(w + r)) : one, g, h = one;
         if (logloss) {
             double e[8];
-            for (int l = 0; l < 8; l++)
-                e[l] = exp(-score[r + (size_t)l]);
-            __m512d pr = _mm512_div_pd(one, _mm512_add_pd(one, _mm512_loadu_pd(e)));
+            __m512d ev;
+            if (vexp) {
+                if (r + 8 > eb1) {
+                    size_t m = (r1 - r) / 8 * 8;
+                    m = m < GRAD_BLOCK ? m : GRAD_BLOCK;
+                    for (size_t l = 0; l < m; l++)
+                        eb[l] = -score[r + l];
+                    mbt_exp_simd(eb, eb, m);
+                    eb0 = r;
+                    eb1 = r + m;
+                }
+                ev = _mm512_loadu_pd(eb + (r - eb0));
+            } else {
+                for (int l = 0; l < 8; l++)
+                    e[l] = exp(-score[r + (size_t)l]);
+                ev = _mm512_loadu_pd(e);
+            }
+            __m512d pr = _mm512_div_pd(one, _mm512_add_pd(one, ev));
             g = _mm512_sub_pd(pr, yv);
             h = _mm512_mul_pd(pr, _mm512_sub_pd(one, pr));
             h = _mm512_mask_mov_pd(h, _mm512_cmp_pd_mask(h, tiny, _CMP_LT_OQ), tiny);

@@ -12,7 +12,8 @@
 ** level), row counts around the vector walk's 16 and 128 rows and
 ** the 256-row block, a row stride wider than the row, blocks with and
 ** without NaN, and the threaded split of a large batch. Also binning's
-** vector search (gbdt_simd.c) against mbt_bin_of.
+** vector search (gbdt_simd.c) against mbt_bin_of, and the logloss
+** gradients' vector exp (exp_simd.c) against libm's exp, bit for bit.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gbdt.h"
 #include "predict.h"
 
 static void *xmalloc(size_t n) { return malloc(n); }
@@ -289,10 +291,76 @@ static void test_binning(void **state)
     free(b.edges);
 }
 
+/* exp_simd.c against libm's exp, compared as bits: arguments over the
+** gradients' range, next to the table's steps (k ln2/128, where the
+** rounding of k turns), every exponent and raw bit patterns (inf, NaN,
+** subnormals, overflow), in place and not, every length mod 8. */
+static void test_exp(void **state)
+{
+    (void)state;
+    if (!mbt_exp_simd_ok()) {
+        printf("note: the vector exp is off here (no AVX-512, or its probe disagrees with this libm)\n");
+        return;
+    }
+    size_t n = 1u << 22;
+    double *x = malloc(n * sizeof *x), *e = malloc(n * sizeof *e);
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) * 0x1.0p-53;
+        switch (i % 4) {
+        case 0: /* the scores of a fit */
+            x[i] = -40.0 + 80.0 * u;
+            break;
+        case 1: { /* near k ln2/128 */
+            double k = floor(-70000.0 + 140000.0 * u);
+            x[i] = nextafter(k * 0x1.62e42fefa39efp-1 / 128.0 + 0.5 * 0x1.62e42fefa39efp-1 / 128.0,
+                             s & 1 ? INFINITY : -INFINITY);
+            break;
+        }
+        case 2: /* every exponent up to 2^10 */
+            x[i] = (s & 1 ? -1.0 : 1.0) * ldexp(1.0 + u, (int)((s >> 1) % 1100) - 1090);
+            break;
+        default: { /* any bits */
+            uint64_t b = s ^ (s >> 29) * 0xbf58476d1ce4e5b9ULL;
+            memcpy(&x[i], &b, sizeof b);
+        }
+        }
+    }
+    size_t bad = 0;
+    for (size_t len = 1; len <= 17; len++) {
+        size_t off = (len * 977) % (n - 17);
+        mbt_exp_simd(x + off, e, len);
+        for (size_t i = 0; i < len; i++) {
+            double want = exp(x[off + i]);
+            bad += memcmp(&want, &e[i], sizeof want) != 0;
+        }
+    }
+    mbt_exp_simd(x, e, n);
+    for (size_t i = 0; i < n; i++) {
+        double want = exp(x[i]);
+        if (memcmp(&want, &e[i], sizeof want) != 0 && bad++ < 5)
+            printf("exp(%a): libm %a, vector %a\n", x[i], want, e[i]);
+    }
+    memcpy(e, x, 4096 * sizeof *e);
+    mbt_exp_simd(e, e, 4096); /* in place */
+    for (size_t i = 0; i < 4096; i++) {
+        double want = exp(x[i]);
+        bad += memcmp(&want, &e[i], sizeof want) != 0;
+    }
+    assert_int_equal(bad, 0);
+    setenv("MOONBENCH_TREES_SIMD", "0", 1);
+    assert_false(mbt_exp_simd_ok());
+    unsetenv("MOONBENCH_TREES_SIMD");
+    free(x);
+    free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binning),
+        cmocka_unit_test(test_exp),
         cmocka_unit_test(test_binary),
         cmocka_unit_test(test_regression),
         cmocka_unit_test(test_multiclass),
