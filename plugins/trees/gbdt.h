@@ -128,6 +128,7 @@ void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double 
 ** only when mbt_exp_simd_ok(): AVX-512 and a probe agreeing with libm. */
 void mbt_exp_simd(const double *x, double *out, size_t n);
 int mbt_exp_simd_ok(void);
+size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub);
 void mbt_gb_add_lval_simd(double *score, const uint16_t *lid, const double *lval, size_t r0, size_t r1,
                           size_t *done);
 void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl);

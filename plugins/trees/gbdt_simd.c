@@ -153,6 +153,21 @@ TARGET void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const 
     *done = r;
 }
 
+/* dst[s] += src[s] (sub: -=) for s < n, eight slots at a time, up to the
+** returned count (the rest for the caller): the histograms' reduction over
+** threads and the subtraction, exact integer sums whatever the width. */
+TARGET size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub)
+{
+    size_t s = 0;
+    if (sub)
+        for (; s + 8 <= n; s += 8)
+            _mm512_storeu_si512(dst + s, _mm512_sub_epi64(_mm512_loadu_si512(dst + s), _mm512_loadu_si512(src + s)));
+    else
+        for (; s + 8 <= n; s += 8)
+            _mm512_storeu_si512(dst + s, _mm512_add_epi64(_mm512_loadu_si512(dst + s), _mm512_loadu_si512(src + s)));
+    return s;
+}
+
 /* score[r] += lval[lid[r]] for rows [r0, r1) (the score update's phase 1,
 ** gbdt.c), eight rows at a time, up to *done (the rest, under 8, for the
 ** caller): the same add a row. A scalar loop took ~4 cycles a row. */
@@ -303,6 +318,12 @@ void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double 
 void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
 {
     (void)c, (void)ql, (void)qn, (void)nb, (void)gr, (void)gl;
+}
+
+size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub)
+{
+    (void)dst, (void)src, (void)n, (void)sub;
+    return 0;
 }
 
 void mbt_gb_add_lval_simd(double *score, const uint16_t *lid, const double *lval, size_t r0, size_t r1,
