@@ -269,31 +269,42 @@ TARGET void mbt_bin_rows_simd(const float *pad, const uint16_t *nbs, const mb_ma
     size_t F = X->cols, ld = X->ld;
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512 zero = _mm512_setzero_ps();
-    for (size_t r = r0; r < r1; r++) {
-        const float *x = X->x + r * ld;
+    /* two rows a pass: their searches are independent chains of gathers
+    ** (each waits for the last), so the core overlaps them */
+    for (size_t r = r0; r < r1; r += 2) {
+        size_t nr = r + 1 < r1 ? 2 : 1;
+        const float *x[2] = {X->x + r * ld, X->x + (r + nr - 1) * ld};
         for (size_t f0 = 0; f0 < F; f0 += 16) {
             size_t w = F - f0 < 16 ? F - f0 : 16;
             __mmask16 m = (__mmask16)(w == 16 ? 0xffffu : (1u << w) - 1u);
-            __m512 v = _mm512_maskz_loadu_ps(m, x + f0);
-            __m512i base = _mm512_slli_epi32(_mm512_add_epi32(_mm512_set1_epi32((int)f0), iota), 8), pos = base;
+            __m512 v[2] = {_mm512_maskz_loadu_ps(m, x[0] + f0), _mm512_maskz_loadu_ps(m, x[1] + f0)};
+            __m512i base = _mm512_slli_epi32(_mm512_add_epi32(_mm512_set1_epi32((int)f0), iota), 8);
+            __m512i pos[2] = {base, base};
             for (int half = 128; half >= 1; half >>= 1) {
-                __m512 e = _mm512_mask_i32gather_ps(zero, m, _mm512_add_epi32(pos, _mm512_set1_epi32(half - 1)), pad, 4);
-                pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(half));
+                __m512i off = _mm512_set1_epi32(half - 1), step = _mm512_set1_epi32(half);
+                for (int k = 0; k < 2; k++) {
+                    __m512 e = _mm512_mask_i32gather_ps(zero, m, _mm512_add_epi32(pos[k], off), pad, 4);
+                    pos[k] = _mm512_mask_add_epi32(pos[k], _mm512_cmp_ps_mask(e, v[k], _CMP_LT_OQ), pos[k], step);
+                }
             }
-            __m512 e = _mm512_mask_i32gather_ps(zero, m, pos, pad, 4);
-            pos = _mm512_mask_add_epi32(pos, _mm512_cmp_ps_mask(e, v, _CMP_LT_OQ), pos, _mm512_set1_epi32(1));
-            pos = _mm512_sub_epi32(pos, base);
             uint16_t nbw[16] = {0};
             memcpy(nbw, nbs + f0, w * sizeof *nbw);
             __m512i nb = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(const void *)nbw));
-            pos = _mm512_mask_mov_epi32(pos, _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q), nb);
-            uint8_t out[16];
-            _mm_storeu_si128((__m128i *)(void *)out, _mm512_cvtepi32_epi8(pos));
-            if (rb)
-                memcpy(rb + r * F + f0, out, w);
-            if (cb)
-                for (size_t l = 0; l < w; l++)
-                    cb[(f0 + l) * n + r] = out[l];
+            for (size_t k = 0; k < nr; k++) {
+                __m512 e = _mm512_mask_i32gather_ps(zero, m, pos[k], pad, 4);
+                __m512i p = _mm512_mask_add_epi32(pos[k], _mm512_cmp_ps_mask(e, v[k], _CMP_LT_OQ), pos[k],
+                                                  _mm512_set1_epi32(1));
+                p = _mm512_sub_epi32(p, base);
+                p = _mm512_mask_mov_epi32(p, _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q), nb);
+                uint8_t out[16];
+                _mm_storeu_si128((__m128i *)(void *)out, _mm512_cvtepi32_epi8(p));
+                size_t rr = r + k;
+                if (rb)
+                    memcpy(rb + rr * F + f0, out, w);
+                if (cb)
+                    for (size_t l = 0; l < w; l++)
+                        cb[(f0 + l) * n + rr] = out[l];
+            }
         }
     }
 }
