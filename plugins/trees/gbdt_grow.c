@@ -397,8 +397,9 @@ static int split_leaf(gb *g, size_t li)
 ** histograms built from rows, the split searches. Each job hands whole
 ** leaves to the threads, the heaviest first, each thread taking the next
 ** one when it is free (so a thread the machine has descheduled leaves
-** its share to the others); a leaf heavier than a thread's share keeps its
-** own row- or column-parallel path. Leaves own disjoint row ranges, and so disjoint
+** its share to the others); a leaf heavier than a thread's share of the
+** leaves from it on, and a last one left alone, keeps its own row- or
+** column-parallel path. Leaves own disjoint row ranges, and so disjoint
 ** parts of the scratch arrays. The bookkeeping between the jobs runs on
 ** the caller in leaf order, so the node numbering, and so the model, are
 ** those of split_leaf one leaf at a time, bit for bit. */
@@ -452,8 +453,12 @@ static void level_task(void *arg, int tid, int nt)
 }
 
 /* Sort n items of weights w into j's order, heaviest first: the first
-** *nbig are heavier than a thread's share (or the only item) and are the
-** caller's, the rest the threads'; j->next starts at the first of those. */
+** *nbig are heavier than a thread's share of the items from them on (or
+** the last item left) and are the caller's, each on every thread, the
+** rest the threads', whole; j->next starts at the first of those.
+** WHY "from them on": of two leaves of 250k and 150k rows the first is
+** the caller's, and the second, alone in a job, kept one thread busy and
+** the other idle. */
 static void order_items(level_job *j, witem *wi, const uint64_t *w, size_t n, int nt, size_t *nbig)
 {
     uint64_t total = 0;
@@ -464,8 +469,8 @@ static void order_items(level_job *j, witem *wi, const uint64_t *w, size_t n, in
     }
     qsort(wi, n, sizeof *wi, cmp_witem);
     size_t b = 0;
-    while (b < n && (n == 1 || wi[b].w * (uint64_t)nt > total))
-        b++;
+    while (b < n && (n - b == 1 || wi[b].w * (uint64_t)nt > total))
+        total -= wi[b++].w;
     *nbig = b;
     j->n = n;
     j->order = wi;
