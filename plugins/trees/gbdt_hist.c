@@ -48,12 +48,15 @@ static void hist_rows_add(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
     size_t F = g->F;
     for (size_t i = 0; i < cnt; i++) {
         uint32_t r = ids[i];
-        if (i + 32 < cnt) {
-            /* a row's bins may straddle two cache lines */
-            const uint8_t *ahead = rb + (size_t)ids[i + 32] * F;
+        if (i + 16 < cnt) {
+            /* a row's bins may straddle two cache lines. 16 rows ahead:
+            ** a microbench of this loop (800k x 28 bins, sorted random
+            ** rows) gave 0.44, 0.56, 0.48 ns a row-feature for 3k, 8k, 50k
+            ** rows against 0.50, 0.65, 0.48 at 32 rows ahead */
+            const uint8_t *ahead = rb + (size_t)ids[i + 16] * F;
             __builtin_prefetch(ahead);
             __builtin_prefetch(ahead + F - 1);
-            __builtin_prefetch(q + ids[i + 32]);
+            __builtin_prefetch(q + ids[i + 16]);
         }
         hbin v = q[r];
         const uint8_t *b = rb + (size_t)r * F;
