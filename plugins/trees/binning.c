@@ -34,18 +34,29 @@ static float key_float(uint32_t k)
     return x;
 }
 
-/* Sort n keys in a, using tmp (n) as scratch; result in a. */
+/* Sort n keys in a, using tmp (n) as scratch; result in a. The four
+** bytes' counts in one pass, and the passes go a -> tmp -> a -> tmp -> a
+** (no copies back). */
 static void radix_sort(uint32_t *a, uint32_t *tmp, size_t n)
 {
-    for (int shift = 0; shift < 32; shift += 8) {
-        size_t cnt[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[((a[i] >> shift) & 255u) + 1]++;
+    size_t cnt[4][257] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = a[i];
+        cnt[0][(k & 255u) + 1]++;
+        cnt[1][(k >> 8 & 255u) + 1]++;
+        cnt[2][(k >> 16 & 255u) + 1]++;
+        cnt[3][(k >> 24) + 1]++;
+    }
+    uint32_t *src = a, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
+        size_t *c = cnt[d];
         for (int b = 0; b < 256; b++)
-            cnt[b + 1] += cnt[b];
+            c[b + 1] += c[b];
         for (size_t i = 0; i < n; i++)
-            tmp[cnt[(a[i] >> shift) & 255u]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
+            dst[c[(src[i] >> (8 * d)) & 255u]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
     }
 }
 
