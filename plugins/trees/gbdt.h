@@ -131,7 +131,8 @@ int mbt_exp_simd_ok(void);
 size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub);
 void mbt_gb_add_lval_simd(double *score, const uint16_t *lid, const double *lval, size_t r0, size_t r1,
                           size_t *done);
-void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl);
+uint32_t mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl,
+                           double best);
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
                         uint32_t *left, uint32_t *right, int right_down, size_t *done);
 

@@ -212,15 +212,65 @@ static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
     return _mm512_mask_mov_pd(_mm512_set1_pd(-INFINITY), ok, gain);
 }
 
-TARGET void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+/* Whether every one of gain8(c, q)'s lanes is at most best, shown without
+** its divisions: each leaf score t^2 / d is at most t^2 rcp14(d) (1 + 2^-13)
+** (rcp14's error is below 2^-14), so the gain is at most (the two
+** estimates) (1 + 2^-10) - parent, rounding included (the margin is many
+** ulps of the estimates, and parent >= 0). A lane whose estimate is not a
+** finite number (d 0, huge or subnormal) is never passed as shown. */
+static inline TARGET int below8(const gain_ctx *c, __m512i q, double best)
+{
+    __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0xffffffffLL));
+    __m512i hi = _mm512_srai_epi64(_mm512_sub_epi64(q, lo), 32);
+    __m512d GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
+    __m512d HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
+    __m512d GR = _mm512_sub_pd(_mm512_set1_pd(c->G), GL), HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), HL);
+    __m512d mcw = _mm512_set1_pd(c->mcw), cf = _mm512_set1_pd(c->cf), mc = _mm512_set1_pd(c->min_cnt);
+    __mmask8 ok = _mm512_cmp_pd_mask(HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(HR, mcw, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HL, cf), mc, _CMP_GE_OQ) &
+                  _mm512_cmp_pd_mask(_mm512_mul_pd(HR, cf), mc, _CMP_GE_OQ);
+    if (!ok)
+        return 1;
+    __m512d l1 = _mm512_set1_pd(c->l1), l2 = _mm512_set1_pd(c->l2), z = _mm512_setzero_pd();
+    __m512d tl = _mm512_mask_mov_pd(z, _mm512_cmp_pd_mask(GL, _mm512_sub_pd(z, l1), _CMP_LT_OQ), _mm512_add_pd(GL, l1));
+    tl = _mm512_mask_mov_pd(tl, _mm512_cmp_pd_mask(GL, l1, _CMP_GT_OQ), _mm512_sub_pd(GL, l1));
+    __m512d tr = _mm512_mask_mov_pd(z, _mm512_cmp_pd_mask(GR, _mm512_sub_pd(z, l1), _CMP_LT_OQ), _mm512_add_pd(GR, l1));
+    tr = _mm512_mask_mov_pd(tr, _mm512_cmp_pd_mask(GR, l1, _CMP_GT_OQ), _mm512_sub_pd(GR, l1));
+    __m512d dl = _mm512_add_pd(HL, l2), dr = _mm512_add_pd(HR, l2);
+    /* d in [2^-1000, 2^1000]: rcp14 is then neither flushed nor infinite */
+    __m512d dmin = _mm512_set1_pd(0x1p-1000), dmax = _mm512_set1_pd(0x1p1000);
+    __mmask8 fine = _mm512_cmp_pd_mask(dl, dmin, _CMP_GE_OQ) & _mm512_cmp_pd_mask(dl, dmax, _CMP_LE_OQ) &
+                    _mm512_cmp_pd_mask(dr, dmin, _CMP_GE_OQ) & _mm512_cmp_pd_mask(dr, dmax, _CMP_LE_OQ);
+    if ((ok & fine) != ok)
+        return 0;
+    __m512d est = _mm512_add_pd(_mm512_mul_pd(_mm512_mul_pd(tl, tl), _mm512_rcp14_pd(dl)),
+                                _mm512_mul_pd(_mm512_mul_pd(tr, tr), _mm512_rcp14_pd(dr)));
+    __m512d ub = _mm512_sub_pd(_mm512_mul_pd(est, _mm512_set1_pd(1.0 + 0x1p-10)), _mm512_set1_pd(c->parent));
+    /* not (ub <= best) also catches NaN */
+    return (_mm512_cmp_pd_mask(ub, _mm512_set1_pd(best), _CMP_LE_OQ) & ok) == ok;
+}
+
+/* best: the split search's best gain so far. Eight bins whose gains are
+** shown to be at most it (below8) are left out (their gains could not win
+** the scan, whose best only grows): returns the bit b / 8 set for every
+** eight bins whose gr (or gl) were computed; only those are to be read. */
+TARGET uint32_t mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl,
+                                  double best)
 {
     const __m512i vqn = _mm512_set1_epi64(qn);
+    const __m512d ninf = _mm512_set1_pd(-INFINITY);
+    uint32_t blocks = 0;
     for (int b = 0; b < nb; b += 8) {
-        __m512i q = _mm512_loadu_si512(ql + b);
-        _mm512_storeu_pd(gr + b, gain8(c, q));
+        __m512i q = _mm512_loadu_si512(ql + b), q2 = _mm512_add_epi64(q, vqn);
+        int r = !below8(c, q, best), l = gl && !below8(c, q2, best);
+        if (!r && !l)
+            continue;
+        blocks |= 1u << (b / 8);
+        _mm512_storeu_pd(gr + b, r ? gain8(c, q) : ninf);
         if (gl)
-            _mm512_storeu_pd(gl + b, gain8(c, _mm512_add_epi64(q, vqn)));
+            _mm512_storeu_pd(gl + b, l ? gain8(c, q2) : ninf);
     }
+    return blocks;
 }
 
 /* Rows src[0..n) split stably by column col (left: bin <= bin, or the
@@ -326,9 +376,11 @@ void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double 
     *done = r0;
 }
 
-void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl)
+uint32_t mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl,
+                           double best)
 {
-    (void)c, (void)ql, (void)qn, (void)nb, (void)gr, (void)gl;
+    (void)c, (void)ql, (void)qn, (void)nb, (void)gr, (void)gl, (void)best;
+    return 0;
 }
 
 size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub)
