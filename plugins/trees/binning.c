@@ -274,10 +274,14 @@ int mbt_bin_data(mbt_binned *d, const mb_host *h, const mbt_bins *b, const mb_ma
     d->cols = F;
     d->nb = mbt_alloc(h, F * sizeof *d->nb);
     d->hoff = mbt_alloc(h, (F + 1) * sizeof *d->hoff);
+    /* not zeroed: bin_task writes every code (a memset pass fewer) */
     if (want_rows)
-        d->rowbins = mbt_calloc(h, n, F);
-    if (want_cols) /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
-        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_calloc(h, n * F + 4, 1);
+        d->rowbins = n && F > SIZE_MAX / n ? NULL : mbt_alloc(h, n * F);
+    if (want_cols) { /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
+        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_alloc(h, n * F + 4);
+        if (d->colbins)
+            memset(d->colbins + n * F, 0, 4);
+    }
     if (!d->nb || !d->hoff || (want_rows && !d->rowbins) || (want_cols && !d->colbins)) {
         mbt_binned_free(d, h);
         return mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory binning %zu x %zu values", n, F);

@@ -52,6 +52,7 @@ typedef struct gb {
     double qg, qh;                /* quantisation levels */
     uint64_t salt;                /* random bits of this tree's rounding */
     uint32_t *idx, *tmp;
+    const uint32_t *rows_src;     /* when set, quantisation copies the tree's rows from it into idx */
     hbin **thist;                 /* nt scratch histograms (index 0 unused) */
     hbin **pool_h;                /* free histograms */
     size_t npool, cap_pool;

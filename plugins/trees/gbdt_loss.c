@@ -197,6 +197,8 @@ static void quant_task(void *arg, int tid, int nt)
     const float *gh = g->gh;
     const uint32_t *idx = g->idx;
     size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
+    if (j->phase == 1 && g->rows_src) /* each thread copies its slice of the rows (fit_round) */
+        memcpy(g->idx + c0, g->rows_src + c0, (c1 - c0) * sizeof *g->idx);
     if (j->phase == 0) {
         float gm = 0.0f, hm = 0.0f;
         for (size_t i = c0; i < c1; i++) {
@@ -294,6 +296,7 @@ hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm)
     }
     j.phase = 1;
     mbt_pool_run(g->pool, quant_task, &j);
+    g->rows_src = NULL;
     hbin sum = 0;
     for (int t = 0; t < g->nt; t++)
         sum += j.sum[t];
