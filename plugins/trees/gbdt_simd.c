@@ -285,9 +285,13 @@ TARGET size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col
     const __m512i vbin = _mm512_set1_epi32(bin), vnb = _mm512_set1_epi32(nb), low = _mm512_set1_epi32(0xff),
                   rev = _mm512_set_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t nl = 0, nr = 0, i = 0;
+    /* consecutive rows (a tree's root when it takes every row): their bytes
+    ** are one load, not a gather */
+    int consecutive = n > 0 && src[n - 1] - src[0] == n - 1;
     for (; i + 16 <= n; i += 16) {
         __m512i r = _mm512_loadu_si512(src + i);
-        __m512i b = _mm512_and_si512(_mm512_i32gather_epi32(r, col, 1), low);
+        __m512i b = consecutive ? _mm512_cvtepu8_epi32(_mm_loadu_si128((const __m128i *)(const void *)(col + src[i])))
+                                : _mm512_and_si512(_mm512_i32gather_epi32(r, col, 1), low);
         __mmask16 l = _mm512_cmple_epu32_mask(b, vbin);
         if (dl)
             l |= _mm512_cmpeq_epi32_mask(b, vnb);
