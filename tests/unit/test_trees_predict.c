@@ -14,8 +14,8 @@
 ** without NaN, and the threaded split of a large batch. Also binning's
 ** vector search (gbdt_simd.c) against mbt_bin_of, the logloss
 ** gradients' vector exp (exp_simd.c) against libm's exp, bit for bit, and
-** the split search's skipping of bins (mbt_gb_gains_simd) against its own
-** exact gains.
+** the split search's skipping of bins (mbt_gb_gains_simd) against a scalar
+** reference of its gains.
 */
 #include <setjmp.h>
 #include <stdarg.h>
