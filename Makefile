@@ -206,7 +206,7 @@ $(BUILD)/tests/test_tui_editor: UNIT_OBJ = $(BUILD)/obj/src/tui/editor.o
 $(BUILD)/tests/test_tui_editor: UNIT_CFLAGS = -Isrc/tui
 # The trees plugin's batch prediction (tests/unit/test_trees_predict.c) links the plugin's
 # objects (built like the host's), to compare whole doubles.
-TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o util.o binning.o)
+TREES_UNIT_OBJ = $(addprefix $(BUILD)/obj/plugins/trees/,ensemble.o predict_simd.o gbdt_simd.o exp_simd.o util.o binning.o)
 $(BUILD)/tests/test_trees_predict: $(TREES_UNIT_OBJ)
 $(BUILD)/tests/test_trees_predict: UNIT_OBJ = $(TREES_UNIT_OBJ)
 $(BUILD)/tests/test_trees_predict: UNIT_CFLAGS = -Iplugins/trees

@@ -34,18 +34,29 @@ static float key_float(uint32_t k)
     return x;
 }
 
-/* Sort n keys in a, using tmp (n) as scratch; result in a. */
+/* Sort n keys in a, using tmp (n) as scratch; result in a. The four
+** bytes' counts in one pass, and the passes go a -> tmp -> a -> tmp -> a
+** (no copies back). */
 static void radix_sort(uint32_t *a, uint32_t *tmp, size_t n)
 {
-    for (int shift = 0; shift < 32; shift += 8) {
-        size_t cnt[257] = {0};
-        for (size_t i = 0; i < n; i++)
-            cnt[((a[i] >> shift) & 255u) + 1]++;
+    size_t cnt[4][257] = {{0}};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = a[i];
+        cnt[0][(k & 255u) + 1]++;
+        cnt[1][(k >> 8 & 255u) + 1]++;
+        cnt[2][(k >> 16 & 255u) + 1]++;
+        cnt[3][(k >> 24) + 1]++;
+    }
+    uint32_t *src = a, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
+        size_t *c = cnt[d];
         for (int b = 0; b < 256; b++)
-            cnt[b + 1] += cnt[b];
+            c[b + 1] += c[b];
         for (size_t i = 0; i < n; i++)
-            tmp[cnt[(a[i] >> shift) & 255u]++] = a[i];
-        memcpy(a, tmp, n * sizeof *a);
+            dst[c[(src[i] >> (8 * d)) & 255u]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
     }
 }
 
@@ -108,22 +119,36 @@ typedef struct fit_job {
     int *nedges;                  /* cols */
 } fit_job;
 
+/* A thread's features (tid, tid + nt, ...) FIT_GROUP at a time: one pass
+** over the sample rows reads a row's values of the group together (one
+** cache line, where a pass a feature read it once for each). */
+#define FIT_GROUP 4
+
 static void fit_task(void *arg, int tid, int nt)
 {
     fit_job *j = arg;
-    uint32_t *keys = j->keys + (size_t)tid * j->nrows, *tmp = j->tmp + (size_t)tid * j->nrows;
-    float *vals = j->vals + (size_t)tid * j->nrows;
-    for (size_t f = (size_t)tid; f < j->X->cols; f += (size_t)nt) {
-        size_t m = 0;
-        for (size_t i = 0; i < j->nrows; i++) {
-            float x = j->X->x[(size_t)j->rows[i] * j->X->ld + f];
-            if (!isnan(x))
-                keys[m++] = float_key(x);
+    size_t ns = j->nrows, F = j->X->cols, ld = j->X->ld;
+    uint32_t *keys = j->keys + (size_t)tid * FIT_GROUP * ns, *tmp = j->tmp + (size_t)tid * ns;
+    float *vals = j->vals + (size_t)tid * ns;
+    for (size_t f0 = (size_t)tid; f0 < F; f0 += FIT_GROUP * (size_t)nt) {
+        size_t fs[FIT_GROUP], m[FIT_GROUP] = {0}, g = 0;
+        for (; g < FIT_GROUP && f0 + g * (size_t)nt < F; g++)
+            fs[g] = f0 + g * (size_t)nt;
+        for (size_t i = 0; i < ns; i++) {
+            const float *xr = j->X->x + (size_t)j->rows[i] * ld;
+            for (size_t k = 0; k < g; k++) {
+                float x = xr[fs[k]];
+                if (!isnan(x))
+                    keys[k * ns + m[k]++] = float_key(x);
+            }
         }
-        radix_sort(keys, tmp, m);
-        for (size_t i = 0; i < m; i++)
-            vals[i] = key_float(keys[i]);
-        j->nedges[f] = fit_edges(vals, m, j->max_bins, j->edges + f * (size_t)j->max_bins);
+        for (size_t k = 0; k < g; k++) {
+            uint32_t *kk = keys + k * ns;
+            radix_sort(kk, tmp, m[k]);
+            for (size_t i = 0; i < m[k]; i++)
+                vals[i] = key_float(kk[i]);
+            j->nedges[fs[k]] = fit_edges(vals, m[k], j->max_bins, j->edges + fs[k] * (size_t)j->max_bins);
+        }
     }
 }
 
@@ -137,7 +162,7 @@ int mbt_bins_fit(mbt_bins *b, const mb_host *h, const mb_matrix *X, int max_bins
     if (max_bins < 2 || max_bins > MBT_MAX_BINS)
         max_bins = MBT_MAX_BINS;
     uint32_t *rows = mbt_alloc(h, ns * sizeof *rows);
-    j.keys = mbt_alloc(h, (size_t)nt * ns * sizeof *j.keys);
+    j.keys = mbt_alloc(h, (size_t)nt * FIT_GROUP * ns * sizeof *j.keys);
     j.tmp = mbt_alloc(h, (size_t)nt * ns * sizeof *j.tmp);
     j.vals = mbt_alloc(h, (size_t)nt * ns * sizeof *j.vals);
     j.edges = mbt_alloc(h, F * (size_t)max_bins * sizeof *j.edges);
@@ -249,10 +274,14 @@ int mbt_bin_data(mbt_binned *d, const mb_host *h, const mbt_bins *b, const mb_ma
     d->cols = F;
     d->nb = mbt_alloc(h, F * sizeof *d->nb);
     d->hoff = mbt_alloc(h, (F + 1) * sizeof *d->hoff);
+    /* not zeroed: bin_task writes every code (a memset pass fewer) */
     if (want_rows)
-        d->rowbins = mbt_calloc(h, n, F);
-    if (want_cols) /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
-        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_calloc(h, n * F + 4, 1);
+        d->rowbins = n && F > SIZE_MAX / n ? NULL : mbt_alloc(h, n * F);
+    if (want_cols) { /* 4 spare bytes: the vector partition reads a column's bytes 4 at a time */
+        d->colbins = n && F > (SIZE_MAX - 4) / n ? NULL : mbt_alloc(h, n * F + 4);
+        if (d->colbins)
+            memset(d->colbins + n * F, 0, 4);
+    }
     if (!d->nb || !d->hoff || (want_rows && !d->rowbins) || (want_cols && !d->colbins)) {
         mbt_binned_free(d, h);
         return mbt_fail(err, MB_PLUGIN_ENOMEM, "out of memory binning %zu x %zu values", n, F);

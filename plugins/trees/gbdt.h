@@ -52,6 +52,7 @@ typedef struct gb {
     double qg, qh;                /* quantisation levels */
     uint64_t salt;                /* random bits of this tree's rounding */
     uint32_t *idx, *tmp;
+    const uint32_t *rows_src;     /* when set, quantisation copies the tree's rows from it into idx */
     hbin **thist;                 /* nt scratch histograms (index 0 unused) */
     hbin **pool_h;                /* free histograms */
     size_t npool, cap_pool;
@@ -81,10 +82,12 @@ typedef struct wv {
 typedef struct grad_job {
     const lossctx *lc;
     const float *y, *w;
-    const double *score;
+    double *score;
     float *gh;
     size_t n;
     float mm[64][3];              /* per thread: max |g|, min h, max h (one output) */
+    const uint16_t *lid;          /* the last tree's update, when left to this pass (gbdt.c, */
+    const double *lval;           /* update_scores): score[r] += lval[lid[r]] first (K = 1) */
 } grad_job;
 
 /* the L1 soft threshold (inline: it is in the split search's inner loop) */
@@ -122,7 +125,15 @@ hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm);
 hbin mbt_gb_quant_simd(gb *g, size_t c0, size_t c1, int64_t hconst, size_t *done);
 void mbt_gb_grad_simd(int logloss, const float *y, const float *w, const double *score, float *gh, size_t r0,
                       size_t r1, float mm[3], size_t *done);
-void mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl);
+/* exp_simd.c: out[i] = exp(x[i]), i < n, with libm's bits (out may be x);
+** only when mbt_exp_simd_ok(): AVX-512 and a probe agreeing with libm. */
+void mbt_exp_simd(const double *x, double *out, size_t n);
+int mbt_exp_simd_ok(void);
+size_t mbt_gb_hist_addsub_simd(hbin *dst, const hbin *src, size_t n, int sub);
+void mbt_gb_add_lval_simd(double *score, const uint16_t *lid, const double *lval, size_t r0, size_t r1,
+                          size_t *done);
+uint32_t mbt_gb_gains_simd(const gain_ctx *c, const hbin *ql, hbin qn, int nb, double *gr, double *gl,
+                           double best);
 size_t mbt_gb_part_simd(const uint32_t *src, size_t n, const uint8_t *col, int bin, int nb, int dl,
                         uint32_t *left, uint32_t *right, int right_down, size_t *done);
 

@@ -48,12 +48,15 @@ static void hist_rows_add(const gb *g, hbin *H, const uint32_t *ids, size_t cnt)
     size_t F = g->F;
     for (size_t i = 0; i < cnt; i++) {
         uint32_t r = ids[i];
-        if (i + 32 < cnt) {
-            /* a row's bins may straddle two cache lines */
-            const uint8_t *ahead = rb + (size_t)ids[i + 32] * F;
+        if (i + 16 < cnt) {
+            /* a row's bins may straddle two cache lines. 16 rows ahead:
+            ** a microbench of this loop (800k x 28 bins, sorted random
+            ** rows) gave 0.44, 0.56, 0.48 ns a row-feature for 3k, 8k, 50k
+            ** rows against 0.50, 0.65, 0.48 at 32 rows ahead */
+            const uint8_t *ahead = rb + (size_t)ids[i + 16] * F;
             __builtin_prefetch(ahead);
             __builtin_prefetch(ahead + F - 1);
-            __builtin_prefetch(q + ids[i + 32]);
+            __builtin_prefetch(q + ids[i + 16]);
         }
         hbin v = q[r];
         const uint8_t *b = rb + (size_t)r * F;
@@ -172,6 +175,18 @@ static void hist_cols_add(const gb *g, hbin *H, const uint32_t *ids, const hbin 
     }
 }
 
+/* dst += src (sub: -=) over n slots: AVX-512 eight at a time, then the rest */
+static void hist_addsub(hbin *dst, const hbin *src, size_t n, int sub)
+{
+    size_t s = mbt_avx512_ok() ? mbt_gb_hist_addsub_simd(dst, src, n, sub) : 0;
+    if (sub)
+        for (; s < n; s++)
+            dst[s] -= src[s];
+    else
+        for (; s < n; s++)
+            dst[s] += src[s];
+}
+
 /* Build the histogram out of idx[start..start+count); when parent is
 ** given, subtract out from it afterwards (parent becomes the sibling). */
 /* The work of the histogram passes is handed out in pieces, each thread
@@ -232,14 +247,10 @@ static void hist_task(void *arg, int tid, int nt)
     size_t s0;
     while ((s0 = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed) * SLOT_PIECE) < g->nslots) {
         size_t s1 = s0 + SLOT_PIECE < g->nslots ? s0 + SLOT_PIECE : g->nslots;
-        for (int t = 1; t < nt; t++) {
-            const hbin *src = g->thist[t];
-            for (size_t s = s0; s < s1; s++)
-                j->out[s] += src[s];
-        }
+        for (int t = 1; t < nt; t++)
+            hist_addsub(j->out + s0, g->thist[t] + s0, s1 - s0, 0);
         if (j->parent)
-            for (size_t s = s0; s < s1; s++)
-                j->parent[s] -= j->out[s];
+            hist_addsub(j->parent + s0, j->out + s0, s1 - s0, 1);
     }
 }
 
@@ -268,8 +279,7 @@ void mbt_gb_hist_serial(const gb *g, hbin *out, hbin *parent, uint32_t start, ui
         hist_rows(g, out, ids, count);
     }
     if (parent)
-        for (uint32_t s = 0; s < g->nslots; s++)
-            parent[s] -= out[s];
+        hist_addsub(parent, out, g->nslots, 1);
 }
 
 void mbt_gb_build_hist(gb *g, hbin *out, hbin *parent, uint32_t start, uint32_t count)

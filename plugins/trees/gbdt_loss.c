@@ -151,8 +151,31 @@ double mbt_gb_weighted_median(wv *a, size_t n)
 void mbt_gb_grad_task(void *arg, int tid, int nt)
 {
     grad_job *j = arg;
-    gradients(j->lc, j->y, j->w, j->score, j->gh, j->n, j->n * (size_t)tid / (size_t)nt,
-              j->n * (size_t)(tid + 1) / (size_t)nt, j->mm[tid]);
+    size_t r0 = j->n * (size_t)tid / (size_t)nt, r1 = j->n * (size_t)(tid + 1) / (size_t)nt;
+    if (!j->lid) {
+        gradients(j->lc, j->y, j->w, j->score, j->gh, j->n, r0, r1, j->mm[tid]);
+        return;
+    }
+    /* the last tree's adds (update_scores' phase 1, the same one add a row)
+    ** a block at a time, each block's gradients while its scores are in L1;
+    ** the extremes merged as fit_round merges the threads' */
+    float *mm = j->mm[tid];
+    mm[0] = 0.0f;
+    mm[1] = INFINITY;
+    mm[2] = 0.0f;
+    for (size_t b0 = r0; b0 < r1; b0 += 2048) {
+        size_t b1 = r1 - b0 < 2048 ? r1 : b0 + 2048;
+        size_t r = b0;
+        if (mbt_avx512_ok())
+            mbt_gb_add_lval_simd(j->score, j->lid, j->lval, b0, b1, &r);
+        for (; r < b1; r++)
+            j->score[r] += j->lval[j->lid[r]];
+        float m[3];
+        gradients(j->lc, j->y, j->w, j->score, j->gh, j->n, b0, b1, m);
+        mm[0] = m[0] > mm[0] ? m[0] : mm[0];
+        mm[1] = m[1] < mm[1] ? m[1] : mm[1];
+        mm[2] = m[2] > mm[2] ? m[2] : mm[2];
+    }
 }
 
 /* Quantisation of the tree's rows idx[0..nrows): phase 0 finds the
@@ -174,6 +197,8 @@ static void quant_task(void *arg, int tid, int nt)
     const float *gh = g->gh;
     const uint32_t *idx = g->idx;
     size_t c0 = (size_t)j->nrows * (size_t)tid / (size_t)nt, c1 = (size_t)j->nrows * (size_t)(tid + 1) / (size_t)nt;
+    if (j->phase == 1 && g->rows_src) /* each thread copies its slice of the rows (fit_round) */
+        memcpy(g->idx + c0, g->rows_src + c0, (c1 - c0) * sizeof *g->idx);
     if (j->phase == 0) {
         float gm = 0.0f, hm = 0.0f;
         for (size_t i = c0; i < c1; i++) {
@@ -271,6 +296,7 @@ hbin mbt_gb_quantise(gb *g, uint32_t nrows, uint64_t salt, const float *mm)
     }
     j.phase = 1;
     mbt_pool_run(g->pool, quant_task, &j);
+    g->rows_src = NULL;
     hbin sum = 0;
     for (int t = 0; t < g->nt; t++)
         sum += j.sum[t];

@@ -12,7 +12,10 @@
 ** level), row counts around the vector walk's 16 and 128 rows and
 ** the 256-row block, a row stride wider than the row, blocks with and
 ** without NaN, and the threaded split of a large batch. Also binning's
-** vector search (gbdt_simd.c) against mbt_bin_of.
+** vector search (gbdt_simd.c) against mbt_bin_of, the logloss
+** gradients' vector exp (exp_simd.c) against libm's exp, bit for bit, and
+** the split search's skipping of bins (mbt_gb_gains_simd) against a scalar
+** reference of its gains.
 */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gbdt.h"
 #include "predict.h"
 
 static void *xmalloc(size_t n) { return malloc(n); }
@@ -289,10 +293,153 @@ static void test_binning(void **state)
     free(b.edges);
 }
 
+/* exp_simd.c against libm's exp, compared as bits: arguments over the
+** gradients' range, next to the table's steps (k ln2/128, where the
+** rounding of k turns), every exponent and raw bit patterns (inf, NaN,
+** subnormals, overflow), in place and not, every length mod 8. */
+static void test_exp(void **state)
+{
+    (void)state;
+    if (!mbt_exp_simd_ok()) {
+        printf("note: the vector exp is off here (no AVX-512, or its probe disagrees with this libm)\n");
+        return;
+    }
+    size_t n = 1u << 22;
+    double *x = malloc(n * sizeof *x), *e = malloc(n * sizeof *e);
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (size_t i = 0; i < n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        double u = (double)(s >> 11) * 0x1.0p-53;
+        switch (i % 4) {
+        case 0: /* the scores of a fit */
+            x[i] = -40.0 + 80.0 * u;
+            break;
+        case 1: { /* near k ln2/128 */
+            double k = floor(-70000.0 + 140000.0 * u);
+            x[i] = nextafter(k * 0x1.62e42fefa39efp-1 / 128.0 + 0.5 * 0x1.62e42fefa39efp-1 / 128.0,
+                             s & 1 ? INFINITY : -INFINITY);
+            break;
+        }
+        case 2: /* every exponent up to 2^10 */
+            x[i] = (s & 1 ? -1.0 : 1.0) * ldexp(1.0 + u, (int)((s >> 1) % 1100) - 1090);
+            break;
+        default: { /* any bits */
+            uint64_t b = s ^ (s >> 29) * 0xbf58476d1ce4e5b9ULL;
+            memcpy(&x[i], &b, sizeof b);
+        }
+        }
+    }
+    size_t bad = 0;
+    for (size_t len = 1; len <= 17; len++) {
+        size_t off = (len * 977) % (n - 17);
+        mbt_exp_simd(x + off, e, len);
+        for (size_t i = 0; i < len; i++) {
+            double want = exp(x[off + i]);
+            bad += memcmp(&want, &e[i], sizeof want) != 0;
+        }
+    }
+    mbt_exp_simd(x, e, n);
+    for (size_t i = 0; i < n; i++) {
+        double want = exp(x[i]);
+        if (memcmp(&want, &e[i], sizeof want) != 0 && bad++ < 5)
+            printf("exp(%a): libm %a, vector %a\n", x[i], want, e[i]);
+    }
+    memcpy(e, x, 4096 * sizeof *e);
+    mbt_exp_simd(e, e, 4096); /* in place */
+    for (size_t i = 0; i < 4096; i++) {
+        double want = exp(x[i]);
+        bad += memcmp(&want, &e[i], sizeof want) != 0;
+    }
+    assert_int_equal(bad, 0);
+    setenv("MOONBENCH_TREES_SIMD", "0", 1);
+    assert_false(mbt_exp_simd_ok());
+    unsetenv("MOONBENCH_TREES_SIMD");
+    free(x);
+    free(e);
+}
+
+static int same_or_below(double got, double exact, double best)
+{
+    return got == exact || (isnan(got) && isnan(exact)) || (got == -HUGE_VAL && !(exact > best));
+}
+
+/* find_split's scalar gain of the prefix sums ql (its oracle: the vector
+** gains are the same IEEE operations, test_trees_fit compares the models) */
+static double gain_ref(const gain_ctx *c, hbin ql)
+{
+    double GL = (double)q_g(ql) * c->ig, HL = (double)q_h(ql) * c->ih, GR = c->G - GL, HR = c->Hs - HL;
+    if (!(HL >= c->mcw && HR >= c->mcw && HL * c->cf >= c->min_cnt && HR * c->cf >= c->min_cnt))
+        return -HUGE_VAL;
+    double tl = mbt_gb_thresh_l1(GL, c->l1), tr = mbt_gb_thresh_l1(GR, c->l1);
+    return tl * tl / (HL + c->l2) + tr * tr / (HR + c->l2) - c->parent;
+}
+
+/* mbt_gb_gains_simd leaves out eight bins only when none of their gains
+** is above the best so far, and what it computes is the exact gain (or
+** -inf for one that cannot beat the best). Random histograms, penalties
+** and limits, and bests at, just below and well below the largest gain. */
+static void test_gain_skip(void **state)
+{
+    (void)state;
+    if (!mbt_avx512_ok())
+        return;
+    size_t skipped = 0, blocks = 0;
+    for (int rep = 0; rep < 400; rep++) {
+        int nb = 1 + (int)(rnd() % 255);
+        hbin qs[HSTRIDE + 8], acc = 0;
+        int64_t hs = 0, gs = 0;
+        for (int b = 0; b < nb; b++) {
+            int64_t g = (int64_t)(rnd() % 20001) - 10000, h = rep % 5 == 0 ? 0 : (int64_t)(rnd() % 5000);
+            gs += g;
+            hs += h;
+            qs[b] = acc += q_pack(g, h);
+        }
+        for (int b = nb; b < nb + 8; b++)
+            qs[b] = 0;
+        hbin qn = rep % 3 ? q_pack((int64_t)(rnd() % 2001) - 1000, rnd() % 300) : 0;
+        double ig = 1.0 / (1 + rnd() % 4000), ih = 1.0 / (1 + rnd() % 4000);
+        double l1 = rep % 4 == 1 ? (double)(rnd() % 50) : 0.0, l2 = rep % 4 == 2 ? (double)(rnd() % 10) : 0.0;
+        double G = (double)(gs + q_g(qn)) * ig, Hs = (double)(hs + q_h(qn)) * ih;
+        double t = mbt_gb_thresh_l1(G, l1);
+        gain_ctx c = {G, Hs, t * t / (Hs + l2), ig, ih, Hs > 0 ? 1000.0 / Hs : 0.0,
+                      rep % 7 == 3 ? 50.0 : -0.5, rep % 6 == 4 ? 3.0 : 0.0, l1, l2};
+        double gr0[HSTRIDE + 8], gl0[HSTRIDE + 8], gr[HSTRIDE + 8], gl[HSTRIDE + 8], mx = -HUGE_VAL;
+        for (int b = 0; b < nb; b++) {
+            gr0[b] = gain_ref(&c, qs[b]);
+            gl0[b] = gain_ref(&c, qs[b] + qn);
+            mx = gr0[b] > mx ? gr0[b] : mx;
+            mx = gl0[b] > mx ? gl0[b] : mx;
+        }
+        const double bests[] = {-HUGE_VAL, mx, nextafter(mx, -HUGE_VAL), mx * 0.999999, mx * 0.5, mx - 1.0, 0.0, 1e-12};
+        for (size_t k = 0; k < sizeof bests / sizeof *bests; k++) {
+            double best = bests[k];
+            if (isnan(best) || (k > 0 && !(mx > -HUGE_VAL)))
+                continue;
+            uint32_t bl = mbt_gb_gains_simd(&c, qs, qn, nb, gr, gl, best);
+            for (int b = 0; b < nb; b++) {
+                if (bl >> (b / 8) & 1) {
+                    if (!same_or_below(gr[b], gr0[b], best))
+                        fail_msg("rep %d bin %d: gr %a, exact %a", rep, b, gr[b], gr0[b]);
+                    if (!same_or_below(gl[b], gl0[b], best))
+                        fail_msg("rep %d bin %d: gl %a, exact %a", rep, b, gl[b], gl0[b]);
+                } else if (gr0[b] > best || gl0[b] > best) {
+                    fail_msg("rep %d bin %d left out, but its gain %a / %a beats %a", rep, b, gr0[b], gl0[b], best);
+                }
+            }
+            for (int b = 0; b < nb; b += 8, blocks++)
+                skipped += !(bl >> (b / 8) & 1);
+        }
+    }
+    printf("note: %zu of %zu blocks of eight bins left out\n", skipped, blocks);
+    assert_true(skipped > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_binning),
+        cmocka_unit_test(test_exp),
+        cmocka_unit_test(test_gain_skip),
         cmocka_unit_test(test_binary),
         cmocka_unit_test(test_regression),
         cmocka_unit_test(test_multiclass),
