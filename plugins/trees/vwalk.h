@@ -57,10 +57,10 @@ typedef struct mbv_tree {
 #define MBV_INLINE static inline __attribute__((always_inline)) MBV_TARGET
 
 /* Tree v over the MBV_CHAINS x 16 rows whose offsets (in floats from xb)
-** are off[]: leaf positions (0..2^D - 1) to leaf[]. nan: take the nodes'
+** are off[]: leaf positions (0..2^D - 1) to at[]. nan: take the nodes'
 ** NaN directions (the chunk has a NaN). */
 MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb, const __m512i *off,
-                              __m512i *leaf)
+                              __m512i *at)
 {
     const __m512 t0 = _mm512_load_ps(v->thr), t1 = _mm512_load_ps(v->thr + 16),
                  t2 = _mm512_load_ps(v->thr + 32), t3 = _mm512_load_ps(v->thr + 48);
@@ -93,7 +93,7 @@ MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb
     }
     const __m512i first = _mm512_set1_epi32((1 << D) - 1);
     for (int c = 0; c < MBV_CHAINS; c++)
-        leaf[c] = _mm512_sub_epi32(p[c], first);
+        at[c] = _mm512_sub_epi32(p[c], first);
 }
 
 /* The side (1: right) that node j of v sends the sixteen values at col to. */
@@ -112,7 +112,7 @@ MBV_INLINE __mmask16 mbv_side(const mbv_tree *v, int j, int nan, const float *co
 ** compare each, the lane's own node picked with mask logic from the sides
 ** already taken; only levels 3 and below gather. That halves the gathers
 ** of a depth-6 tree (six plus two for the leaves -> three plus two). */
-MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float *xt, __m512i *leaf)
+MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float *xt, __m512i *at)
 {
     const __m512 t0 = _mm512_load_ps(v->thr), t1 = _mm512_load_ps(v->thr + 16),
                  t2 = _mm512_load_ps(v->thr + 32), t3 = _mm512_load_ps(v->thr + 48);
@@ -159,7 +159,7 @@ MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float 
     }
     const __m512i first = _mm512_set1_epi32((1 << D) - 1);
     for (int c = 0; c < MBV_CHAINS; c++)
-        leaf[c] = _mm512_sub_epi32(p[c], first);
+        at[c] = _mm512_sub_epi32(p[c], first);
 }
 
 /* Every tree of vt over rows [r0, r0 + MBV_CHUNK) of the nb rows at xb (ld
@@ -170,7 +170,7 @@ MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float 
 MBV_INLINE void mbv_walk_chunk(const mbv_tree *vt, size_t ntrees, size_t nf, const float *xb, size_t ld,
                                size_t nb, size_t r0, int nan, double *acc, size_t acc_ld)
 {
-    __m512i off[MBV_CHAINS], leaf[MBV_CHAINS];
+    __m512i off[MBV_CHAINS], at[MBV_CHAINS];
     float xt[MBV_XT_MAX * MBV_CHUNK] __attribute__((aligned(64)));
     if (nf <= MBV_XT_MAX)
         for (size_t i = 0; i < MBV_CHUNK; i++)
@@ -187,13 +187,13 @@ MBV_INLINE void mbv_walk_chunk(const mbv_tree *vt, size_t ntrees, size_t nf, con
     for (size_t t = 0; t < ntrees; t++) {
         const mbv_tree *v = &vt[t];
         if (nf <= MBV_XT_MAX && v->depth >= 3)
-            mbv_walk_tree_xt(v, v->depth, nan, xt, leaf);
+            mbv_walk_tree_xt(v, v->depth, nan, xt, at);
         else
-            mbv_walk_tree(v, v->depth, nan, xb, off, leaf);
+            mbv_walk_tree(v, v->depth, nan, xb, off, at);
         double *a = acc + (size_t)v->out * acc_ld + r0;
         for (int c = 0; c < MBV_CHAINS; c++) {
-            __m512d lo = _mm512_i32gather_pd(_mm512_castsi512_si256(leaf[c]), v->leaf, 8);
-            __m512d hi = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(leaf[c], 1), v->leaf, 8);
+            __m512d lo = _mm512_i32gather_pd(_mm512_castsi512_si256(at[c]), v->leaf, 8);
+            __m512d hi = _mm512_i32gather_pd(_mm512_extracti64x4_epi64(at[c], 1), v->leaf, 8);
             _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), lo));
             _mm512_storeu_pd(a + 8, _mm512_add_pd(_mm512_loadu_pd(a + 8), hi));
             a += MBV_LANES;
