@@ -104,13 +104,13 @@ for model in gbdt mlp; do
             SRV_PIN="" MB_THREADS=() WRK_PIN="" WRK_THREADS=2 tag=$model
         fi
         mport=$(free_port)
-        $SRV_PIN "$MB" serve "$DEP/$model.h5" --port "$mport" "${MB_THREADS[@]}" 2>"$DEP/serve_$model.log" &
+        $SRV_PIN "$MB" serve "$DEP/$model.h5" --port "$mport" "${MB_THREADS[@]}" 2>"$DEP/serve_${model}_$place.log" &
         MB_PID=$!
-        wait_port "$mport" "$MB_PID" || die "moonbench serve did not start: $DEP/serve_$model.log"
+        wait_port "$mport" "$MB_PID" || die "moonbench serve did not start: $DEP/serve_${model}_$place.log"
         pport=$(free_port)
-        $SRV_PIN "$PY" "$HERE/fastapi_peer.py" "$peer" "$pfile" "$pport" "$WORKERS" 2>"$DEP/fastapi_$model.log" &
+        $SRV_PIN "$PY" "$HERE/fastapi_peer.py" "$peer" "$pfile" "$pport" "$WORKERS" 2>"$DEP/fastapi_${model}_$place.log" &
         PEER_PID=$!
-        wait_port "$pport" "$PEER_PID" || die "the FastAPI peer did not start: $DEP/fastapi_$model.log"
+        wait_port "$pport" "$PEER_PID" || die "the FastAPI peer did not start: $DEP/fastapi_${model}_$place.log"
         # {====== sanity: the same classes ======}
         a=$(classes "$mport" "$model") b=$(classes "$pport" "$model")
         [ -n "$a" ] && [ "$(echo "$a" | wc -l)" -eq "$NROWS" ] || die "moonbench serve did not answer every row"

@@ -81,6 +81,7 @@ static int avx512(void)
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
 static size_t g_nfeat = 5; /* features of the forms check_form makes */
 static int g_nan = 1;      /* whether its rows have NaNs (the vector walk compiles both ways) */
+static size_t g_pad = 0;   /* floats after each row's features (ld = nfeatures + g_pad), NaN */
 
 static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link, int average, int max_depth,
                              size_t nrows, unsigned seed, int chain)
@@ -120,14 +121,16 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
     t->link = link;
     mb_error err;
     assert_int_equal(mb_portable_check(&form, &err), MB_OK);
-    float *x = malloc(nrows * p.nfeat * sizeof *x);
+    size_t ld = p.nfeat + g_pad;
+    float *x = malloc(nrows * ld * sizeof *x);
     double *want = malloc(nrows * k * sizeof *want), *got = malloc(nrows * k * sizeof *got);
-    for (size_t i = 0; i < nrows * p.nfeat; i++)
-        /* thresholds hit exactly, and NaNs */
-        x[i] = g_nan && rnd(&s) % 7 == 0 ? NAN
-               : rnd(&s) % 13 == 0 ? (rnd(&s) % 2 ? INFINITY : -INFINITY)
-                                   : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
-    mb_matrix X = {x, nrows, p.nfeat, p.nfeat};
+    for (size_t i = 0; i < nrows * ld; i++)
+        /* thresholds hit exactly, and NaNs; the padding NaN (never read) */
+        x[i] = i % ld >= p.nfeat               ? NAN
+               : g_nan && rnd(&s) % 7 == 0 ? NAN
+               : rnd(&s) % 13 == 0         ? (rnd(&s) % 2 ? INFINITY : -INFINITY)
+                                           : (float)(int)(rnd(&s) % 201 - 100) / 50.0f;
+    mb_matrix X = {x, nrows, p.nfeat, ld};
     mb_portable_predict_rows(&form, &X, want, NULL);
     /* both batch walks: the doubled-row one, and the vector one where the
     ** CPU and the ensemble take it (one output a tree, depth <= 6) */
@@ -189,6 +192,29 @@ static void test_vector_shapes(void **state)
         g_nfeat = 5;
     }
     g_nan = 1;
+}
+
+/* Rows further apart than their features (a column slice of a wider
+** matrix: ld > cols), at the widths around the vector walk's transposed
+** chunk (64 features), one and several outputs; the padding is NaN, which
+** a walk reading it would show. */
+static void test_strided_rows(void **state)
+{
+    (void)state;
+    size_t nf[] = {1, 5, 63, 64, 65}, pad[] = {1, 7, 64};
+    for (g_nan = 0; g_nan < 2; g_nan++)
+        for (size_t a = 0; a < sizeof nf / sizeof *nf; a++)
+            for (size_t b = 0; b < sizeof pad / sizeof *pad; b++) {
+                g_nfeat = nf[a];
+                g_pad = pad[b];
+                check_form(30, 1, 1, MB_LINK_LOGISTIC, 0, 6, 300, 1300 + (unsigned)(a * 10 + b));
+                check_form(20, 3, 1, MB_LINK_SOFTMAX, 0, 3, 200, 1400 + (unsigned)(a * 10 + b));
+            }
+    g_nfeat = 5;
+    g_nan = 1;
+    g_pad = 3;
+    check_form(40, 4, 4, MB_LINK_SOFTMAX, 0, 6, 150, 1500); /* one leaf holding every output */
+    g_pad = 0;
 }
 
 static void test_multiclass_tree_output(void **state)
@@ -354,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_hand_stump),          cmocka_unit_test(test_too_deep),
         cmocka_unit_test(test_group_edges),         cmocka_unit_test(test_nan_threshold_refused),
         cmocka_unit_test(test_vector_shapes),
+        cmocka_unit_test(test_strided_rows),
         cmocka_unit_test(test_rows_trees_interleaved), cmocka_unit_test(test_wide),
         cmocka_unit_test(test_infinite_thresholds),
     };
