@@ -37,6 +37,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #if defined(__GNUC__) && defined(__x86_64__)
@@ -276,12 +277,15 @@ static AVX512 void transpose_avx512(const float *W, size_t fi, size_t fo, size_t
 static int avx512(void)
 {
 #if MBMLP_GEMM_X86
-    static int have = -1;
-    if (have < 0) {
+    /* atomic: two fits may ask first at once (they store the same value) */
+    static _Atomic int have = -1;
+    int h = atomic_load_explicit(&have, memory_order_relaxed);
+    if (h < 0) {
         __builtin_cpu_init();
-        have = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        h = __builtin_cpu_supports("avx512f") ? 1 : 0;
+        atomic_store_explicit(&have, h, memory_order_relaxed);
     }
-    return have;
+    return h;
 #else
     return 0;
 #endif
@@ -302,15 +306,17 @@ static void gemm(size_t m, size_t n, size_t K, const float *A, size_t sa, size_t
 
 /* mbmlp_gemm_on's answer once known (-1 before; test_mlp sets it to
 ** compare against cblas_sgemm in one process) */
-static int gemm_state = -1;
+static _Atomic int gemm_state = -1;
 
 int mbmlp_gemm_on(void)
 {
-    if (gemm_state < 0) {
+    int g = atomic_load_explicit(&gemm_state, memory_order_relaxed);
+    if (g < 0) {
         const char *env = getenv("MOONBENCH_MLP_GEMM");
-        gemm_state = avx512() && !(env && strcmp(env, "0") == 0);
+        g = avx512() && !(env && strcmp(env, "0") == 0);
+        atomic_store_explicit(&gemm_state, g, memory_order_relaxed);
     }
-    return gemm_state;
+    return g;
 }
 
 void mbmlp_gemm_plain(size_t m, size_t n, size_t K, const float *A, size_t sa, size_t sk, const float *B,
