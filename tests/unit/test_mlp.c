@@ -73,18 +73,7 @@ static int teardown(void **state)
 /* A model with settings ("key=value", NULL-terminated). */
 static mb_model *make_model(const char *const *settings)
 {
-    size_t n = 0;
-    while (settings && settings[n])
-        n++;
-    mb_params p;
-    mb_error err;
-    if (mb_params_parse(&p, mlp, settings, n, &err) != MB_OK) {
-        fprintf(stderr, "# %s\n", err.msg);
-        fail();
-    }
-    mb_model *m;
-    assert_int_equal(mb_model_create(&m, mlp, owner, &p, &err), MB_OK);
-    return m;
+    return mbt_make_model(mlp, owner, settings);
 }
 
 static mb_fit_context ctx1(uint64_t seed)

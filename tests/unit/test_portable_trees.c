@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "portable.h"
+#include "fixture.h"
 
 #define MAXN 4096
 
@@ -65,17 +66,6 @@ static int32_t grow(pool *p, unsigned *s, int depth, int max_depth)
     p->left[n] = l;
     p->right[n] = r;
     return n;
-}
-
-/* Whether this CPU has what the vector walk needs (vwalk.h). */
-static int avx512(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
 }
 
 /* Compare the compiled evaluator with the portable loop on nrows rows. */
@@ -141,7 +131,7 @@ static void check_form_chain(size_t ntrees, size_t k, size_t width, mb_link link
         mb_trees_plan *c = mb_trees_plan_new(t);
         unsetenv("MOONBENCH_TREES_SIMD");
         assert_non_null(c);
-        assert_int_equal(mb_trees_plan_vector(c), simd && avx512() && width == 1 && depth <= 6);
+        assert_int_equal(mb_trees_plan_vector(c), simd && mbt_cpu_avx512() && width == 1 && depth <= 6);
         memset(got, 0xff, nrows * k * sizeof *got);
         mb_trees_plan_predict_rows(c, &X, got);
         assert_memory_equal(want, got, nrows * k * sizeof *got);

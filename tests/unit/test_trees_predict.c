@@ -31,6 +31,7 @@
 
 #include "gbdt.h"
 #include "predict.h"
+#include "fixture.h"
 
 static void *xmalloc(size_t n) { return malloc(n); }
 static void *xrealloc(void *p, size_t n) { return realloc(p, n); }
@@ -144,16 +145,6 @@ static void reference(const mbt_model *m, const float *x, double *o)
     }
 }
 
-static int simd_cpu(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
-}
-
 /* One model over several batch shapes: vector (when the CPU has it),
 ** scalar and reference outputs bit for bit. */
 static void check_model(size_t nf, size_t K, size_t ntrees, int maxd, mb_link link, int threads)
@@ -169,7 +160,7 @@ static void check_model(size_t nf, size_t K, size_t ntrees, int maxd, mb_link li
         deep |= m.pred->trees[t].depth > 6;
     /* the vector walk takes every ensemble that suits it (otherwise the
     ** comparison below would prove nothing) and no other */
-    assert_int_equal(vec, simd_cpu() && !deep && K <= 16);
+    assert_int_equal(vec, mbt_cpu_avx512() && !deep && K <= 16);
     mbt_model s = m; /* the same ensemble, its own predictor without the vector walk */
     s.pred = NULL;
     setenv("MOONBENCH_TREES_SIMD", "0", 1);
