@@ -36,9 +36,10 @@
 #define MBV_NODES 64 /* 63 inner nodes and one unused slot; 64 leaves */
 #define MBV_LANES 16
 #define MBV_CHAINS 8 /* groups of 16 rows walking one tree together */
-#define MBV_CHUNK (MBV_CHAINS * MBV_LANES)
+#define MBV_CHUNK (MBV_CHAINS * MBV_LANES) /* 128: a transposed column's stride, 1 << 7 */
 #define MBV_XT_MAX 64 /* features the transposed chunk holds */
 #define MBV_NAN_LEFT (1 << 30)
+_Static_assert(MBV_CHUNK == 1 << 7, "mbv_walk_tree_xt shifts features by 7");
 
 /* One tree (64-byte aligned: the kernel loads its tables whole). */
 typedef struct mbv_tree {
@@ -56,11 +57,14 @@ typedef struct mbv_tree {
 #define MBV_TARGET __attribute__((target("avx512f,avx512dq")))
 #define MBV_INLINE static inline __attribute__((always_inline)) MBV_TARGET
 
-/* Tree v over the MBV_CHAINS x 16 rows whose offsets (in floats from xb)
-** are off[]: leaf positions (0..2^D - 1) to at[]. nan: take the nodes'
-** NaN directions (the chunk has a NaN). */
-MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb, const __m512i *off,
-                              __m512i *at)
+/* Levels d0 .. D - 1 of tree v for the MBV_CHAINS x 16 lanes at their
+** level-d0 positions p[], then their leaf positions (0..2^D - 1) to at[].
+** A lane's value of feature f is x[base + (f << shift)], base its lane of
+** base[]: shift 0 for rows as they lie (base: the row's offset), 7 for a
+** transposed chunk (base: the lane's row in it). nan: take the nodes' NaN
+** directions (the chunk has a NaN). */
+MBV_INLINE void mbv_levels(const mbv_tree *v, int d0, int D, int nan, const float *x, const __m512i *base, int shift,
+                           __m512i *p, __m512i *at)
 {
     const __m512 t0 = _mm512_load_ps(v->thr), t1 = _mm512_load_ps(v->thr + 16),
                  t2 = _mm512_load_ps(v->thr + 32), t3 = _mm512_load_ps(v->thr + 48);
@@ -68,10 +72,7 @@ MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb
                   f2 = _mm512_load_si512(v->feat + 32), f3 = _mm512_load_si512(v->feat + 48);
     const __m512i one = _mm512_set1_epi32(1), fmask = _mm512_set1_epi32(MBV_NAN_LEFT - 1),
                   nanleft = _mm512_set1_epi32(MBV_NAN_LEFT), b32 = _mm512_set1_epi32(32);
-    __m512i p[MBV_CHAINS];
-    for (int c = 0; c < MBV_CHAINS; c++)
-        p[c] = _mm512_setzero_si512();
-    for (int d = 0; d < D; d++) {
+    for (int d = d0; d < D; d++) {
         for (int c = 0; c < MBV_CHAINS; c++) {
             /* positions of level d are 2^d - 1 .. 2^(d+1) - 2: under 32
             ** above the sixth level, whose 31..62 span both tables */
@@ -82,11 +83,11 @@ MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb
                 thr = _mm512_mask_blend_ps(hi, thr, _mm512_permutex2var_ps(t2, p[c], t3));
                 ft = _mm512_mask_blend_epi32(hi, ft, _mm512_permutex2var_epi32(f2, p[c], f3));
             }
-            __m512i idx = _mm512_add_epi32(off[c], _mm512_and_si512(ft, fmask));
-            __m512 x = _mm512_i32gather_ps(idx, xb, 4);
-            __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ);
+            __m512i idx = _mm512_add_epi32(base[c], _mm512_slli_epi32(_mm512_and_si512(ft, fmask), shift));
+            __m512 xv = _mm512_i32gather_ps(idx, x, 4);
+            __mmask16 right = _mm512_cmp_ps_mask(xv, thr, _CMP_GT_OQ);
             if (nan)
-                right |= _mm512_mask_cmp_ps_mask(_mm512_testn_epi32_mask(ft, nanleft), x, x, _CMP_UNORD_Q);
+                right |= _mm512_mask_cmp_ps_mask(_mm512_testn_epi32_mask(ft, nanleft), xv, xv, _CMP_UNORD_Q);
             __m512i p2 = _mm512_add_epi32(_mm512_add_epi32(p[c], p[c]), one);
             p[c] = _mm512_mask_add_epi32(p2, right, p2, one);
         }
@@ -94,6 +95,17 @@ MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb
     const __m512i first = _mm512_set1_epi32((1 << D) - 1);
     for (int c = 0; c < MBV_CHAINS; c++)
         at[c] = _mm512_sub_epi32(p[c], first);
+}
+
+/* Tree v over the MBV_CHAINS x 16 rows whose offsets (in floats from xb)
+** are off[]: leaf positions (0..2^D - 1) to at[]. */
+MBV_INLINE void mbv_walk_tree(const mbv_tree *v, int D, int nan, const float *xb, const __m512i *off,
+                              __m512i *at)
+{
+    __m512i p[MBV_CHAINS];
+    for (int c = 0; c < MBV_CHAINS; c++)
+        p[c] = _mm512_setzero_si512();
+    mbv_levels(v, 0, D, nan, xb, off, 0, p, at);
 }
 
 /* The side (1: right) that node j of v sends the sixteen values at col to. */
@@ -114,12 +126,7 @@ MBV_INLINE __mmask16 mbv_side(const mbv_tree *v, int j, int nan, const float *co
 ** of a depth-6 tree (six plus two for the leaves -> three plus two). */
 MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float *xt, __m512i *at)
 {
-    const __m512 t0 = _mm512_load_ps(v->thr), t1 = _mm512_load_ps(v->thr + 16),
-                 t2 = _mm512_load_ps(v->thr + 32), t3 = _mm512_load_ps(v->thr + 48);
-    const __m512i f0 = _mm512_load_si512(v->feat), f1 = _mm512_load_si512(v->feat + 16),
-                  f2 = _mm512_load_si512(v->feat + 32), f3 = _mm512_load_si512(v->feat + 48);
-    const __m512i one = _mm512_set1_epi32(1), fmask = _mm512_set1_epi32(MBV_NAN_LEFT - 1),
-                  nanleft = _mm512_set1_epi32(MBV_NAN_LEFT), b32 = _mm512_set1_epi32(32),
+    const __m512i one = _mm512_set1_epi32(1),
                   iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 #define MBV_COL(j) (xt + (size_t)(v->feat[j] & (MBV_NAN_LEFT - 1)) * MBV_CHUNK)
     const float *c0 = MBV_COL(0), *c1 = MBV_COL(1), *c2 = MBV_COL(2), *c3 = MBV_COL(3), *c4 = MBV_COL(4),
@@ -138,28 +145,10 @@ MBV_INLINE void mbv_walk_tree_xt(const mbv_tree *v, int D, int nan, const float 
         q = _mm512_mask_add_epi32(q, R1, q, _mm512_set1_epi32(2));
         p[c] = _mm512_mask_add_epi32(q, R2, q, one);
     }
-    for (int d = 3; d < D; d++) {
-        for (int c = 0; c < MBV_CHAINS; c++) {
-            __m512 thr = _mm512_permutex2var_ps(t0, p[c], t1);
-            __m512i ft = _mm512_permutex2var_epi32(f0, p[c], f1);
-            if (d == MBV_DEPTH - 1) {
-                __mmask16 hi = _mm512_test_epi32_mask(p[c], b32);
-                thr = _mm512_mask_blend_ps(hi, thr, _mm512_permutex2var_ps(t2, p[c], t3));
-                ft = _mm512_mask_blend_epi32(hi, ft, _mm512_permutex2var_epi32(f2, p[c], f3));
-            }
-            __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(c * MBV_LANES),
-                                           _mm512_add_epi32(iota, _mm512_slli_epi32(_mm512_and_si512(ft, fmask), 7)));
-            __m512 x = _mm512_i32gather_ps(idx, xt, 4);
-            __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ);
-            if (nan)
-                right |= _mm512_mask_cmp_ps_mask(_mm512_testn_epi32_mask(ft, nanleft), x, x, _CMP_UNORD_Q);
-            __m512i p2 = _mm512_add_epi32(_mm512_add_epi32(p[c], p[c]), one);
-            p[c] = _mm512_mask_add_epi32(p2, right, p2, one);
-        }
-    }
-    const __m512i first = _mm512_set1_epi32((1 << D) - 1);
+    __m512i base[MBV_CHAINS]; /* lane l of chain c is the chunk's row 16 c + l */
     for (int c = 0; c < MBV_CHAINS; c++)
-        at[c] = _mm512_sub_epi32(p[c], first);
+        base[c] = _mm512_add_epi32(_mm512_set1_epi32(c * MBV_LANES), iota);
+    mbv_levels(v, 3, D, nan, xt, base, 7, p, at); /* 7: log2(MBV_CHUNK), a column's stride */
 }
 
 /* Every tree of vt over rows [r0, r0 + MBV_CHUNK) of the nb rows at xb (ld
