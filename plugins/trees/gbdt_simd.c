@@ -197,17 +197,28 @@ static inline TARGET __m512d leaf_score8(const gain_ctx *c, __m512d G, __m512d H
     return _mm512_div_pd(_mm512_mul_pd(t, t), _mm512_add_pd(H, _mm512_set1_pd(c->l2)));
 }
 
-static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
+/* Eight packed bin sums q (q_g high, q_h low 32 bits) as the left and
+** right children's G and H; the lanes whose children meet the limits
+** (min_child_weight, the minimum count) are returned set. */
+static inline TARGET __mmask8 sides8(const gain_ctx *c, __m512i q, __m512d *GL, __m512d *HL, __m512d *GR,
+                                     __m512d *HR)
 {
     __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0xffffffffLL));
     __m512i hi = _mm512_srai_epi64(_mm512_sub_epi64(q, lo), 32); /* q_g: exact */
-    __m512d GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
-    __m512d HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
-    __m512d GR = _mm512_sub_pd(_mm512_set1_pd(c->G), GL), HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), HL);
+    *GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
+    *HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
+    *GR = _mm512_sub_pd(_mm512_set1_pd(c->G), *GL);
+    *HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), *HL);
     __m512d mcw = _mm512_set1_pd(c->mcw), cf = _mm512_set1_pd(c->cf), mc = _mm512_set1_pd(c->min_cnt);
-    __mmask8 ok = _mm512_cmp_pd_mask(HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(HR, mcw, _CMP_GE_OQ) &
-                  _mm512_cmp_pd_mask(_mm512_mul_pd(HL, cf), mc, _CMP_GE_OQ) &
-                  _mm512_cmp_pd_mask(_mm512_mul_pd(HR, cf), mc, _CMP_GE_OQ);
+    return _mm512_cmp_pd_mask(*HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(*HR, mcw, _CMP_GE_OQ) &
+           _mm512_cmp_pd_mask(_mm512_mul_pd(*HL, cf), mc, _CMP_GE_OQ) &
+           _mm512_cmp_pd_mask(_mm512_mul_pd(*HR, cf), mc, _CMP_GE_OQ);
+}
+
+static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
+{
+    __m512d GL, HL, GR, HR;
+    __mmask8 ok = sides8(c, q, &GL, &HL, &GR, &HR);
     __m512d gain = _mm512_sub_pd(_mm512_add_pd(leaf_score8(c, GL, HL), leaf_score8(c, GR, HR)), _mm512_set1_pd(c->parent));
     return _mm512_mask_mov_pd(_mm512_set1_pd(-INFINITY), ok, gain);
 }
@@ -220,15 +231,8 @@ static inline TARGET __m512d gain8(const gain_ctx *c, __m512i q)
 ** finite number (d 0, huge or subnormal) is never passed as shown. */
 static inline TARGET int below8(const gain_ctx *c, __m512i q, double best)
 {
-    __m512i lo = _mm512_and_si512(q, _mm512_set1_epi64(0xffffffffLL));
-    __m512i hi = _mm512_srai_epi64(_mm512_sub_epi64(q, lo), 32);
-    __m512d GL = _mm512_mul_pd(_mm512_cvtepi64_pd(hi), _mm512_set1_pd(c->ig));
-    __m512d HL = _mm512_mul_pd(_mm512_cvtepi64_pd(lo), _mm512_set1_pd(c->ih));
-    __m512d GR = _mm512_sub_pd(_mm512_set1_pd(c->G), GL), HR = _mm512_sub_pd(_mm512_set1_pd(c->Hs), HL);
-    __m512d mcw = _mm512_set1_pd(c->mcw), cf = _mm512_set1_pd(c->cf), mc = _mm512_set1_pd(c->min_cnt);
-    __mmask8 ok = _mm512_cmp_pd_mask(HL, mcw, _CMP_GE_OQ) & _mm512_cmp_pd_mask(HR, mcw, _CMP_GE_OQ) &
-                  _mm512_cmp_pd_mask(_mm512_mul_pd(HL, cf), mc, _CMP_GE_OQ) &
-                  _mm512_cmp_pd_mask(_mm512_mul_pd(HR, cf), mc, _CMP_GE_OQ);
+    __m512d GL, HL, GR, HR;
+    __mmask8 ok = sides8(c, q, &GL, &HL, &GR, &HR);
     if (!ok)
         return 1;
     __m512d l1 = _mm512_set1_pd(c->l1), l2 = _mm512_set1_pd(c->l2), z = _mm512_setzero_pd();
